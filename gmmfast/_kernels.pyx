@@ -1,0 +1,719 @@
+"""Compiled EM kernels of gmmfast.
+
+Maths convention, stated once
+-----------------------------
+Component k has weight pi_k, mean mu_k and precision Cholesky factor U_k: upper
+triangular, with U_k U_k^T = Sigma_k^{-1} (scikit-learn's ``precisions_cholesky_``).
+Its log-density at a row x is
+
+    log N(x | mu_k, Sigma_k) = -0.5 * (D log 2pi + ||(x - mu_k) U_k||^2) + sum log diag U_k
+
+a triangular product: no inverse, no determinant. The kernels receive, per component, a
+constant ``cst_k = log pi_k + sum log diag U_k - 0.5 D log 2pi`` (and for diag/spherical
+the part of the quadratic form that depends only on the parameters), so that the
+weighted log-probability is ``lp_ik = cst_k - 0.5 * q_ik``.
+
+Shifts. 'full' accumulates moments about each component's current mean (the shift that
+keeps second moments free of cancellation). 'tied', 'diag' and 'spherical' accumulate
+about one global shift c (the mixture mean), given by the caller: X' = X - c.
+
+Work split. Rows are cut into blocks of ``block_size``; consecutive blocks form
+``n_chunks`` chunks (the first axis of every statistics output). A chunk is processed by
+one thread from its first block to its last, accumulating into its own slot, so the
+numbers do not depend on how many threads run: the caller adds the chunk slots in order.
+
+Statistics written per chunk (double), with r_ik the responsibilities and w_i the
+sample weights (1 when none are given):
+
+    N[c, k]   = sum w_i r_ik
+    S1[c, :]  = 'full': sum w_i r_ik (x_i - mu_k)            (K x D)
+                else:   sum w_i r_ik (x_i - c)               (K x D)
+    S2[c, :]  = 'full': sum w_i r_ik (x_i - mu_k)(x_i - mu_k)^T, lower triangle (K x D x D)
+                'tied': sum w_i (x_i - c)(x_i - c)^T, lower triangle            (D x D)
+                'diag': sum w_i r_ik (x_i - c)**2                              (K x D)
+                'spherical': sum w_i r_ik ||x_i - c||^2                         (K)
+    L[c]      = sum w_i log sum_k exp(lp_ik)
+
+float32 input is computed in float32 (products, BLAS calls); every sum over samples is
+accumulated in double.
+
+Nothing here raises inside nogil code: workers return a status per chunk or block
+(STATUS_*), which the def entry points return and Python turns into an error.
+"""
+
+from cython.parallel cimport parallel, prange
+from libc.math cimport exp, log, sqrt, isfinite, INFINITY
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm, dsyrk, ssyrk
+from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
+
+import numpy as np
+cimport numpy as cnp
+cnp.import_array()
+
+cdef extern from "_omp_shim.h":
+    int omp_get_max_threads() noexcept nogil
+    int GMMFAST_HAVE_OPENMP
+
+# Covariance types, as the Python layer numbers them.
+COV_FULL = 0
+COV_TIED = 1
+COV_DIAG = 2
+COV_SPHERICAL = 3
+
+# Status codes returned per chunk / block.
+cdef enum:
+    STATUS_OK = 0
+    STATUS_NO_MEMORY = 1
+    STATUS_ZERO_DENSITY = 2   # a row whose log-likelihood is not finite
+
+OK = STATUS_OK
+NO_MEMORY = STATUS_NO_MEMORY
+ZERO_DENSITY = STATUS_ZERO_DENSITY
+
+# Below this many features, the triangular product and the scatter are plain loops:
+# BLAS call overhead would exceed the work.
+cdef Py_ssize_t SMALL_D = 8
+
+
+def openmp_enabled():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(GMMFAST_HAVE_OPENMP)
+
+
+def openmp_max_threads():
+    """omp_get_max_threads(): honours OMP_NUM_THREADS and threadpoolctl limits."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------------
+# BLAS on row-major arrays (row-major A is column-major A^T)
+
+cdef inline void _gemm_rm(bint trans_a, bint trans_b, int m, int n, int k,
+                          floating alpha, const floating* A, int lda,
+                          const floating* B, int ldb, floating beta,
+                          floating* C, int ldc) noexcept nogil:
+    """C (m x n) = alpha op(A) op(B) + beta C, all row-major."""
+    cdef char ta = b'T' if trans_b else b'N'
+    cdef char tb = b'T' if trans_a else b'N'
+    if floating is float:
+        sgemm(&ta, &tb, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&ta, &tb, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda,
+              &beta, C, &ldc)
+
+
+cdef inline void _trmm_upper_right(int n, int d, const floating* U,
+                                   floating* Z) noexcept nogil:
+    """Z (n x d, row-major) := Z U with U (d x d) upper triangular, row-major."""
+    cdef char side = b'L', uplo = b'L', trans = b'N', diag = b'N'
+    cdef floating one = 1.0
+    if floating is float:
+        strmm(&side, &uplo, &trans, &diag, &d, &n, &one, <float*> U, &d, Z, &d)
+    else:
+        dtrmm(&side, &uplo, &trans, &diag, &d, &n, &one, <double*> U, &d, Z, &d)
+
+
+cdef inline void _syrk_lower(int n, int d, const floating* A, floating beta,
+                             floating* C) noexcept nogil:
+    """Lower triangle of C (d x d, row-major) = A^T A + beta C, A (n x d) row-major."""
+    cdef char uplo = b'U', trans = b'N'
+    cdef floating one = 1.0
+    if floating is float:
+        ssyrk(&uplo, &trans, &d, &n, &one, <float*> A, &d, &beta, C, &d)
+    else:
+        dsyrk(&uplo, &trans, &d, &n, &one, <double*> A, &d, &beta, C, &d)
+
+
+# ---------------------------------------------------------------------------------
+# Per-block workers: weighted log-probabilities lp (n x K, double)
+
+cdef void _logprob_full_block(
+    const floating* X,      # IN  (n, D) rows of the block
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,)
+    const floating* M,      # IN  (K, D) means
+    const floating* U,      # IN  (K, D, D) precision Cholesky factors
+    double* lp,             # OUT (n, K)
+    floating* Z,            # scratch (n, D)
+) noexcept nogil:
+    cdef Py_ssize_t i, j, l, k
+    cdef const floating* mu
+    cdef const floating* Uk
+    cdef floating* z
+    cdef double q, y
+    for k in range(K):
+        mu = M + k * D
+        Uk = U + k * D * D
+        for i in range(n):
+            for j in range(D):
+                Z[i * D + j] = X[i * D + j] - mu[j]
+        if D < SMALL_D:
+            for i in range(n):
+                z = Z + i * D
+                q = 0.0
+                for j in range(D):
+                    y = 0.0
+                    for l in range(j + 1):
+                        y += z[l] * Uk[l * D + j]
+                    q += y * y
+                lp[i * K + k] = cst[k] - 0.5 * q
+        else:
+            _trmm_upper_right(<int> n, <int> D, Uk, Z)
+            for i in range(n):
+                z = Z + i * D
+                q = 0.0
+                for j in range(D):
+                    q += <double> z[j] * z[j]
+                lp[i * K + k] = cst[k] - 0.5 * q
+
+
+cdef void _logprob_tied_block(
+    const floating* X,      # IN  (n, D)
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,)
+    const floating* c,      # IN  (D,) global shift
+    const floating* V,      # IN  (K, D) (mu_k - c) U
+    const floating* U,      # IN  (D, D) shared precision Cholesky factor
+    double* lp,             # OUT (n, K)
+    floating* Z,            # scratch (n, D)
+) noexcept nogil:
+    cdef Py_ssize_t i, j, l, k
+    cdef floating* z
+    cdef double q, t, y
+    for i in range(n):
+        for j in range(D):
+            Z[i * D + j] = X[i * D + j] - c[j]
+    if D < SMALL_D:
+        # in place, last column first: y_j needs z_0..z_j only
+        for i in range(n):
+            z = Z + i * D
+            for j in range(D - 1, -1, -1):
+                y = 0.0
+                for l in range(j + 1):
+                    y += z[l] * U[l * D + j]
+                z[j] = <floating> y
+    else:
+        _trmm_upper_right(<int> n, <int> D, U, Z)
+    for i in range(n):
+        z = Z + i * D
+        for k in range(K):
+            q = 0.0
+            for j in range(D):
+                t = <double> z[j] - V[k * D + j]
+                q += t * t
+            lp[i * K + k] = cst[k] - 0.5 * q
+
+
+cdef void _centered_squares(
+    const floating* X, Py_ssize_t n, Py_ssize_t D, const floating* c,
+    floating* A,            # OUT (n, 2D): [ (x - c)**2 , x - c ]
+) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating t
+    for i in range(n):
+        for j in range(D):
+            t = X[i * D + j] - c[j]
+            A[i * 2 * D + j] = t * t
+            A[i * 2 * D + D + j] = t
+
+
+cdef void _logprob_diag_block(
+    const floating* X,      # IN  (n, D)
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,) includes -0.5 sum_d P_kd (mu_kd - c_d)^2
+    const floating* c,      # IN  (D,)
+    const floating* W,      # IN  (K, 2D): [ P_k , -2 P_k * (mu_k - c) ]
+    double* lp,             # OUT (n, K)
+    floating* A,            # scratch (n, 2D)
+    floating* G,            # scratch (n, K)
+) noexcept nogil:
+    cdef Py_ssize_t i, k
+    _centered_squares(X, n, D, c, A)
+    _gemm_rm(False, True, <int> n, <int> K, <int> (2 * D), <floating> 1.0,
+             A, <int> (2 * D), W, <int> (2 * D), <floating> 0.0, G, <int> K)
+    for i in range(n):
+        for k in range(K):
+            lp[i * K + k] = cst[k] - 0.5 * G[i * K + k]
+
+
+cdef void _logprob_spherical_block(
+    const floating* X,      # IN  (n, D)
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,) includes -0.5 p_k ||mu_k - c||^2
+    const floating* c,      # IN  (D,)
+    const floating* Mc,     # IN  (K, D) mu_k - c
+    const double* p,        # IN  (K,) precisions
+    double* lp,             # OUT (n, K)
+    floating* Z,            # scratch (n, D)
+    floating* G,            # scratch (n, K)
+    double* xx,             # scratch (n,)
+) noexcept nogil:
+    cdef Py_ssize_t i, j, k
+    cdef double s
+    cdef floating t
+    for i in range(n):
+        s = 0.0
+        for j in range(D):
+            t = X[i * D + j] - c[j]
+            Z[i * D + j] = t
+            s += <double> t * t
+        xx[i] = s
+    _gemm_rm(False, True, <int> n, <int> K, <int> D, <floating> 1.0,
+             Z, <int> D, Mc, <int> D, <floating> 0.0, G, <int> K)
+    for i in range(n):
+        for k in range(K):
+            lp[i * K + k] = cst[k] - 0.5 * p[k] * (xx[i] - 2.0 * G[i * K + k])
+
+
+# ---------------------------------------------------------------------------------
+# Log-sum-exp over components, per row
+
+cdef int _normalize_rows(
+    double* lp,             # INOUT (n, K): weighted log-prob in, responsibilities out
+    Py_ssize_t n, Py_ssize_t K,
+    const double* w,        # IN (n,) sample weights, or NULL for ones
+    double* total,          # INOUT sum_i w_i lse_i
+    double* lse_out,        # OUT (n,) lse_i, or NULL
+    Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
+) noexcept nogil:
+    """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row."""
+    cdef Py_ssize_t i, k
+    cdef double mx, s, lse, inv, wi
+    cdef double* row
+    for i in range(n):
+        row = lp + i * K
+        mx = row[0]
+        for k in range(1, K):
+            if row[k] > mx:
+                mx = row[k]
+        if not isfinite(mx):
+            bad_row[0] = i
+            return STATUS_ZERO_DENSITY
+        s = 0.0
+        for k in range(K):
+            row[k] = exp(row[k] - mx)
+            s += row[k]
+        lse = mx + log(s)
+        inv = 1.0 / s
+        for k in range(K):
+            row[k] *= inv
+        wi = 1.0 if w == NULL else w[i]
+        total[0] += wi * lse
+        if lse_out != NULL:
+            lse_out[i] = lse
+    return STATUS_OK
+
+
+# ---------------------------------------------------------------------------------
+# Per-block workers: statistics from responsibilities R (n x K, double)
+
+cdef void _weight_resp(double* R, Py_ssize_t n, Py_ssize_t K, const double* w,
+                       double* Nk) noexcept nogil:
+    """R := w_i R_ik in place; Nk += column sums."""
+    cdef Py_ssize_t i, k
+    cdef double wi
+    for i in range(n):
+        wi = 1.0 if w == NULL else w[i]
+        for k in range(K):
+            R[i * K + k] *= wi
+            Nk[k] += R[i * K + k]
+
+
+cdef void _stats_full_block(
+    const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const floating* M,      # IN  (K, D) means = shifts
+    const double* R,        # IN  (n, K) weighted responsibilities
+    double* S1,             # INOUT (K, D)
+    double* S2,             # INOUT (K, D, D) lower triangle
+    floating* Z,            # scratch (n, D)
+    floating* C,            # scratch (D, D), used for float32 only
+) noexcept nogil:
+    cdef Py_ssize_t i, a, b, k
+    cdef const floating* mu
+    cdef double r, s, za
+    cdef double* S2k
+    cdef double* S1k
+    for k in range(K):
+        mu = M + k * D
+        S1k = S1 + k * D
+        S2k = S2 + k * D * D
+        if D < SMALL_D:
+            for i in range(n):
+                r = R[i * K + k]
+                for a in range(D):
+                    za = r * (<double> X[i * D + a] - mu[a])
+                    S1k[a] += za
+                    for b in range(a + 1):
+                        S2k[a * D + b] += za * (<double> X[i * D + b] - mu[b])
+        else:
+            for i in range(n):
+                r = R[i * K + k]
+                s = sqrt(r)
+                for a in range(D):
+                    za = <double> X[i * D + a] - mu[a]
+                    S1k[a] += r * za
+                    Z[i * D + a] = <floating> (s * za)
+            if floating is double:
+                _syrk_lower(<int> n, <int> D, Z, 1.0, S2k)
+            else:
+                _syrk_lower(<int> n, <int> D, Z, 0.0, C)
+                for a in range(D):
+                    for b in range(a + 1):
+                        S2k[a * D + b] += C[a * D + b]
+
+
+cdef void _stats_moments_block(
+    const double* R,        # IN  (n, K) weighted responsibilities
+    Py_ssize_t n, Py_ssize_t K, Py_ssize_t P,
+    const double* A,        # IN  (n, P) per-row features (x - c, or [(x-c)^2, x-c])
+    double* S,              # INOUT (K, P) += R^T A
+) noexcept nogil:
+    _gemm_rm(True, False, <int> K, <int> P, <int> n, <double> 1.0,
+             R, <int> K, A, <int> P, <double> 1.0, S, <int> P)
+
+
+# ---------------------------------------------------------------------------------
+# The drivers: one pass over X, threads over chunks (stats) or blocks (log-prob)
+
+cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
+    return B * (2 * D + K) + D * D
+
+cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
+    return B * (K + 2 * D + 1)
+
+
+cdef int _weighted_logprob_block(
+    int cov, const floating* Xb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst, const floating* P1, const floating* P2, const double* pvec,
+    const floating* shift, double* lp, floating* ft, double* dt,
+) noexcept nogil:
+    """Dispatch to the covariance type's log-prob worker; lp (n x K) out."""
+    if cov == 0:
+        _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
+    elif cov == 1:
+        _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
+    elif cov == 2:
+        _logprob_diag_block(Xb, n, D, K, cst, shift, P1, lp, ft, ft + n * 2 * D)
+    else:
+        _logprob_spherical_block(Xb, n, D, K, cst, shift, P1, pvec, lp, ft,
+                                 ft + n * 2 * D, dt)
+    return STATUS_OK
+
+
+cdef void _stats_block(
+    int cov, const floating* Xb, const double* wb, Py_ssize_t n, Py_ssize_t D,
+    Py_ssize_t K, const floating* P1, const floating* shift, double* R,
+    double* N, double* S1, double* S2, floating* ft, double* dt,
+) noexcept nogil:
+    """Accumulate one block's statistics from its responsibilities R (n x K)."""
+    cdef Py_ssize_t i, j, l
+    cdef double t, s
+    cdef double* A = dt
+    _weight_resp(R, n, K, wb, N)
+    if cov == 0:
+        _stats_full_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * 2 * D + n * K)
+    elif cov == 1:
+        # S1 += R^T (X - c); S2 += (sqrt(w) (X - c))^T (sqrt(w) (X - c))
+        for i in range(n):
+            for j in range(D):
+                A[i * D + j] = <double> Xb[i * D + j] - shift[j]
+        _stats_moments_block(R, n, K, D, A, S1)
+        if wb != NULL:
+            for i in range(n):
+                s = sqrt(wb[i])
+                for j in range(D):
+                    A[i * D + j] *= s
+        if D < SMALL_D:
+            for i in range(n):
+                for j in range(D):
+                    t = A[i * D + j]
+                    for l in range(j + 1):
+                        S2[j * D + l] += t * A[i * D + l]
+        else:
+            _syrk_lower(<int> n, <int> D, A, 1.0, S2)
+    elif cov == 2:
+        # [S2 | S1] += R^T [(X - c)^2, X - c], one GEMM; S1, S2 adjacent per k
+        for i in range(n):
+            for j in range(D):
+                t = <double> Xb[i * D + j] - shift[j]
+                A[i * 2 * D + j] = t * t
+                A[i * 2 * D + D + j] = t
+        _stats_moments_block(R, n, K, 2 * D, A, S2)
+    else:
+        for i in range(n):
+            s = 0.0
+            for j in range(D):
+                t = <double> Xb[i * D + j] - shift[j]
+                A[i * D + j] = t
+                s += t * t
+            A[n * D + i] = s
+        _stats_moments_block(R, n, K, D, A, S1)
+        _stats_moments_block(R, n, K, 1, A + n * D, S2)
+
+
+def block_stats(
+    int cov_type,
+    const floating[:, ::1] X,
+    const double[::1] sample_weight,
+    const double[::1] cst,
+    const floating[:, ::1] P1,
+    const floating[:, :, ::1] P2,
+    const double[::1] pvec,
+    const floating[::1] shift,
+    double[:, ::1] out_N,
+    double[:, ::1] out_S1,
+    double[:, ::1] out_S2,
+    double[::1] out_L,
+    Py_ssize_t block_size,
+    int n_threads,
+):
+    """Sufficient statistics of X under the current parameters, per chunk.
+
+    Parameters
+    ----------
+    cov_type : int
+        COV_FULL, COV_TIED, COV_DIAG or COV_SPHERICAL.
+    X : (n_samples, D) float32 or float64, C-contiguous. IN.
+    sample_weight : (n_samples,) float64 or None (all ones). IN.
+    cst : (K,) float64 per-component constant of the log-probability. IN.
+    P1 : (K, D) means ('full'), (K, D) (mu - c) U ('tied'), (K, 2D)
+        [P, -2 P (mu - c)] ('diag'), (K, D) mu - c ('spherical'). IN.
+    P2 : (K, D, D) factors ('full'), (1, D, D) factor ('tied'), else unused. IN.
+    pvec : (K,) precisions ('spherical'), else unused. IN.
+    shift : (D,) the global shift c; unused for 'full'. IN.
+    out_N : (n_chunks, K). OUT.
+    out_S1 : (n_chunks, K*D) for 'full' and 'tied', (n_chunks, K*D) for 'spherical',
+        and for 'diag' (n_chunks, K*D) too (see out_S2). OUT.
+    out_S2 : (n_chunks, K*D*D) 'full', (n_chunks, D*D) 'tied', (n_chunks, 2*K*D)
+        'diag' (per k: the D second moments then the D first moments), (n_chunks, K)
+        'spherical'. OUT.
+    out_L : (n_chunks,) sum of w_i * log-likelihood_i. OUT.
+    block_size : rows per block.
+    n_threads : threads to use (>= 1).
+
+    Returns
+    -------
+    (status, chunk, row) : status STATUS_OK, or the first failing chunk's status and
+        the global index of the offending row (for STATUS_ZERO_DENSITY).
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
+    cdef Py_ssize_t C = out_N.shape[0], B = block_size
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B
+    cdef Py_ssize_t per_chunk = (n_blocks + C - 1) // C if C > 0 else 0
+    cdef Py_ssize_t s1_size = out_S1.shape[1], s2_size = out_S2.shape[1]
+    cdef Py_ssize_t nf = _scratch_floating(cov_type, B, D, K)
+    cdef Py_ssize_t nd = _scratch_double(cov_type, B, D, K)
+    cdef const double* w = NULL
+    cdef Py_ssize_t c, b, start, stop, bad
+    cdef int st
+    cdef floating* ft
+    cdef double* dt
+    cdef double* lp
+    if sample_weight is not None:
+        if sample_weight.shape[0] != N:
+            raise ValueError("sample_weight and X have different lengths")
+        w = &sample_weight[0]
+    if N == 0 or D == 0 or K == 0 or B <= 0 or C <= 0:
+        raise ValueError("block_stats needs N, D, K, block_size and n_chunks > 0")
+    if (out_N.shape[1] != K or out_L.shape[0] != C or out_S1.shape[0] != C
+            or out_S2.shape[0] != C):
+        raise ValueError("block_stats: output shapes do not match")
+    cdef int[::1] status = np.zeros(C, dtype=np.intc)
+    cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
+    _check_params(cov_type, D, K, P1, P2, pvec, shift)
+
+    with nogil, parallel(num_threads=n_threads):
+        ft = <floating*> malloc(nf * sizeof(floating))
+        dt = <double*> malloc((nd + B * K) * sizeof(double))
+        for c in prange(C, schedule='static'):
+            memset(&out_N[c, 0], 0, K * sizeof(double))
+            memset(&out_S1[c, 0], 0, s1_size * sizeof(double))
+            memset(&out_S2[c, 0], 0, s2_size * sizeof(double))
+            out_L[c] = 0.0
+            if ft == NULL or dt == NULL:
+                status[c] = STATUS_NO_MEMORY
+                continue
+            lp = dt + nd
+            for b in range(c * per_chunk, min((c + 1) * per_chunk, n_blocks)):
+                start = b * B
+                stop = min(start + B, N)
+                _weighted_logprob_block(
+                    cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
+                    &P2[0, 0, 0], &pvec[0], &shift[0], lp, ft, dt)
+                bad = 0
+                st = _normalize_rows(lp, stop - start, K,
+                                     NULL if w == NULL else w + start,
+                                     &out_L[c], NULL, &bad)
+                if st != STATUS_OK:
+                    status[c] = st
+                    bad_rows[c] = start + bad
+                    break
+                _stats_block(cov_type, &X[start, 0],
+                             NULL if w == NULL else w + start, stop - start, D, K,
+                             &P1[0, 0], &shift[0], lp, &out_N[c, 0], &out_S1[c, 0],
+                             &out_S2[c, 0], ft, dt)
+        free(ft)
+        free(dt)
+
+    for c in range(C):
+        if status[c] != STATUS_OK:
+            return status[c], c, bad_rows[c]
+    return STATUS_OK, -1, -1
+
+
+def block_logprob(
+    int cov_type,
+    const floating[:, ::1] X,
+    const double[::1] cst,
+    const floating[:, ::1] P1,
+    const floating[:, :, ::1] P2,
+    const double[::1] pvec,
+    const floating[::1] shift,
+    double[::1] out_lse,
+    floating[:, ::1] out_resp,
+    cnp.intp_t[::1] out_labels,
+    Py_ssize_t block_size,
+    int n_threads,
+):
+    """Per-row outputs of the current model: log-likelihood, responsibilities, label.
+
+    Parameters are those of :func:`block_stats`; each output may be an empty array
+    (shape 0) when not wanted.
+
+    out_lse : (n_samples,) log sum_k pi_k N(x_i | k). OUT.
+    out_resp : (n_samples, K) responsibilities. OUT.
+    out_labels : (n_samples,) argmax_k of the weighted log-probability. OUT.
+
+    Returns
+    -------
+    (status, row) : STATUS_OK and -1, or STATUS_ZERO_DENSITY and the first bad row
+        (STATUS_ZERO_DENSITY is returned only when out_lse or out_resp is wanted).
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
+    cdef Py_ssize_t B = block_size
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B
+    cdef Py_ssize_t nf = _scratch_floating(cov_type, B, D, K)
+    cdef Py_ssize_t nd = _scratch_double(cov_type, B, D, K)
+    cdef bint want_lse = out_lse.shape[0] > 0
+    cdef bint want_resp = out_resp.shape[0] > 0
+    cdef bint want_labels = out_labels.shape[0] > 0
+    cdef Py_ssize_t b, start, stop, i, k, best, bad
+    cdef double total, mx
+    cdef int st
+    cdef floating* ft
+    cdef double* dt
+    cdef double* lp
+    if N == 0:
+        return STATUS_OK, -1
+    if D == 0 or K == 0 or B <= 0:
+        raise ValueError("block_logprob needs D, K and block_size > 0")
+    if ((want_lse and out_lse.shape[0] != N)
+            or (want_resp and (out_resp.shape[0] != N or out_resp.shape[1] != K))
+            or (want_labels and out_labels.shape[0] != N)):
+        raise ValueError("block_logprob: output shapes do not match")
+    _check_params(cov_type, D, K, P1, P2, pvec, shift)
+    cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
+    cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
+
+    with nogil, parallel(num_threads=n_threads):
+        ft = <floating*> malloc(nf * sizeof(floating))
+        dt = <double*> malloc((nd + B * K) * sizeof(double))
+        for b in prange(n_blocks, schedule='static'):
+            if ft == NULL or dt == NULL:
+                status[b] = STATUS_NO_MEMORY
+                continue
+            lp = dt + nd
+            start = b * B
+            stop = min(start + B, N)
+            _weighted_logprob_block(
+                cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
+                &P2[0, 0, 0], &pvec[0], &shift[0], lp, ft, dt)
+            if want_labels:
+                for i in range(stop - start):
+                    best = 0
+                    mx = lp[i * K]
+                    for k in range(1, K):
+                        if lp[i * K + k] > mx:
+                            mx = lp[i * K + k]
+                            best = k
+                    out_labels[start + i] = best
+            if want_lse or want_resp:
+                total = 0.0
+                bad = 0
+                st = _normalize_rows(lp, stop - start, K, NULL, &total,
+                                     &out_lse[start] if want_lse else NULL, &bad)
+                if st != STATUS_OK:
+                    status[b] = st
+                    bad_rows[b] = start + bad
+                    continue
+                if want_resp:
+                    for i in range(stop - start):
+                        for k in range(K):
+                            out_resp[start + i, k] = <floating> lp[i * K + k]
+        free(ft)
+        free(dt)
+
+    for b in range(n_blocks):
+        if status[b] != STATUS_OK:
+            return status[b], bad_rows[b]
+    return STATUS_OK, -1
+
+
+cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P1,
+                   const floating[:, :, ::1] P2, const double[::1] pvec,
+                   const floating[::1] shift):
+    """Shapes of the parameter arrays for this covariance type (ValueError if off)."""
+    cdef bint ok = shift.shape[0] == D and pvec.shape[0] == K and P1.shape[0] == K
+    if cov == 0:
+        ok = ok and P1.shape[1] == D and P2.shape[0] == K and P2.shape[1] == D \
+            and P2.shape[2] == D
+    elif cov == 1:
+        ok = ok and P1.shape[1] == D and P2.shape[0] == 1 and P2.shape[1] == D \
+            and P2.shape[2] == D
+    elif cov == 2:
+        ok = ok and P1.shape[1] == 2 * D and P2.shape[0] >= 1
+    elif cov == 3:
+        ok = ok and P1.shape[1] == D and P2.shape[0] >= 1
+    else:
+        raise ValueError(f"unknown covariance type code {cov}")
+    if not ok:
+        raise ValueError("kernel parameter shapes do not match the covariance type")
+
+
+def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out):
+    """Upper-triangular U_k with U_k U_k^T = inv(cov_k), for every k.
+
+    cov : (K, D, D) symmetric covariances. IN.
+    out : (K, D, D) the factors. OUT.
+
+    Returns -1 on success, else the index of the first component whose covariance is
+    not positive definite (its Cholesky factorisation failed).
+    """
+    cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j, failed = -1
+    cdef int d = <int> D, info = 0
+    cdef char lower = b'L', nonunit = b'N'
+    cdef double* a
+    if cov.shape[2] != D or out.shape[0] != K or out.shape[1] != D or out.shape[2] != D:
+        raise ValueError("precision_cholesky: shapes do not match")
+    with nogil:
+        for k in range(K):
+            a = &out[k, 0, 0]
+            for i in range(D * D):
+                a[i] = (&cov[k, 0, 0])[i]
+            # column-major lower Cholesky L of cov; its inverse read row-major is
+            # L^{-T}, the upper factor of the precision.
+            dpotrf(&lower, &d, a, &d, &info)
+            if info == 0:
+                dtrtri(&lower, &nonunit, &d, a, &d, &info)
+            if info != 0:
+                failed = k
+                break
+            for i in range(D):
+                for j in range(i):
+                    a[i * D + j] = 0.0
+    return failed
