@@ -1,0 +1,223 @@
+"""Parameters -> kernel arguments; the kernels run over X; results -> SuffStats.
+
+This is the only module that calls the compiled statistics and log-probability
+kernels. It knows their argument conventions (see the docstring of _kernels.pyx); the
+estimator above it knows only SuffStats and numpy arrays.
+"""
+
+import math
+
+import numpy as np
+
+from . import _kernels
+from ._mstep import SuffStats
+
+COV_CODES = {
+    "full": _kernels.COV_FULL,
+    "tied": _kernels.COV_TIED,
+    "diag": _kernels.COV_DIAG,
+    "spherical": _kernels.COV_SPHERICAL,
+}
+
+#: Rows per block: the unit of work of a thread, and the size of the scratch buffers.
+BLOCK_SIZE = 256
+#: At most this many chunks (independent accumulators) per pass; threads beyond this
+#: number would idle. Fixed, so that results do not depend on the thread count.
+MAX_CHUNKS = 64
+#: Chunk accumulators are capped at this many bytes in all.
+CHUNK_BYTES = 32 * 2**20
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class KernelModel:
+    """A fitted or current mixture, in the form the kernels take.
+
+    Parameters
+    ----------
+    covariance_type : str
+    weights : (K,) array
+    means : (K, D) array
+    precisions_cholesky : array of the covariance type's shape
+    dtype : np.float32 or np.float64
+        The data's dtype: parameter arrays are cast to it, constants stay float64.
+    """
+
+    def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype):
+        self.covariance_type = covariance_type
+        self.code = COV_CODES[covariance_type]
+        self.dtype = np.dtype(dtype)
+        weights = np.asarray(weights, dtype=np.float64)
+        means = np.asarray(means, dtype=np.float64)
+        U = np.asarray(precisions_cholesky, dtype=np.float64)
+        K, D = means.shape
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        base = log_w - 0.5 * D * _LOG_2PI
+        empty3 = np.zeros((1, 1, 1))
+        self.pvec = np.zeros(K)
+        if covariance_type == "full":
+            self.shift = np.zeros(D)
+            self.cst = base + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+            self.P1, self.P2 = means, U
+        elif covariance_type == "tied":
+            self.shift = weights @ means
+            self.cst = base + np.log(np.diag(U)).sum()
+            self.P1, self.P2 = (means - self.shift) @ U, U[None]
+        elif covariance_type == "diag":
+            self.shift = weights @ means
+            P = U * U
+            Mc = means - self.shift
+            self.cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
+            self.P1, self.P2 = np.hstack([P, -2.0 * P * Mc]), empty3
+        else:
+            self.shift = weights @ means
+            Mc = means - self.shift
+            self.pvec = U * U
+            self.cst = base + D * np.log(U) - 0.5 * self.pvec * (Mc * Mc).sum(axis=1)
+            self.P1, self.P2 = Mc, empty3
+        self.means = means
+        self.n_components, self.n_features = K, D
+        self.cst = np.ascontiguousarray(self.cst, dtype=np.float64)
+        self.pvec = np.ascontiguousarray(self.pvec, dtype=np.float64)
+        self.P1 = np.ascontiguousarray(self.P1, dtype=self.dtype)
+        self.P2 = np.ascontiguousarray(self.P2, dtype=self.dtype)
+        self.shift_arg = np.ascontiguousarray(self.shift, dtype=self.dtype)
+
+    def args(self):
+        """The parameter arguments of block_stats / block_logprob, in order."""
+        return self.cst, self.P1, self.P2, self.pvec, self.shift_arg
+
+
+def _stat_sizes(covariance_type, K, D):
+    """Per-chunk lengths of the S1 and S2 outputs of block_stats."""
+    return {
+        "full": (K * D, K * D * D),
+        "tied": (K * D, D * D),
+        "diag": (1, 2 * K * D),
+        "spherical": (K * D, K),
+    }[covariance_type]
+
+
+class StatsWorkspace:
+    """Chunk accumulators for one fit: allocated once, reused every iteration.
+
+    The number of chunks depends only on n_samples, K, D and the covariance type,
+    never on the thread count, so statistics are bit-for-bit reproducible.
+    """
+
+    def __init__(self, n_samples, n_components, n_features, covariance_type):
+        K, D = n_components, n_features
+        s1, s2 = _stat_sizes(covariance_type, K, D)
+        n_blocks = max(1, -(-n_samples // BLOCK_SIZE))
+        per_chunk = 8 * (K + s1 + s2 + 1)
+        n_chunks = max(1, min(MAX_CHUNKS, n_blocks, CHUNK_BYTES // per_chunk))
+        self.covariance_type = covariance_type
+        self.N = np.zeros((n_chunks, K))
+        self.S1 = np.zeros((n_chunks, s1))
+        self.S2 = np.zeros((n_chunks, s2))
+        self.L = np.zeros(n_chunks)
+
+    @property
+    def n_chunks(self):
+        return self.L.shape[0]
+
+
+def _zero_density_error(row, name="X"):
+    return ValueError(
+        f"Row {row} of {name} has zero probability under every component (its "
+        "log-likelihood is -inf or NaN), so it cannot be assigned. Check that row for "
+        "extreme values, scale the features, or increase reg_covar."
+    )
+
+
+def _raise_status(status, row):
+    if status == _kernels.NO_MEMORY:
+        raise MemoryError("gmmfast kernels could not allocate their scratch buffers")
+    if status == _kernels.ZERO_DENSITY:
+        raise _zero_density_error(row)
+    raise RuntimeError(f"gmmfast kernel returned unknown status {status}")
+
+
+def suff_stats(X, sample_weight, model, n_threads, workspace=None):
+    """One pass over X: the sufficient statistics under ``model``.
+
+    Parameters
+    ----------
+    X : (n, D) C-contiguous float32/float64 array, already validated.
+    sample_weight : (n,) float64 or None.
+    model : KernelModel, of X's dtype.
+    n_threads : int
+    workspace : StatsWorkspace or None (allocated here when None).
+
+    Returns
+    -------
+    SuffStats
+    """
+    cov = model.covariance_type
+    K, D = model.n_components, model.n_features
+    if workspace is None:
+        workspace = StatsWorkspace(X.shape[0], K, D, cov)
+    ws = workspace
+    status, _, row = _kernels.block_stats(
+        model.code, X, sample_weight, *model.args(),
+        ws.N, ws.S1, ws.S2, ws.L, BLOCK_SIZE, n_threads,
+    )
+    if status != _kernels.OK:
+        _raise_status(status, row)
+    # add the chunks in chunk order: the same sum whatever the thread count
+    N = ws.N.sum(axis=0)
+    S2 = ws.S2.sum(axis=0)
+    if cov == "full":
+        S1 = ws.S1.sum(axis=0).reshape(K, D)
+        S2 = _symmetrize(S2.reshape(K, D, D))
+        shift = model.means
+    elif cov == "tied":
+        S1 = ws.S1.sum(axis=0).reshape(K, D)
+        S2 = _symmetrize(S2.reshape(1, D, D))[0]
+        shift = model.shift
+    elif cov == "diag":
+        both = S2.reshape(K, 2, D)
+        S1, S2 = both[:, 1, :].copy(), both[:, 0, :].copy()
+        shift = model.shift
+    else:
+        S1 = ws.S1.sum(axis=0).reshape(K, D)
+        shift = model.shift
+    sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+    return SuffStats(N, S1, S2, float(ws.L.sum()), sum_w, shift)
+
+
+def _symmetrize(lower):
+    """Fill the upper triangles from the lower ones (the kernels write the lower)."""
+    upper = np.triu(np.swapaxes(lower, 1, 2), 1)
+    return np.tril(lower) + upper
+
+
+_EMPTY = {}
+
+
+def _empty(shape, dtype):
+    key = (shape, np.dtype(dtype))
+    if key not in _EMPTY:
+        _EMPTY[key] = np.empty(shape, dtype=dtype)
+    return _EMPTY[key]
+
+
+def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
+    """Per-row outputs under ``model``: any of log-likelihood, responsibilities, label.
+
+    Returns a tuple of the requested arrays in the order (lse, resp, labels); lse is
+    float64, resp has X's dtype, labels are intp.
+    """
+    n, K = X.shape[0], model.n_components
+    out_lse = np.empty(n) if lse else _empty((0,), np.float64)
+    out_resp = np.empty((n, K), dtype=X.dtype) if resp else _empty((0, 0), X.dtype)
+    out_labels = np.empty(n, dtype=np.intp) if labels else _empty((0,), np.intp)
+    status, row = _kernels.block_logprob(
+        model.code, X, *model.args(), out_lse, out_resp, out_labels,
+        BLOCK_SIZE, n_threads,
+    )
+    if status != _kernels.OK:
+        _raise_status(status, row)
+    wanted = [(lse, out_lse), (resp, out_resp), (labels, out_labels)]
+    return tuple(arr for want, arr in wanted if want)

@@ -1,0 +1,550 @@
+"""The estimator: parameters, validation, the EM loop, the public methods.
+
+The EM work (E-step and the M-step's sums) runs in compiled kernels through
+``_estep``; this module keeps the loop, the convergence test and the warnings, where
+they are readable.
+"""
+
+import math
+import warnings
+from time import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _estep, _init, _mstep, _validation
+from ._threads import blas_single_thread, effective_n_threads
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by EM in compiled, multi-threaded kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, attributes and methods, and the same results from the same start (the
+    same ``random_state`` gives the same initialisation). The E-step and the sums of
+    the M-step run in one pass over ``X`` per iteration in Cython kernels, on
+    ``n_threads`` OpenMP threads, with results that do not depend on the thread count.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own general covariance matrix; 'tied': all
+        components share one general covariance matrix; 'diag': each component has
+        its own diagonal covariance matrix; 'spherical': each component has its own
+        single variance.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the change of the mean log-likelihood
+        (the lower bound) between two iterations is below ``tol``.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of the covariances, so
+        that they stay positive definite.
+    max_iter : int, default=100
+        The number of EM iterations to perform.
+    n_init : int, default=1
+        The number of initialisations to perform; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are computed: 'kmeans' from a k-means
+        clustering, 'k-means++' from k-means++ seeding, 'random' uniformly at random,
+        'random_from_data' from randomly chosen data points as means.
+    weights_init : array-like of shape (n_components,), default=None
+        User-provided initial weights (otherwise from ``init_params``).
+    means_init : array-like of shape (n_components, n_features), default=None
+        User-provided initial means (otherwise from ``init_params``).
+    precisions_init : array-like, default=None
+        User-provided initial precisions (inverses of the covariance matrices), of
+        shape (n_components,) for 'spherical', (n_features, n_features) for 'tied',
+        (n_components, n_features) for 'diag', (n_components, n_features, n_features)
+        for 'full'.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`.
+    warm_start : bool, default=False
+        If True, each ``fit`` starts from the solution of the previous one (and
+        ``n_init`` is ignored after the first fit).
+    verbose : int, default=0
+        1 prints the initialisation and each ``verbose_interval``-th iteration; 2 and
+        more also print the time and the change of the lower bound.
+    verbose_interval : int, default=10
+        Number of iterations between two prints.
+    n_threads : int or None, default=None
+        Number of OpenMP threads of the kernels. None (or -1) uses OpenMP's maximum,
+        which honours ``OMP_NUM_THREADS`` and ``threadpoolctl`` limits. Results are
+        bit-for-bit the same for every thread count.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The weights of the mixture components.
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each component.
+    covariances_ : ndarray
+        The covariance of each component; shape as ``precisions_init``.
+    precisions_ : ndarray
+        The precision matrices (inverse covariances); shape as ``covariances_``.
+    precisions_cholesky_ : ndarray
+        Upper-triangular U with ``U @ U.T == precision`` per component (for 'diag' and
+        'spherical', the square roots of the precisions); shape as ``covariances_``.
+    converged_ : bool
+        True when the best initialisation converged.
+    n_iter_ : int
+        Number of EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean log-likelihood of the training data at the last E-step of the best
+        initialisation (the lower bound scikit-learn reports).
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best initialisation.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : the reference implementation.
+
+    Notes
+    -----
+    float32 input is computed in float32 (with float64 sums) and the fitted arrays are
+    float32; float64 stays float64. An ``X`` that is already a C-contiguous
+    float32/float64 array is never copied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmmfast import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0])
+    array([ 1., 10.])
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model parameters with the EM algorithm.
+
+        Fits ``n_init`` times and keeps the parameters with the largest lower bound.
+        Each run iterates E- and M-steps until the lower bound changes by less than
+        ``tol`` or ``max_iter`` is reached (then a ConvergenceWarning is issued).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one sample per row.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (None: all ones).
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted mixture.
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and return the label of each sample of X.
+
+        Same as ``fit(X).predict(X)``, with one E-step fewer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one sample per row.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (None: all ones).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        _validation.check_parameters(self)
+        X = _validation.check_X(self, X, reset=True, ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}"
+            )
+        w = _validation.check_sample_weight(sample_weight, n_samples)
+        inits = self._check_initial_parameters(n_features)
+        n_threads = effective_n_threads(self.n_threads)
+        eps = np.finfo(X.dtype).eps
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        workspace = _estep.StatsWorkspace(
+            n_samples, self.n_components, n_features, self.covariance_type
+        )
+
+        best = None
+        max_lower_bound = -np.inf
+        best_lower_bounds = []
+        converged_best = False
+        with blas_single_thread():
+            for init in range(n_init):
+                self._print_verbose_msg_init_beg(init)
+                if do_init:
+                    params = self._initial_parameters(X, w, random_state, inits)
+                else:
+                    params = self._current_parameters()
+                lower_bound = -np.inf if do_init else self.lower_bound_
+                lower_bounds = []
+                converged = False
+                n_iter = 0
+                for n_iter in range(1, self.max_iter + 1):
+                    prev_lower_bound = lower_bound
+                    model = _estep.KernelModel(
+                        self.covariance_type, params[0], params[1], params[3], X.dtype
+                    )
+                    stats = _estep.suff_stats(X, w, model, n_threads, workspace)
+                    params = self._m_step(stats, eps, X.dtype)
+                    lower_bound = stats.L / stats.sum_w
+                    lower_bounds.append(lower_bound)
+                    change = lower_bound - prev_lower_bound
+                    self._print_verbose_msg_iter_end(n_iter, change)
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.max_iter == 0:
+                    if best is None:
+                        best, best_n_iter = params, 0
+                    continue
+                self._print_verbose_msg_init_end(lower_bound, converged)
+                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                    max_lower_bound = lower_bound
+                    best, best_n_iter = params, n_iter
+                    best_lower_bounds = lower_bounds
+                    converged_best = converged
+
+        if not converged_best and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_parameters(best, X.dtype)
+        self.converged_ = converged_best
+        self.n_iter_ = best_n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = best_lower_bounds
+        if not want_labels:
+            return None
+        # labels from the stored parameters, exactly as predict computes them
+        with blas_single_thread():
+            (labels,) = _estep.per_sample(
+                X, self._kernel_model(X.dtype), n_threads, labels=True
+            )
+        return labels
+
+    def _check_initial_parameters(self, n_features):
+        K = self.n_components
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _validation.check_weights_init(self.weights_init, K)
+        if self.means_init is not None:
+            means = _validation.check_means_init(self.means_init, K, n_features)
+        if self.precisions_init is not None:
+            precisions = _validation.check_precisions_init(
+                self.precisions_init, self.covariance_type, K, n_features
+            )
+        return weights, means, precisions
+
+    def _initial_parameters(self, X, w, random_state, inits):
+        """(weights, means, covariances, precisions_cholesky) in float64."""
+        weights_init, means_init, precisions_init = inits
+        cov_type = self.covariance_type
+        weights = means = cov = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            kind, assign = _init.initial_assignments(
+                X, w, self.n_components, self.init_params, random_state
+            )
+            nk, means, cov = _init.parameters_from_assignments(
+                X, w, kind, assign, self.n_components, cov_type, self.reg_covar
+            )
+            weights = nk / (X.shape[0] if w is None else w.sum())
+        if weights_init is not None:
+            weights = weights_init
+        if means_init is not None:
+            means = means_init
+        if precisions_init is None:
+            prec_chol = _mstep.precision_cholesky(
+                cov, cov_type, reg_covar=self.reg_covar, dtype=X.dtype
+            )
+        else:
+            prec_chol = _mstep.precision_cholesky_from_precisions(precisions_init, cov_type)
+            cov = _mstep.covariances_from_cholesky(prec_chol, cov_type)
+        return weights, means, cov, prec_chol
+
+    def _m_step(self, stats, eps, dtype):
+        weights, means, cov = _mstep.m_step(
+            stats, self.covariance_type, self.reg_covar, eps
+        )
+        prec_chol = _mstep.precision_cholesky(
+            cov, self.covariance_type, reg_covar=self.reg_covar, dtype=dtype
+        )
+        return weights, means, cov, prec_chol
+
+    def _current_parameters(self):
+        return tuple(
+            np.asarray(a, dtype=np.float64)
+            for a in (self.weights_, self.means_, self.covariances_,
+                      self.precisions_cholesky_)
+        )
+
+    def _set_parameters(self, params, dtype):
+        weights, means, cov, prec_chol = (np.asarray(a, dtype=dtype) for a in params)
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = cov
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = _mstep.precisions_from_cholesky(prec_chol, self.covariance_type)
+
+    # ---------------------------------------------------------------- inference
+
+    def _kernel_model(self, dtype):
+        return _estep.KernelModel(
+            self.covariance_type, self.weights_, self.means_,
+            self.precisions_cholesky_, dtype,
+        )
+
+    def _per_sample(self, X, **wanted):
+        check_is_fitted(self)
+        X = _validation.check_X(self, X, reset=False)
+        n_threads = effective_n_threads(self.n_threads)
+        with blas_single_thread():
+            return X, _estep.per_sample(X, self._kernel_model(X.dtype), n_threads, **wanted)
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample per row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            ``log p(x)`` of each sample, in X's float dtype.
+        """
+        X, (lse,) = self._per_sample(X, lse=True)
+        return lse.astype(X.dtype, copy=False)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of the samples of X under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample per row.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples: the weighted mean is returned.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean (or weighted mean) of ``log p(x)`` over X.
+        """
+        X, (lse,) = self._per_sample(X, lse=True)
+        w = _validation.check_sample_weight(sample_weight, X.shape[0])
+        if w is None:
+            return float(lse.mean())
+        return float(w @ lse / w.sum())
+
+    def predict(self, X):
+        """Label of each sample: its most probable component.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample per row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        _, (labels,) = self._per_sample(X, labels=True)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One sample per row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities; each row sums to 1.
+        """
+        _, (resp,) = self._per_sample(X, resp=True)
+        return resp
+
+    def sample(self, n_samples=1):
+        """Draw random samples from the fitted mixture.
+
+        Uses ``random_state`` exactly as scikit-learn does, so both draw the same
+        samples from the same model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate (at least 1).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The samples, grouped by component.
+        y : ndarray of shape (n_samples,)
+            The component each sample was drawn from.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                "least one sample."
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
+        means = np.asarray(self.means_, dtype=np.float64)
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        if self.covariance_type == "full":
+            parts = [rng.multivariate_normal(m, c, int(n)) for m, c, n in zip(means, cov, counts)]
+        elif self.covariance_type == "tied":
+            parts = [rng.multivariate_normal(m, cov, int(n)) for m, n in zip(means, counts)]
+        else:
+            parts = [
+                m + rng.standard_normal(size=(n, n_features)) * np.sqrt(c)
+                for m, c, n in zip(means, cov, counts)
+            ]
+        y = np.concatenate([np.full(int(n), k, dtype=np.int64) for k, n in enumerate(counts)])
+        return np.vstack(parts).astype(np.float64), y
+
+    # ----------------------------------------------------------- model selection
+
+    def _n_parameters(self):
+        """Number of free parameters of the model."""
+        return _mstep.n_parameters(
+            self.covariance_type, self.n_components, self.means_.shape[1]
+        )
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        bic : float
+            ``-2 log L + n_parameters log n_samples``.
+        """
+        n = _num_rows(X)
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        aic : float
+            ``-2 log L + 2 n_parameters``.
+        """
+        return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------------ verbose
+
+    def _print_verbose_msg_init_beg(self, n_init):
+        if self.verbose >= 1:
+            print("Initialization %d" % n_init)
+        if self.verbose >= 2:
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                cur_time = time()
+                print(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
+                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                )
+                self._iter_prev_time = cur_time
+
+    def _print_verbose_msg_init_end(self, lb, converged):
+        msg = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(f"Initialization {msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
+
+
+def _num_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)

@@ -1,0 +1,121 @@
+"""Initial parameters: kmeans, k-means++, random, random_from_data.
+
+Each method first yields responsibilities, as scikit-learn's do, from the same random
+stream (so a given random_state starts gmmfast where it starts scikit-learn); the
+parameters are then estimated from them with scikit-learn's formulas. Hard
+assignments (every method but 'random') are never expanded into an n x K array.
+"""
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+from ._mstep import _add_to_diagonal
+
+
+def initial_assignments(X, sample_weight, n_components, init_params, random_state):
+    """Labels (n,) with -1 for unassigned rows, or soft responsibilities (n, K).
+
+    Parameters
+    ----------
+    X : (n, D) float array
+    sample_weight : (n,) float64 or None
+        Honoured by every method: weighted k-means, weighted k-means++ seeding,
+        random_from_data drawing rows with probability proportional to weight.
+    n_components : int
+    init_params : str
+    random_state : numpy RandomState
+
+    Returns
+    -------
+    ("labels", labels) or ("resp", resp)
+    """
+    n = X.shape[0]
+    K = n_components
+    if init_params == "kmeans":
+        km = KMeans(n_clusters=K, n_init=1, random_state=random_state)
+        return "labels", km.fit(X, sample_weight=sample_weight).labels_
+    if init_params == "k-means++":
+        _, idx = kmeans_plusplus(
+            X, K, random_state=random_state, sample_weight=sample_weight
+        )
+        return "labels", _labels_of_rows(n, idx)
+    if init_params == "random_from_data":
+        if sample_weight is None:
+            idx = random_state.choice(n, size=K, replace=False)
+        else:
+            if np.count_nonzero(sample_weight) < K:
+                raise ValueError(
+                    f"init_params='random_from_data' needs at least n_components={K} "
+                    "samples with non-zero weight."
+                )
+            p = sample_weight / sample_weight.sum()
+            idx = random_state.choice(n, size=K, replace=False, p=p)
+        return "labels", _labels_of_rows(n, idx)
+    resp = random_state.uniform(size=(n, K)).astype(X.dtype, copy=False)
+    resp /= resp.sum(axis=1)[:, None]
+    return "resp", resp
+
+
+def _labels_of_rows(n, rows):
+    labels = np.full(n, -1, dtype=np.intp)
+    labels[rows] = np.arange(len(rows))
+    return labels
+
+
+def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
+                                covariance_type, reg_covar):
+    """scikit-learn's parameter estimates from initial responsibilities.
+
+    Returns nk (K,), means (K, D) and covariances, float64. ``nk`` includes the
+    ``10 eps`` guard; scikit-learn's initial weights are ``nk / n_samples``.
+    """
+    eps = np.finfo(X.dtype).eps
+    K, D = n_components, X.shape[1]
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    nk = np.empty(K)
+    means = np.empty((K, D))
+    # per-component weighted scatter about the component's mean
+    scatter = np.empty((K, D, D)) if covariance_type == "full" else np.empty((K, D))
+    for k in range(K):
+        if kind == "labels":
+            rows = np.flatnonzero(assign == k)
+            Xk = X[rows].astype(np.float64)
+            rk = w[rows]
+        else:
+            Xk = X.astype(np.float64, copy=False)
+            rk = w * assign[:, k]
+        nk[k] = rk.sum() + 10 * eps
+        means[k] = rk @ Xk / nk[k]
+        if covariance_type == "tied":
+            continue
+        diff = Xk - means[k]
+        if covariance_type == "full":
+            scatter[k] = (rk[:, None] * diff).T @ diff
+        else:
+            scatter[k] = rk @ (diff * diff)
+    if covariance_type == "full":
+        cov = scatter / nk[:, None, None]
+        _add_to_diagonal(cov, reg_covar)
+    elif covariance_type == "tied":
+        cov = _tied_init_covariance(X, w, nk, means)
+        _add_to_diagonal(cov, reg_covar)
+    elif covariance_type == "diag":
+        cov = scatter / nk[:, None] + reg_covar
+    else:
+        cov = (scatter / nk[:, None] + reg_covar).mean(axis=1)
+    return nk, means, cov
+
+
+def _tied_init_covariance(X, w, nk, means):
+    """scikit-learn's tied estimate, (sum_i w_i x_i x_i^T - sum_k nk m_k m_k^T) / sum nk.
+
+    Its first sum runs over all samples, also those no component is responsible for
+    (k-means++ and random_from_data assign only K rows): then it is not the within-
+    component scatter, but it is where scikit-learn starts. Computed about the data's
+    mean, to avoid the cancellation of raw moments.
+    """
+    c = (w @ X) / w.sum()
+    Xc = X.astype(np.float64) - c
+    total = (w[:, None] * Xc).T @ Xc
+    mc = means - c
+    return (total - (nk[:, None] * mc).T @ mc) / nk.sum()

@@ -1,0 +1,180 @@
+"""Sufficient statistics -> parameters, and the precision Cholesky factors.
+
+Everything here works on K x D x D numbers in float64, whatever the data's dtype.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+
+
+@dataclass
+class SuffStats:
+    """Sums over samples that one EM iteration needs (see DESIGN.md).
+
+    Attributes
+    ----------
+    N : ndarray (K,)
+        sum_i w_i r_ik.
+    S1 : ndarray (K, D)
+        sum_i w_i r_ik (x_i - shift_k).
+    S2 : ndarray
+        Second moments about the shift: 'full' (K, D, D); 'tied' (D, D), the data's
+        scatter sum_i w_i (x_i - c)(x_i - c)^T; 'diag' (K, D); 'spherical' (K,).
+    L : float
+        sum_i w_i log p(x_i) under the parameters the statistics were taken with.
+    sum_w : float
+        sum_i w_i (the number of samples when unweighted).
+    shift : ndarray
+        'full': (K, D), the means the moments are taken about; else (D,), the global c.
+    """
+
+    N: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+    L: float
+    sum_w: float
+    shift: np.ndarray
+
+    def __add__(self, other):
+        """Statistics of the union of two disjoint sets of samples (same shift)."""
+        if not np.array_equal(self.shift, other.shift):
+            raise ValueError("cannot add statistics taken about different shifts")
+        return SuffStats(
+            self.N + other.N,
+            self.S1 + other.S1,
+            self.S2 + other.S2,
+            self.L + other.L,
+            self.sum_w + other.sum_w,
+            self.shift,
+        )
+
+
+def m_step(stats, covariance_type, reg_covar, eps):
+    """Maximise the expected log-likelihood given the statistics.
+
+    Matches scikit-learn's M-step: ``nk = N + 10 eps``, means ``sum r x / nk``,
+    covariances about the new means divided by nk, ``reg_covar`` on the diagonal,
+    weights ``nk / sum(nk)``.
+
+    Parameters
+    ----------
+    stats : SuffStats
+    covariance_type : str
+    reg_covar : float
+    eps : float
+        Machine epsilon of the data's dtype (scikit-learn's ``10 * eps`` guard).
+
+    Returns
+    -------
+    weights, means, covariances : float64 arrays (weights sum to 1).
+    """
+    nk = stats.N + 10 * eps
+    d = stats.S1 / nk[:, None]
+    means = stats.shift + d
+    if covariance_type == "full":
+        # S2 about the old means; move to the new means: S2 - S1 S1^T / nk
+        cov = stats.S2 - np.einsum("ki,kj->kij", stats.S1, d)
+        cov /= nk[:, None, None]
+        _add_to_diagonal(cov, reg_covar)
+    elif covariance_type == "tied":
+        cov = stats.S2 - (nk[:, None] * d).T @ d
+        cov /= nk.sum()
+        _add_to_diagonal(cov, reg_covar)
+    elif covariance_type == "diag":
+        # variance = E[(x-c)^2] - (E[x-c])^2 is >= 0 exactly; a negative is rounding
+        cov = np.maximum(stats.S2 / nk[:, None] - d * d, 0.0) + reg_covar
+    else:
+        var = stats.S2 / nk - np.einsum("kd,kd->k", d, d)
+        cov = np.maximum(var / means.shape[1], 0.0) + reg_covar
+    weights = nk / nk.sum()
+    return weights, means, cov
+
+
+def _add_to_diagonal(mats, value):
+    d = mats.shape[-1]
+    idx = np.arange(d)
+    mats[..., idx, idx] += value
+
+
+def _collapse_message(component, covariance_type, reg_covar, n_components, dtype):
+    who = "The shared covariance" if covariance_type == "tied" else f"Component {component}"
+    msg = (
+        f"{who} has a covariance that is not positive definite (it has collapsed "
+        "onto too few, or identical, samples), so the fit cannot continue. "
+        f"Increase reg_covar (now {reg_covar:g}), lower n_components (now "
+        f"{n_components}), or scale the features of X."
+    )
+    if dtype == np.float32:
+        msg += " Passing float64 data instead of float32 also helps."
+    return msg
+
+
+def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.float64):
+    """Upper-triangular U with U U^T = inverse covariance, per component.
+
+    Raises ValueError naming the component whose covariance is not positive definite.
+    """
+    if covariance_type in ("full", "tied"):
+        mats = np.ascontiguousarray(
+            covariances if covariance_type == "full" else covariances[None],
+            dtype=np.float64,
+        )
+        out = np.empty_like(mats)
+        failed = _kernels.precision_cholesky(mats, out)
+        if failed >= 0:
+            raise ValueError(
+                _collapse_message(failed, covariance_type, reg_covar, len(mats), dtype)
+            )
+        return out if covariance_type == "full" else out[0]
+    cov = np.asarray(covariances, dtype=np.float64)
+    bad = np.flatnonzero(~(cov > 0).reshape(cov.shape[0], -1).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            _collapse_message(int(bad[0]), covariance_type, reg_covar, cov.shape[0], dtype)
+        )
+    return 1.0 / np.sqrt(cov)
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    """U upper-triangular with U U^T = precision (scikit-learn's flip construction)."""
+    if covariance_type in ("diag", "spherical"):
+        return np.sqrt(precisions)
+    mats = precisions if covariance_type == "full" else precisions[None]
+    # J P J = L L^T with J the exchange matrix  =>  P = (J L J)(J L J)^T, J L J upper
+    flipped = np.linalg.cholesky(mats[:, ::-1, ::-1])
+    U = np.ascontiguousarray(flipped[:, ::-1, ::-1])
+    return U if covariance_type == "full" else U[0]
+
+
+def precisions_from_cholesky(prec_chol, covariance_type):
+    """precision = U U^T (or U**2 for diag and spherical)."""
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+def covariances_from_cholesky(prec_chol, covariance_type):
+    """covariance = (U U^T)^{-1} = U^{-T} U^{-1} (or 1 / U**2)."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / prec_chol**2
+    mats = prec_chol if covariance_type == "full" else prec_chol[None]
+    inv = np.linalg.inv(mats)  # U^{-1}, upper triangular
+    cov = np.einsum("kji,kjl->kil", inv, inv)
+    return cov if covariance_type == "full" else cov[0]
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters of the mixture (for BIC and AIC)."""
+    K, D = n_components, n_features
+    cov_params = {
+        "full": K * D * (D + 1) / 2.0,
+        "diag": K * D,
+        "tied": D * (D + 1) / 2.0,
+        "spherical": K,
+    }[covariance_type]
+    return int(cov_params + D * K + K - 1)

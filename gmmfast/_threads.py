@@ -1,0 +1,103 @@
+"""How many threads a fit uses, and keeping BLAS on one thread while ours run.
+
+The thread count is decided once per call, the way scikit-learn's OpenMP code decides
+it: ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits`` are honoured because
+they set OpenMP's own maximum, which is what we read. The package never sets thread
+environment variables.
+"""
+
+import os
+
+from . import _kernels
+
+_controller = None
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads=None):
+    """The number of threads the kernels will use.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        None or -1: OpenMP's maximum (which reflects OMP_NUM_THREADS and threadpoolctl
+        limits), capped at the CPUs this process may use when OMP_NUM_THREADS is unset.
+        A positive int: that many threads.
+
+    Returns
+    -------
+    int, at least 1; always 1 when gmmfast was built without OpenMP.
+    """
+    if not _kernels.openmp_enabled():
+        return 1
+    if n_threads is not None and n_threads > 0:
+        return int(n_threads)
+    n = _kernels.openmp_max_threads()
+    if os.environ.get("OMP_NUM_THREADS") is None:
+        n = min(n, _cpu_count())
+    return max(1, n)
+
+
+def blas_single_thread():
+    """Context that holds BLAS to one thread while the kernels call it.
+
+    Always, not only when several of our threads run: a BLAS call that splits its
+    work over threads may sum in another order, and results must not depend on the
+    thread count.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def show_config(file=None):
+    """Print and return how gmmfast was built and how many threads a fit will use.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print (default: standard output). Pass ``False`` not to print.
+
+    Returns
+    -------
+    dict with keys ``version``, ``openmp`` (bool: kernels compiled with OpenMP),
+    ``n_threads`` (threads a fit uses with ``n_threads=None``), ``cpu_count`` and
+    ``blas`` (the BLAS libraries numpy/scipy loaded, from threadpoolctl).
+    """
+    from threadpoolctl import threadpool_info
+
+    from . import __version__
+
+    info = {
+        "version": __version__,
+        "openmp": _kernels.openmp_enabled(),
+        "n_threads": effective_n_threads(None),
+        "cpu_count": _cpu_count(),
+        "blas": sorted(
+            {
+                f"{lib.get('internal_api')} {lib.get('version')} "
+                f"({lib.get('architecture')}, {lib.get('num_threads')} threads)"
+                for lib in threadpool_info()
+                if lib.get("user_api") == "blas"
+            }
+        ),
+    }
+    if file is not False:
+        lines = [
+            f"gmmfast {info['version']}",
+            f"  OpenMP: {'on' if info['openmp'] else 'off (kernels run on one thread)'}",
+            f"  threads per fit (n_threads=None): {info['n_threads']}",
+            f"  CPUs available: {info['cpu_count']}",
+            f"  BLAS: {', '.join(info['blas']) or 'not loaded'}",
+        ]
+        print("\n".join(lines), file=file)
+    return info

@@ -1,0 +1,235 @@
+"""Input checking with clear messages: what was wrong and what to change.
+
+Every array that reaches the compiled kernels has passed through here: 2-D, float32 or
+float64, C-contiguous, finite, with the number of features the model expects.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter has a wrong type or value.
+
+    Inherits from both ValueError and TypeError, as scikit-learn's own
+    InvalidParameterError does, so code written for scikit-learn catches it.
+    """
+
+
+def _rows_summary(mask_rows):
+    rows = np.flatnonzero(mask_rows)
+    return f"{rows.size} row{'s' if rows.size != 1 else ''} (first: row {rows[0]})"
+
+
+def check_finite(X, name="X"):
+    """Raise ValueError naming the rows that hold NaN or infinity."""
+    if X.size == 0 or np.isfinite(X).all():
+        return
+    nan_rows = np.isnan(X).any(axis=1)
+    if nan_rows.any():
+        raise ValueError(
+            f"{name} contains NaN in {_rows_summary(nan_rows)}; remove or impute them "
+            "before fitting or scoring."
+        )
+    raise ValueError(
+        f"{name} contains infinity (inf) in {_rows_summary(~np.isfinite(X).all(axis=1))}; "
+        "remove those rows or clip the values."
+    )
+
+
+def check_X(estimator, X, *, reset, ensure_min_samples=1):
+    """Validate X as scikit-learn does, with clearer non-finite messages.
+
+    Returns a 2-D C-contiguous float32 or float64 array. An array that is already
+    C-contiguous float32/float64 is returned without a copy; any other input (lists,
+    integers, float16, Fortran order, strided views) is converted once.
+    Sets or checks n_features_in_ and feature_names_in_.
+    """
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=[np.float64, np.float32],
+        order="C",
+        ensure_all_finite=False,
+        ensure_min_samples=ensure_min_samples,
+    )
+    check_finite(X)
+    return X
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Return sample weights as a float64 vector, or None when all are one.
+
+    Weights must be finite and non-negative, one per sample, and not all zero.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, bool):
+        w = np.full(n_samples, float(sample_weight))
+    else:
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise ValueError(
+                f"sample_weight must be numeric, got an array of dtype {w.dtype}."
+            )
+        w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per row of X, "
+            f"got shape {w.shape}."
+        )
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"sample_weight contains NaN or infinity at index "
+            f"{int(np.flatnonzero(~np.isfinite(w))[0])}; weights must be finite."
+        )
+    if (w < 0).any():
+        raise ValueError(
+            f"sample_weight contains negative values (first at index "
+            f"{int(np.flatnonzero(w < 0)[0])}); weights must be >= 0."
+        )
+    if not (w > 0).any():
+        raise ValueError("sample_weight is zero for every sample; nothing to fit.")
+    return w
+
+
+def _check_int(name, value, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InvalidParameterError(
+            f"The '{name}' parameter of GaussianMixture must be an int, got "
+            f"{value!r} of type {type(value).__name__}."
+        )
+    if value < low or (high is not None and value > high):
+        bound = f"in the range [{low}, {high}]" if high is not None else f">= {low}"
+        raise InvalidParameterError(
+            f"The '{name}' parameter of GaussianMixture must be an int {bound}, got "
+            f"{value!r}."
+        )
+
+
+def _check_real(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidParameterError(
+            f"The '{name}' parameter of GaussianMixture must be a float, got "
+            f"{value!r} of type {type(value).__name__}."
+        )
+    if not (value >= low) or not np.isfinite(value):
+        raise InvalidParameterError(
+            f"The '{name}' parameter of GaussianMixture must be a finite float >= {low}, "
+            f"got {value!r}."
+        )
+
+
+def _check_option(name, value, options):
+    if not isinstance(value, str) or value not in options:
+        raise InvalidParameterError(
+            f"The '{name}' parameter of GaussianMixture must be one of "
+            f"{', '.join(repr(o) for o in options)}, got {value!r}."
+        )
+
+
+def check_parameters(est):
+    """Validate the scalar constructor parameters of a GaussianMixture."""
+    _check_int("n_components", est.n_components, 1)
+    _check_option("covariance_type", est.covariance_type, _COVARIANCE_TYPES)
+    _check_real("tol", est.tol, 0.0)
+    _check_real("reg_covar", est.reg_covar, 0.0)
+    _check_int("max_iter", est.max_iter, 0)
+    _check_int("n_init", est.n_init, 1)
+    _check_option("init_params", est.init_params, _INIT_PARAMS)
+    if not isinstance(est.warm_start, (bool, np.bool_)):
+        raise InvalidParameterError(
+            f"The 'warm_start' parameter of GaussianMixture must be a bool, got "
+            f"{est.warm_start!r}."
+        )
+    _check_int("verbose", est.verbose, 0)
+    _check_int("verbose_interval", est.verbose_interval, 1)
+    if est.n_threads is not None:
+        _check_int("n_threads", est.n_threads, -1)
+        if est.n_threads == 0:
+            raise InvalidParameterError(
+                "The 'n_threads' parameter of GaussianMixture must be None, -1 (all "
+                "cores) or a positive int, got 0."
+            )
+    rs = est.random_state
+    if not (rs is None or isinstance(rs, (Integral, np.random.RandomState))) or isinstance(
+        rs, bool
+    ):
+        raise InvalidParameterError(
+            "The 'random_state' parameter of GaussianMixture must be None, an int or a "
+            f"numpy RandomState, got {rs!r}."
+        )
+
+
+def _as_float_array(value, name, ndim):
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"'{name}' must be numeric, got an array of dtype {arr.dtype}.")
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"'{name}' must be {ndim}-dimensional, got shape {arr.shape}.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"'{name}' contains NaN or infinity.")
+    return arr
+
+
+def _check_shape(arr, shape, name):
+    if arr.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."
+        )
+
+
+def check_weights_init(weights, n_components):
+    """Initial weights: shape (K,), in [0, 1], summing to 1."""
+    w = _as_float_array(weights, "weights_init", 1)
+    _check_shape(w, (n_components,), "weights")
+    if (w < 0).any() or (w > 1).any():
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max value "
+            f"{w.max():.5f}, min value {w.min():.5f}"
+        )
+    if abs(1.0 - w.sum()) > 1e-8:
+        raise ValueError(
+            f"The parameter 'weights' should be normalized, but got sum(weights) = "
+            f"{w.sum():.5f}"
+        )
+    return w
+
+
+def check_means_init(means, n_components, n_features):
+    """Initial means: shape (K, D)."""
+    m = _as_float_array(means, "means_init", 2)
+    _check_shape(m, (n_components, n_features), "means")
+    return m
+
+
+def check_precisions_init(precisions, covariance_type, n_components, n_features):
+    """Initial precisions: the shape of the covariance type, positive (definite)."""
+    shapes = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }
+    p = _as_float_array(precisions, "precisions_init", len(shapes[covariance_type]))
+    _check_shape(p, shapes[covariance_type], f"{covariance_type} precision")
+    if covariance_type in ("diag", "spherical"):
+        if (p <= 0).any():
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+        return p
+    mats = p if covariance_type == "full" else p[None]
+    for k, mat in enumerate(mats):
+        if not np.allclose(mat, mat.T) or np.linalg.eigvalsh(mat).min() <= 0:
+            where = f" (component {k})" if covariance_type == "full" else ""
+            raise ValueError(
+                f"'{covariance_type} precision' should be symmetric, positive-definite"
+                f"{where}"
+            )
+    return p
