@@ -111,11 +111,17 @@ def _tied_init_covariance(X, w, nk, means):
 
     Its first sum runs over all samples, also those no component is responsible for
     (k-means++ and random_from_data assign only K rows): then it is not the within-
-    component scatter, but it is where scikit-learn starts. Computed about the data's
-    mean, to avoid the cancellation of raw moments.
+    component scatter, but it is where scikit-learn starts. The same quantity is
+    computed here about the data's mean c, free of the cancellation of raw moments:
+    with x' = x - c, m' = m - c and a = sum_k nk m'_k,
+
+        sum w x x^T - sum nk m m^T
+            = sum w x' x'^T - sum nk m' m'^T - c a^T - a c^T + (sum w - sum nk) c c^T
     """
     c = (w @ X) / w.sum()
     Xc = X.astype(np.float64) - c
-    total = (w[:, None] * Xc).T @ Xc
     mc = means - c
-    return (total - (nk[:, None] * mc).T @ mc) / nk.sum()
+    a = nk @ mc
+    scatter = (w[:, None] * Xc).T @ Xc - (nk[:, None] * mc).T @ mc
+    scatter -= np.outer(c, a) + np.outer(a, c) - (w.sum() - nk.sum()) * np.outer(c, c)
+    return scatter / nk.sum()

@@ -1,0 +1,85 @@
+"""A plain float64 numpy EM for Gaussian mixtures: the reference the tests trust.
+
+Written for clarity, not speed: per component, moments about the component's own
+mean (no raw-moment cancellation), log-densities through explicit Cholesky factors.
+"""
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
+
+
+def log_prob(X, weights, means, cov, covariance_type):
+    """(n, K) weighted log-probabilities log pi_k + log N(x | mu_k, Sigma_k)."""
+    X = np.asarray(X, dtype=np.float64)
+    n, D = X.shape
+    K = len(weights)
+    out = np.empty((n, K))
+    for k in range(K):
+        if covariance_type == "full":
+            S = cov[k]
+        elif covariance_type == "tied":
+            S = cov
+        elif covariance_type == "diag":
+            S = np.diag(cov[k])
+        else:
+            S = np.eye(D) * cov[k]
+        L = np.linalg.cholesky(S)
+        z = solve_triangular(L, (X - means[k]).T, lower=True)
+        out[:, k] = (
+            np.log(weights[k])
+            - 0.5 * D * np.log(2 * np.pi)
+            - np.log(np.diag(L)).sum()
+            - 0.5 * (z * z).sum(axis=0)
+        )
+    return out
+
+
+def m_step(X, resp, covariance_type, reg_covar, sample_weight=None):
+    """scikit-learn's M-step formulas, computed about each component's mean."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(len(X)) if sample_weight is None else sample_weight
+    R = resp * w[:, None]
+    eps = np.finfo(np.float64).eps
+    nk = R.sum(axis=0) + 10 * eps
+    means = R.T @ X / nk[:, None]
+    K, D = means.shape
+    if covariance_type == "full":
+        cov = np.empty((K, D, D))
+        for k in range(K):
+            diff = X - means[k]
+            cov[k] = (R[:, k, None] * diff).T @ diff / nk[k] + reg_covar * np.eye(D)
+    elif covariance_type == "tied":
+        cov = np.zeros((D, D))
+        for k in range(K):
+            diff = X - means[k]
+            cov += (R[:, k, None] * diff).T @ diff
+        cov = cov / nk.sum() + reg_covar * np.eye(D)
+    else:
+        var = np.empty((K, D))
+        for k in range(K):
+            diff = X - means[k]
+            var[k] = R[:, k] @ (diff * diff) / nk[k]
+        cov = var + reg_covar if covariance_type == "diag" else (var + reg_covar).mean(axis=1)
+    return nk / nk.sum(), means, cov
+
+
+def precisions_to_covariances(precisions, covariance_type):
+    if covariance_type == "full":
+        return np.linalg.inv(precisions)
+    if covariance_type == "tied":
+        return np.linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+def em(X, weights, means, cov, covariance_type, n_iter, reg_covar=1e-6, sample_weight=None):
+    """n_iter EM iterations; returns (weights, means, cov, lower_bounds)."""
+    w = np.ones(len(X)) if sample_weight is None else sample_weight
+    bounds = []
+    for _ in range(n_iter):
+        lp = log_prob(X, weights, means, cov, covariance_type)
+        lse = logsumexp(lp, axis=1)
+        bounds.append(float(w @ lse / w.sum()))
+        resp = np.exp(lp - lse[:, None])
+        weights, means, cov = m_step(X, resp, covariance_type, reg_covar, sample_weight)
+    return weights, means, cov, bounds

@@ -1,0 +1,224 @@
+"""gmmfast against scikit-learn and a plain numpy reference, from the same start.
+
+Tolerances, and why:
+- float64, data near the origin: both libraries compute the same formulas in a
+  different order; 20 EM iterations keep them within ~1e-13 (measured). We assert
+  rtol 1e-10, leaving room for BLAS kernels that sum in another order on other CPUs.
+- float64, data offset by 1e4: scikit-learn forms tied/diag/spherical second moments
+  about zero, so it loses eps * (1e4 / sigma)^2 ~ 1e-8 relative per M-step; gmmfast
+  centres them. gmmfast is held to the exact numpy reference at 1e-10, scikit-learn
+  only to 1e-6 (its own error, not ours).
+- float32: the data and every product carry 2^-24 ~ 6e-8 relative error and EM
+  amplifies it over iterations; we require gmmfast float32 to be no further from the
+  float64 answer than scikit-learn float32 is (times 2, plus a 1e-6 floor).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from gmmfast import GaussianMixture
+
+from . import _reference
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+K = 3
+
+
+def make_data(seed, n=600, d=3, offset=0.0, scales=None):
+    rng = np.random.default_rng(seed)
+    parts = [
+        rng.normal(size=(n // K, d)) @ rng.normal(size=(d, d)) + 4 * rng.normal(size=d)
+        for _ in range(K)
+    ]
+    X = np.vstack(parts) + offset
+    if scales is not None:
+        X = X * np.asarray(scales)
+    return X
+
+
+def explicit_init(X, covariance_type, seed=0):
+    """weights/means/precisions_init from data: means at random rows, global variance."""
+    rng = np.random.default_rng(seed)
+    means = X[rng.choice(len(X), K, replace=False)].astype(np.float64)
+    var = X.astype(np.float64).var(axis=0)
+    prec = {
+        "full": np.array([np.diag(1 / var)] * K),
+        "tied": np.diag(1 / var),
+        "diag": np.array([1 / var] * K),
+        "spherical": np.full(K, 1 / var.mean()),
+    }[covariance_type]
+    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
+
+
+def fit_both(X, covariance_type, max_iter=20, tol=0.0, **extra):
+    init = explicit_init(X, covariance_type)
+    kw = dict(covariance_type=covariance_type, max_iter=max_iter, tol=tol, **init, **extra)
+    with pytest.warns(Warning) if tol == 0 else _nothing():
+        sk = SkGaussianMixture(K, **kw).fit(X)
+    with pytest.warns(Warning) if tol == 0 else _nothing():
+        gf = GaussianMixture(K, **kw).fit(X)
+    return sk, gf
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def assert_models_close(gf, sk, X, rtol, atol_proba, first_bound_rtol=None):
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        a, b = getattr(gf, name), getattr(sk, name)
+        assert a.dtype == b.dtype, name
+        scale = np.abs(b).max()
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=name)
+    assert gf.n_iter_ == sk.n_iter_
+    assert gf.converged_ == sk.converged_
+    np.testing.assert_allclose(gf.lower_bound_, sk.lower_bound_, rtol=rtol)
+    np.testing.assert_allclose(gf.lower_bounds_[1:], sk.lower_bounds_[1:], rtol=rtol)
+    np.testing.assert_allclose(gf.lower_bounds_[0], sk.lower_bounds_[0],
+                               rtol=first_bound_rtol or rtol)
+    np.testing.assert_allclose(gf.predict_proba(X), sk.predict_proba(X), atol=atol_proba)
+    # log-likelihoods cross zero: absolute tolerance on their scale
+    ss = sk.score_samples(X)
+    np.testing.assert_allclose(gf.score_samples(X), ss, rtol=rtol, atol=rtol * np.abs(ss).max())
+    np.testing.assert_array_equal(gf.predict(X), sk.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("scales", [None, [1e-3, 1.0, 1e3]], ids=["unit", "badly-scaled"])
+def test_float64_matches_sklearn(covariance_type, scales):
+    X = make_data(0, scales=scales)
+    sk, gf = fit_both(X, covariance_type)
+    assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_converged_fit_matches_sklearn(covariance_type):
+    """With a real tolerance both stop at the same iteration."""
+    X = make_data(1)
+    sk, gf = fit_both(X, covariance_type, max_iter=200, tol=1e-6)
+    assert sk.converged_ and gf.converged_
+    assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_default_init_matches_sklearn(covariance_type):
+    """Same random_state, default kmeans init: the same model as scikit-learn."""
+    X = make_data(2)
+    kw = dict(covariance_type=covariance_type, random_state=3)
+    sk = SkGaussianMixture(K, **kw).fit(X)
+    gf = GaussianMixture(K, **kw).fit(X)
+    assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_every_init_matches_sklearn(init_params, covariance_type):
+    X = make_data(3)
+    kw = dict(covariance_type=covariance_type, random_state=5, init_params=init_params,
+              max_iter=30, n_init=2)
+    sk = SkGaussianMixture(K, **kw)
+    gf = GaussianMixture(K, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(X)
+        gf.fit(X)
+    # k-means++ and random_from_data start from covariances reg_covar * I: the first
+    # log-likelihoods are ~ -5e6, where scikit-learn's raw expansion for diag and
+    # spherical loses eps * 1e6 * |x|^2 (~4e-8 relative). gmmfast's first bound is
+    # checked against the exact reference instead.
+    assert_models_close(gf, sk, X, rtol=1e-9, atol_proba=1e-9, first_bound_rtol=1e-7)
+    init_only = GaussianMixture(K, **dict(kw, max_iter=0, n_init=1)).fit(X)
+    first = GaussianMixture(K, **dict(kw, max_iter=1, n_init=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        first.fit(X)
+    lp = _reference.log_prob(X, init_only.weights_, init_only.means_,
+                             init_only.covariances_, covariance_type)
+    exact = float(np.mean(np.log(np.exp(lp - lp.max(1, keepdims=True)).sum(1)) + lp.max(1)))
+    np.testing.assert_allclose(first.lower_bounds_[0], exact, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_offset_data_matches_exact_reference(covariance_type):
+    X = make_data(4, offset=1e4)
+    init = explicit_init(X, covariance_type)
+    gf = GaussianMixture(K, covariance_type=covariance_type, max_iter=10, tol=0, **init)
+    with pytest.warns(Warning):
+        gf.fit(X)
+    cov0 = _reference.precisions_to_covariances(init["precisions_init"], covariance_type)
+    w, mu, cov, bounds = _reference.em(
+        X, init["weights_init"], init["means_init"], cov0, covariance_type, 10
+    )
+    np.testing.assert_allclose(gf.weights_, w, rtol=1e-10)
+    np.testing.assert_allclose(gf.means_, mu, rtol=1e-12)
+    np.testing.assert_allclose(gf.covariances_, cov, rtol=1e-10, atol=1e-10 * np.abs(cov).max())
+    np.testing.assert_allclose(gf.lower_bounds_, bounds, rtol=1e-12)
+    # scikit-learn's raw second moments lose ~eps*(1e4/sigma)^2 here: agree to 1e-6
+    sk = SkGaussianMixture(K, covariance_type=covariance_type, max_iter=10, tol=0, **init)
+    with pytest.warns(Warning):
+        sk.fit(X)
+    np.testing.assert_allclose(gf.covariances_, sk.covariances_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_as_accurate_as_sklearn_float32(covariance_type):
+    X64 = make_data(5)
+    X32 = X64.astype(np.float32)
+    sk64, gf64 = fit_both(X64, covariance_type, max_iter=10)
+    sk32, gf32 = fit_both(X32, covariance_type, max_iter=10)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        truth = getattr(gf64, name)
+        assert getattr(gf32, name).dtype == np.float32, name
+        err_gf = np.abs(getattr(gf32, name) - truth).max() / np.abs(truth).max()
+        err_sk = np.abs(getattr(sk32, name) - truth).max() / np.abs(truth).max()
+        assert err_gf <= 2 * err_sk + 1e-6, (name, err_gf, err_sk)
+    assert gf32.score_samples(X32).dtype == np.float32
+    assert gf32.predict_proba(X32).dtype == np.float32
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_offset_data_stays_accurate(covariance_type):
+    """Offset 1e4 in float32: scikit-learn's raw moments break down; ours do not."""
+    X64 = make_data(6, offset=1e4)
+    X32 = X64.astype(np.float32)
+    init = explicit_init(X64, covariance_type)
+    kw = dict(covariance_type=covariance_type, max_iter=10, tol=0, **init)
+    with pytest.warns(Warning):
+        gf64 = GaussianMixture(K, **kw).fit(X32.astype(np.float64))
+    with pytest.warns(Warning):
+        gf32 = GaussianMixture(K, **kw).fit(X32)
+    # X32 itself is rounded to ~1e4 * 6e-8 = 6e-4 absolute; relative to a unit-scale
+    # covariance, EM carries that through at the 1e-3 level.
+    np.testing.assert_allclose(gf32.covariances_, gf64.covariances_, rtol=5e-3,
+                               atol=5e-3 * np.abs(gf64.covariances_).max())
+    np.testing.assert_allclose(gf32.means_, gf64.means_, rtol=1e-6)
+    assert np.all(np.isfinite(gf32.score_samples(X32)))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_thread_count_does_not_change_a_bit(covariance_type, dtype):
+    # enough rows for many blocks and chunks, and D large enough for the BLAS paths
+    rng = np.random.default_rng(7)
+    for d in (3, 12):
+        X = (rng.normal(size=(5000, d)) + 3 * rng.integers(0, 3, size=(5000, 1))).astype(dtype)
+        fits = []
+        for n_threads in (1, 2, 3):
+            gm = GaussianMixture(4, covariance_type=covariance_type, random_state=0,
+                                 max_iter=15, tol=0, n_threads=n_threads)
+            with pytest.warns(Warning):
+                gm.fit(X)
+            fits.append(gm)
+        for other in fits[1:]:
+            for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+                np.testing.assert_array_equal(getattr(other, name), getattr(fits[0], name))
+            assert other.lower_bounds_ == fits[0].lower_bounds_
+            np.testing.assert_array_equal(other.score_samples(X), fits[0].score_samples(X))
