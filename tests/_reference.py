@@ -83,3 +83,19 @@ def em(X, weights, means, cov, covariance_type, n_iter, reg_covar=1e-6, sample_w
         resp = np.exp(lp - lse[:, None])
         weights, means, cov = m_step(X, resp, covariance_type, reg_covar, sample_weight)
     return weights, means, cov, bounds
+
+
+K = 3
+
+
+def make_data(seed, n=600, d=3, offset=0.0, scales=None):
+    """K Gaussian blobs with random shapes and centres, optionally offset and scaled."""
+    rng = np.random.default_rng(seed)
+    parts = [
+        rng.normal(size=(n // K, d)) @ rng.normal(size=(d, d)) + 4 * rng.normal(size=d)
+        for _ in range(K)
+    ]
+    X = np.vstack(parts) + offset
+    if scales is not None:
+        X = X * np.asarray(scales)
+    return X

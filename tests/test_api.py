@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import gmmfast
 from gmmfast import GaussianMixture
 
-from .test_parity import make_data
+from _reference import make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 

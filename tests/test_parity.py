@@ -22,22 +22,11 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gmmfast import GaussianMixture
 
-from . import _reference
+import _reference
+from _reference import make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
-
-
-def make_data(seed, n=600, d=3, offset=0.0, scales=None):
-    rng = np.random.default_rng(seed)
-    parts = [
-        rng.normal(size=(n // K, d)) @ rng.normal(size=(d, d)) + 4 * rng.normal(size=d)
-        for _ in range(K)
-    ]
-    X = np.vstack(parts) + offset
-    if scales is not None:
-        X = X * np.asarray(scales)
-    return X
 
 
 def explicit_init(X, covariance_type, seed=0):
