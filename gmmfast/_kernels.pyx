@@ -58,6 +58,31 @@ cdef extern from "_omp_shim.h":
     int omp_get_max_threads() noexcept nogil
     int GMMFAST_HAVE_OPENMP
 
+cdef extern from "_vmath.h":
+    void gmm_exp_d(double* x, Py_ssize_t n) noexcept nogil
+    void gmm_log_d(double* x, Py_ssize_t n) noexcept nogil
+    void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
+    void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
+    double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
+    double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
+    void gmm_vmath_init() noexcept nogil
+    const char* gmm_vmath_impl() noexcept nogil
+
+cdef extern from "_smalld.h":
+    Py_ssize_t GMM_SMALL_D
+    Py_ssize_t gmm_full_small_block_d(
+        const double* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+        const double* cst, const double* M, const double* U, double* N, double* S1,
+        double* S2, double* L, double* scratch) noexcept nogil
+    Py_ssize_t gmm_full_small_block_f(
+        const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+        const double* cst, const double* M, const double* U, double* N, double* S1,
+        double* S2, double* L, double* scratch) noexcept nogil
+    void gmm_smalld_init() noexcept nogil
+
+gmm_vmath_init()
+gmm_smalld_init()
+
 # Covariance types, as the Python layer numbers them.
 COV_FULL = 0
 COV_TIED = 1
@@ -75,13 +100,38 @@ NO_MEMORY = STATUS_NO_MEMORY
 ZERO_DENSITY = STATUS_ZERO_DENSITY
 
 # Below this many features, the triangular product and the scatter are plain loops:
-# BLAS call overhead would exceed the work.
-cdef Py_ssize_t SMALL_D = 8
+# BLAS call overhead would exceed the work. 'full' then runs feature-major (_smalld.h).
+cdef Py_ssize_t SMALL_D = GMM_SMALL_D
 
 
 def openmp_enabled():
     """Whether the kernels were compiled with OpenMP."""
     return bool(GMMFAST_HAVE_OPENMP)
+
+
+def vmath_impl():
+    """Which build of the vector exp/log runs on this CPU ('avx2+fma' or 'baseline')."""
+    return gmm_vmath_impl().decode()
+
+
+def vexp(double[::1] x):
+    """x := exp(x) in place with the kernels' vector exp (domain x <= 0). For tests."""
+    gmm_exp_d(&x[0], x.shape[0])
+
+
+def vlog(double[::1] x):
+    """x := log(x) in place with the kernels' vector log (domain x >= 1). For tests."""
+    gmm_log_d(&x[0], x.shape[0])
+
+
+def vexp32(float[::1] x):
+    """float32 :func:`vexp`."""
+    gmm_exp_f(&x[0], x.shape[0])
+
+
+def vlog32(float[::1] x):
+    """float32 :func:`vlog`."""
+    gmm_log_f(&x[0], x.shape[0])
 
 
 def openmp_max_threads():
@@ -280,11 +330,19 @@ cdef int _normalize_rows(
     double* total,          # INOUT sum_i w_i lse_i
     double* lse_out,        # OUT (n,) lse_i, or NULL
     Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
+    double* scratch,        # scratch (2n,)
 ) noexcept nogil:
-    """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row."""
+    """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row.
+
+    Three passes so that the exponentials and logarithms run as whole-block vector
+    loops (_vmath.h): shift each row by its maximum, exp of the block, then log of
+    the row sums.
+    """
     cdef Py_ssize_t i, k
     cdef double mx, s, lse, inv, wi
     cdef double* row
+    cdef double* row_max = scratch
+    cdef double* row_sum = scratch + n
     for i in range(n):
         row = lp + i * K
         mx = row[0]
@@ -294,19 +352,47 @@ cdef int _normalize_rows(
         if not isfinite(mx):
             bad_row[0] = i
             return STATUS_ZERO_DENSITY
+        row_max[i] = mx
+        for k in range(K):
+            row[k] -= mx
+    gmm_exp_d(lp, n * K)
+    for i in range(n):
+        row = lp + i * K
         s = 0.0
         for k in range(K):
-            row[k] = exp(row[k] - mx)
             s += row[k]
-        lse = mx + log(s)
+        row_sum[i] = s
         inv = 1.0 / s
         for k in range(K):
             row[k] *= inv
-        wi = 1.0 if w == NULL else w[i]
-        total[0] += wi * lse
-        if lse_out != NULL:
-            lse_out[i] = lse
+    gmm_log_d(row_sum, n)
+    for i in range(n):
+        row_sum[i] += row_max[i]
+    for i in range(n):
+        if not isfinite(row_sum[i]):
+            bad_row[0] = i
+            return STATUS_ZERO_DENSITY
+    total[0] += gmm_sum(row_sum, n) if w == NULL else gmm_dot(w, row_sum, n)
+    if lse_out != NULL:
+        for i in range(n):
+            lse_out[i] = row_sum[i]
     return STATUS_OK
+
+
+cdef inline Py_ssize_t _full_small_block(
+    const floating* Xb, const double* wb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst, const double* M, const double* U,
+    double* N, double* S1, double* S2, double* L,
+    double* dt,             # scratch (n * (2D + K + 3),)
+) noexcept nogil:
+    """Statistics of one block, 'full' with D < SMALL_D, feature-major (_smalld.h).
+
+    Returns the first row (block index) whose log-likelihood is not finite, or -1.
+    """
+    if floating is float:
+        return gmm_full_small_block_f(Xb, wb, n, D, K, cst, M, U, N, S1, S2, L, dt)
+    else:
+        return gmm_full_small_block_d(Xb, wb, n, D, K, cst, M, U, N, S1, S2, L, dt)
 
 
 # ---------------------------------------------------------------------------------
@@ -526,10 +612,14 @@ def block_stats(
     cdef int[::1] status = np.zeros(C, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
+    # 'full' with few features runs feature-major in double (_smalld.h)
+    cdef bint small_full = cov_type == COV_FULL and D < SMALL_D
+    cdef const double[:, ::1] Md = np.asarray(P1, dtype=np.float64) if small_full else None
+    cdef const double[:, :, ::1] Ud = np.asarray(P2, dtype=np.float64) if small_full else None
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
-        dt = <double*> malloc((nd + B * K) * sizeof(double))
+        dt = <double*> malloc((nd + B * K + 2 * B) * sizeof(double))
         for c in prange(C, schedule='static'):
             memset(&out_N[c, 0], 0, K * sizeof(double))
             memset(&out_S1[c, 0], 0, s1_size * sizeof(double))
@@ -542,13 +632,23 @@ def block_stats(
             for b in range(c * per_chunk, min((c + 1) * per_chunk, n_blocks)):
                 start = b * B
                 stop = min(start + B, N)
+                if small_full:
+                    bad = _full_small_block(
+                        &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
+                        K, &cst[0], &Md[0, 0], &Ud[0, 0, 0], &out_N[c, 0],
+                        &out_S1[c, 0], &out_S2[c, 0], &out_L[c], dt)
+                    if bad >= 0:
+                        status[c] = STATUS_ZERO_DENSITY
+                        bad_rows[c] = start + bad
+                        break
+                    continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
                     &P2[0, 0, 0], &pvec[0], &shift[0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
-                                     &out_L[c], NULL, &bad)
+                                     &out_L[c], NULL, &bad, lp + B * K)
                 if st != STATUS_OK:
                     status[c] = st
                     bad_rows[c] = start + bad
@@ -622,7 +722,7 @@ def block_logprob(
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
-        dt = <double*> malloc((nd + B * K) * sizeof(double))
+        dt = <double*> malloc((nd + B * K + 2 * B) * sizeof(double))
         for b in prange(n_blocks, schedule='static'):
             if ft == NULL or dt == NULL:
                 status[b] = STATUS_NO_MEMORY
@@ -646,7 +746,8 @@ def block_logprob(
                 total = 0.0
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K, NULL, &total,
-                                     &out_lse[start] if want_lse else NULL, &bad)
+                                     &out_lse[start] if want_lse else NULL, &bad,
+                                     lp + B * K)
                 if st != STATUS_OK:
                     status[b] = st
                     bad_rows[b] = start + bad
