@@ -51,8 +51,11 @@ class KernelModel:
         means = np.asarray(means, dtype=np.float64)
         U = np.asarray(precisions_cholesky, dtype=np.float64)
         K, D = means.shape
-        with np.errstate(divide="ignore"):
+        if weights.min() > 0:
             log_w = np.log(weights)
+        else:  # an empty component: log 0 = -inf, never chosen
+            with np.errstate(divide="ignore"):
+                log_w = np.log(weights)
         base = log_w - 0.5 * D * _LOG_2PI
         empty3 = np.zeros((1, 1, 1))
         self.pvec = np.zeros(K)
@@ -165,32 +168,17 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     )
     if status != _kernels.OK:
         _raise_status(status, row)
-    # add the chunks in chunk order: the same sum whatever the thread count
-    N = ws.N.sum(axis=0)
-    S2 = ws.S2.sum(axis=0)
-    if cov == "full":
-        S1 = ws.S1.sum(axis=0).reshape(K, D)
-        S2 = _symmetrize(S2.reshape(K, D, D))
-        shift = model.means
-    elif cov == "tied":
-        S1 = ws.S1.sum(axis=0).reshape(K, D)
-        S2 = _symmetrize(S2.reshape(1, D, D))[0]
-        shift = model.shift
-    elif cov == "diag":
-        both = S2.reshape(K, 2, D)
+    # the kernel added the chunks into chunk 0, in chunk order
+    N = ws.N[0].copy()
+    if cov == "diag":
+        both = ws.S2[0].reshape(K, 2, D)
         S1, S2 = both[:, 1, :].copy(), both[:, 0, :].copy()
-        shift = model.shift
     else:
-        S1 = ws.S1.sum(axis=0).reshape(K, D)
-        shift = model.shift
+        S1 = ws.S1[0].reshape(K, D).copy()
+        S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
+    shift = model.means if cov == "full" else model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-    return SuffStats(N, S1, S2, float(ws.L.sum()), sum_w, shift)
-
-
-def _symmetrize(lower):
-    """Fill the upper triangles from the lower ones (the kernels write the lower)."""
-    upper = np.triu(np.swapaxes(lower, 1, 2), 1)
-    return np.tril(lower) + upper
+    return SuffStats(N, S1, S2, float(ws.L[0]), sum_w, shift)
 
 
 _EMPTY = {}

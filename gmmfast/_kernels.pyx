@@ -586,6 +586,9 @@ def block_stats(
     -------
     (status, chunk, row) : status STATUS_OK, or the first failing chunk's status and
         the global index of the offending row (for STATUS_ZERO_DENSITY).
+
+    On success, chunk 0 of every output holds the total over all chunks (added in
+    chunk order), with S2 made symmetric for 'full' and 'tied'.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t C = out_N.shape[0], B = block_size
@@ -613,7 +616,7 @@ def block_stats(
     cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
     # 'full' with few features runs feature-major in double (_smalld.h)
-    cdef bint small_full = cov_type == COV_FULL and D < SMALL_D
+    cdef bint small_full = cov_type == 0 and D < SMALL_D
     cdef const double[:, ::1] Md = np.asarray(P1, dtype=np.float64) if small_full else None
     cdef const double[:, :, ::1] Ud = np.asarray(P2, dtype=np.float64) if small_full else None
 
@@ -663,7 +666,31 @@ def block_stats(
     for c in range(C):
         if status[c] != STATUS_OK:
             return status[c], c, bad_rows[c]
+    _reduce_chunks(cov_type, D, K, out_N, out_S1, out_S2, out_L)
     return STATUS_OK, -1, -1
+
+
+cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
+                         double[:, ::1] S1, double[:, ::1] S2, double[::1] L) noexcept:
+    """Add every chunk's statistics into chunk 0, in chunk order; mirror S2's lower
+    triangles ('full', 'tied') into the upper ones."""
+    cdef Py_ssize_t C = N.shape[0], c, j, k, a, b
+    cdef double* S
+    with nogil:
+        for c in range(1, C):
+            for j in range(N.shape[1]):
+                N[0, j] += N[c, j]
+            for j in range(S1.shape[1]):
+                S1[0, j] += S1[c, j]
+            for j in range(S2.shape[1]):
+                S2[0, j] += S2[c, j]
+            L[0] += L[c]
+        if cov == 0 or cov == 1:      # 'full' or 'tied'
+            for k in range(K if cov == 0 else 1):
+                S = &S2[0, k * D * D]
+                for a in range(D):
+                    for b in range(a + 1, D):
+                        S[a * D + b] = S[b * D + a]
 
 
 def block_logprob(

@@ -76,7 +76,7 @@ def m_step(stats, covariance_type, reg_covar, eps):
     means = stats.shift + d
     if covariance_type == "full":
         # S2 about the old means; move to the new means: S2 - S1 S1^T / nk
-        cov = stats.S2 - np.einsum("ki,kj->kij", stats.S1, d)
+        cov = stats.S2 - stats.S1[:, :, None] * d[:, None, :]
         cov /= nk[:, None, None]
         _add_to_diagonal(cov, reg_covar)
     elif covariance_type == "tied":
@@ -94,9 +94,9 @@ def m_step(stats, covariance_type, reg_covar, eps):
 
 
 def _add_to_diagonal(mats, value):
+    """mats[..., i, i] += value, in place, for C-contiguous (..., d, d) mats."""
     d = mats.shape[-1]
-    idx = np.arange(d)
-    mats[..., idx, idx] += value
+    mats.reshape(-1, d * d)[:, :: d + 1] += value
 
 
 def _collapse_message(component, covariance_type, reg_covar, n_components, dtype):
