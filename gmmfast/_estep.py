@@ -60,7 +60,7 @@ class KernelModel:
         empty3 = np.zeros((1, 1, 1))
         self.pvec = np.zeros(K)
         if covariance_type == "full":
-            self.shift = np.zeros(D)
+            self.shift = weights @ means
             self.cst = base + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
             self.P1, self.P2 = means, U
         elif covariance_type == "tied":
@@ -173,10 +173,16 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     if cov == "diag":
         both = ws.S2[0].reshape(K, 2, D)
         S1, S2 = both[:, 1, :].copy(), both[:, 0, :].copy()
+    elif cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES:
+        # moments about the global shift, S2 laid out (D, K*D); keep the lower triangles
+        S1 = ws.S1[0].reshape(K, D).copy()
+        G = ws.S2[0].reshape(D, K, D).transpose(1, 0, 2)
+        S2 = np.tril(G) + np.triu(G.transpose(0, 2, 1), 1)
     else:
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
-    shift = model.means if cov == "full" else model.shift
+    full_gemm = cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES
+    shift = model.means if cov == "full" and not full_gemm else model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
     return SuffStats(N, S1, S2, float(ws.L[0]), sum_w, shift)
 

@@ -63,6 +63,12 @@ cdef extern from "_vmath.h":
     void gmm_log_d(double* x, Py_ssize_t n) noexcept nogil
     void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
     void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
+    void gmm_sqdist_rows_d(const double* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
+                           Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
+                           const double* cst, double* lp) noexcept nogil
+    void gmm_sqdist_rows_f(const float* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
+                           Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
+                           const double* cst, double* lp) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     void gmm_vmath_init() noexcept nogil
@@ -102,6 +108,13 @@ ZERO_DENSITY = STATUS_ZERO_DENSITY
 # Below this many features, the triangular product and the scatter are plain loops:
 # BLAS call overhead would exceed the work. 'full' then runs feature-major (_smalld.h).
 cdef Py_ssize_t SMALL_D = GMM_SMALL_D
+SMALL_FEATURES = GMM_SMALL_D   # the same, for the Python layer
+# 'full' from SMALL_D up to here: G components per GEMM about a global shift (more
+# flops, at GEMM speed); from here on: per-component trmm/syrk about mu_k (half the
+# flops, slower per flop). Measured crossover on AVX2: between D = 16 and D = 41.
+cdef enum:
+    GEMM_MAX_D = 32
+GEMM_FEATURES = GEMM_MAX_D
 
 
 def openmp_enabled():
@@ -200,26 +213,81 @@ cdef void _logprob_full_block(
         mu = M + k * D
         Uk = U + k * D * D
         for i in range(n):
+            z = Z + i * D
+            for j in range(D):
+                z[j] = X[i * D + j] - mu[j]
+            q = 0.0
+            for j in range(D):
+                y = 0.0
+                for l in range(j + 1):
+                    y += z[l] * Uk[l * D + j]
+                q += y * y
+            lp[i * K + k] = cst[k] - 0.5 * q
+
+
+cdef void _logprob_full_trmm_block(
+    const floating* X,      # IN  (n, D) rows of the block
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,)
+    const floating* M,      # IN  (K, D) means
+    const floating* U,      # IN  (K, D, D) precision Cholesky factors
+    double* lp,             # OUT (n, K)
+    floating* Z,            # scratch (n, D)
+) noexcept nogil:
+    """'full' with D >= GEMM_MAX_D: per component, (X - mu_k) U_k by a triangular
+    product (half the flops of a GEMM)."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* mu
+    cdef floating* z
+    cdef double q
+    for k in range(K):
+        mu = M + k * D
+        for i in range(n):
             for j in range(D):
                 Z[i * D + j] = X[i * D + j] - mu[j]
-        if D < SMALL_D:
-            for i in range(n):
-                z = Z + i * D
-                q = 0.0
-                for j in range(D):
-                    y = 0.0
-                    for l in range(j + 1):
-                        y += z[l] * Uk[l * D + j]
-                    q += y * y
-                lp[i * K + k] = cst[k] - 0.5 * q
+        _trmm_upper_right(<int> n, <int> D, U + k * D * D, Z)
+        for i in range(n):
+            z = Z + i * D
+            q = 0.0
+            for j in range(D):
+                q += <double> z[j] * z[j]
+            lp[i * K + k] = cst[k] - 0.5 * q
+
+
+cdef inline Py_ssize_t _gemm_group(Py_ssize_t D, Py_ssize_t K) noexcept nogil:
+    """Components per GEMM in the 'full' GEMM path: about 256 output columns."""
+    cdef Py_ssize_t g = 256 // D
+    return 1 if g < 1 else (K if g > K else g)
+
+
+cdef void _logprob_full_gemm_block(
+    const floating* X,      # IN  (n, D) rows of the block
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,)
+    const floating* c,      # IN  (D,) global shift
+    const floating* Ucat,   # IN  (D, K*D): [U_1 | U_2 | ... | U_K]
+    const double* V,        # IN  (K, D): (mu_k - c) U_k
+    double* lp,             # OUT (n, K)
+    floating* Xc,           # OUT (n, D): X - c, kept for the statistics
+    floating* Y,            # scratch (n, G*D)
+) noexcept nogil:
+    """'full' with D >= SMALL_D: (x - mu_k) U_k = (x - c) U_k - V_k, the products of
+    G components at a time as one GEMM (n x D) @ (D x G*D)."""
+    cdef Py_ssize_t i, j, k0, gk, G = _gemm_group(D, K)
+    for i in range(n):
+        for j in range(D):
+            Xc[i * D + j] = X[i * D + j] - c[j]
+    k0 = 0
+    while k0 < K:   # groups of G components
+        gk = min(G, K - k0)
+        _gemm_rm(False, False, <int> n, <int> (gk * D), <int> D, <floating> 1.0,
+                 Xc, <int> D, Ucat + k0 * D, <int> (K * D), <floating> 0.0,
+                 Y, <int> (gk * D))
+        if floating is float:
+            gmm_sqdist_rows_f(Y, gk * D, n, gk, D, K, k0, V, cst, lp)
         else:
-            _trmm_upper_right(<int> n, <int> D, Uk, Z)
-            for i in range(n):
-                z = Z + i * D
-                q = 0.0
-                for j in range(D):
-                    q += <double> z[j] * z[j]
-                lp[i * K + k] = cst[k] - 0.5 * q
+            gmm_sqdist_rows_d(Y, gk * D, n, gk, D, K, k0, V, cst, lp)
+        k0 += gk
 
 
 cdef void _logprob_tied_block(
@@ -410,15 +478,58 @@ cdef void _weight_resp(double* R, Py_ssize_t n, Py_ssize_t K, const double* w,
             Nk[k] += R[i * K + k]
 
 
-cdef void _stats_full_block(
+cdef void _stats_full_gemm_block(
+    const floating* Xc,     # IN  (n, D): X - c (from _logprob_full_gemm_block)
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* R,        # IN  (n, K) weighted responsibilities
+    double* S1,             # INOUT (K, D): sum_i r_ik (x_i - c)
+    double* S2,             # INOUT (D, K*D): [a, k*D + b] = sum_i r_ik (x_i - c)_a (x_i - c)_b
+    floating* W,            # scratch (n, G*D)
+    floating* Cf,           # scratch (D, G*D), float32 only
+) noexcept nogil:
+    """'full' with D >= SMALL_D: moments about the global shift c, G components per
+    GEMM: S2[:, group] += (X - c)^T [r_k (X - c)]_k."""
+    cdef Py_ssize_t i, j, g, k0, gk, G = _gemm_group(D, K)
+    cdef floating r
+    cdef floating* w
+    cdef double* s1
+    k0 = 0
+    while k0 < K:   # groups of G components
+        gk = min(G, K - k0)
+        for i in range(n):
+            w = W + i * gk * D
+            for g in range(gk):
+                r = <floating> R[i * K + k0 + g]
+                for j in range(D):
+                    w[g * D + j] = r * Xc[i * D + j]
+        s1 = S1 + k0 * D
+        for i in range(n):
+            w = W + i * gk * D
+            for j in range(gk * D):
+                s1[j] += w[j]
+        if floating is double:
+            _gemm_rm(True, False, <int> D, <int> (gk * D), <int> n, 1.0,
+                     Xc, <int> D, W, <int> (gk * D), 1.0, S2 + k0 * D, <int> (K * D))
+        else:
+            _gemm_rm(True, False, <int> D, <int> (gk * D), <int> n, <float> 1.0,
+                     Xc, <int> D, W, <int> (gk * D), <float> 0.0, Cf, <int> (gk * D))
+            for i in range(D):
+                for j in range(gk * D):
+                    S2[i * K * D + k0 * D + j] += Cf[i * gk * D + j]
+        k0 += gk
+
+
+cdef void _stats_full_syrk_block(
     const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const floating* M,      # IN  (K, D) means = shifts
     const double* R,        # IN  (n, K) weighted responsibilities
-    double* S1,             # INOUT (K, D)
-    double* S2,             # INOUT (K, D, D) lower triangle
+    double* S1,             # INOUT (K, D): sum_i r_ik (x_i - mu_k)
+    double* S2,             # INOUT (K, D, D) lower triangle, about mu_k
     floating* Z,            # scratch (n, D)
     floating* C,            # scratch (D, D), used for float32 only
 ) noexcept nogil:
+    """'full' with D >= GEMM_MAX_D: per component, a symmetric rank-n update of
+    sqrt(r_k) (X - mu_k): half the flops of a GEMM, centred exactly."""
     cdef Py_ssize_t i, a, b, k
     cdef const floating* mu
     cdef double r, s, za
@@ -428,29 +539,20 @@ cdef void _stats_full_block(
         mu = M + k * D
         S1k = S1 + k * D
         S2k = S2 + k * D * D
-        if D < SMALL_D:
-            for i in range(n):
-                r = R[i * K + k]
-                for a in range(D):
-                    za = r * (<double> X[i * D + a] - mu[a])
-                    S1k[a] += za
-                    for b in range(a + 1):
-                        S2k[a * D + b] += za * (<double> X[i * D + b] - mu[b])
+        for i in range(n):
+            r = R[i * K + k]
+            s = sqrt(r)
+            for a in range(D):
+                za = <double> X[i * D + a] - mu[a]
+                S1k[a] += r * za
+                Z[i * D + a] = <floating> (s * za)
+        if floating is double:
+            _syrk_lower(<int> n, <int> D, Z, 1.0, S2k)
         else:
-            for i in range(n):
-                r = R[i * K + k]
-                s = sqrt(r)
-                for a in range(D):
-                    za = <double> X[i * D + a] - mu[a]
-                    S1k[a] += r * za
-                    Z[i * D + a] = <floating> (s * za)
-            if floating is double:
-                _syrk_lower(<int> n, <int> D, Z, 1.0, S2k)
-            else:
-                _syrk_lower(<int> n, <int> D, Z, 0.0, C)
-                for a in range(D):
-                    for b in range(a + 1):
-                        S2k[a * D + b] += C[a * D + b]
+            _syrk_lower(<int> n, <int> D, Z, 0.0, C)
+            for a in range(D):
+                for b in range(a + 1):
+                    S2k[a * D + b] += C[a * D + b]
 
 
 cdef void _stats_moments_block(
@@ -467,7 +569,8 @@ cdef void _stats_moments_block(
 # The drivers: one pass over X, threads over chunks (stats) or blocks (log-prob)
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
-    return B * (2 * D + K) + D * D
+    cdef Py_ssize_t gd = _gemm_group(D, K) * D
+    return max(B * (2 * D + K) + D * D, B * D + B * gd + D * gd)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     return B * (K + 2 * D + 1)
@@ -476,11 +579,19 @@ cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t 
 cdef int _weighted_logprob_block(
     int cov, const floating* Xb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const floating* P1, const floating* P2, const double* pvec,
-    const floating* shift, double* lp, floating* ft, double* dt,
+    const floating* shift, const floating* Ucat, const double* V,
+    double* lp, floating* ft, double* dt,
 ) noexcept nogil:
-    """Dispatch to the covariance type's log-prob worker; lp (n x K) out."""
-    if cov == 0:
+    """Dispatch to the covariance type's log-prob worker; lp (n x K) out.
+
+    'full' with D >= SMALL_D leaves X - c in ft[:n*D] for _stats_block.
+    """
+    if cov == 0 and D < SMALL_D:
         _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
+    elif cov == 0 and D < GEMM_MAX_D:
+        _logprob_full_gemm_block(Xb, n, D, K, cst, shift, Ucat, V, lp, ft, ft + n * D)
+    elif cov == 0:
+        _logprob_full_trmm_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 1:
         _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
     elif cov == 2:
@@ -500,9 +611,12 @@ cdef void _stats_block(
     cdef Py_ssize_t i, j, l
     cdef double t, s
     cdef double* A = dt
+    cdef Py_ssize_t gd = _gemm_group(D, K) * D
     _weight_resp(R, n, K, wb, N)
-    if cov == 0:
-        _stats_full_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * 2 * D + n * K)
+    if cov == 0 and D < GEMM_MAX_D:
+        _stats_full_gemm_block(ft, n, D, K, R, S1, S2, ft + n * D, ft + n * D + n * gd)
+    elif cov == 0:
+        _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * D)
     elif cov == 1:
         # S1 += R^T (X - c); S2 += (sqrt(w) (X - c))^T (sqrt(w) (X - c))
         for i in range(n):
@@ -588,7 +702,9 @@ def block_stats(
         the global index of the offending row (for STATUS_ZERO_DENSITY).
 
     On success, chunk 0 of every output holds the total over all chunks (added in
-    chunk order), with S2 made symmetric for 'full' and 'tied'.
+    chunk order), with S2 made symmetric for 'tied' and for 'full' with D < SMALL_D.
+    'full' with D >= SMALL_D takes moments about the global shift c instead of the
+    component means, and writes S2 as (D, K*D): [a, k*D + b] (both triangles).
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t C = out_N.shape[0], B = block_size
@@ -619,6 +735,9 @@ def block_stats(
     cdef bint small_full = cov_type == 0 and D < SMALL_D
     cdef const double[:, ::1] Md = np.asarray(P1, dtype=np.float64) if small_full else None
     cdef const double[:, :, ::1] Ud = np.asarray(P2, dtype=np.float64) if small_full else None
+    cdef const floating[:, ::1] Ucat
+    cdef const double[:, ::1] V
+    Ucat, V = _full_gemm_params(cov_type, D, K, P1, P2, shift)
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
@@ -647,7 +766,7 @@ def block_stats(
                     continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                    &P2[0, 0, 0], &pvec[0], &shift[0], lp, ft, dt)
+                    &P2[0, 0, 0], &pvec[0], &shift[0], &Ucat[0, 0], &V[0, 0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
@@ -670,6 +789,18 @@ def block_stats(
     return STATUS_OK, -1, -1
 
 
+def _full_gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, P1, P2, shift):
+    """(Ucat, V) for 'full' with D >= SMALL_D: Ucat = [U_1 | ... | U_K] (D x K*D, the
+    data's dtype) and V_k = (mu_k - c) U_k (K x D, double). Placeholders otherwise."""
+    if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:
+        return P1, np.zeros((1, 1))
+    U = np.asarray(P2)
+    Ucat = np.ascontiguousarray(U.transpose(1, 0, 2).reshape(D, K * D))
+    Mc = np.asarray(P1, dtype=np.float64) - np.asarray(shift, dtype=np.float64)
+    V = np.matmul(Mc[:, None, :], U.astype(np.float64))[:, 0, :]
+    return Ucat, np.ascontiguousarray(V)
+
+
 cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
                          double[:, ::1] S1, double[:, ::1] S2, double[::1] L) noexcept:
     """Add every chunk's statistics into chunk 0, in chunk order; mirror S2's lower
@@ -685,7 +816,8 @@ cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
             for j in range(S2.shape[1]):
                 S2[0, j] += S2[c, j]
             L[0] += L[c]
-        if cov == 0 or cov == 1:      # 'full' or 'tied'
+        # lower triangles written: 'full' outside the GEMM range, and 'tied'
+        if (cov == 0 and (D < SMALL_D or D >= GEMM_MAX_D)) or cov == 1:
             for k in range(K if cov == 0 else 1):
                 S = &S2[0, k * D * D]
                 for a in range(D):
@@ -744,6 +876,9 @@ def block_logprob(
             or (want_labels and out_labels.shape[0] != N)):
         raise ValueError("block_logprob: output shapes do not match")
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
+    cdef const floating[:, ::1] Ucat
+    cdef const double[:, ::1] V
+    Ucat, V = _full_gemm_params(cov_type, D, K, P1, P2, shift)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
 
@@ -759,7 +894,7 @@ def block_logprob(
             stop = min(start + B, N)
             _weighted_logprob_block(
                 cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                &P2[0, 0, 0], &pvec[0], &shift[0], lp, ft, dt)
+                &P2[0, 0, 0], &pvec[0], &shift[0], &Ucat[0, 0], &V[0, 0], lp, ft, dt)
             if want_labels:
                 for i in range(stop - start):
                     best = 0

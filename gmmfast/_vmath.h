@@ -222,6 +222,52 @@ GMM_INLINE double gmm_dot(const double *a, const double *b, ptrdiff_t n)
     return gmm_sum8(acc);
 }
 
+/* ------------------------------------------------------------------ 'full' via GEMM */
+
+/* lp[i*K + k0 + g] = cst[k0 + g] - 0.5 * || Y[i, gD:(g+1)D] - V[k0 + g, :] ||^2
+   for the G components k0..k0+G-1 whose products Y = (X - c) U_k sit side by side in
+   the rows of Y (n x G*D, row stride ldy). Squares are summed in eight interleaved
+   partial sums (fixed order, vectorisable). */
+#define GMM_SQDIST_FUNC(suffix, attr, T, tname)                                         \
+attr static void gmm_sqdist_rows_##tname##_##suffix(                                    \
+    const T *Y, ptrdiff_t ldy, ptrdiff_t n, ptrdiff_t G, ptrdiff_t D, ptrdiff_t K,      \
+    ptrdiff_t k0, const double *V, const double *cst, double *lp)                       \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        for (ptrdiff_t g = 0; g < G; g++) {                                             \
+            const T *y = Y + i * ldy + g * D;                                           \
+            const double *v = V + (k0 + g) * D;                                         \
+            double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                   \
+            ptrdiff_t j = 0;                                                            \
+            for (; j + 8 <= D; j += 8)                                                  \
+                for (int l = 0; l < 8; l++) {                                           \
+                    double t = (double) y[j + l] - v[j + l];                            \
+                    acc[l] += t * t;                                                    \
+                }                                                                       \
+            for (int l = 0; j < D; j++, l++) {                                          \
+                double t = (double) y[j] - v[j];                                        \
+                acc[l] += t * t;                                                        \
+            }                                                                           \
+            lp[i * K + k0 + g] = cst[k0 + g] - 0.5 * gmm_sum8(acc);                     \
+        }                                                                               \
+    }                                                                                   \
+}
+
+GMM_SQDIST_FUNC(base, , double, d)
+GMM_SQDIST_FUNC(base, , float, f)
+
+typedef void (*gmm_sqdist_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
+typedef void (*gmm_sqdist_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
+static gmm_sqdist_d_fn gmm_sqdist_rows_d = gmm_sqdist_rows_d_base;
+static gmm_sqdist_f_fn gmm_sqdist_rows_f = gmm_sqdist_rows_f_base;
+
+#ifdef GMM_HAVE_AVX2_CLONE
+GMM_SQDIST_FUNC(avx2, __attribute__((target("avx2,fma"))), double, d)
+GMM_SQDIST_FUNC(avx2, __attribute__((target("avx2,fma"))), float, f)
+#endif
+
 /* Pick the widest implementation this CPU runs; call once at import. */
 static void gmm_vmath_init(void)
 {
@@ -232,6 +278,8 @@ static void gmm_vmath_init(void)
         gmm_log_d = gmm_log_d_avx2;
         gmm_exp_f = gmm_exp_f_avx2;
         gmm_log_f = gmm_log_f_avx2;
+        gmm_sqdist_rows_d = gmm_sqdist_rows_d_avx2;
+        gmm_sqdist_rows_f = gmm_sqdist_rows_f_avx2;
         gmm_vmath_isa = "avx2+fma";
     }
 #endif
