@@ -27,7 +27,17 @@ MAX_CHUNKS = 64
 #: Chunk accumulators are capped at this many bytes in all.
 CHUNK_BYTES = 32 * 2**20
 
+#: Below this much work per pass (about N * K * (D + 2) multiply-adds, i.e. some tens of
+#: microseconds), one thread: waking a second one costs more than it saves.
+MIN_WORK_PER_THREAD = 2**18
+
 _LOG_2PI = math.log(2 * math.pi)
+
+
+def _threads_for(n_threads, n_rows, n_components, n_features):
+    """The threads worth using on this pass (results do not depend on it)."""
+    work = n_rows * n_components * (n_features + 2)
+    return max(1, min(n_threads, work // MIN_WORK_PER_THREAD, -(-n_rows // BLOCK_SIZE)))
 
 
 class KernelModel:
@@ -164,7 +174,8 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     ws = workspace
     status, _, row = _kernels.block_stats(
         model.code, X, sample_weight, *model.args(),
-        ws.N, ws.S1, ws.S2, ws.L, BLOCK_SIZE, n_threads,
+        ws.N, ws.S1, ws.S2, ws.L, BLOCK_SIZE,
+        min(_threads_for(n_threads, X.shape[0], K, D), ws.n_chunks),
     )
     if status != _kernels.OK:
         _raise_status(status, row)
@@ -209,7 +220,7 @@ def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
     out_labels = np.empty(n, dtype=np.intp) if labels else _empty((0,), np.intp)
     status, row = _kernels.block_logprob(
         model.code, X, *model.args(), out_lse, out_resp, out_labels,
-        BLOCK_SIZE, n_threads,
+        BLOCK_SIZE, _threads_for(n_threads, X.shape[0], model.n_components, model.n_features),
     )
     if status != _kernels.OK:
         _raise_status(status, row)
