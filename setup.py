@@ -8,6 +8,13 @@ GMMFAST_OPENMP
     compiles, links and runs, otherwise warn and build serially.
     ``required``: the same probe, but a failure stops the build (wheel builds set this).
     ``off``: build serially without probing.
+
+OpenMP flags, by compiler: gcc and mingw (and clang on Linux) ``-fopenmp``; MSVC
+``/openmp``; clang on macOS (Apple's has no ``-fopenmp``) ``-Xpreprocessor -fopenmp``
+and ``-lomp``, with libomp taken from the first of $OpenMP_ROOT, $CONDA_PREFIX,
+``brew --prefix libomp``, /opt/homebrew/opt/libomp, /usr/local/opt/libomp, MacPorts
+that holds libomp.dylib. The probe tells whether those flags work; CFLAGS and LDFLAGS
+still apply, for a libomp elsewhere.
 GMMFAST_DEBUG
     ``1``: compile with Cython's boundscheck, wraparound and initializedcheck on, and
     without optimisation, for the memory-safety test runs.
@@ -41,38 +48,98 @@ OPENMP_PROBE = textwrap.dedent(
 )
 
 
+def _is_clang(compiler):
+    """Whether a unix-type compiler is clang (Apple's or LLVM's) rather than gcc."""
+    try:
+        out = subprocess.run(
+            [*compiler.compiler, "--version"], capture_output=True, text=True, timeout=60
+        )  # the whole command, so that a launcher (ccache clang) answers for the compiler
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "clang" in (out.stdout + out.stderr).lower()
+
+
+def _libomp_prefix():
+    """Where libomp is installed on macOS, or None. The first that holds libomp.dylib:
+
+    $OpenMP_ROOT (the CMake convention, set it to point at any install), the conda
+    environment ($CONDA_PREFIX, conda-forge's llvm-openmp), ``brew --prefix libomp``,
+    then Homebrew's default prefixes (Apple silicon, Intel) and MacPorts.
+    """
+    candidates = [os.environ.get("OpenMP_ROOT"), os.environ.get("CONDA_PREFIX")]
+    brew = shutil.which("brew")
+    if brew:
+        try:
+            out = subprocess.run(
+                [brew, "--prefix", "libomp"], capture_output=True, text=True, timeout=60
+            )
+            candidates.append(out.stdout.strip() if out.returncode == 0 else None)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    candidates += ["/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+    for prefix in filter(None, candidates):
+        if os.path.isfile(os.path.join(prefix, "lib", "libomp.dylib")):
+            return prefix
+    if os.path.isfile("/opt/local/lib/libomp/libomp.dylib"):  # MacPorts' layout
+        return "/opt/local"
+    return None
+
+
 def _openmp_flags(compiler):
-    """Return (compile_args, link_args) for OpenMP with this compiler type."""
-    ctype = compiler.compiler_type
-    if ctype == "msvc":
-        return ["/openmp"], []
-    if sys.platform == "darwin":
-        # Apple clang has no -fopenmp driver flag; libomp comes from Homebrew or the
-        # cibuildwheel environment, found through CPPFLAGS/LDFLAGS.
-        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
-    # gcc, mingw, and LLVM clang on Linux
-    return ["-fopenmp"], ["-fopenmp"]
+    """Return (compile_args, link_args, hint) for OpenMP with this compiler.
+
+    hint says what to install when the probe fails with these flags.
+    """
+    if compiler.compiler_type == "msvc":
+        # MSVC's own OpenMP 2.0 runtime (vcomp140.dll); also what clang-cl accepts.
+        return ["/openmp"], [], "use MSVC (Visual Studio Build Tools) with /openmp"
+    if sys.platform == "darwin" and _is_clang(compiler):
+        # Apple clang has no -fopenmp driver flag: the preprocessor handles the pragmas
+        # and libomp, which Apple does not ship, provides omp.h and the runtime.
+        # (LLVM clang accepts the same flags.)
+        compile_args, link_args = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+        prefix = _libomp_prefix()
+        if prefix == "/opt/local":
+            inc, lib = "/opt/local/include/libomp", "/opt/local/lib/libomp"
+        elif prefix is not None:
+            inc, lib = os.path.join(prefix, "include"), os.path.join(prefix, "lib")
+        if prefix is not None:
+            compile_args.append(f"-I{inc}")
+            # rpath: conda's libomp is @rpath/libomp.dylib; a wheel repair (delocate)
+            # replaces it with the copy it bundles.
+            link_args = [f"-L{lib}", f"-Wl,-rpath,{lib}", "-lomp"]
+        return (
+            compile_args,
+            link_args,
+            "install libomp (brew install libomp) or point OpenMP_ROOT at a libomp install",
+        )
+    # gcc and mingw (libgomp), LLVM clang on Linux (libomp), gcc on macOS
+    return ["-fopenmp"], ["-fopenmp"], "install an OpenMP runtime (libgomp with gcc, libomp with clang)"
 
 
 def _probe_openmp(compiler, compile_args, link_args):
     """Compile, link and run a tiny OpenMP program; return (ok, message)."""
     tmp = tempfile.mkdtemp(prefix="gmmfast-omp-")
     cwd = os.getcwd()
+    stage = "compiling"
     try:
         os.chdir(tmp)
         with open("probe.c", "w") as f:
             f.write(OPENMP_PROBE)
         objs = compiler.compile(["probe.c"], output_dir=tmp, extra_postargs=compile_args)
+        stage = "linking"
         exe = os.path.join(tmp, "probe")
         compiler.link_executable(objs, exe, extra_postargs=link_args)
         if sys.platform == "win32":
             exe += ".exe"
+        stage = "running"
         out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
         if out.returncode != 0:
-            return False, f"the OpenMP probe ran but failed: {out.stderr.strip()}"
+            return False, (f"the OpenMP probe program failed when run "
+                           f"(exit code {out.returncode}): {out.stderr.strip()}")
         return True, f"OpenMP probe ran on {out.stdout.strip()} threads"
-    except Exception as exc:  # compile, link or run failed: report why
-        return False, f"the OpenMP probe did not build: {exc}"
+    except Exception as exc:  # the compiler's own message is printed above this one
+        return False, f"{stage} the OpenMP probe program failed ({type(exc).__name__})"
     finally:
         os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -89,26 +156,49 @@ class BuildExt(build_ext):
             )
         use_openmp = False
         if mode != "off":
-            compile_args, link_args = _openmp_flags(self.compiler)
+            compile_args, link_args, hint = _openmp_flags(self.compiler)
             ok, message = _probe_openmp(self.compiler, compile_args, link_args)
+            flags = " ".join(compile_args + link_args)
             if ok:
                 use_openmp = True
+                print(f"gmmfast: {message} (flags: {flags})")
                 for ext in self.extensions:
                     ext.extra_compile_args += compile_args
                     ext.extra_link_args += link_args
             elif mode == "required":
                 raise SystemExit(
-                    f"GMMFAST_OPENMP=required but {message}. Install an OpenMP runtime "
-                    "(libgomp, or libomp on macOS) or unset GMMFAST_OPENMP."
+                    f"error: GMMFAST_OPENMP=required, but OpenMP does not work with this "
+                    f"compiler ({self.compiler.compiler_type}, flags: {flags}): {message}. "
+                    f"To fix: {hint}. To build without OpenMP instead (kernels on one "
+                    "thread), set GMMFAST_OPENMP=auto or off."
                 )
             else:
                 print(
-                    f"WARNING: {message}; gmmfast is built WITHOUT OpenMP and its "
-                    "kernels will run on one thread.",
+                    f"WARNING: OpenMP does not work with this compiler "
+                    f"({self.compiler.compiler_type}, flags: {flags}): {message}. gmmfast "
+                    f"is built WITHOUT OpenMP: its kernels will run on one thread. To get "
+                    f"threads: {hint}, then reinstall. gmmfast.show_config() tells which "
+                    "build you have.",
                     file=sys.stderr,
                 )
         print(f"gmmfast: building with OpenMP {'on' if use_openmp else 'off'}")
+        # An in-tree rebuild skips an extension that is newer than its sources, even
+        # when it was built with another OpenMP or debug setting: compare with the
+        # setting recorded by the last build, and rebuild if it differs.
+        config = repr([(ext.name, ext.extra_compile_args, ext.extra_link_args)
+                       for ext in self.extensions] + [directives])
+        stamp = os.path.join(self.build_temp, "gmmfast-build-config.txt")
+        try:
+            with open(stamp) as f:
+                previous = f.read()
+        except OSError:
+            previous = None
+        if previous != config:
+            self.force = self.compiler.force = True
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp, "w") as f:
+            f.write(config)
 
 
 DEBUG = os.environ.get("GMMFAST_DEBUG", "0") == "1"
@@ -140,6 +230,13 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives),
+    # The debug build's C file goes to its own directory: cythonize regenerates a C file
+    # only when the .pyx is newer, not when the directives change, so sharing one file
+    # would silently keep the other mode's checks.
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        build_dir=os.path.join("build", "cython-debug") if DEBUG else None,
+    ),
     cmdclass={"build_ext": BuildExt},
 )

@@ -1,0 +1,65 @@
+"""The installed build: compiled kernels in the package, Cython sources shipped beside
+them, and OpenMP on when the build was required to have it, in a runtime that
+threadpoolctl (and so the user) controls.
+
+GMMFAST_EXPECT_OPENMP=1, or GMMFAST_OPENMP=required as set by .ci/run and the wheel
+builds, makes a build without OpenMP a failure here.
+"""
+
+import importlib.machinery
+import os
+from pathlib import Path
+
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import gmmfast
+from gmmfast import _kernels
+
+PACKAGE = Path(gmmfast.__file__).resolve().parent
+
+
+def _openmp_expected():
+    return (os.environ.get("GMMFAST_EXPECT_OPENMP") == "1"
+            or os.environ.get("GMMFAST_OPENMP", "").strip().lower() == "required")
+
+
+def test_kernels_are_a_compiled_extension_inside_the_package():
+    path = Path(_kernels.__file__).resolve()
+    assert path.parent == PACKAGE, f"gmmfast._kernels loaded from {path}, outside {PACKAGE}"
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    assert path.name.endswith(tuple(suffixes)), f"{path.name} is not an extension module"
+
+
+def test_cython_sources_are_shipped_as_package_data():
+    # pyproject.toml's package-data: the kernel source and the header it includes
+    for name in ("_kernels.pyx", "_omp_shim.h"):
+        assert (PACKAGE / name).is_file(), f"{name} is not installed in {PACKAGE}"
+
+
+def test_show_config_reports_the_build():
+    info = gmmfast.show_config(file=False)
+    assert info["version"] == gmmfast.__version__
+    assert info["openmp"] is _kernels.openmp_enabled()
+    if _openmp_expected():
+        assert info["openmp"], "this build was required to have OpenMP and has not"
+    assert info["n_threads"] >= 1
+    if "OMP_NUM_THREADS" not in os.environ:
+        assert info["n_threads"] <= info["cpu_count"]
+    if not info["openmp"]:
+        assert info["n_threads"] == 1
+
+
+def test_threadpoolctl_controls_the_kernels_threads(monkeypatch):
+    # OMP_NUM_THREADS set only so that the count is not capped at this machine's CPUs;
+    # the runtime read it at start-up, the limit below is what changes its maximum.
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with threadpool_limits(limits=3, user_api="openmp"):
+        n_three = gmmfast.show_config(file=False)["n_threads"]
+    with threadpool_limits(limits=1, user_api="openmp"):
+        n_one = gmmfast.show_config(file=False)["n_threads"]
+    if _kernels.openmp_enabled():
+        # the runtime our kernels use is one threadpoolctl finds and limits
+        assert (n_three, n_one) == (3, 1)
+        assert any(lib["user_api"] == "openmp" for lib in threadpool_info())
+    else:
+        assert (n_three, n_one) == (1, 1)
