@@ -254,7 +254,8 @@ def _initial_parameters(X, labels, K, covariance_type, reg_covar):
     )
     prec_chol = _mstep.precision_cholesky(cov, covariance_type, reg_covar=reg_covar)
     precisions = _mstep.precisions_from_cholesky(prec_chol, covariance_type)
-    return nk / X.shape[0], means, precisions
+    # nk carries the 10 eps guard: normalise by its sum so the weights sum to 1 exactly
+    return nk / nk.sum(), means, precisions
 
 
 def select_model(
