@@ -34,6 +34,7 @@ except ImportError as exc:
     ) from exc
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.colors import Normalize, to_rgba
 from matplotlib.patches import Ellipse
 from scipy.special import entr
@@ -213,11 +214,16 @@ def plot_gmm(gmm, X, ax=None, *, features=None, n_std=(1, 2, 3), size=20.0,
     centers = plane.points(means)
     covs = plane.covariances(_full_covariances(gmm))
     radii = sorted(float(r) for r in n_std)
+    # a darker shade of the component's colour, so the ellipse shows over its points
+    edges = colors.copy()
+    edges[:, :3] *= 0.55
+    halo = [patheffects.withStroke(linewidth=3.0, foreground="white", alpha=0.8)]
     for k in range(K):
         for i, r in enumerate(radii):
             ax.add_patch(_ellipse(
-                centers[k], covs[k], r, fill=False, edgecolor=colors[k],
+                centers[k], covs[k], r, fill=False, edgecolor=edges[k],
                 linewidth=1.5, alpha=1.0 - 0.6 * i / max(len(radii), 1), zorder=3,
+                path_effects=halo,
             ))
     if show_means:
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", s=60, c="black",
