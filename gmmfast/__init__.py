@@ -4,8 +4,15 @@ Public names
 ------------
 GaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.GaussianMixture`.
+select_model
+    Choose the number of components and the covariance type by BIC or AIC.
+SelectionResult
+    The score table, best parameters and best model that select_model returns.
 show_config
     How gmmfast was built (OpenMP) and how many threads a fit uses.
+
+Plots live in :mod:`gmmfast.plot` (needs matplotlib: ``pip install "gmmfast[plot]"``),
+imported only when asked for.
 """
 
 __version__ = "0.1.0"
@@ -13,5 +20,13 @@ __version__ = "0.1.0"
 from ._gaussian_mixture import GaussianMixture
 from ._threads import show_config
 from ._validation import InvalidParameterError
+from .selection import SelectionResult, select_model
 
-__all__ = ["GaussianMixture", "InvalidParameterError", "show_config", "__version__"]
+__all__ = [
+    "GaussianMixture",
+    "InvalidParameterError",
+    "SelectionResult",
+    "select_model",
+    "show_config",
+    "__version__",
+]
