@@ -36,7 +36,7 @@ from . import _estep
 
 #: A piece read by ChunkedSource holds at most this many bytes once converted to
 #: float64 (rounded down to whole kernel blocks, at least one block).
-READ_BYTES = 32 * 2**20
+READ_BYTES = 16 * 2**20
 #: The initialisation subsample of a chunked or dask fit holds at most this many
 #: rows ...
 INIT_MAX_ROWS = 100_000
@@ -82,10 +82,16 @@ def subsample_rows(n_samples, size, random_state):
 
     All rows, in order, without drawing from ``random_state`` when ``size`` covers
     them: then a chunked fit starts exactly where the in-memory fit starts.
+    Otherwise distinct rows are drawn by rejection (draw, drop repeats, draw the
+    missing number again), which needs O(size) memory where
+    ``random_state.choice(n, size, replace=False)`` permutes all n rows.
     """
     if size >= n_samples:
         return np.arange(n_samples)
-    return np.sort(random_state.choice(n_samples, size=size, replace=False))
+    rows = np.unique(random_state.randint(0, n_samples, size=size))
+    while rows.size < size:
+        rows = np.union1d(rows, random_state.randint(0, n_samples, size=size - rows.size))
+    return rows
 
 
 def check_init_weights(w0, n_rows):
@@ -237,6 +243,7 @@ class ChunkedSource:
                 self._workspace(stop - start),
             )
             total = part if total is None else total + part
+            del x, w  # free this piece before the next one is read
         return total
 
     def per_sample(self, model, *, lse=False, resp=False, labels=False):
@@ -256,6 +263,7 @@ class ChunkedSource:
             )
             for out, part in zip(outs, parts):
                 out[start:stop] = part
+            del x, parts
         return tuple(outs)
 
     def weighted_score(self, model, sample_weight):
@@ -271,6 +279,7 @@ class ChunkedSource:
                 w = np.asarray(sample_weight[start:stop], dtype=np.float64)
                 total += float(w @ lse)
                 weight += float(w.sum())
+            del x, lse
         return total / weight
 
 
