@@ -112,6 +112,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     float32; float64 stays float64. An ``X`` that is already a C-contiguous
     float32/float64 array is never copied.
 
+    Beyond scikit-learn: ``fit`` takes ``sample_weight``; ``fit`` and the
+    prediction methods read an ``np.memmap`` (or any row-sliceable array) piece by
+    piece, so data larger than memory can be fitted; they accept dask arrays and run
+    on the dask cluster (predictions are lazy dask arrays); :meth:`partial_fit`
+    updates the model one batch at a time (stepwise EM). All are the same kernel
+    computing sufficient statistics per block of samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -169,11 +176,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one sample per row.
+            Training data, one sample per row. Three kinds are accepted:
+
+            - in-memory data (numpy arrays, lists, pandas): used in place when it is
+              a C-contiguous float32/float64 array, else converted once;
+            - an ``np.memmap`` or another array sliceable by rows (h5py, zarr):
+              read piece by piece (16 MiB of float64 at a time), each piece converted
+              to float64 (float32 stays float32), never loaded or converted whole;
+              initialisation uses a random subsample of at most
+              ``min(n_samples, max(50 * n_components, min(100_000,
+              2**26 // (8 * n_features))))`` rows (all rows when X is smaller);
+            - a ``dask.array.Array``: each iteration runs the kernel on every chunk
+              where it lives and sums the returned statistics on the client;
+              initialisation as for a memmap.
+
+            From the same initialisation all three give the same model up to the
+            order of floating-point additions (within ~1e-14 relative in float64).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample (None: all ones).
+            Non-negative, finite weight of each sample, not all zero (None: all
+            ones). A weight counts as that many copies of the row: integer weights
+            give the model of the repeated rows, zero drops the row. Every
+            ``init_params`` honours the weights (weighted k-means, weighted
+            k-means++ seeding, rows drawn with probability proportional to weight
+            for 'random_from_data'). A dask array (or numpy array) with a dask X.
 
         Returns
         -------
@@ -186,20 +213,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model and return the label of each sample of X.
 
-        Same as ``fit(X).predict(X)``, with one E-step fewer.
+        Same as ``fit(X, sample_weight=sample_weight).predict(X)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one sample per row.
+            Training data, one sample per row (also an np.memmap or a dask array,
+            see :meth:`fit`).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample (None: all ones).
+            Non-negative weight of each sample (None: all ones), see :meth:`fit`.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray (or lazy dask array for dask X) of shape (n_samples,)
             Component labels.
         """
         return self._fit(X, sample_weight, want_labels=True)
