@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _estep, _init, _mstep, _validation
+from . import _estep, _init, _mstep, _online, _sources, _validation
 from ._threads import blas_single_thread, effective_n_threads
 
 
@@ -112,6 +112,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     float32; float64 stays float64. An ``X`` that is already a C-contiguous
     float32/float64 array is never copied.
 
+    Beyond scikit-learn: ``fit`` takes ``sample_weight``; ``fit`` and the
+    prediction methods read an ``np.memmap`` (or any row-sliceable array) piece by
+    piece, so data larger than memory can be fitted; they accept dask arrays and run
+    on the dask cluster (predictions are lazy dask arrays); :meth:`partial_fit`
+    updates the model one batch at a time (stepwise EM). All are the same kernel
+    computing sufficient statistics per block of samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -169,11 +176,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one sample per row.
+            Training data, one sample per row. Three kinds are accepted:
+
+            - in-memory data (numpy arrays, lists, pandas): used in place when it is
+              a C-contiguous float32/float64 array, else converted once;
+            - an ``np.memmap`` or another array sliceable by rows (h5py, zarr):
+              read piece by piece (16 MiB of float64 at a time), each piece converted
+              to float64 (float32 stays float32), never loaded or converted whole;
+              initialisation uses a random subsample of at most
+              ``min(n_samples, max(50 * n_components, min(100_000,
+              2**26 // (8 * n_features))))`` rows (all rows when X is smaller);
+            - a ``dask.array.Array``: each iteration runs the kernel on every chunk
+              where it lives and sums the returned statistics on the client;
+              initialisation as for a memmap.
+
+            From the same initialisation all three give the same model up to the
+            order of floating-point additions (within ~1e-14 relative in float64).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample (None: all ones).
+            Non-negative, finite weight of each sample, not all zero (None: all
+            ones). A weight counts as that many copies of the row: integer weights
+            give the model of the repeated rows, zero drops the row. Every
+            ``init_params`` honours the weights (weighted k-means, weighted
+            k-means++ seeding, rows drawn with probability proportional to weight
+            for 'random_from_data'). A dask array (or numpy array) with a dask X.
 
         Returns
         -------
@@ -186,46 +213,71 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model and return the label of each sample of X.
 
-        Same as ``fit(X).predict(X)``, with one E-step fewer.
+        Same as ``fit(X, sample_weight=sample_weight).predict(X)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one sample per row.
+            Training data, one sample per row (also an np.memmap or a dask array,
+            see :meth:`fit`).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample (None: all ones).
+            Non-negative weight of each sample (None: all ones), see :meth:`fit`.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray (or lazy dask array for dask X) of shape (n_samples,)
             Component labels.
         """
         return self._fit(X, sample_weight, want_labels=True)
 
+    def _source(self, X, sample_weight, *, reset, ensure_min_samples=1):
+        """Validate X and sample_weight; return the stats source that reads them.
+
+        dask arrays -> ``_dask.DaskSource``; np.memmap and other row-sliceable
+        arrays -> ``_sources.ChunkedSource``; anything else is validated into a
+        C-contiguous float array in memory -> ``_sources.InMemorySource``.
+        """
+        n_threads = effective_n_threads(self.n_threads)
+        args = (self.covariance_type, self.n_components, n_threads)
+        if _is_dask_array(sample_weight) and not _is_dask_array(X):
+            sample_weight = np.asarray(sample_weight.compute())
+        if _is_dask_array(X):
+            from . import _dask
+
+            return _dask.DaskSource.from_input(
+                self, X, sample_weight, *args, reset=reset,
+                ensure_min_samples=ensure_min_samples,
+            )
+        if _validation.is_row_sliceable(X):
+            n_samples, _ = _validation.check_row_sliceable_X(
+                self, X, reset=reset, ensure_min_samples=ensure_min_samples
+            )
+            w = _validation.check_sample_weight(sample_weight, n_samples)
+            return _sources.ChunkedSource(X, w, *args)
+        X = _validation.check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
+        w = _validation.check_sample_weight(sample_weight, X.shape[0])
+        return _sources.InMemorySource(X, w, *args)
+
     def _fit(self, X, sample_weight, want_labels):
         _validation.check_parameters(self)
-        X = _validation.check_X(self, X, reset=True, ensure_min_samples=2)
-        n_samples, n_features = X.shape
+        source = self._source(X, sample_weight, reset=True, ensure_min_samples=2)
+        n_samples, n_features = source.n_samples, source.n_features
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
             )
-        w = _validation.check_sample_weight(sample_weight, n_samples)
         inits = self._check_initial_parameters(n_features)
-        n_threads = effective_n_threads(self.n_threads)
-        eps = np.finfo(X.dtype).eps
+        eps = np.finfo(source.dtype).eps
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        workspace = _estep.StatsWorkspace(
-            n_samples, self.n_components, n_features, self.covariance_type
-        )
 
         best = None
+        best_stats = None
         max_lower_bound = -np.inf
         best_lower_bounds = []
         converged_best = False
@@ -233,20 +285,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:
-                    params = self._initial_parameters(X, w, random_state, inits)
+                    X0, w0 = source.init_data(random_state)
+                    params = self._initial_parameters(X0, w0, random_state, inits)
                 else:
                     params = self._current_parameters()
                 lower_bound = -np.inf if do_init else self.lower_bound_
                 lower_bounds = []
                 converged = False
+                stats = None
                 n_iter = 0
                 for n_iter in range(1, self.max_iter + 1):
                     prev_lower_bound = lower_bound
-                    model = _estep.KernelModel(
-                        self.covariance_type, params[0], params[1], params[3], X.dtype
-                    )
-                    stats = _estep.suff_stats(X, w, model, n_threads, workspace)
-                    params = self._m_step(stats, eps, X.dtype)
+                    stats = source.stats(params[0], params[1], params[3])
+                    params = self._m_step(stats, eps, source.dtype)
                     lower_bound = stats.L / stats.sum_w
                     lower_bounds.append(lower_bound)
                     change = lower_bound - prev_lower_bound
@@ -262,6 +313,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                     max_lower_bound = lower_bound
                     best, best_n_iter = params, n_iter
+                    best_stats = stats
                     best_lower_bounds = lower_bounds
                     converged_best = converged
 
@@ -271,19 +323,125 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_parameters(best, X.dtype)
+        self._set_parameters(best, source.dtype)
         self.converged_ = converged_best
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
+        # a later partial_fit continues from here: the fitted parameters are the
+        # M-step of these statistics (per unit weight), and the next step is t = 1
+        self._online_stats = (
+            None if best_stats is None
+            else _online.scaled(best_stats, 1.0 / best_stats.sum_w)
+        )
+        self._online_t = 0 if best_stats is None else 1
         if not want_labels:
             return None
         # labels from the stored parameters, exactly as predict computes them
+        if getattr(source, "lazy", False):
+            return self._lazy(source.X, "labels")
         with blas_single_thread():
-            (labels,) = _estep.per_sample(
-                X, self._kernel_model(X.dtype), n_threads, labels=True
-            )
+            (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
         return labels
+
+    def partial_fit(self, X, y=None, sample_weight=None, *,
+                    step_size_power=_online.STEP_SIZE_POWER,
+                    step_size_offset=_online.STEP_SIZE_OFFSET):
+        """Update the model with one batch of samples (stepwise, online EM).
+
+        Each call is one step of stepwise EM (Cappé & Moulines 2009; Liang & Klein
+        2009). The model keeps running sufficient statistics ``s`` per unit of sample
+        weight. A call computes the batch's statistics under the current parameters
+        (one pass of the E-step kernel over the batch) and blends them in,
+
+            s <- (1 - eta_t) * s + eta_t * stats(batch) / weight(batch),
+            eta_t = (t + step_size_offset) ** -step_size_power,
+
+        where t counts the updates made so far; the parameters are then the M-step
+        of ``s`` (with ``reg_covar``). On stationary data the running statistics
+        converge for ``step_size_power`` in (0.5, 1]; smaller powers keep forgetting
+        old batches, which tracks a drifting stream.
+
+        The first call on an unfitted model initialises from that batch, exactly as
+        :meth:`fit` would (``init_params``, ``weights_init``, ``means_init``,
+        ``precisions_init``, ``random_state``; a large batch initialises from a
+        bounded random subsample, as fit does on a memmap), then makes update
+        t = 0 with eta_0 = 1: the running statistics are the batch's. The batch
+        must hold at least ``n_components`` samples. After :meth:`fit`,
+        partial_fit continues from the fitted model: the statistics of fit's last
+        E-step are the running statistics and the next update is t = 1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of samples (also an np.memmap or a dask array). Its number of
+            features must match the first batch's.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch's samples; the batch enters the running
+            statistics as its weighted mean, with weight eta_t, whatever its size.
+        step_size_power : float in (0, 1], default=0.6
+            The exponent alpha of the schedule.
+        step_size_offset : float >= 0, default=2.0
+            The offset t0 of the schedule (with the defaults, eta_1 = 0.52,
+            eta_10 = 0.21, eta_100 = 0.064).
+
+        Returns
+        -------
+        self : GaussianMixture
+            The updated mixture.
+
+        Notes
+        -----
+        The schedule is passed to each call rather than set in the constructor, so
+        that ``get_params`` stays exactly scikit-learn's (clone, set_params and
+        parameter grids behave as for :class:`sklearn.mixture.GaussianMixture`), and
+        so that a stream can change its schedule between batches. One call makes one
+        update: ``max_iter``, ``tol`` and ``n_init`` do not apply. After the call,
+        ``lower_bound_`` is the batch's weighted mean log-likelihood under the
+        parameters before the update, ``n_iter_`` the number of updates so far and
+        ``converged_`` is False (stepwise EM has no convergence test).
+        """
+        _online.check_schedule(step_size_power, step_size_offset)
+        first = not hasattr(self, "means_")
+        if first:
+            _validation.check_parameters(self)
+        source = self._source(X, sample_weight, reset=first, ensure_min_samples=1)
+        eps = np.finfo(source.dtype).eps
+        with blas_single_thread():
+            if first:
+                if source.n_samples < self.n_components:
+                    raise ValueError(
+                        "The first batch given to partial_fit initialises the model and "
+                        f"needs at least n_components = {self.n_components} samples, got "
+                        f"{source.n_samples}."
+                    )
+                inits = self._check_initial_parameters(source.n_features)
+                random_state = check_random_state(self.random_state)
+                X0, w0 = source.init_data(random_state)
+                params = self._initial_parameters(X0, w0, random_state, inits)
+                running, t = None, 0
+            else:
+                check_is_fitted(self)
+                params = self._current_parameters()
+                running = getattr(self, "_online_stats", None)
+                t = getattr(self, "_online_t", 0) if running is not None else 0
+            batch = source.stats(params[0], params[1], params[3])
+            eta = _online.step_size(t, step_size_power, step_size_offset)
+            running = _online.blend(
+                running, _online.scaled(batch, 1.0 / batch.sum_w), eta,
+                self.covariance_type,
+            )
+            params = self._m_step(running, eps, source.dtype)
+        self._set_parameters(params, source.dtype)
+        self._online_stats = running
+        self._online_t = t + 1
+        self.lower_bound_ = batch.L / batch.sum_w
+        self.lower_bounds_ = [self.lower_bound_]
+        self.n_iter_ = t + 1
+        self.converged_ = False
+        return self
 
     def _check_initial_parameters(self, n_features):
         K = self.n_components
@@ -357,11 +515,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         )
 
     def _per_sample(self, X, **wanted):
+        """(source, outputs): per-sample outputs of in-memory or piecewise-read X."""
         check_is_fitted(self)
-        X = _validation.check_X(self, X, reset=False)
-        n_threads = effective_n_threads(self.n_threads)
+        source = self._source(X, None, reset=False)
         with blas_single_thread():
-            return X, _estep.per_sample(X, self._kernel_model(X.dtype), n_threads, **wanted)
+            return source, source.per_sample(self._kernel_model(source.dtype), **wanted)
+
+    def _lazy(self, X, what):
+        """Per-sample outputs of a dask array, as a lazy dask array (map_blocks)."""
+        check_is_fitted(self)
+        from . import _dask
+
+        return _dask.per_sample_lazy(self, X, what)
 
     def score_samples(self, X):
         """Log-likelihood of each sample under the model.
@@ -369,15 +534,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One sample per row.
+            One sample per row. An np.memmap is read piece by piece; a dask array
+            gives a lazy dask array, computed chunk by chunk where the chunks live.
 
         Returns
         -------
-        log_prob : ndarray of shape (n_samples,)
+        log_prob : ndarray (or dask array) of shape (n_samples,)
             ``log p(x)`` of each sample, in X's float dtype.
         """
-        X, (lse,) = self._per_sample(X, lse=True)
-        return lse.astype(X.dtype, copy=False)
+        if _is_dask_array(X):
+            return self._lazy(X, "lse")
+        source, (lse,) = self._per_sample(X, lse=True)
+        return lse.astype(source.dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the samples of X under the model.
@@ -385,22 +553,33 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One sample per row.
+            One sample per row (also an np.memmap, read piece by piece without an
+            n_samples-sized array, or a dask array, computed now).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples: the weighted mean is returned.
+            Non-negative weights of the samples: the weighted mean
+            ``sum_i w_i log p(x_i) / sum_i w_i`` is returned.
 
         Returns
         -------
         log_likelihood : float
             Mean (or weighted mean) of ``log p(x)`` over X.
         """
-        X, (lse,) = self._per_sample(X, lse=True)
-        w = _validation.check_sample_weight(sample_weight, X.shape[0])
-        if w is None:
+        check_is_fitted(self)
+        if _is_dask_array(X) or _is_dask_array(sample_weight):
+            from . import _dask
+
+            return _dask.score(self, X, sample_weight)
+        source = self._source(X, sample_weight, reset=False)
+        model = self._kernel_model(source.dtype)
+        with blas_single_thread():
+            if isinstance(source, _sources.ChunkedSource):
+                return source.weighted_score(model, source.w)
+            (lse,) = source.per_sample(model, lse=True)
+        if source.w is None:
             return float(lse.mean())
-        return float(w @ lse / w.sum())
+        return float(source.w @ lse / source.w.sum())
 
     def predict(self, X):
         """Label of each sample: its most probable component.
@@ -408,13 +587,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One sample per row.
+            One sample per row. An np.memmap is read piece by piece; a dask array
+            gives a lazy dask array.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray (or dask array) of shape (n_samples,)
             Component labels.
         """
+        if _is_dask_array(X):
+            return self._lazy(X, "labels")
         _, (labels,) = self._per_sample(X, labels=True)
         return labels
 
@@ -424,13 +606,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One sample per row.
+            One sample per row. An np.memmap is read piece by piece; a dask array
+            gives a lazy dask array.
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components)
+        resp : ndarray (or dask array) of shape (n_samples, n_components)
             Responsibilities; each row sums to 1.
         """
+        if _is_dask_array(X):
+            return self._lazy(X, "resp")
         _, (resp,) = self._per_sample(X, resp=True)
         return resp
 
@@ -547,4 +732,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
 
 def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+def _is_dask_array(X):
+    """True for a dask array, without importing dask (only if the user has)."""
+    import sys
+
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)

@@ -233,3 +233,99 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
                 f"{where}"
             )
     return p
+
+
+# ------------------------------------------------- data read piece by piece (issue 5)
+
+
+def check_finite_rows(X, first_row=0, *, row_numbers=None, name="X"):
+    """Raise ValueError naming the rows of a larger X that hold NaN or infinity.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, D)
+        A piece (or subsample) of the data.
+    first_row : int, default=0
+        Row number, in the whole data, of the piece's first row.
+    row_numbers : ndarray of shape (n,), default=None
+        Row numbers in the whole data of each row of X (for a subsample); overrides
+        ``first_row``.
+    name : str, default="X"
+        The name used in the message.
+    """
+    if X.size == 0 or np.isfinite(X).all():
+        return
+    bad = ~np.isfinite(X).all(axis=1)
+    first = int(np.flatnonzero(bad)[0])
+    row = int(row_numbers[first]) if row_numbers is not None else first_row + first
+    what = "NaN" if np.isnan(X[first]).any() else "infinity (inf)"
+    raise ValueError(
+        f"{name} contains {what} in row {row} ({int(bad.sum())} bad rows in the piece "
+        f"read); remove or impute such rows before fitting or scoring."
+    )
+
+
+def is_row_sliceable(X):
+    """True for data that gmmfast reads piece by piece instead of loading whole.
+
+    np.memmap, and array-likes that are not numpy arrays but have a 2-D ``shape``, a
+    numpy ``dtype`` and row slicing (h5py datasets, zarr arrays). Lists, pandas
+    objects, sparse matrices and in-memory numpy arrays are not.
+    """
+    if isinstance(X, np.memmap):
+        return X.ndim == 2
+    if isinstance(X, (np.ndarray, list, tuple)) or hasattr(X, "iloc"):
+        return False
+    try:
+        import scipy.sparse
+
+        if scipy.sparse.issparse(X):
+            return False
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        pass
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 2 or not hasattr(X, "__getitem__"):
+        return False
+    try:
+        return np.dtype(X.dtype).kind in "biuf"
+    except TypeError:
+        return False
+
+
+def check_row_sliceable_X(estimator, X, *, reset, ensure_min_samples=1):
+    """Validate the shape and dtype of piecewise-read X without reading its rows.
+
+    Values (NaN, infinity) are checked piece by piece as they are read. Sets (reset)
+    or checks n_features_in_; such data has no feature names.
+    """
+    dtype = np.dtype(X.dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"X must be numeric, got an array of dtype {dtype}.")
+    n_samples, n_features = (int(s) for s in X.shape)
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape=({n_samples}, {n_features})) "
+            f"while a minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape=({n_samples}, 0)) while a minimum of "
+            "1 is required."
+        )
+    check_n_features(estimator, n_features, reset=reset)
+    return n_samples, n_features
+
+
+def check_n_features(estimator, n_features, *, reset):
+    """Set (reset) or check n_features_in_ for input without column names."""
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and n_features != expected:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{expected} features as input."
+        )
