@@ -256,7 +256,7 @@ cdef void _logprob_full_trmm_block(
 
 cdef inline Py_ssize_t _gemm_group(Py_ssize_t D, Py_ssize_t K) noexcept nogil:
     """Components per GEMM in the 'full' GEMM path: about 256 output columns."""
-    cdef Py_ssize_t g = 256 // D
+    cdef Py_ssize_t g = 256 // D if D > 0 else 1   # D == 0 reaches here from empty input
     return 1 if g < 1 else (K if g > K else g)
 
 
@@ -708,7 +708,7 @@ def block_stats(
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t C = out_N.shape[0], B = block_size
-    cdef Py_ssize_t n_blocks = (N + B - 1) // B
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B if B > 0 else 0
     cdef Py_ssize_t per_chunk = (n_blocks + C - 1) // C if C > 0 else 0
     cdef Py_ssize_t s1_size = out_S1.shape[1], s2_size = out_S2.shape[1]
     cdef Py_ssize_t nf = _scratch_floating(cov_type, B, D, K)
@@ -855,7 +855,7 @@ def block_logprob(
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t B = block_size
-    cdef Py_ssize_t n_blocks = (N + B - 1) // B
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B if B > 0 else 0
     cdef Py_ssize_t nf = _scratch_floating(cov_type, B, D, K)
     cdef Py_ssize_t nd = _scratch_double(cov_type, B, D, K)
     cdef bint want_lse = out_lse.shape[0] > 0
