@@ -179,10 +179,11 @@ def test_bad_initial_parameters():
 
 
 def test_collapsed_component_names_it_and_the_fix():
-    # three identical points cannot carry a full covariance without regularisation
+    # three identical points cannot carry a full covariance without regularisation;
+    # the k-means start (random_state) decides which component collapses first, so pin it
     X = np.vstack([np.tile([1.0, 2.0, 3.0], (3, 1)), make_data(10)[:50]])
     means = np.array([[1.0, 2.0, 3.0], X[10], X[20]])
-    gm = GaussianMixture(3, reg_covar=0.0, means_init=means, max_iter=5)
+    gm = GaussianMixture(3, reg_covar=0.0, means_init=means, max_iter=5, random_state=0)
     with pytest.raises(ValueError, match=r"Component \d .*reg_covar \(now 0\).*n_components"):
         gm.fit(X)
 
