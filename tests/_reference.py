@@ -99,3 +99,17 @@ def make_data(seed, n=600, d=3, offset=0.0, scales=None):
     if scales is not None:
         X = X * np.asarray(scales)
     return X
+
+
+def explicit_init(X, covariance_type, seed=0, K=K):
+    """weights/means/precisions_init from data: means at random rows, global variance."""
+    rng = np.random.default_rng(seed)
+    means = X[rng.choice(len(X), K, replace=False)].astype(np.float64)
+    var = X.astype(np.float64).var(axis=0)
+    prec = {
+        "full": np.array([np.diag(1 / var)] * K),
+        "tied": np.diag(1 / var),
+        "diag": np.array([1 / var] * K),
+        "spherical": np.full(K, 1 / var.mean()),
+    }[covariance_type]
+    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)

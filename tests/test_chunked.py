@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 import gmmfast
 from gmmfast import GaussianMixture, _init, _sources
 
-from _reference import make_data
+from _reference import explicit_init, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
@@ -42,19 +42,6 @@ def as_memmap(tmp_path, X, name="X.dat"):
     mm[:] = X
     mm.flush()
     return np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
-
-
-def explicit_init(X, covariance_type):
-    rng = np.random.default_rng(0)
-    means = X[rng.choice(len(X), K, replace=False)].astype(np.float64)
-    var = X.astype(np.float64).var(axis=0)
-    prec = {
-        "full": np.array([np.diag(1 / var)] * K),
-        "tied": np.diag(1 / var),
-        "diag": np.array([1 / var] * K),
-        "spherical": np.full(K, 1 / var.mean()),
-    }[covariance_type]
-    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
 
 
 def fit20(X, covariance_type, sample_weight=None, **kw):

@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmfast import GaussianMixture
 
-from _reference import make_data
+from _reference import explicit_init, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
@@ -44,19 +44,6 @@ def on_cluster(client, arr, chunks):
     return client.persist(da.from_array(arr, chunks=chunks))
 
 
-def explicit_init(covariance_type):
-    rng = np.random.default_rng(0)
-    means = X_NP[rng.choice(len(X_NP), K, replace=False)]
-    var = X_NP.var(axis=0)
-    prec = {
-        "full": np.array([np.diag(1 / var)] * K),
-        "tied": np.diag(1 / var),
-        "diag": np.array([1 / var] * K),
-        "spherical": np.full(K, 1 / var.mean()),
-    }[covariance_type]
-    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
-
-
 def fit20(X, covariance_type, sample_weight=None, **kw):
     gm = GaussianMixture(K, covariance_type=covariance_type, max_iter=20, tol=0.0, **kw)
     with warnings.catch_warnings():
@@ -76,7 +63,7 @@ def assert_same_model(a, b, rtol=RTOL):
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_dask_fit_equals_in_memory_fit(client, covariance_type):
     X = on_cluster(client, X_NP, CHUNKS)
-    init = explicit_init(covariance_type)
+    init = explicit_init(X_NP, covariance_type)
     with get_task_stream(client) as ts:
         distributed = fit20(X, covariance_type, **init)
     assert_same_model(distributed, fit20(X_NP, covariance_type, **init))
@@ -92,7 +79,7 @@ def test_dask_fit_equals_in_memory_fit(client, covariance_type):
 def test_dask_fit_with_dask_weights(client, covariance_type):
     X = on_cluster(client, X_NP, CHUNKS)
     w = on_cluster(client, W_NP, 700)  # chunked unlike X: realigned to X's rows
-    init = explicit_init(covariance_type)
+    init = explicit_init(X_NP, covariance_type)
     assert_same_model(fit20(X, covariance_type, sample_weight=w, **init),
                       fit20(X_NP, covariance_type, sample_weight=W_NP, **init))
     # numpy weights with a dask X, and dask weights with a numpy X
@@ -195,6 +182,6 @@ def test_import_gmmfast_does_not_import_dask():
 def test_local_scheduler_without_client():
     # no distributed client: dask's local threaded scheduler runs the same tasks
     X = da.from_array(X_NP, chunks=2500)
-    init = explicit_init("tied")
+    init = explicit_init(X_NP, "tied")
     with dask.config.set(scheduler="threads"):
         assert_same_model(fit20(X, "tied", **init), fit20(X_NP, "tied", **init))

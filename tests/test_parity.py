@@ -23,24 +23,10 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from gmmfast import GaussianMixture
 
 import _reference
-from _reference import make_data
+from _reference import explicit_init, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
-
-
-def explicit_init(X, covariance_type, seed=0):
-    """weights/means/precisions_init from data: means at random rows, global variance."""
-    rng = np.random.default_rng(seed)
-    means = X[rng.choice(len(X), K, replace=False)].astype(np.float64)
-    var = X.astype(np.float64).var(axis=0)
-    prec = {
-        "full": np.array([np.diag(1 / var)] * K),
-        "tied": np.diag(1 / var),
-        "diag": np.array([1 / var] * K),
-        "spherical": np.full(K, 1 / var.mean()),
-    }[covariance_type]
-    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
 
 
 def fit_both(X, covariance_type, max_iter=20, tol=0.0, **extra):

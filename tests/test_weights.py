@@ -14,24 +14,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmfast import GaussianMixture
 
-from _reference import make_data
+from _reference import explicit_init, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
 RTOL = 1e-10
-
-
-def explicit_init(X, covariance_type, seed=0):
-    rng = np.random.default_rng(seed)
-    means = X[rng.choice(len(X), K, replace=False)]
-    var = X.var(axis=0)
-    prec = {
-        "full": np.array([np.diag(1 / var)] * K),
-        "tied": np.diag(1 / var),
-        "diag": np.array([1 / var] * K),
-        "spherical": np.full(K, 1 / var.mean()),
-    }[covariance_type]
-    return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
 
 
 def fit(X, covariance_type, init, sample_weight=None, max_iter=20):
