@@ -20,7 +20,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from gmmfast import GaussianMixture
+from gmmfast import GaussianMixture, _estep
 
 import _reference
 from _reference import explicit_init, make_data
@@ -72,6 +72,36 @@ def test_float64_matches_sklearn(covariance_type, scales):
     X = make_data(0, scales=scales)
     sk, gf = fit_both(X, covariance_type)
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
+# 'full' runs one of three kernels by feature count: feature-major loops (D < 8), G
+# components per GEMM about the mixture mean (8 <= D < 32), per-component trmm/syrk
+# (D >= 32). Each must match scikit-learn, near the origin and far from it.
+FULL_PATHS = pytest.mark.parametrize("d", [3, 12, 40], ids=["loops", "gemm", "trmm"])
+
+
+@FULL_PATHS
+def test_every_full_kernel_matches_sklearn(d):
+    X = make_data(8, n=1500, d=d)
+    sk, gf = fit_both(X, "full")
+    assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
+@FULL_PATHS
+def test_every_full_kernel_matches_exact_reference_far_from_origin(d):
+    X = make_data(9, n=1500, d=d, offset=1e4)
+    init = explicit_init(X, "full")
+    gf = GaussianMixture(K, covariance_type="full", max_iter=10, tol=0, **init)
+    with pytest.warns(Warning):
+        gf.fit(X)
+    cov0 = _reference.precisions_to_covariances(init["precisions_init"], "full")
+    w, mu, cov, bounds = _reference.em(
+        X, init["weights_init"], init["means_init"], cov0, "full", 10
+    )
+    np.testing.assert_allclose(gf.weights_, w, rtol=1e-10)
+    np.testing.assert_allclose(gf.means_, mu, rtol=1e-12)
+    np.testing.assert_allclose(gf.covariances_, cov, rtol=1e-10, atol=1e-10 * np.abs(cov).max())
+    np.testing.assert_allclose(gf.lower_bounds_, bounds, rtol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
@@ -180,10 +210,12 @@ def test_float32_offset_data_stays_accurate(covariance_type):
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_thread_count_does_not_change_a_bit(covariance_type, dtype):
-    # enough rows for many blocks and chunks, and D large enough for the BLAS paths
+def test_thread_count_does_not_change_a_bit(covariance_type, dtype, monkeypatch):
+    # enough rows for many blocks and chunks, and D large enough for the BLAS paths;
+    # passes this small would run on one thread, so lift that threshold
+    monkeypatch.setattr(_estep, "MIN_WORK_PER_THREAD", 1)
     rng = np.random.default_rng(7)
-    for d in (3, 12):
+    for d in (3, 12, 40):
         X = (rng.normal(size=(5000, d)) + 3 * rng.integers(0, 3, size=(5000, 1))).astype(dtype)
         fits = []
         for n_threads in (1, 2, 3):
@@ -197,3 +229,10 @@ def test_thread_count_does_not_change_a_bit(covariance_type, dtype):
                 np.testing.assert_array_equal(getattr(other, name), getattr(fits[0], name))
             assert other.lower_bounds_ == fits[0].lower_bounds_
             np.testing.assert_array_equal(other.score_samples(X), fits[0].score_samples(X))
+
+
+def test_small_passes_use_one_thread_large_ones_all():
+    assert _estep._threads_for(8, 1000, 3, 2) == 1
+    assert _estep._threads_for(8, 10**6, 5, 2) == 8
+    assert _estep._threads_for(8, 3 * _estep.BLOCK_SIZE, 50, 50) == 3  # one per block
+    assert _estep._threads_for(1, 10**6, 5, 2) == 1
