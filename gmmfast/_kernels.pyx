@@ -528,9 +528,11 @@ cdef void _stats_full_syrk_block(
     floating* Z,            # scratch (n, D)
     floating* C,            # scratch (D, D), used for float32 only
 ) noexcept nogil:
-    """'full' with D >= GEMM_MAX_D: per component, a symmetric rank-n update of
-    sqrt(r_k) (X - mu_k): half the flops of a GEMM, centred exactly."""
-    cdef Py_ssize_t i, a, b, k
+    """'full' with D >= GEMM_MAX_D: per component, a symmetric rank-m update of
+    sqrt(r_k) (X - mu_k) over the m rows whose responsibility is not exactly zero
+    (the others add exactly nothing; with many well-separated components most do):
+    half the flops of a GEMM, centred exactly."""
+    cdef Py_ssize_t i, a, b, k, m
     cdef const floating* mu
     cdef double r, s, za
     cdef double* S2k
@@ -539,17 +541,23 @@ cdef void _stats_full_syrk_block(
         mu = M + k * D
         S1k = S1 + k * D
         S2k = S2 + k * D * D
+        m = 0
         for i in range(n):
             r = R[i * K + k]
+            if r == 0.0:
+                continue
             s = sqrt(r)
             for a in range(D):
                 za = <double> X[i * D + a] - mu[a]
                 S1k[a] += r * za
-                Z[i * D + a] = <floating> (s * za)
+                Z[m * D + a] = <floating> (s * za)
+            m += 1
+        if m == 0:
+            continue
         if floating is double:
-            _syrk_lower(<int> n, <int> D, Z, 1.0, S2k)
+            _syrk_lower(<int> m, <int> D, Z, 1.0, S2k)
         else:
-            _syrk_lower(<int> n, <int> D, Z, 0.0, C)
+            _syrk_lower(<int> m, <int> D, Z, 0.0, C)
             for a in range(D):
                 for b in range(a + 1):
                     S2k[a * D + b] += C[a * D + b]
