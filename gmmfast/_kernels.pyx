@@ -79,11 +79,11 @@ cdef extern from "_smalld.h":
     Py_ssize_t gmm_full_small_block_d(
         const double* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
         const double* cst, const double* M, const double* U, double* N, double* S1,
-        double* S2, double* L, double* scratch) noexcept nogil
+        double* S2, double* L, void* scratch) noexcept nogil
     Py_ssize_t gmm_full_small_block_f(
         const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
         const double* cst, const double* M, const double* U, double* N, double* S1,
-        double* S2, double* L, double* scratch) noexcept nogil
+        double* S2, double* L, void* scratch) noexcept nogil
     void gmm_smalld_init() noexcept nogil
 
 gmm_vmath_init()

@@ -222,6 +222,42 @@ GMM_INLINE double gmm_dot(const double *a, const double *b, ptrdiff_t n)
     return gmm_sum8(acc);
 }
 
+/* float inputs, double sums (products formed in double) */
+GMM_INLINE double gmm_sum_f(const float *a, ptrdiff_t n)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (double) a[i + l];
+    for (int l = 0; i < n; i++, l++) acc[l] += (double) a[i];
+    return gmm_sum8(acc);
+}
+
+GMM_INLINE double gmm_dot_f(const float *a, const float *b, ptrdiff_t n)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (double) a[i + l] * (double) b[i + l];
+    for (int l = 0; i < n; i++, l++) acc[l] += (double) a[i] * (double) b[i];
+    return gmm_sum8(acc);
+}
+
+GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += w[i + l] * (double) a[i + l];
+    for (int l = 0; i < n; i++, l++) acc[l] += w[i] * (double) a[i];
+    return gmm_sum8(acc);
+}
+
+/* the double names, for macros that paste a type letter */
+#define gmm_sum_d gmm_sum
+#define gmm_dot_d gmm_dot
+#define gmm_wsum_d gmm_dot
+
 /* ------------------------------------------------------------------ 'full' via GEMM */
 
 /* lp[i*K + k0 + g] = cst[k0 + g] - 0.5 * || Y[i, gD:(g+1)D] - V[k0 + g, :] ||^2
