@@ -34,10 +34,27 @@ MIN_WORK_PER_THREAD = 2**18
 _LOG_2PI = math.log(2 * math.pi)
 
 
+def block_size(n_rows, n_components=1, n_features=1):
+    """Rows per block for a pass over ``n_rows`` rows.
+
+    BLOCK_SIZE, except for passes of fewer than MAX_CHUNKS blocks with enough work to
+    share between threads: those get a multiple of 8 blocks of equal size (one chunk
+    each), so that 2, 4 or 8 threads get equal shares. It depends on the problem's size
+    only, never on the thread count.
+    """
+    n_blocks = -(-n_rows // BLOCK_SIZE)
+    work = n_rows * n_components * (n_features + 2)
+    if n_blocks >= MAX_CHUNKS or work < 2 * MIN_WORK_PER_THREAD:
+        return BLOCK_SIZE
+    n_blocks = -(-n_blocks // 8) * 8
+    return max(1, -(-n_rows // n_blocks))
+
+
 def _threads_for(n_threads, n_rows, n_components, n_features):
     """The threads worth using on this pass (results do not depend on it)."""
     work = n_rows * n_components * (n_features + 2)
-    return max(1, min(n_threads, work // MIN_WORK_PER_THREAD, -(-n_rows // BLOCK_SIZE)))
+    n_blocks = -(-n_rows // block_size(n_rows, n_components, n_features))
+    return max(1, min(n_threads, work // MIN_WORK_PER_THREAD, n_blocks))
 
 
 class KernelModel:
@@ -122,7 +139,7 @@ class StatsWorkspace:
     def __init__(self, n_samples, n_components, n_features, covariance_type):
         K, D = n_components, n_features
         s1, s2 = _stat_sizes(covariance_type, K, D)
-        n_blocks = max(1, -(-n_samples // BLOCK_SIZE))
+        n_blocks = max(1, -(-n_samples // block_size(n_samples, K, D)))
         per_chunk = 8 * (K + s1 + s2 + 1)
         n_chunks = max(1, min(MAX_CHUNKS, n_blocks, CHUNK_BYTES // per_chunk))
         self.covariance_type = covariance_type
@@ -174,7 +191,7 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     ws = workspace
     status, _, row = _kernels.block_stats(
         model.code, X, sample_weight, *model.args(),
-        ws.N, ws.S1, ws.S2, ws.L, BLOCK_SIZE,
+        ws.N, ws.S1, ws.S2, ws.L, block_size(X.shape[0], K, D),
         min(_threads_for(n_threads, X.shape[0], K, D), ws.n_chunks),
     )
     if status != _kernels.OK:
@@ -220,7 +237,7 @@ def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
     out_labels = np.empty(n, dtype=np.intp) if labels else _empty((0,), np.intp)
     status, row = _kernels.block_logprob(
         model.code, X, *model.args(), out_lse, out_resp, out_labels,
-        BLOCK_SIZE, _threads_for(n_threads, X.shape[0], model.n_components, model.n_features),
+        block_size(n, K, model.n_features), _threads_for(n_threads, n, model.n_components, model.n_features),
     )
     if status != _kernels.OK:
         _raise_status(status, row)

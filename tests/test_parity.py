@@ -234,5 +234,15 @@ def test_thread_count_does_not_change_a_bit(covariance_type, dtype, monkeypatch)
 def test_small_passes_use_one_thread_large_ones_all():
     assert _estep._threads_for(8, 1000, 3, 2) == 1
     assert _estep._threads_for(8, 10**6, 5, 2) == 8
-    assert _estep._threads_for(8, 3 * _estep.BLOCK_SIZE, 50, 50) == 3  # one per block
+    assert _estep._threads_for(8, 1000, 50, 50) == 8  # small N: 8 equal blocks
+
+
+def test_block_sizes_split_small_passes_evenly():
+    assert _estep.block_size(10**6, 5, 2) == _estep.BLOCK_SIZE
+    assert _estep.block_size(1000, 3, 2) == _estep.BLOCK_SIZE  # one thread's work
+    for n in (600, 1797, 5000, 16000):
+        b = _estep.block_size(n, 100, 40)
+        n_blocks = -(-n // b)
+        assert 1 <= b <= _estep.BLOCK_SIZE
+        assert n_blocks % 8 == 0, (n, b)
     assert _estep._threads_for(1, 10**6, 5, 2) == 1
