@@ -73,7 +73,10 @@ def m_step(stats, covariance_type, reg_covar, eps):
     """
     nk = stats.N + 10 * eps
     d = stats.S1 / nk[:, None]
-    means = stats.shift + d
+    # scikit-learn's mean sum(r x) / nk, written about the shift: shift * N / nk + d.
+    # N / nk is 1 to within an ulp unless the component is starved (N ~ 0): then,
+    # as in scikit-learn, its mean goes to 0 instead of staying at the shift.
+    means = stats.shift * (stats.N / nk)[:, None] + d
     if covariance_type == "full":
         # S2 about the old means; move to the new means: S2 - S1 S1^T / nk
         cov = stats.S2 - np.einsum("ki,kj->kij", stats.S1, d)
