@@ -89,3 +89,37 @@ def test_a_crash_is_caught_and_named(monkeypatch):
     assert "SIGSEGV" in reports["fit_nan"]["problems"][0] or "-11" in \
         reports["fit_nan"]["problems"][0]
     assert reports["fit_inf"]["problems"] == [] and reports["fit_1d"]["problems"] == []
+
+
+_NARROW_OUTPUTS = """
+import numpy as np
+from gmmfast import _estep, _kernels, _mstep
+K, D = 3, 3
+cov = dict(full=np.array([np.eye(D)] * K), tied=np.eye(D), diag=np.ones((K, D)),
+           spherical=np.ones(K))["{cov}"]
+U = _mstep.precision_cholesky(cov, "{cov}")
+model = _estep.KernelModel("{cov}", np.ones(K) / K, np.arange(K * D, dtype=float)
+                           .reshape(K, D), U, np.float64)
+X = np.random.default_rng(0).normal(size=(10, D))
+try:
+    _kernels.block_stats(model.code, X, None, *model.args(), np.zeros((1, K)),
+                         np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), 256, 1)
+except ValueError:
+    print("refused")
+"""
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_block_stats_refuses_outputs_too_small(cov):
+    # KERNEL BUG (reported, not fixed here: _kernels.pyx is not ours to edit):
+    # block_stats checks the rows of out_S1/out_S2 but not their widths, and writes
+    # K*D (S1) and K*D*D / D*D / 2*K*D / K (S2) doubles per chunk whatever it was
+    # given: valgrind shows "Invalid write of size 8" in _stats_full_block. Run in a
+    # child: the overflow corrupts the heap of the process that makes it.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(gmmfast.__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-c", _NARROW_OUTPUTS.format(cov=cov)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0 and "refused" in proc.stdout, (
+        f"block_stats accepted out_S1/out_S2 of width 1 (exit {proc.returncode}, "
+        f"stderr {proc.stderr[-500:]!r})")
