@@ -15,6 +15,8 @@ are held to TOL * SCALE times the sums of |weights|, |weights * (x - shift)| and
 |weights * (x - shift)^2|.
 """
 
+import os
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,6 +56,9 @@ def sample_rows(rng, means, n, dtype):
     return X.astype(dtype)
 
 
+# tools/check_memory.sh runs a few examples under valgrind
+EXAMPLES = int(os.environ.get("GMMFAST_HYPOTHESIS_EXAMPLES", "60"))
+
 CASES = st.fixed_dictionaries({
     "seed": st.integers(0, 2**32 - 1),
     "n": st.one_of(st.integers(1, 40), st.integers(41, 3000)),
@@ -78,7 +83,7 @@ def setup(case):
     return X, w, model, lp, tol, scale
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(CASES)
 def test_per_sample_outputs_match_reference(case):
     X, _, model, lp, tol, scale = setup(case)
@@ -96,7 +101,7 @@ def test_per_sample_outputs_match_reference(case):
     assert (chosen >= lp.max(axis=1) - 2 * tol * scale).all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(CASES)
 def test_sufficient_statistics_match_reference(case):
     X, w, model, lp, tol, scale = setup(case)
@@ -141,7 +146,7 @@ def test_sufficient_statistics_match_reference(case):
     assert (np.abs(stats.S2 - S2) <= b2 + 1e-300).all()
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=max(1, EXAMPLES // 2), deadline=None)
 @given(CASES)
 def test_statistics_are_additive_over_a_split(case):
     # the kernel's sums over X equal the sums over any two parts (the streaming and
