@@ -210,7 +210,10 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
     full_gemm = cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES
-    shift = model.means if cov == "full" and not full_gemm else model.shift
+    if cov == "full":  # 'full' statistics always carry one shift per component
+        shift = np.tile(model.shift, (K, 1)) if full_gemm else model.means
+    else:
+        shift = model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
     return SuffStats(N, S1, S2, float(ws.L[0]), sum_w, shift)
 

@@ -267,7 +267,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}"
+                f"{self.n_components}, n_samples = {n_samples}; lower n_components or "
+                "fit on more samples"
             )
         inits = self._check_initial_parameters(n_features)
         eps = np.finfo(source.dtype).eps
@@ -500,11 +501,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _set_parameters(self, params, dtype):
         weights, means, cov, prec_chol = (np.asarray(a, dtype=dtype) for a in params)
+        precisions = _mstep.precisions_from_cholesky(prec_chol, self.covariance_type)
+        _validation.check_representable(cov, precisions, self.covariance_type, dtype)
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = cov
         self.precisions_cholesky_ = prec_chol
-        self.precisions_ = _mstep.precisions_from_cholesky(prec_chol, self.covariance_type)
+        self.precisions_ = precisions
 
     # ---------------------------------------------------------------- inference
 

@@ -719,6 +719,7 @@ def block_stats(
     cdef Py_ssize_t n_blocks = (N + B - 1) // B if B > 0 else 0
     cdef Py_ssize_t per_chunk = (n_blocks + C - 1) // C if C > 0 else 0
     cdef Py_ssize_t s1_size = out_S1.shape[1], s2_size = out_S2.shape[1]
+    cdef Py_ssize_t s1_need, s2_need
     cdef Py_ssize_t nf = _scratch_floating(cov_type, B, D, K)
     cdef Py_ssize_t nd = _scratch_double(cov_type, B, D, K)
     cdef const double* w = NULL
@@ -736,6 +737,19 @@ def block_stats(
     if (out_N.shape[1] != K or out_L.shape[0] != C or out_S1.shape[0] != C
             or out_S2.shape[0] != C):
         raise ValueError("block_stats: output shapes do not match")
+    # the widths each covariance type writes (per chunk); anything else would overrun
+    if cov_type == 0:
+        s1_need, s2_need = K * D, K * D * D
+    elif cov_type == 1:
+        s1_need, s2_need = K * D, D * D
+    elif cov_type == 2:
+        s1_need, s2_need = 1, 2 * K * D
+    else:
+        s1_need, s2_need = K * D, K
+    if s1_size != s1_need or s2_size != s2_need:
+        raise ValueError(
+            f"block_stats: out_S1/out_S2 have {s1_size}/{s2_size} columns; covariance "
+            f"type {cov_type} with K={K}, D={D} needs {s1_need}/{s2_need}")
     cdef int[::1] status = np.zeros(C, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
     _check_params(cov_type, D, K, P1, P2, pvec, shift)

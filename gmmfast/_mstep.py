@@ -73,24 +73,55 @@ def m_step(stats, covariance_type, reg_covar, eps):
     """
     nk = stats.N + 10 * eps
     d = stats.S1 / nk[:, None]
-    means = stats.shift + d
+    # scikit-learn's mean sum(r x) / nk, written about the shift: shift * N / nk + d.
+    # N / nk is 1 to within an ulp unless the component is starved (N ~ 0): then,
+    # as in scikit-learn, its mean goes to 0 instead of staying at the shift.
+    means = stats.shift * (stats.N / nk)[:, None] + d
+    # Scatter about each component's weighted mean: S2 - S1 S1^T / N (not / nk: with
+    # nk the 10 eps guard leaves S1 S1^T (10 eps / nk) / N behind, which for a nearly
+    # starved component that moved far from its shift is not small: measured 1e-2
+    # relative). Divided by nk, as scikit-learn divides it.
     if covariance_type == "full":
-        # S2 about the old means; move to the new means: S2 - S1 S1^T / nk
-        cov = stats.S2 - stats.S1[:, :, None] * d[:, None, :]
+        outer = stats.S1[:, :, None] * stats.S1[:, None, :]
+        cov = stats.S2 - _safe_divide(outer, stats.N[:, None, None])
         cov /= nk[:, None, None]
         _add_to_diagonal(cov, reg_covar)
     elif covariance_type == "tied":
-        cov = stats.S2 - (nk[:, None] * d).T @ d
+        scaled = _safe_divide(stats.S1, np.sqrt(stats.N)[:, None])
+        cov = stats.S2 - scaled.T @ scaled
         cov /= nk.sum()
         _add_to_diagonal(cov, reg_covar)
     elif covariance_type == "diag":
-        # variance = E[(x-c)^2] - (E[x-c])^2 is >= 0 exactly; a negative is rounding
-        cov = np.maximum(stats.S2 / nk[:, None] - d * d, 0.0) + reg_covar
+        # the scatter about the weighted mean, sum r (x-c)^2 - (sum r (x-c))^2 / N,
+        # is >= 0 exactly; divided by nk as scikit-learn divides it
+        centring = _safe_divide(stats.S1 * stats.S1, stats.N[:, None])
+        cov = _above_rounding(stats.S2, centring) / nk[:, None] + reg_covar
     else:
-        var = stats.S2 / nk - np.einsum("kd,kd->k", d, d)
-        cov = np.maximum(var / means.shape[1], 0.0) + reg_covar
+        centring = _safe_divide(np.einsum("kd,kd->k", stats.S1, stats.S1), stats.N)
+        var = _above_rounding(stats.S2, centring) / nk
+        cov = var / means.shape[1] + reg_covar
     weights = nk / nk.sum()
     return weights, means, cov
+
+
+def _safe_divide(num, den):
+    """num / den, 0 where den is 0 (a starved component: its sums are all 0)."""
+    out = np.zeros(np.broadcast_shapes(num.shape, den.shape))
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _above_rounding(second, centring):
+    """second - centring, a scatter about the mean; 0 where it is rounding noise.
+
+    Both terms are float64 sums, each correct to a few eps of ``second``; a difference
+    below 8 eps * second carries no information (e.g. a component on identical points
+    far from the shift), so it is 0 (never negative): regularised by reg_covar, or
+    reported as a collapse when reg_covar is 0, instead of a spike of variance 1e-13.
+    """
+    var = second - centring
+    var[var <= 8 * np.finfo(np.float64).eps * second] = 0.0
+    return var
 
 
 def _add_to_diagonal(mats, value):
@@ -124,6 +155,8 @@ def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.
         )
         out = np.empty_like(mats)
         failed = _kernels.precision_cholesky(mats, out)
+        if failed < 0:
+            failed = _first_unrepresentable(out, dtype)
         if failed >= 0:
             raise ValueError(
                 _collapse_message(failed, covariance_type, reg_covar, len(mats), dtype)
@@ -135,7 +168,25 @@ def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.
         raise ValueError(
             _collapse_message(int(bad[0]), covariance_type, reg_covar, cov.shape[0], dtype)
         )
-    return 1.0 / np.sqrt(cov)
+    U = 1.0 / np.sqrt(cov)
+    failed = _first_unrepresentable(U.reshape(U.shape[0], -1), dtype)
+    if failed >= 0:
+        raise ValueError(
+            _collapse_message(failed, covariance_type, reg_covar, cov.shape[0], dtype))
+    return U
+
+
+def _first_unrepresentable(factors, dtype):
+    """First component whose precision U^2 overflows X's dtype, else -1.
+
+    The kernels take U (and, for 'diag', U^2) in X's dtype: a variance below ~1e-38
+    (float32) or ~1e-308 (float64) is a collapse even if its Cholesky succeeded.
+    """
+    with np.errstate(over="ignore"):
+        square = (factors * factors).astype(dtype)
+    finite = np.isfinite(square).reshape(square.shape[0], -1).all(axis=1)
+    bad = np.flatnonzero(~finite)
+    return int(bad[0]) if bad.size else -1
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):

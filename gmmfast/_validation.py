@@ -43,24 +43,85 @@ def check_finite(X, name="X"):
 
 
 def check_X(estimator, X, *, reset, ensure_min_samples=1):
-    """Validate X as scikit-learn does, with clearer non-finite messages.
+    """Validate X as scikit-learn does, with clearer messages.
 
     Returns a 2-D C-contiguous float32 or float64 array. An array that is already
     C-contiguous float32/float64 is returned without a copy; any other input (lists,
     integers, float16, Fortran order, strided views) is converted once.
     Sets or checks n_features_in_ and feature_names_in_.
+
+    As in scikit-learn, ``fit`` (``reset=True``) converts arrays of numeric strings to
+    floats, while the scoring methods (``reset=False``) refuse strings.
     """
-    X = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=[np.float64, np.float32],
-        order="C",
-        ensure_all_finite=False,
-        ensure_min_samples=ensure_min_samples,
-    )
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            # scoring: scikit-learn's dtype="numeric" (refuses strings), then a float
+            # cast below; that cast is the only copy of a C-contiguous numeric array
+            dtype=[np.float64, np.float32] if reset else "numeric",
+            order="C" if reset else None,
+            ensure_all_finite=False,
+            ensure_min_samples=ensure_min_samples,
+        )
+    except ValueError as exc:
+        raise _clearer_error(exc) from exc
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
     check_finite(X)
     return X
+
+
+def _clearer_error(exc):
+    """scikit-learn's / numpy's ValueError about X, with what to change added."""
+    msg = str(exc)
+    if msg.startswith("Complex data not supported"):
+        return ValueError(
+            "Complex data not supported: gmmfast fits real data only. Pass X.real, or "
+            "the real and imaginary parts as separate features: "
+            "np.hstack([X.real, X.imag])."
+        )
+    if msg.startswith("Found array with dim"):
+        return ValueError(
+            f"{msg.split(' while')[0].rstrip(',')}, but X must be 2-D (n_samples, n_features). "
+            "Reshape it, e.g. X.reshape(len(X), -1) to flatten each sample."
+        )
+    if "could not convert string to float" in msg or "bytes/strings" in msg:
+        return ValueError(
+            f"X must hold numbers only ({msg}). Convert the columns to numbers first, "
+            "e.g. encode categorical columns with sklearn.preprocessing.OneHotEncoder."
+        )
+    if "inhomogeneous" in msg or "setting an array element with a sequence" in msg:
+        return ValueError(
+            "X must be a 2-D array-like with the same number of values in every row "
+            f"({msg}). Pad or drop the short rows."
+        )
+    return exc
+
+
+def check_representable(covariances, precisions, covariance_type, dtype):
+    """Raise ValueError when the fitted model does not fit in X's dtype.
+
+    The fit runs in float64 where it matters, but the attributes are stored in X's
+    dtype: with float32 data of extreme scale a variance can overflow to inf (or a
+    precision underflow to 0), which would make a silently broken model.
+    """
+    if covariance_type in ("full", "tied"):
+        prec = np.diagonal(precisions, axis1=-2, axis2=-1)
+    else:
+        prec = precisions
+    if np.isfinite(covariances).all() and np.isfinite(precisions).all() and (prec > 0).all():
+        return
+    name = np.dtype(dtype).name
+    raise ValueError(
+        f"The fitted variances overflow {name} (or the precisions underflow to 0): X's "
+        f"scale is too extreme for {name}, whose largest value is "
+        f"{np.finfo(dtype).max:.3g}. Scale the features (e.g. with "
+        "sklearn.preprocessing.StandardScaler)"
+        + (", or pass X as float64." if np.dtype(dtype) != np.float64 else ".")
+    )
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -99,8 +160,10 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
-def _check_int(name, value, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, Integral):
+def _check_int(name, value, low, high=None, allow_bool=True):
+    # scikit-learn's Interval(Integral, ...) accepts bools (True == 1); so do we,
+    # except where scikit-learn then fails (n_components)
+    if (isinstance(value, bool) and not allow_bool) or not isinstance(value, Integral):
         raise InvalidParameterError(
             f"The '{name}' parameter of GaussianMixture must be an int, got "
             f"{value!r} of type {type(value).__name__}."
@@ -136,7 +199,7 @@ def _check_option(name, value, options):
 
 def check_parameters(est):
     """Validate the scalar constructor parameters of a GaussianMixture."""
-    _check_int("n_components", est.n_components, 1)
+    _check_int("n_components", est.n_components, 1, allow_bool=False)
     _check_option("covariance_type", est.covariance_type, _COVARIANCE_TYPES)
     _check_real("tol", est.tol, 0.0)
     _check_real("reg_covar", est.reg_covar, 0.0)
@@ -151,19 +214,21 @@ def check_parameters(est):
     _check_int("verbose", est.verbose, 0)
     _check_int("verbose_interval", est.verbose_interval, 1)
     if est.n_threads is not None:
-        _check_int("n_threads", est.n_threads, -1)
+        _check_int("n_threads", est.n_threads, -1, allow_bool=False)
         if est.n_threads == 0:
             raise InvalidParameterError(
                 "The 'n_threads' parameter of GaussianMixture must be None, -1 (all "
                 "cores) or a positive int, got 0."
             )
     rs = est.random_state
-    if not (rs is None or isinstance(rs, (Integral, np.random.RandomState))) or isinstance(
-        rs, bool
+    if not (
+        rs is None
+        or isinstance(rs, np.random.RandomState)
+        or (isinstance(rs, Integral) and 0 <= rs <= 2**32 - 1)
     ):
         raise InvalidParameterError(
-            "The 'random_state' parameter of GaussianMixture must be None, an int or a "
-            f"numpy RandomState, got {rs!r}."
+            "The 'random_state' parameter of GaussianMixture must be None, an int in "
+            f"[0, 2**32 - 1] or a numpy RandomState, got {rs!r}."
         )
 
 
