@@ -106,6 +106,8 @@ def m_step(stats, covariance_type, reg_covar, eps):
 
 def _safe_divide(num, den):
     """num / den, 0 where den is 0 (a starved component: its sums are all 0)."""
+    if den.min() > 0:  # the usual case, without the masked division's set-up
+        return num / den
     out = np.zeros(np.broadcast_shapes(num.shape, den.shape))
     np.divide(num, den, out=out, where=den > 0)
     return out
@@ -182,6 +184,8 @@ def _first_unrepresentable(factors, dtype):
     The kernels take U (and, for 'diag', U^2) in X's dtype: a variance below ~1e-38
     (float32) or ~1e-308 (float64) is a collapse even if its Cholesky succeeded.
     """
+    if max(factors.max(), -factors.min()) < np.sqrt(np.finfo(dtype).max):
+        return -1  # the usual case, in two reductions (NaN takes the long way)
     with np.errstate(over="ignore"):
         square = (factors * factors).astype(dtype)
     finite = np.isfinite(square).reshape(square.shape[0], -1).all(axis=1)
