@@ -6,12 +6,15 @@ float64 additions of partial sums differs (~1e-15 relative per iteration, measur
 under 1e-13 after 20 iterations). We assert rtol 1e-10, as the issue asks.
 """
 
+import os
 import subprocess
 import sys
 import warnings
 
 import dask
 import dask.array as da
+
+import gmmfast
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
@@ -174,8 +177,11 @@ def test_import_gmmfast_does_not_import_dask():
             "gm.predict(np.random.rand(5, 2))\n"
             "assert not any(m == 'dask' or m.startswith(('dask.', 'distributed'))\n"
             "               for m in sys.modules), 'dask imported'\n")
+    # cwd: where the gmmfast under test lives ("-c" puts the cwd first on sys.path,
+    # and a checkout's gmmfast/ would shadow an installed one)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": ":".join(p for p in sys.path if p)})
+                         env={"PYTHONPATH": ":".join(p for p in sys.path if p)},
+                         cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
     assert out.returncode == 0, out.stderr
 
 

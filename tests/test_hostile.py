@@ -119,7 +119,8 @@ def test_block_stats_refuses_outputs_too_small(cov):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(gmmfast.__file__).resolve().parent.parent)
     proc = subprocess.run([sys.executable, "-c", _NARROW_OUTPUTS.format(cov=cov)],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=env["PYTHONPATH"])  # "-c" puts the cwd first on sys.path
     assert proc.returncode == 0 and "refused" in proc.stdout, (
         f"block_stats accepted out_S1/out_S2 of width 1 (exit {proc.returncode}, "
         f"stderr {proc.stderr[-500:]!r})")

@@ -1,6 +1,7 @@
 """gmmfast.plot: what each function draws, checked on the artists and the rendered PNG."""
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,10 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture  # noqa: E402
 
 from gmmfast import GaussianMixture, select_model  # noqa: E402
 from gmmfast import plot as gplot  # noqa: E402
+
+# where the gmmfast under test lives: child processes run there, because "python -c"
+# puts the cwd first on sys.path and a checkout's gmmfast/ would shadow an install
+_GMMFAST_HOME = os.path.dirname(os.path.dirname(gplot.__file__))
 
 TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -315,7 +320,7 @@ def test_without_matplotlib_gmmfast_works_and_plot_says_how_to_install():
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=_GMMFAST_HOME)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "True"
@@ -327,6 +332,6 @@ def test_without_matplotlib_gmmfast_works_and_plot_says_how_to_install():
 def test_importing_gmmfast_does_not_import_matplotlib():
     code = "import sys, gmmfast, gmmfast.selection; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=_GMMFAST_HOME)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
