@@ -13,13 +13,12 @@ import warnings
 
 import dask
 import dask.array as da
-
-import gmmfast
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
 from sklearn.exceptions import ConvergenceWarning
 
+import gmmfast
 from gmmfast import GaussianMixture
 
 from _reference import explicit_init, make_data
