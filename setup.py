@@ -148,6 +148,40 @@ def _probe_openmp(compiler, compile_args, link_args):
 class BuildExt(build_ext):
     """build_ext that decides on OpenMP once, from a probe, before compiling."""
 
+    def run(self):
+        super().run()
+        if not self.inplace:
+            self._copy_into_checkout()
+
+    def _copy_into_checkout(self):
+        """Also put the compiled kernels next to their sources (as --inplace would).
+
+        `pip install .` builds in the checkout; afterwards `python -m gmmfast` run from
+        the checkout (the README's main job) imports the checkout's gmmfast/, which is
+        first on sys.path, and needs its compiled kernels there. The copy is the same
+        build the wheel holds. GMMFAST_NO_INPLACE_COPY=1 turns it off; a read-only
+        checkout is left alone.
+        """
+        if os.environ.get("GMMFAST_NO_INPLACE_COPY") == "1":
+            return
+        for ext in self.extensions:
+            built = self.get_ext_fullpath(ext.name)
+            self.inplace = True
+            try:
+                target = self.get_ext_fullpath(ext.name)
+            finally:
+                self.inplace = False
+            if os.path.abspath(built) == os.path.abspath(target):
+                continue
+            try:
+                # a new file renamed over the old one: a process that has the old
+                # one loaded keeps its (unlinked) copy instead of seeing it rewritten
+                shutil.copyfile(built, target + ".tmp")
+                os.replace(target + ".tmp", target)
+            except OSError as exc:
+                print(f"gmmfast: not copying {os.path.basename(built)} into the "
+                      f"checkout ({exc})", file=sys.stderr)
+
     def build_extensions(self):
         mode = os.environ.get("GMMFAST_OPENMP", "auto").strip().lower()
         if mode not in {"auto", "required", "off"}:
