@@ -811,11 +811,15 @@ def block_stats(
     return STATUS_OK, -1, -1
 
 
+_NO_V = np.zeros((1, 1))   # read-only placeholder for V outside the GEMM path
+_NO_V.flags.writeable = False
+
+
 def _full_gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, P1, P2, shift):
     """(Ucat, V) for 'full' with D >= SMALL_D: Ucat = [U_1 | ... | U_K] (D x K*D, the
     data's dtype) and V_k = (mu_k - c) U_k (K x D, double). Placeholders otherwise."""
     if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:
-        return P1, np.zeros((1, 1))
+        return P1, _NO_V
     U = np.asarray(P2)
     Ucat = np.ascontiguousarray(U.transpose(1, 0, 2).reshape(D, K * D))
     Mc = np.asarray(P1, dtype=np.float64) - np.asarray(shift, dtype=np.float64)
@@ -970,14 +974,19 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
         raise ValueError("kernel parameter shapes do not match the covariance type")
 
 
-def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out):
+def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
+                       double limit=INFINITY):
     """Upper-triangular U_k with U_k U_k^T = inv(cov_k), for every k.
 
     cov : (K, D, D) symmetric covariances. IN.
     out : (K, D, D) the factors. OUT.
+    limit : a factor with an entry of magnitude >= limit (or not finite) counts as a
+        failure: the caller passes sqrt(max) of the data's dtype, where U U^T would
+        overflow.
 
     Returns -1 on success, else the index of the first component whose covariance is
-    not positive definite (its Cholesky factorisation failed).
+    not positive definite (its Cholesky factorisation failed) or whose factor
+    reaches ``limit``.
     """
     cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j, failed = -1
     cdef int d = <int> D, info = 0
@@ -1001,4 +1010,10 @@ def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out):
             for i in range(D):
                 for j in range(i):
                     a[i * D + j] = 0.0
+                for j in range(i, D):
+                    if not (-limit < a[i * D + j] < limit):
+                        info = 1
+            if info != 0:
+                failed = k
+                break
     return failed

@@ -145,6 +145,9 @@ def _collapse_message(component, covariance_type, reg_covar, n_components, dtype
     return msg
 
 
+_SQRT_MAX = {np.dtype(t): float(np.sqrt(np.finfo(t).max)) for t in (np.float32, np.float64)}
+
+
 def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.float64):
     """Upper-triangular U with U U^T = inverse covariance, per component.
 
@@ -156,9 +159,8 @@ def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.
             dtype=np.float64,
         )
         out = np.empty_like(mats)
-        failed = _kernels.precision_cholesky(mats, out)
-        if failed < 0:
-            failed = _first_unrepresentable(out, dtype)
+        # a factor whose square overflows X's dtype counts as a collapse too
+        failed = _kernels.precision_cholesky(mats, out, _SQRT_MAX[np.dtype(dtype)])
         if failed >= 0:
             raise ValueError(
                 _collapse_message(failed, covariance_type, reg_covar, len(mats), dtype)
