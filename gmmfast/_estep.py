@@ -50,6 +50,9 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
+_UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
+
+
 def _threads_for(n_threads, n_rows, n_components, n_features):
     """The threads worth using on this pass (results do not depend on it)."""
     work = n_rows * n_components * (n_features + 2)
@@ -84,7 +87,6 @@ class KernelModel:
             with np.errstate(divide="ignore"):
                 log_w = np.log(weights)
         base = log_w - 0.5 * D * _LOG_2PI
-        empty3 = np.zeros((1, 1, 1))
         self.pvec = np.zeros(K)
         if covariance_type == "full":
             self.shift = weights @ means
@@ -99,13 +101,13 @@ class KernelModel:
             P = U * U
             Mc = means - self.shift
             self.cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
-            self.P1, self.P2 = np.hstack([P, -2.0 * P * Mc]), empty3
+            self.P1, self.P2 = np.hstack([P, -2.0 * P * Mc]), _UNUSED_P2
         else:
             self.shift = weights @ means
             Mc = means - self.shift
             self.pvec = U * U
             self.cst = base + D * np.log(U) - 0.5 * self.pvec * (Mc * Mc).sum(axis=1)
-            self.P1, self.P2 = Mc, empty3
+            self.P1, self.P2 = Mc, _UNUSED_P2
         self.means = means
         self.n_components, self.n_features = K, D
         self.cst = np.ascontiguousarray(self.cst, dtype=np.float64)

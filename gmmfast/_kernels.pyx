@@ -755,8 +755,14 @@ def block_stats(
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
     # 'full' with few features runs feature-major in double (_smalld.h)
     cdef bint small_full = cov_type == 0 and D < SMALL_D
-    cdef const double[:, ::1] Md = np.asarray(P1, dtype=np.float64) if small_full else None
-    cdef const double[:, :, ::1] Ud = np.asarray(P2, dtype=np.float64) if small_full else None
+    cdef const double[:, ::1] Md = None
+    cdef const double[:, :, ::1] Ud = None
+    if small_full:
+        if floating is double:
+            Md, Ud = P1, P2
+        else:
+            Md = np.asarray(P1, dtype=np.float64)
+            Ud = np.asarray(P2, dtype=np.float64)
     cdef const floating[:, ::1] Ucat
     cdef const double[:, ::1] V
     Ucat, V = _full_gemm_params(cov_type, D, K, P1, P2, shift)
