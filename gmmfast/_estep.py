@@ -90,7 +90,7 @@ class KernelModel:
         self.pvec = np.zeros(K)
         if covariance_type == "full":
             self.shift = weights @ means
-            self.cst = base + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+            self.cst = base + np.log(U.reshape(K, D * D)[:, :: D + 1]).sum(axis=1)
             self.P1, self.P2 = means, U
         elif covariance_type == "tied":
             self.shift = weights @ means
@@ -141,7 +141,10 @@ class StatsWorkspace:
     def __init__(self, n_samples, n_components, n_features, covariance_type):
         K, D = n_components, n_features
         s1, s2 = _stat_sizes(covariance_type, K, D)
-        n_blocks = max(1, -(-n_samples // block_size(n_samples, K, D)))
+        self.n_samples = n_samples
+        self.block_size = block_size(n_samples, K, D)
+        n_blocks = max(1, -(-n_samples // self.block_size))
+        self._threads = {}   # n_threads asked -> threads worth using on this data
         per_chunk = 8 * (K + s1 + s2 + 1)
         n_chunks = max(1, min(MAX_CHUNKS, n_blocks, CHUNK_BYTES // per_chunk))
         self.covariance_type = covariance_type
@@ -153,6 +156,15 @@ class StatsWorkspace:
     @property
     def n_chunks(self):
         return self.L.shape[0]
+
+    def threads(self, n_threads, n_components, n_features):
+        """_threads_for, remembered: the same for every pass of a fit."""
+        t = self._threads.get(n_threads)
+        if t is None:
+            t = min(_threads_for(n_threads, self.n_samples, n_components, n_features),
+                    self.n_chunks)
+            self._threads[n_threads] = t
+        return t
 
 
 def _zero_density_error(row, name="X"):
@@ -191,10 +203,11 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     if workspace is None:
         workspace = StatsWorkspace(X.shape[0], K, D, cov)
     ws = workspace
+    if ws.n_samples != X.shape[0]:
+        raise ValueError("suff_stats: the workspace was made for another number of rows")
     status, _, row = _kernels.block_stats(
         model.code, X, sample_weight, *model.args(),
-        ws.N, ws.S1, ws.S2, ws.L, block_size(X.shape[0], K, D),
-        min(_threads_for(n_threads, X.shape[0], K, D), ws.n_chunks),
+        ws.N, ws.S1, ws.S2, ws.L, ws.block_size, ws.threads(n_threads, K, D),
     )
     if status != _kernels.OK:
         _raise_status(status, row)

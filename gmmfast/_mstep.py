@@ -72,6 +72,11 @@ def m_step(stats, covariance_type, reg_covar, eps):
     weights, means, covariances : float64 arrays (weights sum to 1).
     """
     nk = stats.N + 10 * eps
+    if covariance_type == "full":
+        # the formulas below, compiled (same operations, same order, same bits)
+        means, cov = _kernels.m_step_full(
+            stats.N, stats.S1, stats.S2, stats.shift, reg_covar, eps)
+        return nk / nk.sum(), means, cov
     d = stats.S1 / nk[:, None]
     # scikit-learn's mean sum(r x) / nk, written about the shift: shift * N / nk + d.
     # N / nk is 1 to within an ulp unless the component is starved (N ~ 0): then,

@@ -246,3 +246,29 @@ def test_block_sizes_split_small_passes_evenly():
         assert 1 <= b <= _estep.BLOCK_SIZE
         assert n_blocks % 8 == 0, (n, b)
     assert _estep._threads_for(1, 10**6, 5, 2) == 1
+
+
+@pytest.mark.parametrize("K, D", [(3, 2), (5, 16), (40, 41)])
+def test_compiled_full_m_step_is_the_numpy_formula_to_the_bit(K, D):
+    # _kernels.m_step_full replaces a dozen numpy operations per iteration; it must
+    # compute the same thing in the same order, starved components (N = 0) included
+    from gmmfast import _kernels
+
+    rng = np.random.default_rng(K)
+    N = rng.random(K) * 100
+    N[1] = 0.0
+    S1 = rng.normal(size=(K, D))
+    S1[1] = 0.0
+    A = rng.normal(size=(K, D, D))
+    S2 = A @ A.transpose(0, 2, 1)
+    shift = rng.normal(size=(K, D)) * 1e3
+    eps, reg = np.finfo(np.float64).eps, 1e-6
+    nk = N + 10 * eps
+    means = shift * (N / nk)[:, None] + S1 / nk[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centring = np.where(N[:, None, None] > 0,
+                            S1[:, :, None] * S1[:, None, :] / N[:, None, None], 0.0)
+    cov = (S2 - centring) / nk[:, None, None] + reg * np.eye(D)
+    got_means, got_cov = _kernels.m_step_full(N, S1, S2, shift, reg, eps)
+    np.testing.assert_array_equal(got_means, means)
+    np.testing.assert_array_equal(got_cov, cov)
