@@ -487,8 +487,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights, means, cov = _mstep.m_step(
             stats, self.covariance_type, self.reg_covar, eps
         )
+        big = cov.ndim == 3 and cov.shape[0] * cov.shape[1] ** 3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED
         prec_chol = _mstep.precision_cholesky(
-            cov, self.covariance_type, reg_covar=self.reg_covar, dtype=dtype
+            cov, self.covariance_type, reg_covar=self.reg_covar, dtype=dtype,
+            n_threads=effective_n_threads(self.n_threads) if big else 1,
         )
         return weights, means, cov, prec_chol
 

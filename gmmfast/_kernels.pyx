@@ -1016,7 +1016,7 @@ def m_step_full(const double[:] N, const double[:, :] S1, const double[:, :, :] 
 
 
 def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
-                       double limit=INFINITY):
+                       double limit=INFINITY, int n_threads=1):
     """Upper-triangular U_k with U_k U_k^T = inv(cov_k), for every k.
 
     cov : (K, D, D) symmetric covariances. IN.
@@ -1024,37 +1024,42 @@ def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
     limit : a factor with an entry of magnitude >= limit (or not finite) counts as a
         failure: the caller passes sqrt(max) of the data's dtype, where U U^T would
         overflow.
+    n_threads : threads over the components (each factorisation is independent: the
+        result does not depend on it).
 
     Returns -1 on success, else the index of the first component whose covariance is
     not positive definite (its Cholesky factorisation failed) or whose factor
     reaches ``limit``.
     """
-    cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j, failed = -1
-    cdef int d = <int> D, info = 0
+    cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j
+    cdef int d = <int> D, info
     cdef char lower = b'L', nonunit = b'N'
     cdef double* a
     if cov.shape[2] != D or out.shape[0] != K or out.shape[1] != D or out.shape[2] != D:
         raise ValueError("precision_cholesky: shapes do not match")
-    with nogil:
-        for k in range(K):
+    if K == 0:
+        return -1
+    cdef int[::1] infos = np.zeros(K, dtype=np.intc)
+    with nogil, parallel(num_threads=max(1, n_threads)):
+        for k in prange(K, schedule='static'):
             a = &out[k, 0, 0]
             for i in range(D * D):
                 a[i] = (&cov[k, 0, 0])[i]
             # column-major lower Cholesky L of cov; its inverse read row-major is
             # L^{-T}, the upper factor of the precision.
+            info = 0
             dpotrf(&lower, &d, a, &d, &info)
             if info == 0:
                 dtrtri(&lower, &nonunit, &d, a, &d, &info)
-            if info != 0:
-                failed = k
-                break
-            for i in range(D):
-                for j in range(i):
-                    a[i * D + j] = 0.0
-                for j in range(i, D):
-                    if not (-limit < a[i * D + j] < limit):
-                        info = 1
-            if info != 0:
-                failed = k
-                break
-    return failed
+            if info == 0:
+                for i in range(D):
+                    for j in range(i):
+                        a[i * D + j] = 0.0
+                    for j in range(i, D):
+                        if not (-limit < a[i * D + j] < limit):
+                            info = 1
+            infos[k] = info
+    for k in range(K):
+        if infos[k] != 0:
+            return k
+    return -1

@@ -153,10 +153,17 @@ def _collapse_message(component, covariance_type, reg_covar, n_components, dtype
 _SQRT_MAX = {np.dtype(t): float(np.sqrt(np.finfo(t).max)) for t in (np.float32, np.float64)}
 
 
-def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.float64):
+#: Factorise components on several threads only above this many flops (K D^3):
+#: below it, waking threads costs more than the factorisations.
+MIN_CHOLESKY_FLOPS_THREADED = 2**20
+
+
+def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.float64,
+                       n_threads=1):
     """Upper-triangular U with U U^T = inverse covariance, per component.
 
     Raises ValueError naming the component whose covariance is not positive definite.
+    ``n_threads`` may factorise the components in parallel (same result).
     """
     if covariance_type in ("full", "tied"):
         mats = np.ascontiguousarray(
@@ -165,7 +172,9 @@ def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.
         )
         out = np.empty_like(mats)
         # a factor whose square overflows X's dtype counts as a collapse too
-        failed = _kernels.precision_cholesky(mats, out, _SQRT_MAX[np.dtype(dtype)])
+        K, D = mats.shape[0], mats.shape[1]
+        threads = n_threads if K > 1 and K * D**3 >= MIN_CHOLESKY_FLOPS_THREADED else 1
+        failed = _kernels.precision_cholesky(mats, out, _SQRT_MAX[np.dtype(dtype)], threads)
         if failed >= 0:
             raise ValueError(
                 _collapse_message(failed, covariance_type, reg_covar, len(mats), dtype)

@@ -191,3 +191,18 @@ def test_fit_releases_the_gil_in_the_estep():
         inside, t = heart.beats_inside(_long_enough(stats_call))
     assert inside >= 20, f"{inside} beats in {t:.2f}s of block_stats"
     assert isinstance(_estep.suff_stats(X, None, model, 1), _mstep.SuffStats)
+
+
+def test_precision_cholesky_on_threads_is_the_serial_one():
+    from gmmfast import _kernels
+
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(64, 20, 20))
+    cov = A @ A.transpose(0, 2, 1) + 20 * np.eye(20)
+    out1, out3 = np.empty_like(cov), np.empty_like(cov)
+    assert _kernels.precision_cholesky(cov, out1, np.inf, 1) == -1
+    assert _kernels.precision_cholesky(cov, out3, np.inf, 3) == -1
+    np.testing.assert_array_equal(out1, out3)
+    # the first failing component is reported, whichever thread met it
+    cov[[17, 40]] = -np.eye(20)
+    assert _kernels.precision_cholesky(cov, out3, np.inf, 3) == 17
