@@ -4,6 +4,8 @@ Written for clarity, not speed: per component, moments about the component's own
 mean (no raw-moment cancellation), log-densities through explicit Cholesky factors.
 """
 
+import warnings
+
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
@@ -113,3 +115,24 @@ def explicit_init(X, covariance_type, seed=0, K=K):
         "spherical": np.full(K, 1 / var.mean()),
     }[covariance_type]
     return dict(weights_init=np.full(K, 1 / K), means_init=means, precisions_init=prec)
+
+
+def fit20(X, covariance_type, sample_weight=None, **kw):
+    """K components, 20 EM iterations with tol=0 (no early stop), warnings quiet."""
+    from gmmfast import GaussianMixture
+    from sklearn.exceptions import ConvergenceWarning
+
+    gm = GaussianMixture(K, covariance_type=covariance_type, max_iter=20, tol=0.0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gm.fit(X, sample_weight=sample_weight)
+
+
+def assert_same_model(a, b, rtol):
+    """Two fitted models agree on every parameter and on their lower bounds."""
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert isinstance(x, np.ndarray) and x.dtype == y.dtype
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max(),
+                                   err_msg=name)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)

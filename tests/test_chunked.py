@@ -10,6 +10,7 @@ grows with N.
 """
 
 import json
+import functools
 import os
 import subprocess
 import sys
@@ -22,11 +23,13 @@ from sklearn.exceptions import ConvergenceWarning
 import gmmfast
 from gmmfast import GaussianMixture, _init, _sources
 
-from _reference import explicit_init, make_data
+import _reference
+from _reference import explicit_init, fit20, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 K = 3
 RTOL = 1e-12
+assert_same_model = functools.partial(_reference.assert_same_model, rtol=RTOL)
 
 
 @pytest.fixture
@@ -42,22 +45,6 @@ def as_memmap(tmp_path, X, name="X.dat"):
     mm[:] = X
     mm.flush()
     return np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
-
-
-def fit20(X, covariance_type, sample_weight=None, **kw):
-    gm = GaussianMixture(K, covariance_type=covariance_type, max_iter=20, tol=0.0, **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return gm.fit(X, sample_weight=sample_weight)
-
-
-def assert_same_model(a, b, rtol=RTOL):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype
-        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max(),
-                                   err_msg=name)
-    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
 
 
 # 5000 rows: 4 full pieces of 1024 rows and a last one of 904
