@@ -71,7 +71,7 @@ cdef extern from "_vmath.h":
                            const double* cst, double* lp) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
-    void gmm_vmath_init() noexcept nogil
+    void gmm_vmath_init(int max_level) noexcept nogil
     const char* gmm_vmath_impl() noexcept nogil
 
 cdef extern from "_smalld.h":
@@ -84,9 +84,16 @@ cdef extern from "_smalld.h":
         const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
         const double* cst, const double* M, const double* U, double* N, double* S1,
         double* S2, double* L, void* scratch) noexcept nogil
+    void gmm_normalize_cols_d(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
+                              double* lse, double* row_max, double* scale) noexcept nogil
     void gmm_smalld_init() noexcept nogil
 
-gmm_vmath_init()
+import os as _os
+
+# GMMFAST_ISA=baseline|avx2 caps the vector code chosen at import (default: the widest
+# this CPU runs), so that the narrower builds can be tested on a wide machine.
+_ISA_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
+gmm_vmath_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
 gmm_smalld_init()
 
 # Covariance types, as the Python layer numbers them.
@@ -123,7 +130,7 @@ def openmp_enabled():
 
 
 def vmath_impl():
-    """Which build of the vector exp/log runs on this CPU ('avx2+fma' or 'baseline')."""
+    """Which build of the vector code runs: 'avx512', 'avx2+fma' or 'baseline'."""
     return gmm_vmath_impl().decode()
 
 
@@ -327,17 +334,23 @@ cdef void _logprob_tied_block(
             lp[i * K + k] = cst[k] - 0.5 * q
 
 
-cdef void _centered_squares(
+cdef inline Py_ssize_t _diag_width(Py_ssize_t D) noexcept nogil:
+    """Columns of the 'diag' feature rows [(x - c)^2, x - c, 1]."""
+    return 2 * D + 1
+
+
+cdef void _diag_features(
     const floating* X, Py_ssize_t n, Py_ssize_t D, const floating* c,
-    floating* A,            # OUT (n, 2D): [ (x - c)**2 , x - c ]
+    floating* A,            # OUT (n, 2D+1): [ (x - c)**2 , x - c , 1 ]
 ) noexcept nogil:
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, P = _diag_width(D)
     cdef floating t
     for i in range(n):
         for j in range(D):
             t = X[i * D + j] - c[j]
-            A[i * 2 * D + j] = t * t
-            A[i * 2 * D + D + j] = t
+            A[i * P + j] = t * t
+            A[i * P + D + j] = t
+        A[i * P + 2 * D] = 1
 
 
 cdef void _logprob_diag_block(
@@ -345,18 +358,82 @@ cdef void _logprob_diag_block(
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst,      # IN  (K,) includes -0.5 sum_d P_kd (mu_kd - c_d)^2
     const floating* c,      # IN  (D,)
-    const floating* W,      # IN  (K, 2D): [ P_k , -2 P_k * (mu_k - c) ]
-    double* lp,             # OUT (n, K)
-    floating* A,            # scratch (n, 2D)
-    floating* G,            # scratch (n, K)
+    const floating* W,      # IN  (K, 2D+1): [ -0.5 P_k , P_k (mu_k - c) , cst_k or 0 ]
+    double* lp,             # OUT (n, K), or (K, n) when by_component
+    bint by_component,
+    floating* A,            # OUT (n, 2D+1) the feature rows, kept for the statistics
+    float* G,               # scratch (n * K), float32 only
 ) noexcept nogil:
-    cdef Py_ssize_t i, k
-    _centered_squares(X, n, D, c, A)
-    _gemm_rm(False, True, <int> n, <int> K, <int> (2 * D), <floating> 1.0,
-             A, <int> (2 * D), W, <int> (2 * D), <floating> 0.0, G, <int> K)
+    """lp = A W^T: one GEMM gives the whole weighted log-probability. In float64 the
+    constant is W's last column; in float32 that column is 0 and cst is added in
+    double to the float32 product."""
+    cdef Py_ssize_t i, k, P = _diag_width(D)
+    _diag_features(X, n, D, c, A)
+    if floating is double:
+        if by_component:
+            _gemm_rm(False, True, <int> K, <int> n, <int> P, 1.0, W, <int> P, A,
+                     <int> P, 0.0, lp, <int> n)
+        else:
+            _gemm_rm(False, True, <int> n, <int> K, <int> P, 1.0, A, <int> P, W,
+                     <int> P, 0.0, lp, <int> K)
+    else:
+        if by_component:
+            _gemm_rm(False, True, <int> K, <int> n, <int> P, <float> 1.0, W, <int> P,
+                     A, <int> P, <float> 0.0, G, <int> n)
+            for k in range(K):
+                for i in range(n):
+                    lp[k * n + i] = cst[k] + G[k * n + i]
+        else:
+            _gemm_rm(False, True, <int> n, <int> K, <int> P, <float> 1.0, A, <int> P,
+                     W, <int> P, <float> 0.0, G, <int> K)
+            for i in range(n):
+                for k in range(K):
+                    lp[i * K + k] = cst[k] + G[i * K + k]
+
+
+cdef Py_ssize_t _diag_stats_block(
+    const floating* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst, const floating* c, const floating* W,
+    double* N, double* S2, double* L,
+    floating* ft, double* dt,
+) noexcept nogil:
+    """Statistics of one block, 'diag', component-major: lpt (K x n) = W A^T, its
+    normalisation vectorised over the rows (_smalld.h), then [S2 | S1 | N] += R A in
+    one GEMM (double). Returns the first row whose log-likelihood is not finite, or -1.
+
+    ft: (n (2D+1) + n K) floating; dt: (K n + 3 n + (n + K) (2D+1)) double.
+    """
+    cdef Py_ssize_t i, j, k, P = _diag_width(D)
+    cdef floating* A = ft
+    cdef double* lpt = dt
+    cdef double* row_max = lpt + K * n
+    cdef double* scale = row_max + n
+    cdef double* lse = scale + n
+    cdef double* Ad = lse + n
+    cdef double* C = Ad + n * P
+    cdef double t
+    _logprob_diag_block(X, n, D, K, cst, c, W, lpt, True, A, <float*> (ft + n * P))
+    gmm_normalize_cols_d(lpt, n, K, w, lse, row_max, scale)
     for i in range(n):
-        for k in range(K):
-            lp[i * K + k] = cst[k] - 0.5 * G[i * K + k]
+        if not isfinite(lse[i]):
+            return i
+    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    if floating is double:
+        Ad = A
+    else:
+        for i in range(n):   # the moments from x in double, not from float32 squares
+            for j in range(D):
+                t = <double> X[i * D + j] - c[j]
+                Ad[i * P + j] = t * t
+                Ad[i * P + D + j] = t
+            Ad[i * P + 2 * D] = 1.0
+    _gemm_rm(False, False, <int> K, <int> P, <int> n, <double> 1.0, lpt, <int> n,
+             Ad, <int> P, <double> 0.0, C, <int> P)
+    for k in range(K):
+        for j in range(2 * D):
+            S2[k * 2 * D + j] += C[k * P + j]
+        N[k] += C[k * P + 2 * D]
+    return -1
 
 
 cdef void _logprob_spherical_block(
@@ -578,10 +655,10 @@ cdef void _stats_moments_block(
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     cdef Py_ssize_t gd = _gemm_group(D, K) * D
-    return max(B * (2 * D + K) + D * D, B * D + B * gd + D * gd)
+    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
-    return B * (K + 2 * D + 1)
+    return B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B
 
 
 cdef int _weighted_logprob_block(
@@ -603,7 +680,8 @@ cdef int _weighted_logprob_block(
     elif cov == 1:
         _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
     elif cov == 2:
-        _logprob_diag_block(Xb, n, D, K, cst, shift, P1, lp, ft, ft + n * 2 * D)
+        _logprob_diag_block(Xb, n, D, K, cst, shift, Ucat, lp, False, ft,
+                            <float*> (ft + n * _diag_width(D)))
     else:
         _logprob_spherical_block(Xb, n, D, K, cst, shift, P1, pvec, lp, ft,
                                  ft + n * 2 * D, dt)
@@ -644,15 +722,7 @@ cdef void _stats_block(
                         S2[j * D + l] += t * A[i * D + l]
         else:
             _syrk_lower(<int> n, <int> D, A, 1.0, S2)
-    elif cov == 2:
-        # [S2 | S1] += R^T [(X - c)^2, X - c], one GEMM; S1, S2 adjacent per k
-        for i in range(n):
-            for j in range(D):
-                t = <double> Xb[i * D + j] - shift[j]
-                A[i * 2 * D + j] = t * t
-                A[i * 2 * D + D + j] = t
-        _stats_moments_block(R, n, K, 2 * D, A, S2)
-    else:
+    else:   # 'spherical' ('diag' runs whole blocks in _diag_stats_block)
         for i in range(n):
             s = 0.0
             for j in range(D):
@@ -763,9 +833,10 @@ def block_stats(
         else:
             Md = np.asarray(P1, dtype=np.float64)
             Ud = np.asarray(P2, dtype=np.float64)
+    cdef bint diag = cov_type == 2
     cdef const floating[:, ::1] Ucat
     cdef const double[:, ::1] V
-    Ucat, V = _full_gemm_params(cov_type, D, K, P1, P2, shift)
+    Ucat, V = _gemm_params(cov_type, D, K, cst, P1, P2, shift)
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
@@ -787,6 +858,16 @@ def block_stats(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &cst[0], &Md[0, 0], &Ud[0, 0, 0], &out_N[c, 0],
                         &out_S1[c, 0], &out_S2[c, 0], &out_L[c], dt)
+                    if bad >= 0:
+                        status[c] = STATUS_ZERO_DENSITY
+                        bad_rows[c] = start + bad
+                        break
+                    continue
+                if diag:
+                    bad = _diag_stats_block(
+                        &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
+                        K, &cst[0], &shift[0], &Ucat[0, 0], &out_N[c, 0], &out_S2[c, 0],
+                        &out_L[c], ft, dt)
                     if bad >= 0:
                         status[c] = STATUS_ZERO_DENSITY
                         bad_rows[c] = start + bad
@@ -821,9 +902,21 @@ _NO_V = np.zeros((1, 1))   # read-only placeholder for V outside the GEMM path
 _NO_V.flags.writeable = False
 
 
-def _full_gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, P1, P2, shift):
-    """(Ucat, V) for 'full' with D >= SMALL_D: Ucat = [U_1 | ... | U_K] (D x K*D, the
-    data's dtype) and V_k = (mu_k - c) U_k (K x D, double). Placeholders otherwise."""
+def _gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, cst, P1, P2, shift):
+    """The GEMM operands a pass derives from the parameters, once per call: (Ucat, V).
+
+    'full' with SMALL_D <= D < GEMM_MAX_D: Ucat = [U_1 | ... | U_K] (D x K*D, the
+    data's dtype) and V_k = (mu_k - c) U_k (K x D, double).
+    'diag': Ucat = W (K x 2D+1, the data's dtype), the weights of the feature rows
+    [(x - c)^2, x - c, 1]: [-0.5 P_k, P_k (mu_k - c), cst_k] from P1 = [P, -2 P (mu - c)]
+    (both scalings exact); in float32 the last column is 0 (cst is added in double).
+    Placeholders otherwise."""
+    if cov == 2:
+        P1 = np.asarray(P1)
+        W = np.empty((K, 2 * D + 1), dtype=P1.dtype)
+        W[:, :2 * D] = -0.5 * P1
+        W[:, 2 * D] = np.asarray(cst) if P1.dtype == np.float64 else 0.0
+        return W, _NO_V
     if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:
         return P1, _NO_V
     U = np.asarray(P2)
@@ -910,7 +1003,7 @@ def block_logprob(
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
     cdef const floating[:, ::1] Ucat
     cdef const double[:, ::1] V
-    Ucat, V = _full_gemm_params(cov_type, D, K, P1, P2, shift)
+    Ucat, V = _gemm_params(cov_type, D, K, cst, P1, P2, shift)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
 

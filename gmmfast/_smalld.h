@@ -13,7 +13,7 @@
    Computed in the data's type T (float32 data in float32, as everywhere in gmmfast);
    every sum over rows is accumulated in double with gmm_sum_* / gmm_dot_* (eight
    partial sums in a fixed order). Parameters arrive in double and are rounded to T.
-   Compiled twice like _vmath.h: baseline and AVX2+FMA, chosen at import.
+   Compiled like _vmath.h: baseline, AVX2+FMA and AVX-512, chosen at import.
 */
 #ifndef GMMFAST_SMALLD_H
 #define GMMFAST_SMALLD_H
@@ -151,16 +151,27 @@ typedef ptrdiff_t (*gmm_block_f_fn)(const float *, const double *, ptrdiff_t, pt
 static gmm_block_d_fn gmm_full_small_block_d = gmm_full_small_block_d_base;
 static gmm_block_f_fn gmm_full_small_block_f = gmm_full_small_block_f_base;
 
+/* The component-major normalisation on its own, double: 'diag' blocks use it too. */
+typedef void (*gmm_norm_d_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                              double *, double *);
+static gmm_norm_d_fn gmm_normalize_cols_d = gmm_small_normalize_d_base;
+
 #ifdef GMM_HAVE_AVX2_CLONE
-GMM_SMALL_ALL(avx2, __attribute__((target("avx2,fma"))))
+GMM_SMALL_ALL(avx2, GMM_AVX2_ATTR)
+GMM_SMALL_ALL(avx512, GMM_AVX512_ATTR)
 #endif
 
 static void gmm_smalld_init(void)
 {
 #ifdef GMM_HAVE_AVX2_CLONE
-    if (gmm_exp_d == gmm_exp_d_avx2) {      /* gmm_vmath_init chose AVX2+FMA */
+    if (gmm_exp_d == gmm_exp_d_avx512) {    /* gmm_vmath_init chose AVX-512 */
+        gmm_full_small_block_d = gmm_full_small_block_d_avx512;
+        gmm_full_small_block_f = gmm_full_small_block_f_avx512;
+        gmm_normalize_cols_d = gmm_small_normalize_d_avx512;
+    } else if (gmm_exp_d == gmm_exp_d_avx2) {      /* gmm_vmath_init chose AVX2+FMA */
         gmm_full_small_block_d = gmm_full_small_block_d_avx2;
         gmm_full_small_block_f = gmm_full_small_block_f_avx2;
+        gmm_normalize_cols_d = gmm_small_normalize_d_avx2;
     }
 #endif
 }
