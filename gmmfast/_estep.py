@@ -216,11 +216,6 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     if cov == "diag":
         both = ws.S2[0].reshape(K, 2, D)
         S1, S2 = both[:, 1, :].copy(), both[:, 0, :].copy()
-    elif cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES:
-        # moments about the global shift, S2 laid out (D, K*D); keep the lower triangles
-        S1 = ws.S1[0].reshape(K, D).copy()
-        G = ws.S2[0].reshape(D, K, D).transpose(1, 0, 2)
-        S2 = np.tril(G) + np.triu(G.transpose(0, 2, 1), 1)
     else:
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()

@@ -26,9 +26,10 @@ Statistics written per chunk (double), with r_ik the responsibilities and w_i th
 sample weights (1 when none are given):
 
     N[c, k]   = sum w_i r_ik
-    S1[c, :]  = 'full': sum w_i r_ik (x_i - mu_k)            (K x D)
+    S1[c, :]  = 'full': sum w_i r_ik (x_i - m_k)             (K x D)
                 else:   sum w_i r_ik (x_i - c)               (K x D)
-    S2[c, :]  = 'full': sum w_i r_ik (x_i - mu_k)(x_i - mu_k)^T, lower triangle (K x D x D)
+    S2[c, :]  = 'full': sum w_i r_ik (x_i - m_k)(x_i - m_k)^T, lower triangle (K x D x D)
+                  with m_k = mu_k, or c when SMALL_D <= D < GEMM_MAX_D
                 'tied': sum w_i (x_i - c)(x_i - c)^T, lower triangle            (D x D)
                 'diag': sum w_i r_ik (x_i - c)**2                              (K x D)
                 'spherical': sum w_i r_ik ||x_i - c||^2                         (K)
@@ -555,45 +556,58 @@ cdef void _weight_resp(double* R, Py_ssize_t n, Py_ssize_t K, const double* w,
             Nk[k] += R[i * K + k]
 
 
+cdef inline Py_ssize_t _vech_width(Py_ssize_t D) noexcept nogil:
+    """Columns of the 'full' moment rows [z_a z_b (a >= b), z_a]: D(D+1)/2 + D."""
+    return D * (D + 1) // 2 + D
+
+
 cdef void _stats_full_gemm_block(
     const floating* Xc,     # IN  (n, D): X - c (from _logprob_full_gemm_block)
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* R,        # IN  (n, K) weighted responsibilities
     double* S1,             # INOUT (K, D): sum_i r_ik (x_i - c)
-    double* S2,             # INOUT (D, K*D): [a, k*D + b] = sum_i r_ik (x_i - c)_a (x_i - c)_b
-    floating* W,            # scratch (n, G*D)
-    floating* Cf,           # scratch (D, G*D), float32 only
+    double* S2,             # INOUT (K, D, D) lower triangle, about c
+    floating* F,            # scratch (n, Q) moment rows, Q = _vech_width(D)
+    floating* Rf,           # scratch (n, K), float32 only
+    floating* C,            # scratch (K, Q)
 ) noexcept nogil:
-    """'full' with D >= SMALL_D: moments about the global shift c, G components per
-    GEMM: S2[:, group] += (X - c)^T [r_k (X - c)]_k."""
-    cdef Py_ssize_t i, j, g, k0, gk, G = _gemm_group(D, K)
-    cdef floating r
-    cdef floating* w
-    cdef double* s1
-    k0 = 0
-    while k0 < K:   # groups of G components
-        gk = min(G, K - k0)
-        for i in range(n):
-            w = W + i * gk * D
-            for g in range(gk):
-                r = <floating> R[i * K + k0 + g]
-                for j in range(D):
-                    w[g * D + j] = r * Xc[i * D + j]
-        s1 = S1 + k0 * D
-        for i in range(n):
-            w = W + i * gk * D
-            for j in range(gk * D):
-                s1[j] += w[j]
-        if floating is double:
-            _gemm_rm(True, False, <int> D, <int> (gk * D), <int> n, 1.0,
-                     Xc, <int> D, W, <int> (gk * D), 1.0, S2 + k0 * D, <int> (K * D))
-        else:
-            _gemm_rm(True, False, <int> D, <int> (gk * D), <int> n, <float> 1.0,
-                     Xc, <int> D, W, <int> (gk * D), <float> 0.0, Cf, <int> (gk * D))
-            for i in range(D):
-                for j in range(gk * D):
-                    S2[i * K * D + k0 * D + j] += Cf[i * gk * D + j]
-        k0 += gk
+    """'full' with SMALL_D <= D < GEMM_MAX_D: moments about the global shift c for all
+    components in one GEMM, [S2 (lower) | S1] += R^T F with the moment rows
+    F_i = [z_a z_b for a >= b, z_a], z = x - c: the symmetric half of the products
+    only, and the responsibilities applied by the GEMM instead of a scaled copy of the
+    block per component."""
+    cdef Py_ssize_t i, a, b, k, col, Q = _vech_width(D), T = D * (D + 1) // 2
+    cdef const floating* z
+    cdef floating* f
+    cdef const floating* Rg
+    cdef double* S2k
+    for i in range(n):
+        z = Xc + i * D
+        f = F + i * Q
+        col = 0
+        for a in range(D):
+            for b in range(a + 1):
+                f[col + b] = z[a] * z[b]
+            col += a + 1
+        for a in range(D):
+            f[T + a] = z[a]
+    if floating is double:
+        _gemm_rm(True, False, <int> K, <int> Q, <int> n, 1.0, R, <int> K, F, <int> Q,
+                 0.0, C, <int> Q)
+    else:
+        for i in range(n * K):
+            Rf[i] = <float> R[i]
+        _gemm_rm(True, False, <int> K, <int> Q, <int> n, <float> 1.0, Rf, <int> K, F,
+                 <int> Q, <float> 0.0, C, <int> Q)
+    for k in range(K):
+        S2k = S2 + k * D * D
+        col = 0
+        for a in range(D):
+            for b in range(a + 1):
+                S2k[a * D + b] += C[k * Q + col + b]
+            col += a + 1
+        for a in range(D):
+            S1[k * D + a] += C[k * Q + T + a]
 
 
 cdef void _stats_full_syrk_block(
@@ -654,8 +668,9 @@ cdef void _stats_moments_block(
 # The drivers: one pass over X, threads over chunks (stats) or blocks (log-prob)
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
-    cdef Py_ssize_t gd = _gemm_group(D, K) * D
-    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd)
+    cdef Py_ssize_t gd = _gemm_group(D, K) * D, Q = _vech_width(D)
+    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd,
+               B * (D + Q + K) + K * Q)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     return B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B
@@ -697,10 +712,11 @@ cdef void _stats_block(
     cdef Py_ssize_t i, j, l
     cdef double t, s
     cdef double* A = dt
-    cdef Py_ssize_t gd = _gemm_group(D, K) * D
+    cdef Py_ssize_t Q = _vech_width(D)
     _weight_resp(R, n, K, wb, N)
     if cov == 0 and D < GEMM_MAX_D:
-        _stats_full_gemm_block(ft, n, D, K, R, S1, S2, ft + n * D, ft + n * D + n * gd)
+        _stats_full_gemm_block(ft, n, D, K, R, S1, S2, ft + n * D, ft + n * (D + Q),
+                               ft + n * (D + Q + K))
     elif cov == 0:
         _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * D)
     elif cov == 1:
@@ -780,9 +796,9 @@ def block_stats(
         the global index of the offending row (for STATUS_ZERO_DENSITY).
 
     On success, chunk 0 of every output holds the total over all chunks (added in
-    chunk order), with S2 made symmetric for 'tied' and for 'full' with D < SMALL_D.
-    'full' with D >= SMALL_D takes moments about the global shift c instead of the
-    component means, and writes S2 as (D, K*D): [a, k*D + b] (both triangles).
+    chunk order), with S2 made symmetric for 'full' and 'tied'. 'full' with
+    SMALL_D <= D < GEMM_MAX_D takes moments about the global shift c instead of the
+    component means.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t C = out_N.shape[0], B = block_size
@@ -941,8 +957,8 @@ cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
             for j in range(S2.shape[1]):
                 S2[0, j] += S2[c, j]
             L[0] += L[c]
-        # lower triangles written: 'full' outside the GEMM range, and 'tied'
-        if (cov == 0 and (D < SMALL_D or D >= GEMM_MAX_D)) or cov == 1:
+        # lower triangles written: 'full' and 'tied'
+        if cov == 0 or cov == 1:
             for k in range(K if cov == 0 else 1):
                 S = &S2[0, k * D * D]
                 for a in range(D):
