@@ -70,6 +70,14 @@ cdef extern from "_vmath.h":
     void gmm_sqdist_rows_f(const float* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
                            Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
                            const double* cst, double* lp) noexcept nogil
+    void gmm_centre_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
+                           double* Z) noexcept nogil
+    void gmm_centre_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
+                           float* Z) noexcept nogil
+    void gmm_sqnorm_rows_d(const double* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                           Py_ssize_t k, double cst, double* lp) noexcept nogil
+    void gmm_sqnorm_rows_f(const float* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                           Py_ssize_t k, double cst, double* lp) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     void gmm_vmath_init(int max_level) noexcept nogil
@@ -244,22 +252,17 @@ cdef void _logprob_full_trmm_block(
 ) noexcept nogil:
     """'full' with D >= GEMM_MAX_D: per component, (X - mu_k) U_k by a triangular
     product (half the flops of a GEMM)."""
-    cdef Py_ssize_t i, j, k
-    cdef const floating* mu
-    cdef floating* z
-    cdef double q
+    cdef Py_ssize_t k
     for k in range(K):
-        mu = M + k * D
-        for i in range(n):
-            for j in range(D):
-                Z[i * D + j] = X[i * D + j] - mu[j]
+        if floating is double:
+            gmm_centre_rows_d(X, n, D, M + k * D, Z)
+        else:
+            gmm_centre_rows_f(X, n, D, M + k * D, Z)
         _trmm_upper_right(<int> n, <int> D, U + k * D * D, Z)
-        for i in range(n):
-            z = Z + i * D
-            q = 0.0
-            for j in range(D):
-                q += <double> z[j] * z[j]
-            lp[i * K + k] = cst[k] - 0.5 * q
+        if floating is double:
+            gmm_sqnorm_rows_d(Z, n, D, K, k, cst[k], lp)
+        else:
+            gmm_sqnorm_rows_f(Z, n, D, K, k, cst[k], lp)
 
 
 cdef inline Py_ssize_t _gemm_group(Py_ssize_t D, Py_ssize_t K) noexcept nogil:

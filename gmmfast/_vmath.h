@@ -295,8 +295,37 @@ attr static void gmm_sqdist_rows_##tname##_##suffix(                            
     }                                                                                   \
 }
 
-GMM_SQDIST_FUNC(base, , double, d)
-GMM_SQDIST_FUNC(base, , float, f)
+/* Z = X - mu (n x D rows), then, after the caller's triangular product Z := Z U_k,
+   lp[i*K + k] = cst - 0.5 * ||Z_i||^2 (eight partial sums, fixed order). */
+#define GMM_CENTRE_SQNORM_FUNCS(suffix, attr, T, tname)                                 \
+attr static void gmm_centre_rows_##tname##_##suffix(                                    \
+    const T *X, ptrdiff_t n, ptrdiff_t D, const T *mu, T *Z)                            \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++)                                                   \
+        for (ptrdiff_t j = 0; j < D; j++) Z[i * D + j] = X[i * D + j] - mu[j];          \
+}                                                                                       \
+attr static void gmm_sqnorm_rows_##tname##_##suffix(                                    \
+    const T *Z, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, double cst,         \
+    double *lp)                                                                         \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        const T *z = Z + i * D;                                                         \
+        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                       \
+        ptrdiff_t j = 0;                                                                \
+        for (; j + 8 <= D; j += 8)                                                      \
+            for (int l = 0; l < 8; l++) acc[l] += (double) z[j + l] * (double) z[j + l]; \
+        for (int l = 0; j < D; j++, l++) acc[l] += (double) z[j] * (double) z[j];        \
+        lp[i * K + k] = cst - 0.5 * gmm_sum8(acc);                                      \
+    }                                                                                   \
+}
+
+#define GMM_ROWS_ALL(suffix, attr)                                                      \
+    GMM_SQDIST_FUNC(suffix, attr, double, d)                                            \
+    GMM_SQDIST_FUNC(suffix, attr, float, f)                                             \
+    GMM_CENTRE_SQNORM_FUNCS(suffix, attr, double, d)                                    \
+    GMM_CENTRE_SQNORM_FUNCS(suffix, attr, float, f)
+
+GMM_ROWS_ALL(base, )
 
 typedef void (*gmm_sqdist_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                 ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
@@ -304,13 +333,29 @@ typedef void (*gmm_sqdist_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, 
                                 ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
 static gmm_sqdist_d_fn gmm_sqdist_rows_d = gmm_sqdist_rows_d_base;
 static gmm_sqdist_f_fn gmm_sqdist_rows_f = gmm_sqdist_rows_f_base;
+typedef void (*gmm_centre_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
+typedef void (*gmm_centre_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
+typedef void (*gmm_sqnorm_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                double, double *);
+typedef void (*gmm_sqnorm_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                double, double *);
+static gmm_centre_d_fn gmm_centre_rows_d = gmm_centre_rows_d_base;
+static gmm_centre_f_fn gmm_centre_rows_f = gmm_centre_rows_f_base;
+static gmm_sqnorm_d_fn gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_base;
+static gmm_sqnorm_f_fn gmm_sqnorm_rows_f = gmm_sqnorm_rows_f_base;
 
 #ifdef GMM_HAVE_AVX2_CLONE
-GMM_SQDIST_FUNC(avx2, GMM_AVX2_ATTR, double, d)
-GMM_SQDIST_FUNC(avx2, GMM_AVX2_ATTR, float, f)
-GMM_SQDIST_FUNC(avx512, GMM_AVX512_ATTR, double, d)
-GMM_SQDIST_FUNC(avx512, GMM_AVX512_ATTR, float, f)
+GMM_ROWS_ALL(avx2, GMM_AVX2_ATTR)
+GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
 #endif
+
+#define GMM_CHOOSE_ROWS(suffix)                                                         \
+    gmm_sqdist_rows_d = gmm_sqdist_rows_d_##suffix;                                     \
+    gmm_sqdist_rows_f = gmm_sqdist_rows_f_##suffix;                                     \
+    gmm_centre_rows_d = gmm_centre_rows_d_##suffix;                                     \
+    gmm_centre_rows_f = gmm_centre_rows_f_##suffix;                                     \
+    gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_##suffix;                                     \
+    gmm_sqnorm_rows_f = gmm_sqnorm_rows_f_##suffix;
 
 /* Pick the widest implementation this CPU runs, up to max_level (0 baseline, 1 AVX2+FMA,
    2 AVX-512: the GMMFAST_ISA switch, so tests can run the narrower clones on a wide
@@ -325,8 +370,7 @@ static void gmm_vmath_init(int max_level)
         gmm_log_d = gmm_log_d_avx512;
         gmm_exp_f = gmm_exp_f_avx512;
         gmm_log_f = gmm_log_f_avx512;
-        gmm_sqdist_rows_d = gmm_sqdist_rows_d_avx512;
-        gmm_sqdist_rows_f = gmm_sqdist_rows_f_avx512;
+        GMM_CHOOSE_ROWS(avx512)
         gmm_vmath_isa = "avx512";
     } else if (max_level >= 1 && __builtin_cpu_supports("avx2")
                && __builtin_cpu_supports("fma")) {
@@ -334,8 +378,7 @@ static void gmm_vmath_init(int max_level)
         gmm_log_d = gmm_log_d_avx2;
         gmm_exp_f = gmm_exp_f_avx2;
         gmm_log_f = gmm_log_f_avx2;
-        gmm_sqdist_rows_d = gmm_sqdist_rows_d_avx2;
-        gmm_sqdist_rows_f = gmm_sqdist_rows_f_avx2;
+        GMM_CHOOSE_ROWS(avx2)
         gmm_vmath_isa = "avx2+fma";
     }
 #endif
