@@ -282,7 +282,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_lower_bound = -np.inf
         best_lower_bounds = []
         converged_best = False
-        with blas_single_thread():
+        with blas_single_thread(self.covariance_type, n_features):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:
@@ -341,7 +341,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # labels from the stored parameters, exactly as predict computes them
         if getattr(source, "lazy", False):
             return self._lazy(source.X, "labels")
-        with blas_single_thread():
+        with blas_single_thread(self.covariance_type, source.n_features):
             (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
         return labels
 
@@ -523,7 +523,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """(source, outputs): per-sample outputs of in-memory or piecewise-read X."""
         check_is_fitted(self)
         source = self._source(X, None, reset=False)
-        with blas_single_thread():
+        with blas_single_thread(self.covariance_type, source.n_features):
             return source, source.per_sample(self._kernel_model(source.dtype), **wanted)
 
     def _lazy(self, X, what):
@@ -578,7 +578,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return _dask.score(self, X, sample_weight)
         source = self._source(X, sample_weight, reset=False)
         model = self._kernel_model(source.dtype)
-        with blas_single_thread():
+        with blas_single_thread(self.covariance_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):
                 return source.weighted_score(model, source.w)
             (lse,) = source.per_sample(model, lse=True)

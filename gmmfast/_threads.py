@@ -6,6 +6,7 @@ they set OpenMP's own maximum, which is what we read. The package never sets thr
 environment variables.
 """
 
+import contextlib
 import os
 
 from . import _kernels
@@ -44,13 +45,20 @@ def effective_n_threads(n_threads=None):
     return max(1, n)
 
 
-def blas_single_thread():
+def blas_single_thread(covariance_type=None, n_features=None):
     """Context that holds BLAS to one thread while the kernels call it.
 
     Always, not only when several of our threads run: a BLAS call that splits its
     work over threads may sum in another order, and results must not depend on the
-    thread count.
+    thread count. The one exception is a model whose kernels call no BLAS at all
+    ('full' with fewer than ``_kernels.SMALL_FEATURES`` features runs plain loops,
+    and its M-step factorises D x D matrices of D < 8): then nothing is limited, and
+    no thread-pool controller is built (that scans every loaded library, ~10-30 ms
+    once per process, longer than a whole small fit).
     """
+    if covariance_type == "full" and n_features is not None \
+            and n_features < _kernels.SMALL_FEATURES:
+        return contextlib.nullcontext()
     global _controller
     if _controller is None:
         _controller = _shared_controller()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+import gmmfast
 from gmmfast import GaussianMixture, _estep, _mstep
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -206,3 +207,30 @@ def test_precision_cholesky_on_threads_is_the_serial_one():
     # the first failing component is reported, whichever thread met it
     cov[[17, 40]] = -np.eye(20)
     assert _kernels.precision_cholesky(cov, out3, np.inf, 3) == 17
+
+
+_CONTROLLER_CHILD = """
+import numpy as np
+from gmmfast import GaussianMixture, _threads
+X = np.random.default_rng(0).standard_normal((500, {d}))
+g = GaussianMixture(3, covariance_type="{cov}", init_params="random_from_data",
+                    random_state=0).fit(X)
+g.predict(X); g.score_samples(X); g.score(X)
+print(_threads._controller is not None)
+"""
+
+
+@pytest.mark.parametrize("cov, d, built", [("full", 2, False), ("full", 7, False),
+                                           ("full", 8, True), ("diag", 2, True)])
+def test_thread_pools_are_scanned_only_for_kernels_that_call_blas(cov, d, built):
+    # 'full' with D < 8 calls no BLAS: building threadpoolctl's controller (a scan of
+    # every loaded library) would cost more than the fit
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _CONTROLLER_CHILD.format(cov=cov, d=d)],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == str(built)
