@@ -33,6 +33,14 @@ MIN_WORK_PER_THREAD = 2**18
 
 _LOG_2PI = math.log(2 * math.pi)
 
+#: 'full' with D >= SMALL_FEATURES runs through moment rows about the mixture mean c
+#: (two GEMMs for all components, _kernels.COV_FULL_MOMENTS) while every component's
+#: squared Mahalanobis distance to c, ||(mu_k - c) U_k||^2, is at most this: the
+#: expansion about c then costs at most about this many units of rounding (relative)
+#: in the log-densities and covariances. Beyond it (tight components far apart, e.g.
+#: digits: ~1e7), each component's products are taken about its own mean.
+MOMENTS_MAX_SPREAD = 256.0
+
 
 def block_size(n_rows, n_components=1, n_features=1):
     """Rows per block for a pass over ``n_rows`` rows.
@@ -92,6 +100,8 @@ class KernelModel:
             self.shift = weights @ means
             self.cst = base + np.log(U.reshape(K, D * D)[:, :: D + 1]).sum(axis=1)
             self.P1, self.P2 = means, U
+            if D >= _kernels.SMALL_FEATURES:
+                self._full_moments(means, U)
         elif covariance_type == "tied":
             self.shift = weights @ means
             self.cst = base + np.log(np.diag(U)).sum()
@@ -115,6 +125,27 @@ class KernelModel:
         self.P1 = np.ascontiguousarray(self.P1, dtype=self.dtype)
         self.P2 = np.ascontiguousarray(self.P2, dtype=self.dtype)
         self.shift_arg = np.ascontiguousarray(self.shift, dtype=self.dtype)
+
+    def _full_moments(self, means, U):
+        """Switch to moment rows (COV_FULL_MOMENTS) when every component is within
+        MOMENTS_MAX_SPREAD of the shift: P1 becomes the GEMM weights W (K, Q+1) of
+        the rows [z_a z_b (a >= b), z_a, 1], z = x - c (see _kernels.pyx)."""
+        K, D = means.shape
+        m = means - self.shift
+        V = np.einsum("kd,kde->ke", m, U)
+        spread = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2
+        if not spread.max() <= MOMENTS_MAX_SPREAD:
+            return
+        P = np.matmul(U, U.transpose(0, 2, 1))         # precisions U U^T
+        rows, cols = np.tril_indices(D)                # the kernel's order: a, b <= a
+        T = rows.size
+        W = np.empty((K, T + D + 1))
+        W[:, :T] = P[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
+        W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
+        self.cst = self.cst - 0.5 * spread
+        W[:, T + D] = self.cst if self.dtype == np.float64 else 0.0
+        self.code = _kernels.COV_FULL_MOMENTS
+        self.P1, self.P2 = W, _UNUSED_P2
 
     def args(self):
         """The parameter arguments of block_stats / block_logprob, in order."""
@@ -219,9 +250,10 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     else:
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
-    full_gemm = cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES
+    about_c = model.code == _kernels.COV_FULL_MOMENTS or (
+        cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES)
     if cov == "full":  # 'full' statistics always carry one shift per component
-        shift = np.tile(model.shift, (K, 1)) if full_gemm else model.means
+        shift = np.tile(model.shift, (K, 1)) if about_c else model.means
     else:
         shift = model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())

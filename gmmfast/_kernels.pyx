@@ -70,6 +70,12 @@ cdef extern from "_vmath.h":
     void gmm_sqdist_rows_f(const float* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
                            Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
                            const double* cst, double* lp) noexcept nogil
+    void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                           double* F, double* z, float* F32) noexcept nogil
+    void gmm_moment_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                           float* F, float* z, float* F32) noexcept nogil
+    void gmm_moment_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                            double* F, double* z, float* F32) noexcept nogil
     void gmm_centre_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
                            double* Z) noexcept nogil
     void gmm_centre_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
@@ -110,6 +116,9 @@ COV_FULL = 0
 COV_TIED = 1
 COV_DIAG = 2
 COV_SPHERICAL = 3
+# 'full' computed through moment rows about the mixture mean (see _moments_block): the
+# Python layer picks it when that loses little precision.
+COV_FULL_MOMENTS = 4
 
 # Status codes returned per chunk / block.
 cdef enum:
@@ -565,52 +574,38 @@ cdef inline Py_ssize_t _vech_width(Py_ssize_t D) noexcept nogil:
 
 
 cdef void _stats_full_gemm_block(
-    const floating* Xc,     # IN  (n, D): X - c (from _logprob_full_gemm_block)
+    const floating* X,      # IN  (n, D) rows of the block
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const floating* c,      # IN  (D,) global shift
     const double* R,        # IN  (n, K) weighted responsibilities
     double* S1,             # INOUT (K, D): sum_i r_ik (x_i - c)
     double* S2,             # INOUT (K, D, D) lower triangle, about c
-    floating* F,            # scratch (n, Q) moment rows, Q = _vech_width(D)
-    floating* Rf,           # scratch (n, K), float32 only
-    floating* C,            # scratch (K, Q)
+    double* F,              # scratch (n, Q+1) + D: moment rows, Q = _vech_width(D)
+    double* C,              # scratch (K, Q+1)
 ) noexcept nogil:
     """'full' with SMALL_D <= D < GEMM_MAX_D: moments about the global shift c for all
-    components in one GEMM, [S2 (lower) | S1] += R^T F with the moment rows
-    F_i = [z_a z_b for a >= b, z_a], z = x - c: the symmetric half of the products
+    components in one GEMM, [S2 (lower) | S1 | .] += R^T F with the moment rows
+    F_i = [z_a z_b for a >= b, z_a, 1], z = x - c: the symmetric half of the products
     only, and the responsibilities applied by the GEMM instead of a scaled copy of the
-    block per component."""
-    cdef Py_ssize_t i, a, b, k, col, Q = _vech_width(D), T = D * (D + 1) // 2
-    cdef const floating* z
-    cdef floating* f
-    cdef const floating* Rg
+    block per component. In double for float32 data too: float32 products about c lose
+    eps32 times the squared distance of the means from c."""
+    cdef Py_ssize_t a, b, k, col, Q1 = _vech_width(D) + 1, T = D * (D + 1) // 2
     cdef double* S2k
-    for i in range(n):
-        z = Xc + i * D
-        f = F + i * Q
-        col = 0
-        for a in range(D):
-            for b in range(a + 1):
-                f[col + b] = z[a] * z[b]
-            col += a + 1
-        for a in range(D):
-            f[T + a] = z[a]
     if floating is double:
-        _gemm_rm(True, False, <int> K, <int> Q, <int> n, 1.0, R, <int> K, F, <int> Q,
-                 0.0, C, <int> Q)
+        gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
     else:
-        for i in range(n * K):
-            Rf[i] = <float> R[i]
-        _gemm_rm(True, False, <int> K, <int> Q, <int> n, <float> 1.0, Rf, <int> K, F,
-                 <int> Q, <float> 0.0, C, <int> Q)
+        gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1, NULL)
+    _gemm_rm(True, False, <int> K, <int> Q1, <int> n, <double> 1.0, R, <int> K, F,
+             <int> Q1, <double> 0.0, C, <int> Q1)
     for k in range(K):
         S2k = S2 + k * D * D
         col = 0
         for a in range(D):
             for b in range(a + 1):
-                S2k[a * D + b] += C[k * Q + col + b]
+                S2k[a * D + b] += C[k * Q1 + col + b]
             col += a + 1
         for a in range(D):
-            S1[k * D + a] += C[k * Q + T + a]
+            S1[k * D + a] += C[k * Q1 + T + a]
 
 
 cdef void _stats_full_syrk_block(
@@ -668,15 +663,122 @@ cdef void _stats_moments_block(
 
 
 # ---------------------------------------------------------------------------------
+# 'full' through moment rows: the log-probability and the statistics of all components
+# as two GEMMs over one feature matrix
+
+cdef void _logprob_moments_block(
+    const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,) the constant, float32 only (float64: in W)
+    const floating* c,      # IN  (D,) global shift
+    const floating* W,      # IN  (K, Q+1) weights of the moment rows (_gemm_params)
+    double* lp,             # OUT (n, K), or (K, n) when by_component
+    bint by_component,
+    floating* F,            # INOUT (n, Q+1) the moment rows (formed here unless have_F)
+    bint have_F,
+    float* G,               # scratch (n * K), float32 only
+) noexcept nogil:
+    """lp = F W^T, with W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, const], m_k = mu_k - c,
+    P_k = U_k U_k^T: the quadratic form expanded about c, so that one GEMM over the
+    symmetric half of the products serves every component."""
+    cdef Py_ssize_t i, k, Q1 = _vech_width(D) + 1
+    if have_F:
+        pass
+    elif floating is double:   # F_i = [z_a z_b (a >= b), z_a, 1], z = x_i - c
+        gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
+    else:
+        gmm_moment_rows_f(X, n, D, c, F, F + n * Q1, NULL)
+    if floating is double:
+        if by_component:
+            _gemm_rm(False, True, <int> K, <int> n, <int> Q1, 1.0, W, <int> Q1, F,
+                     <int> Q1, 0.0, lp, <int> n)
+        else:
+            _gemm_rm(False, True, <int> n, <int> K, <int> Q1, 1.0, F, <int> Q1, W,
+                     <int> Q1, 0.0, lp, <int> K)
+    else:
+        if by_component:
+            _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <float> 1.0, W, <int> Q1,
+                     F, <int> Q1, <float> 0.0, G, <int> n)
+            for k in range(K):
+                for i in range(n):
+                    lp[k * n + i] = cst[k] + G[k * n + i]
+        else:
+            _gemm_rm(False, True, <int> n, <int> K, <int> Q1, <float> 1.0, F, <int> Q1,
+                     W, <int> Q1, <float> 0.0, G, <int> K)
+            for i in range(n):
+                for k in range(K):
+                    lp[i * K + k] = cst[k] + G[i * K + k]
+
+
+cdef Py_ssize_t _moments_stats_block(
+    const floating* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst, const floating* c, const floating* W,
+    double* C,              # INOUT (K, Q+1): += R F, the chunk's [S2 | S1 | N] in rows
+    double* L, floating* ft, double* dt,
+) noexcept nogil:
+    """Statistics of one block, 'full' through moment rows, component-major:
+    lpt (K x n) = W F^T, normalised over the rows (_smalld.h), then
+    C += R F in one GEMM, in double. float32 data: the log-probability GEMM in float32,
+    the statistics from moment rows formed in double: products about c in float32 would
+    lose eps32 times the squared distance of the means from c (~1e-6 on ordinary data,
+    30 times scikit-learn's float32 error). _moments_unpack spreads C into N, S1, S2
+    once per chunk. Returns the first row whose log-likelihood is not finite, or -1.
+
+    ft: n (Q+1) + D + n K floating; dt: K n + 3 n + n (Q+1) + D double.
+    """
+    cdef Py_ssize_t i, Q1 = _vech_width(D) + 1
+    cdef floating* F = ft
+    cdef float* G = <float*> (ft + n * Q1 + D)
+    cdef double* lpt = dt
+    cdef double* row_max = lpt + K * n
+    cdef double* scale = row_max + n
+    cdef double* lse = scale + n
+    cdef double* Fd = lse + n
+    if floating is float:   # the rows in double for the statistics, rounded for lp
+        gmm_moment_rows_fd(X, n, D, c, Fd, Fd + n * Q1, F)
+    _logprob_moments_block(X, n, D, K, cst, c, W, lpt, True, F, floating is float, G)
+    gmm_normalize_cols_d(lpt, n, K, w, lse, row_max, scale)
+    for i in range(n):
+        if not isfinite(lse[i]):
+            return i
+    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    if floating is double:
+        Fd = F
+    _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, Fd,
+             <int> Q1, <double> 1.0, C, <int> Q1)
+    return -1
+
+
+cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N,
+                          double* S1, double* S2) noexcept nogil:
+    """N, S1 (K, D), S2 (K, D, D) lower triangle, from the rows of C (K, Q+1)."""
+    cdef Py_ssize_t a, b, k, col, Q1 = _vech_width(D) + 1, T = D * (D + 1) // 2
+    cdef const double* Ck
+    for k in range(K):
+        Ck = C + k * Q1
+        col = 0
+        for a in range(D):
+            for b in range(a + 1):
+                S2[(k * D + a) * D + b] = Ck[col + b]
+            col += a + 1
+        for a in range(D):
+            S1[k * D + a] = Ck[T + a]
+        N[k] = Ck[Q1 - 1]
+
+
+# ---------------------------------------------------------------------------------
 # The drivers: one pass over X, threads over chunks (stats) or blocks (log-prob)
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     cdef Py_ssize_t gd = _gemm_group(D, K) * D, Q = _vech_width(D)
-    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd,
-               B * (D + Q + K) + K * Q)
+    if cov == 4:
+        return B * (Q + 1) + D + B * K
+    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
-    return B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B
+    if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
+        return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D
+    return max(B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B,
+               (B + K) * (_vech_width(D) + 1) + D)
 
 
 cdef int _weighted_logprob_block(
@@ -700,6 +802,12 @@ cdef int _weighted_logprob_block(
     elif cov == 2:
         _logprob_diag_block(Xb, n, D, K, cst, shift, Ucat, lp, False, ft,
                             <float*> (ft + n * _diag_width(D)))
+    elif cov == 4:
+        if floating is float:   # the rows as the statistics pass forms them
+            gmm_moment_rows_fd(Xb, n, D, shift, dt, dt + n * (_vech_width(D) + 1), ft)
+        _logprob_moments_block(Xb, n, D, K, cst, shift, Ucat, lp, False, ft,
+                               floating is float,
+                               <float*> (ft + n * (_vech_width(D) + 1) + D))
     else:
         _logprob_spherical_block(Xb, n, D, K, cst, shift, P1, pvec, lp, ft,
                                  ft + n * 2 * D, dt)
@@ -718,8 +826,8 @@ cdef void _stats_block(
     cdef Py_ssize_t Q = _vech_width(D)
     _weight_resp(R, n, K, wb, N)
     if cov == 0 and D < GEMM_MAX_D:
-        _stats_full_gemm_block(ft, n, D, K, R, S1, S2, ft + n * D, ft + n * (D + Q),
-                               ft + n * (D + Q + K))
+        _stats_full_gemm_block(Xb, n, D, K, shift, R, S1, S2, dt,
+                               dt + n * (Q + 1) + D)
     elif cov == 0:
         _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * D)
     elif cov == 1:
@@ -827,7 +935,7 @@ def block_stats(
             or out_S2.shape[0] != C):
         raise ValueError("block_stats: output shapes do not match")
     # the widths each covariance type writes (per chunk); anything else would overrun
-    if cov_type == 0:
+    if cov_type == 0 or cov_type == 4:
         s1_need, s2_need = K * D, K * D * D
     elif cov_type == 1:
         s1_need, s2_need = K * D, D * D
@@ -852,7 +960,7 @@ def block_stats(
         else:
             Md = np.asarray(P1, dtype=np.float64)
             Ud = np.asarray(P2, dtype=np.float64)
-    cdef bint diag = cov_type == 2
+    cdef bint diag = cov_type == 2, moments = cov_type == 4
     cdef const floating[:, ::1] Ucat
     cdef const double[:, ::1] V
     Ucat, V = _gemm_params(cov_type, D, K, cst, P1, P2, shift)
@@ -869,6 +977,9 @@ def block_stats(
                 status[c] = STATUS_NO_MEMORY
                 continue
             lp = dt + nd
+            if moments:   # the chunk's accumulator: after the block scratch
+                memset(dt + nd - K * (_vech_width(D) + 1), 0,
+                       K * (_vech_width(D) + 1) * sizeof(double))
             for b in range(c * per_chunk, min((c + 1) * per_chunk, n_blocks)):
                 start = b * B
                 stop = min(start + B, N)
@@ -877,6 +988,16 @@ def block_stats(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &cst[0], &Md[0, 0], &Ud[0, 0, 0], &out_N[c, 0],
                         &out_S1[c, 0], &out_S2[c, 0], &out_L[c], dt)
+                    if bad >= 0:
+                        status[c] = STATUS_ZERO_DENSITY
+                        bad_rows[c] = start + bad
+                        break
+                    continue
+                if moments:
+                    bad = _moments_stats_block(
+                        &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
+                        K, &cst[0], &shift[0], &Ucat[0, 0],
+                        dt + nd - K * (_vech_width(D) + 1), &out_L[c], ft, dt)
                     if bad >= 0:
                         status[c] = STATUS_ZERO_DENSITY
                         bad_rows[c] = start + bad
@@ -907,6 +1028,9 @@ def block_stats(
                              NULL if w == NULL else w + start, stop - start, D, K,
                              &P1[0, 0], &shift[0], lp, &out_N[c, 0], &out_S1[c, 0],
                              &out_S2[c, 0], ft, dt)
+            if moments and status[c] == STATUS_OK:
+                _moments_unpack(dt + nd - K * (_vech_width(D) + 1), D, K, &out_N[c, 0],
+                                &out_S1[c, 0], &out_S2[c, 0])
         free(ft)
         free(dt)
 
@@ -936,7 +1060,7 @@ def _gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, cst, P1, P2, shift):
         W[:, :2 * D] = -0.5 * P1
         W[:, 2 * D] = np.asarray(cst) if P1.dtype == np.float64 else 0.0
         return W, _NO_V
-    if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:
+    if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:   # 'full moments': W is P1
         return P1, _NO_V
     U = np.asarray(P2)
     Ucat = np.ascontiguousarray(U.transpose(1, 0, 2).reshape(D, K * D))
@@ -961,8 +1085,8 @@ cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
                 S2[0, j] += S2[c, j]
             L[0] += L[c]
         # lower triangles written: 'full' and 'tied'
-        if cov == 0 or cov == 1:
-            for k in range(K if cov == 0 else 1):
+        if cov == 0 or cov == 1 or cov == 4:
+            for k in range(1 if cov == 1 else K):
                 S = &S2[0, k * D * D]
                 for a in range(D):
                     for b in range(a + 1, D):
@@ -1086,6 +1210,8 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
         ok = ok and P1.shape[1] == 2 * D and P2.shape[0] >= 1
     elif cov == 3:
         ok = ok and P1.shape[1] == D and P2.shape[0] >= 1
+    elif cov == 4:
+        ok = ok and P1.shape[1] == _vech_width(D) + 1 and P2.shape[0] >= 1
     else:
         raise ValueError(f"unknown covariance type code {cov}")
     if not ok:

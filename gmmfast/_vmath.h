@@ -319,7 +319,38 @@ attr static void gmm_sqnorm_rows_##tname##_##suffix(                            
     }                                                                                   \
 }
 
+/* Moment rows of a block: F_i = [z_a z_b for a = 0..D-1, b = 0..a; z_a; 1], z = x_i - c
+   (n x (D(D+1)/2 + D + 1), row-major), computed in the output type T from input TI.
+   Row a of the triangle is written as the full z_a z (D entries, one fixed-length
+   loop that vectorises) and its tail is overwritten by the rows after it: the last
+   row ends exactly at the triangle's end. With F32 given, the rows are also stored
+   there rounded to float (the float32 log-probability GEMM reads them). */
+#define GMM_MOMENT_ROWS_FUNC(suffix, attr, TI, T, tname)                                \
+attr static void gmm_moment_rows_##tname##_##suffix(                                    \
+    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *F, T *z, float *F32)         \
+{                                                                                       \
+    const ptrdiff_t tri = D * (D + 1) / 2, width = tri + D + 1;                         \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        T *f = F + i * width;                                                           \
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = (T) X[i * D + a] - (T) c[a];           \
+        for (ptrdiff_t a = 0, col = 0; a < D; col += ++a) {                             \
+            const T za = z[a];                                                          \
+            T *fa = f + col;                                                            \
+            for (ptrdiff_t b = 0; b < D; b++) fa[b] = za * z[b];                        \
+        }                                                                               \
+        for (ptrdiff_t a = 0; a < D; a++) f[tri + a] = z[a];                            \
+        f[tri + D] = (T) 1;                                                             \
+        if (F32) {                                                                      \
+            float *g = F32 + i * width;                                                 \
+            for (ptrdiff_t j = 0; j < width; j++) g[j] = (float) f[j];                  \
+        }                                                                               \
+    }                                                                                   \
+}
+
 #define GMM_ROWS_ALL(suffix, attr)                                                      \
+    GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
+    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, float, f)                                 \
+    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)                               \
     GMM_SQDIST_FUNC(suffix, attr, double, d)                                            \
     GMM_SQDIST_FUNC(suffix, attr, float, f)                                             \
     GMM_CENTRE_SQNORM_FUNCS(suffix, attr, double, d)                                    \
@@ -339,6 +370,15 @@ typedef void (*gmm_sqnorm_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                 double, double *);
 typedef void (*gmm_sqnorm_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                 double, double *);
+typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                               double *, float *);
+typedef void (*gmm_mrows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *,
+                               float *, float *);
+typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
+                                double *, float *);
+static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
+static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
+static gmm_mrows_f_fn gmm_moment_rows_f = gmm_moment_rows_f_base;
 static gmm_centre_d_fn gmm_centre_rows_d = gmm_centre_rows_d_base;
 static gmm_centre_f_fn gmm_centre_rows_f = gmm_centre_rows_f_base;
 static gmm_sqnorm_d_fn gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_base;
@@ -352,6 +392,9 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
 #define GMM_CHOOSE_ROWS(suffix)                                                         \
     gmm_sqdist_rows_d = gmm_sqdist_rows_d_##suffix;                                     \
     gmm_sqdist_rows_f = gmm_sqdist_rows_f_##suffix;                                     \
+    gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
+    gmm_moment_rows_f = gmm_moment_rows_f_##suffix;                                     \
+    gmm_moment_rows_fd = gmm_moment_rows_fd_##suffix;                                   \
     gmm_centre_rows_d = gmm_centre_rows_d_##suffix;                                     \
     gmm_centre_rows_f = gmm_centre_rows_f_##suffix;                                     \
     gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_##suffix;                                     \

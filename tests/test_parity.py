@@ -74,26 +74,49 @@ def test_float64_matches_sklearn(covariance_type, scales):
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
-# 'full' runs one of three kernels by feature count: feature-major loops (D < 8), G
-# components per GEMM about the mixture mean (8 <= D < 32), per-component trmm/syrk
-# (D >= 32). Each must match scikit-learn, near the origin and far from it.
-FULL_PATHS = pytest.mark.parametrize("d", [3, 12, 40], ids=["loops", "gemm", "trmm"])
+# 'full' runs one of five kernels: feature-major loops (D < 8); from D = 8, while
+# every component is within MOMENTS_MAX_SPREAD (squared Mahalanobis distance) of the
+# mixture mean, moment rows about that mean (two GEMMs for all components); otherwise
+# G components per GEMM about the mixture mean (8 <= D < 32) or per-component
+# trmm/syrk about each mean (D >= 32). Each must match scikit-learn, near the origin
+# and far from it, in float64 and float32. The spread is forced (0 or inf) so that
+# each test runs the kernel it names.
+FULL_PATHS = pytest.mark.parametrize(
+    "d, spread, code",
+    [(3, None, 0), (12, 0.0, 0), (40, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
+    ids=["loops", "gemm", "trmm", "moments12", "moments40"])
+
+
+def full_path(monkeypatch, spread):
+    if spread is not None:
+        monkeypatch.setattr(_estep, "MOMENTS_MAX_SPREAD", spread)
+
+
+def kernel_code(gm, dtype):
+    """The kernel the fitted model's passes run (_estep.KernelModel.code)."""
+    return _estep.KernelModel(gm.covariance_type, gm.weights_, gm.means_,
+                              gm.precisions_cholesky_, dtype).code
 
 
 @FULL_PATHS
-def test_every_full_kernel_matches_sklearn(d):
+def test_every_full_kernel_matches_sklearn(d, spread, code, monkeypatch):
+    full_path(monkeypatch, spread)
     X = make_data(8, n=1500, d=d)
     sk, gf = fit_both(X, "full")
+    assert kernel_code(gf, X.dtype) == code
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
 @FULL_PATHS
-def test_every_full_kernel_matches_exact_reference_far_from_origin(d):
+def test_every_full_kernel_matches_exact_reference_far_from_origin(d, spread, code,
+                                                                   monkeypatch):
+    full_path(monkeypatch, spread)
     X = make_data(9, n=1500, d=d, offset=1e4)
     init = explicit_init(X, "full")
     gf = GaussianMixture(K, covariance_type="full", max_iter=10, tol=0, **init)
     with pytest.warns(Warning):
         gf.fit(X)
+    assert kernel_code(gf, X.dtype) == code
     cov0 = _reference.precisions_to_covariances(init["precisions_init"], "full")
     w, mu, cov, bounds = _reference.em(
         X, init["weights_init"], init["means_init"], cov0, "full", 10
@@ -102,6 +125,36 @@ def test_every_full_kernel_matches_exact_reference_far_from_origin(d):
     np.testing.assert_allclose(gf.means_, mu, rtol=1e-12)
     np.testing.assert_allclose(gf.covariances_, cov, rtol=1e-10, atol=1e-10 * np.abs(cov).max())
     np.testing.assert_allclose(gf.lower_bounds_, bounds, rtol=1e-12)
+
+
+@FULL_PATHS
+def test_every_full_kernel_float32_as_accurate_as_sklearn_float32(d, spread, code,
+                                                                  monkeypatch):
+    full_path(monkeypatch, spread)
+    X64 = make_data(10, n=1500, d=d)
+    X32 = X64.astype(np.float32)
+    sk64, gf64 = fit_both(X64, "full", max_iter=10)
+    sk32, gf32 = fit_both(X32, "full", max_iter=10)
+    assert kernel_code(gf32, np.float32) == code
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        truth = getattr(gf64, name)
+        err_gf = np.abs(getattr(gf32, name) - truth).max() / np.abs(truth).max()
+        err_sk = np.abs(getattr(sk32, name) - truth).max() / np.abs(truth).max()
+        assert err_gf <= 2 * err_sk + 1e-6, (name, err_gf, err_sk)
+
+
+def test_moments_run_only_while_components_are_near_the_mixture_mean():
+    # the default bound picks moment rows for overlapping blobs, and the per-component
+    # kernels for tight components far apart (where the expansion would cost digits)
+    X = make_data(8, n=1500, d=12)
+    gm = GaussianMixture(K, covariance_type="full", random_state=0).fit(X)
+    spread = np.einsum("kd,kde->ke", gm.means_ - gm.weights_ @ gm.means_,
+                       gm.precisions_cholesky_)
+    spread = (spread ** 2).sum(1).max()
+    assert kernel_code(gm, np.float64) == (4 if spread <= _estep.MOMENTS_MAX_SPREAD else 0)
+    tight = np.vstack([make_data(s, n=300, d=12) * 1e-3 + 10.0 * s for s in range(3)])
+    gm = GaussianMixture(K, covariance_type="full", random_state=0).fit(tight)
+    assert kernel_code(gm, np.float64) == 0
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
