@@ -76,6 +76,12 @@ cdef extern from "_vmath.h":
                            float* F, float* z, float* F32) noexcept nogil
     void gmm_moment_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
                             double* F, double* z, float* F32) noexcept nogil
+    void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                         double* A) noexcept nogil
+    void gmm_diag_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                         float* A) noexcept nogil
+    void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                          double* A) noexcept nogil
     void gmm_centre_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
                            double* Z) noexcept nogil
     void gmm_centre_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
@@ -352,20 +358,6 @@ cdef inline Py_ssize_t _diag_width(Py_ssize_t D) noexcept nogil:
     return 2 * D + 1
 
 
-cdef void _diag_features(
-    const floating* X, Py_ssize_t n, Py_ssize_t D, const floating* c,
-    floating* A,            # OUT (n, 2D+1): [ (x - c)**2 , x - c , 1 ]
-) noexcept nogil:
-    cdef Py_ssize_t i, j, P = _diag_width(D)
-    cdef floating t
-    for i in range(n):
-        for j in range(D):
-            t = X[i * D + j] - c[j]
-            A[i * P + j] = t * t
-            A[i * P + D + j] = t
-        A[i * P + 2 * D] = 1
-
-
 cdef void _logprob_diag_block(
     const floating* X,      # IN  (n, D)
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
@@ -381,7 +373,10 @@ cdef void _logprob_diag_block(
     constant is W's last column; in float32 that column is 0 and cst is added in
     double to the float32 product."""
     cdef Py_ssize_t i, k, P = _diag_width(D)
-    _diag_features(X, n, D, c, A)
+    if floating is double:   # A_i = [(x_i - c)^2, x_i - c, 1]
+        gmm_diag_rows_d(X, n, D, c, A)
+    else:
+        gmm_diag_rows_f(X, n, D, c, A)
     if floating is double:
         if by_component:
             _gemm_rm(False, True, <int> K, <int> n, <int> P, 1.0, W, <int> P, A,
@@ -424,7 +419,6 @@ cdef Py_ssize_t _diag_stats_block(
     cdef double* lse = scale + n
     cdef double* Ad = lse + n
     cdef double* C = Ad + n * P
-    cdef double t
     _logprob_diag_block(X, n, D, K, cst, c, W, lpt, True, A, <float*> (ft + n * P))
     gmm_normalize_cols_d(lpt, n, K, w, lse, row_max, scale)
     for i in range(n):
@@ -433,13 +427,8 @@ cdef Py_ssize_t _diag_stats_block(
     L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
     if floating is double:
         Ad = A
-    else:
-        for i in range(n):   # the moments from x in double, not from float32 squares
-            for j in range(D):
-                t = <double> X[i * D + j] - c[j]
-                Ad[i * P + j] = t * t
-                Ad[i * P + D + j] = t
-            Ad[i * P + 2 * D] = 1.0
+    else:   # the moments from x in double, not from float32 squares
+        gmm_diag_rows_fd(X, n, D, c, Ad)
     _gemm_rm(False, False, <int> K, <int> P, <int> n, <double> 1.0, lpt, <int> n,
              Ad, <int> P, <double> 0.0, C, <int> P)
     for k in range(K):

@@ -347,7 +347,27 @@ attr static void gmm_moment_rows_##tname##_##suffix(                            
     }                                                                                   \
 }
 
+/* 'diag' feature rows: A_i = [(x_i - c)^2, x_i - c, 1] (n x (2D+1)), in type T from TI. */
+#define GMM_DIAG_ROWS_FUNC(suffix, attr, TI, T, tname)                                  \
+attr static void gmm_diag_rows_##tname##_##suffix(                                      \
+    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *A)                           \
+{                                                                                       \
+    const ptrdiff_t width = 2 * D + 1;                                                  \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        T *a = A + i * width;                                                           \
+        for (ptrdiff_t j = 0; j < D; j++) {                                             \
+            T t = (T) X[i * D + j] - (T) c[j];                                          \
+            a[j] = t * t;                                                               \
+            a[D + j] = t;                                                               \
+        }                                                                               \
+        a[2 * D] = (T) 1;                                                               \
+    }                                                                                   \
+}
+
 #define GMM_ROWS_ALL(suffix, attr)                                                      \
+    GMM_DIAG_ROWS_FUNC(suffix, attr, double, double, d)                                 \
+    GMM_DIAG_ROWS_FUNC(suffix, attr, float, float, f)                                   \
+    GMM_DIAG_ROWS_FUNC(suffix, attr, float, double, fd)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, float, f)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)                               \
@@ -376,6 +396,12 @@ typedef void (*gmm_mrows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float 
                                float *, float *);
 typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
                                 double *, float *);
+typedef void (*gmm_drows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
+typedef void (*gmm_drows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
+typedef void (*gmm_drows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *);
+static gmm_drows_d_fn gmm_diag_rows_d = gmm_diag_rows_d_base;
+static gmm_drows_f_fn gmm_diag_rows_f = gmm_diag_rows_f_base;
+static gmm_drows_fd_fn gmm_diag_rows_fd = gmm_diag_rows_fd_base;
 static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
 static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
 static gmm_mrows_f_fn gmm_moment_rows_f = gmm_moment_rows_f_base;
@@ -394,6 +420,9 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
     gmm_sqdist_rows_f = gmm_sqdist_rows_f_##suffix;                                     \
     gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
     gmm_moment_rows_f = gmm_moment_rows_f_##suffix;                                     \
+    gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \
+    gmm_diag_rows_f = gmm_diag_rows_f_##suffix;                                         \
+    gmm_diag_rows_fd = gmm_diag_rows_fd_##suffix;                                       \
     gmm_moment_rows_fd = gmm_moment_rows_fd_##suffix;                                   \
     gmm_centre_rows_d = gmm_centre_rows_d_##suffix;                                     \
     gmm_centre_rows_f = gmm_centre_rows_f_##suffix;                                     \
