@@ -14,8 +14,20 @@ the part of the quadratic form that depends only on the parameters), so that the
 weighted log-probability is ``lp_ik = cst_k - 0.5 * q_ik``.
 
 Shifts. 'full' accumulates moments about each component's current mean (the shift that
-keeps second moments free of cancellation). 'tied', 'diag' and 'spherical' accumulate
-about one global shift c (the mixture mean), given by the caller: X' = X - c.
+keeps second moments free of cancellation), except with SMALL_D <= D < GEMM_MAX_D and
+in COV_FULL_MOMENTS. 'tied', 'diag' and 'spherical' accumulate about one global shift
+c (the mixture mean), given by the caller: X' = X - c.
+
+Moment rows (COV_FULL_MOMENTS, 'full' with D >= SMALL_D, chosen by the Python layer
+while every component is near c: _estep.MOMENTS_MAX_SPREAD). With z = x - c and
+m_k = mu_k - c, P_k = U_k U_k^T, the row F = [z_a z_b (a >= b), z_a, 1] turns both
+halves of the E-step into one GEMM each for all components:
+
+    lp_ik = F_i . W_k,  W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, cst_k - 0.5 m_k' P_k m_k]
+    [S2 (lower) | S1 | N]_k += sum_i r_ik F_i
+
+the minimum of flops (the symmetric half of the products) at GEMM speed. 'diag' does
+the same with F = [(x - c)^2, x - c, 1].
 
 Work split. Rows are cut into blocks of ``block_size``; consecutive blocks form
 ``n_chunks`` chunks (the first axis of every statistics output). A chunk is processed by

@@ -1,7 +1,8 @@
 """Drive every compiled kernel entry point once per code path, small, for valgrind.
 
-Every covariance type, both dtypes, D below and above the BLAS threshold (8), with
-and without sample weights, 1 and 2 threads, a partial last block, a single row, and
+Every covariance type, both dtypes, D below and above the BLAS threshold (8) and the
+trmm threshold (32), 'full' both through moment rows and per component, with and
+without sample weights, 1 and 2 threads, a partial last block, a single row, and
 the error paths (a row of zero density, shapes that do not match). Checks the answers
 against the numpy reference too, so a bounds error that returns garbage also fails.
 """
@@ -33,9 +34,13 @@ def model_for(rng, cov_type, K, D, dtype):
 def main():
     rng = np.random.default_rng(0)
     checked = 0
-    for cov_type in ("full", "tied", "diag", "spherical"):
+    paths = [(c, None) for c in ("tied", "diag", "spherical")]
+    paths += [("full", 0.0), ("full", np.inf)]   # per component / moment rows (D >= 8)
+    default_spread = _estep.MOMENTS_MAX_SPREAD
+    for cov_type, spread in paths:
+        _estep.MOMENTS_MAX_SPREAD = default_spread if spread is None else spread
         for dtype in (np.float64, np.float32):
-            for D in (3, 9):
+            for D in (3, 9, 33):
                 for n in (1, 300):  # one row; a full block of 256 and a partial one
                     weights, means, cov, model = model_for(rng, cov_type, 3, D, dtype)
                     X = (2 * rng.normal(size=(n, D))).astype(dtype)
@@ -72,6 +77,7 @@ def main():
                     raise AssertionError("shape mismatch not reported")
                 except ValueError:
                     pass
+    _estep.MOMENTS_MAX_SPREAD = default_spread
     # precision_cholesky: success and a failing component
     mats = np.array([np.eye(4), np.zeros((4, 4)), np.eye(4)])
     out = np.empty_like(mats)
