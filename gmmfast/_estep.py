@@ -38,7 +38,8 @@ _LOG_2PI = math.log(2 * math.pi)
 #: squared Mahalanobis distance to c, ||(mu_k - c) U_k||^2, is at most this: the
 #: expansion about c then costs at most about this many units of rounding (relative)
 #: in the log-densities and covariances. Beyond it (tight components far apart, e.g.
-#: digits: ~1e7), each component's products are taken about its own mean.
+#: digits: ~1e7), each component's products are taken about its own mean (a triangular
+#: product and a symmetric rank update per component, _kernels COV_FULL).
 MOMENTS_MAX_SPREAD = 256.0
 
 
@@ -250,8 +251,7 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     else:
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
-    about_c = model.code == _kernels.COV_FULL_MOMENTS or (
-        cov == "full" and _kernels.SMALL_FEATURES <= D < _kernels.GEMM_FEATURES)
+    about_c = model.code == _kernels.COV_FULL_MOMENTS
     if cov == "full":  # 'full' statistics always carry one shift per component
         shift = np.tile(model.shift, (K, 1)) if about_c else model.means
     else:

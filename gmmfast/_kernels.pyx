@@ -14,8 +14,7 @@ the part of the quadratic form that depends only on the parameters), so that the
 weighted log-probability is ``lp_ik = cst_k - 0.5 * q_ik``.
 
 Shifts. 'full' accumulates moments about each component's current mean (the shift that
-keeps second moments free of cancellation), except with SMALL_D <= D < GEMM_MAX_D and
-in COV_FULL_MOMENTS. 'tied', 'diag' and 'spherical' accumulate about one global shift
+keeps second moments free of cancellation), except in COV_FULL_MOMENTS. 'tied', 'diag' and 'spherical' accumulate about one global shift
 c (the mixture mean), given by the caller: X' = X - c.
 
 Moment rows (COV_FULL_MOMENTS, 'full' with D >= SMALL_D, chosen by the Python layer
@@ -41,7 +40,7 @@ sample weights (1 when none are given):
     S1[c, :]  = 'full': sum w_i r_ik (x_i - m_k)             (K x D)
                 else:   sum w_i r_ik (x_i - c)               (K x D)
     S2[c, :]  = 'full': sum w_i r_ik (x_i - m_k)(x_i - m_k)^T, lower triangle (K x D x D)
-                  with m_k = mu_k, or c when SMALL_D <= D < GEMM_MAX_D
+                  with m_k = mu_k, or c in COV_FULL_MOMENTS
                 'tied': sum w_i (x_i - c)(x_i - c)^T, lower triangle            (D x D)
                 'diag': sum w_i r_ik (x_i - c)**2                              (K x D)
                 'spherical': sum w_i r_ik ||x_i - c||^2                         (K)
@@ -76,12 +75,6 @@ cdef extern from "_vmath.h":
     void gmm_log_d(double* x, Py_ssize_t n) noexcept nogil
     void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
     void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
-    void gmm_sqdist_rows_d(const double* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
-                           Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
-                           const double* cst, double* lp) noexcept nogil
-    void gmm_sqdist_rows_f(const float* Y, Py_ssize_t ldy, Py_ssize_t n, Py_ssize_t G,
-                           Py_ssize_t D, Py_ssize_t K, Py_ssize_t k0, const double* V,
-                           const double* cst, double* lp) noexcept nogil
     void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                            double* F, double* z, float* F32) noexcept nogil
     void gmm_moment_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
@@ -152,12 +145,6 @@ ZERO_DENSITY = STATUS_ZERO_DENSITY
 # BLAS call overhead would exceed the work. 'full' then runs feature-major (_smalld.h).
 cdef Py_ssize_t SMALL_D = GMM_SMALL_D
 SMALL_FEATURES = GMM_SMALL_D   # the same, for the Python layer
-# 'full' from SMALL_D up to here: G components per GEMM about a global shift (more
-# flops, at GEMM speed); from here on: per-component trmm/syrk about mu_k (half the
-# flops, slower per flop). Measured crossover on AVX2: between D = 16 and D = 41.
-cdef enum:
-    GEMM_MAX_D = 32
-GEMM_FEATURES = GEMM_MAX_D
 
 
 def openmp_enabled():
@@ -277,8 +264,8 @@ cdef void _logprob_full_trmm_block(
     double* lp,             # OUT (n, K)
     floating* Z,            # scratch (n, D)
 ) noexcept nogil:
-    """'full' with D >= GEMM_MAX_D: per component, (X - mu_k) U_k by a triangular
-    product (half the flops of a GEMM)."""
+    """'full' with D >= SMALL_D, components far from the mixture mean: per component,
+    (X - mu_k) U_k by a triangular product (half the flops of a GEMM)."""
     cdef Py_ssize_t k
     for k in range(K):
         if floating is double:
@@ -290,42 +277,6 @@ cdef void _logprob_full_trmm_block(
             gmm_sqnorm_rows_d(Z, n, D, K, k, cst[k], lp)
         else:
             gmm_sqnorm_rows_f(Z, n, D, K, k, cst[k], lp)
-
-
-cdef inline Py_ssize_t _gemm_group(Py_ssize_t D, Py_ssize_t K) noexcept nogil:
-    """Components per GEMM in the 'full' GEMM path: about 256 output columns."""
-    cdef Py_ssize_t g = 256 // D if D > 0 else 1   # D == 0 reaches here from empty input
-    return 1 if g < 1 else (K if g > K else g)
-
-
-cdef void _logprob_full_gemm_block(
-    const floating* X,      # IN  (n, D) rows of the block
-    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst,      # IN  (K,)
-    const floating* c,      # IN  (D,) global shift
-    const floating* Ucat,   # IN  (D, K*D): [U_1 | U_2 | ... | U_K]
-    const double* V,        # IN  (K, D): (mu_k - c) U_k
-    double* lp,             # OUT (n, K)
-    floating* Xc,           # OUT (n, D): X - c, kept for the statistics
-    floating* Y,            # scratch (n, G*D)
-) noexcept nogil:
-    """'full' with D >= SMALL_D: (x - mu_k) U_k = (x - c) U_k - V_k, the products of
-    G components at a time as one GEMM (n x D) @ (D x G*D)."""
-    cdef Py_ssize_t i, j, k0, gk, G = _gemm_group(D, K)
-    for i in range(n):
-        for j in range(D):
-            Xc[i * D + j] = X[i * D + j] - c[j]
-    k0 = 0
-    while k0 < K:   # groups of G components
-        gk = min(G, K - k0)
-        _gemm_rm(False, False, <int> n, <int> (gk * D), <int> D, <floating> 1.0,
-                 Xc, <int> D, Ucat + k0 * D, <int> (K * D), <floating> 0.0,
-                 Y, <int> (gk * D))
-        if floating is float:
-            gmm_sqdist_rows_f(Y, gk * D, n, gk, D, K, k0, V, cst, lp)
-        else:
-            gmm_sqdist_rows_d(Y, gk * D, n, gk, D, K, k0, V, cst, lp)
-        k0 += gk
 
 
 cdef void _logprob_tied_block(
@@ -574,41 +525,6 @@ cdef inline Py_ssize_t _vech_width(Py_ssize_t D) noexcept nogil:
     return D * (D + 1) // 2 + D
 
 
-cdef void _stats_full_gemm_block(
-    const floating* X,      # IN  (n, D) rows of the block
-    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const floating* c,      # IN  (D,) global shift
-    const double* R,        # IN  (n, K) weighted responsibilities
-    double* S1,             # INOUT (K, D): sum_i r_ik (x_i - c)
-    double* S2,             # INOUT (K, D, D) lower triangle, about c
-    double* F,              # scratch (n, Q+1) + D: moment rows, Q = _vech_width(D)
-    double* C,              # scratch (K, Q+1)
-) noexcept nogil:
-    """'full' with SMALL_D <= D < GEMM_MAX_D: moments about the global shift c for all
-    components in one GEMM, [S2 (lower) | S1 | .] += R^T F with the moment rows
-    F_i = [z_a z_b for a >= b, z_a, 1], z = x - c: the symmetric half of the products
-    only, and the responsibilities applied by the GEMM instead of a scaled copy of the
-    block per component. In double for float32 data too: float32 products about c lose
-    eps32 times the squared distance of the means from c."""
-    cdef Py_ssize_t a, b, k, col, Q1 = _vech_width(D) + 1, T = D * (D + 1) // 2
-    cdef double* S2k
-    if floating is double:
-        gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
-    else:
-        gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1, NULL)
-    _gemm_rm(True, False, <int> K, <int> Q1, <int> n, <double> 1.0, R, <int> K, F,
-             <int> Q1, <double> 0.0, C, <int> Q1)
-    for k in range(K):
-        S2k = S2 + k * D * D
-        col = 0
-        for a in range(D):
-            for b in range(a + 1):
-                S2k[a * D + b] += C[k * Q1 + col + b]
-            col += a + 1
-        for a in range(D):
-            S1[k * D + a] += C[k * Q1 + T + a]
-
-
 cdef void _stats_full_syrk_block(
     const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const floating* M,      # IN  (K, D) means = shifts
@@ -618,7 +534,7 @@ cdef void _stats_full_syrk_block(
     floating* Z,            # scratch (n, D)
     floating* C,            # scratch (D, D), used for float32 only
 ) noexcept nogil:
-    """'full' with D >= GEMM_MAX_D: per component, a symmetric rank-m update of
+    """'full' with D >= SMALL_D outside moment rows: per component, a symmetric rank-m update of
     sqrt(r_k) (X - mu_k) over the m rows whose responsibility is not exactly zero
     (the others add exactly nothing; with many well-separated components most do):
     half the flops of a GEMM, centred exactly."""
@@ -671,7 +587,7 @@ cdef void _logprob_moments_block(
     const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst,      # IN  (K,) the constant, float32 only (float64: in W)
     const floating* c,      # IN  (D,) global shift
-    const floating* W,      # IN  (K, Q+1) weights of the moment rows (_gemm_params)
+    const floating* W,      # IN  (K, Q+1) weights of the moment rows (_estep.KernelModel)
     double* lp,             # OUT (n, K), or (K, n) when by_component
     bint by_component,
     floating* F,            # INOUT (n, Q+1) the moment rows (formed here unless have_F)
@@ -770,43 +686,37 @@ cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N
 # The drivers: one pass over X, threads over chunks (stats) or blocks (log-prob)
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
-    cdef Py_ssize_t gd = _gemm_group(D, K) * D, Q = _vech_width(D)
     if cov == 4:
-        return B * (Q + 1) + D + B * K
-    return max(B * (2 * D + K + 1) + D * D, B * D + B * gd + D * gd)
+        return B * (_vech_width(D) + 1) + D + B * K
+    return B * (2 * D + K + 1) + D * D
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
         return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D
-    return max(B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B,
-               (B + K) * (_vech_width(D) + 1) + D)
+    return B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B
 
 
 cdef int _weighted_logprob_block(
     int cov, const floating* Xb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const floating* P1, const floating* P2, const double* pvec,
-    const floating* shift, const floating* Ucat, const double* V,
+    const floating* shift, const floating* W,
     double* lp, floating* ft, double* dt,
 ) noexcept nogil:
-    """Dispatch to the covariance type's log-prob worker; lp (n x K) out.
-
-    'full' with D >= SMALL_D leaves X - c in ft[:n*D] for _stats_block.
-    """
+    """Dispatch to the covariance type's log-prob worker; lp (n x K) out. W: the
+    GEMM weights of 'diag' and COV_FULL_MOMENTS (_gemm_weights)."""
     if cov == 0 and D < SMALL_D:
         _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
-    elif cov == 0 and D < GEMM_MAX_D:
-        _logprob_full_gemm_block(Xb, n, D, K, cst, shift, Ucat, V, lp, ft, ft + n * D)
     elif cov == 0:
         _logprob_full_trmm_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 1:
         _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
     elif cov == 2:
-        _logprob_diag_block(Xb, n, D, K, cst, shift, Ucat, lp, False, ft,
+        _logprob_diag_block(Xb, n, D, K, cst, shift, W, lp, False, ft,
                             <float*> (ft + n * _diag_width(D)))
     elif cov == 4:
         if floating is float:   # the rows as the statistics pass forms them
             gmm_moment_rows_fd(Xb, n, D, shift, dt, dt + n * (_vech_width(D) + 1), ft)
-        _logprob_moments_block(Xb, n, D, K, cst, shift, Ucat, lp, False, ft,
+        _logprob_moments_block(Xb, n, D, K, cst, shift, W, lp, False, ft,
                                floating is float,
                                <float*> (ft + n * (_vech_width(D) + 1) + D))
     else:
@@ -824,12 +734,8 @@ cdef void _stats_block(
     cdef Py_ssize_t i, j, l
     cdef double t, s
     cdef double* A = dt
-    cdef Py_ssize_t Q = _vech_width(D)
     _weight_resp(R, n, K, wb, N)
-    if cov == 0 and D < GEMM_MAX_D:
-        _stats_full_gemm_block(Xb, n, D, K, shift, R, S1, S2, dt,
-                               dt + n * (Q + 1) + D)
-    elif cov == 0:
+    if cov == 0:
         _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * D)
     elif cov == 1:
         # S1 += R^T (X - c); S2 += (sqrt(w) (X - c))^T (sqrt(w) (X - c))
@@ -908,9 +814,8 @@ def block_stats(
         the global index of the offending row (for STATUS_ZERO_DENSITY).
 
     On success, chunk 0 of every output holds the total over all chunks (added in
-    chunk order), with S2 made symmetric for 'full' and 'tied'. 'full' with
-    SMALL_D <= D < GEMM_MAX_D takes moments about the global shift c instead of the
-    component means.
+    chunk order), with S2 made symmetric for 'full' and 'tied'. COV_FULL_MOMENTS takes
+    moments about the global shift c instead of the component means.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = cst.shape[0]
     cdef Py_ssize_t C = out_N.shape[0], B = block_size
@@ -962,9 +867,7 @@ def block_stats(
             Md = np.asarray(P1, dtype=np.float64)
             Ud = np.asarray(P2, dtype=np.float64)
     cdef bint diag = cov_type == 2, moments = cov_type == 4
-    cdef const floating[:, ::1] Ucat
-    cdef const double[:, ::1] V
-    Ucat, V = _gemm_params(cov_type, D, K, cst, P1, P2, shift)
+    cdef const floating[:, ::1] W = _gemm_weights(cov_type, D, cst, P1)
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
@@ -997,7 +900,7 @@ def block_stats(
                 if moments:
                     bad = _moments_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
-                        K, &cst[0], &shift[0], &Ucat[0, 0],
+                        K, &cst[0], &shift[0], &W[0, 0],
                         dt + nd - K * (_vech_width(D) + 1), &out_L[c], ft, dt)
                     if bad >= 0:
                         status[c] = STATUS_ZERO_DENSITY
@@ -1007,7 +910,7 @@ def block_stats(
                 if diag:
                     bad = _diag_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
-                        K, &cst[0], &shift[0], &Ucat[0, 0], &out_N[c, 0], &out_S2[c, 0],
+                        K, &cst[0], &shift[0], &W[0, 0], &out_N[c, 0], &out_S2[c, 0],
                         &out_L[c], ft, dt)
                     if bad >= 0:
                         status[c] = STATUS_ZERO_DENSITY
@@ -1016,7 +919,7 @@ def block_stats(
                     continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                    &P2[0, 0, 0], &pvec[0], &shift[0], &Ucat[0, 0], &V[0, 0], lp, ft, dt)
+                    &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
@@ -1042,32 +945,21 @@ def block_stats(
     return STATUS_OK, -1, -1
 
 
-_NO_V = np.zeros((1, 1))   # read-only placeholder for V outside the GEMM path
-_NO_V.flags.writeable = False
+def _gemm_weights(int cov, Py_ssize_t D, cst, P1):
+    """The GEMM weights a pass derives from the parameters, once per call.
 
-
-def _gemm_params(int cov, Py_ssize_t D, Py_ssize_t K, cst, P1, P2, shift):
-    """The GEMM operands a pass derives from the parameters, once per call: (Ucat, V).
-
-    'full' with SMALL_D <= D < GEMM_MAX_D: Ucat = [U_1 | ... | U_K] (D x K*D, the
-    data's dtype) and V_k = (mu_k - c) U_k (K x D, double).
-    'diag': Ucat = W (K x 2D+1, the data's dtype), the weights of the feature rows
+    'diag': W (K x 2D+1, the data's dtype), the weights of the feature rows
     [(x - c)^2, x - c, 1]: [-0.5 P_k, P_k (mu_k - c), cst_k] from P1 = [P, -2 P (mu - c)]
     (both scalings exact); in float32 the last column is 0 (cst is added in double).
-    Placeholders otherwise."""
+    COV_FULL_MOMENTS: P1 itself (built by the Python layer). Otherwise P1, unread.
+    """
     if cov == 2:
         P1 = np.asarray(P1)
-        W = np.empty((K, 2 * D + 1), dtype=P1.dtype)
+        W = np.empty((P1.shape[0], 2 * D + 1), dtype=P1.dtype)
         W[:, :2 * D] = -0.5 * P1
         W[:, 2 * D] = np.asarray(cst) if P1.dtype == np.float64 else 0.0
-        return W, _NO_V
-    if cov != 0 or D < SMALL_D or D >= GEMM_MAX_D:   # 'full moments': W is P1
-        return P1, _NO_V
-    U = np.asarray(P2)
-    Ucat = np.ascontiguousarray(U.transpose(1, 0, 2).reshape(D, K * D))
-    Mc = np.asarray(P1, dtype=np.float64) - np.asarray(shift, dtype=np.float64)
-    V = np.matmul(Mc[:, None, :], U.astype(np.float64))[:, 0, :]
-    return Ucat, np.ascontiguousarray(V)
+        return W
+    return P1
 
 
 cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
@@ -1145,9 +1037,7 @@ def block_logprob(
             or (want_labels and out_labels.shape[0] != N)):
         raise ValueError("block_logprob: output shapes do not match")
     _check_params(cov_type, D, K, P1, P2, pvec, shift)
-    cdef const floating[:, ::1] Ucat
-    cdef const double[:, ::1] V
-    Ucat, V = _gemm_params(cov_type, D, K, cst, P1, P2, shift)
+    cdef const floating[:, ::1] W = _gemm_weights(cov_type, D, cst, P1)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
 
@@ -1163,7 +1053,7 @@ def block_logprob(
             stop = min(start + B, N)
             _weighted_logprob_block(
                 cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                &P2[0, 0, 0], &pvec[0], &shift[0], &Ucat[0, 0], &V[0, 0], lp, ft, dt)
+                &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], lp, ft, dt)
             if want_labels:
                 for i in range(stop - start):
                     best = 0

@@ -264,36 +264,7 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
 #define gmm_dot_d gmm_dot
 #define gmm_wsum_d gmm_dot
 
-/* ------------------------------------------------------------------ 'full' via GEMM */
-
-/* lp[i*K + k0 + g] = cst[k0 + g] - 0.5 * || Y[i, gD:(g+1)D] - V[k0 + g, :] ||^2
-   for the G components k0..k0+G-1 whose products Y = (X - c) U_k sit side by side in
-   the rows of Y (n x G*D, row stride ldy). Squares are summed in eight interleaved
-   partial sums (fixed order, vectorisable). */
-#define GMM_SQDIST_FUNC(suffix, attr, T, tname)                                         \
-attr static void gmm_sqdist_rows_##tname##_##suffix(                                    \
-    const T *Y, ptrdiff_t ldy, ptrdiff_t n, ptrdiff_t G, ptrdiff_t D, ptrdiff_t K,      \
-    ptrdiff_t k0, const double *V, const double *cst, double *lp)                       \
-{                                                                                       \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-        for (ptrdiff_t g = 0; g < G; g++) {                                             \
-            const T *y = Y + i * ldy + g * D;                                           \
-            const double *v = V + (k0 + g) * D;                                         \
-            double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                   \
-            ptrdiff_t j = 0;                                                            \
-            for (; j + 8 <= D; j += 8)                                                  \
-                for (int l = 0; l < 8; l++) {                                           \
-                    double t = (double) y[j + l] - v[j + l];                            \
-                    acc[l] += t * t;                                                    \
-                }                                                                       \
-            for (int l = 0; j < D; j++, l++) {                                          \
-                double t = (double) y[j] - v[j];                                        \
-                acc[l] += t * t;                                                        \
-            }                                                                           \
-            lp[i * K + k0 + g] = cst[k0 + g] - 0.5 * gmm_sum8(acc);                     \
-        }                                                                               \
-    }                                                                                   \
-}
+/* ------------------------------------------------------------------ row kernels */
 
 /* Z = X - mu (n x D rows), then, after the caller's triangular product Z := Z U_k,
    lp[i*K + k] = cst - 0.5 * ||Z_i||^2 (eight partial sums, fixed order). */
@@ -371,19 +342,11 @@ attr static void gmm_diag_rows_##tname##_##suffix(                              
     GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, float, f)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)                               \
-    GMM_SQDIST_FUNC(suffix, attr, double, d)                                            \
-    GMM_SQDIST_FUNC(suffix, attr, float, f)                                             \
     GMM_CENTRE_SQNORM_FUNCS(suffix, attr, double, d)                                    \
     GMM_CENTRE_SQNORM_FUNCS(suffix, attr, float, f)
 
 GMM_ROWS_ALL(base, )
 
-typedef void (*gmm_sqdist_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
-typedef void (*gmm_sqdist_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                ptrdiff_t, ptrdiff_t, const double *, const double *, double *);
-static gmm_sqdist_d_fn gmm_sqdist_rows_d = gmm_sqdist_rows_d_base;
-static gmm_sqdist_f_fn gmm_sqdist_rows_f = gmm_sqdist_rows_f_base;
 typedef void (*gmm_centre_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
 typedef void (*gmm_centre_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
 typedef void (*gmm_sqnorm_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
@@ -416,8 +379,6 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
 #endif
 
 #define GMM_CHOOSE_ROWS(suffix)                                                         \
-    gmm_sqdist_rows_d = gmm_sqdist_rows_d_##suffix;                                     \
-    gmm_sqdist_rows_f = gmm_sqdist_rows_f_##suffix;                                     \
     gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
     gmm_moment_rows_f = gmm_moment_rows_f_##suffix;                                     \
     gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \

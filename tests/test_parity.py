@@ -74,17 +74,16 @@ def test_float64_matches_sklearn(covariance_type, scales):
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
-# 'full' runs one of five kernels: feature-major loops (D < 8); from D = 8, while
+# 'full' runs one of three kernels: feature-major loops (D < 8); from D = 8, while
 # every component is within MOMENTS_MAX_SPREAD (squared Mahalanobis distance) of the
 # mixture mean, moment rows about that mean (two GEMMs for all components); otherwise
-# G components per GEMM about the mixture mean (8 <= D < 32) or per-component
-# trmm/syrk about each mean (D >= 32). Each must match scikit-learn, near the origin
-# and far from it, in float64 and float32. The spread is forced (0 or inf) so that
-# each test runs the kernel it names.
+# per-component trmm/syrk about each mean. Each must match scikit-learn, near the
+# origin and far from it, in float64 and float32, below and above D = 32. The spread is
+# forced (0 or inf) so that each test runs the kernel it names.
 FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",
     [(3, None, 0), (12, 0.0, 0), (40, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
-    ids=["loops", "gemm", "trmm", "moments12", "moments40"])
+    ids=["loops", "trmm12", "trmm40", "moments12", "moments40"])
 
 
 def full_path(monkeypatch, spread):
