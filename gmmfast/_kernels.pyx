@@ -316,30 +316,19 @@ cdef void _logprob_tied_block(
             lp[i * K + k] = cst[k] - 0.5 * q
 
 
-cdef inline Py_ssize_t _diag_width(Py_ssize_t D) noexcept nogil:
-    """Columns of the 'diag' feature rows [(x - c)^2, x - c, 1]."""
-    return 2 * D + 1
-
-
-cdef void _logprob_diag_block(
-    const floating* X,      # IN  (n, D)
-    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst,      # IN  (K,) includes -0.5 sum_d P_kd (mu_kd - c_d)^2
-    const floating* c,      # IN  (D,)
-    const floating* W,      # IN  (K, 2D+1): [ -0.5 P_k , P_k (mu_k - c) , cst_k or 0 ]
+cdef void _rows_times_weights(
+    const floating* A,      # IN  (n, P) feature rows
+    Py_ssize_t n, Py_ssize_t P, Py_ssize_t K,
+    const floating* W,      # IN  (K, P) weights; float64: the last column is cst
+    const double* cst,      # IN  (K,) added in double to a float32 product
     double* lp,             # OUT (n, K), or (K, n) when by_component
     bint by_component,
-    floating* A,            # OUT (n, 2D+1) the feature rows, kept for the statistics
     float* G,               # scratch (n * K), float32 only
 ) noexcept nogil:
-    """lp = A W^T: one GEMM gives the whole weighted log-probability. In float64 the
-    constant is W's last column; in float32 that column is 0 and cst is added in
+    """lp = A W^T in one GEMM: the weighted log-probabilities of every component ('diag'
+    and moment rows). In float32 the constant column of W is 0 and cst is added in
     double to the float32 product."""
-    cdef Py_ssize_t i, k, P = _diag_width(D)
-    if floating is double:   # A_i = [(x_i - c)^2, x_i - c, 1]
-        gmm_diag_rows_d(X, n, D, c, A)
-    else:
-        gmm_diag_rows_f(X, n, D, c, A)
+    cdef Py_ssize_t i, k
     if floating is double:
         if by_component:
             _gemm_rm(False, True, <int> K, <int> n, <int> P, 1.0, W, <int> P, A,
@@ -362,6 +351,30 @@ cdef void _logprob_diag_block(
                     lp[i * K + k] = cst[k] + G[i * K + k]
 
 
+cdef inline Py_ssize_t _diag_width(Py_ssize_t D) noexcept nogil:
+    """Columns of the 'diag' feature rows [(x - c)^2, x - c, 1]."""
+    return 2 * D + 1
+
+
+cdef void _logprob_diag_block(
+    const floating* X,      # IN  (n, D)
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst,      # IN  (K,) includes -0.5 sum_d P_kd (mu_kd - c_d)^2
+    const floating* c,      # IN  (D,)
+    const floating* W,      # IN  (K, 2D+1): [ -0.5 P_k , P_k (mu_k - c) , cst_k or 0 ]
+    double* lp,             # OUT (n, K), or (K, n) when by_component
+    bint by_component,
+    floating* A,            # OUT (n, 2D+1) the feature rows, kept for the statistics
+    float* G,               # scratch (n * K), float32 only
+) noexcept nogil:
+    """lp = A W^T with the feature rows A_i = [(x_i - c)^2, x_i - c, 1]."""
+    if floating is double:
+        gmm_diag_rows_d(X, n, D, c, A)
+    else:
+        gmm_diag_rows_f(X, n, D, c, A)
+    _rows_times_weights(A, n, _diag_width(D), K, W, cst, lp, by_component, G)
+
+
 cdef Py_ssize_t _diag_stats_block(
     const floating* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const floating* c, const floating* W,
@@ -378,16 +391,13 @@ cdef Py_ssize_t _diag_stats_block(
     cdef floating* A = ft
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
-    cdef double* scale = row_max + n
-    cdef double* lse = scale + n
-    cdef double* Ad = lse + n
+    cdef double* Ad = row_max + 3 * n
+    cdef Py_ssize_t bad
     cdef double* C = Ad + n * P
     _logprob_diag_block(X, n, D, K, cst, c, W, lpt, True, A, <float*> (ft + n * P))
-    gmm_normalize_cols_d(lpt, n, K, w, lse, row_max, scale)
-    for i in range(n):
-        if not isfinite(lse[i]):
-            return i
-    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    bad = _normalize_cols(lpt, n, K, w, L, row_max)
+    if bad >= 0:
+        return bad
     if floating is double:
         Ad = A
     else:   # the moments from x in double, not from float32 squares
@@ -487,6 +497,25 @@ cdef int _normalize_rows(
         for i in range(n):
             lse_out[i] = row_sum[i]
     return STATUS_OK
+
+
+cdef Py_ssize_t _normalize_cols(
+    double* lpt,            # INOUT (K, n): weighted log-prob in, w_i r_ki out
+    Py_ssize_t n, Py_ssize_t K,
+    const double* w,        # IN (n,) sample weights, or NULL for ones
+    double* L,              # INOUT += sum_i w_i lse_i
+    double* scratch,        # scratch (3n,)
+) noexcept nogil:
+    """Component-major log-sum-exp, vectorised over the rows (_smalld.h). Returns the
+    first row whose log-likelihood is not finite (L then unchanged), or -1."""
+    cdef Py_ssize_t i
+    cdef double* lse = scratch + 2 * n
+    gmm_normalize_cols_d(lpt, n, K, w, lse, scratch, scratch + n)
+    for i in range(n):
+        if not isfinite(lse[i]):
+            return i
+    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    return -1
 
 
 cdef inline Py_ssize_t _full_small_block(
@@ -597,33 +626,14 @@ cdef void _logprob_moments_block(
     """lp = F W^T, with W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, const], m_k = mu_k - c,
     P_k = U_k U_k^T: the quadratic form expanded about c, so that one GEMM over the
     symmetric half of the products serves every component."""
-    cdef Py_ssize_t i, k, Q1 = _vech_width(D) + 1
+    cdef Py_ssize_t Q1 = _vech_width(D) + 1
     if have_F:
         pass
     elif floating is double:   # F_i = [z_a z_b (a >= b), z_a, 1], z = x_i - c
         gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
     else:
         gmm_moment_rows_f(X, n, D, c, F, F + n * Q1, NULL)
-    if floating is double:
-        if by_component:
-            _gemm_rm(False, True, <int> K, <int> n, <int> Q1, 1.0, W, <int> Q1, F,
-                     <int> Q1, 0.0, lp, <int> n)
-        else:
-            _gemm_rm(False, True, <int> n, <int> K, <int> Q1, 1.0, F, <int> Q1, W,
-                     <int> Q1, 0.0, lp, <int> K)
-    else:
-        if by_component:
-            _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <float> 1.0, W, <int> Q1,
-                     F, <int> Q1, <float> 0.0, G, <int> n)
-            for k in range(K):
-                for i in range(n):
-                    lp[k * n + i] = cst[k] + G[k * n + i]
-        else:
-            _gemm_rm(False, True, <int> n, <int> K, <int> Q1, <float> 1.0, F, <int> Q1,
-                     W, <int> Q1, <float> 0.0, G, <int> K)
-            for i in range(n):
-                for k in range(K):
-                    lp[i * K + k] = cst[k] + G[i * K + k]
+    _rows_times_weights(F, n, Q1, K, W, cst, lp, by_component, G)
 
 
 cdef Py_ssize_t _moments_stats_block(
@@ -647,17 +657,14 @@ cdef Py_ssize_t _moments_stats_block(
     cdef float* G = <float*> (ft + n * Q1 + D)
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
-    cdef double* scale = row_max + n
-    cdef double* lse = scale + n
-    cdef double* Fd = lse + n
+    cdef double* Fd = row_max + 3 * n
+    cdef Py_ssize_t bad
     if floating is float:   # the rows in double for the statistics, rounded for lp
         gmm_moment_rows_fd(X, n, D, c, Fd, Fd + n * Q1, F)
     _logprob_moments_block(X, n, D, K, cst, c, W, lpt, True, F, floating is float, G)
-    gmm_normalize_cols_d(lpt, n, K, w, lse, row_max, scale)
-    for i in range(n):
-        if not isfinite(lse[i]):
-            return i
-    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    bad = _normalize_cols(lpt, n, K, w, L, row_max)
+    if bad >= 0:
+        return bad
     if floating is double:
         Fd = F
     _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, Fd,
@@ -827,6 +834,7 @@ def block_stats(
     cdef Py_ssize_t nd = _scratch_double(cov_type, B, D, K)
     cdef const double* w = NULL
     cdef Py_ssize_t c, b, start, stop, bad
+    cdef bint whole
     cdef int st
     cdef floating* ft
     cdef double* dt
@@ -887,31 +895,26 @@ def block_stats(
             for b in range(c * per_chunk, min((c + 1) * per_chunk, n_blocks)):
                 start = b * B
                 stop = min(start + B, N)
+                # whole-block workers: statistics straight from the rows
+                whole = True
                 if small_full:
                     bad = _full_small_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &cst[0], &Md[0, 0], &Ud[0, 0, 0], &out_N[c, 0],
                         &out_S1[c, 0], &out_S2[c, 0], &out_L[c], dt)
-                    if bad >= 0:
-                        status[c] = STATUS_ZERO_DENSITY
-                        bad_rows[c] = start + bad
-                        break
-                    continue
-                if moments:
+                elif moments:
                     bad = _moments_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &cst[0], &shift[0], &W[0, 0],
                         dt + nd - K * (_vech_width(D) + 1), &out_L[c], ft, dt)
-                    if bad >= 0:
-                        status[c] = STATUS_ZERO_DENSITY
-                        bad_rows[c] = start + bad
-                        break
-                    continue
-                if diag:
+                elif diag:
                     bad = _diag_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &cst[0], &shift[0], &W[0, 0], &out_N[c, 0], &out_S2[c, 0],
                         &out_L[c], ft, dt)
+                else:
+                    whole = False
+                if whole:
                     if bad >= 0:
                         status[c] = STATUS_ZERO_DENSITY
                         bad_rows[c] = start + bad

@@ -378,7 +378,11 @@ GMM_ROWS_ALL(avx2, GMM_AVX2_ATTR)
 GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
 #endif
 
-#define GMM_CHOOSE_ROWS(suffix)                                                         \
+#define GMM_CHOOSE(suffix)                                                              \
+    gmm_exp_d = gmm_exp_d_##suffix;                                                     \
+    gmm_log_d = gmm_log_d_##suffix;                                                     \
+    gmm_exp_f = gmm_exp_f_##suffix;                                                     \
+    gmm_log_f = gmm_log_f_##suffix;                                                     \
     gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
     gmm_moment_rows_f = gmm_moment_rows_f_##suffix;                                     \
     gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \
@@ -399,19 +403,11 @@ static void gmm_vmath_init(int max_level)
     __builtin_cpu_init();
     if (max_level >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("avx512vl")) {
-        gmm_exp_d = gmm_exp_d_avx512;
-        gmm_log_d = gmm_log_d_avx512;
-        gmm_exp_f = gmm_exp_f_avx512;
-        gmm_log_f = gmm_log_f_avx512;
-        GMM_CHOOSE_ROWS(avx512)
+        GMM_CHOOSE(avx512)
         gmm_vmath_isa = "avx512";
     } else if (max_level >= 1 && __builtin_cpu_supports("avx2")
                && __builtin_cpu_supports("fma")) {
-        gmm_exp_d = gmm_exp_d_avx2;
-        gmm_log_d = gmm_log_d_avx2;
-        gmm_exp_f = gmm_exp_f_avx2;
-        gmm_log_f = gmm_log_f_avx2;
-        GMM_CHOOSE_ROWS(avx2)
+        GMM_CHOOSE(avx2)
         gmm_vmath_isa = "avx2+fma";
     }
 #endif
