@@ -944,7 +944,7 @@ def block_stats(
     for c in range(C):
         if status[c] != STATUS_OK:
             return status[c], c, bad_rows[c]
-    _reduce_chunks(cov_type, D, K, out_N, out_S1, out_S2, out_L)
+    _reduce_chunks(cov_type, D, K, out_N, out_S1, out_S2, out_L, n_threads)
     return STATUS_OK, -1, -1
 
 
@@ -966,10 +966,14 @@ def _gemm_weights(int cov, Py_ssize_t D, cst, P1):
 
 
 cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
-                         double[:, ::1] S1, double[:, ::1] S2, double[::1] L) noexcept:
+                         double[:, ::1] S1, double[:, ::1] S2, double[::1] L,
+                         int n_threads) noexcept:
     """Add every chunk's statistics into chunk 0, in chunk order; mirror S2's lower
-    triangles ('full', 'tied') into the upper ones."""
-    cdef Py_ssize_t C = N.shape[0], c, j, k, a, b
+    triangles ('full', 'tied') into the upper ones. S2 (K D D per chunk for 'full') is
+    summed over threads in slices of 4096 entries: each entry is still the sum of its
+    chunks in chunk order, so the result does not depend on the thread count."""
+    cdef Py_ssize_t C = N.shape[0], c, j, k, a, b, sl, j0, j1
+    cdef Py_ssize_t width = S2.shape[1], n_slices = (S2.shape[1] + 4095) // 4096
     cdef double* S
     with nogil:
         for c in range(1, C):
@@ -977,9 +981,14 @@ cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
                 N[0, j] += N[c, j]
             for j in range(S1.shape[1]):
                 S1[0, j] += S1[c, j]
-            for j in range(S2.shape[1]):
-                S2[0, j] += S2[c, j]
             L[0] += L[c]
+        if C > 1:
+            for sl in prange(n_slices, schedule='static', num_threads=max(1, n_threads)):
+                j0 = sl * 4096
+                j1 = min(j0 + 4096, width)
+                for c in range(1, C):
+                    for j in range(j0, j1):
+                        S2[0, j] += S2[c, j]
         # lower triangles written: 'full' and 'tied'
         if cov == 0 or cov == 1 or cov == 4:
             for k in range(1 if cov == 1 else K):
