@@ -18,13 +18,14 @@ centres, with scikit-learn's formula and rounding steps:
 features in order), cast to X's dtype, clipped below at 0, then the minimum with the
 row's current closest distance.
 
-Lloyd (``lloyd_assign``): labels are ``argmin_j ||c_j||^2 - 2 <xc, c_j>`` in double,
-the first index on ties. Hamerly's bounds (an upper bound on the distance to the
+Lloyd (``lloyd_assign``): labels are ``argmin_j ||c_j||^2 - 2 <xc, c_j>`` computed, as
+scikit-learn computes it, by a GEMM in X's dtype (float32 data: float32 centres), the
+first index on ties. Hamerly's bounds (an upper bound on the distance to the
 assigned centre, a lower bound on the distance to every other one, and half the
 distance from each centre to its nearest other centre) skip the rows whose label cannot
-change; a row is skipped only when its bounds clear a margin far above the rounding of
-the double computation, so skipping never changes a label: the labels are those of the
-full computation. Centres are means in double of the rows by label; the sums are kept
+change; a row is skipped only when its bounds clear a margin above the rounding of that
+computation, so skipping never changes a label: the labels are those of the full
+computation. Centres are means in double of the rows by label; the sums are kept
 per label and updated, in row order after the parallel pass, only for the rows whose
 label changed.
 
@@ -41,7 +42,7 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdlib cimport malloc, free
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
@@ -159,57 +160,75 @@ def kpp_distances(
     return STATUS_OK
 
 
-cdef inline double _dot4(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
-    """<x, y> with four partial sums (for bounds, where the order does not matter)."""
+cdef inline double _dot4(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
+    """<x, y> in double with four partial sums (for bounds: any order will do)."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t d = 0
     while d + 4 <= n:
-        s0 = s0 + x[d] * y[d]
-        s1 = s1 + x[d + 1] * y[d + 1]
-        s2 = s2 + x[d + 2] * y[d + 2]
-        s3 = s3 + x[d + 3] * y[d + 3]
+        s0 = s0 + <double> x[d] * y[d]
+        s1 = s1 + <double> x[d + 1] * y[d + 1]
+        s2 = s2 + <double> x[d + 2] * y[d + 2]
+        s3 = s3 + <double> x[d + 3] * y[d + 3]
         d = d + 4
     while d < n:
-        s0 = s0 + x[d] * y[d]
+        s0 = s0 + <double> x[d] * y[d]
         d = d + 1
     return (s0 + s1) + (s2 + s3)
 
 
 cdef inline Py_ssize_t _argmin2(
-    double* g,             # INOUT (K,) dot products in; e_j = cc_j - 2 g_j out
-    const double* cc,      # IN (K,)
+    floating* g,           # INOUT (K,) dot products in; e_j = cc_j - 2 g_j out
+    const floating* cc,    # IN (K,)
     Py_ssize_t K,
     double* e1,            # OUT the smallest e_j
     double* e2,            # OUT the smallest e_j over j != the returned index (inf if K == 1)
 ) noexcept nogil:
-    """First index of the smallest ``cc_j - 2 g_j``, without data-dependent branches
-    in the scans (four running minima each)."""
+    """First index of the smallest ``cc_j - 2 g_j`` (in g's precision), and the
+    second smallest value; the scan keeps four (smallest, second smallest) pairs with
+    min/max, no data-dependent branches."""
     cdef Py_ssize_t j, best
-    cdef double m0 = INFINITY, m1 = INFINITY, m2 = INFINITY, m3 = INFINITY, m
+    cdef floating inf = INFINITY
+    cdef floating a0 = inf, a1 = inf, a2 = inf, a3 = inf
+    cdef floating b0 = inf, b1 = inf, b2 = inf, b3 = inf
+    cdef floating e, m, m2
     for j in range(K):
-        g[j] = cc[j] - 2.0 * g[j]
+        g[j] = cc[j] - 2 * g[j]
     j = 0
     while j + 4 <= K:
-        m0 = min(m0, g[j])
-        m1 = min(m1, g[j + 1])
-        m2 = min(m2, g[j + 2])
-        m3 = min(m3, g[j + 3])
+        e = g[j]
+        b0 = min(b0, max(a0, e))
+        a0 = min(a0, e)
+        e = g[j + 1]
+        b1 = min(b1, max(a1, e))
+        a1 = min(a1, e)
+        e = g[j + 2]
+        b2 = min(b2, max(a2, e))
+        a2 = min(a2, e)
+        e = g[j + 3]
+        b3 = min(b3, max(a3, e))
+        a3 = min(a3, e)
         j = j + 4
     while j < K:
-        m0 = min(m0, g[j])
+        e = g[j]
+        b0 = min(b0, max(a0, e))
+        a0 = min(a0, e)
         j = j + 1
-    m = min(min(m0, m1), min(m2, m3))
+    # merge the pairs: (a, b) with (c, d) -> (min(a, c), min(max(a, c), min(b, d)))
+    m = min(a0, a1)
+    m2 = min(max(a0, a1), min(b0, b1))
+    a0 = m
+    b0 = m2
+    m = min(a2, a3)
+    m2 = min(max(a2, a3), min(b2, b3))
+    a2 = m
+    b2 = m2
+    m = min(a0, a2)
+    m2 = min(max(a0, a2), min(b0, b2))
     best = 0
     while g[best] != m:
         best = best + 1
-    m0 = INFINITY
-    m1 = INFINITY
-    for j in range(best):
-        m0 = min(m0, g[j])
-    for j in range(best + 1, K):
-        m1 = min(m1, g[j])
     e1[0] = m
-    e2[0] = min(m0, m1)
+    e2[0] = m2
     return best
 
 
@@ -217,8 +236,8 @@ def lloyd_assign(
     const floating[:, ::1] X,        # IN (N, D) the data, not centred
     const floating[::1] mean,        # IN (D,) the centre m
     const double[::1] xx,            # IN (N,) ||x_i - m||^2
-    const double[:, ::1] centers,    # IN (K, D) centres (centred), double
-    const double[::1] cc,            # IN (K,) ||c_j||^2
+    const floating[:, ::1] centers,  # IN (K, D) centres (centred), X's dtype
+    const floating[::1] cc,          # IN (K,) ||c_j||^2, X's dtype
     const double[::1] half_sep,      # IN (K,) half the distance from c_j to its nearest other centre
     const double[::1] shift,         # IN (K,) how far each centre moved since the bounds were set
     Py_ssize_t shift_argmax,         # IN index of the largest shift
@@ -237,9 +256,10 @@ def lloyd_assign(
     """One assignment pass of Lloyd's algorithm with Hamerly's bounds.
 
     Per block: the rows whose bounds (loose, then with the exact distance to their own
-    centre) do not prove their label are gathered, centred, in double, and compared with
-    every centre by one GEMM, ``G = X_rows C^T``; their label is the first
-    ``argmin_j ||c_j||^2 - 2 G_ij``.
+    centre) do not prove their label are gathered, centred, and compared with every
+    centre by one GEMM in X's dtype, ``G = X_rows C^T``, as scikit-learn does; their
+    label is the first ``argmin_j ||c_j||^2 - 2 G_ij``. The bounds are kept in double;
+    ``margin_scale`` must cover the rounding of that GEMM in X's dtype.
 
     Returns
     -------
@@ -248,32 +268,32 @@ def lloyd_assign(
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = centers.shape[0]
     cdef Py_ssize_t n_blocks = (N + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t b, i, j, d, r, m, start, stop, best, changed
+    cdef Py_ssize_t b, i, d, r, m, start, stop, best, changed
     cdef int a, tid
     cdef double u, l, lo, xi, marg, dot, e1, e2
-    cdef double *scratch
-    cdef double *rows
-    cdef double *row
-    cdef double *G
+    cdef floating *scratch
+    cdef floating *rows
+    cdef floating *row
+    cdef floating *Gm
     cdef Py_ssize_t *idx
     cdef Py_ssize_t *idx_all
     cdef Py_ssize_t per_thread = BLOCK * (D + K)
     cdef int bm, bn, bk, lda, ldc
-    cdef double one = 1.0, zero = 0.0
+    cdef floating one = 1, zero = 0
     if N == 0:
         return STATUS_OK
     cdef const floating* Xp = &X[0, 0]
     cdef const floating* mp = &mean[0]
     cdef const double* xxp = &xx[0]
-    cdef const double* cp = &centers[0, 0]
-    cdef const double* ccp = &cc[0]
+    cdef const floating* cp = &centers[0, 0]
+    cdef const floating* ccp = &cc[0]
     cdef const double* hsp = &half_sep[0]
     cdef const double* shp = &shift[0]
     cdef int* lp = &labels[0]
     cdef double* up = &upper[0]
     cdef double* lop = &lower[0]
     n_threads = max(1, n_threads)
-    scratch = <double*> malloc(n_threads * per_thread * sizeof(double))
+    scratch = <floating*> malloc(n_threads * per_thread * sizeof(floating))
     idx_all = <Py_ssize_t*> malloc(n_threads * BLOCK * sizeof(Py_ssize_t))
     if scratch == NULL or idx_all == NULL:
         free(scratch)
@@ -286,7 +306,7 @@ def lloyd_assign(
     with nogil, parallel(num_threads=n_threads):
         tid = threadid()
         rows = scratch + tid * per_thread   # (BLOCK, D) centred rows to compare with every centre
-        G = rows + BLOCK * D                # (BLOCK, K) their dot products with the centres
+        Gm = rows + BLOCK * D               # (BLOCK, K) their dot products with the centres
         idx = idx_all + tid * BLOCK         # their row numbers
         for b in prange(n_blocks, schedule='static'):
             start = b * BLOCK
@@ -311,9 +331,9 @@ def lloyd_assign(
                     # tighten the upper bound: the distance to the assigned centre (a
                     # bound only, so summed in any order: four partial sums)
                     for d in range(D):
-                        row[d] = <double> (Xp[i * D + d] - mp[d])
+                        row[d] = Xp[i * D + d] - mp[d]
                     dot = _dot4(row, cp + a * D, D)
-                    u = sqrt(max(0.0, (ccp[a] - 2.0 * dot) + xi))
+                    u = sqrt(max(0.0, (<double> ccp[a] - 2.0 * dot) + xi))
                     lo = max(l, 2.0 * hsp[a] - u)
                     if lo > 0 and lo * lo - u * u > marg:
                         up[i] = u
@@ -321,18 +341,24 @@ def lloyd_assign(
                         continue
                 else:
                     for d in range(D):
-                        row[d] = <double> (Xp[i * D + d] - mp[d])
+                        row[d] = Xp[i * D + d] - mp[d]
                 idx[m] = i
                 m = m + 1
             changed = 0
             if m > 0:
                 # G (m, K) = rows (m, D) C^T, row-major, as column-major G^T = C rows^T
                 bm = <int> m
-                dgemm("T", "N", &bn, &bm, &bk, &one, <double*> cp, &lda,
-                      rows, &lda, &zero, G, &ldc)
+                if floating is double:
+                    dgemm("T", "N", &bn, &bm, &bk, &one, <double*> cp, &lda,
+                          rows, &lda, &zero, Gm, &ldc)
+                else:
+                    sgemm("T", "N", &bn, &bm, &bk, &one, <float*> cp, &lda,
+                          rows, &lda, &zero, Gm, &ldc)
                 for r in range(m):
                     i = idx[r]
-                    best = _argmin2(G + r * K, ccp, K, &e1, &e2)
+                    e1 = 0.0  # assigned here so that each thread has its own
+                    e2 = 0.0
+                    best = _argmin2(Gm + r * K, ccp, K, &e1, &e2)
                     xi = xxp[i]
                     up[i] = sqrt(max(0.0, e1 + xi))
                     lop[i] = sqrt(max(0.0, e2 + xi))

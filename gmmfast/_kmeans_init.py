@@ -195,8 +195,14 @@ def _lloyd(X, mean, xx, w_dtype, w, centers, max_iter, tol, threads):
     """scikit-learn's _kmeans_single_lloyd from the given centres; (labels, n_iter)."""
     n, D = X.shape
     K = centers.shape[0]
-    eps = np.finfo(np.float64).eps
-    margin_scale = max(1e-10, 1e3 * D * eps)
+    # The skip test must clear twice the rounding of ||c||^2 - 2 <x, c> by a GEMM in
+    # X's dtype, about (D + 3) eps (||x||^2 + max ||c||^2), with room to spare.
+    margin_scale = 8 * (D + 4) * np.finfo(X.dtype).eps
+    if X.dtype == np.float64:
+        margin_scale = max(margin_scale, 1e-10)
+    # float32 data: the centres are float32 numbers (as scikit-learn's are), held in
+    # double for the bounds and the shifts
+    centers = _as_dtype_values(centers, X.dtype)
     n_blocks = (n + _kmeans.block_rows() - 1) // _kmeans.block_rows()
 
     labels = np.full(n, -1, dtype=np.int32)
@@ -217,7 +223,7 @@ def _lloyd(X, mean, xx, w_dtype, w, centers, max_iter, tol, threads):
         cc = np.einsum("ij,ij->i", centers, centers)
         cc_scale = max(cc_scale, float(cc.max()))
         _check(_kmeans.lloyd_assign(
-            X, mean, xx, centers, cc,
+            X, mean, xx, centers.astype(X.dtype), cc.astype(X.dtype),
             _half_separation(centers), shift, shift_arg, shift_max, shift_second,
             margin_scale, cc_scale, first, labels, upper, lower, block_changed, block_full,
             threads))
@@ -231,7 +237,8 @@ def _lloyd(X, mean, xx, w_dtype, w, centers, max_iter, tol, threads):
         n_changed = int(block_changed.sum())
         _kmeans.lloyd_sums(X, mean, w, labels, labels_prev, block_changed, sums,
                            weights, n_positive)
-        new_centers = _new_centers(X, mean, w_dtype, centers, sums, weights, labels)
+        new_centers = _as_dtype_values(
+            _new_centers(X, mean, w_dtype, centers, sums, weights, labels), X.dtype)
         diff = new_centers - centers
         shift = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         shift_tot = float(shift @ shift)
@@ -253,6 +260,11 @@ def _lloyd(X, mean, xx, w_dtype, w, centers, max_iter, tol, threads):
         # labels that match the final centres, as scikit-learn's last E-step
         assign(False)
     return labels, i + 1
+
+
+def _as_dtype_values(a, dtype):
+    """a (float64) rounded to the nearest values of dtype, still float64."""
+    return a if dtype == np.float64 else a.astype(dtype).astype(np.float64)
 
 
 def _new_centers(X, mean, w_dtype, centers_old, sums, weights, labels):
