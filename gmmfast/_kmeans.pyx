@@ -161,19 +161,73 @@ def kpp_distances(
 
 
 cdef inline double _dot4(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
-    """<x, y> in double with four partial sums (for bounds: any order will do)."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    """<x, y> in the inputs' precision with four partial sums: for bounds, where any
+    order will do (the skip margin covers the rounding, as it covers the GEMM's)."""
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
     cdef Py_ssize_t d = 0
     while d + 4 <= n:
-        s0 = s0 + <double> x[d] * y[d]
-        s1 = s1 + <double> x[d + 1] * y[d + 1]
-        s2 = s2 + <double> x[d + 2] * y[d + 2]
-        s3 = s3 + <double> x[d + 3] * y[d + 3]
+        s0 = s0 + x[d] * y[d]
+        s1 = s1 + x[d + 1] * y[d + 1]
+        s2 = s2 + x[d + 2] * y[d + 2]
+        s3 = s3 + x[d + 3] * y[d + 3]
         d = d + 4
     while d < n:
-        s0 = s0 + <double> x[d] * y[d]
+        s0 = s0 + x[d] * y[d]
         d = d + 1
     return (s0 + s1) + (s2 + s3)
+
+
+def kpp_take(
+    const floating[::1] best_row,   # IN (N,) row ``best`` of kpp_distances' output
+    floating[::1] closest,          # OUT (N,) a copy of best_row
+    const floating[::1] w,          # IN (N,) sample weights in X's dtype, or (0,) for ones
+    floating[::1] cumsum,           # OUT (N,) numpy's np.cumsum(w * closest), same bits
+):
+    """The new closest distances, and their weighted cumulative sum, in one pass.
+
+    The sum runs serially in X's dtype, element by element, as numpy's cumsum does, so
+    that the k-means++ draws land where scikit-learn's land.
+    """
+    cdef Py_ssize_t i, N = closest.shape[0]
+    cdef floating acc = 0, v
+    cdef bint has_w = w.shape[0] > 0
+    if N == 0:
+        return STATUS_OK
+    cdef const floating* bp = &best_row[0]
+    cdef floating* cp = &closest[0]
+    cdef const floating* wp = &w[0] if has_w else NULL
+    cdef floating* sp = &cumsum[0]
+    with nogil:
+        for i in range(N):
+            v = bp[i]
+            cp[i] = v
+            if has_w:
+                v = wp[i] * v
+            acc = acc + v
+            sp[i] = acc
+    return STATUS_OK
+
+
+def searchsorted_left(
+    const floating[::1] a,          # IN (N,) non-decreasing
+    const double[::1] v,            # IN (T,) values
+    Py_ssize_t[::1] out,            # OUT (T,) np.searchsorted(a, v) (side='left'), compared in double
+):
+    """np.searchsorted(a, v) for a float array a and double values v, without the
+    float64 copy of a that numpy makes to compare them."""
+    cdef Py_ssize_t t, lo, hi, mid, N = a.shape[0]
+    with nogil:
+        for t in range(v.shape[0]):
+            lo = 0
+            hi = N
+            while lo < hi:
+                mid = lo + (hi - lo) // 2
+                if <double> a[mid] < v[t]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[t] = lo
+    return STATUS_OK
 
 
 cdef inline Py_ssize_t _argmin2(

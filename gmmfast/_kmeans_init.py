@@ -94,7 +94,8 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, *, max_iter=300,
     # reused) only for problems big enough that its ~10 ms do not matter; on small
     # ones OpenBLAS runs the small GEMMs on one thread by itself.
     with blas_single_thread() if big else contextlib.nullcontext():
-        centers = _kmeans_plusplus(X, mean, xx, w_dtype, K, random_state, threads)
+        centers = _kmeans_plusplus(X, mean, xx, w_dtype, K, random_state, threads,
+                                   unit_weights=sample_weight is None)
         labels, n_iter = _lloyd(X, mean, xx, w_dtype, w_lloyd, centers, max_iter,
                                 tol_abs, threads)
     if K > 1 and np.unique(labels).size < K:
@@ -142,8 +143,11 @@ def _check(status):
         )
 
 
-def _kmeans_plusplus(X, mean, xx, w, K, random_state, threads):
-    """Initial centres (K, D) in double (centred), as scikit-learn's _kmeans_plusplus."""
+def _kmeans_plusplus(X, mean, xx, w, K, random_state, threads, unit_weights=False):
+    """Initial centres (K, D) in double (centred), as scikit-learn's _kmeans_plusplus.
+
+    w : (n,) weights in X's dtype (ones when the caller has none: unit_weights)
+    """
     n, D = X.shape
     n_local_trials = 2 + int(np.log(K))
     center_id = random_state.choice(n, p=w / w.sum())
@@ -154,14 +158,19 @@ def _kmeans_plusplus(X, mean, xx, w, K, random_state, threads):
     first = np.empty((1, n), dtype=X.dtype)
     _check(_kmeans.kpp_distances(X, mean, xx, cand, np.einsum("ij,ij->i", cand, cand),
                                  np.empty(0, dtype=X.dtype), first, threads))
-    closest = first[0]
     current_pot = first @ w  # the same product, shapes and dtype as scikit-learn's
+    closest = np.empty(n, dtype=X.dtype)
+    cumsum = np.empty(n, dtype=X.dtype)
+    # np.cumsum(w * closest): with unit weights w * closest is closest itself
+    w_cum = np.empty(0, dtype=X.dtype) if unit_weights else w
+    _kmeans.kpp_take(first[0], closest, w_cum, cumsum)
 
     dist = np.empty((n_local_trials, n), dtype=X.dtype)
     w_col = w.reshape(-1, 1)
+    candidate_ids = np.empty(n_local_trials, dtype=np.intp)
     for c in range(1, K):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(w * closest), rand_vals)
+        _kmeans.searchsorted_left(cumsum, rand_vals, candidate_ids)
         np.clip(candidate_ids, None, n - 1, out=candidate_ids)
         cand = _centred_rows(X, mean, candidate_ids)
         _check(_kmeans.kpp_distances(X, mean, xx, cand, np.einsum("ij,ij->i", cand, cand),
@@ -169,7 +178,7 @@ def _kmeans_plusplus(X, mean, xx, w, K, random_state, threads):
         candidates_pot = dist @ w_col
         best = np.argmin(candidates_pot)
         current_pot = candidates_pot[best]
-        closest = dist[best].copy()
+        _kmeans.kpp_take(dist[best], closest, w_cum, cumsum)
         indices[c] = candidate_ids[best]
     return _centred_rows(X, mean, indices)
 
