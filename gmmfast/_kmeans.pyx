@@ -46,6 +46,34 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
+cdef extern from *:
+    """
+    /* min/max as single ternaries, which compilers turn into minss/maxss (minsd/maxsd)
+       instead of branches: the argmin scans below would mispredict on every row */
+    static inline double gmm_km_min_d(double a, double b) { return a < b ? a : b; }
+    static inline double gmm_km_max_d(double a, double b) { return a > b ? a : b; }
+    static inline float gmm_km_min_f(float a, float b) { return a < b ? a : b; }
+    static inline float gmm_km_max_f(float a, float b) { return a > b ? a : b; }
+    """
+    double gmm_km_min_d(double a, double b) noexcept nogil
+    double gmm_km_max_d(double a, double b) noexcept nogil
+    float gmm_km_min_f(float a, float b) noexcept nogil
+    float gmm_km_max_f(float a, float b) noexcept nogil
+
+
+cdef inline floating _fmin(floating a, floating b) noexcept nogil:
+    if floating is float:
+        return gmm_km_min_f(a, b)
+    else:
+        return gmm_km_min_d(a, b)
+
+
+cdef inline floating _fmax(floating a, floating b) noexcept nogil:
+    if floating is float:
+        return gmm_km_max_f(a, b)
+    else:
+        return gmm_km_max_d(a, b)
+
 cdef Py_ssize_t BLOCK = 1024
 
 STATUS_OK = 0
@@ -245,39 +273,40 @@ cdef inline Py_ssize_t _argmin2(
     cdef floating a0 = inf, a1 = inf, a2 = inf, a3 = inf
     cdef floating b0 = inf, b1 = inf, b2 = inf, b3 = inf
     cdef floating e, m, m2
+    cdef floating two = 2
     for j in range(K):
-        g[j] = cc[j] - 2 * g[j]
+        g[j] = cc[j] - two * g[j]
     j = 0
     while j + 4 <= K:
         e = g[j]
-        b0 = min(b0, max(a0, e))
-        a0 = min(a0, e)
+        b0 = _fmin(b0, _fmax(a0, e))
+        a0 = _fmin(a0, e)
         e = g[j + 1]
-        b1 = min(b1, max(a1, e))
-        a1 = min(a1, e)
+        b1 = _fmin(b1, _fmax(a1, e))
+        a1 = _fmin(a1, e)
         e = g[j + 2]
-        b2 = min(b2, max(a2, e))
-        a2 = min(a2, e)
+        b2 = _fmin(b2, _fmax(a2, e))
+        a2 = _fmin(a2, e)
         e = g[j + 3]
-        b3 = min(b3, max(a3, e))
-        a3 = min(a3, e)
+        b3 = _fmin(b3, _fmax(a3, e))
+        a3 = _fmin(a3, e)
         j = j + 4
     while j < K:
         e = g[j]
-        b0 = min(b0, max(a0, e))
-        a0 = min(a0, e)
+        b0 = _fmin(b0, _fmax(a0, e))
+        a0 = _fmin(a0, e)
         j = j + 1
-    # merge the pairs: (a, b) with (c, d) -> (min(a, c), min(max(a, c), min(b, d)))
-    m = min(a0, a1)
-    m2 = min(max(a0, a1), min(b0, b1))
+    # merge the pairs: (a, b) with (c, d) -> (_fmin(a, c), _fmin(_fmax(a, c), _fmin(b, d)))
+    m = _fmin(a0, a1)
+    m2 = _fmin(_fmax(a0, a1), _fmin(b0, b1))
     a0 = m
     b0 = m2
-    m = min(a2, a3)
-    m2 = min(max(a2, a3), min(b2, b3))
+    m = _fmin(a2, a3)
+    m2 = _fmin(_fmax(a2, a3), _fmin(b2, b3))
     a2 = m
     b2 = m2
-    m = min(a0, a2)
-    m2 = min(max(a0, a2), min(b0, b2))
+    m = _fmin(a0, a2)
+    m2 = _fmin(_fmax(a0, a2), _fmin(b0, b2))
     best = 0
     while g[best] != m:
         best = best + 1
