@@ -98,9 +98,11 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, *, max_iter=300,
                                    unit_weights=sample_weight is None)
         labels, n_iter = _lloyd(X, mean, xx, w_dtype, w_lloyd, centers, max_iter,
                                 tol_abs, threads)
-    if K > 1 and np.unique(labels).size < K:
+    distinct = int(np.count_nonzero(np.bincount(labels, minlength=K)))
+    if distinct < K:
+        # scikit-learn's KMeans warns so; gmmfast's fit keeps the warning it had
         warnings.warn(
-            f"Number of distinct clusters ({np.unique(labels).size}) found smaller than "
+            f"Number of distinct clusters ({distinct}) found smaller than "
             f"n_clusters ({K}). Possibly due to duplicate points in X.",
             ConvergenceWarning,
             stacklevel=3,
