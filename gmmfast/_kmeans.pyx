@@ -16,7 +16,9 @@ k-means++ (``kpp_distances``): the squared distance from every row to T candidat
 centres, with scikit-learn's formula and rounding steps:
 ``d = ((-2 <c, xc>) + ||c||^2) + ||xc||^2`` in double (the dot product summed over the
 features in order), cast to X's dtype, clipped below at 0, then the minimum with the
-row's current closest distance.
+row's current closest distance. Pairs where a float32 GEMM proves (with a margin for
+its rounding) that the candidate is farther than the closest centre get that minimum,
+the closest distance, without the double computation.
 
 Lloyd (``lloyd_assign``): labels are ``argmin_j ||c_j||^2 - 2 <xc, c_j>`` computed, as
 scikit-learn computes it, by a GEMM in X's dtype (float32 data: float32 centres), the
@@ -130,8 +132,13 @@ def kpp_distances(
 ):
     """Squared distances from every row to T candidate centres (see the module doc).
 
-    Rows are taken eight at a time (a tile), one SIMD lane per row, so that every
-    dot product is still summed over the features in order.
+    Without ``closest`` (the first centre) every distance is computed: rows eight at a
+    time (a tile), one SIMD lane per row, every dot product summed over the features in
+    order. With ``closest``, a float32 GEMM first screens the pairs: where its value,
+    less a bound on its rounding, is above ``closest[i]``, the minimum is
+    ``closest[i]`` whatever the exact distance, and that is written without computing
+    it; the other pairs get the exact computation. Only a few pairs per row (those
+    where the candidate may be the nearer) need it.
 
     Returns
     -------
@@ -139,15 +146,25 @@ def kpp_distances(
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], T = cand.shape[0]
     cdef Py_ssize_t n_blocks = (N + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t b, i, i0, r, R, t, start, stop
+    cdef Py_ssize_t b, i, i0, r, R, t, d, m, start, stop
     cdef bint has_closest = closest.shape[0] > 0
-    cdef double v
+    cdef double v, g1, xi, cl, approx
     cdef floating f
     cdef int tid
     cdef double *scratch
     cdef double *xt
     cdef double *g
+    cdef float *fscratch
+    cdef float *rows32
+    cdef float *G32
+    cdef float *cand32
     cdef Py_ssize_t per_thread = D * TILE + TILE
+    cdef Py_ssize_t per_thread_f = BLOCK * (D + T)
+    cdef int bm, bt, bk
+    cdef float one = 1, zero = 0
+    # float32 GEMM rounding, and the rounding of the inputs to float32, are below
+    # (D + 3) eps32 (||x||^2 + ||c||^2): screen with four times that
+    cdef double screen = 4.0 * (D + 4) * 1.1920928955078125e-07
     if N == 0 or T == 0:
         return STATUS_OK
     cdef const floating* Xp = &X[0, 0]
@@ -158,33 +175,78 @@ def kpp_distances(
     cdef const floating* clp = &closest[0] if has_closest else NULL
     cdef floating* op = &out[0, 0]
     n_threads = max(1, n_threads)
-    scratch = <double*> malloc(n_threads * per_thread * sizeof(double))
-    if scratch == NULL:
+    if not has_closest:
+        scratch = <double*> malloc(n_threads * per_thread * sizeof(double))
+        if scratch == NULL:
+            return STATUS_NO_MEMORY
+        with nogil, parallel(num_threads=n_threads):
+            tid = threadid()
+            xt = scratch + tid * per_thread   # (D, TILE): the tile's centred rows, transposed
+            g = xt + D * TILE                 # (TILE,) dot products
+            for b in prange(n_blocks, schedule='static'):
+                start = b * BLOCK
+                stop = min(start + BLOCK, N)
+                i0 = start
+                while i0 < stop:
+                    R = min(<Py_ssize_t> TILE, stop - i0)
+                    _centred_tile(Xp + i0 * D, mp, R, D, xt)
+                    for t in range(T):
+                        _dots_tile(xt, cp + t * D, D, g)
+                        for r in range(R):
+                            i = i0 + r
+                            v = (-2.0 * g[r] + cnp[t]) + xxp[i]
+                            f = <floating> v
+                            if f < 0:
+                                f = 0
+                            op[t * N + i] = f
+                    i0 = i0 + TILE
+        free(scratch)
+        return STATUS_OK
+
+    fscratch = <float*> malloc((n_threads * per_thread_f + T * D) * sizeof(float))
+    if fscratch == NULL:
         return STATUS_NO_MEMORY
+    cand32 = fscratch + n_threads * per_thread_f
+    for t in range(T):
+        for d in range(D):
+            cand32[t * D + d] = <float> cp[t * D + d]
+    bt = <int> T
+    bk = <int> D
     with nogil, parallel(num_threads=n_threads):
         tid = threadid()
-        xt = scratch + tid * per_thread   # (D, TILE): the tile's centred rows, transposed
-        g = xt + D * TILE                 # (TILE,) dot products
+        rows32 = fscratch + tid * per_thread_f   # (BLOCK, D) centred rows, float32
+        G32 = rows32 + BLOCK * D                 # (BLOCK, T) their screening dot products
         for b in prange(n_blocks, schedule='static'):
             start = b * BLOCK
             stop = min(start + BLOCK, N)
-            i0 = start
-            while i0 < stop:
-                R = min(<Py_ssize_t> TILE, stop - i0)
-                _centred_tile(Xp + i0 * D, mp, R, D, xt)
+            m = stop - start
+            for r in range(m):
+                for d in range(D):
+                    rows32[r * D + d] = <float> (Xp[(start + r) * D + d] - mp[d])
+            bm = <int> m
+            # G32 (m, T) = rows32 (m, D) cand32^T, as column-major G32^T = cand32 rows32^T
+            sgemm("T", "N", &bt, &bm, &bk, &one, cand32, &bk, rows32, &bk, &zero, G32, &bt)
+            for r in range(m):
+                i = start + r
+                xi = xxp[i]
+                cl = clp[i]
                 for t in range(T):
-                    _dots_tile(xt, cp + t * D, D, g)
-                    for r in range(R):
-                        i = i0 + r
-                        v = (-2.0 * g[r] + cnp[t]) + xxp[i]
-                        f = <floating> v
-                        if f < 0:
-                            f = 0
-                        if has_closest and clp[i] <= f:
-                            f = clp[i]
-                        op[t * N + i] = f
-                i0 = i0 + TILE
-    free(scratch)
+                    approx = (cnp[t] + xi) - 2.0 * G32[r * T + t]
+                    if approx - screen * (xi + cnp[t]) > cl:
+                        op[t * N + i] = clp[i]
+                        continue
+                    # the exact distance, as in the unscreened pass
+                    g1 = 0.0
+                    for d in range(D):
+                        g1 = g1 + cp[t * D + d] * <double> (Xp[i * D + d] - mp[d])
+                    v = (-2.0 * g1 + cnp[t]) + xi
+                    f = <floating> v
+                    if f < 0:
+                        f = 0
+                    if clp[i] <= f:
+                        f = clp[i]
+                    op[t * N + i] = f
+    free(fscratch)
     return STATUS_OK
 
 
