@@ -250,19 +250,34 @@ def kpp_distances(
     return STATUS_OK
 
 
-cdef inline double _dot4(const floating* x, const floating* y, Py_ssize_t n) noexcept nogil:
-    """<x, y> in the inputs' precision with four partial sums: for bounds, where any
-    order will do (the skip margin covers the rounding, as it covers the GEMM's)."""
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+cdef inline double _centre_dot4(
+    const floating* x,    # IN (D,) a row of X
+    const floating* m,    # IN (D,) the centre
+    const floating* c,    # IN (D,) a k-means centre
+    floating* row,        # OUT (D,) x - m
+    Py_ssize_t n,
+) noexcept nogil:
+    """row = x - m and <row, c> with four partial sums (a bound: any order will do)."""
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0, r0, r1, r2, r3
     cdef Py_ssize_t d = 0
     while d + 4 <= n:
-        s0 = s0 + x[d] * y[d]
-        s1 = s1 + x[d + 1] * y[d + 1]
-        s2 = s2 + x[d + 2] * y[d + 2]
-        s3 = s3 + x[d + 3] * y[d + 3]
+        r0 = x[d] - m[d]
+        r1 = x[d + 1] - m[d + 1]
+        r2 = x[d + 2] - m[d + 2]
+        r3 = x[d + 3] - m[d + 3]
+        row[d] = r0
+        row[d + 1] = r1
+        row[d + 2] = r2
+        row[d + 3] = r3
+        s0 = s0 + r0 * c[d]
+        s1 = s1 + r1 * c[d + 1]
+        s2 = s2 + r2 * c[d + 2]
+        s3 = s3 + r3 * c[d + 3]
         d = d + 4
     while d < n:
-        s0 = s0 + x[d] * y[d]
+        r0 = x[d] - m[d]
+        row[d] = r0
+        s0 = s0 + r0 * c[d]
         d = d + 1
     return (s0 + s1) + (s2 + s3)
 
@@ -475,9 +490,7 @@ def lloyd_assign(
                         continue
                     # tighten the upper bound: the distance to the assigned centre (a
                     # bound only, so summed in any order: four partial sums)
-                    for d in range(D):
-                        row[d] = Xp[i * D + d] - mp[d]
-                    dot = _dot4(row, cp + a * D, D)
+                    dot = _centre_dot4(Xp + i * D, mp, cp + a * D, row, D)
                     u = sqrt(max(0.0, (<double> ccp[a] - 2.0 * dot) + xi))
                     lo = max(l, 2.0 * hsp[a] - u)
                     if lo > 0 and lo * lo - u * u > marg:
