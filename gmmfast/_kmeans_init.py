@@ -52,7 +52,6 @@ from ._threads import blas_single_thread, effective_n_threads
 _NORM_CHUNK = 65536
 #: below this many rows x features x clusters the passes run on one thread
 _MIN_WORK_THREADED = 1 << 22
-_DEBUG = False
 
 
 def kmeans_labels(X, sample_weight, n_clusters, random_state, *, max_iter=300,
@@ -238,8 +237,6 @@ def _lloyd(X, mean, xx, w_dtype, w, centers, max_iter, tol, threads):
             _half_separation(centers), shift, shift_arg, shift_max, shift_second,
             margin_scale, cc_scale, first, labels, upper, lower, block_changed, block_full,
             threads))
-        if _DEBUG:
-            print("kmeans assign: changed", block_changed.sum(), "full", block_full.sum())
 
     strict = False
     i = 0
