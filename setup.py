@@ -260,7 +260,15 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args),
         extra_link_args=[],
-    )
+    ),
+    Extension(
+        "gmmfast._kmeans",
+        ["gmmfast/_kmeans.pyx"],
+        include_dirs=[np.get_include(), "gmmfast"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_compile_args=list(opt_args),
+        extra_link_args=[],
+    ),
 ]
 
 setup(

@@ -7,8 +7,9 @@ assignments (every method but 'random') are never expanded into an n x K array.
 """
 
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import kmeans_plusplus
 
+from ._kmeans_init import kmeans_labels
 from ._mstep import _add_to_diagonal
 
 
@@ -32,8 +33,8 @@ def initial_assignments(X, sample_weight, n_components, init_params, random_stat
     n = X.shape[0]
     K = n_components
     if init_params == "kmeans":
-        km = KMeans(n_clusters=K, n_init=1, random_state=random_state)
-        return "labels", km.fit(X, sample_weight=sample_weight).labels_
+        # scikit-learn's KMeans(n_clusters=K, n_init=1), computed by gmmfast
+        return "labels", kmeans_labels(X, sample_weight, K, random_state)
     if init_params == "k-means++":
         _, idx = kmeans_plusplus(
             X, K, random_state=random_state, sample_weight=sample_weight

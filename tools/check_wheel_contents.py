@@ -3,7 +3,8 @@
     python tools/check_wheel_contents.py WHEEL
 
 Fails (exit 1, saying what is missing) unless the wheel has:
-- the compiled kernels, gmmfast/_kernels.<abi>.so or .pyd, exactly once;
+- the compiled extensions, gmmfast/_kernels.<abi>.so (EM) and gmmfast/_kmeans.<abi>.so
+  (k-means initialisation), or .pyd, each exactly once;
 - every module and Cython source of the checkout's gmmfast/ (*.py, *.pyx, *.pxd, *.h);
 - no generated C file;
 - the OpenMP runtime its platform needs, bundled by the wheel repair step:
@@ -34,10 +35,11 @@ def check(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     problems = []
 
-    kernels = [n for n in names if fnmatch.fnmatch(n, "gmmfast/_kernels.*")
-               and n.endswith((".so", ".pyd"))]
-    if len(kernels) != 1:
-        problems.append(f"expected one compiled gmmfast/_kernels extension, found {kernels}")
+    for module in ("_kernels", "_kmeans"):
+        found = [n for n in names if fnmatch.fnmatch(n, f"gmmfast/{module}.*")
+                 and n.endswith((".so", ".pyd"))]
+        if len(found) != 1:
+            problems.append(f"expected one compiled gmmfast/{module} extension, found {found}")
 
     expected = sorted(
         f"gmmfast/{p.name}" for pattern in ("*.py", "*.pyx", "*.pxd", "*.h")
