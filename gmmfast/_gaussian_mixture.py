@@ -464,7 +464,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights = means = cov = None
         if weights_init is None or means_init is None or precisions_init is None:
             kind, assign = _init.initial_assignments(
-                X, w, self.n_components, self.init_params, random_state
+                X, w, self.n_components, self.init_params, random_state,
+                n_threads=self.n_threads,
             )
             nk, means, cov = _init.parameters_from_assignments(
                 X, w, kind, assign, self.n_components, cov_type, self.reg_covar

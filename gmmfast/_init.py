@@ -13,7 +13,8 @@ from ._kmeans_init import kmeans_labels
 from ._mstep import _add_to_diagonal
 
 
-def initial_assignments(X, sample_weight, n_components, init_params, random_state):
+def initial_assignments(X, sample_weight, n_components, init_params, random_state,
+                        n_threads=None):
     """Labels (n,) with -1 for unassigned rows, or soft responsibilities (n, K).
 
     Parameters
@@ -25,6 +26,8 @@ def initial_assignments(X, sample_weight, n_components, init_params, random_stat
     n_components : int
     init_params : str
     random_state : numpy RandomState
+    n_threads : int or None
+        The fit's ``n_threads``, for the k-means passes (labels do not depend on it).
 
     Returns
     -------
@@ -34,7 +37,8 @@ def initial_assignments(X, sample_weight, n_components, init_params, random_stat
     K = n_components
     if init_params == "kmeans":
         # scikit-learn's KMeans(n_clusters=K, n_init=1), computed by gmmfast
-        return "labels", kmeans_labels(X, sample_weight, K, random_state)
+        return "labels", kmeans_labels(X, sample_weight, K, random_state,
+                                         n_threads=n_threads)
     if init_params == "k-means++":
         _, idx = kmeans_plusplus(
             X, K, random_state=random_state, sample_weight=sample_weight
