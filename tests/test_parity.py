@@ -297,6 +297,9 @@ def test_block_sizes_split_small_passes_evenly():
         n_blocks = -(-n // b)
         assert 1 <= b <= _estep.BLOCK_SIZE
         assert n_blocks % 8 == 0, (n, b)
+    # large passes with many features: the smaller blocks
+    assert _estep.block_size(10**6, 5, 40) == _estep.WIDE_BLOCK_SIZE
+    assert _estep.BLOCK_SIZE % _estep.WIDE_BLOCK_SIZE == 0
     assert _estep._threads_for(1, 10**6, 5, 2) == 1
 
 
