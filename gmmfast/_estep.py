@@ -68,6 +68,7 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
+_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 outside COV_FULL_MOMENTS (not read)
 _UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
 
 
@@ -106,6 +107,7 @@ class KernelModel:
                 log_w = np.log(weights)
         base = log_w - 0.5 * D * _LOG_2PI
         self.pvec = np.zeros(K)
+        self.W64 = _UNUSED_W64
         if covariance_type == "full":
             self.shift = weights @ means
             self.cst = base + np.log(U.reshape(K, D * D)[:, :: D + 1]).sum(axis=1)
@@ -138,8 +140,9 @@ class KernelModel:
 
     def _full_moments(self, means, U):
         """Switch to moment rows (COV_FULL_MOMENTS) when every component is within
-        MOMENTS_MAX_SPREAD of the shift: P1 becomes the GEMM weights W (K, Q+1) of
-        the rows [z_a z_b (a >= b), z_a, 1], z = x - c (see _kernels.pyx)."""
+        MOMENTS_MAX_SPREAD of the shift: W64 becomes the GEMM weights W (K, Q+1),
+        float64 for either dtype, of the rows [z_a z_b (a >= b), z_a, 1], z = x - c
+        (see _kernels.pyx)."""
         K, D = means.shape
         m = means - self.shift
         V = np.einsum("kd,kde->ke", m, U)
@@ -153,13 +156,13 @@ class KernelModel:
         W[:, :T] = P[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
         W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
         self.cst = self.cst - 0.5 * spread
-        W[:, T + D] = self.cst if self.dtype == np.float64 else 0.0
+        W[:, T + D] = self.cst
         self.code = _kernels.COV_FULL_MOMENTS
-        self.P1, self.P2 = W, _UNUSED_P2
+        self.P2, self.W64 = _UNUSED_P2, W   # P1 stays the means (not read)
 
     def args(self):
         """The parameter arguments of block_stats / block_logprob, in order."""
-        return self.cst, self.P1, self.P2, self.pvec, self.shift_arg
+        return self.cst, self.P1, self.P2, self.pvec, self.shift_arg, self.W64
 
 
 def _stat_sizes(covariance_type, K, D):

@@ -614,60 +614,56 @@ cdef void _stats_moments_block(
 
 cdef void _logprob_moments_block(
     const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst,      # IN  (K,) the constant, float32 only (float64: in W)
     const floating* c,      # IN  (D,) global shift
-    const floating* W,      # IN  (K, Q+1) weights of the moment rows (_estep.KernelModel)
+    const double* W,        # IN  (K, Q+1) weights of the moment rows (_estep.KernelModel)
     double* lp,             # OUT (n, K), or (K, n) when by_component
     bint by_component,
-    floating* F,            # INOUT (n, Q+1) the moment rows (formed here unless have_F)
-    bint have_F,
-    float* G,               # scratch (n * K), float32 only
+    double* F,              # OUT (n, Q+1) + D: the moment rows, kept for the statistics
 ) noexcept nogil:
-    """lp = F W^T, with W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, const], m_k = mu_k - c,
-    P_k = U_k U_k^T: the quadratic form expanded about c, so that one GEMM over the
-    symmetric half of the products serves every component."""
+    """lp = F W^T, with W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, cst_k - 0.5 m_k' P_k m_k],
+    m_k = mu_k - c, P_k = U_k U_k^T: the quadratic form expanded about c, so that one
+    GEMM over the symmetric half of the products serves every component. In double for
+    float32 data too: expanded in float32, the log-densities would carry eps32 times
+    ||x - c||^2 in the precision's metric (~1e-4 with components near the spread bound),
+    and which rows share a GEMM would change them at that level."""
     cdef Py_ssize_t Q1 = _vech_width(D) + 1
-    if have_F:
-        pass
-    elif floating is double:   # F_i = [z_a z_b (a >= b), z_a, 1], z = x_i - c
+    if floating is double:   # F_i = [z_a z_b (a >= b), z_a, 1], z = x_i - c
         gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
     else:
-        gmm_moment_rows_f(X, n, D, c, F, F + n * Q1, NULL)
-    _rows_times_weights(F, n, Q1, K, W, cst, lp, by_component, G)
+        gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1, NULL)
+    if by_component:
+        _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <double> 1.0, W, <int> Q1, F,
+                 <int> Q1, <double> 0.0, lp, <int> n)
+    else:
+        _gemm_rm(False, True, <int> n, <int> K, <int> Q1, <double> 1.0, F, <int> Q1, W,
+                 <int> Q1, <double> 0.0, lp, <int> K)
 
 
 cdef Py_ssize_t _moments_stats_block(
     const floating* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst, const floating* c, const floating* W,
+    const floating* c, const double* W,
     double* C,              # INOUT (K, Q+1): += R F, the chunk's [S2 | S1 | N] in rows
-    double* L, floating* ft, double* dt,
+    double* L, double* dt,
 ) noexcept nogil:
-    """Statistics of one block, 'full' through moment rows, component-major:
-    lpt (K x n) = W F^T, normalised over the rows (_smalld.h), then
-    C += R F in one GEMM, in double. float32 data: the log-probability GEMM in float32,
-    the statistics from moment rows formed in double: products about c in float32 would
-    lose eps32 times the squared distance of the means from c (~1e-6 on ordinary data,
-    30 times scikit-learn's float32 error). _moments_unpack spreads C into N, S1, S2
-    once per chunk. Returns the first row whose log-likelihood is not finite, or -1.
+    """Statistics of one block, 'full' through moment rows, component-major, in double:
+    lpt (K x n) = W F^T, normalised over the rows (_smalld.h), then C += R F in one GEMM
+    (float32 products about c would lose eps32 times the squared distance of the means
+    from c: ~1e-6 on ordinary data, 30 times scikit-learn's float32 error).
+    _moments_unpack spreads C into N, S1, S2 once per chunk. Returns the first row whose
+    log-likelihood is not finite, or -1.
 
-    ft: n (Q+1) + D + n K floating; dt: K n + 3 n + n (Q+1) + D double.
+    dt: K n + 3 n + n (Q+1) + D double.
     """
-    cdef Py_ssize_t i, Q1 = _vech_width(D) + 1
-    cdef floating* F = ft
-    cdef float* G = <float*> (ft + n * Q1 + D)
+    cdef Py_ssize_t Q1 = _vech_width(D) + 1
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
-    cdef double* Fd = row_max + 3 * n
+    cdef double* F = row_max + 3 * n
     cdef Py_ssize_t bad
-    if floating is float:   # the rows in double for the statistics, rounded for lp
-        gmm_moment_rows_fd(X, n, D, c, Fd, Fd + n * Q1, F)
-    _logprob_moments_block(X, n, D, K, cst, c, W, lpt, True, F, floating is float, G)
+    _logprob_moments_block(X, n, D, K, c, W, lpt, True, F)
     bad = _normalize_cols(lpt, n, K, w, L, row_max)
     if bad >= 0:
         return bad
-    if floating is double:
-        Fd = F
-    _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, Fd,
+    _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, F,
              <int> Q1, <double> 1.0, C, <int> Q1)
     return -1
 
@@ -694,7 +690,7 @@ cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N
 
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:
-        return B * (_vech_width(D) + 1) + D + B * K
+        return 1
     return B * (2 * D + K + 1) + D * D
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
@@ -706,11 +702,11 @@ cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t 
 cdef int _weighted_logprob_block(
     int cov, const floating* Xb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const floating* P1, const floating* P2, const double* pvec,
-    const floating* shift, const floating* W,
+    const floating* shift, const floating* W, const double* W64,
     double* lp, floating* ft, double* dt,
 ) noexcept nogil:
     """Dispatch to the covariance type's log-prob worker; lp (n x K) out. W: the
-    GEMM weights of 'diag' and COV_FULL_MOMENTS (_gemm_weights)."""
+    GEMM weights of 'diag' (_gemm_weights); W64: those of COV_FULL_MOMENTS."""
     if cov == 0 and D < SMALL_D:
         _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 0:
@@ -721,11 +717,7 @@ cdef int _weighted_logprob_block(
         _logprob_diag_block(Xb, n, D, K, cst, shift, W, lp, False, ft,
                             <float*> (ft + n * _diag_width(D)))
     elif cov == 4:
-        if floating is float:   # the rows as the statistics pass forms them
-            gmm_moment_rows_fd(Xb, n, D, shift, dt, dt + n * (_vech_width(D) + 1), ft)
-        _logprob_moments_block(Xb, n, D, K, cst, shift, W, lp, False, ft,
-                               floating is float,
-                               <float*> (ft + n * (_vech_width(D) + 1) + D))
+        _logprob_moments_block(Xb, n, D, K, shift, W64, lp, False, dt)
     else:
         _logprob_spherical_block(Xb, n, D, K, cst, shift, P1, pvec, lp, ft,
                                  ft + n * 2 * D, dt)
@@ -784,6 +776,7 @@ def block_stats(
     const floating[:, :, ::1] P2,
     const double[::1] pvec,
     const floating[::1] shift,
+    const double[:, ::1] W64,
     double[:, ::1] out_N,
     double[:, ::1] out_S1,
     double[:, ::1] out_S2,
@@ -800,11 +793,13 @@ def block_stats(
     X : (n_samples, D) float32 or float64, C-contiguous. IN.
     sample_weight : (n_samples,) float64 or None (all ones). IN.
     cst : (K,) float64 per-component constant of the log-probability. IN.
-    P1 : (K, D) means ('full'), (K, D) (mu - c) U ('tied'), (K, 2D)
+    P1 : (K, D) means ('full' and COV_FULL_MOMENTS), (K, D) (mu - c) U ('tied'), (K, 2D)
         [P, -2 P (mu - c)] ('diag'), (K, D) mu - c ('spherical'). IN.
     P2 : (K, D, D) factors ('full'), (1, D, D) factor ('tied'), else unused. IN.
     pvec : (K,) precisions ('spherical'), else unused. IN.
     shift : (D,) the global shift c; unused for 'full'. IN.
+    W64 : (K, Q+1) float64 weights of the moment rows (COV_FULL_MOMENTS; P1 then holds
+        the means), else unused. IN.
     out_N : (n_chunks, K). OUT.
     out_S1 : (n_chunks, K*D) for 'full' and 'tied', (n_chunks, K*D) for 'spherical',
         and for 'diag' (n_chunks, K*D) too (see out_S2). OUT.
@@ -863,7 +858,7 @@ def block_stats(
             f"type {cov_type} with K={K}, D={D} needs {s1_need}/{s2_need}")
     cdef int[::1] status = np.zeros(C, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
-    _check_params(cov_type, D, K, P1, P2, pvec, shift)
+    _check_params(cov_type, D, K, P1, P2, pvec, shift, W64)
     # 'full' with few features runs feature-major in double (_smalld.h)
     cdef bint small_full = cov_type == 0 and D < SMALL_D
     cdef const double[:, ::1] Md = None
@@ -905,8 +900,8 @@ def block_stats(
                 elif moments:
                     bad = _moments_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
-                        K, &cst[0], &shift[0], &W[0, 0],
-                        dt + nd - K * (_vech_width(D) + 1), &out_L[c], ft, dt)
+                        K, &shift[0], &W64[0, 0],
+                        dt + nd - K * (_vech_width(D) + 1), &out_L[c], dt)
                 elif diag:
                     bad = _diag_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
@@ -922,7 +917,7 @@ def block_stats(
                     continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                    &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], lp, ft, dt)
+                    &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], &W64[0, 0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
@@ -954,7 +949,7 @@ def _gemm_weights(int cov, Py_ssize_t D, cst, P1):
     'diag': W (K x 2D+1, the data's dtype), the weights of the feature rows
     [(x - c)^2, x - c, 1]: [-0.5 P_k, P_k (mu_k - c), cst_k] from P1 = [P, -2 P (mu - c)]
     (both scalings exact); in float32 the last column is 0 (cst is added in double).
-    COV_FULL_MOMENTS: P1 itself (built by the Python layer). Otherwise P1, unread.
+    Otherwise P1, unread (COV_FULL_MOMENTS takes its weights in double, W64).
     """
     if cov == 2:
         P1 = np.asarray(P1)
@@ -1006,6 +1001,7 @@ def block_logprob(
     const floating[:, :, ::1] P2,
     const double[::1] pvec,
     const floating[::1] shift,
+    const double[:, ::1] W64,
     double[::1] out_lse,
     floating[:, ::1] out_resp,
     cnp.intp_t[::1] out_labels,
@@ -1048,7 +1044,7 @@ def block_logprob(
             or (want_resp and (out_resp.shape[0] != N or out_resp.shape[1] != K))
             or (want_labels and out_labels.shape[0] != N)):
         raise ValueError("block_logprob: output shapes do not match")
-    _check_params(cov_type, D, K, P1, P2, pvec, shift)
+    _check_params(cov_type, D, K, P1, P2, pvec, shift, W64)
     cdef const floating[:, ::1] W = _gemm_weights(cov_type, D, cst, P1)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
@@ -1065,7 +1061,7 @@ def block_logprob(
             stop = min(start + B, N)
             _weighted_logprob_block(
                 cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], lp, ft, dt)
+                &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], &W64[0, 0], lp, ft, dt)
             if want_labels:
                 for i in range(stop - start):
                     best = 0
@@ -1100,7 +1096,7 @@ def block_logprob(
 
 cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P1,
                    const floating[:, :, ::1] P2, const double[::1] pvec,
-                   const floating[::1] shift):
+                   const floating[::1] shift, const double[:, ::1] W64):
     """Shapes of the parameter arrays for this covariance type (ValueError if off)."""
     cdef bint ok = shift.shape[0] == D and pvec.shape[0] == K and P1.shape[0] == K
     if cov == 0:
@@ -1114,7 +1110,8 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
     elif cov == 3:
         ok = ok and P1.shape[1] == D and P2.shape[0] >= 1
     elif cov == 4:
-        ok = ok and P1.shape[1] == _vech_width(D) + 1 and P2.shape[0] >= 1
+        ok = ok and P1.shape[1] == D and W64.shape[0] == K \
+            and W64.shape[1] == _vech_width(D) + 1
     else:
         raise ValueError(f"unknown covariance type code {cov}")
     if not ok:
