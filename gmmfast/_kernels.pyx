@@ -46,7 +46,9 @@ sample weights (1 when none are given):
                 'spherical': sum w_i r_ik ||x_i - c||^2                         (K)
     L[c]      = sum w_i log sum_k exp(lp_ik)
 
-float32 input is computed in float32 (products, BLAS calls); every sum over samples is
+float32 input is computed in float32 (products, BLAS calls), except where an expansion
+about c would lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the
+'diag' moments are formed and multiplied in double. Every sum over samples is
 accumulated in double.
 
 Nothing here raises inside nogil code: workers return a status per chunk or block
