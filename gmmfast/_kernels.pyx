@@ -78,11 +78,9 @@ cdef extern from "_vmath.h":
     void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
     void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
     void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
-                           double* F, double* z, float* F32) noexcept nogil
-    void gmm_moment_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
-                           float* F, float* z, float* F32) noexcept nogil
+                           double* F, double* z) noexcept nogil
     void gmm_moment_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
-                            double* F, double* z, float* F32) noexcept nogil
+                            double* F, double* z) noexcept nogil
     void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                          double* A) noexcept nogil
     void gmm_diag_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
@@ -630,9 +628,9 @@ cdef void _logprob_moments_block(
     and which rows share a GEMM would change them at that level."""
     cdef Py_ssize_t Q1 = _vech_width(D) + 1
     if floating is double:   # F_i = [z_a z_b (a >= b), z_a, 1], z = x_i - c
-        gmm_moment_rows_d(X, n, D, c, F, F + n * Q1, NULL)
+        gmm_moment_rows_d(X, n, D, c, F, F + n * Q1)
     else:
-        gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1, NULL)
+        gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1)
     if by_component:
         _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <double> 1.0, W, <int> Q1, F,
                  <int> Q1, <double> 0.0, lp, <int> n)

@@ -294,11 +294,11 @@ attr static void gmm_sqnorm_rows_##tname##_##suffix(                            
    (n x (D(D+1)/2 + D + 1), row-major), computed in the output type T from input TI.
    Row a of the triangle is written as the full z_a z (D entries, one fixed-length
    loop that vectorises) and its tail is overwritten by the rows after it: the last
-   row ends exactly at the triangle's end. With F32 given, the rows are also stored
-   there rounded to float (the float32 log-probability GEMM reads them). */
+   row ends exactly at the triangle's end. Always in double (float32 data too: the
+   expansion about c needs it, see _kernels.pyx). */
 #define GMM_MOMENT_ROWS_FUNC(suffix, attr, TI, T, tname)                                \
 attr static void gmm_moment_rows_##tname##_##suffix(                                    \
-    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *F, T *z, float *F32)         \
+    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *F, T *z)                     \
 {                                                                                       \
     const ptrdiff_t tri = D * (D + 1) / 2, width = tri + D + 1;                         \
     for (ptrdiff_t i = 0; i < n; i++) {                                                 \
@@ -311,10 +311,6 @@ attr static void gmm_moment_rows_##tname##_##suffix(                            
         }                                                                               \
         for (ptrdiff_t a = 0; a < D; a++) f[tri + a] = z[a];                            \
         f[tri + D] = (T) 1;                                                             \
-        if (F32) {                                                                      \
-            float *g = F32 + i * width;                                                 \
-            for (ptrdiff_t j = 0; j < width; j++) g[j] = (float) f[j];                  \
-        }                                                                               \
     }                                                                                   \
 }
 
@@ -340,7 +336,6 @@ attr static void gmm_diag_rows_##tname##_##suffix(                              
     GMM_DIAG_ROWS_FUNC(suffix, attr, float, float, f)                                   \
     GMM_DIAG_ROWS_FUNC(suffix, attr, float, double, fd)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
-    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, float, f)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)                               \
     GMM_CENTRE_SQNORM_FUNCS(suffix, attr, double, d)                                    \
     GMM_CENTRE_SQNORM_FUNCS(suffix, attr, float, f)
@@ -354,11 +349,9 @@ typedef void (*gmm_sqnorm_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
 typedef void (*gmm_sqnorm_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                 double, double *);
 typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                               double *, float *);
-typedef void (*gmm_mrows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *,
-                               float *, float *);
+                               double *);
 typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
-                                double *, float *);
+                                double *);
 typedef void (*gmm_drows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
 typedef void (*gmm_drows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
 typedef void (*gmm_drows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *);
@@ -367,7 +360,6 @@ static gmm_drows_f_fn gmm_diag_rows_f = gmm_diag_rows_f_base;
 static gmm_drows_fd_fn gmm_diag_rows_fd = gmm_diag_rows_fd_base;
 static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
 static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
-static gmm_mrows_f_fn gmm_moment_rows_f = gmm_moment_rows_f_base;
 static gmm_centre_d_fn gmm_centre_rows_d = gmm_centre_rows_d_base;
 static gmm_centre_f_fn gmm_centre_rows_f = gmm_centre_rows_f_base;
 static gmm_sqnorm_d_fn gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_base;
@@ -384,7 +376,6 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
     gmm_exp_f = gmm_exp_f_##suffix;                                                     \
     gmm_log_f = gmm_log_f_##suffix;                                                     \
     gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
-    gmm_moment_rows_f = gmm_moment_rows_f_##suffix;                                     \
     gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \
     gmm_diag_rows_f = gmm_diag_rows_f_##suffix;                                         \
     gmm_diag_rows_fd = gmm_diag_rows_fd_##suffix;                                       \
