@@ -325,8 +325,8 @@ cdef void _rows_times_weights(
     bint by_component,
     float* G,               # scratch (n * K), float32 only
 ) noexcept nogil:
-    """lp = A W^T in one GEMM: the weighted log-probabilities of every component ('diag'
-    and moment rows). In float32 the constant column of W is 0 and cst is added in
+    """lp = A W^T in one GEMM: the weighted log-probabilities of every component from
+    the 'diag' feature rows. In float32 the constant column of W is 0 and cst is added in
     double to the float32 product."""
     cdef Py_ssize_t i, k
     if floating is double:
@@ -387,7 +387,7 @@ cdef Py_ssize_t _diag_stats_block(
 
     ft: (n (2D+1) + n K) floating; dt: (K n + 3 n + (n + K) (2D+1)) double.
     """
-    cdef Py_ssize_t i, j, k, P = _diag_width(D)
+    cdef Py_ssize_t j, k, P = _diag_width(D)
     cdef floating* A = ft
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
