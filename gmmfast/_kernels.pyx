@@ -46,9 +46,10 @@ sample weights (1 when none are given):
                 'spherical': sum w_i r_ik ||x_i - c||^2                         (K)
     L[c]      = sum w_i log sum_k exp(lp_ik)
 
-float32 input is computed in float32 (products, BLAS calls), except where an expansion
-about c would lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the
-'diag' moments are formed and multiplied in double. Every sum over samples is
+float32 input is computed in float32 (products, BLAS calls), except where that would
+lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the 'diag' moments
+(expansions about c), and the 'full' scatter about each mean (float32 products summed
+over a block), are formed and multiplied in double. Every sum over samples is
 accumulated in double.
 
 Nothing here raises inside nogil code: workers return a status per chunk or block
@@ -87,14 +88,12 @@ cdef extern from "_vmath.h":
                          float* A) noexcept nogil
     void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
                           double* A) noexcept nogil
-    void gmm_centre_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
-                           double* Z) noexcept nogil
-    void gmm_centre_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
-                           float* Z) noexcept nogil
-    void gmm_sqnorm_rows_d(const double* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                           Py_ssize_t k, double cst, double* lp) noexcept nogil
-    void gmm_sqnorm_rows_f(const float* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                           Py_ssize_t k, double cst, double* lp) noexcept nogil
+    void gmm_tri_sqnorm_d(const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                          Py_ssize_t k, const double* mu, const double* U, double cst,
+                          double* lp, double* Up, double* Zt) noexcept nogil
+    void gmm_tri_sqnorm_f(const float* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                          Py_ssize_t k, const float* mu, const float* U, double cst,
+                          double* lp, float* Up, float* Zt) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     void gmm_vmath_init(int max_level) noexcept nogil
@@ -262,21 +261,25 @@ cdef void _logprob_full_trmm_block(
     const floating* M,      # IN  (K, D) means
     const floating* U,      # IN  (K, D, D) precision Cholesky factors
     double* lp,             # OUT (n, K)
-    floating* Z,            # scratch (n, D)
+    floating* scratch,      # scratch (_tri_scratch(D),)
 ) noexcept nogil:
     """'full' with D >= SMALL_D, components far from the mixture mean: per component,
-    (X - mu_k) U_k by a triangular product (half the flops of a GEMM)."""
+    ||(X - mu_k) U_k||^2 by the register-blocked triangular product of _vmath.h (half
+    the flops of a GEMM, the centred rows never stored)."""
     cdef Py_ssize_t k
     for k in range(K):
         if floating is double:
-            gmm_centre_rows_d(X, n, D, M + k * D, Z)
+            gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, cst[k], lp,
+                             scratch + 4 * D, scratch)
         else:
-            gmm_centre_rows_f(X, n, D, M + k * D, Z)
-        _trmm_upper_right(<int> n, <int> D, U + k * D * D, Z)
-        if floating is double:
-            gmm_sqnorm_rows_d(Z, n, D, K, k, cst[k], lp)
-        else:
-            gmm_sqnorm_rows_f(Z, n, D, K, k, cst[k], lp)
+            gmm_tri_sqnorm_f(X, n, D, K, k, M + k * D, U + k * D * D, cst[k], lp,
+                             scratch + 4 * D, scratch)
+
+
+cdef inline Py_ssize_t _tri_scratch(Py_ssize_t D) noexcept nogil:
+    """Scratch of gmm_tri_sqnorm: 4 centred rows (4 D) and U padded to a multiple of
+    16 columns (D (D + 16) covers both tile widths)."""
+    return 4 * D + D * (D + 16)
 
 
 cdef void _logprob_tied_block(
@@ -554,19 +557,26 @@ cdef inline Py_ssize_t _vech_width(Py_ssize_t D) noexcept nogil:
     return D * (D + 1) // 2 + D
 
 
+# Below this many rows with a non-zero responsibility, _stats_full_syrk_block adds the
+# outer products with loops: a BLAS call on one or two rows (digits: ~1.6 rows a
+# component a block) costs more than its ~D^2/2 multiply-adds.
+cdef Py_ssize_t SYRK_MIN_ROWS = 8
+
+
 cdef void _stats_full_syrk_block(
     const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const floating* M,      # IN  (K, D) means = shifts
     const double* R,        # IN  (n, K) weighted responsibilities
     double* S1,             # INOUT (K, D): sum_i r_ik (x_i - mu_k)
     double* S2,             # INOUT (K, D, D) lower triangle, about mu_k
-    floating* Z,            # scratch (n, D)
-    floating* C,            # scratch (D, D), used for float32 only
+    double* Z,              # scratch (n, D)
 ) noexcept nogil:
     """'full' with D >= SMALL_D outside moment rows: per component, a symmetric rank-m update of
     sqrt(r_k) (X - mu_k) over the m rows whose responsibility is not exactly zero
     (the others add exactly nothing; with many well-separated components most do):
-    half the flops of a GEMM, centred exactly."""
+    half the flops of a GEMM, centred exactly; plain loops below SYRK_MIN_ROWS rows.
+    In double for float32 data too: float32 products summed over a block cost the
+    covariances of tight components ~1e-4 (D = 41), 15 times scikit-learn's error."""
     cdef Py_ssize_t i, a, b, k, m
     cdef const floating* mu
     cdef double r, s, za
@@ -585,17 +595,18 @@ cdef void _stats_full_syrk_block(
             for a in range(D):
                 za = <double> X[i * D + a] - mu[a]
                 S1k[a] += r * za
-                Z[m * D + a] = <floating> (s * za)
+                Z[m * D + a] = s * za
             m += 1
         if m == 0:
             continue
-        if floating is double:
-            _syrk_lower(<int> m, <int> D, Z, 1.0, S2k)
+        if m < SYRK_MIN_ROWS:   # a few rows (tight components): a call would cost more
+            for i in range(m):
+                for a in range(D):
+                    za = Z[i * D + a]
+                    for b in range(a + 1):
+                        S2k[a * D + b] += za * Z[i * D + b]
         else:
-            _syrk_lower(<int> m, <int> D, Z, 0.0, C)
-            for a in range(D):
-                for b in range(a + 1):
-                    S2k[a * D + b] += C[a * D + b]
+            _syrk_lower(<int> m, <int> D, Z, <double> 1.0, S2k)
 
 
 cdef void _stats_moments_block(
@@ -691,7 +702,7 @@ cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:
         return 1
-    return B * (2 * D + K + 1) + D * D
+    return B * (2 * D + K + 1) + D * D + _tri_scratch(D)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
@@ -735,7 +746,7 @@ cdef void _stats_block(
     cdef double* A = dt
     _weight_resp(R, n, K, wb, N)
     if cov == 0:
-        _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, ft, ft + n * D)
+        _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, dt)
     elif cov == 1:
         # S1 += R^T (X - c); S2 += (sqrt(w) (X - c))^T (sqrt(w) (X - c))
         for i in range(n):

@@ -266,27 +266,55 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
 
 /* ------------------------------------------------------------------ row kernels */
 
-/* Z = X - mu (n x D rows), then, after the caller's triangular product Z := Z U_k,
-   lp[i*K + k] = cst - 0.5 * ||Z_i||^2 (eight partial sums, fixed order). */
-#define GMM_CENTRE_SQNORM_FUNCS(suffix, attr, T, tname)                                 \
-attr static void gmm_centre_rows_##tname##_##suffix(                                    \
-    const T *X, ptrdiff_t n, ptrdiff_t D, const T *mu, T *Z)                            \
+/* 'full' log-densities of one component over a block, for components far apart (the
+   route about each mean): lp[i*K + k] = cst - 0.5 * ||(x_i - mu) U||^2, the centring,
+   the triangular product and the squared norm in one pass. Register-blocked: 4 rows x
+   TW columns of y = z U accumulate over l = 0..j (the triangle only, a tile at a time),
+   so the centred rows, their product and U stay in L1 and nothing is written but lp
+   (OpenBLAS's trmm on blocks of ~200 x 41 ran at ~70% of its GEMM rate, and the centred
+   rows and products took two more passes). U (D x D row-major, upper triangular; its
+   lower part is not read) is first copied into Up (D x Dp, Dp = D rounded up to TW,
+   zeros below the diagonal and beyond D); Zt holds 4 centred rows feature-major (D x 4).
+   Each y_ij is summed over l in order and the squares per column position then in a
+   fixed tree: the order of operations is fixed by the code, not by the vector width.
+   y accumulates in T (float32 data: as strmm did), the squares in double. */
+#define GMM_TRI_SQNORM_FUNC(suffix, attr, T, tname, TW)                                  \
+attr static void gmm_tri_sqnorm_##tname##_##suffix(                                     \
+    const T *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const T *mu,        \
+    const T *U, double cst, double *lp, T *Up, T *Zt)                                   \
 {                                                                                       \
-    for (ptrdiff_t i = 0; i < n; i++)                                                   \
-        for (ptrdiff_t j = 0; j < D; j++) Z[i * D + j] = X[i * D + j] - mu[j];          \
-}                                                                                       \
-attr static void gmm_sqnorm_rows_##tname##_##suffix(                                    \
-    const T *Z, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, double cst,         \
-    double *lp)                                                                         \
-{                                                                                       \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-        const T *z = Z + i * D;                                                         \
-        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                       \
-        ptrdiff_t j = 0;                                                                \
-        for (; j + 8 <= D; j += 8)                                                      \
-            for (int l = 0; l < 8; l++) acc[l] += (double) z[j + l] * (double) z[j + l]; \
-        for (int l = 0; j < D; j++, l++) acc[l] += (double) z[j] * (double) z[j];        \
-        lp[i * K + k] = cst - 0.5 * gmm_sum8(acc);                                      \
+    const ptrdiff_t Dp = (D + TW - 1) / TW * TW;                                        \
+    for (ptrdiff_t l = 0; l < D; l++)                                                   \
+        for (ptrdiff_t j = 0; j < Dp; j++)                                              \
+            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : (T) 0;                  \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {                                           \
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;                                   \
+        double s[4][TW];                                                                \
+        for (ptrdiff_t l = 0; l < D; l++)                                               \
+            for (int r = 0; r < 4; r++)                                                 \
+                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : (T) 0;           \
+        for (int r = 0; r < 4; r++)                                                     \
+            for (int t = 0; t < TW; t++) s[r][t] = 0.0;                                 \
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += TW) {                                     \
+            const ptrdiff_t lend = j0 + TW < D ? j0 + TW : D;                           \
+            T acc[4][TW];                                                               \
+            for (int r = 0; r < 4; r++)                                                 \
+                for (int t = 0; t < TW; t++) acc[r][t] = (T) 0;                         \
+            for (ptrdiff_t l = 0; l < lend; l++) {                                      \
+                const T *u = Up + l * Dp + j0;                                          \
+                for (int r = 0; r < 4; r++) {                                           \
+                    const T zr = Zt[l * 4 + r];                                         \
+                    for (int t = 0; t < TW; t++) acc[r][t] += zr * u[t];                \
+                }                                                                       \
+            }                                                                           \
+            for (int r = 0; r < 4; r++)                                                 \
+                for (int t = 0; t < TW; t++)                                            \
+                    s[r][t] += (double) acc[r][t] * (double) acc[r][t];                 \
+        }                                                                               \
+        for (int r = 0; r < nr; r++) {                                                  \
+            for (int t = 8; t < TW; t++) s[r][t - 8] += s[r][t];                        \
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(s[r]);                          \
+        }                                                                               \
     }                                                                                   \
 }
 
@@ -336,18 +364,12 @@ attr static void gmm_diag_rows_##tname##_##suffix(                              
     GMM_DIAG_ROWS_FUNC(suffix, attr, float, float, f)                                   \
     GMM_DIAG_ROWS_FUNC(suffix, attr, float, double, fd)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
-    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)                               \
-    GMM_CENTRE_SQNORM_FUNCS(suffix, attr, double, d)                                    \
-    GMM_CENTRE_SQNORM_FUNCS(suffix, attr, float, f)
+    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)
 
 GMM_ROWS_ALL(base, )
+GMM_TRI_SQNORM_FUNC(base, , double, d, 8)
+GMM_TRI_SQNORM_FUNC(base, , float, f, 16)
 
-typedef void (*gmm_centre_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
-typedef void (*gmm_centre_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
-typedef void (*gmm_sqnorm_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                double, double *);
-typedef void (*gmm_sqnorm_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                double, double *);
 typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                                double *);
 typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
@@ -360,14 +382,142 @@ static gmm_drows_f_fn gmm_diag_rows_f = gmm_diag_rows_f_base;
 static gmm_drows_fd_fn gmm_diag_rows_fd = gmm_diag_rows_fd_base;
 static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
 static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
-static gmm_centre_d_fn gmm_centre_rows_d = gmm_centre_rows_d_base;
-static gmm_centre_f_fn gmm_centre_rows_f = gmm_centre_rows_f_base;
-static gmm_sqnorm_d_fn gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_base;
-static gmm_sqnorm_f_fn gmm_sqnorm_rows_f = gmm_sqnorm_rows_f_base;
+typedef void (*gmm_trisq_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                               const double *, const double *, double, double *, double *,
+                               double *);
+typedef void (*gmm_trisq_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                               const float *, const float *, double, double *, float *,
+                               float *);
+static gmm_trisq_d_fn gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_base;
+static gmm_trisq_f_fn gmm_tri_sqnorm_f = gmm_tri_sqnorm_f_base;
 
 #ifdef GMM_HAVE_AVX2_CLONE
 GMM_ROWS_ALL(avx2, GMM_AVX2_ATTR)
 GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
+
+/* gmm_tri_sqnorm with AVX2 intrinsics, for the AVX2 and the AVX-512 builds: gcc
+   vectorised the C above with a lane permute for every broadcast (slower than
+   OpenBLAS's trmm). The operations per element are those of the C (one fused
+   multiply-add per product and per square, the same order), so the bits are those of
+   any FMA build of it. */
+#include <immintrin.h>
+
+GMM_AVX2_ATTR static void gmm_tri_pad_d(const double *U, ptrdiff_t D, ptrdiff_t Dp, double *Up)
+{
+    for (ptrdiff_t l = 0; l < D; l++)
+        for (ptrdiff_t j = 0; j < Dp; j++)
+            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : 0.0;
+}
+
+GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
+    const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
+    const double *U, double cst, double *lp, double *Up, double *Zt)
+{
+    /* tiles of 8 columns, the last one of 4 when 4 or fewer columns remain */
+    const ptrdiff_t Dp = (D + 3) / 4 * 4;
+    gmm_tri_pad_d(U, D, Dp, Up);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
+        __m256d s[4][2];
+        for (ptrdiff_t l = 0; l < D; l++)
+            for (int r = 0; r < 4; r++)
+                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : 0.0;
+        for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_pd();
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
+            const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
+            if (Dp - j0 == 4) {
+                __m256d b0 = _mm256_setzero_pd(), b1 = b0, b2 = b0, b3 = b0;
+                for (ptrdiff_t l = 0; l < lend; l++) {
+                    const double *z = Zt + l * 4;
+                    const __m256d u0 = _mm256_loadu_pd(Up + l * Dp + j0);
+                    b0 = _mm256_fmadd_pd(_mm256_broadcast_sd(z), u0, b0);
+                    b1 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 1), u0, b1);
+                    b2 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 2), u0, b2);
+                    b3 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 3), u0, b3);
+                }
+                s[0][0] = _mm256_fmadd_pd(b0, b0, s[0][0]);
+                s[1][0] = _mm256_fmadd_pd(b1, b1, s[1][0]);
+                s[2][0] = _mm256_fmadd_pd(b2, b2, s[2][0]);
+                s[3][0] = _mm256_fmadd_pd(b3, b3, s[3][0]);
+                break;
+            }
+            __m256d a00 = _mm256_setzero_pd(), a01 = a00, a10 = a00, a11 = a00;
+            __m256d a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            for (ptrdiff_t l = 0; l < lend; l++) {
+                const double *u = Up + l * Dp + j0;
+                const double *z = Zt + l * 4;
+                const __m256d u0 = _mm256_loadu_pd(u), u1 = _mm256_loadu_pd(u + 4);
+                __m256d zr = _mm256_broadcast_sd(z);
+                a00 = _mm256_fmadd_pd(zr, u0, a00); a01 = _mm256_fmadd_pd(zr, u1, a01);
+                zr = _mm256_broadcast_sd(z + 1);
+                a10 = _mm256_fmadd_pd(zr, u0, a10); a11 = _mm256_fmadd_pd(zr, u1, a11);
+                zr = _mm256_broadcast_sd(z + 2);
+                a20 = _mm256_fmadd_pd(zr, u0, a20); a21 = _mm256_fmadd_pd(zr, u1, a21);
+                zr = _mm256_broadcast_sd(z + 3);
+                a30 = _mm256_fmadd_pd(zr, u0, a30); a31 = _mm256_fmadd_pd(zr, u1, a31);
+            }
+            s[0][0] = _mm256_fmadd_pd(a00, a00, s[0][0]); s[0][1] = _mm256_fmadd_pd(a01, a01, s[0][1]);
+            s[1][0] = _mm256_fmadd_pd(a10, a10, s[1][0]); s[1][1] = _mm256_fmadd_pd(a11, a11, s[1][1]);
+            s[2][0] = _mm256_fmadd_pd(a20, a20, s[2][0]); s[2][1] = _mm256_fmadd_pd(a21, a21, s[2][1]);
+            s[3][0] = _mm256_fmadd_pd(a30, a30, s[3][0]); s[3][1] = _mm256_fmadd_pd(a31, a31, s[3][1]);
+        }
+        for (int r = 0; r < nr; r++) {
+            double t[8];
+            _mm256_storeu_pd(t, s[r][0]);
+            _mm256_storeu_pd(t + 4, s[r][1]);
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
+        }
+    }
+}
+
+GMM_AVX2_ATTR static void gmm_tri_sqnorm_f_avx2(
+    const float *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const float *mu,
+    const float *U, double cst, double *lp, float *Up, float *Zt)
+{
+    const ptrdiff_t Dp = (D + 15) / 16 * 16;
+    for (ptrdiff_t l = 0; l < D; l++)
+        for (ptrdiff_t j = 0; j < Dp; j++)
+            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : 0.0f;
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
+        __m256d s[4][4];
+        for (ptrdiff_t l = 0; l < D; l++)
+            for (int r = 0; r < 4; r++)
+                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : 0.0f;
+        for (int r = 0; r < 4; r++)
+            for (int h = 0; h < 4; h++) s[r][h] = _mm256_setzero_pd();
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 16) {
+            const ptrdiff_t lend = j0 + 16 < D ? j0 + 16 : D;
+            __m256 a[4][2];
+            for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+            for (ptrdiff_t l = 0; l < lend; l++) {
+                const float *u = Up + l * Dp + j0;
+                const float *z = Zt + l * 4;
+                const __m256 u0 = _mm256_loadu_ps(u), u1 = _mm256_loadu_ps(u + 8);
+                for (int r = 0; r < 4; r++) {
+                    const __m256 zr = _mm256_broadcast_ss(z + r);
+                    a[r][0] = _mm256_fmadd_ps(zr, u0, a[r][0]);
+                    a[r][1] = _mm256_fmadd_ps(zr, u1, a[r][1]);
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int h = 0; h < 2; h++) {
+                    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a[r][h]));
+                    const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(a[r][h], 1));
+                    s[r][2 * h] = _mm256_fmadd_pd(lo, lo, s[r][2 * h]);
+                    s[r][2 * h + 1] = _mm256_fmadd_pd(hi, hi, s[r][2 * h + 1]);
+                }
+        }
+        for (int r = 0; r < nr; r++) {
+            double t[16];
+            for (int h = 0; h < 4; h++) _mm256_storeu_pd(t + 4 * h, s[r][h]);
+            for (int j = 8; j < 16; j++) t[j - 8] += t[j];
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
+        }
+    }
+}
+#define gmm_tri_sqnorm_d_avx512 gmm_tri_sqnorm_d_avx2
+#define gmm_tri_sqnorm_f_avx512 gmm_tri_sqnorm_f_avx2
 #endif
 
 #define GMM_CHOOSE(suffix)                                                              \
@@ -380,10 +530,8 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
     gmm_diag_rows_f = gmm_diag_rows_f_##suffix;                                         \
     gmm_diag_rows_fd = gmm_diag_rows_fd_##suffix;                                       \
     gmm_moment_rows_fd = gmm_moment_rows_fd_##suffix;                                   \
-    gmm_centre_rows_d = gmm_centre_rows_d_##suffix;                                     \
-    gmm_centre_rows_f = gmm_centre_rows_f_##suffix;                                     \
-    gmm_sqnorm_rows_d = gmm_sqnorm_rows_d_##suffix;                                     \
-    gmm_sqnorm_rows_f = gmm_sqnorm_rows_f_##suffix;
+    gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_##suffix;                                       \
+    gmm_tri_sqnorm_f = gmm_tri_sqnorm_f_##suffix;
 
 /* Pick the widest implementation this CPU runs, up to max_level (0 baseline, 1 AVX2+FMA,
    2 AVX-512: the GMMFAST_ISA switch, so tests can run the narrower clones on a wide

@@ -82,8 +82,9 @@ def test_float64_matches_sklearn(covariance_type, scales):
 # forced (0 or inf) so that each test runs the kernel it names.
 FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",
-    [(3, None, 0), (12, 0.0, 0), (40, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
-    ids=["loops", "trmm12", "trmm40", "moments12", "moments40"])
+    [(3, None, 0), (12, 0.0, 0), (41, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
+    # the triangular kernel's tiles: 12 = 8 + 4 columns, 41 = 5 x 8 + 1 (padded)
+    ids=["loops", "tri12", "tri41", "moments12", "moments40"])
 
 
 def full_path(monkeypatch, spread):

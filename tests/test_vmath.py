@@ -81,7 +81,7 @@ import numpy as np
 from gmmfast import GaussianMixture, _kernels
 rng = np.random.default_rng(0)
 out = {"impl": _kernels.vmath_impl()}
-for cov, d in [("full", 3), ("full", 12), ("full", 40), ("tied", 5), ("diag", 9),
+for cov, d in [("full", 3), ("full", 12), ("full", 41), ("tied", 5), ("diag", 9),
                ("spherical", 4)]:
     for dtype in (np.float64, np.float32):
         X = (rng.standard_normal((1500, d)) + rng.integers(0, 3, (1500, 1)) * 3.0)
