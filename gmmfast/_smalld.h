@@ -23,33 +23,34 @@
 
 #define GMM_SMALL_D 8
 
-/* lpt (K x n) from xt (D x n); scratch z (D x n), y (n) */
+/* lpt (K x n) from xt (D x n), one pass over the rows a component: the D centred
+   features, the triangular product and the squared norm stay in registers (the body is
+   compiled once for each D < GMM_SMALL_D, so its loops over features unroll and the
+   loop over rows vectorises). Per row, in this order: z = x - mu;
+   y_j = z_j U_jj + sum_{l<j} z_l U_lj; q = sum_j y_j^2; lpt = cst - 0.5 q. */
 #define GMM_SMALL_LOGPROB(suffix, attr, T, t)                                           \
-attr static void gmm_small_logprob_##t##_##suffix(                                      \
-    const T *xt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,                                 \
-    const double *cst, const double *M, const double *U, T *lpt, T *z, T *y)            \
+GMM_INLINE attr void gmm_small_logprob_body_##t##_##suffix(                             \
+    const T *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K,                           \
+    const double *cst, const double *M, const double *U, T *lpt)                        \
 {                                                                                       \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         const double *mu = M + k * D, *Uk = U + k * D * D;                              \
-        T *q = lpt + k * n, c = (T) cst[k];                                             \
+        T m[GMM_SMALL_D], u[GMM_SMALL_D][GMM_SMALL_D], c = (T) cst[k];                  \
+        T *q = lpt + k * n;                                                             \
         for (ptrdiff_t j = 0; j < D; j++) {                                             \
-            const T *xj = xt + j * n;                                                   \
-            T *zj = z + j * n, m = (T) mu[j];                                           \
-            for (ptrdiff_t i = 0; i < n; i++) zj[i] = xj[i] - m;                        \
+            m[j] = (T) mu[j];                                                           \
+            for (ptrdiff_t l = 0; l <= j; l++) u[l][j] = (T) Uk[l * D + j];             \
         }                                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) q[i] = 0;                                     \
-        for (ptrdiff_t j = 0; j < D; j++) {       /* y = (z U)_j = sum_{l<=j} z_l U_lj */ \
-            T u = (T) Uk[j * D + j];                                                    \
-            const T *zj = z + j * n;                                                    \
-            for (ptrdiff_t i = 0; i < n; i++) y[i] = zj[i] * u;                         \
-            for (ptrdiff_t l = 0; l < j; l++) {                                         \
-                const T *zl = z + l * n;                                                \
-                T ul = (T) Uk[l * D + j];                                               \
-                for (ptrdiff_t i = 0; i < n; i++) y[i] += zl[i] * ul;                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                             \
+            T z[GMM_SMALL_D], acc = 0;                                                  \
+            for (ptrdiff_t j = 0; j < D; j++) z[j] = xt[j * n + i] - m[j];              \
+            for (ptrdiff_t j = 0; j < D; j++) {                                         \
+                T y = z[j] * u[j][j];                                                   \
+                for (ptrdiff_t l = 0; l < j; l++) y += z[l] * u[l][j];                  \
+                acc += y * y;                                                           \
             }                                                                           \
-            for (ptrdiff_t i = 0; i < n; i++) q[i] += y[i] * y[i];                      \
+            q[i] = c - (T) 0.5 * acc;                                                   \
         }                                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) q[i] = c - (T) 0.5 * q[i];                    \
     }                                                                                   \
 }
 
@@ -82,51 +83,101 @@ attr static void gmm_small_normalize_##t##_##suffix(                            
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_##t(lse[i]);       \
 }
 
-/* N, S1, S2 (double) += the block's moments about each mean; scratch z (D x n), u (n) */
-#define GMM_SMALL_STATS(suffix, attr, T, t)                                             \
-attr static void gmm_small_stats_##t##_##suffix(                                        \
-    const T *xt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, const double *M, const T *R,    \
-    double *N, double *S1, double *S2, T *z, T *u)                                      \
-{                                                                                       \
-    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        const double *mu = M + k * D;                                                   \
-        const T *r = R + k * n;                                                         \
-        N[k] += gmm_sum_##t(r, n);                                                      \
+/* N, S1, S2 (double) += the block's moments about each mean, one pass over the rows a
+   component (compiled once for each D < GMM_SMALL_D). Every sum has eight partial sums,
+   row i going to sum i % 8, added in gmm_sum8's order: per row, u_a = r z_a (in T),
+   N += r, S1_a += u_a, S2_ab += u_a z_b (b <= a), each in double. */
+#define GMM_SMALL_STATS_ROW(T, i, l)                                                    \
+    {                                                                                   \
+        T z[GMM_SMALL_D];                                                               \
+        ptrdiff_t s = 1 + D;                                                            \
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = xt[a * n + (i)] - m[a];                \
+        acc[0][l] += (double) r[i];                                                     \
         for (ptrdiff_t a = 0; a < D; a++) {                                             \
-            const T *xa = xt + a * n;                                                   \
-            T *za = z + a * n, m = (T) mu[a];                                           \
-            for (ptrdiff_t i = 0; i < n; i++) za[i] = xa[i] - m;                        \
+            const T ua = r[i] * z[a];                                                   \
+            acc[1 + a][l] += (double) ua;                                               \
+            for (ptrdiff_t b = 0; b <= a; b++, s++)                                     \
+                acc[s][l] += (double) ua * (double) z[b];                               \
         }                                                                               \
-        for (ptrdiff_t a = 0; a < D; a++) {                                             \
-            const T *za = z + a * n;                                                    \
-            for (ptrdiff_t i = 0; i < n; i++) u[i] = r[i] * za[i];                      \
-            S1[k * D + a] += gmm_sum_##t(u, n);                                         \
-            for (ptrdiff_t b = 0; b <= a; b++)                                          \
-                S2[(k * D + a) * D + b] += gmm_dot_##t(u, z + b * n, n);                \
+    }
+
+#define GMM_SMALL_STATS(suffix, attr, T, t)                                             \
+GMM_INLINE attr void gmm_small_stats_body_##t##_##suffix(                               \
+    const T *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K, const double *M,          \
+    const T *R, double *N, double *S1, double *S2)                                      \
+{                                                                                       \
+    enum { NS = GMM_SMALL_D * (GMM_SMALL_D + 3) / 2 + 1 };                              \
+    const ptrdiff_t ns = D * (D + 3) / 2 + 1;    /* N, S1 (D), S2 (D (D + 1) / 2) */    \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        const T *r = R + k * n;                                                         \
+        T m[GMM_SMALL_D];                                                               \
+        double acc[NS][8];                                                              \
+        for (ptrdiff_t a = 0; a < D; a++) m[a] = (T) M[k * D + a];                      \
+        for (ptrdiff_t s = 0; s < ns; s++)                                              \
+            for (int l = 0; l < 8; l++) acc[s][l] = 0.0;                                \
+        ptrdiff_t i0 = 0;                                                               \
+        for (; i0 + 8 <= n; i0 += 8)   /* whole groups: a constant trip count */        \
+            for (int l = 0; l < 8; l++)                                                 \
+                GMM_SMALL_STATS_ROW(T, i0 + l, l)                                       \
+        for (int l = 0; i0 + l < n; l++)                                                \
+            GMM_SMALL_STATS_ROW(T, i0 + l, l)                                           \
+        N[k] += gmm_sum8(acc[0]);                                                       \
+        for (ptrdiff_t a = 0, s = 1 + D; a < D; a++) {                                  \
+            S1[k * D + a] += gmm_sum8(acc[1 + a]);                                      \
+            for (ptrdiff_t b = 0; b <= a; b++, s++)                                     \
+                S2[(k * D + a) * D + b] += gmm_sum8(acc[s]);                            \
         }                                                                               \
     }                                                                                   \
 }
 
 /* The whole of one block: transpose, log-probabilities, normalisation, statistics.
    Returns the index of the first row whose log-likelihood is not finite (statistics
-   then not accumulated), or -1. L += sum_i w_i lse_i. scratch: n (2D + K + 3) of T. */
+   then not accumulated), or -1. L += sum_i w_i lse_i. scratch: n (2D + K + 3) of T.
+   The body is compiled for each D < GMM_SMALL_D (a constant there: the loops over
+   features unroll), the function dispatches on D. */
 #define GMM_SMALL_BLOCK(suffix, attr, T, t)                                             \
+GMM_INLINE attr ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                     \
+    const T *X, const double *w, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K,           \
+    const double *cst, const double *M, const double *U,                                \
+    double *N, double *S1, double *S2, double *L, void *scratch)                        \
+{                                                                                       \
+    T *xt = (T *) scratch, *y = xt + D * n, *lse = y + n;                               \
+    T *scale = lse + n, *lpt = scale + n;                                               \
+    int bad = 0;                                                                        \
+    for (ptrdiff_t i = 0; i < n; i++)                                                   \
+        for (ptrdiff_t j = 0; j < D; j++) xt[j * n + i] = X[i * D + j];                 \
+    gmm_small_logprob_body_##t##_##suffix(xt, n, D, K, cst, M, U, lpt);                 \
+    gmm_small_normalize_##t##_##suffix(lpt, n, K, w, lse, y, scale);                    \
+    for (ptrdiff_t i = 0; i < n; i++)      /* no early exit: the loop vectorises */    \
+        bad |= !(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL);                              \
+    if (bad)                                                                            \
+        for (ptrdiff_t i = 0; i < n; i++)                                               \
+            if (!(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL)) return i;                   \
+    *L += w ? gmm_wsum_##t(w, lse, n) : gmm_sum_##t(lse, n);                            \
+    gmm_small_stats_body_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2);                \
+    return -1;                                                                          \
+}                                                                                       \
 attr static ptrdiff_t gmm_full_small_block_##t##_##suffix(                              \
     const T *X, const double *w, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,                 \
     const double *cst, const double *M, const double *U,                                \
     double *N, double *S1, double *S2, double *L, void *scratch)                        \
 {                                                                                       \
-    T *xt = (T *) scratch, *z = xt + D * n, *y = z + D * n, *lse = y + n;               \
-    T *scale = lse + n, *lpt = scale + n;                                               \
-    for (ptrdiff_t i = 0; i < n; i++)                                                   \
-        for (ptrdiff_t j = 0; j < D; j++) xt[j * n + i] = X[i * D + j];                 \
-    gmm_small_logprob_##t##_##suffix(xt, n, D, K, cst, M, U, lpt, z, y);                \
-    gmm_small_normalize_##t##_##suffix(lpt, n, K, w, lse, y, scale);                    \
-    for (ptrdiff_t i = 0; i < n; i++)                                                   \
-        if (!(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL)) return i;                       \
-    *L += w ? gmm_wsum_##t(w, lse, n) : gmm_sum_##t(lse, n);                            \
-    gmm_small_stats_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2, z, y);               \
-    return -1;                                                                          \
+    switch (D) {                                                                        \
+    case 2: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 2, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    case 3: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 3, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    case 4: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 4, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    case 5: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 5, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    case 6: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 6, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    case 7: return gmm_full_small_block_body_##t##_##suffix(                            \
+                X, w, n, 7, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    default: return gmm_full_small_block_body_##t##_##suffix(                           \
+                X, w, n, D, K, cst, M, U, N, S1, S2, L, scratch);                       \
+    }                                                                                   \
 }
 
 #define GMM_SMALL_ALL(suffix, attr)                                                     \
