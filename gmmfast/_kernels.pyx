@@ -1129,6 +1129,37 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
         raise ValueError("kernel parameter shapes do not match the covariance type")
 
 
+def full_constants(const double[::1] weights, const double[:, ::1] means,
+                   const double[:, :, ::1] U):
+    """(shift, cst) of a 'full' mixture for the kernels (_estep.KernelModel), in one call
+    instead of half a dozen small array operations an EM iteration:
+
+        shift = sum_k w_k mu_k                                      (D,)
+        cst_k = (log w_k - 0.5 D log 2pi) + sum_j log U_kjj         (K,)
+
+    log 0 = -inf (an empty component, never chosen), without a warning.
+    """
+    cdef Py_ssize_t K = means.shape[0], D = means.shape[1], k, j
+    cdef double base, acc
+    if weights.shape[0] != K or U.shape[0] != K or U.shape[1] != D or U.shape[2] != D:
+        raise ValueError("full_constants: shapes do not match")
+    shift_arr = np.zeros(D)
+    cst_arr = np.empty(K)
+    cdef double[::1] shift = shift_arr
+    cdef double[::1] cst = cst_arr
+    cdef double half_d_log_2pi = 0.5 * D * log(2.0 * 3.141592653589793)
+    with nogil:
+        for k in range(K):
+            for j in range(D):
+                shift[j] += weights[k] * means[k, j]
+            base = (log(weights[k]) if weights[k] > 0 else -INFINITY) - half_d_log_2pi
+            acc = 0.0
+            for j in range(D):
+                acc += log(U[k, j, j])
+            cst[k] = base + acc
+    return shift_arr, cst_arr
+
+
 def m_step_full(const double[:] N, const double[:, :] S1, const double[:, :, :] S2,
                 const double[:, :] shift, double reg_covar, double eps):
     """Means and covariances of the 'full' M-step, from the statistics (_mstep.m_step).
