@@ -254,7 +254,7 @@ cdef void _logprob_full_block(
             lp[i * K + k] = cst[k] - 0.5 * q
 
 
-cdef void _logprob_full_trmm_block(
+cdef void _logprob_full_tri_block(
     const floating* X,      # IN  (n, D) rows of the block
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst,      # IN  (K,)
@@ -721,7 +721,7 @@ cdef int _weighted_logprob_block(
     if cov == 0 and D < SMALL_D:
         _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 0:
-        _logprob_full_trmm_block(Xb, n, D, K, cst, P1, P2, lp, ft)
+        _logprob_full_tri_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 1:
         _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
     elif cov == 2:

@@ -77,8 +77,9 @@ def test_float64_matches_sklearn(covariance_type, scales):
 # 'full' runs one of three kernels: feature-major loops (D < 8); from D = 8, while
 # every component is within MOMENTS_MAX_SPREAD (squared Mahalanobis distance) of the
 # mixture mean, moment rows about that mean (two GEMMs for all components); otherwise
-# per-component trmm/syrk about each mean. Each must match scikit-learn, near the
-# origin and far from it, in float64 and float32, below and above D = 32. The spread is
+# per component about each mean (a triangular kernel of our own and syrk). Each must
+# match scikit-learn, near the origin and far from it, in float64 and float32, below and
+# above D = 32. The spread is
 # forced (0 or inf) so that each test runs the kernel it names.
 FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",

@@ -1,7 +1,7 @@
 """Drive every compiled kernel entry point once per code path, small, for valgrind.
 
 Every covariance type, both dtypes, D below and above the BLAS threshold (8) and the
-trmm threshold (32), 'full' both through moment rows and per component, with and
+wide-block threshold (32), 'full' both through moment rows and per component, with and
 without sample weights, 1 and 2 threads, a partial last block, a single row, and
 the error paths (a row of zero density, shapes that do not match). Checks the answers
 against the numpy reference too, so a bounds error that returns garbage also fails.
