@@ -244,6 +244,27 @@ def test_dataframe_feature_names():
     np.testing.assert_array_equal(gm.predict(df), gm.predict(X))
 
 
+def test_plain_arrays_keep_sklearn_feature_name_rules():
+    # check_X passes plain C-contiguous float arrays through without validate_data;
+    # what scikit-learn does with feature names and feature counts must not change
+    import pandas as pd
+    X = make_data(15)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    for Est in (GaussianMixture, SkGaussianMixture):
+        gm = Est(2, random_state=0).fit(df)
+        with pytest.warns(UserWarning, match="does not have valid feature names"):
+            gm.predict(X)
+        gm.fit(X)                      # refit on an array: the names are dropped
+        assert not hasattr(gm, "feature_names_in_") and gm.n_features_in_ == 3
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            gm.predict(X)
+        with pytest.raises(ValueError, match="X has 2 features, but .* is expecting 3"):
+            gm.predict(np.ascontiguousarray(X[:, :2]))
+        with pytest.raises(ValueError, match="minimum of 2 is required"):
+            Est(1).fit(X[:1])
+
+
 def test_no_copy_of_contiguous_float_input():
     X = np.ascontiguousarray(make_data(16), dtype=np.float32)
     X.setflags(write=False)
