@@ -184,7 +184,7 @@ def markdown_report(report):
         if value:
             value = " ".join(str(value).split())
             out.append(f"- **{key}**: {value}")
-    out.append(f"- **{_rates_line(report)}**".replace("**one-thread rates: ", "**one-thread rates**: "))
+    out.append("- **one-thread rates**: " + _rates_line(report)[len("one-thread rates: "):])
     out.append(f"- **settings**: {_settings_line(report)}")
     out.append(f"- **command**: `{report['command']}` ({report['wall_seconds']:.0f} s)")
     out.append("")
