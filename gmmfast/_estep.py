@@ -69,6 +69,7 @@ def block_size(n_rows, n_components=1, n_features=1):
 
 
 _UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 outside COV_FULL_MOMENTS (not read)
+_UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
 _UNUSED_PVEC = {}
 
 
@@ -77,7 +78,6 @@ def _unused_pvec(K):
     if K not in _UNUSED_PVEC:
         _UNUSED_PVEC[K] = np.zeros(K)
     return _UNUSED_PVEC[K]
-_UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
 
 
 def _threads_for(n_threads, n_rows, n_components, n_features):

@@ -57,7 +57,7 @@ Nothing here raises inside nogil code: workers return a status per chunk or bloc
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, log, sqrt, isfinite, INFINITY
+from libc.math cimport exp, log, sqrt, isfinite, INFINITY, M_PI
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
@@ -702,7 +702,7 @@ cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:
         return 1
-    return B * (2 * D + K + 1) + D * D + _tri_scratch(D)
+    return B * (2 * D + K + 1) + _tri_scratch(D)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
@@ -1147,7 +1147,7 @@ def full_constants(const double[::1] weights, const double[:, ::1] means,
     cst_arr = np.empty(K)
     cdef double[::1] shift = shift_arr
     cdef double[::1] cst = cst_arr
-    cdef double half_d_log_2pi = 0.5 * D * log(2.0 * 3.141592653589793)
+    cdef double half_d_log_2pi = 0.5 * D * log(2.0 * M_PI)
     with nogil:
         for k in range(K):
             for j in range(D):

@@ -278,21 +278,29 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
    Each y_ij is summed over l in order and the squares per column position then in a
    fixed tree: the order of operations is fixed by the code, not by the vector width.
    y accumulates in T (float32 data: as strmm did), the squares in double. */
+/* The set-up shared by every build of gmm_tri_sqnorm: U_k into Up (D x Dp, zeros below
+   the diagonal and beyond D), and rows i0..i0+nr-1 centred into Zt (D x 4, feature-major,
+   zeros for the missing rows of a last group). */
+#define GMM_TRI_PAD(T, U, D, Dp, Up)                                                    \
+    for (ptrdiff_t l_ = 0; l_ < (D); l_++)                                              \
+        for (ptrdiff_t j_ = 0; j_ < (Dp); j_++)                                         \
+            (Up)[l_ * (Dp) + j_] = (j_ >= l_ && j_ < (D)) ? (U)[l_ * (D) + j_] : (T) 0;
+#define GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
+    for (ptrdiff_t l_ = 0; l_ < (D); l_++)                                              \
+        for (int r_ = 0; r_ < 4; r_++)                                                  \
+            (Zt)[l_ * 4 + r_] = r_ < (nr) ? (X)[((i0) + r_) * (D) + l_] - (mu)[l_] : (T) 0;
+
 #define GMM_TRI_SQNORM_FUNC(suffix, attr, T, tname, TW)                                  \
 attr static void gmm_tri_sqnorm_##tname##_##suffix(                                     \
     const T *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const T *mu,        \
     const T *U, double cst, double *lp, T *Up, T *Zt)                                   \
 {                                                                                       \
     const ptrdiff_t Dp = (D + TW - 1) / TW * TW;                                        \
-    for (ptrdiff_t l = 0; l < D; l++)                                                   \
-        for (ptrdiff_t j = 0; j < Dp; j++)                                              \
-            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : (T) 0;                  \
+    GMM_TRI_PAD(T, U, D, Dp, Up)                                                        \
     for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {                                           \
         const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;                                   \
         double s[4][TW];                                                                \
-        for (ptrdiff_t l = 0; l < D; l++)                                               \
-            for (int r = 0; r < 4; r++)                                                 \
-                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : (T) 0;           \
+        GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
         for (int r = 0; r < 4; r++)                                                     \
             for (int t = 0; t < TW; t++) s[r][t] = 0.0;                                 \
         for (ptrdiff_t j0 = 0; j0 < Dp; j0 += TW) {                                     \
@@ -402,26 +410,17 @@ GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
    any FMA build of it. */
 #include <immintrin.h>
 
-GMM_AVX2_ATTR static void gmm_tri_pad_d(const double *U, ptrdiff_t D, ptrdiff_t Dp, double *Up)
-{
-    for (ptrdiff_t l = 0; l < D; l++)
-        for (ptrdiff_t j = 0; j < Dp; j++)
-            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : 0.0;
-}
-
 GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
     const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
     const double *U, double cst, double *lp, double *Up, double *Zt)
 {
     /* tiles of 8 columns, the last one of 4 when 4 or fewer columns remain */
     const ptrdiff_t Dp = (D + 3) / 4 * 4;
-    gmm_tri_pad_d(U, D, Dp, Up);
+    GMM_TRI_PAD(double, U, D, Dp, Up)
     for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
         const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
         __m256d s[4][2];
-        for (ptrdiff_t l = 0; l < D; l++)
-            for (int r = 0; r < 4; r++)
-                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : 0.0;
+        GMM_TRI_CENTRE4(double, X, D, mu, i0, nr, Zt)
         for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_pd();
         for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
             const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
@@ -475,15 +474,11 @@ GMM_AVX2_ATTR static void gmm_tri_sqnorm_f_avx2(
     const float *U, double cst, double *lp, float *Up, float *Zt)
 {
     const ptrdiff_t Dp = (D + 15) / 16 * 16;
-    for (ptrdiff_t l = 0; l < D; l++)
-        for (ptrdiff_t j = 0; j < Dp; j++)
-            Up[l * Dp + j] = (j >= l && j < D) ? U[l * D + j] : 0.0f;
+    GMM_TRI_PAD(float, U, D, Dp, Up)
     for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
         const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
         __m256d s[4][4];
-        for (ptrdiff_t l = 0; l < D; l++)
-            for (int r = 0; r < 4; r++)
-                Zt[l * 4 + r] = r < nr ? X[(i0 + r) * D + l] - mu[l] : 0.0f;
+        GMM_TRI_CENTRE4(float, X, D, mu, i0, nr, Zt)
         for (int r = 0; r < 4; r++)
             for (int h = 0; h < 4; h++) s[r][h] = _mm256_setzero_pd();
         for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 16) {
