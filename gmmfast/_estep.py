@@ -68,7 +68,7 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
-_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 outside COV_FULL_MOMENTS (not read)
+_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 outside COV_FULL_MOMENTS and 'diag'
 _UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
 _UNUSED_PVEC = {}
 
@@ -131,11 +131,19 @@ class KernelModel:
             self.cst = base + np.log(np.diag(U)).sum()
             self.P1, self.P2 = (means - self.shift) @ U, U[None]
         elif covariance_type == "diag":
-            self.shift = weights @ means
+            # the shift as the kernel sees it (in the data's dtype), so that the rows
+            # and the weights expand about the same point
+            self.shift = (weights @ means).astype(self.dtype).astype(np.float64)
             P = U * U
             Mc = means - self.shift
             self.cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
-            self.P1, self.P2 = np.hstack([P, -2.0 * P * Mc]), _UNUSED_P2
+            # the weights of the feature rows [(x - c)^2, x - c] and the constants,
+            # float64 for either dtype (_diag.h)
+            Wt = np.zeros(_kernels.diag_weights_shape(D, K))
+            Wt[:D, :K] = -0.5 * P.T
+            Wt[D:2 * D, :K] = (P * Mc).T
+            Wt[2 * D, :K] = self.cst
+            self.P1, self.P2, self.W64 = means, _UNUSED_P2, Wt   # P1 not read
         else:
             self.shift = weights @ means
             Mc = means - self.shift

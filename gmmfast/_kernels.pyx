@@ -83,11 +83,9 @@ cdef extern from "_vmath.h":
     void gmm_moment_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
                             double* F, double* z) noexcept nogil
     void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
-                         double* A) noexcept nogil
-    void gmm_diag_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
-                         float* A) noexcept nogil
+                         Py_ssize_t lda, double* A) noexcept nogil
     void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
-                          double* A) noexcept nogil
+                          Py_ssize_t lda, double* A) noexcept nogil
     void gmm_tri_sqnorm_d(const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                           Py_ssize_t k, const double* mu, const double* U, double cst,
                           double* lp, double* Up, double* Zt) noexcept nogil
@@ -113,6 +111,16 @@ cdef extern from "_smalld.h":
                               double* lse, double* row_max, double* scale) noexcept nogil
     void gmm_smalld_init() noexcept nogil
 
+cdef extern from "_diag.h":
+    Py_ssize_t GMM_DIAG_ROWS
+    Py_ssize_t gmm_diag_lda(Py_ssize_t D) noexcept nogil
+    Py_ssize_t gmm_diag_ldw(Py_ssize_t K) noexcept nogil
+    void gmm_diag_lp(const double* Wt, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t P,
+                     const double* A, Py_ssize_t m, Py_ssize_t lda, double* lpt) noexcept nogil
+    void gmm_diag_moments(const double* R, Py_ssize_t K, const double* A, Py_ssize_t m,
+                          Py_ssize_t lda, double* C, double* N) noexcept nogil
+    void gmm_diag_init() noexcept nogil
+
 import os as _os
 
 # GMMFAST_ISA=baseline|avx2 caps the vector code chosen at import (default: the widest
@@ -120,6 +128,7 @@ import os as _os
 _ISA_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
 gmm_vmath_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
 gmm_smalld_init()
+gmm_diag_init()
 
 # Covariance types, as the Python layer numbers them.
 COV_FULL = 0
@@ -319,98 +328,72 @@ cdef void _logprob_tied_block(
             lp[i * K + k] = cst[k] - 0.5 * q
 
 
-cdef void _rows_times_weights(
-    const floating* A,      # IN  (n, P) feature rows
-    Py_ssize_t n, Py_ssize_t P, Py_ssize_t K,
-    const floating* W,      # IN  (K, P) weights; float64: the last column is cst
-    const double* cst,      # IN  (K,) added in double to a float32 product
-    double* lp,             # OUT (n, K), or (K, n) when by_component
-    bint by_component,
-    float* G,               # scratch (n * K), float32 only
-) noexcept nogil:
-    """lp = A W^T in one GEMM: the weighted log-probabilities of every component from
-    the 'diag' feature rows. In float32 the constant column of W is 0 and cst is added in
-    double to the float32 product."""
-    cdef Py_ssize_t i, k
+def diag_weights_shape(Py_ssize_t D, Py_ssize_t K):
+    """Shape of the 'diag' weights W64 (_diag.h): (2D + 1, K rounded up to 4)."""
+    return (2 * D + 1, gmm_diag_ldw(K))
+
+
+cdef inline Py_ssize_t _diag_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) noexcept nogil:
+    """Doubles of scratch for either 'diag' worker below."""
+    return (max(B, GMM_DIAG_ROWS) + 3 + K) * gmm_diag_lda(D) + GMM_DIAG_ROWS * (K + 3) + K
+
+
+cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
+                            const floating* c, Py_ssize_t lda, double* A) noexcept nogil:
     if floating is double:
-        if by_component:
-            _gemm_rm(False, True, <int> K, <int> n, <int> P, 1.0, W, <int> P, A,
-                     <int> P, 0.0, lp, <int> n)
-        else:
-            _gemm_rm(False, True, <int> n, <int> K, <int> P, 1.0, A, <int> P, W,
-                     <int> P, 0.0, lp, <int> K)
-    else:
-        if by_component:
-            _gemm_rm(False, True, <int> K, <int> n, <int> P, <float> 1.0, W, <int> P,
-                     A, <int> P, <float> 0.0, G, <int> n)
-            for k in range(K):
-                for i in range(n):
-                    lp[k * n + i] = cst[k] + G[k * n + i]
-        else:
-            _gemm_rm(False, True, <int> n, <int> K, <int> P, <float> 1.0, A, <int> P,
-                     W, <int> P, <float> 0.0, G, <int> K)
-            for i in range(n):
-                for k in range(K):
-                    lp[i * K + k] = cst[k] + G[i * K + k]
-
-
-cdef inline Py_ssize_t _diag_width(Py_ssize_t D) noexcept nogil:
-    """Columns of the 'diag' feature rows [(x - c)^2, x - c, 1]."""
-    return 2 * D + 1
+        gmm_diag_rows_d(X, n, D, c, lda, A)
+    else:   # in double: the expansion about c would lose float32's accuracy
+        gmm_diag_rows_fd(X, n, D, c, lda, A)
 
 
 cdef void _logprob_diag_block(
     const floating* X,      # IN  (n, D)
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst,      # IN  (K,) includes -0.5 sum_d P_kd (mu_kd - c_d)^2
     const floating* c,      # IN  (D,)
-    const floating* W,      # IN  (K, 2D+1): [ -0.5 P_k , P_k (mu_k - c) , cst_k or 0 ]
-    double* lp,             # OUT (n, K), or (K, n) when by_component
-    bint by_component,
-    floating* A,            # OUT (n, 2D+1) the feature rows, kept for the statistics
-    float* G,               # scratch (n * K), float32 only
+    const double* Wt,       # IN  (2D + 1, ldw): [-0.5 P ; P (mu - c) ; cst]^T (_diag.h)
+    double* lp,             # OUT (n, K)
+    double* A,              # scratch ((n + 3) lda) the feature rows
 ) noexcept nogil:
-    """lp = A W^T with the feature rows A_i = [(x_i - c)^2, x_i - c, 1]."""
-    if floating is double:
-        gmm_diag_rows_d(X, n, D, c, A)
-    else:
-        gmm_diag_rows_f(X, n, D, c, A)
-    _rows_times_weights(A, n, _diag_width(D), K, W, cst, lp, by_component, G)
+    """lp = A Wt[:2D] + cst with the feature rows A_i = [(x_i - c)^2, x_i - c, 0 ...]."""
+    cdef Py_ssize_t i, k, lda = gmm_diag_lda(D), ldw = gmm_diag_ldw(K)
+    _diag_rows(X, n, D, c, lda, A)
+    _gemm_rm(False, False, <int> n, <int> K, <int> (2 * D), 1.0, A, <int> lda, Wt,
+             <int> ldw, 0.0, lp, <int> K)
+    for i in range(n):
+        for k in range(K):
+            lp[i * K + k] += Wt[2 * D * ldw + k]
 
 
 cdef Py_ssize_t _diag_stats_block(
     const floating* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const double* cst, const floating* c, const floating* W,
-    double* N, double* S2, double* L,
-    floating* ft, double* dt,
+    const floating* c, const double* Wt,
+    double* N, double* S2, double* L, double* dt,
 ) noexcept nogil:
-    """Statistics of one block, 'diag', component-major: lpt (K x n) = W A^T, its
-    normalisation vectorised over the rows (_smalld.h), then [S2 | S1 | N] += R A in
-    one GEMM (double). Returns the first row whose log-likelihood is not finite, or -1.
+    """Statistics of one block, 'diag', GMM_DIAG_ROWS rows at a time (_diag.h): the
+    feature rows, lpt (K x m) = (A Wt[:2D] + cst)^T, its normalisation vectorised over
+    the rows (_smalld.h), then [S2 | S1] += R A and N += R 1. Returns the first row
+    whose log-likelihood is not finite, or -1.
 
-    ft: (n (2D+1) + n K) floating; dt: (K n + 3 n + (n + K) (2D+1)) double.
+    dt: _diag_scratch(n, D, K) doubles.
     """
-    cdef Py_ssize_t j, k, P = _diag_width(D)
-    cdef floating* A = ft
-    cdef double* lpt = dt
-    cdef double* row_max = lpt + K * n
-    cdef double* Ad = row_max + 3 * n
-    cdef Py_ssize_t bad
-    cdef double* C = Ad + n * P
-    _logprob_diag_block(X, n, D, K, cst, c, W, lpt, True, A, <float*> (ft + n * P))
-    bad = _normalize_cols(lpt, n, K, w, L, row_max)
-    if bad >= 0:
-        return bad
-    if floating is double:
-        Ad = A
-    else:   # the moments from x in double, not from float32 squares
-        gmm_diag_rows_fd(X, n, D, c, Ad)
-    _gemm_rm(False, False, <int> K, <int> P, <int> n, <double> 1.0, lpt, <int> n,
-             Ad, <int> P, <double> 0.0, C, <int> P)
+    cdef Py_ssize_t j, k, sb, i0, m, bad, lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
+    cdef double* A = dt
+    cdef double* lpt = A + (S + 3) * lda
+    cdef double* row_max = lpt + K * S
+    cdef double* C = row_max + 3 * S
+    memset(C, 0, K * lda * sizeof(double))
+    for sb in range((n + S - 1) // S):
+        i0 = sb * S
+        m = min(S, n - i0)
+        _diag_rows(X + i0 * D, m, D, c, lda, A)
+        gmm_diag_lp(Wt, gmm_diag_ldw(K), K, 2 * D, A, m, lda, lpt)
+        bad = _normalize_cols(lpt, m, K, NULL if w == NULL else w + i0, L, row_max)
+        if bad >= 0:
+            return i0 + bad
+        gmm_diag_moments(lpt, K, A, m, lda, C, N)
     for k in range(K):
         for j in range(2 * D):
-            S2[k * 2 * D + j] += C[k * P + j]
-        N[k] += C[k * P + 2 * D]
+            S2[k * 2 * D + j] += C[k * lda + j]
     return -1
 
 
@@ -707,17 +690,19 @@ cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
         return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D
-    return B * (K + 2 * D + 1) + K * _diag_width(D) + 2 * B
+    if cov == 2:
+        return _diag_scratch(B, D, K)
+    return B * (K + 2 * D + 1) + 2 * B
 
 
 cdef int _weighted_logprob_block(
     int cov, const floating* Xb, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const floating* P1, const floating* P2, const double* pvec,
-    const floating* shift, const floating* W, const double* W64,
+    const floating* shift, const double* W64,
     double* lp, floating* ft, double* dt,
 ) noexcept nogil:
-    """Dispatch to the covariance type's log-prob worker; lp (n x K) out. W: the
-    GEMM weights of 'diag' (_gemm_weights); W64: those of COV_FULL_MOMENTS."""
+    """Dispatch to the covariance type's log-prob worker; lp (n x K) out. W64: the
+    GEMM weights of 'diag' and COV_FULL_MOMENTS."""
     if cov == 0 and D < SMALL_D:
         _logprob_full_block(Xb, n, D, K, cst, P1, P2, lp, ft)
     elif cov == 0:
@@ -725,8 +710,7 @@ cdef int _weighted_logprob_block(
     elif cov == 1:
         _logprob_tied_block(Xb, n, D, K, cst, shift, P1, P2, lp, ft)
     elif cov == 2:
-        _logprob_diag_block(Xb, n, D, K, cst, shift, W, lp, False, ft,
-                            <float*> (ft + n * _diag_width(D)))
+        _logprob_diag_block(Xb, n, D, K, shift, W64, lp, dt)
     elif cov == 4:
         _logprob_moments_block(Xb, n, D, K, shift, W64, lp, False, dt)
     else:
@@ -804,13 +788,14 @@ def block_stats(
     X : (n_samples, D) float32 or float64, C-contiguous. IN.
     sample_weight : (n_samples,) float64 or None (all ones). IN.
     cst : (K,) float64 per-component constant of the log-probability. IN.
-    P1 : (K, D) means ('full' and COV_FULL_MOMENTS), (K, D) (mu - c) U ('tied'), (K, 2D)
-        [P, -2 P (mu - c)] ('diag'), (K, D) mu - c ('spherical'). IN.
+    P1 : (K, D) means ('full', COV_FULL_MOMENTS and 'diag'; read by 'full' only), (K, D)
+        (mu - c) U ('tied'), (K, D) mu - c ('spherical'). IN.
     P2 : (K, D, D) factors ('full'), (1, D, D) factor ('tied'), else unused. IN.
     pvec : (K,) precisions ('spherical'), else unused. IN.
     shift : (D,) the global shift c; unused for 'full'. IN.
-    W64 : (K, Q+1) float64 weights of the moment rows (COV_FULL_MOMENTS; P1 then holds
-        the means), else unused. IN.
+    W64 : float64 GEMM weights: (K, Q+1) of the moment rows (COV_FULL_MOMENTS);
+        (2D + 1, K rounded up to 4) [-0.5 P ; P (mu - c) ; cst]^T of the 'diag' feature
+        rows (_diag.h, diag_weights_shape); else unused. IN.
     out_N : (n_chunks, K). OUT.
     out_S1 : (n_chunks, K*D) for 'full' and 'tied', (n_chunks, K*D) for 'spherical',
         and for 'diag' (n_chunks, K*D) too (see out_S2). OUT.
@@ -881,7 +866,6 @@ def block_stats(
             Md = np.asarray(P1, dtype=np.float64)
             Ud = np.asarray(P2, dtype=np.float64)
     cdef bint diag = cov_type == 2, moments = cov_type == 4
-    cdef const floating[:, ::1] W = _gemm_weights(cov_type, D, cst, P1)
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
@@ -916,8 +900,8 @@ def block_stats(
                 elif diag:
                     bad = _diag_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
-                        K, &cst[0], &shift[0], &W[0, 0], &out_N[c, 0], &out_S2[c, 0],
-                        &out_L[c], ft, dt)
+                        K, &shift[0], &W64[0, 0], &out_N[c, 0], &out_S2[c, 0],
+                        &out_L[c], dt)
                 else:
                     whole = False
                 if whole:
@@ -928,7 +912,7 @@ def block_stats(
                     continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                    &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], &W64[0, 0], lp, ft, dt)
+                    &P2[0, 0, 0], &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
@@ -952,23 +936,6 @@ def block_stats(
             return status[c], c, bad_rows[c]
     _reduce_chunks(cov_type, D, K, out_N, out_S1, out_S2, out_L, n_threads)
     return STATUS_OK, -1, -1
-
-
-def _gemm_weights(int cov, Py_ssize_t D, cst, P1):
-    """The GEMM weights a pass derives from the parameters, once per call.
-
-    'diag': W (K x 2D+1, the data's dtype), the weights of the feature rows
-    [(x - c)^2, x - c, 1]: [-0.5 P_k, P_k (mu_k - c), cst_k] from P1 = [P, -2 P (mu - c)]
-    (both scalings exact); in float32 the last column is 0 (cst is added in double).
-    Otherwise P1, unread (COV_FULL_MOMENTS takes its weights in double, W64).
-    """
-    if cov == 2:
-        P1 = np.asarray(P1)
-        W = np.empty((P1.shape[0], 2 * D + 1), dtype=P1.dtype)
-        W[:, :2 * D] = -0.5 * P1
-        W[:, 2 * D] = np.asarray(cst) if P1.dtype == np.float64 else 0.0
-        return W
-    return P1
 
 
 cdef void _reduce_chunks(int cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
@@ -1056,7 +1023,6 @@ def block_logprob(
             or (want_labels and out_labels.shape[0] != N)):
         raise ValueError("block_logprob: output shapes do not match")
     _check_params(cov_type, D, K, P1, P2, pvec, shift, W64)
-    cdef const floating[:, ::1] W = _gemm_weights(cov_type, D, cst, P1)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
 
@@ -1072,7 +1038,7 @@ def block_logprob(
             stop = min(start + B, N)
             _weighted_logprob_block(
                 cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                &P2[0, 0, 0], &pvec[0], &shift[0], &W[0, 0], &W64[0, 0], lp, ft, dt)
+                &P2[0, 0, 0], &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
             if want_labels:
                 for i in range(stop - start):
                     best = 0
@@ -1117,7 +1083,8 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
         ok = ok and P1.shape[1] == D and P2.shape[0] == 1 and P2.shape[1] == D \
             and P2.shape[2] == D
     elif cov == 2:
-        ok = ok and P1.shape[1] == 2 * D and P2.shape[0] >= 1
+        ok = ok and P1.shape[1] == D and P2.shape[0] >= 1 \
+            and W64.shape[0] == 2 * D + 1 and W64.shape[1] == gmm_diag_ldw(K)
     elif cov == 3:
         ok = ok and P1.shape[1] == D and P2.shape[0] >= 1
     elif cov == 4:

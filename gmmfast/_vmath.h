@@ -350,26 +350,27 @@ attr static void gmm_moment_rows_##tname##_##suffix(                            
     }                                                                                   \
 }
 
-/* 'diag' feature rows: A_i = [(x_i - c)^2, x_i - c, 1] (n x (2D+1)), in type T from TI. */
+/* 'diag' feature rows: A_i = [(x_i - c)^2, x_i - c, 0 ...] (lda columns, lda >= 2D; see
+   _diag.h), in type T from TI, and zero rows from n up to n rounded up to 4. */
 #define GMM_DIAG_ROWS_FUNC(suffix, attr, TI, T, tname)                                  \
 attr static void gmm_diag_rows_##tname##_##suffix(                                      \
-    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *A)                           \
+    const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, ptrdiff_t lda, T *A)            \
 {                                                                                       \
-    const ptrdiff_t width = 2 * D + 1;                                                  \
     for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-        T *a = A + i * width;                                                           \
+        T *a = A + i * lda;                                                             \
         for (ptrdiff_t j = 0; j < D; j++) {                                             \
             T t = (T) X[i * D + j] - (T) c[j];                                          \
             a[j] = t * t;                                                               \
             a[D + j] = t;                                                               \
         }                                                                               \
-        a[2 * D] = (T) 1;                                                               \
+        for (ptrdiff_t j = 2 * D; j < lda; j++) a[j] = (T) 0;                           \
     }                                                                                   \
+    for (ptrdiff_t i = n; i < (n + 3) / 4 * 4; i++)                                     \
+        for (ptrdiff_t j = 0; j < lda; j++) A[i * lda + j] = (T) 0;                     \
 }
 
 #define GMM_ROWS_ALL(suffix, attr)                                                      \
     GMM_DIAG_ROWS_FUNC(suffix, attr, double, double, d)                                 \
-    GMM_DIAG_ROWS_FUNC(suffix, attr, float, float, f)                                   \
     GMM_DIAG_ROWS_FUNC(suffix, attr, float, double, fd)                                 \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
     GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)
@@ -382,11 +383,11 @@ typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const doubl
                                double *);
 typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
                                 double *);
-typedef void (*gmm_drows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *);
-typedef void (*gmm_drows_f_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
-typedef void (*gmm_drows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *);
+typedef void (*gmm_drows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                               ptrdiff_t, double *);
+typedef void (*gmm_drows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                                ptrdiff_t, double *);
 static gmm_drows_d_fn gmm_diag_rows_d = gmm_diag_rows_d_base;
-static gmm_drows_f_fn gmm_diag_rows_f = gmm_diag_rows_f_base;
 static gmm_drows_fd_fn gmm_diag_rows_fd = gmm_diag_rows_fd_base;
 static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
 static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
@@ -522,7 +523,6 @@ GMM_AVX2_ATTR static void gmm_tri_sqnorm_f_avx2(
     gmm_log_f = gmm_log_f_##suffix;                                                     \
     gmm_moment_rows_d = gmm_moment_rows_d_##suffix;                                     \
     gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \
-    gmm_diag_rows_f = gmm_diag_rows_f_##suffix;                                         \
     gmm_diag_rows_fd = gmm_diag_rows_fd_##suffix;                                       \
     gmm_moment_rows_fd = gmm_moment_rows_fd_##suffix;                                   \
     gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_##suffix;                                       \

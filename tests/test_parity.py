@@ -144,6 +144,24 @@ def test_every_full_kernel_float32_as_accurate_as_sklearn_float32(d, spread, cod
         assert err_gf <= 2 * err_sk + 1e-6, (name, err_gf, err_sk)
 
 
+# The 'diag' kernels (_diag.h) work in tiles of 4 rows x 12 components and 4 components
+# x 12 feature-row columns, over sub-blocks of 64 rows, with the feature rows padded to a
+# multiple of 4 columns: these shapes leave a remainder in every one of them (K mod 4
+# and mod 12, 2D mod 4, n mod 4 and mod 64, a block shorter than 64).
+@pytest.mark.parametrize("n_components, d, n", [
+    (1, 1, 5), (5, 3, 67), (13, 2, 130), (25, 17, 1003), (4, 16, 256)])
+def test_diag_kernel_tiles_match_sklearn(n_components, d, n):
+    rng = np.random.default_rng(n_components)
+    X = rng.normal(size=(n, d)) + rng.integers(0, 4, size=(n, 1)) * 3.0
+    init = explicit_init(X, "diag", K=n_components)
+    kw = dict(covariance_type="diag", max_iter=5, tol=0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkGaussianMixture(n_components, **kw).fit(X)
+        gf = GaussianMixture(n_components, **kw).fit(X)
+    assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
+
+
 def test_moments_run_only_while_components_are_near_the_mixture_mean():
     # the default bound picks moment rows for overlapping blobs, and the per-component
     # kernels for tight components far apart (where the expansion would cost digits)

@@ -1,0 +1,209 @@
+/* 'diag' covariance: the two products of a block, in kernels of our own.
+
+   A block's feature rows, and the weights with the constants as a last row (double,
+   zero-padded: lda the smallest multiple of 4 >= 2D, ldw the smallest one >= K):
+
+     A_i = [(x_i - c)^2, x_i - c, 0 ...]                 (m x lda; zero rows from m up
+                                                           to m rounded up to 4)
+     Wt  = [-0.5 P ; P (mu - c) ; cst]^T                  ((2D + 1) x ldw)
+
+     lpt[k, i] = cst_k + sum_{p < 2D} A_ip Wt_pk          (K x m, component-major)
+     C[k, :]  += sum_i R[k, i] A_i,   N_k += sum_i R[k, i]
+
+   with R (K x m) the weighted responsibilities. OpenBLAS ran these shapes (m x 2D by
+   2D x K, m a few hundred) at about half the FMA peak, a sixth of it in packing. Here
+   both products broadcast one operand against vectors of the other, 12 vector
+   accumulators a tile: the first over 4 rows x 12 components (transposed 4 x 4 at the
+   end, so lpt is written component-major for the normalisation), the second over 4
+   components x 12 columns of A. The caller hands over GMM_DIAG_ROWS rows at a time, so
+   that A, lpt and the tiles stay in L1.
+
+   Summation order, the same in both builds: lpt starts from cst_k and adds the features
+   in order; C adds the rows in order, N with gmm_sum (eight partial sums). The baseline
+   build does the same without fused multiply-adds. Compiled like _vmath.h: baseline,
+   and AVX2+FMA (also used by the AVX-512 build).
+*/
+#ifndef GMMFAST_DIAG_H
+#define GMMFAST_DIAG_H
+
+#include "_vmath.h"
+
+/* Rows a caller hands to the kernels at a time (their scratch is sized for it). */
+#define GMM_DIAG_ROWS 64
+
+GMM_INLINE ptrdiff_t gmm_diag_lda(ptrdiff_t D) { return (2 * D + 3) / 4 * 4; }
+GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
+
+/* ------------------------------------------------------------------ baseline */
+
+static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+                             const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
+{
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t i = 0; i < m; i++) {
+            double s = Wt[P * ldw + k];
+            for (ptrdiff_t p = 0; p < P; p++) s += A[i * lda + p] * Wt[p * ldw + k];
+            lpt[k * m + i] = s;
+        }
+}
+
+static void gmm_diag_moments_base(const double *R, ptrdiff_t K, const double *A,
+                                  ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
+{
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const double *r = R + k * m;
+        double *c = C + k * lda;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const double *a = A + i * lda;
+            for (ptrdiff_t p = 0; p < lda; p++) c[p] += r[i] * a[p];
+        }
+        N[k] += gmm_sum(r, m);
+    }
+}
+
+typedef void (*gmm_diag_lp_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
+                               ptrdiff_t, ptrdiff_t, double *);
+typedef void (*gmm_diag_moments_fn)(const double *, ptrdiff_t, const double *, ptrdiff_t,
+                                    ptrdiff_t, double *, double *);
+static gmm_diag_lp_fn gmm_diag_lp = gmm_diag_lp_base;
+static gmm_diag_moments_fn gmm_diag_moments = gmm_diag_moments_base;
+
+/* ------------------------------------------------------------------ AVX2 + FMA */
+
+#ifdef GMM_HAVE_AVX2_CLONE
+#include <immintrin.h>
+
+#define GMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+/* lpt[(k0 + k) * m + i + r] for the rows r < nr of i .. i+3 and the components k < nk of
+   4 KV (the tile starts at component k0, Wt at column k0): the accumulators hold
+   lp[i + r, k0 + 4v ..] and start from cst; one broadcast of A per row and feature.
+   Registers: KV weight vectors and 4 x KV accumulators. */
+GMM_AVX2_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
+                                      const double *A, ptrdiff_t lda, double *out,
+                                      ptrdiff_t m, int nr, int nk, const int KV)
+{
+    __m256d acc[4][3];
+    for (int v = 0; v < KV; v++) {
+        const __m256d c = _mm256_loadu_pd(Wt + P * ldw + 4 * v);
+        for (int r = 0; r < 4; r++) acc[r][v] = c;
+    }
+    for (ptrdiff_t p = 0; p < P; p++) {
+        __m256d w[3];
+        for (int v = 0; v < KV; v++) w[v] = _mm256_loadu_pd(Wt + p * ldw + 4 * v);
+        for (int r = 0; r < 4; r++) {
+            const __m256d a = _mm256_broadcast_sd(A + r * lda + p);
+            for (int v = 0; v < KV; v++) acc[r][v] = _mm256_fmadd_pd(a, w[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int v = 0; v < KV; v++) {   /* 4 rows x 4 components -> 4 components x 4 rows */
+        const __m256d t0 = _mm256_unpacklo_pd(acc[0][v], acc[1][v]);
+        const __m256d t1 = _mm256_unpackhi_pd(acc[0][v], acc[1][v]);
+        const __m256d t2 = _mm256_unpacklo_pd(acc[2][v], acc[3][v]);
+        const __m256d t3 = _mm256_unpackhi_pd(acc[2][v], acc[3][v]);
+        __m256d col[4];
+        col[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        col[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        col[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        col[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            double *o = out + (4 * v + j) * m;
+            if (4 * v + j >= nk)
+                break;
+            if (nr == 4) {
+                _mm256_storeu_pd(o, col[j]);
+            } else {
+                double t[4];
+                _mm256_storeu_pd(t, col[j]);
+                for (int r = 0; r < nr; r++) o[r] = t[r];
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+                             const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
+{
+    for (ptrdiff_t k = 0; k < K; k += 12) {
+        const int nk = K - k < 12 ? (int) (K - k) : 12;
+        for (ptrdiff_t i = 0; i < m; i += 4) {
+            const int nr = m - i < 4 ? (int) (m - i) : 4;
+            const double *Ai = A + i * lda;
+            double *out = lpt + k * m + i;
+            if (nk > 8)
+                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);
+            else if (nk > 4)
+                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);
+            else
+                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);
+        }
+    }
+}
+
+/* C[k * lda + v*4 ..] += sum_i R[k * m + i] A[i * lda + v*4 ..] for KT components and
+   PV column vectors: KT x PV accumulators, PV row vectors, one broadcast at a time. */
+GMM_AVX2_INLINE void gmm_diag_moments_tile(const double *R, const double *A, ptrdiff_t m,
+                                           ptrdiff_t lda, double *C, const int KT,
+                                           const int PV)
+{
+    __m256d acc[4][3];
+    for (int k = 0; k < KT; k++)
+        for (int v = 0; v < PV; v++) acc[k][v] = _mm256_loadu_pd(C + k * lda + 4 * v);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        __m256d a[3];
+        for (int v = 0; v < PV; v++) a[v] = _mm256_loadu_pd(A + i * lda + 4 * v);
+        for (int k = 0; k < KT; k++) {
+            const __m256d r = _mm256_broadcast_sd(R + k * m + i);
+            for (int v = 0; v < PV; v++) acc[k][v] = _mm256_fmadd_pd(r, a[v], acc[k][v]);
+        }
+    }
+    for (int k = 0; k < KT; k++)
+        for (int v = 0; v < PV; v++) _mm256_storeu_pd(C + k * lda + 4 * v, acc[k][v]);
+}
+
+/* One strip of KT components across every column vector of A. */
+GMM_AVX2_INLINE void gmm_diag_moments_strip(const double *R, const double *A, ptrdiff_t m,
+                                            ptrdiff_t lda, double *C, const int KT)
+{
+    const ptrdiff_t nv = lda / 4;
+    ptrdiff_t v = 0;
+    for (; v + 3 <= nv; v += 3)
+        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 3);
+    if (nv - v == 2)
+        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 2);
+    else if (nv - v == 1)
+        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
+}
+
+__attribute__((target("avx2,fma")))
+static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
+                                  ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
+{
+    ptrdiff_t k = 0;
+    for (; k + 4 <= K; k += 4)
+        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 4);
+    if (K - k == 3)
+        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 3);
+    else if (K - k == 2)
+        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 2);
+    else if (K - k == 1)
+        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 1);
+    for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
+}
+#endif
+
+/* After gmm_vmath_init: the AVX2 kernels for the AVX2 and the AVX-512 builds. */
+static void gmm_diag_init(void)
+{
+#ifdef GMM_HAVE_AVX2_CLONE
+    if (gmm_exp_d == gmm_exp_d_avx512 || gmm_exp_d == gmm_exp_d_avx2) {
+        gmm_diag_lp = gmm_diag_lp_avx2;
+        gmm_diag_moments = gmm_diag_moments_avx2;
+    }
+#endif
+}
+
+#endif
