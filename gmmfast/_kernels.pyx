@@ -26,7 +26,8 @@ halves of the E-step into one GEMM each for all components:
     [S2 (lower) | S1 | N]_k += sum_i r_ik F_i
 
 the minimum of flops (the symmetric half of the products) at GEMM speed. 'diag' does
-the same with F = [(x - c)^2, x - c, 1].
+the same with F = [(x - c)^2, x - c] and the constants apart, in kernels of its own
+(_diag.h) rather than BLAS.
 
 Work split. Rows are cut into blocks of ``block_size``; consecutive blocks form
 ``n_chunks`` chunks (the first axis of every statistics output). A chunk is processed by
@@ -47,8 +48,8 @@ sample weights (1 when none are given):
     L[c]      = sum w_i log sum_k exp(lp_ik)
 
 float32 input is computed in float32 (products, BLAS calls), except where that would
-lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the 'diag' moments
-(expansions about c), and the 'full' scatter about each mean (float32 products summed
+lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the 'diag' feature
+rows, both products included (expansions about c), and the 'full' scatter about each mean (float32 products summed
 over a block), are formed and multiplied in double. Every sum over samples is
 accumulated in double.
 
