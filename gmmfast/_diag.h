@@ -20,7 +20,9 @@
 
    Summation order, the same in both builds: lpt starts from cst_k and adds the features
    in order; C adds the rows in order, N with gmm_sum (eight partial sums). The baseline
-   build does the same without fused multiply-adds. Compiled like _vmath.h: baseline,
+   build does the same without fused multiply-adds. float32 data: the same kernels in
+   double (the expansion about c needs it), and the normalisation between them in
+   float32 (gmm_diag_normalize_f). Compiled like _vmath.h: baseline,
    and AVX2+FMA (also used by the AVX-512 build).
 */
 #ifndef GMMFAST_DIAG_H
@@ -68,12 +70,57 @@ typedef void (*gmm_diag_moments_fn)(const double *, ptrdiff_t, const double *, p
 static gmm_diag_lp_fn gmm_diag_lp = gmm_diag_lp_base;
 static gmm_diag_moments_fn gmm_diag_moments = gmm_diag_moments_base;
 
+/* float32 data: the normalisation in float32, as scikit-learn's float32 does it, from
+   lpt in double. Per row: the maximum in double, then y_ki = exp(float(lpt_ki - max_i))
+   in float32 (so no absolute precision is lost to a large lpt), their sum in float32;
+   lse_i = max_i + log(sum_i) (the log in float32: ~1e-7 absolute, sum_i >= 1);
+   lpt_ki := double(y_ki * float(w_i / sum_i)), the weighted responsibilities. A row
+   whose lse is not finite shows up as a non-finite lse_i (NaN and -inf propagate); the
+   caller checks. Scratch: row_max (n double), sum (n float), y (K n float). */
+#define GMM_DIAG_NORMALIZE_F(suffix, attr)                                              \
+attr static void gmm_diag_normalize_f_##suffix(                                         \
+    double *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, double *lse,                \
+    double *row_max, float *sum, float *y)                                              \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) row_max[i] = lpt[i];                              \
+    for (ptrdiff_t k = 1; k < K; k++) {                                                 \
+        const double *col = lpt + k * n;                                                \
+        for (ptrdiff_t i = 0; i < n; i++)                                               \
+            row_max[i] = col[i] > row_max[i] ? col[i] : row_max[i];                     \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) sum[i] = 0.0f;                                    \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        const double *col = lpt + k * n;                                                \
+        float *yk = y + k * n;                                                          \
+        for (ptrdiff_t i = 0; i < n; i++) {                                             \
+            yk[i] = gmm_exp1_f((float) (col[i] - row_max[i]));                          \
+            sum[i] += yk[i];                                                            \
+        }                                                                               \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        lse[i] = row_max[i] + (double) gmm_log1_f(sum[i]);                              \
+        sum[i] = (float) (w ? w[i] : 1.0) / sum[i];                                     \
+    }                                                                                   \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        double *col = lpt + k * n;                                                      \
+        const float *yk = y + k * n;                                                    \
+        for (ptrdiff_t i = 0; i < n; i++) col[i] = (double) (yk[i] * sum[i]);           \
+    }                                                                                   \
+}
+
+GMM_DIAG_NORMALIZE_F(base, )
+typedef void (*gmm_diag_norm_f_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                                   double *, float *, float *);
+static gmm_diag_norm_f_fn gmm_diag_normalize_f = gmm_diag_normalize_f_base;
+
 /* ------------------------------------------------------------------ AVX2 + FMA */
 
 #ifdef GMM_HAVE_AVX2_CLONE
 #include <immintrin.h>
 
 #define GMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+GMM_DIAG_NORMALIZE_F(avx2, GMM_AVX2_ATTR)
 
 /* lpt[(k0 + k) * m + i + r] for the rows r < nr of i .. i+3 and the components k < nk of
    4 KV (the tile starts at component k0, Wt at column k0): the accumulators hold
@@ -202,6 +249,7 @@ static void gmm_diag_init(void)
     if (gmm_exp_d == gmm_exp_d_avx512 || gmm_exp_d == gmm_exp_d_avx2) {
         gmm_diag_lp = gmm_diag_lp_avx2;
         gmm_diag_moments = gmm_diag_moments_avx2;
+        gmm_diag_normalize_f = gmm_diag_normalize_f_avx2;
     }
 #endif
 }

@@ -120,6 +120,9 @@ cdef extern from "_diag.h":
                      const double* A, Py_ssize_t m, Py_ssize_t lda, double* lpt) noexcept nogil
     void gmm_diag_moments(const double* R, Py_ssize_t K, const double* A, Py_ssize_t m,
                           Py_ssize_t lda, double* C, double* N) noexcept nogil
+    void gmm_diag_normalize_f(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
+                              double* lse, double* row_max, float* sum,
+                              float* y) noexcept nogil
     void gmm_diag_init() noexcept nogil
 
 import os as _os
@@ -336,7 +339,8 @@ def diag_weights_shape(Py_ssize_t D, Py_ssize_t K):
 
 cdef inline Py_ssize_t _diag_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) noexcept nogil:
     """Doubles of scratch for either 'diag' worker below."""
-    return (max(B, GMM_DIAG_ROWS) + 3 + K) * gmm_diag_lda(D) + GMM_DIAG_ROWS * (K + 3) + K
+    return ((max(B, GMM_DIAG_ROWS) + 3 + K) * gmm_diag_lda(D) + GMM_DIAG_ROWS * (K + 3) + K
+            + GMM_DIAG_ROWS * (K + 1))   # the last: float32's normalisation (floats)
 
 
 cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
@@ -382,13 +386,19 @@ cdef Py_ssize_t _diag_stats_block(
     cdef double* lpt = A + (S + 3) * lda
     cdef double* row_max = lpt + K * S
     cdef double* C = row_max + 3 * S
+    cdef float* yf = <float*> (C + K * lda + K)      # S (K + 1) floats
     memset(C, 0, K * lda * sizeof(double))
     for sb in range((n + S - 1) // S):
         i0 = sb * S
         m = min(S, n - i0)
         _diag_rows(X + i0 * D, m, D, c, lda, A)
         gmm_diag_lp(Wt, gmm_diag_ldw(K), K, 2 * D, A, m, lda, lpt)
-        bad = _normalize_cols(lpt, m, K, NULL if w == NULL else w + i0, L, row_max)
+        if floating is double:
+            bad = _normalize_cols(lpt, m, K, NULL if w == NULL else w + i0, L, row_max)
+        else:   # in float32, from lpt in double (_diag.h)
+            gmm_diag_normalize_f(lpt, m, K, NULL if w == NULL else w + i0,
+                                 row_max + 2 * S, row_max, yf, yf + S)
+            bad = _sum_lse(row_max + 2 * S, m, NULL if w == NULL else w + i0, L)
         if bad >= 0:
             return i0 + bad
         gmm_diag_moments(lpt, K, A, m, lda, C, N)
@@ -495,9 +505,16 @@ cdef Py_ssize_t _normalize_cols(
 ) noexcept nogil:
     """Component-major log-sum-exp, vectorised over the rows (_smalld.h). Returns the
     first row whose log-likelihood is not finite (L then unchanged), or -1."""
-    cdef Py_ssize_t i
     cdef double* lse = scratch + 2 * n
     gmm_normalize_cols_d(lpt, n, K, w, lse, scratch, scratch + n)
+    return _sum_lse(lse, n, w, L)
+
+
+cdef Py_ssize_t _sum_lse(const double* lse, Py_ssize_t n, const double* w,
+                        double* L) noexcept nogil:
+    """L += sum_i w_i lse_i; the first row whose lse is not finite (L then unchanged),
+    or -1."""
+    cdef Py_ssize_t i
     for i in range(n):
         if not isfinite(lse[i]):
             return i
@@ -647,15 +664,20 @@ cdef Py_ssize_t _moments_stats_block(
     _moments_unpack spreads C into N, S1, S2 once per chunk. Returns the first row whose
     log-likelihood is not finite, or -1.
 
-    dt: K n + 3 n + n (Q+1) + D double.
+    dt: K n + 3 n + n (Q+1) + D + n (K+1) double.
     """
     cdef Py_ssize_t Q1 = _vech_width(D) + 1
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
     cdef double* F = row_max + 3 * n
+    cdef float* yf = <float*> (F + n * Q1 + D)     # n (K + 1) floats
     cdef Py_ssize_t bad
     _logprob_moments_block(X, n, D, K, c, W, lpt, True, F)
-    bad = _normalize_cols(lpt, n, K, w, L, row_max)
+    if floating is double:
+        bad = _normalize_cols(lpt, n, K, w, L, row_max)
+    else:   # float32 data: the normalisation in float32, from lpt in double (_diag.h)
+        gmm_diag_normalize_f(lpt, n, K, w, row_max + 2 * n, row_max, yf, yf + n)
+        bad = _sum_lse(row_max + 2 * n, n, w, L)
     if bad >= 0:
         return bad
     _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, F,
@@ -690,7 +712,7 @@ cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:   # the block's, then the chunk's accumulator of K (Q+1)
-        return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D
+        return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D + B * (K + 1)
     if cov == 2:
         return _diag_scratch(B, D, K)
     return B * (K + 2 * D + 1) + 2 * B
