@@ -893,7 +893,9 @@ def block_stats(
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
         dt = <double*> malloc((nd + B * K + 2 * B) * sizeof(double))
-        for c in prange(C, schedule='static'):
+        # dynamic: a thread slowed by the machine's other work takes fewer chunks (each
+        # chunk has its own accumulators, so which thread runs it changes no result)
+        for c in prange(C, schedule='dynamic'):
             memset(&out_N[c, 0], 0, K * sizeof(double))
             memset(&out_S1[c, 0], 0, s1_size * sizeof(double))
             memset(&out_S2[c, 0], 0, s2_size * sizeof(double))
@@ -1052,7 +1054,7 @@ def block_logprob(
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
         dt = <double*> malloc((nd + B * K + 2 * B) * sizeof(double))
-        for b in prange(n_blocks, schedule='static'):
+        for b in prange(n_blocks, schedule='dynamic'):   # rows are independent
             if ft == NULL or dt == NULL:
                 status[b] = STATUS_NO_MEMORY
                 continue
