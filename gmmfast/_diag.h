@@ -82,12 +82,7 @@ attr static void gmm_diag_normalize_f_##suffix(                                 
     double *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, double *lse,                \
     double *row_max, float *sum, float *y)                                              \
 {                                                                                       \
-    for (ptrdiff_t i = 0; i < n; i++) row_max[i] = lpt[i];                              \
-    for (ptrdiff_t k = 1; k < K; k++) {                                                 \
-        const double *col = lpt + k * n;                                                \
-        for (ptrdiff_t i = 0; i < n; i++)                                               \
-            row_max[i] = col[i] > row_max[i] ? col[i] : row_max[i];                     \
-    }                                                                                   \
+    GMM_COLS_MAX(double, lpt, n, K, row_max)                                            \
     for (ptrdiff_t i = 0; i < n; i++) sum[i] = 0.0f;                                    \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         const double *col = lpt + k * n;                                                \

@@ -339,7 +339,7 @@ def diag_weights_shape(Py_ssize_t D, Py_ssize_t K):
 
 cdef inline Py_ssize_t _diag_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) noexcept nogil:
     """Doubles of scratch for either 'diag' worker below."""
-    return ((max(B, GMM_DIAG_ROWS) + 3 + K) * gmm_diag_lda(D) + GMM_DIAG_ROWS * (K + 3) + K
+    return ((max(B, GMM_DIAG_ROWS) + 3 + K) * gmm_diag_lda(D) + GMM_DIAG_ROWS * (K + 3)
             + GMM_DIAG_ROWS * (K + 1))   # the last: float32's normalisation (floats)
 
 
@@ -386,19 +386,16 @@ cdef Py_ssize_t _diag_stats_block(
     cdef double* lpt = A + (S + 3) * lda
     cdef double* row_max = lpt + K * S
     cdef double* C = row_max + 3 * S
-    cdef float* yf = <float*> (C + K * lda + K)      # S (K + 1) floats
+    cdef float* yf = NULL
+    if floating is float:   # the normalisation in float32 (_normalize_cols)
+        yf = <float*> (C + K * lda)                # S (K + 1) floats
     memset(C, 0, K * lda * sizeof(double))
     for sb in range((n + S - 1) // S):
         i0 = sb * S
         m = min(S, n - i0)
         _diag_rows(X + i0 * D, m, D, c, lda, A)
         gmm_diag_lp(Wt, gmm_diag_ldw(K), K, 2 * D, A, m, lda, lpt)
-        if floating is double:
-            bad = _normalize_cols(lpt, m, K, NULL if w == NULL else w + i0, L, row_max)
-        else:   # in float32, from lpt in double (_diag.h)
-            gmm_diag_normalize_f(lpt, m, K, NULL if w == NULL else w + i0,
-                                 row_max + 2 * S, row_max, yf, yf + S)
-            bad = _sum_lse(row_max + 2 * S, m, NULL if w == NULL else w + i0, L)
+        bad = _normalize_cols(lpt, m, K, NULL if w == NULL else w + i0, L, row_max, yf)
         if bad >= 0:
             return i0 + bad
         gmm_diag_moments(lpt, K, A, m, lda, C, N)
@@ -502,19 +499,17 @@ cdef Py_ssize_t _normalize_cols(
     const double* w,        # IN (n,) sample weights, or NULL for ones
     double* L,              # INOUT += sum_i w_i lse_i
     double* scratch,        # scratch (3n,)
+    float* yf,              # NULL, or scratch (n (K + 1) floats) for float32 data
 ) noexcept nogil:
-    """Component-major log-sum-exp, vectorised over the rows (_smalld.h). Returns the
+    """Component-major log-sum-exp, vectorised over the rows: in double (_smalld.h), or
+    for float32 data (yf given) in float32 from lpt in double (_diag.h). Returns the
     first row whose log-likelihood is not finite (L then unchanged), or -1."""
-    cdef double* lse = scratch + 2 * n
-    gmm_normalize_cols_d(lpt, n, K, w, lse, scratch, scratch + n)
-    return _sum_lse(lse, n, w, L)
-
-
-cdef Py_ssize_t _sum_lse(const double* lse, Py_ssize_t n, const double* w,
-                        double* L) noexcept nogil:
-    """L += sum_i w_i lse_i; the first row whose lse is not finite (L then unchanged),
-    or -1."""
     cdef Py_ssize_t i
+    cdef double* lse = scratch + 2 * n
+    if yf == NULL:
+        gmm_normalize_cols_d(lpt, n, K, w, lse, scratch, scratch + n)
+    else:
+        gmm_diag_normalize_f(lpt, n, K, w, lse, scratch, yf, yf + n)
     for i in range(n):
         if not isfinite(lse[i]):
             return i
@@ -670,14 +665,12 @@ cdef Py_ssize_t _moments_stats_block(
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
     cdef double* F = row_max + 3 * n
-    cdef float* yf = <float*> (F + n * Q1 + D)     # n (K + 1) floats
+    cdef float* yf = NULL
     cdef Py_ssize_t bad
+    if floating is float:   # the normalisation in float32 (_normalize_cols)
+        yf = <float*> (F + n * Q1 + D)             # n (K + 1) floats
     _logprob_moments_block(X, n, D, K, c, W, lpt, True, F)
-    if floating is double:
-        bad = _normalize_cols(lpt, n, K, w, L, row_max)
-    else:   # float32 data: the normalisation in float32, from lpt in double (_diag.h)
-        gmm_diag_normalize_f(lpt, n, K, w, row_max + 2 * n, row_max, yf, yf + n)
-        bad = _sum_lse(row_max + 2 * n, n, w, L)
+    bad = _normalize_cols(lpt, n, K, w, L, row_max, yf)
     if bad >= 0:
         return bad
     _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, lpt, <int> n, F,

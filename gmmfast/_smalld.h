@@ -61,12 +61,7 @@ GMM_INLINE attr void gmm_small_logprob_body_##t##_##suffix(                     
 attr static void gmm_small_normalize_##t##_##suffix(                                    \
     T *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, T *lse, T *row_max, T *scale)    \
 {                                                                                       \
-    for (ptrdiff_t i = 0; i < n; i++) row_max[i] = lpt[i];                              \
-    for (ptrdiff_t k = 1; k < K; k++) {                                                 \
-        const T *col = lpt + k * n;                                                     \
-        for (ptrdiff_t i = 0; i < n; i++)                                               \
-            row_max[i] = col[i] > row_max[i] ? col[i] : row_max[i];                     \
-    }                                                                                   \
+    GMM_COLS_MAX(T, lpt, n, K, row_max)                                                 \
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         T *col = lpt + k * n;                                                           \

@@ -259,6 +259,16 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
     return gmm_sum8(acc);
 }
 
+/* row_max[i] = max_k lpt[k n + i] of a component-major block (K x n), in T; a NaN
+   entry is passed over (the caller's exp then carries it into the row's sum) */
+#define GMM_COLS_MAX(T, lpt, n, K, row_max)                                             \
+    for (ptrdiff_t i_ = 0; i_ < (n); i_++) (row_max)[i_] = (lpt)[i_];                   \
+    for (ptrdiff_t k_ = 1; k_ < (K); k_++) {                                            \
+        const T *col_ = (lpt) + k_ * (n);                                               \
+        for (ptrdiff_t i_ = 0; i_ < (n); i_++)                                          \
+            (row_max)[i_] = col_[i_] > (row_max)[i_] ? col_[i_] : (row_max)[i_];        \
+    }
+
 /* the double names, for macros that paste a type letter */
 #define gmm_sum_d gmm_sum
 #define gmm_dot_d gmm_dot
