@@ -165,13 +165,18 @@ class KernelModel:
         """Switch to moment rows (COV_FULL_MOMENTS) when every component is within
         MOMENTS_MAX_SPREAD of the shift: W64 becomes the GEMM weights W (K, Q+1),
         float64 for either dtype, of the rows [z_a z_b (a >= b), z_a, 1], z = x - c
-        (see _kernels.pyx)."""
+        (see _kernels.pyx), with c rounded to the data's dtype as the kernel's rows
+        see it (so the statistics' shift is that c too)."""
         K, D = means.shape
-        m = means - self.shift
+        # the shift as the kernel sees it (in the data's dtype), so that the rows and
+        # the weights expand about the same point
+        shift = self.shift.astype(self.dtype).astype(np.float64)
+        m = means - shift
         V = np.einsum("kd,kde->ke", m, U)
         spread = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2
         if not spread.max() <= MOMENTS_MAX_SPREAD:
             return
+        self.shift = shift
         P = np.matmul(U, U.transpose(0, 2, 1))         # precisions U U^T
         rows, cols = np.tril_indices(D)                # the kernel's order: a, b <= a
         T = rows.size

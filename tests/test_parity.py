@@ -162,6 +162,30 @@ def test_diag_kernel_tiles_match_sklearn(n_components, d, n):
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
+def test_float32_moment_rows_expand_about_the_shift_the_kernel_sees():
+    # float32 rows are x - c with c rounded to float32; the weights and the statistics'
+    # shift must use that same c, or every mean moves by c - float32(c) (~3e-4 here)
+    X64 = make_data(6, n=1500, d=12, offset=1e4)
+    X32 = X64.astype(np.float32)
+    init = explicit_init(X64, "full")
+    U = init["precisions_init"]
+    U = np.linalg.cholesky(U).transpose(0, 2, 1)
+    models = [_estep.KernelModel("full", init["weights_init"], init["means_init"], U, dt)
+              for dt in (np.float32, np.float64)]
+    assert [m.code for m in models] == [4, 4]
+    np.testing.assert_array_equal(models[0].shift, models[0].shift_arg.astype(np.float64))
+    # the same float32 values through either dtype's kernel: both expand exactly in
+    # double, but float32 data normalises in float32 (responsibilities to ~6e-8
+    # relative, times |x - mean| of a few units: ~2e-7; measured 2e-8). The shift's
+    # rounding alone would move the means by ~4e-4.
+    X = X32.astype(np.float64)
+    means = []
+    for m, data in zip(models, (X32, X)):
+        st = _estep.suff_stats(data, None, m, 1)
+        means.append(st.shift + st.S1 / st.N[:, None])
+    np.testing.assert_allclose(means[0], means[1], rtol=0, atol=1e-6)
+
+
 def test_moments_run_only_while_components_are_near_the_mixture_mean():
     # the default bound picks moment rows for overlapping blobs, and the per-component
     # kernels for tight components far apart (where the expansion would cost digits)
