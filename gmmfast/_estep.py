@@ -127,13 +127,11 @@ class KernelModel:
         base = log_w - 0.5 * D * _LOG_2PI
         self.pvec = np.zeros(K)
         if covariance_type == "tied":
-            self.shift = weights @ means
+            self.shift = self._as_kernel_sees(weights @ means)
             self.cst = base + np.log(np.diag(U)).sum()
             self.P1, self.P2 = (means - self.shift) @ U, U[None]
         elif covariance_type == "diag":
-            # the shift as the kernel sees it (in the data's dtype), so that the rows
-            # and the weights expand about the same point
-            self.shift = (weights @ means).astype(self.dtype).astype(np.float64)
+            self.shift = self._as_kernel_sees(weights @ means)
             P = U * U
             Mc = means - self.shift
             self.cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
@@ -145,12 +143,19 @@ class KernelModel:
             Wt[2 * D, :K] = self.cst
             self.P1, self.P2, self.W64 = means, _UNUSED_P2, Wt   # P1 not read
         else:
-            self.shift = weights @ means
+            self.shift = self._as_kernel_sees(weights @ means)
             Mc = means - self.shift
             self.pvec = U * U
             self.cst = base + D * np.log(U) - 0.5 * self.pvec * (Mc * Mc).sum(axis=1)
             self.P1, self.P2 = Mc, _UNUSED_P2
         self._finish(means, K, D)
+
+    def _as_kernel_sees(self, shift):
+        """The global shift c rounded to the data's dtype, as the kernels read it
+        (shift_arg): the constants, the weights and the statistics' shift then expand
+        about the very point the rows x - c do. In double, float32 data would move
+        every mean by c - float32(c)."""
+        return shift.astype(self.dtype).astype(np.float64)
 
     def _finish(self, means, K, D):
         self.means = means
@@ -168,9 +173,7 @@ class KernelModel:
         (see _kernels.pyx), with c rounded to the data's dtype as the kernel's rows
         see it (so the statistics' shift is that c too)."""
         K, D = means.shape
-        # the shift as the kernel sees it (in the data's dtype), so that the rows and
-        # the weights expand about the same point
-        shift = self.shift.astype(self.dtype).astype(np.float64)
+        shift = self._as_kernel_sees(self.shift)
         m = means - shift
         V = np.einsum("kd,kde->ke", m, U)
         spread = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2

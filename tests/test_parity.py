@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
+from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
 from gmmfast import GaussianMixture, _estep
 
@@ -162,27 +163,29 @@ def test_diag_kernel_tiles_match_sklearn(n_components, d, n):
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
-def test_float32_moment_rows_expand_about_the_shift_the_kernel_sees():
-    # float32 rows are x - c with c rounded to float32; the weights and the statistics'
-    # shift must use that same c, or every mean moves by c - float32(c) (~3e-4 here)
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_expands_about_the_shift_the_kernel_sees(covariance_type):
+    # float32 rows are x - c with c rounded to float32; the constants, the weights and
+    # the statistics' shift must use that same c, or every mean moves by c - float32(c)
+    # (~4e-4 here). 'full' expands about c in its moment rows (code 4).
     X64 = make_data(6, n=1500, d=12, offset=1e4)
     X32 = X64.astype(np.float32)
-    init = explicit_init(X64, "full")
-    U = init["precisions_init"]
-    U = np.linalg.cholesky(U).transpose(0, 2, 1)
-    models = [_estep.KernelModel("full", init["weights_init"], init["means_init"], U, dt)
-              for dt in (np.float32, np.float64)]
-    assert [m.code for m in models] == [4, 4]
+    init = explicit_init(X64, covariance_type)
+    cov = _reference.precisions_to_covariances(init["precisions_init"], covariance_type)
+    U = _compute_precision_cholesky(cov, covariance_type)
+    models = [_estep.KernelModel(covariance_type, init["weights_init"], init["means_init"],
+                                 U, dt) for dt in (np.float32, np.float64)]
+    assert models[0].code == models[1].code
+    assert covariance_type != "full" or models[0].code == 4
     np.testing.assert_array_equal(models[0].shift, models[0].shift_arg.astype(np.float64))
     # the same float32 values through either dtype's kernel: both expand exactly in
     # double, but float32 data normalises in float32 (responsibilities to ~6e-8
     # relative, times |x - mean| of a few units: ~2e-7; measured 2e-8). The shift's
     # rounding alone would move the means by ~4e-4.
-    X = X32.astype(np.float64)
     means = []
-    for m, data in zip(models, (X32, X)):
+    for m, data in zip(models, (X32, X32.astype(np.float64))):
         st = _estep.suff_stats(data, None, m, 1)
-        means.append(st.shift + st.S1 / st.N[:, None])
+        means.append(np.atleast_2d(st.shift) + st.S1 / st.N[:, None])
     np.testing.assert_allclose(means[0], means[1], rtol=0, atol=1e-6)
 
 
