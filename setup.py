@@ -256,7 +256,7 @@ extensions = [
         "gmmfast._kernels",
         ["gmmfast/_kernels.pyx"],
         depends=["gmmfast/_vmath.h", "gmmfast/_smalld.h", "gmmfast/_diag.h",
-                 "gmmfast/_omp_shim.h"],
+                 "gmmfast/_full.h", "gmmfast/_omp_shim.h"],
         include_dirs=[np.get_include(), "gmmfast"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args),

@@ -63,7 +63,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm, dsyrk, ssyrk
+from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
 import numpy as np
@@ -112,6 +112,23 @@ cdef extern from "_smalld.h":
                               double* lse, double* row_max, double* scale) noexcept nogil
     void gmm_smalld_init() noexcept nogil
 
+cdef extern from "_full.h":
+    Py_ssize_t gmm_full32_ldx(Py_ssize_t n) noexcept nogil
+    Py_ssize_t gmm_full32_d4(Py_ssize_t D) noexcept nogil
+    Py_ssize_t gmm_full32_dp(Py_ssize_t D) noexcept nogil
+    void gmm_full32_transpose(const float* X, Py_ssize_t n, Py_ssize_t D,
+                              float* Xt) noexcept nogil
+    void gmm_full32_lp(const float* Xt, Py_ssize_t n, Py_ssize_t D, const float* mu,
+                       const float* Up, double cst, double* lp, Py_ssize_t rs,
+                       float* Zt) noexcept nogil
+    void gmm_full32_scatter(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
+                            const double* Rk, double* Nk, double* S1k, double* S2k,
+                            float* Z, float* T, float* cf, double* sc) noexcept nogil
+    Py_ssize_t gmm_full_ld8(Py_ssize_t D) noexcept nogil
+    void gmm_rank_update_d(const double* Z, Py_ssize_t m, Py_ssize_t D, double* S,
+                           double* T) noexcept nogil
+    void gmm_full32_init() noexcept nogil
+
 cdef extern from "_diag.h":
     Py_ssize_t GMM_DIAG_ROWS
     Py_ssize_t gmm_diag_lda(Py_ssize_t D) noexcept nogil
@@ -133,6 +150,7 @@ _ISA_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
 gmm_vmath_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
 gmm_smalld_init()
 gmm_diag_init()
+gmm_full32_init()
 
 # Covariance types, as the Python layer numbers them.
 COV_FULL = 0
@@ -223,17 +241,6 @@ cdef inline void _trmm_upper_right(int n, int d, const floating* U,
         dtrmm(&side, &uplo, &trans, &diag, &d, &n, &one, <double*> U, &d, Z, &d)
 
 
-cdef inline void _syrk_lower(int n, int d, const floating* A, floating beta,
-                             floating* C) noexcept nogil:
-    """Lower triangle of C (d x d, row-major) = A^T A + beta C, A (n x d) row-major."""
-    cdef char uplo = b'U', trans = b'N'
-    cdef floating one = 1.0
-    if floating is float:
-        ssyrk(&uplo, &trans, &d, &n, &one, <float*> A, &d, &beta, C, &d)
-    else:
-        dsyrk(&uplo, &trans, &d, &n, &one, <double*> A, &d, &beta, C, &d)
-
-
 # ---------------------------------------------------------------------------------
 # Per-block workers: weighted log-probabilities lp (n x K, double)
 
@@ -278,21 +285,76 @@ cdef void _logprob_full_tri_block(
 ) noexcept nogil:
     """'full' with D >= SMALL_D, components far from the mixture mean: per component,
     ||(X - mu_k) U_k||^2 by the register-blocked triangular product of _vmath.h (half
-    the flops of a GEMM, the centred rows never stored)."""
-    cdef Py_ssize_t k
-    for k in range(K):
-        if floating is double:
+    the flops of a GEMM, the centred rows never stored); float32 data one row a lane
+    (_full.h), with U the zero-padded factors of _full32_padded (K x D x D4)."""
+    cdef Py_ssize_t k, D4 = gmm_full32_d4(D)
+    if floating is double:
+        for k in range(K):
             gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, cst[k], lp,
                              scratch + 4 * D, scratch)
-        else:
-            gmm_tri_sqnorm_f(X, n, D, K, k, M + k * D, U + k * D * D, cst[k], lp,
-                             scratch + 4 * D, scratch)
+    else:
+        gmm_full32_transpose(X, n, D, scratch)
+        for k in range(K):
+            gmm_full32_lp(scratch, n, D, M + k * D, U + k * D * D4, cst[k], lp + k, K,
+                          scratch + D * gmm_full32_ldx(n))
 
 
 cdef inline Py_ssize_t _tri_scratch(Py_ssize_t D) noexcept nogil:
     """Scratch of gmm_tri_sqnorm: 4 centred rows (4 D) and U padded to a multiple of
     16 columns (D (D + 16) covers both tile widths)."""
     return 4 * D + D * (D + 16)
+
+
+cdef inline Py_ssize_t _full32_floats(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) noexcept nogil:
+    """float scratch of _full32_stats_block (and of its log-densities): Xt, Zt, Z, T,
+    cf and the float32 normalisation's."""
+    cdef Py_ssize_t Dp = gmm_full32_dp(D)
+    return D * gmm_full32_ldx(B) + 16 * D + B * Dp + Dp * Dp + Dp + B * (K + 1)
+
+
+def _full32_padded(U):
+    """The float32 'full' kernels' factors: U_k's upper triangle, zero-padded to D4
+    columns (K x D x D4), so that their column blocks of 4 need no tests."""
+    U = np.asarray(U)
+    K, D = U.shape[0], U.shape[1]
+    out = np.zeros((K, D, gmm_full32_d4(D)), dtype=np.float32)
+    out[:, :, :D] = np.triu(U)
+    return out
+
+
+cdef Py_ssize_t _full32_stats_block(
+    const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* cst, const float* M,
+    const float* Up,        # IN  (K, D, D4) padded factors (_full32_padded)
+    double* N, double* S1, double* S2, double* L,
+    float* ft,              # scratch (_full32_floats(n, D, K),)
+    double* dt,             # scratch (K n + 3 n + 3 D,)
+) noexcept nogil:
+    """Statistics of one block, 'full' about each mean, float32 data (_full.h): the
+    log-densities component-major (one row a lane), normalised in float32 over the
+    rows, then each component's scatter about the block's own centre. Returns the
+    first row whose log-likelihood is not finite, or -1."""
+    cdef Py_ssize_t k, ldx = gmm_full32_ldx(n), Dp = gmm_full32_dp(D)
+    cdef Py_ssize_t D4 = gmm_full32_d4(D), bad
+    cdef float* Xt = ft
+    cdef float* Zt = Xt + D * ldx
+    cdef float* Z = Zt + 16 * D
+    cdef float* T = Z + n * Dp
+    cdef float* cf = T + Dp * Dp
+    cdef float* yf = cf + Dp
+    cdef double* lpt = dt
+    cdef double* row_max = lpt + K * n
+    cdef double* sc = row_max + 3 * n
+    gmm_full32_transpose(X, n, D, Xt)
+    for k in range(K):
+        gmm_full32_lp(Xt, n, D, M + k * D, Up + k * D * D4, cst[k], lpt + k * n, 1, Zt)
+    bad = _normalize_cols(lpt, n, K, w, L, row_max, yf)
+    if bad >= 0:
+        return bad
+    for k in range(K):
+        gmm_full32_scatter(X, n, D, M + k * D, lpt + k * n, N + k, S1 + k * D,
+                           S2 + k * D * D, Z, T, cf, sc)
+    return -1
 
 
 cdef void _logprob_tied_block(
@@ -560,21 +622,20 @@ cdef Py_ssize_t SYRK_MIN_ROWS = 8
 
 
 cdef void _stats_full_syrk_block(
-    const floating* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-    const floating* M,      # IN  (K, D) means = shifts
+    const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+    const double* M,        # IN  (K, D) means = shifts
     const double* R,        # IN  (n, K) weighted responsibilities
     double* S1,             # INOUT (K, D): sum_i r_ik (x_i - mu_k)
     double* S2,             # INOUT (K, D, D) lower triangle, about mu_k
-    double* Z,              # scratch (n, D)
+    double* Z,              # scratch (n, ld8) then (ld8, ld8), ld8 = gmm_full_ld8(D)
 ) noexcept nogil:
-    """'full' with D >= SMALL_D outside moment rows: per component, a symmetric rank-m update of
-    sqrt(r_k) (X - mu_k) over the m rows whose responsibility is not exactly zero
-    (the others add exactly nothing; with many well-separated components most do):
-    half the flops of a GEMM, centred exactly; plain loops below SYRK_MIN_ROWS rows.
-    In double for float32 data too: float32 products summed over a block cost the
-    covariances of tight components ~1e-4 (D = 41), 15 times scikit-learn's error."""
-    cdef Py_ssize_t i, a, b, k, m
-    cdef const floating* mu
+    """'full' float64 with D >= SMALL_D outside moment rows: per component, a symmetric
+    rank-m update of sqrt(r_k) (X - mu_k) over the m rows whose responsibility is not
+    exactly zero (the others add exactly nothing; with many well-separated components
+    most do): half the flops of a GEMM, centred exactly, by gmm_rank_update_d (_full.h);
+    plain loops below SYRK_MIN_ROWS rows. (float32 data: _full32_stats_block.)"""
+    cdef Py_ssize_t i, a, b, k, m, ld = gmm_full_ld8(D)
+    cdef const double* mu
     cdef double r, s, za
     cdef double* S2k
     cdef double* S1k
@@ -589,20 +650,22 @@ cdef void _stats_full_syrk_block(
                 continue
             s = sqrt(r)
             for a in range(D):
-                za = <double> X[i * D + a] - mu[a]
+                za = X[i * D + a] - mu[a]
                 S1k[a] += r * za
-                Z[m * D + a] = s * za
+                Z[m * ld + a] = s * za
+            for a in range(D, ld):
+                Z[m * ld + a] = 0.0
             m += 1
         if m == 0:
             continue
-        if m < SYRK_MIN_ROWS:   # a few rows (tight components): a call would cost more
+        if m < SYRK_MIN_ROWS:   # a few rows (tight components): the tiles would cost more
             for i in range(m):
                 for a in range(D):
-                    za = Z[i * D + a]
+                    za = Z[i * ld + a]
                     for b in range(a + 1):
-                        S2k[a * D + b] += za * Z[i * D + b]
+                        S2k[a * D + b] += za * Z[i * ld + b]
         else:
-            _syrk_lower(<int> m, <int> D, Z, <double> 1.0, S2k)
+            gmm_rank_update_d(Z, m, D, S2k, Z + n * ld)
 
 
 cdef void _stats_moments_block(
@@ -701,6 +764,8 @@ cdef void _moments_unpack(const double* C, Py_ssize_t D, Py_ssize_t K, double* N
 cdef Py_ssize_t _scratch_floating(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
     if cov == 4:
         return 1
+    if cov == 0:
+        return max(B * (2 * D + K + 1) + _tri_scratch(D), _full32_floats(B, D, K))
     return B * (2 * D + K + 1) + _tri_scratch(D)
 
 cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t K):
@@ -708,6 +773,12 @@ cdef Py_ssize_t _scratch_double(int cov, Py_ssize_t B, Py_ssize_t D, Py_ssize_t 
         return B * K + 3 * B + (B + K) * (_vech_width(D) + 1) + D + B * (K + 1)
     if cov == 2:
         return _diag_scratch(B, D, K)
+    if cov == 1:   # A (B x D), then its rows padded and T for gmm_rank_update_d
+        return max(B * (K + 2 * D + 1) + 2 * B,
+                   B * D + (B + gmm_full_ld8(D)) * gmm_full_ld8(D))
+    if cov == 0:   # _full32_stats_block's and _stats_full_syrk_block's too
+        return max(B * (K + 2 * D + 1) + 2 * B, K * B + 3 * B + 3 * D,
+                   (B + gmm_full_ld8(D)) * gmm_full_ld8(D))
     return B * (K + 2 * D + 1) + 2 * B
 
 
@@ -741,12 +812,14 @@ cdef void _stats_block(
     double* N, double* S1, double* S2, floating* ft, double* dt,
 ) noexcept nogil:
     """Accumulate one block's statistics from its responsibilities R (n x K)."""
-    cdef Py_ssize_t i, j, l
+    cdef Py_ssize_t i, j, l, ld = gmm_full_ld8(D)
     cdef double t, s
     cdef double* A = dt
+    cdef double* Z = dt + n * D
     _weight_resp(R, n, K, wb, N)
-    if cov == 0:
-        _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, dt)
+    if cov == 0:   # float64 (float32 runs whole blocks in _full32_stats_block)
+        if floating is double:
+            _stats_full_syrk_block(Xb, n, D, K, P1, R, S1, S2, dt)
     elif cov == 1:
         # S1 += R^T (X - c); S2 += (sqrt(w) (X - c))^T (sqrt(w) (X - c))
         for i in range(n):
@@ -764,8 +837,13 @@ cdef void _stats_block(
                     t = A[i * D + j]
                     for l in range(j + 1):
                         S2[j * D + l] += t * A[i * D + l]
-        else:
-            _syrk_lower(<int> n, <int> D, A, 1.0, S2)
+        else:   # the rows padded to ld for gmm_rank_update_d (_full.h)
+            for i in range(n):
+                for j in range(D):
+                    Z[i * ld + j] = A[i * D + j]
+                for j in range(D, ld):
+                    Z[i * ld + j] = 0.0
+            gmm_rank_update_d(Z, n, D, S2, Z + n * ld)
     else:   # 'spherical' ('diag' runs whole blocks in _diag_stats_block)
         for i in range(n):
             s = 0.0
@@ -882,6 +960,15 @@ def block_stats(
             Md = np.asarray(P1, dtype=np.float64)
             Ud = np.asarray(P2, dtype=np.float64)
     cdef bint diag = cov_type == 2, moments = cov_type == 4
+    # 'full' about each mean, float32: whole blocks in float32 products (_full.h)
+    cdef bint full32 = False
+    cdef const floating* p2 = &P2[0, 0, 0]
+    cdef const float[:, :, ::1] Upad
+    if floating is float:
+        if cov_type == 0 and not small_full:
+            full32 = True
+            Upad = _full32_padded(P2)
+            p2 = &Upad[0, 0, 0]
 
     with nogil, parallel(num_threads=n_threads):
         ft = <floating*> malloc(nf * sizeof(floating))
@@ -915,6 +1002,12 @@ def block_stats(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
                         K, &shift[0], &W64[0, 0],
                         dt + nd - K * (_vech_width(D) + 1), &out_L[c], dt)
+                elif full32:
+                    if floating is float:
+                        bad = _full32_stats_block(
+                            &X[start, 0], NULL if w == NULL else w + start,
+                            stop - start, D, K, &cst[0], &P1[0, 0], p2, &out_N[c, 0],
+                            &out_S1[c, 0], &out_S2[c, 0], &out_L[c], ft, dt)
                 elif diag:
                     bad = _diag_stats_block(
                         &X[start, 0], NULL if w == NULL else w + start, stop - start, D,
@@ -930,7 +1023,7 @@ def block_stats(
                     continue
                 _weighted_logprob_block(
                     cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                    &P2[0, 0, 0], &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
+                    p2, &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
                 bad = 0
                 st = _normalize_rows(lp, stop - start, K,
                                      NULL if w == NULL else w + start,
@@ -1042,6 +1135,12 @@ def block_logprob(
         raise ValueError("block_logprob: output shapes do not match")
     _check_params(cov_type, D, K, P1, P2, pvec, shift, W64)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
+    cdef const floating* p2 = &P2[0, 0, 0]
+    cdef const float[:, :, ::1] Upad
+    if floating is float:   # the float32 kernel's padded factors (_full.h)
+        if cov_type == 0 and D >= SMALL_D:
+            Upad = _full32_padded(P2)
+            p2 = &Upad[0, 0, 0]
     cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
 
     with nogil, parallel(num_threads=n_threads):
@@ -1056,7 +1155,7 @@ def block_logprob(
             stop = min(start + B, N)
             _weighted_logprob_block(
                 cov_type, &X[start, 0], stop - start, D, K, &cst[0], &P1[0, 0],
-                &P2[0, 0, 0], &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
+                p2, &pvec[0], &shift[0], &W64[0, 0], lp, ft, dt)
             if want_labels:
                 for i in range(stop - start):
                     best = 0

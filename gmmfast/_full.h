@@ -1,0 +1,404 @@
+/* 'full' about each mean (D >= GMM_SMALL_D): kernels of our own for the products of
+   one component over a block. float32 data: the log-densities and the weighted scatter
+   in float32 products (gmm_full32_*). float64 data: the symmetric rank update of the
+   scatter (gmm_rank_update_d, at the end), instead of BLAS dsyrk.
+
+   Log-densities, one row a lane. The block is first transposed, feature-major
+   (Xt, D x ldx, ldx = n rounded up to 16, zero columns after n); per component, 16
+   rows at a time are centred on mu into Zt (D x 16) and
+
+     y_j = sum_{l <= j} z_l U_lj,   q = sum_j y_j^2,   lp = cst - 0.5 q
+
+   with 8 accumulators (2 groups of 8 rows x 4 columns j), each FMA a broadcast U_lj
+   against 8 rows' z_l: the triangle of U only (D(D+1)/2 products a row, in column
+   blocks of 4), and no horizontal sums (rows laid along the columns, the previous
+   kernel summed each row's squares across lanes and did the whole square of U at
+   D = 16). U comes zero-padded (Up, D x D4, D4 = D rounded up to 4, zeros below the
+   diagonal and beyond D). y and q are float32, as scikit-learn's float32 computes them
+   (about the centred rows, which scikit-learn does not centre first); lp is formed in
+   double.
+
+   Scatter, for component k with weighted responsibilities r_i (Rk, n, component-major):
+
+     N_k += sum r,   S1k += sum_i r_i (x_i - mu),
+     S2k[a,b] += sum_i r_i (x_i - mu)_a (x_i - mu)_b      (lower triangle, b <= a)
+
+   Summed in float32 about mu (the mean before the M-step), a block's products lose
+   digits to the distance of its rows' mean from mu: a component whose mean moves by
+   several of its standard deviations in an iteration (early iterations, tight
+   components) kept ~1e-4 in its covariance, 15 times scikit-learn's float32 error
+   (D = 41). So the block's rows are centred on their own weighted mean, rounded to
+   float32 (cf = float32(sum r x / sum r), sums in double): z = x - cf and the products
+   r z z^T in float32 then have no cancellation to lose digits to, and their sum T over
+   the block enters S2k in double with the exact shift back to mu (Chan, Golub and
+   LeVeque's pairwise update), d = cf - mu and e = sum r (x - cf) in double:
+
+     S2k += T + e d^T + d e^T + (sum r) d d^T
+
+   The error is float32's rounding of centred products summed over one block, below
+   scikit-learn's float32 (one sgemm over all rows). T = Z^T Z over the m rows with
+   r != 0 (Z = sqrt(r) z, m x Dp, Dp = D rounded up to 16, zero-padded), in tiles of
+   4 x 16 of T (4 x 8 where the right half lies above the diagonal or beyond D), the
+   lower triangle only, each entry summing the rows in order. With fewer than
+   GMM_FULL32_MIN_ROWS rows (tight, far-apart components: digits has ~1.6 a component
+   a block) the products go straight into S2k in double about mu.
+
+   Both builds do the same operations in the same order; the baseline one has no fused
+   multiply-adds. Compiled like _vmath.h: baseline, and AVX2+FMA (also used by the
+   AVX-512 build).
+*/
+#ifndef GMMFAST_FULL_H
+#define GMMFAST_FULL_H
+
+#include <math.h>
+#include "_vmath.h"
+
+#define GMM_FULL32_MIN_ROWS 8
+
+GMM_INLINE ptrdiff_t gmm_full32_ldx(ptrdiff_t n) { return (n + 15) / 16 * 16; }
+GMM_INLINE ptrdiff_t gmm_full32_d4(ptrdiff_t D) { return (D + 3) / 4 * 4; }
+GMM_INLINE ptrdiff_t gmm_full32_dp(ptrdiff_t D) { return (D + 15) / 16 * 16; }
+
+/* Xt (D x ldx) = X^T (n x D), zero columns from n to ldx. */
+static void gmm_full32_transpose(const float *X, ptrdiff_t n, ptrdiff_t D, float *Xt)
+{
+    const ptrdiff_t ldx = gmm_full32_ldx(n);
+    for (ptrdiff_t i = 0; i < n; i++)
+        for (ptrdiff_t a = 0; a < D; a++) Xt[a * ldx + i] = X[i * D + a];
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t i = n; i < ldx; i++) Xt[a * ldx + i] = 0.0f;
+}
+
+/* ------------------------------------------------------------------ shared parts */
+
+/* The scatter's rows of component k. Adds nb = sum r to *Nk and sum r (x - mu) to S1k;
+   returns the number m of rows with r != 0. With m >= GMM_FULL32_MIN_ROWS it writes
+   Z (m x Dp) and sc = [d | e] (2 D doubles) for gmm_full32_scatter_add; below it adds
+   the rows' products to S2k itself and Z is not written. sx (D doubles), cf (D floats)
+   scratch. */
+GMM_INLINE ptrdiff_t gmm_full32_scatter_rows(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                             const float *mu, const double *Rk, double *Nk,
+                                             double *S1k, double *S2k, double *nb_out,
+                                             float *Z, float *cf, double *sx, double *sc)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D);
+    ptrdiff_t m = 0;
+    for (ptrdiff_t i = 0; i < n; i++) m += Rk[i] != 0.0;
+    const double nb = gmm_sum(Rk, n);
+    *Nk += nb;
+    *nb_out = nb;
+    if (m == 0) return 0;
+    if (m < GMM_FULL32_MIN_ROWS) {   /* a few rows: straight into S1k and S2k, about mu */
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const double r = Rk[i];
+            if (r == 0.0) continue;
+            const float *x = X + i * D;
+            for (ptrdiff_t a = 0; a < D; a++) {
+                const double za = (double) x[a] - (double) mu[a], rza = r * za;
+                double *s2 = S2k + a * D;
+                S1k[a] += rza;
+                for (ptrdiff_t b = 0; b <= a; b++) s2[b] += rza * ((double) x[b] - (double) mu[b]);
+            }
+        }
+        return m;
+    }
+    for (ptrdiff_t a = 0; a < D; a++) sx[a] = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) {   /* sum r x in double, all rows (r = 0 adds 0) */
+        const double r = Rk[i];
+        const float *x = X + i * D;
+        for (ptrdiff_t a = 0; a < D; a++) sx[a] += r * (double) x[a];
+    }
+    for (ptrdiff_t a = 0; a < D; a++) {
+        cf[a] = (float) (sx[a] / nb);
+        sc[a] = (double) cf[a] - (double) mu[a];              /* d, exact */
+        sc[D + a] = sx[a] - nb * (double) cf[a];             /* e */
+        S1k[a] += sx[a] - nb * (double) mu[a];
+    }
+    m = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double r = Rk[i];
+        if (r == 0.0) continue;
+        const float *x = X + i * D;
+        const float s = (float) sqrt(r);
+        float *z = Z + m * Dp;
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = s * (x[a] - cf[a]);
+        for (ptrdiff_t a = D; a < Dp; a++) z[a] = 0.0f;
+        m++;
+    }
+    return m;
+}
+
+/* S2k += T + e d^T + d e^T + nb d d^T, the lower triangle; sc = [d | e]. */
+GMM_INLINE void gmm_full32_scatter_add(const float *T, ptrdiff_t D, double nb,
+                                       const double *sc, double *S2k)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D);
+    const double *d = sc, *e = sc + D;
+    for (ptrdiff_t a = 0; a < D; a++) {
+        const double ua = nb * d[a] + e[a], da = d[a];
+        double *s2 = S2k + a * D;
+        const float *t = T + a * Dp;
+        for (ptrdiff_t b = 0; b <= a; b++) s2[b] += (double) t[b] + (ua * d[b] + da * e[b]);
+    }
+}
+
+/* ------------------------------------------------------------------ baseline */
+
+static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,
+                               const float *Up, double cst, double *lp, ptrdiff_t rs,
+                               float *Zt)
+{
+    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {
+        float q[2][16];
+        for (ptrdiff_t l = 0; l < D; l++)
+            for (int r = 0; r < 16; r++) Zt[16 * l + r] = Xt[l * ldx + i0 + r] - mu[l];
+        for (int r = 0; r < 16; r++) q[0][r] = q[1][r] = 0.0f;
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
+            const int h = (int) ((j0 / 4) & 1);
+            for (int t = 0; t < 4; t++)
+                for (int r = 0; r < 16; r++) {
+                    float y = 0.0f;
+                    for (ptrdiff_t l = 0; l < lend; l++) y += Zt[16 * l + r] * Up[l * D4 + j0 + t];
+                    q[h][r] += y * y;
+                }
+        }
+        const ptrdiff_t nr = n - i0 < 16 ? n - i0 : 16;
+        for (ptrdiff_t r = 0; r < nr; r++)
+            lp[(i0 + r) * rs] = cst - 0.5 * (double) (q[0][r] + q[1][r]);
+    }
+}
+
+static void gmm_full32_scatter_base(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                    const float *mu, const double *Rk, double *Nk,
+                                    double *S1k, double *S2k, float *Z, float *T, float *cf,
+                                    double *sc)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D);
+    double nb;
+    const ptrdiff_t m = gmm_full32_scatter_rows(X, n, D, mu, Rk, Nk, S1k, S2k, &nb, Z, cf,
+                                                sc + 2 * D, sc);
+    if (m < GMM_FULL32_MIN_ROWS) return;
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t b = 0; b <= a; b++) {
+            float t = 0.0f;
+            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * Dp + a] * Z[i * Dp + b];
+            T[a * Dp + b] = t;
+        }
+    gmm_full32_scatter_add(T, D, nb, sc, S2k);
+}
+
+/* S (D x D, lower triangle) += Z^T Z, Z (m x ldz, ldz = gmm_full_ld8(D), zero-padded
+   columns): the symmetric rank-m update of the float64 scatter. OpenBLAS's dsyrk on
+   these shapes (a few to a few hundred rows, D up to ~100) packed its operands on
+   every call, and took a 32 MB buffer per thread (allocated anew on every call when
+   the process's data size is capped: the memmap test spent minutes in mmap). Tiles of
+   4 x 8 of T (4 x 4 where the right half lies above the diagonal or beyond D), each
+   entry summing the rows in order; T (ldz x ldz) scratch, then added into S. */
+GMM_INLINE ptrdiff_t gmm_full_ld8(ptrdiff_t D) { return (D + 7) / 8 * 8; }
+
+GMM_INLINE void gmm_rank_update_add(const double *T, ptrdiff_t D, double *S)
+{
+    const ptrdiff_t ldz = gmm_full_ld8(D);
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t b = 0; b <= a; b++) S[a * D + b] += T[a * ldz + b];
+}
+
+static void gmm_rank_update_d_base(const double *Z, ptrdiff_t m, ptrdiff_t D, double *S,
+                                   double *T)
+{
+    const ptrdiff_t ldz = gmm_full_ld8(D);
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t b = 0; b <= a; b++) {
+            double t = 0.0;
+            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * ldz + a] * Z[i * ldz + b];
+            T[a * ldz + b] = t;
+        }
+    gmm_rank_update_add(T, D, S);
+}
+
+typedef void (*gmm_rank_update_d_fn)(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
+static gmm_rank_update_d_fn gmm_rank_update_d = gmm_rank_update_d_base;
+
+typedef void (*gmm_full32_lp_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                                 const float *, double, double *, ptrdiff_t, float *);
+typedef void (*gmm_full32_scatter_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                                      const double *, double *, double *, double *, float *,
+                                      float *, float *, double *);
+static gmm_full32_lp_fn gmm_full32_lp = gmm_full32_lp_base;
+static gmm_full32_scatter_fn gmm_full32_scatter = gmm_full32_scatter_base;
+
+/* ------------------------------------------------------------------ AVX2 + FMA */
+
+#ifdef GMM_HAVE_AVX2_CLONE
+#include <immintrin.h>
+
+GMM_AVX2_ATTR static void gmm_full32_lp_avx2(const float *Xt, ptrdiff_t n, ptrdiff_t D,
+                                             const float *mu, const float *Up, double cst,
+                                             double *lp, ptrdiff_t rs, float *Zt)
+{
+    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
+    const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {
+        for (ptrdiff_t l = 0; l < D; l++) {
+            const __m256 m = _mm256_broadcast_ss(mu + l);
+            const float *x = Xt + l * ldx + i0;
+            _mm256_storeu_ps(Zt + 16 * l, _mm256_sub_ps(_mm256_loadu_ps(x), m));
+            _mm256_storeu_ps(Zt + 16 * l + 8, _mm256_sub_ps(_mm256_loadu_ps(x + 8), m));
+        }
+        __m256 qa[2], qb[2];
+        qa[0] = qa[1] = qb[0] = qb[1] = _mm256_setzero_ps();
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
+            const int h = (int) ((j0 / 4) & 1);
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            const float *u = Up + j0;
+            const float *z = Zt;
+            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 16) {
+                const __m256 za = _mm256_loadu_ps(z), zb = _mm256_loadu_ps(z + 8);
+                __m256 ut = _mm256_broadcast_ss(u);
+                a0 = _mm256_fmadd_ps(za, ut, a0); b0 = _mm256_fmadd_ps(zb, ut, b0);
+                ut = _mm256_broadcast_ss(u + 1);
+                a1 = _mm256_fmadd_ps(za, ut, a1); b1 = _mm256_fmadd_ps(zb, ut, b1);
+                ut = _mm256_broadcast_ss(u + 2);
+                a2 = _mm256_fmadd_ps(za, ut, a2); b2 = _mm256_fmadd_ps(zb, ut, b2);
+                ut = _mm256_broadcast_ss(u + 3);
+                a3 = _mm256_fmadd_ps(za, ut, a3); b3 = _mm256_fmadd_ps(zb, ut, b3);
+            }
+            qa[h] = _mm256_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm256_fmadd_ps(b0, b0, qb[h]);
+            qa[h] = _mm256_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm256_fmadd_ps(b1, b1, qb[h]);
+            qa[h] = _mm256_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm256_fmadd_ps(b2, b2, qb[h]);
+            qa[h] = _mm256_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm256_fmadd_ps(b3, b3, qb[h]);
+        }
+        const __m256 q0 = _mm256_add_ps(qa[0], qa[1]), q1 = _mm256_add_ps(qb[0], qb[1]);
+        double t[16];
+        _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
+        _mm256_storeu_pd(t + 4, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q0, 1)), c));
+        _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
+        _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
+        const ptrdiff_t nr = n - i0 < 16 ? n - i0 : 16;
+        if (rs == 1 && nr == 16)
+            memcpy(lp + i0, t, sizeof t);
+        else
+            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];
+    }
+}
+
+GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                                  const float *mu, const double *Rk,
+                                                  double *Nk, double *S1k, double *S2k,
+                                                  float *Z, float *T, float *cf, double *sc)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D);
+    double nb;
+    const ptrdiff_t m = gmm_full32_scatter_rows(X, n, D, mu, Rk, Nk, S1k, S2k, &nb, Z, cf,
+                                                sc + 2 * D, sc);
+    if (m < GMM_FULL32_MIN_ROWS) return;
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {
+        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 16) {
+            const float *zi = Z;
+            float *t = T + a0 * Dp + j0;
+            if (j0 + 8 > a0 + 3 || j0 + 8 >= D) {   /* 4 x 8: the right half is not needed */
+                __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+                for (ptrdiff_t i = 0; i < m; i++, zi += Dp) {
+                    const __m256 u = _mm256_loadu_ps(zi + j0);
+                    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0), u, c0);
+                    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 1), u, c1);
+                    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 2), u, c2);
+                    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 3), u, c3);
+                }
+                _mm256_storeu_ps(t, c0);
+                _mm256_storeu_ps(t + Dp, c1);
+                _mm256_storeu_ps(t + 2 * Dp, c2);
+                _mm256_storeu_ps(t + 3 * Dp, c3);
+                continue;
+            }
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            for (ptrdiff_t i = 0; i < m; i++, zi += Dp) {
+                const __m256 u0 = _mm256_loadu_ps(zi + j0), u1 = _mm256_loadu_ps(zi + j0 + 8);
+                __m256 zr = _mm256_broadcast_ss(zi + a0);
+                c00 = _mm256_fmadd_ps(zr, u0, c00); c01 = _mm256_fmadd_ps(zr, u1, c01);
+                zr = _mm256_broadcast_ss(zi + a0 + 1);
+                c10 = _mm256_fmadd_ps(zr, u0, c10); c11 = _mm256_fmadd_ps(zr, u1, c11);
+                zr = _mm256_broadcast_ss(zi + a0 + 2);
+                c20 = _mm256_fmadd_ps(zr, u0, c20); c21 = _mm256_fmadd_ps(zr, u1, c21);
+                zr = _mm256_broadcast_ss(zi + a0 + 3);
+                c30 = _mm256_fmadd_ps(zr, u0, c30); c31 = _mm256_fmadd_ps(zr, u1, c31);
+            }
+            _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01);
+            t += Dp;
+            _mm256_storeu_ps(t, c10); _mm256_storeu_ps(t + 8, c11);
+            t += Dp;
+            _mm256_storeu_ps(t, c20); _mm256_storeu_ps(t + 8, c21);
+            t += Dp;
+            _mm256_storeu_ps(t, c30); _mm256_storeu_ps(t + 8, c31);
+        }
+    }
+    gmm_full32_scatter_add(T, D, nb, sc, S2k);
+}
+
+GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, ptrdiff_t D,
+                                                 double *S, double *T)
+{
+    const ptrdiff_t ldz = gmm_full_ld8(D);
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {
+        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 8) {
+            const double *zi = Z;
+            double *t = T + a0 * ldz + j0;
+            if (j0 + 4 > a0 + 3 || j0 + 4 >= D) {   /* 4 x 4: the right half is not needed */
+                __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0;
+                for (ptrdiff_t i = 0; i < m; i++, zi += ldz) {
+                    const __m256d u = _mm256_loadu_pd(zi + j0);
+                    c0 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0), u, c0);
+                    c1 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 1), u, c1);
+                    c2 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 2), u, c2);
+                    c3 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 3), u, c3);
+                }
+                _mm256_storeu_pd(t, c0);
+                _mm256_storeu_pd(t + ldz, c1);
+                _mm256_storeu_pd(t + 2 * ldz, c2);
+                _mm256_storeu_pd(t + 3 * ldz, c3);
+                continue;
+            }
+            __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00;
+            __m256d c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            for (ptrdiff_t i = 0; i < m; i++, zi += ldz) {
+                const __m256d u0 = _mm256_loadu_pd(zi + j0), u1 = _mm256_loadu_pd(zi + j0 + 4);
+                __m256d zr = _mm256_broadcast_sd(zi + a0);
+                c00 = _mm256_fmadd_pd(zr, u0, c00); c01 = _mm256_fmadd_pd(zr, u1, c01);
+                zr = _mm256_broadcast_sd(zi + a0 + 1);
+                c10 = _mm256_fmadd_pd(zr, u0, c10); c11 = _mm256_fmadd_pd(zr, u1, c11);
+                zr = _mm256_broadcast_sd(zi + a0 + 2);
+                c20 = _mm256_fmadd_pd(zr, u0, c20); c21 = _mm256_fmadd_pd(zr, u1, c21);
+                zr = _mm256_broadcast_sd(zi + a0 + 3);
+                c30 = _mm256_fmadd_pd(zr, u0, c30); c31 = _mm256_fmadd_pd(zr, u1, c31);
+            }
+            _mm256_storeu_pd(t, c00); _mm256_storeu_pd(t + 4, c01);
+            t += ldz;
+            _mm256_storeu_pd(t, c10); _mm256_storeu_pd(t + 4, c11);
+            t += ldz;
+            _mm256_storeu_pd(t, c20); _mm256_storeu_pd(t + 4, c21);
+            t += ldz;
+            _mm256_storeu_pd(t, c30); _mm256_storeu_pd(t + 4, c31);
+        }
+    }
+    gmm_rank_update_add(T, D, S);
+}
+#endif
+
+/* After gmm_vmath_init: the AVX2 kernels for the AVX2 and the AVX-512 builds. */
+static void gmm_full32_init(void)
+{
+#ifdef GMM_HAVE_AVX2_CLONE
+    if (gmm_exp_d == gmm_exp_d_avx512 || gmm_exp_d == gmm_exp_d_avx2) {
+        gmm_full32_lp = gmm_full32_lp_avx2;
+        gmm_full32_scatter = gmm_full32_scatter_avx2;
+        gmm_rank_update_d = gmm_rank_update_d_avx2;
+    }
+#endif
+}
+
+#endif
