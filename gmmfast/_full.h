@@ -71,17 +71,60 @@ static void gmm_full32_transpose(const float *X, ptrdiff_t n, ptrdiff_t D, float
 
 /* ------------------------------------------------------------------ shared parts */
 
+/* sx = sum_i r_i x_i (D doubles), four partial sums per feature (rows i mod 4, each in
+   row order) added at the end: the baseline build's. The AVX2 build keeps them in
+   registers (summed in memory, each row waited for the previous row's stores: a
+   quarter of the scatter at D = 16; with one sum per feature, for the latency of the
+   multiply-add before it). */
+/* Z = sqrt(r) (x - cf) over the rows with r != 0 (m x Dp, zero-padded); returns m.
+   cf: D floats, then n floats of scratch (the square roots). */
+static ptrdiff_t gmm_full32_zrows_base(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                       const double *Rk, const float *cf, float *Z)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D);
+    ptrdiff_t m = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double r = Rk[i];
+        if (r == 0.0) continue;
+        const float *x = X + i * D;
+        const float s = (float) sqrt(r);
+        float *z = Z + m * Dp;
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = s * (x[a] - cf[a]);
+        for (ptrdiff_t a = D; a < Dp; a++) z[a] = 0.0f;
+        m++;
+    }
+    return m;
+}
+
+static void gmm_full32_wsum_base(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                 const double *Rk, double *sx)
+{
+    for (ptrdiff_t a = 0; a < D; a++) {   /* all rows (r = 0 adds 0) */
+        double p[4] = {0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t i = 0; i < n; i++) p[i & 3] += Rk[i] * (double) X[i * D + a];
+        sx[a] = (p[0] + p[1]) + (p[2] + p[3]);
+    }
+}
+
 /* The scatter's rows of component k. Adds nb = sum r to *Nk and sum r (x - mu) to S1k;
    returns the number m of rows with r != 0. With m >= GMM_FULL32_MIN_ROWS it writes
    Z (m x Dp) and sc = [d | e] (2 D doubles) for gmm_full32_scatter_add; below it adds
-   the rows' products to S2k itself and Z is not written. sx (D doubles), cf (D floats)
-   scratch. */
+   the rows' products to S2k itself and Z is not written. sx (D doubles), cf (Dp + n floats)
+   scratch; wsum computes sx. */
+#define GMM_FULL32_SCATTER_ROWS(wsum, zrows)                                              \
+    gmm_full32_scatter_rows(X, n, D, mu, Rk, Nk, S1k, S2k, &nb, Z, cf, sc + 2 * D, sc,     \
+                            wsum, zrows)
 GMM_INLINE ptrdiff_t gmm_full32_scatter_rows(const float *X, ptrdiff_t n, ptrdiff_t D,
                                              const float *mu, const double *Rk, double *Nk,
                                              double *S1k, double *S2k, double *nb_out,
-                                             float *Z, float *cf, double *sx, double *sc)
+                                             float *Z, float *cf, double *sx, double *sc,
+                                             void (*wsum)(const float *, ptrdiff_t,
+                                                          ptrdiff_t, const double *,
+                                                          double *),
+                                             ptrdiff_t (*zrows)(const float *, ptrdiff_t,
+                                                                ptrdiff_t, const double *,
+                                                                const float *, float *))
 {
-    const ptrdiff_t Dp = gmm_full32_dp(D);
     ptrdiff_t m = 0;
     for (ptrdiff_t i = 0; i < n; i++) m += Rk[i] != 0.0;
     const double nb = gmm_sum(Rk, n);
@@ -102,30 +145,14 @@ GMM_INLINE ptrdiff_t gmm_full32_scatter_rows(const float *X, ptrdiff_t n, ptrdif
         }
         return m;
     }
-    for (ptrdiff_t a = 0; a < D; a++) sx[a] = 0.0;
-    for (ptrdiff_t i = 0; i < n; i++) {   /* sum r x in double, all rows (r = 0 adds 0) */
-        const double r = Rk[i];
-        const float *x = X + i * D;
-        for (ptrdiff_t a = 0; a < D; a++) sx[a] += r * (double) x[a];
-    }
+    wsum(X, n, D, Rk, sx);
     for (ptrdiff_t a = 0; a < D; a++) {
         cf[a] = (float) (sx[a] / nb);
         sc[a] = (double) cf[a] - (double) mu[a];              /* d, exact */
         sc[D + a] = sx[a] - nb * (double) cf[a];             /* e */
         S1k[a] += sx[a] - nb * (double) mu[a];
     }
-    m = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const double r = Rk[i];
-        if (r == 0.0) continue;
-        const float *x = X + i * D;
-        const float s = (float) sqrt(r);
-        float *z = Z + m * Dp;
-        for (ptrdiff_t a = 0; a < D; a++) z[a] = s * (x[a] - cf[a]);
-        for (ptrdiff_t a = D; a < Dp; a++) z[a] = 0.0f;
-        m++;
-    }
-    return m;
+    return zrows(X, n, D, Rk, cf, Z);
 }
 
 /* S2k += T + e d^T + d e^T + nb d d^T, the lower triangle; sc = [d | e]. */
@@ -177,8 +204,7 @@ static void gmm_full32_scatter_base(const float *X, ptrdiff_t n, ptrdiff_t D,
 {
     const ptrdiff_t Dp = gmm_full32_dp(D);
     double nb;
-    const ptrdiff_t m = gmm_full32_scatter_rows(X, n, D, mu, Rk, Nk, S1k, S2k, &nb, Z, cf,
-                                                sc + 2 * D, sc);
+    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_base, gmm_full32_zrows_base);
     if (m < GMM_FULL32_MIN_ROWS) return;
     for (ptrdiff_t a = 0; a < D; a++)
         for (ptrdiff_t b = 0; b <= a; b++) {
@@ -286,6 +312,63 @@ GMM_AVX2_ATTR static void gmm_full32_lp_avx2(const float *Xt, ptrdiff_t n, ptrdi
     }
 }
 
+/* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. */
+GMM_AVX2_ATTR static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                               const double *Rk, double *sx)
+{
+    ptrdiff_t a0 = 0;
+    for (; a0 + 4 <= D; a0 += 4) {
+        __m256d p[4];
+        p[0] = p[1] = p[2] = p[3] = _mm256_setzero_pd();
+        const float *x = X + a0;
+        ptrdiff_t i = 0;
+        for (; i + 4 <= n; i += 4, x += 4 * D) {
+            p[0] = _mm256_fmadd_pd(_mm256_broadcast_sd(Rk + i), _mm256_cvtps_pd(_mm_loadu_ps(x)), p[0]);
+            p[1] = _mm256_fmadd_pd(_mm256_broadcast_sd(Rk + i + 1), _mm256_cvtps_pd(_mm_loadu_ps(x + D)), p[1]);
+            p[2] = _mm256_fmadd_pd(_mm256_broadcast_sd(Rk + i + 2), _mm256_cvtps_pd(_mm_loadu_ps(x + 2 * D)), p[2]);
+            p[3] = _mm256_fmadd_pd(_mm256_broadcast_sd(Rk + i + 3), _mm256_cvtps_pd(_mm_loadu_ps(x + 3 * D)), p[3]);
+        }
+        for (; i < n; i++, x += D)
+            p[i & 3] = _mm256_fmadd_pd(_mm256_broadcast_sd(Rk + i), _mm256_cvtps_pd(_mm_loadu_ps(x)), p[i & 3]);
+        _mm256_storeu_pd(sx + a0, _mm256_add_pd(_mm256_add_pd(p[0], p[1]), _mm256_add_pd(p[2], p[3])));
+    }
+    for (; a0 < D; a0++) {
+        double p[4] = {0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t i = 0; i < n; i++) p[i & 3] = fma(Rk[i], (double) X[i * D + a0], p[i & 3]);
+        sx[a0] = (p[0] + p[1]) + (p[2] + p[3]);
+    }
+}
+
+/* gmm_full32_zrows, 8 features at a time (the same operations: one subtraction and one
+   product in float32 per entry). */
+GMM_AVX2_ATTR static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n,
+                                                     ptrdiff_t D, const double *Rk,
+                                                     const float *cf, float *Z)
+{
+    const ptrdiff_t Dp = gmm_full32_dp(D), D8 = D / 8 * 8;
+    float *sr = (float *) cf + gmm_full32_dp(D);   /* the rows' square roots, 4 at a time */
+    ptrdiff_t m = 0, i4 = 0;
+    for (; i4 + 4 <= n; i4 += 4)
+        _mm_storeu_ps(sr + i4, _mm256_cvtpd_ps(_mm256_sqrt_pd(_mm256_loadu_pd(Rk + i4))));
+    for (; i4 < n; i4++) sr[i4] = (float) sqrt(Rk[i4]);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double r = Rk[i];
+        if (r == 0.0) continue;
+        const float *x = X + i * D;
+        const float s = sr[i];
+        const __m256 sv = _mm256_set1_ps(s);
+        float *z = Z + m * Dp;
+        ptrdiff_t a = 0;
+        for (; a < D8; a += 8)
+            _mm256_storeu_ps(z + a, _mm256_mul_ps(sv, _mm256_sub_ps(_mm256_loadu_ps(x + a),
+                                                                    _mm256_loadu_ps(cf + a))));
+        for (; a < D; a++) z[a] = s * (x[a] - cf[a]);
+        for (; a < Dp; a++) z[a] = 0.0f;
+        m++;
+    }
+    return m;
+}
+
 GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
                                                   const float *mu, const double *Rk,
                                                   double *Nk, double *S1k, double *S2k,
@@ -293,8 +376,7 @@ GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, p
 {
     const ptrdiff_t Dp = gmm_full32_dp(D);
     double nb;
-    const ptrdiff_t m = gmm_full32_scatter_rows(X, n, D, mu, Rk, Nk, S1k, S2k, &nb, Z, cf,
-                                                sc + 2 * D, sc);
+    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_avx2, gmm_full32_zrows_avx2);
     if (m < GMM_FULL32_MIN_ROWS) return;
     for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {
         for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 16) {

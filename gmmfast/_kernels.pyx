@@ -309,7 +309,7 @@ cdef inline Py_ssize_t _full32_floats(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) 
     """float scratch of _full32_stats_block (and of its log-densities): Xt, Zt, Z, T,
     cf and the float32 normalisation's."""
     cdef Py_ssize_t Dp = gmm_full32_dp(D)
-    return D * gmm_full32_ldx(B) + 16 * D + B * Dp + Dp * Dp + Dp + B * (K + 1)
+    return D * gmm_full32_ldx(B) + 16 * D + B * Dp + Dp * Dp + Dp + B + B * (K + 1)
 
 
 def _full32_padded(U):
@@ -341,7 +341,7 @@ cdef Py_ssize_t _full32_stats_block(
     cdef float* Z = Zt + 16 * D
     cdef float* T = Z + n * Dp
     cdef float* cf = T + Dp * Dp
-    cdef float* yf = cf + Dp
+    cdef float* yf = cf + Dp + n          # cf: the centre, then n square roots
     cdef double* lpt = dt
     cdef double* row_max = lpt + K * n
     cdef double* sc = row_max + 3 * n

@@ -81,7 +81,8 @@ def test_float64_matches_sklearn(covariance_type, scales):
 # per component about each mean (a triangular kernel of our own and syrk). Each must
 # match scikit-learn, near the origin and far from it, in float64 and float32, below and
 # above D = 32. The spread is
-# forced (0 or inf) so that each test runs the kernel it names.
+# forced (0 or inf) so that each test runs the kernel it names (except float32 from
+# FULL32_MIN_FEATURES features on, which runs per component in float32 products).
 FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",
     [(3, None, 0), (12, 0.0, 0), (41, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
@@ -137,12 +138,42 @@ def test_every_full_kernel_float32_as_accurate_as_sklearn_float32(d, spread, cod
     X32 = X64.astype(np.float32)
     sk64, gf64 = fit_both(X64, "full", max_iter=10)
     sk32, gf32 = fit_both(X32, "full", max_iter=10)
-    assert kernel_code(gf32, np.float32) == code
+    # float32 from FULL32_MIN_FEATURES features on: per component whatever the spread
+    assert kernel_code(gf32, np.float32) == (
+        0 if d >= _estep.FULL32_MIN_FEATURES else code)
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
         truth = getattr(gf64, name)
         err_gf = np.abs(getattr(gf32, name) - truth).max() / np.abs(truth).max()
         err_sk = np.abs(getattr(sk32, name) - truth).max() / np.abs(truth).max()
         assert err_gf <= 2 * err_sk + 1e-6, (name, err_gf, err_sk)
+
+
+# The float32 per-component kernels (_full.h) take 16 rows a lane group, U in column
+# blocks of 4, the scatter in 4 x 16 tiles of D rounded up to 16 columns, and add a
+# component's rows in double when fewer than 8 have a non-zero responsibility: these
+# shapes leave a remainder in each (D mod 4, 8 and 16; n mod 16), and 5 far rows make a
+# component of their own (the few-rows path).
+@pytest.mark.parametrize("d, n", [(16, 256), (17, 203), (23, 1000), (33, 517), (64, 300)])
+def test_float32_full_kernel_tiles_as_accurate_as_sklearn_float32(d, n):
+    X64 = make_data(10, n=n, d=d)
+    X64 = np.vstack([X64, 50 + np.random.default_rng(0).normal(size=(5, d))])
+    X32 = X64.astype(np.float32)
+    # reg_covar keeps the 5-row component positive definite in 64 dimensions
+    kw = dict(covariance_type="full", max_iter=10, tol=0, random_state=0, reg_covar=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gf64 = GaussianMixture(K + 1, **kw).fit(X64)
+        gf32 = GaussianMixture(K + 1, **kw).fit(X32)
+        sk32 = SkGaussianMixture(K + 1, **kw).fit(X32)
+    assert kernel_code(gf32, np.float32) == 0
+    assert np.isclose(gf32.weights_, 5 / len(X32), rtol=1e-3).any()
+    # measured: at most 1.3 times scikit-learn's float32 error (means), most below it
+    # (precisions_cholesky_ 1.2e-5 against 6.5e-5 at d = 16)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        truth = getattr(gf64, name)
+        err_gf = np.abs(getattr(gf32, name) - truth).max() / np.abs(truth).max()
+        err_sk = np.abs(getattr(sk32, name) - truth).max() / np.abs(truth).max()
+        assert err_gf <= 2 * err_sk, (name, err_gf, err_sk)
 
 
 # The 'diag' kernels (_diag.h) work in tiles of 4 rows x 12 components and 4 components
