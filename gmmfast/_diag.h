@@ -23,7 +23,8 @@
    build does the same without fused multiply-adds. float32 data: the same kernels in
    double (the expansion about c needs it), and the normalisation between them in
    float32 (gmm_diag_normalize_f). Compiled like _vmath.h: baseline,
-   and AVX2+FMA (also used by the AVX-512 build).
+   and AVX2+FMA (also used by the AVX-512 build, except the float32 normalisation,
+   which has an AVX-512 build of its own).
 */
 #ifndef GMMFAST_DIAG_H
 #define GMMFAST_DIAG_H
@@ -116,6 +117,9 @@ static gmm_diag_norm_f_fn gmm_diag_normalize_f = gmm_diag_normalize_f_base;
 #define GMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
 GMM_DIAG_NORMALIZE_F(avx2, GMM_AVX2_ATTR)
+/* and with 16 float lanes: on an AVX-512 machine the double normalisation runs 8
+   lanes, and float32 at 8 was slower than it (the conversions on top) */
+GMM_DIAG_NORMALIZE_F(avx512, GMM_AVX512_ATTR)
 
 /* lpt[(k0 + k) * m + i + r] for the rows r < nr of i .. i+3 and the components k < nk of
    4 KV (the tile starts at component k0, Wt at column k0): the accumulators hold
@@ -237,14 +241,16 @@ static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
 }
 #endif
 
-/* After gmm_vmath_init: the AVX2 kernels for the AVX2 and the AVX-512 builds. */
+/* After gmm_vmath_init: the AVX2 products for the AVX2 and the AVX-512 builds; the
+   float32 normalisation of the widest build. */
 static void gmm_diag_init(void)
 {
 #ifdef GMM_HAVE_AVX2_CLONE
     if (gmm_exp_d == gmm_exp_d_avx512 || gmm_exp_d == gmm_exp_d_avx2) {
         gmm_diag_lp = gmm_diag_lp_avx2;
         gmm_diag_moments = gmm_diag_moments_avx2;
-        gmm_diag_normalize_f = gmm_diag_normalize_f_avx2;
+        gmm_diag_normalize_f = gmm_exp_d == gmm_exp_d_avx512 ? gmm_diag_normalize_f_avx512
+                                                             : gmm_diag_normalize_f_avx2;
     }
 #endif
 }

@@ -75,7 +75,7 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
-_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 outside COV_FULL_MOMENTS and 'diag'
+_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 where it is not read
 _UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
 _UNUSED_PVEC = {}
 
@@ -125,6 +125,10 @@ class KernelModel:
             if D >= _kernels.SMALL_FEATURES and not (
                     self.dtype == np.float32 and D >= FULL32_MIN_FEATURES):
                 self._full_moments(means, U)
+            if self.code == _kernels.COV_FULL and self.dtype == np.float32:
+                # the statistics' shifts in double: about the float32 means, every new
+                # mean would be off by their rounding (~5e-4 at an offset of 1e4)
+                self.W64 = np.ascontiguousarray(means)
             self._finish(means, K, D)
             return
         if weights.min() > 0:

@@ -121,7 +121,7 @@ cdef extern from "_full.h":
     void gmm_full32_lp(const float* Xt, Py_ssize_t n, Py_ssize_t D, const float* mu,
                        const float* Up, double cst, double* lp, Py_ssize_t rs,
                        float* Zt) noexcept nogil
-    void gmm_full32_scatter(const float* X, Py_ssize_t n, Py_ssize_t D, const float* mu,
+    void gmm_full32_scatter(const float* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
                             const double* Rk, double* Nk, double* S1k, double* S2k,
                             float* Z, float* T, float* cf, double* sc) noexcept nogil
     Py_ssize_t gmm_full_ld8(Py_ssize_t D) noexcept nogil
@@ -325,6 +325,7 @@ def _full32_padded(U):
 cdef Py_ssize_t _full32_stats_block(
     const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const double* cst, const float* M,
+    const double* M64,      # IN  (K, D) the means in double: the statistics' shifts
     const float* Up,        # IN  (K, D, D4) padded factors (_full32_padded)
     double* N, double* S1, double* S2, double* L,
     float* ft,              # scratch (_full32_floats(n, D, K),)
@@ -352,7 +353,7 @@ cdef Py_ssize_t _full32_stats_block(
     if bad >= 0:
         return bad
     for k in range(K):
-        gmm_full32_scatter(X, n, D, M + k * D, lpt + k * n, N + k, S1 + k * D,
+        gmm_full32_scatter(X, n, D, M64 + k * D, lpt + k * n, N + k, S1 + k * D,
                            S2 + k * D * D, Z, T, cf, sc)
     return -1
 
@@ -889,7 +890,8 @@ def block_stats(
     shift : (D,) the global shift c; unused for 'full'. IN.
     W64 : float64 GEMM weights: (K, Q+1) of the moment rows (COV_FULL_MOMENTS);
         (2D + 1, K rounded up to 4) [-0.5 P ; P (mu - c) ; cst]^T of the 'diag' feature
-        rows (_diag.h, diag_weights_shape); else unused. IN.
+        rows (_diag.h, diag_weights_shape); (K, D) the means in float64 ('full' with
+        float32 data: the shifts its statistics are taken about); else unused. IN.
     out_N : (n_chunks, K). OUT.
     out_S1 : (n_chunks, K*D) for 'full' and 'tied', (n_chunks, K*D) for 'spherical',
         and for 'diag' (n_chunks, K*D) too (see out_S2). OUT.
@@ -957,7 +959,7 @@ def block_stats(
         if floating is double:
             Md, Ud = P1, P2
         else:
-            Md = np.asarray(P1, dtype=np.float64)
+            Md = W64   # the means in double: the statistics' shifts
             Ud = np.asarray(P2, dtype=np.float64)
     cdef bint diag = cov_type == 2, moments = cov_type == 4
     # 'full' about each mean, float32: whole blocks in float32 products (_full.h)
@@ -1006,7 +1008,8 @@ def block_stats(
                     if floating is float:
                         bad = _full32_stats_block(
                             &X[start, 0], NULL if w == NULL else w + start,
-                            stop - start, D, K, &cst[0], &P1[0, 0], p2, &out_N[c, 0],
+                            stop - start, D, K, &cst[0], &P1[0, 0], &W64[0, 0], p2,
+                            &out_N[c, 0],
                             &out_S1[c, 0], &out_S2[c, 0], &out_L[c], ft, dt)
                 elif diag:
                     bad = _diag_stats_block(
@@ -1196,6 +1199,8 @@ cdef _check_params(int cov, Py_ssize_t D, Py_ssize_t K, const floating[:, ::1] P
     if cov == 0:
         ok = ok and P1.shape[1] == D and P2.shape[0] == K and P2.shape[1] == D \
             and P2.shape[2] == D
+        if floating is float:   # the means in double
+            ok = ok and W64.shape[0] == K and W64.shape[1] == D
     elif cov == 1:
         ok = ok and P1.shape[1] == D and P2.shape[0] == 1 and P2.shape[1] == D \
             and P2.shape[2] == D

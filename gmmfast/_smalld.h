@@ -10,9 +10,13 @@
      N_k += sum_i r_ki,  S1_k += sum_i r_ki z_ki,  S2_k += sum_i r_ki z_ki z_ki^T (lower)
        with z_ki = x_i - mu_k and r (K x n) the weighted responsibilities.
 
-   Computed in the data's type T (float32 data in float32, as everywhere in gmmfast);
-   every sum over rows is accumulated in double with gmm_sum_* / gmm_dot_* (eight
-   partial sums in a fixed order). Parameters arrive in double and are rounded to T.
+   The log-densities and the normalisation are computed in the data's type T (float32
+   data in float32); the statistics in double, about the means in double (the shifts
+   they are reported about: about the float32 means, every new mean would be off by
+   their rounding, ~5e-4 at an offset of 1e4; and gcc left the float32 products added
+   into double sums scalar, twice the time of the double kernel). Every sum over rows
+   is accumulated in double (eight partial sums in a fixed order). Parameters arrive in
+   double and are rounded to T for the log-densities.
    Compiled like _vmath.h: baseline, AVX2+FMA and AVX-512, chosen at import.
 */
 #ifndef GMMFAST_SMALLD_H
@@ -84,15 +88,15 @@ attr static void gmm_small_normalize_##t##_##suffix(                            
    N += r, S1_a += u_a, S2_ab += u_a z_b (b <= a), each in double. */
 #define GMM_SMALL_STATS_ROW(T, i, l)                                                    \
     {                                                                                   \
-        T z[GMM_SMALL_D];                                                               \
+        double z[GMM_SMALL_D];                                                          \
         ptrdiff_t s = 1 + D;                                                            \
-        for (ptrdiff_t a = 0; a < D; a++) z[a] = xt[a * n + (i)] - m[a];                \
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = (double) xt[a * n + (i)] - m[a];       \
         acc[0][l] += (double) r[i];                                                     \
         for (ptrdiff_t a = 0; a < D; a++) {                                             \
-            const T ua = r[i] * z[a];                                                   \
-            acc[1 + a][l] += (double) ua;                                               \
+            const double ua = (double) r[i] * z[a];                                     \
+            acc[1 + a][l] += ua;                                                        \
             for (ptrdiff_t b = 0; b <= a; b++, s++)                                     \
-                acc[s][l] += (double) ua * (double) z[b];                               \
+                acc[s][l] += ua * z[b];                                                 \
         }                                                                               \
     }
 
@@ -105,9 +109,9 @@ GMM_INLINE attr void gmm_small_stats_body_##t##_##suffix(                       
     const ptrdiff_t ns = D * (D + 3) / 2 + 1;    /* N, S1 (D), S2 (D (D + 1) / 2) */    \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         const T *r = R + k * n;                                                         \
-        T m[GMM_SMALL_D];                                                               \
+        double m[GMM_SMALL_D];                                                          \
         double acc[NS][8];                                                              \
-        for (ptrdiff_t a = 0; a < D; a++) m[a] = (T) M[k * D + a];                      \
+        for (ptrdiff_t a = 0; a < D; a++) m[a] = M[k * D + a];                          \
         for (ptrdiff_t s = 0; s < ns; s++)                                              \
             for (int l = 0; l < 8; l++) acc[s][l] = 0.0;                                \
         ptrdiff_t i0 = 0;                                                               \
