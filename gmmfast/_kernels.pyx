@@ -49,9 +49,11 @@ sample weights (1 when none are given):
 
 float32 input is computed in float32 (products, BLAS calls), except where that would
 lose float32's accuracy: the moment rows of COV_FULL_MOMENTS and the 'diag' feature
-rows, both products included (expansions about c), and the 'full' scatter about each mean (float32 products summed
-over a block), are formed and multiplied in double. Every sum over samples is
-accumulated in double.
+rows, both products included (expansions about c), are formed and multiplied in double.
+'full' about each mean with float32 data (_full.h) takes its scatter in float32 about
+each block's own centre, shifted back to the mean in double, and the statistics of the
+small-D kernel run in double: both about the means in double (W64), the shifts the
+statistics are reported about. Every sum over samples is accumulated in double.
 
 Nothing here raises inside nogil code: workers return a status per chunk or block
 (STATUS_*), which the def entry points return and Python turns into an error.
@@ -90,9 +92,6 @@ cdef extern from "_vmath.h":
     void gmm_tri_sqnorm_d(const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                           Py_ssize_t k, const double* mu, const double* U, double cst,
                           double* lp, double* Up, double* Zt) noexcept nogil
-    void gmm_tri_sqnorm_f(const float* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                          Py_ssize_t k, const float* mu, const float* U, double cst,
-                          double* lp, float* Up, float* Zt) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     void gmm_vmath_init(int max_level) noexcept nogil

@@ -287,7 +287,7 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
    zeros below the diagonal and beyond D); Zt holds 4 centred rows feature-major (D x 4).
    Each y_ij is summed over l in order and the squares per column position then in a
    fixed tree: the order of operations is fixed by the code, not by the vector width.
-   y accumulates in T (float32 data: as strmm did), the squares in double. */
+   Built for double only (float32 data runs one row a lane in _full.h). */
 /* The set-up shared by every build of gmm_tri_sqnorm: U_k into Up (D x Dp, zeros below
    the diagonal and beyond D), and rows i0..i0+nr-1 centred into Zt (D x 4, feature-major,
    zeros for the missing rows of a last group). */
@@ -390,7 +390,6 @@ attr static void gmm_diag_rows_##tname##_##suffix(                              
 
 GMM_ROWS_ALL(base, )
 GMM_TRI_SQNORM_FUNC(base, , double, d, 8)
-GMM_TRI_SQNORM_FUNC(base, , float, f, 16)
 
 typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                                double *);
@@ -407,11 +406,7 @@ static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
 typedef void (*gmm_trisq_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                const double *, const double *, double, double *, double *,
                                double *);
-typedef void (*gmm_trisq_f_fn)(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                               const float *, const float *, double, double *, float *,
-                               float *);
 static gmm_trisq_d_fn gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_base;
-static gmm_trisq_f_fn gmm_tri_sqnorm_f = gmm_tri_sqnorm_f_base;
 
 #ifdef GMM_HAVE_AVX2_CLONE
 GMM_ROWS_ALL(avx2, GMM_AVX2_ATTR)
@@ -443,26 +438,6 @@ GMM_INLINE GMM_AVX2_ATTR void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t 
         _mm256_storeu_pd(Zt + 4 * l + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
         _mm256_storeu_pd(Zt + 4 * l + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
         _mm256_storeu_pd(Zt + 4 * l + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
-    }
-    for (; l < D; l++)
-        for (int r = 0; r < 4; r++) Zt[l * 4 + r] = X[r * D + l] - mu[l];
-}
-
-GMM_INLINE GMM_AVX2_ATTR void gmm_tri_centre4_f_avx2(const float *X, ptrdiff_t D,
-                                                     const float *mu, float *Zt)
-{
-    ptrdiff_t l = 0;
-    for (; l + 4 <= D; l += 4) {
-        const __m128 m = _mm_loadu_ps(mu + l);
-        __m128 r0 = _mm_sub_ps(_mm_loadu_ps(X + l), m);
-        __m128 r1 = _mm_sub_ps(_mm_loadu_ps(X + D + l), m);
-        __m128 r2 = _mm_sub_ps(_mm_loadu_ps(X + 2 * D + l), m);
-        __m128 r3 = _mm_sub_ps(_mm_loadu_ps(X + 3 * D + l), m);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        _mm_storeu_ps(Zt + 4 * l, r0);
-        _mm_storeu_ps(Zt + 4 * l + 4, r1);
-        _mm_storeu_ps(Zt + 4 * l + 8, r2);
-        _mm_storeu_ps(Zt + 4 * l + 12, r3);
     }
     for (; l < D; l++)
         for (int r = 0; r < 4; r++) Zt[l * 4 + r] = X[r * D + l] - mu[l];
@@ -530,53 +505,7 @@ GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
     }
 }
 
-GMM_AVX2_ATTR static void gmm_tri_sqnorm_f_avx2(
-    const float *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const float *mu,
-    const float *U, double cst, double *lp, float *Up, float *Zt)
-{
-    const ptrdiff_t Dp = (D + 15) / 16 * 16;
-    GMM_TRI_PAD(float, U, D, Dp, Up)
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
-        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
-        __m256d s[4][4];
-        if (nr == 4)
-            gmm_tri_centre4_f_avx2(X + i0 * D, D, mu, Zt);
-        else
-            GMM_TRI_CENTRE4(float, X, D, mu, i0, nr, Zt)
-        for (int r = 0; r < 4; r++)
-            for (int h = 0; h < 4; h++) s[r][h] = _mm256_setzero_pd();
-        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 16) {
-            const ptrdiff_t lend = j0 + 16 < D ? j0 + 16 : D;
-            __m256 a[4][2];
-            for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
-            for (ptrdiff_t l = 0; l < lend; l++) {
-                const float *u = Up + l * Dp + j0;
-                const float *z = Zt + l * 4;
-                const __m256 u0 = _mm256_loadu_ps(u), u1 = _mm256_loadu_ps(u + 8);
-                for (int r = 0; r < 4; r++) {
-                    const __m256 zr = _mm256_broadcast_ss(z + r);
-                    a[r][0] = _mm256_fmadd_ps(zr, u0, a[r][0]);
-                    a[r][1] = _mm256_fmadd_ps(zr, u1, a[r][1]);
-                }
-            }
-            for (int r = 0; r < 4; r++)
-                for (int h = 0; h < 2; h++) {
-                    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a[r][h]));
-                    const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(a[r][h], 1));
-                    s[r][2 * h] = _mm256_fmadd_pd(lo, lo, s[r][2 * h]);
-                    s[r][2 * h + 1] = _mm256_fmadd_pd(hi, hi, s[r][2 * h + 1]);
-                }
-        }
-        for (int r = 0; r < nr; r++) {
-            double t[16];
-            for (int h = 0; h < 4; h++) _mm256_storeu_pd(t + 4 * h, s[r][h]);
-            for (int j = 8; j < 16; j++) t[j - 8] += t[j];
-            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
-        }
-    }
-}
 #define gmm_tri_sqnorm_d_avx512 gmm_tri_sqnorm_d_avx2
-#define gmm_tri_sqnorm_f_avx512 gmm_tri_sqnorm_f_avx2
 #endif
 
 #define GMM_CHOOSE(suffix)                                                              \
@@ -588,8 +517,7 @@ GMM_AVX2_ATTR static void gmm_tri_sqnorm_f_avx2(
     gmm_diag_rows_d = gmm_diag_rows_d_##suffix;                                         \
     gmm_diag_rows_fd = gmm_diag_rows_fd_##suffix;                                       \
     gmm_moment_rows_fd = gmm_moment_rows_fd_##suffix;                                   \
-    gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_##suffix;                                       \
-    gmm_tri_sqnorm_f = gmm_tri_sqnorm_f_##suffix;
+    gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_##suffix;
 
 /* Pick the widest implementation this CPU runs, up to max_level (0 baseline, 1 AVX2+FMA,
    2 AVX-512: the GMMFAST_ISA switch, so tests can run the narrower clones on a wide
