@@ -199,6 +199,23 @@ static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const 
     }
 }
 
+/* T (lower triangle, row stride ld) = Z^T Z over the m rows of Z (m x ld, zero-padded
+   columns): the products of both scatters, float32 and float64, each entry summing the
+   rows in order. The baseline build's; the AVX2 build (GMM_RANK_TILES_AVX2) computes
+   the same sums in tiles. */
+#define GMM_RANK_TILES_BASE(name, T)                                                    \
+static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
+{                                                                                       \
+    for (ptrdiff_t a = 0; a < D; a++)                                                   \
+        for (ptrdiff_t b = 0; b <= a; b++) {                                            \
+            T t = 0;                                                                    \
+            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * ld + a] * Z[i * ld + b];       \
+            Tt[a * ld + b] = t;                                                         \
+        }                                                                               \
+}
+GMM_RANK_TILES_BASE(gmm_rank_tiles_f_base, float)
+GMM_RANK_TILES_BASE(gmm_rank_tiles_d_base, double)
+
 static void gmm_full32_scatter_base(const float *X, ptrdiff_t n, ptrdiff_t D,
                                     const double *mu, const double *Rk, double *Nk,
                                     double *S1k, double *S2k, float *Z, float *T, float *cf,
@@ -208,12 +225,7 @@ static void gmm_full32_scatter_base(const float *X, ptrdiff_t n, ptrdiff_t D,
     double nb;
     const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_base, gmm_full32_zrows_base);
     if (m < GMM_FULL32_MIN_ROWS) return;
-    for (ptrdiff_t a = 0; a < D; a++)
-        for (ptrdiff_t b = 0; b <= a; b++) {
-            float t = 0.0f;
-            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * Dp + a] * Z[i * Dp + b];
-            T[a * Dp + b] = t;
-        }
+    gmm_rank_tiles_f_base(Z, m, D, Dp, T);
     gmm_full32_scatter_add(T, D, nb, sc, S2k);
 }
 
@@ -236,13 +248,7 @@ GMM_INLINE void gmm_rank_update_add(const double *T, ptrdiff_t D, double *S)
 static void gmm_rank_update_d_base(const double *Z, ptrdiff_t m, ptrdiff_t D, double *S,
                                    double *T)
 {
-    const ptrdiff_t ldz = gmm_full_ld8(D);
-    for (ptrdiff_t a = 0; a < D; a++)
-        for (ptrdiff_t b = 0; b <= a; b++) {
-            double t = 0.0;
-            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * ldz + a] * Z[i * ldz + b];
-            T[a * ldz + b] = t;
-        }
+    gmm_rank_tiles_d_base(Z, m, D, gmm_full_ld8(D), T);
     gmm_rank_update_add(T, D, S);
 }
 
@@ -371,6 +377,58 @@ GMM_AVX2_ATTR static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n
     return m;
 }
 
+/* GMM_RANK_TILES_BASE in tiles of 4 rows x 2 W columns of T (8 accumulators of W
+   lanes: W = 8 floats or 4 doubles), the lower triangle only; a tile whose right half
+   lies above the diagonal or beyond D is done as 4 x W. ld is a multiple of 2 W. */
+#define GMM_RANK_TILES_AVX2(name, T, V, W, ps, ss)                                      \
+GMM_AVX2_ATTR static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld,     \
+                               T *Tt)                                                   \
+{                                                                                       \
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
+        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 2 * W) {                   \
+            const T *zi = Z;                                                            \
+            T *t = Tt + a0 * ld + j0;                                                   \
+            if (j0 + W > a0 + 3 || j0 + W >= D) {   /* 4 x W */                         \
+                V c0 = _mm256_setzero_##ps(), c1 = c0, c2 = c0, c3 = c0;                \
+                for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                           \
+                    const V u = _mm256_loadu_##ps(zi + j0);                             \
+                    c0 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0), u, c0);      \
+                    c1 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 1), u, c1);  \
+                    c2 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 2), u, c2);  \
+                    c3 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 3), u, c3);  \
+                }                                                                       \
+                _mm256_storeu_##ps(t, c0);                                              \
+                _mm256_storeu_##ps(t + ld, c1);                                         \
+                _mm256_storeu_##ps(t + 2 * ld, c2);                                     \
+                _mm256_storeu_##ps(t + 3 * ld, c3);                                     \
+                continue;                                                               \
+            }                                                                           \
+            V c00 = _mm256_setzero_##ps(), c01 = c00, c10 = c00, c11 = c00;             \
+            V c20 = c00, c21 = c00, c30 = c00, c31 = c00;                               \
+            for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                               \
+                const V u0 = _mm256_loadu_##ps(zi + j0), u1 = _mm256_loadu_##ps(zi + j0 + W); \
+                V zr = _mm256_broadcast_##ss(zi + a0);                                  \
+                c00 = _mm256_fmadd_##ps(zr, u0, c00); c01 = _mm256_fmadd_##ps(zr, u1, c01); \
+                zr = _mm256_broadcast_##ss(zi + a0 + 1);                                \
+                c10 = _mm256_fmadd_##ps(zr, u0, c10); c11 = _mm256_fmadd_##ps(zr, u1, c11); \
+                zr = _mm256_broadcast_##ss(zi + a0 + 2);                                \
+                c20 = _mm256_fmadd_##ps(zr, u0, c20); c21 = _mm256_fmadd_##ps(zr, u1, c21); \
+                zr = _mm256_broadcast_##ss(zi + a0 + 3);                                \
+                c30 = _mm256_fmadd_##ps(zr, u0, c30); c31 = _mm256_fmadd_##ps(zr, u1, c31); \
+            }                                                                           \
+            _mm256_storeu_##ps(t, c00); _mm256_storeu_##ps(t + W, c01);                 \
+            t += ld;                                                                    \
+            _mm256_storeu_##ps(t, c10); _mm256_storeu_##ps(t + W, c11);                 \
+            t += ld;                                                                    \
+            _mm256_storeu_##ps(t, c20); _mm256_storeu_##ps(t + W, c21);                 \
+            t += ld;                                                                    \
+            _mm256_storeu_##ps(t, c30); _mm256_storeu_##ps(t + W, c31);                 \
+        }                                                                               \
+    }                                                                                   \
+}
+GMM_RANK_TILES_AVX2(gmm_rank_tiles_f_avx2, float, __m256, 8, ps, ss)
+GMM_RANK_TILES_AVX2(gmm_rank_tiles_d_avx2, double, __m256d, 4, pd, sd)
+
 GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
                                                   const double *mu, const double *Rk,
                                                   double *Nk, double *S1k, double *S2k,
@@ -380,95 +438,14 @@ GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, p
     double nb;
     const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_avx2, gmm_full32_zrows_avx2);
     if (m < GMM_FULL32_MIN_ROWS) return;
-    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {
-        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 16) {
-            const float *zi = Z;
-            float *t = T + a0 * Dp + j0;
-            if (j0 + 8 > a0 + 3 || j0 + 8 >= D) {   /* 4 x 8: the right half is not needed */
-                __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-                for (ptrdiff_t i = 0; i < m; i++, zi += Dp) {
-                    const __m256 u = _mm256_loadu_ps(zi + j0);
-                    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0), u, c0);
-                    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 1), u, c1);
-                    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 2), u, c2);
-                    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(zi + a0 + 3), u, c3);
-                }
-                _mm256_storeu_ps(t, c0);
-                _mm256_storeu_ps(t + Dp, c1);
-                _mm256_storeu_ps(t + 2 * Dp, c2);
-                _mm256_storeu_ps(t + 3 * Dp, c3);
-                continue;
-            }
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
-            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            for (ptrdiff_t i = 0; i < m; i++, zi += Dp) {
-                const __m256 u0 = _mm256_loadu_ps(zi + j0), u1 = _mm256_loadu_ps(zi + j0 + 8);
-                __m256 zr = _mm256_broadcast_ss(zi + a0);
-                c00 = _mm256_fmadd_ps(zr, u0, c00); c01 = _mm256_fmadd_ps(zr, u1, c01);
-                zr = _mm256_broadcast_ss(zi + a0 + 1);
-                c10 = _mm256_fmadd_ps(zr, u0, c10); c11 = _mm256_fmadd_ps(zr, u1, c11);
-                zr = _mm256_broadcast_ss(zi + a0 + 2);
-                c20 = _mm256_fmadd_ps(zr, u0, c20); c21 = _mm256_fmadd_ps(zr, u1, c21);
-                zr = _mm256_broadcast_ss(zi + a0 + 3);
-                c30 = _mm256_fmadd_ps(zr, u0, c30); c31 = _mm256_fmadd_ps(zr, u1, c31);
-            }
-            _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01);
-            t += Dp;
-            _mm256_storeu_ps(t, c10); _mm256_storeu_ps(t + 8, c11);
-            t += Dp;
-            _mm256_storeu_ps(t, c20); _mm256_storeu_ps(t + 8, c21);
-            t += Dp;
-            _mm256_storeu_ps(t, c30); _mm256_storeu_ps(t + 8, c31);
-        }
-    }
+    gmm_rank_tiles_f_avx2(Z, m, D, Dp, T);
     gmm_full32_scatter_add(T, D, nb, sc, S2k);
 }
 
 GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, ptrdiff_t D,
                                                  double *S, double *T)
 {
-    const ptrdiff_t ldz = gmm_full_ld8(D);
-    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {
-        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 8) {
-            const double *zi = Z;
-            double *t = T + a0 * ldz + j0;
-            if (j0 + 4 > a0 + 3 || j0 + 4 >= D) {   /* 4 x 4: the right half is not needed */
-                __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0;
-                for (ptrdiff_t i = 0; i < m; i++, zi += ldz) {
-                    const __m256d u = _mm256_loadu_pd(zi + j0);
-                    c0 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0), u, c0);
-                    c1 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 1), u, c1);
-                    c2 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 2), u, c2);
-                    c3 = _mm256_fmadd_pd(_mm256_broadcast_sd(zi + a0 + 3), u, c3);
-                }
-                _mm256_storeu_pd(t, c0);
-                _mm256_storeu_pd(t + ldz, c1);
-                _mm256_storeu_pd(t + 2 * ldz, c2);
-                _mm256_storeu_pd(t + 3 * ldz, c3);
-                continue;
-            }
-            __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00;
-            __m256d c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            for (ptrdiff_t i = 0; i < m; i++, zi += ldz) {
-                const __m256d u0 = _mm256_loadu_pd(zi + j0), u1 = _mm256_loadu_pd(zi + j0 + 4);
-                __m256d zr = _mm256_broadcast_sd(zi + a0);
-                c00 = _mm256_fmadd_pd(zr, u0, c00); c01 = _mm256_fmadd_pd(zr, u1, c01);
-                zr = _mm256_broadcast_sd(zi + a0 + 1);
-                c10 = _mm256_fmadd_pd(zr, u0, c10); c11 = _mm256_fmadd_pd(zr, u1, c11);
-                zr = _mm256_broadcast_sd(zi + a0 + 2);
-                c20 = _mm256_fmadd_pd(zr, u0, c20); c21 = _mm256_fmadd_pd(zr, u1, c21);
-                zr = _mm256_broadcast_sd(zi + a0 + 3);
-                c30 = _mm256_fmadd_pd(zr, u0, c30); c31 = _mm256_fmadd_pd(zr, u1, c31);
-            }
-            _mm256_storeu_pd(t, c00); _mm256_storeu_pd(t + 4, c01);
-            t += ldz;
-            _mm256_storeu_pd(t, c10); _mm256_storeu_pd(t + 4, c11);
-            t += ldz;
-            _mm256_storeu_pd(t, c20); _mm256_storeu_pd(t + 4, c21);
-            t += ldz;
-            _mm256_storeu_pd(t, c30); _mm256_storeu_pd(t + 4, c31);
-        }
-    }
+    gmm_rank_tiles_d_avx2(Z, m, D, gmm_full_ld8(D), T);
     gmm_rank_update_add(T, D, S);
 }
 #endif
