@@ -177,9 +177,10 @@ def test_float32_full_kernel_tiles_as_accurate_as_sklearn_float32(d, n):
 
 
 # The 'diag' kernels (_diag.h) work in tiles of 4 rows x 12 components and 4 components
-# x 12 feature-row columns, over sub-blocks of 64 rows, with the feature rows padded to a
-# multiple of 4 columns: these shapes leave a remainder in every one of them (K mod 4
-# and mod 12, 2D mod 4, n mod 4 and mod 64, a block shorter than 64).
+# x 12 feature-row columns (AVX2; AVX-512: 32 and 32, in vectors of 8), over sub-blocks
+# of 64 rows, with the feature rows padded to a multiple of 4 columns: these shapes
+# leave a remainder in every one of them (K mod 4, 8, 12 and 32, 2D mod 4 and 8, n mod
+# 4 and mod 64, a block shorter than 64).
 @pytest.mark.parametrize("n_components, d, n", [
     (1, 1, 5), (5, 3, 67), (13, 2, 130), (25, 17, 1003), (4, 16, 256)])
 def test_diag_kernel_tiles_match_sklearn(n_components, d, n):
