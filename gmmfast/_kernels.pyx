@@ -112,6 +112,7 @@ cdef extern from "_smalld.h":
     void gmm_smalld_init() noexcept nogil
 
 cdef extern from "_full.h":
+    Py_ssize_t GMM_FULL32_GROUP
     Py_ssize_t gmm_full32_ldx(Py_ssize_t n) noexcept nogil
     Py_ssize_t gmm_full32_d4(Py_ssize_t D) noexcept nogil
     Py_ssize_t gmm_full32_dp(Py_ssize_t D) noexcept nogil
@@ -308,7 +309,8 @@ cdef inline Py_ssize_t _full32_floats(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K) 
     """float scratch of _full32_stats_block (and of its log-densities): Xt, Zt, Z, T,
     cf and the float32 normalisation's."""
     cdef Py_ssize_t Dp = gmm_full32_dp(D)
-    return D * gmm_full32_ldx(B) + 16 * D + B * Dp + Dp * Dp + Dp + B + B * (K + 1)
+    return (D * gmm_full32_ldx(B) + GMM_FULL32_GROUP * D + B * Dp + Dp * Dp + Dp + B
+            + B * (K + 1))
 
 
 def _full32_padded(U):
@@ -338,7 +340,7 @@ cdef Py_ssize_t _full32_stats_block(
     cdef Py_ssize_t D4 = gmm_full32_d4(D), bad
     cdef float* Xt = ft
     cdef float* Zt = Xt + D * ldx
-    cdef float* Z = Zt + 16 * D
+    cdef float* Z = Zt + GMM_FULL32_GROUP * D
     cdef float* T = Z + n * Dp
     cdef float* cf = T + Dp * Dp
     cdef float* yf = cf + Dp + n          # cf: the centre, then n square roots

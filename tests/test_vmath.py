@@ -100,10 +100,12 @@ rng = np.random.default_rng(0)
 out = {"impl": _kernels.vmath_impl()}
 # 'diag' with 37 components and 17 features: two tiles of components in every build,
 # and a masked last vector of the feature rows in the AVX-512 one (_diag.h); one
-# iteration, as 40 rows a component would amplify the baseline's rounding over five
+# iteration, as 40 rows a component would amplify the baseline's rounding over five.
+# 'tied' with 20 features: the float64 rank update in whole and edge tiles (_full.h);
+# float32 'full' with 41: its log-density groups and rank tiles, whole and edge.
 for cov, d, k, it in [("full", 3, 3, 5), ("full", 12, 3, 5), ("full", 41, 3, 5),
-                      ("tied", 5, 3, 5), ("diag", 9, 3, 5), ("diag", 17, 37, 1),
-                      ("spherical", 4, 3, 5)]:
+                      ("tied", 5, 3, 5), ("tied", 20, 3, 5), ("diag", 9, 3, 5),
+                      ("diag", 17, 37, 1), ("spherical", 4, 3, 5)]:
     for dtype in (np.float64, np.float32):
         X = (rng.standard_normal((1500, d)) + rng.integers(0, 3, (1500, 1)) * 3.0)
         X = X.astype(dtype)
