@@ -207,7 +207,7 @@ static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const 
 
 /* T (lower triangle, row stride ld) = Z^T Z over the m rows of Z (m x ld, zero-padded
    columns): the products of both scatters, float32 and float64, each entry summing the
-   rows in order. The baseline build's; the AVX2 build (GMM_RANK_TILES_AVX2) computes
+   rows in order. The baseline build's; the vector builds (GMM_RANK_TILES_SIMD) compute
    the same sums in tiles. */
 #define GMM_RANK_TILES_BASE(name, T)                                                    \
 static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
@@ -274,57 +274,68 @@ static gmm_full32_scatter_fn gmm_full32_scatter = gmm_full32_scatter_base;
 #ifdef GMM_HAVE_AVX2_CLONE
 #include <immintrin.h>
 
-GMM_AVX2_ATTR static void gmm_full32_lp_avx2(const float *Xt, ptrdiff_t n, ptrdiff_t D,
-                                             const float *mu, const float *Up, double cst,
-                                             double *lp, ptrdiff_t rs, float *Zt)
-{
-    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
-    const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {
-        for (ptrdiff_t l = 0; l < D; l++) {
-            const __m256 m = _mm256_broadcast_ss(mu + l);
-            const float *x = Xt + l * ldx + i0;
-            _mm256_storeu_ps(Zt + 16 * l, _mm256_sub_ps(_mm256_loadu_ps(x), m));
-            _mm256_storeu_ps(Zt + 16 * l + 8, _mm256_sub_ps(_mm256_loadu_ps(x + 8), m));
-        }
-        __m256 qa[2], qb[2];
-        qa[0] = qa[1] = qb[0] = qb[1] = _mm256_setzero_ps();
-        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
-            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
-            const int h = (int) ((j0 / 4) & 1);
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            const float *u = Up + j0;
-            const float *z = Zt;
-            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 16) {
-                const __m256 za = _mm256_loadu_ps(z), zb = _mm256_loadu_ps(z + 8);
-                __m256 ut = _mm256_broadcast_ss(u);
-                a0 = _mm256_fmadd_ps(za, ut, a0); b0 = _mm256_fmadd_ps(zb, ut, b0);
-                ut = _mm256_broadcast_ss(u + 1);
-                a1 = _mm256_fmadd_ps(za, ut, a1); b1 = _mm256_fmadd_ps(zb, ut, b1);
-                ut = _mm256_broadcast_ss(u + 2);
-                a2 = _mm256_fmadd_ps(za, ut, a2); b2 = _mm256_fmadd_ps(zb, ut, b2);
-                ut = _mm256_broadcast_ss(u + 3);
-                a3 = _mm256_fmadd_ps(za, ut, a3); b3 = _mm256_fmadd_ps(zb, ut, b3);
-            }
-            qa[h] = _mm256_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm256_fmadd_ps(b0, b0, qb[h]);
-            qa[h] = _mm256_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm256_fmadd_ps(b1, b1, qb[h]);
-            qa[h] = _mm256_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm256_fmadd_ps(b2, b2, qb[h]);
-            qa[h] = _mm256_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm256_fmadd_ps(b3, b3, qb[h]);
-        }
-        const __m256 q0 = _mm256_add_ps(qa[0], qa[1]), q1 = _mm256_add_ps(qb[0], qb[1]);
-        double t[16];
-        _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
-        _mm256_storeu_pd(t + 4, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q0, 1)), c));
-        _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
-        _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
-        const ptrdiff_t nr = n - i0 < 16 ? n - i0 : 16;
-        if (rs == 1 && nr == 16)
-            memcpy(lp + i0, t, sizeof t);
-        else
-            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];
-    }
+/* The log-densities of a group of 2W rows (two vectors of W lanes: 16 rows with AVX2,
+   32 with AVX-512), written once for both builds: B is the intrinsics' width (256 or
+   512); PUT writes the group's 2W values of cst - 0.5 q in double into t. Per lane the
+   same operations in the same order in either build, so the same bits. */
+#define GMM_FULL32_LP(name, attr, V, B, W, PUT)                                         \
+attr static void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,       \
+                      const float *Up, double cst, double *lp, ptrdiff_t rs, float *Zt) \
+{                                                                                       \
+    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);                     \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 2 * W) {                                       \
+        for (ptrdiff_t l = 0; l < D; l++) {                                             \
+            const V m = _mm##B##_set1_ps(mu[l]);                                        \
+            const float *x = Xt + l * ldx + i0;                                         \
+            _mm##B##_storeu_ps(Zt + 2 * W * l, _mm##B##_sub_ps(_mm##B##_loadu_ps(x), m)); \
+            _mm##B##_storeu_ps(Zt + 2 * W * l + W,                                      \
+                               _mm##B##_sub_ps(_mm##B##_loadu_ps(x + W), m));           \
+        }                                                                               \
+        V qa[2], qb[2];                                                                 \
+        qa[0] = qa[1] = qb[0] = qb[1] = _mm##B##_setzero_ps();                          \
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
+            const int h = (int) ((j0 / 4) & 1);                                         \
+            V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
+            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
+            const float *u = Up + j0;                                                   \
+            const float *z = Zt;                                                        \
+            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
+                const V za = _mm##B##_loadu_ps(z), zb = _mm##B##_loadu_ps(z + W);       \
+                V ut = _mm##B##_set1_ps(u[0]);                                          \
+                a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0); \
+                ut = _mm##B##_set1_ps(u[1]);                                            \
+                a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1); \
+                ut = _mm##B##_set1_ps(u[2]);                                            \
+                a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2); \
+                ut = _mm##B##_set1_ps(u[3]);                                            \
+                a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3); \
+            }                                                                           \
+            qa[h] = _mm##B##_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm##B##_fmadd_ps(b0, b0, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm##B##_fmadd_ps(b1, b1, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm##B##_fmadd_ps(b2, b2, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm##B##_fmadd_ps(b3, b3, qb[h]); \
+        }                                                                               \
+        double t[2 * W];                                                                \
+        PUT(_mm##B##_add_ps(qa[0], qa[1]), _mm##B##_add_ps(qb[0], qb[1]), cst, t);      \
+        const ptrdiff_t nr = n - i0 < 2 * W ? n - i0 : 2 * W;                           \
+        if (rs == 1 && nr == 2 * W)                                                     \
+            memcpy(lp + i0, t, sizeof t);                                               \
+        else                                                                            \
+            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];                \
+    }                                                                                   \
 }
+
+/* t[0..15] = cst - 0.5 [q0 | q1] in double. */
+GMM_INLINE GMM_AVX2_ATTR void gmm_full32_put_avx2(__m256 q0, __m256 q1, double cst, double *t)
+{
+    const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
+    _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
+    _mm256_storeu_pd(t + 4, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q0, 1)), c));
+    _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
+    _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
+}
+GMM_FULL32_LP(gmm_full32_lp_avx2, GMM_AVX2_ATTR, __m256, 256, 8, gmm_full32_put_avx2)
 
 /* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. */
 GMM_AVX2_ATTR static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
@@ -384,56 +395,59 @@ GMM_AVX2_ATTR static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n
 }
 
 /* GMM_RANK_TILES_BASE in tiles of 4 rows x 2 W columns of T (8 accumulators of W
-   lanes: W = 8 floats or 4 doubles), the lower triangle only; a tile whose right half
-   lies above the diagonal or beyond D is done as 4 x W. ld is a multiple of 2 W. */
-#define GMM_RANK_TILES_AVX2(name, T, V, W, ps, ss)                                      \
-GMM_AVX2_ATTR static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld,     \
-                               T *Tt)                                                   \
+   lanes: W = 8 floats or 4 doubles with AVX2, 16 or 8 with AVX-512; B is the
+   intrinsics' width, 256 or 512), the lower triangle only; a tile whose right half
+   lies above the diagonal or beyond D is done as 4 x W. Each entry sums the rows in
+   order, whatever W: the builds agree to the bit. ld is a multiple of W: a 4 x 2W tile
+   is taken where j0 + W < D, so j0 + 2W <= ld. */
+#define GMM_RANK_TILES_SIMD(name, attr, T, V, W, B, ps)                                 \
+attr static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)        \
 {                                                                                       \
     for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
         for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 2 * W) {                   \
             const T *zi = Z;                                                            \
             T *t = Tt + a0 * ld + j0;                                                   \
             if (j0 + W > a0 + 3 || j0 + W >= D) {   /* 4 x W */                         \
-                V c0 = _mm256_setzero_##ps(), c1 = c0, c2 = c0, c3 = c0;                \
+                V c0 = _mm##B##_setzero_##ps(), c1 = c0, c2 = c0, c3 = c0;              \
                 for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                           \
-                    const V u = _mm256_loadu_##ps(zi + j0);                             \
-                    c0 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0), u, c0);      \
-                    c1 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 1), u, c1);  \
-                    c2 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 2), u, c2);  \
-                    c3 = _mm256_fmadd_##ps(_mm256_broadcast_##ss(zi + a0 + 3), u, c3);  \
+                    const V u = _mm##B##_loadu_##ps(zi + j0);                           \
+                    c0 = _mm##B##_fmadd_##ps(_mm##B##_set1_##ps(zi[a0]), u, c0);        \
+                    c1 = _mm##B##_fmadd_##ps(_mm##B##_set1_##ps(zi[a0 + 1]), u, c1);    \
+                    c2 = _mm##B##_fmadd_##ps(_mm##B##_set1_##ps(zi[a0 + 2]), u, c2);    \
+                    c3 = _mm##B##_fmadd_##ps(_mm##B##_set1_##ps(zi[a0 + 3]), u, c3);    \
                 }                                                                       \
-                _mm256_storeu_##ps(t, c0);                                              \
-                _mm256_storeu_##ps(t + ld, c1);                                         \
-                _mm256_storeu_##ps(t + 2 * ld, c2);                                     \
-                _mm256_storeu_##ps(t + 3 * ld, c3);                                     \
+                _mm##B##_storeu_##ps(t, c0);                                            \
+                _mm##B##_storeu_##ps(t + ld, c1);                                       \
+                _mm##B##_storeu_##ps(t + 2 * ld, c2);                                   \
+                _mm##B##_storeu_##ps(t + 3 * ld, c3);                                   \
                 continue;                                                               \
             }                                                                           \
-            V c00 = _mm256_setzero_##ps(), c01 = c00, c10 = c00, c11 = c00;             \
+            V c00 = _mm##B##_setzero_##ps(), c01 = c00, c10 = c00, c11 = c00;           \
             V c20 = c00, c21 = c00, c30 = c00, c31 = c00;                               \
             for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                               \
-                const V u0 = _mm256_loadu_##ps(zi + j0), u1 = _mm256_loadu_##ps(zi + j0 + W); \
-                V zr = _mm256_broadcast_##ss(zi + a0);                                  \
-                c00 = _mm256_fmadd_##ps(zr, u0, c00); c01 = _mm256_fmadd_##ps(zr, u1, c01); \
-                zr = _mm256_broadcast_##ss(zi + a0 + 1);                                \
-                c10 = _mm256_fmadd_##ps(zr, u0, c10); c11 = _mm256_fmadd_##ps(zr, u1, c11); \
-                zr = _mm256_broadcast_##ss(zi + a0 + 2);                                \
-                c20 = _mm256_fmadd_##ps(zr, u0, c20); c21 = _mm256_fmadd_##ps(zr, u1, c21); \
-                zr = _mm256_broadcast_##ss(zi + a0 + 3);                                \
-                c30 = _mm256_fmadd_##ps(zr, u0, c30); c31 = _mm256_fmadd_##ps(zr, u1, c31); \
+                const V u0 = _mm##B##_loadu_##ps(zi + j0);                              \
+                const V u1 = _mm##B##_loadu_##ps(zi + j0 + W);                          \
+                V zr = _mm##B##_set1_##ps(zi[a0]);                                      \
+                c00 = _mm##B##_fmadd_##ps(zr, u0, c00); c01 = _mm##B##_fmadd_##ps(zr, u1, c01); \
+                zr = _mm##B##_set1_##ps(zi[a0 + 1]);                                    \
+                c10 = _mm##B##_fmadd_##ps(zr, u0, c10); c11 = _mm##B##_fmadd_##ps(zr, u1, c11); \
+                zr = _mm##B##_set1_##ps(zi[a0 + 2]);                                    \
+                c20 = _mm##B##_fmadd_##ps(zr, u0, c20); c21 = _mm##B##_fmadd_##ps(zr, u1, c21); \
+                zr = _mm##B##_set1_##ps(zi[a0 + 3]);                                    \
+                c30 = _mm##B##_fmadd_##ps(zr, u0, c30); c31 = _mm##B##_fmadd_##ps(zr, u1, c31); \
             }                                                                           \
-            _mm256_storeu_##ps(t, c00); _mm256_storeu_##ps(t + W, c01);                 \
+            _mm##B##_storeu_##ps(t, c00); _mm##B##_storeu_##ps(t + W, c01);             \
             t += ld;                                                                    \
-            _mm256_storeu_##ps(t, c10); _mm256_storeu_##ps(t + W, c11);                 \
+            _mm##B##_storeu_##ps(t, c10); _mm##B##_storeu_##ps(t + W, c11);             \
             t += ld;                                                                    \
-            _mm256_storeu_##ps(t, c20); _mm256_storeu_##ps(t + W, c21);                 \
+            _mm##B##_storeu_##ps(t, c20); _mm##B##_storeu_##ps(t + W, c21);             \
             t += ld;                                                                    \
-            _mm256_storeu_##ps(t, c30); _mm256_storeu_##ps(t + W, c31);                 \
+            _mm##B##_storeu_##ps(t, c30); _mm##B##_storeu_##ps(t + W, c31);             \
         }                                                                               \
     }                                                                                   \
 }
-GMM_RANK_TILES_AVX2(gmm_rank_tiles_f_avx2, float, __m256, 8, ps, ss)
-GMM_RANK_TILES_AVX2(gmm_rank_tiles_d_avx2, double, __m256d, 4, pd, sd)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx2, GMM_AVX2_ATTR, float, __m256, 8, 256, ps)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx2, GMM_AVX2_ATTR, double, __m256d, 4, 256, pd)
 
 GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
                                                   const double *mu, const double *Rk,
@@ -457,117 +471,28 @@ GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, p
 
 /* ------------------------------------------------------------------ AVX-512 */
 
-/* gmm_full32_lp_avx2 with 32 rows a group (two vectors of 16): per lane the same
-   operations in the same order, so the same bits; 6 loads for 8 FMAs a step instead of
-   6 for 4 (AVX2 at 8 lanes held a wide_f32 pass at a third of the FMA rate). */
-GMM_AVX512_ATTR static void gmm_full32_lp_avx512(const float *Xt, ptrdiff_t n, ptrdiff_t D,
-                                                 const float *mu, const float *Up,
-                                                 double cst, double *lp, ptrdiff_t rs,
-                                                 float *Zt)
+/* t[0..31] = cst - 0.5 [q0 | q1] in double. */
+GMM_INLINE GMM_AVX512_ATTR void gmm_full32_put_avx512(__m512 q0, __m512 q1, double cst,
+                                                      double *t)
 {
-    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
     const __m512d c = _mm512_set1_pd(cst), half = _mm512_set1_pd(-0.5);
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 32) {
-        for (ptrdiff_t l = 0; l < D; l++) {
-            const __m512 m = _mm512_set1_ps(mu[l]);
-            const float *x = Xt + l * ldx + i0;
-            _mm512_storeu_ps(Zt + 32 * l, _mm512_sub_ps(_mm512_loadu_ps(x), m));
-            _mm512_storeu_ps(Zt + 32 * l + 16, _mm512_sub_ps(_mm512_loadu_ps(x + 16), m));
-        }
-        __m512 qa[2], qb[2];
-        qa[0] = qa[1] = qb[0] = qb[1] = _mm512_setzero_ps();
-        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
-            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
-            const int h = (int) ((j0 / 4) & 1);
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            const float *u = Up + j0;
-            const float *z = Zt;
-            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 32) {
-                const __m512 za = _mm512_loadu_ps(z), zb = _mm512_loadu_ps(z + 16);
-                __m512 ut = _mm512_set1_ps(u[0]);
-                a0 = _mm512_fmadd_ps(za, ut, a0); b0 = _mm512_fmadd_ps(zb, ut, b0);
-                ut = _mm512_set1_ps(u[1]);
-                a1 = _mm512_fmadd_ps(za, ut, a1); b1 = _mm512_fmadd_ps(zb, ut, b1);
-                ut = _mm512_set1_ps(u[2]);
-                a2 = _mm512_fmadd_ps(za, ut, a2); b2 = _mm512_fmadd_ps(zb, ut, b2);
-                ut = _mm512_set1_ps(u[3]);
-                a3 = _mm512_fmadd_ps(za, ut, a3); b3 = _mm512_fmadd_ps(zb, ut, b3);
-            }
-            qa[h] = _mm512_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm512_fmadd_ps(b0, b0, qb[h]);
-            qa[h] = _mm512_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm512_fmadd_ps(b1, b1, qb[h]);
-            qa[h] = _mm512_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm512_fmadd_ps(b2, b2, qb[h]);
-            qa[h] = _mm512_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm512_fmadd_ps(b3, b3, qb[h]);
-        }
-        const __m512 q0 = _mm512_add_ps(qa[0], qa[1]), q1 = _mm512_add_ps(qb[0], qb[1]);
-        double t[32];
-        _mm512_storeu_pd(t, _mm512_fmadd_pd(half, _mm512_cvtps_pd(_mm512_castps512_ps256(q0)), c));
-        _mm512_storeu_pd(t + 8, _mm512_fmadd_pd(half, _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q0), 1))), c));
-        _mm512_storeu_pd(t + 16, _mm512_fmadd_pd(half, _mm512_cvtps_pd(_mm512_castps512_ps256(q1)), c));
-        _mm512_storeu_pd(t + 24, _mm512_fmadd_pd(half, _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q1), 1))), c));
-        const ptrdiff_t nr = n - i0 < 32 ? n - i0 : 32;
-        if (rs == 1 && nr == 32)
-            memcpy(lp + i0, t, sizeof t);
-        else
-            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];
-    }
+    const __m256 h[4] = {
+        _mm512_castps512_ps256(q0),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q0), 1)),
+        _mm512_castps512_ps256(q1),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q1), 1))};
+    for (int j = 0; j < 4; j++)
+        _mm512_storeu_pd(t + 8 * j, _mm512_fmadd_pd(half, _mm512_cvtps_pd(h[j]), c));
 }
+/* 32 rows a group: 6 loads for 8 FMAs a step (AVX2 at 8 lanes held a wide_f32 pass at
+   a third of this machine's FMA rate). */
+GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_AVX512_ATTR, __m512, 512, 16, gmm_full32_put_avx512)
 
 /* The rank tiles with W = 16 floats or 8 doubles, for CPUs with two 512-bit FMA units
-   (the products' rate doubles on an Intel Xeon; Zen 4 splits 512-bit operations in two:
-   expected to gain little there, not measured). Each entry sums the rows in order, as
-   in the AVX2 build: bit-identical. ld only needs to be a multiple of W: a 4 x 2W tile
-   is taken where j0 + W < D, so j0 + 2W <= ld. */
-#define GMM_RANK_TILES_AVX512(name, T, V, W, ps)                                        \
-GMM_AVX512_ATTR static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld,   \
-                                 T *Tt)                                                 \
-{                                                                                       \
-    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
-        for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 2 * W) {                   \
-            const T *zi = Z;                                                            \
-            T *t = Tt + a0 * ld + j0;                                                   \
-            if (j0 + W > a0 + 3 || j0 + W >= D) {   /* 4 x W */                         \
-                V c0 = _mm512_setzero_##ps(), c1 = c0, c2 = c0, c3 = c0;                \
-                for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                           \
-                    const V u = _mm512_loadu_##ps(zi + j0);                             \
-                    c0 = _mm512_fmadd_##ps(_mm512_set1_##ps(zi[a0]), u, c0);            \
-                    c1 = _mm512_fmadd_##ps(_mm512_set1_##ps(zi[a0 + 1]), u, c1);        \
-                    c2 = _mm512_fmadd_##ps(_mm512_set1_##ps(zi[a0 + 2]), u, c2);        \
-                    c3 = _mm512_fmadd_##ps(_mm512_set1_##ps(zi[a0 + 3]), u, c3);        \
-                }                                                                       \
-                _mm512_storeu_##ps(t, c0);                                              \
-                _mm512_storeu_##ps(t + ld, c1);                                         \
-                _mm512_storeu_##ps(t + 2 * ld, c2);                                     \
-                _mm512_storeu_##ps(t + 3 * ld, c3);                                     \
-                continue;                                                               \
-            }                                                                           \
-            V c00 = _mm512_setzero_##ps(), c01 = c00, c10 = c00, c11 = c00;             \
-            V c20 = c00, c21 = c00, c30 = c00, c31 = c00;                               \
-            for (ptrdiff_t i = 0; i < m; i++, zi += ld) {                               \
-                const V u0 = _mm512_loadu_##ps(zi + j0), u1 = _mm512_loadu_##ps(zi + j0 + W); \
-                V zr = _mm512_set1_##ps(zi[a0]);                                        \
-                c00 = _mm512_fmadd_##ps(zr, u0, c00); c01 = _mm512_fmadd_##ps(zr, u1, c01); \
-                zr = _mm512_set1_##ps(zi[a0 + 1]);                                      \
-                c10 = _mm512_fmadd_##ps(zr, u0, c10); c11 = _mm512_fmadd_##ps(zr, u1, c11); \
-                zr = _mm512_set1_##ps(zi[a0 + 2]);                                      \
-                c20 = _mm512_fmadd_##ps(zr, u0, c20); c21 = _mm512_fmadd_##ps(zr, u1, c21); \
-                zr = _mm512_set1_##ps(zi[a0 + 3]);                                      \
-                c30 = _mm512_fmadd_##ps(zr, u0, c30); c31 = _mm512_fmadd_##ps(zr, u1, c31); \
-            }                                                                           \
-            _mm512_storeu_##ps(t, c00); _mm512_storeu_##ps(t + W, c01);                 \
-            t += ld;                                                                    \
-            _mm512_storeu_##ps(t, c10); _mm512_storeu_##ps(t + W, c11);                 \
-            t += ld;                                                                    \
-            _mm512_storeu_##ps(t, c20); _mm512_storeu_##ps(t + W, c21);                 \
-            t += ld;                                                                    \
-            _mm512_storeu_##ps(t, c30); _mm512_storeu_##ps(t + W, c31);                 \
-        }                                                                               \
-    }                                                                                   \
-}
-GMM_RANK_TILES_AVX512(gmm_rank_tiles_f_avx512, float, __m512, 16, ps)
-GMM_RANK_TILES_AVX512(gmm_rank_tiles_d_avx512, double, __m512d, 8, pd)
+   (Zen 4 splits 512-bit operations in two: expected to gain little there, not
+   measured). */
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx512, GMM_AVX512_ATTR, float, __m512, 16, 512, ps)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx512, GMM_AVX512_ATTR, double, __m512d, 8, 512, pd)
 
 GMM_AVX512_ATTR static void gmm_full32_scatter_avx512(const float *X, ptrdiff_t n,
                                                       ptrdiff_t D, const double *mu,
