@@ -9,11 +9,12 @@ matching the in-memory chunks exactly would mean reading N / 64 rows at a time, 
 grows with N.
 """
 
-import json
 import functools
+import json
 import os
 import subprocess
 import sys
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -195,6 +196,27 @@ def test_inference_on_memmap_equals_in_memory(tmp_path, small_pieces):
                                gm.score(X_OFF, sample_weight=w), rtol=1e-13)
     np.testing.assert_array_equal(
         GaussianMixture(K, random_state=0).fit_predict(mm), gm.predict(X_OFF))
+
+
+def test_finiteness_check_needs_no_array_the_size_of_x():
+    # np.isfinite(X) of the whole of X is one byte an entry (6.4 MB here): the check
+    # goes a piece of rows at a time, so its temporaries stay near _FINITE_CHECK_BYTES
+    from gmmfast import _validation
+
+    X = np.random.default_rng(0).normal(size=(400_000, 16)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        _validation.check_finite(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * _validation._FINITE_CHECK_BYTES, peak
+    X[345_678, 7] = np.nan
+    with pytest.raises(ValueError, match=r"NaN in 1 row \(first: row 345678\)"):
+        _validation.check_finite(X)
+    X[345_678, 7] = np.inf
+    with pytest.raises(ValueError, match=r"infinity \(inf\) in 1 row \(first: row 345678\)"):
+        _validation.check_finite(X)
 
 
 # ------------------------------------------------------------------ memory demo
