@@ -5,7 +5,7 @@
 
    Log-densities, one row a lane. The block is first transposed, feature-major
    (Xt, D x ldx, ldx = n rounded up to 32, zero columns after n); per component, 16
-   rows at a time are centred on mu into Zt (D x 16) and
+   rows at a time (32 in the AVX-512 build) are centred on mu into Zt (D x 16) and
 
      y_j = sum_{l <= j} z_l U_lj,   q = sum_j y_j^2,   lp = cst - 0.5 q
 
@@ -222,18 +222,22 @@ static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)     
 GMM_RANK_TILES_BASE(gmm_rank_tiles_f_base, float)
 GMM_RANK_TILES_BASE(gmm_rank_tiles_d_base, double)
 
-static void gmm_full32_scatter_base(const float *X, ptrdiff_t n, ptrdiff_t D,
-                                    const double *mu, const double *Rk, double *Nk,
-                                    double *S1k, double *S2k, float *Z, float *T, float *cf,
-                                    double *sc)
-{
-    const ptrdiff_t Dp = gmm_full32_dp(D);
-    double nb;
-    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_base, gmm_full32_zrows_base);
-    if (m < GMM_FULL32_MIN_ROWS) return;
-    gmm_rank_tiles_f_base(Z, m, D, Dp, T);
-    gmm_full32_scatter_add(T, D, nb, sc, S2k);
+/* One build's scatter of component k: its rows (wsum, zrows), T = Z^T Z in that
+   build's tiles, then the shift back to mu (gmm_full32_scatter_add). */
+#define GMM_FULL32_SCATTER_FUNC(name, attr, wsum, zrows, tiles)                         \
+attr static void name(const float *X, ptrdiff_t n, ptrdiff_t D, const double *mu,       \
+                      const double *Rk, double *Nk, double *S1k, double *S2k, float *Z, \
+                      float *T, float *cf, double *sc)                                  \
+{                                                                                       \
+    const ptrdiff_t Dp = gmm_full32_dp(D);                                              \
+    double nb;                                                                          \
+    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(wsum, zrows);                           \
+    if (m < GMM_FULL32_MIN_ROWS) return;                                                \
+    tiles(Z, m, D, Dp, T);                                                              \
+    gmm_full32_scatter_add(T, D, nb, sc, S2k);                                          \
 }
+GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_base, , gmm_full32_wsum_base,
+                        gmm_full32_zrows_base, gmm_rank_tiles_f_base)
 
 /* S (D x D, lower triangle) += Z^T Z, Z (m x ldz, ldz = gmm_full_ld8(D), zero-padded
    columns): the symmetric rank-m update of the float64 scatter. OpenBLAS's dsyrk on
@@ -449,18 +453,8 @@ attr static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx2, GMM_AVX2_ATTR, float, __m256, 8, 256, ps)
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx2, GMM_AVX2_ATTR, double, __m256d, 4, 256, pd)
 
-GMM_AVX2_ATTR static void gmm_full32_scatter_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
-                                                  const double *mu, const double *Rk,
-                                                  double *Nk, double *S1k, double *S2k,
-                                                  float *Z, float *T, float *cf, double *sc)
-{
-    const ptrdiff_t Dp = gmm_full32_dp(D);
-    double nb;
-    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_avx2, gmm_full32_zrows_avx2);
-    if (m < GMM_FULL32_MIN_ROWS) return;
-    gmm_rank_tiles_f_avx2(Z, m, D, Dp, T);
-    gmm_full32_scatter_add(T, D, nb, sc, S2k);
-}
+GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_avx2, GMM_AVX2_ATTR, gmm_full32_wsum_avx2,
+                        gmm_full32_zrows_avx2, gmm_rank_tiles_f_avx2)
 
 GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, ptrdiff_t D,
                                                  double *S, double *T)
@@ -494,19 +488,8 @@ GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_AVX512_ATTR, __m512, 512, 16, gmm_full32
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx512, GMM_AVX512_ATTR, float, __m512, 16, 512, ps)
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx512, GMM_AVX512_ATTR, double, __m512d, 8, 512, pd)
 
-GMM_AVX512_ATTR static void gmm_full32_scatter_avx512(const float *X, ptrdiff_t n,
-                                                      ptrdiff_t D, const double *mu,
-                                                      const double *Rk, double *Nk,
-                                                      double *S1k, double *S2k, float *Z,
-                                                      float *T, float *cf, double *sc)
-{
-    const ptrdiff_t Dp = gmm_full32_dp(D);
-    double nb;
-    const ptrdiff_t m = GMM_FULL32_SCATTER_ROWS(gmm_full32_wsum_avx2, gmm_full32_zrows_avx2);
-    if (m < GMM_FULL32_MIN_ROWS) return;
-    gmm_rank_tiles_f_avx512(Z, m, D, Dp, T);
-    gmm_full32_scatter_add(T, D, nb, sc, S2k);
-}
+GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_avx512, GMM_AVX512_ATTR, gmm_full32_wsum_avx2,
+                        gmm_full32_zrows_avx2, gmm_rank_tiles_f_avx512)
 
 GMM_AVX512_ATTR static void gmm_rank_update_d_avx512(const double *Z, ptrdiff_t m,
                                                      ptrdiff_t D, double *S, double *T)
@@ -521,15 +504,14 @@ GMM_AVX512_ATTR static void gmm_rank_update_d_avx512(const double *Z, ptrdiff_t 
 static void gmm_full32_init(void)
 {
 #ifdef GMM_HAVE_AVX2_CLONE
-    if (gmm_exp_d == gmm_exp_d_avx512 || gmm_exp_d == gmm_exp_d_avx2) {
-        gmm_full32_lp = gmm_full32_lp_avx2;
-        gmm_full32_scatter = gmm_full32_scatter_avx2;
-        gmm_rank_update_d = gmm_rank_update_d_avx2;
-    }
     if (gmm_exp_d == gmm_exp_d_avx512) {
         gmm_full32_lp = gmm_full32_lp_avx512;
         gmm_full32_scatter = gmm_full32_scatter_avx512;
         gmm_rank_update_d = gmm_rank_update_d_avx512;
+    } else if (gmm_exp_d == gmm_exp_d_avx2) {
+        gmm_full32_lp = gmm_full32_lp_avx2;
+        gmm_full32_scatter = gmm_full32_scatter_avx2;
+        gmm_rank_update_d = gmm_rank_update_d_avx2;
     }
 #endif
 }
