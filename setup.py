@@ -20,6 +20,7 @@ GMMFAST_DEBUG
     without optimisation, for the memory-safety test runs.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -247,17 +248,18 @@ directives = {
 if sysconfig.get_platform().startswith("win"):
     opt_args = ["/O2"] if not DEBUG else ["/Od"]
 else:
-    # -fno-trapping-math (clang's default) lets gcc vectorise the clamps in _vmath.h;
+    # -fno-trapping-math (clang's default) lets gcc vectorise the clamps in csrc/vmath.h;
     # it changes no results. Never -ffast-math, never -march=native.
     opt_args = (["-O3"] if not DEBUG else ["-O0", "-g"]) + ["-fno-trapping-math"]
 
 extensions = [
     Extension(
-        "gmmfast._kernels",
-        ["gmmfast/_kernels.pyx"],
-        depends=["gmmfast/_vmath.h", "gmmfast/_smalld.h", "gmmfast/_diag.h",
-                 "gmmfast/_full.h", "gmmfast/_omp_shim.h"],
-        include_dirs=[np.get_include(), "gmmfast"],
+        "gmmfast._kernels._core",
+        ["gmmfast/_kernels/_core.pyx"],
+        # the route files and C headers it includes: a change to any rebuilds it
+        depends=sorted(glob.glob("gmmfast/_kernels/*.p[xy][id]")
+                       + glob.glob("gmmfast/_kernels/csrc/*.h")),
+        include_dirs=[np.get_include(), "gmmfast/_kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args),
         extra_link_args=[],
@@ -265,7 +267,7 @@ extensions = [
     Extension(
         "gmmfast._kmeans",
         ["gmmfast/_kmeans.pyx"],
-        include_dirs=[np.get_include(), "gmmfast"],
+        include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args),
         extra_link_args=[],

@@ -1,8 +1,9 @@
 """Parameters -> kernel arguments; the kernels run over X; results -> SuffStats.
 
 This is the only module that calls the compiled statistics and log-probability
-kernels. It knows their argument conventions (see the docstring of _kernels.pyx); the
-estimator above it knows only SuffStats and numpy arrays.
+kernels (gmmfast._kernels). It chooses the kernel route for a model (choose_route) and
+builds its parameters once (KernelModel); the estimator above it knows only SuffStats
+and numpy arrays. docs/architecture.md describes the layers and the kernel contract.
 """
 
 import math
@@ -22,9 +23,8 @@ COV_CODES = {
 #: Rows per block: the unit of work of a thread, and the size of the scratch buffers.
 BLOCK_SIZE = 256
 #: Rows per block from WIDE_FEATURES features on: a block's moment rows ('full', D(D+1)/2
-#: products a row, in float64 and for float32 data in float32 too) then stay within a
-#: thread's share of the cache (wide_f32 on 2 threads: ~200 -> ~178 ms an iteration).
-#: A divisor of BLOCK_SIZE, so pieces of whole BLOCK_SIZE blocks are whole blocks too.
+#: products a row) then stay within a thread's share of the cache. A divisor of
+#: BLOCK_SIZE, so pieces of whole BLOCK_SIZE blocks are whole blocks too.
 WIDE_BLOCK_SIZE = 128
 WIDE_FEATURES = 32
 #: At most this many chunks (independent accumulators) per pass; threads beyond this
@@ -40,20 +40,54 @@ MIN_WORK_PER_THREAD = 2**18
 _LOG_2PI = math.log(2 * math.pi)
 
 #: 'full' with D >= SMALL_FEATURES runs through moment rows about the mixture mean c
-#: (two GEMMs for all components, _kernels.COV_FULL_MOMENTS) while every component's
-#: squared Mahalanobis distance to c, ||(mu_k - c) U_k||^2, is at most this: the
-#: expansion about c then costs at most about this many units of rounding (relative)
-#: in the log-densities and covariances. Beyond it (tight components far apart, e.g.
-#: digits: ~1e7), each component's products are taken about its own mean (a triangular
-#: product and a symmetric rank update per component, _kernels COV_FULL).
+#: (two GEMMs for all components, ROUTE_FULL_MOMENTS) while every component's squared
+#: Mahalanobis distance to c, ||(mu_k - c) U_k||^2, is at most this: the expansion
+#: about c then costs at most about this many units of rounding (relative) in the
+#: log-densities and covariances. Beyond it (tight components far apart, e.g. digits:
+#: ~1e7), each component's products are taken about its own mean (ROUTE_FULL_MEANS).
 MOMENTS_MAX_SPREAD = 256.0
 
-#: float32 'full' data with at least this many features always run per component about
-#: each mean, in float32 products (_full.h), whatever the spread: from here on that is
-#: faster than the moment rows, which float32 data runs in double. A pass on one
-#: thread, K = 16, N D = 3.2e6 (per component / moment rows): D = 8 80 / 44 ms,
-#: 12 74 / 55, 16 50 / 60, 24 62 / 94, 32 62 / 123, 64 206 / 353 (K = 32).
+#: float32 'full' data with at least this many features always run about each mean, in
+#: float32 products, whatever the spread: from here on that is faster than the moment
+#: rows, which float32 data runs in double (the crossover is measured in
+#: bench/RESULTS.md).
 FULL32_MIN_FEATURES = 16
+
+
+def choose_route(covariance_type, n_features, dtype, spread=None):
+    """The kernel route (_kernels.ROUTE_*) for a model: the one table of the choice.
+
+    spread: for 'full' with n_features >= SMALL_FEATURES, the largest squared
+    Mahalanobis distance ||(mu_k - c) U_k||^2 of a component to the mixture mean c
+    (None: not near, or not computed).
+
+    ==========  =========================================  ==========================
+    type        when                                       route
+    ==========  =========================================  ==========================
+    full        D < SMALL_FEATURES                         ROUTE_FULL_SMALL
+    full        float32 and D >= FULL32_MIN_FEATURES       ROUTE_FULL_MEANS
+    full        spread <= MOMENTS_MAX_SPREAD               ROUTE_FULL_MOMENTS
+    full        otherwise                                  ROUTE_FULL_MEANS
+    tied        always                                     ROUTE_TIED
+    diag        always                                     ROUTE_DIAG
+    spherical   always                                     ROUTE_SPHERICAL
+    ==========  =========================================  ==========================
+    """
+    if covariance_type != "full":
+        return {"tied": _kernels.ROUTE_TIED, "diag": _kernels.ROUTE_DIAG,
+                "spherical": _kernels.ROUTE_SPHERICAL}[covariance_type]
+    if n_features < _kernels.SMALL_FEATURES:
+        return _kernels.ROUTE_FULL_SMALL
+    if _moments_worth_trying(n_features, dtype) and spread is not None \
+            and spread <= MOMENTS_MAX_SPREAD:
+        return _kernels.ROUTE_FULL_MOMENTS
+    return _kernels.ROUTE_FULL_MEANS
+
+
+def _moments_worth_trying(n_features, dtype):
+    """Whether the moment rows are a candidate at all (before computing the spread)."""
+    return n_features >= _kernels.SMALL_FEATURES and not (
+        np.dtype(dtype) == np.float32 and n_features >= FULL32_MIN_FEATURES)
 
 
 def block_size(n_rows, n_components=1, n_features=1):
@@ -75,18 +109,6 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
-_UNUSED_W64 = np.zeros((1, 1))  # the kernels' W64 where it is not read
-_UNUSED_P2 = np.zeros((1, 1, 1))  # the kernels' P2 for 'diag' and 'spherical' (not read)
-_UNUSED_PVEC = {}
-
-
-def _unused_pvec(K):
-    """The kernels' pvec outside 'spherical' (K zeros, never read nor written)."""
-    if K not in _UNUSED_PVEC:
-        _UNUSED_PVEC[K] = np.zeros(K)
-    return _UNUSED_PVEC[K]
-
-
 def _threads_for(n_threads, n_rows, n_components, n_features):
     """The threads worth using on this pass (results do not depend on it)."""
     work = n_rows * n_components * (n_features + 2)
@@ -95,7 +117,7 @@ def _threads_for(n_threads, n_rows, n_components, n_features):
 
 
 class KernelModel:
-    """A fitted or current mixture, in the form the kernels take.
+    """A fitted or current mixture, in the form its kernel route reads it.
 
     Parameters
     ----------
@@ -105,117 +127,119 @@ class KernelModel:
     precisions_cholesky : array of the covariance type's shape
     dtype : np.float32 or np.float64
         The data's dtype: parameter arrays are cast to it, constants stay float64.
+
+    Attributes
+    ----------
+    route : the kernel route (choose_route).
+    params : _kernels.Params, the route's parameter arrays.
+    shift : the shift the statistics are taken about: (D,) the mixture mean c, or for
+        the 'full' routes about each mean, None (the means).
     """
 
     def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype):
         self.covariance_type = covariance_type
-        self.code = COV_CODES[covariance_type]
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype = np.dtype(dtype)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
         U = np.asarray(precisions_cholesky, dtype=np.float64)
         K, D = means.shape
-        self.W64 = _UNUSED_W64
-        if covariance_type == "full":   # the hot case, compiled (seed2d: ~13 -> ~8.5 us a model)
-            self.pvec = _unused_pvec(K)
-            U = np.ascontiguousarray(U)
-            self.shift, self.cst = _kernels.full_constants(
-                np.ascontiguousarray(weights), np.ascontiguousarray(means), U)
-            self.P1, self.P2 = means, U
-            if D >= _kernels.SMALL_FEATURES and not (
-                    self.dtype == np.float32 and D >= FULL32_MIN_FEATURES):
-                self._full_moments(means, U)
-            if self.code == _kernels.COV_FULL and self.dtype == np.float32:
-                # the statistics' shifts in double: about the float32 means, every new
-                # mean would be off by their rounding (~5e-4 at an offset of 1e4)
-                self.W64 = np.ascontiguousarray(means)
-            self._finish(means, K, D)
-            return
-        if weights.min() > 0:
-            log_w = np.log(weights)
-        else:  # an empty component: log 0 = -inf, never chosen
-            with np.errstate(divide="ignore"):
-                log_w = np.log(weights)
-        base = log_w - 0.5 * D * _LOG_2PI
-        self.pvec = np.zeros(K)
-        if covariance_type == "tied":
-            self.shift = self._as_kernel_sees(weights @ means)
-            self.cst = base + np.log(np.diag(U)).sum()
-            self.P1, self.P2 = (means - self.shift) @ U, U[None]
-        elif covariance_type == "diag":
-            self.shift = self._as_kernel_sees(weights @ means)
-            P = U * U
-            Mc = means - self.shift
-            self.cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
-            # the weights of the feature rows [(x - c)^2, x - c] and the constants,
-            # float64 for either dtype (_diag.h)
-            Wt = np.zeros(_kernels.diag_weights_shape(D, K))
-            Wt[:D, :K] = -0.5 * P.T
-            Wt[D:2 * D, :K] = (P * Mc).T
-            Wt[2 * D, :K] = self.cst
-            self.P1, self.P2, self.W64 = means, _UNUSED_P2, Wt   # P1 not read
-        else:
-            self.shift = self._as_kernel_sees(weights @ means)
-            Mc = means - self.shift
-            self.pvec = U * U
-            self.cst = base + D * np.log(U) - 0.5 * self.pvec * (Mc * Mc).sum(axis=1)
-            self.P1, self.P2 = Mc, _UNUSED_P2
-        self._finish(means, K, D)
-
-    def _as_kernel_sees(self, shift):
-        """The global shift c rounded to the data's dtype, as the kernels read it
-        (shift_arg): the constants, the weights and the statistics' shift then expand
-        about the very point the rows x - c do. In double, float32 data would move
-        every mean by c - float32(c)."""
-        return shift.astype(self.dtype).astype(np.float64)
-
-    def _finish(self, means, K, D):
         self.means = means
         self.n_components, self.n_features = K, D
-        self.cst = np.ascontiguousarray(self.cst, dtype=np.float64)
-        self.pvec = np.ascontiguousarray(self.pvec, dtype=np.float64)
-        self.P1 = np.ascontiguousarray(self.P1, dtype=self.dtype)
-        self.P2 = np.ascontiguousarray(self.P2, dtype=self.dtype)
-        self.shift_arg = np.ascontiguousarray(self.shift, dtype=self.dtype)
+        if covariance_type == "full":
+            slots = self._full(weights, means, U)
+        else:
+            slots = self._shared_shift(covariance_type, weights, means, U)
+        self.params = _kernels.Params(self.route, dtype, K, D, **slots)
 
-    def _full_moments(self, means, U):
-        """Switch to moment rows (COV_FULL_MOMENTS) when every component is within
-        MOMENTS_MAX_SPREAD of the shift: W64 becomes the GEMM weights W (K, Q+1),
-        float64 for either dtype, of the rows [z_a z_b (a >= b), z_a, 1], z = x - c
-        (see _kernels.pyx), with c rounded to the data's dtype as the kernel's rows
-        see it (so the statistics' shift is that c too)."""
+    def _full(self, weights, means, U):
+        """The 'full' routes (compiled constants: seed2d spends most of an iteration
+        in Python, and a model is made every iteration)."""
         K, D = means.shape
-        shift = self._as_kernel_sees(self.shift)
-        m = means - shift
-        V = np.einsum("kd,kde->ke", m, U)
-        spread = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2
-        if not spread.max() <= MOMENTS_MAX_SPREAD:
-            return
-        self.shift = shift
+        U = np.ascontiguousarray(U)
+        shift, cst = _kernels.full_constants(
+            np.ascontiguousarray(weights), np.ascontiguousarray(means), U)
+        spread = None
+        if _moments_worth_trying(D, self.dtype):
+            c = self._as_kernel_sees(shift)
+            m = means - c
+            V = np.einsum("kd,kde->ke", m, U)
+            spreads = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2
+            spread = spreads.max() if spreads.max() <= MOMENTS_MAX_SPREAD else None
+        self.route = choose_route("full", D, self.dtype, spread)
+        if self.route == _kernels.ROUTE_FULL_MOMENTS:
+            self.shift = c
+            return self._moments_slots(means, U, m, spreads, cst)
+        self.shift = None
+        data_means = np.ascontiguousarray(means, dtype=self.dtype)
+        data_chol = np.ascontiguousarray(U, dtype=self.dtype)
+        if self.route == _kernels.ROUTE_FULL_SMALL:
+            # the statistics in double about the means in double; the factors as the
+            # log-densities read them (rounded to the data's dtype)
+            return dict(cst=cst, means=data_means, chol=data_chol,
+                        means64=np.ascontiguousarray(means),
+                        chol64=np.asarray(data_chol, dtype=np.float64))
+        if self.dtype == np.float32:
+            # the statistics' shifts in double: about the float32 means, every new
+            # mean would be off by their rounding (~5e-4 at an offset of 1e4)
+            return dict(cst=cst, means=data_means, chol=_kernels.padded_factors(data_chol),
+                        means64=np.ascontiguousarray(means))
+        return dict(cst=cst, means=data_means, chol=data_chol,
+                    means64=np.ascontiguousarray(means))
+
+    def _moments_slots(self, means, U, m, spreads, cst):
+        """The GEMM weights W (K, Q+1), float64 for either dtype, of the moment rows
+        [z_a z_b (a >= b), z_a, 1], z = x - c (route_full_moments.pxi), with c rounded
+        to the data's dtype as the kernel's rows see it (so the statistics' shift is
+        that c too)."""
+        K, D = means.shape
         P = np.matmul(U, U.transpose(0, 2, 1))         # precisions U U^T
         rows, cols = np.tril_indices(D)                # the kernel's order: a, b <= a
         T = rows.size
         W = np.empty((K, T + D + 1))
         W[:, :T] = P[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
         W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
-        self.cst = self.cst - 0.5 * spread
-        W[:, T + D] = self.cst
-        self.code = _kernels.COV_FULL_MOMENTS
-        self.P2, self.W64 = _UNUSED_P2, W   # P1 stays the means (not read)
+        W[:, T + D] = cst - 0.5 * spreads
+        return dict(shift=np.ascontiguousarray(self.shift, dtype=self.dtype), coef=W)
 
-    def args(self):
-        """The parameter arguments of block_stats / block_logprob, in order."""
-        return self.cst, self.P1, self.P2, self.pvec, self.shift_arg, self.W64
+    def _shared_shift(self, covariance_type, weights, means, U):
+        """'tied', 'diag', 'spherical': moments about the mixture mean c."""
+        K, D = means.shape
+        self.route = choose_route(covariance_type, D, self.dtype)
+        if weights.min() > 0:
+            log_w = np.log(weights)
+        else:  # an empty component: log 0 = -inf, never chosen
+            with np.errstate(divide="ignore"):
+                log_w = np.log(weights)
+        base = log_w - 0.5 * D * _LOG_2PI
+        self.shift = self._as_kernel_sees(weights @ means)
+        shift = np.ascontiguousarray(self.shift, dtype=self.dtype)
+        Mc = means - self.shift
+        if covariance_type == "tied":
+            cst = base + np.log(np.diag(U)).sum()
+            return dict(cst=np.ascontiguousarray(cst), shift=shift,
+                        whitened_means=np.ascontiguousarray(Mc @ U, dtype=self.dtype),
+                        chol=np.ascontiguousarray(U[None], dtype=self.dtype))
+        if covariance_type == "diag":
+            P = U * U
+            cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
+            # the weights of the feature rows [(x - c)^2, x - c] and the constants
+            Wt = np.zeros(_kernels.diag_weights_shape(D, K))
+            Wt[:D, :K] = -0.5 * P.T
+            Wt[D:2 * D, :K] = (P * Mc).T
+            Wt[2 * D, :K] = cst
+            return dict(shift=shift, coef=Wt)
+        prec = U * U
+        cst = base + D * np.log(U) - 0.5 * prec * (Mc * Mc).sum(axis=1)
+        return dict(cst=np.ascontiguousarray(cst), shift=shift,
+                    centred_means=np.ascontiguousarray(Mc, dtype=self.dtype),
+                    prec=np.ascontiguousarray(prec))
 
-
-def _stat_sizes(covariance_type, K, D):
-    """Per-chunk lengths of the S1 and S2 outputs of block_stats."""
-    return {
-        "full": (K * D, K * D * D),
-        "tied": (K * D, D * D),
-        "diag": (1, 2 * K * D),
-        "spherical": (K * D, K),
-    }[covariance_type]
+    def _as_kernel_sees(self, shift):
+        """The global shift c rounded to the data's dtype, as the kernels read it: the
+        constants, the weights and the statistics' shift then expand about the very
+        point the rows x - c do. In double, float32 data would move every mean by
+        c - float32(c)."""
+        return shift.astype(self.dtype).astype(np.float64)
 
 
 class StatsWorkspace:
@@ -227,7 +251,7 @@ class StatsWorkspace:
 
     def __init__(self, n_samples, n_components, n_features, covariance_type):
         K, D = n_components, n_features
-        s1, s2 = _stat_sizes(covariance_type, K, D)
+        s1, s2 = _kernels.stat_widths(COV_CODES[covariance_type], K, D)
         self.n_samples = n_samples
         self.block_size = block_size(n_samples, K, D)
         n_blocks = max(1, -(-n_samples // self.block_size))
@@ -293,7 +317,7 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     if ws.n_samples != X.shape[0]:
         raise ValueError("suff_stats: the workspace was made for another number of rows")
     status, _, row = _kernels.block_stats(
-        model.code, X, sample_weight, *model.args(),
+        model.params, X, sample_weight,
         ws.N, ws.S1, ws.S2, ws.L, ws.block_size, ws.threads(n_threads, K, D),
     )
     if status != _kernels.OK:
@@ -306,9 +330,8 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     else:
         S1 = ws.S1[0].reshape(K, D).copy()
         S2 = ws.S2[0].reshape({"full": (K, D, D), "tied": (D, D), "spherical": (K,)}[cov]).copy()
-    about_c = model.code == _kernels.COV_FULL_MOMENTS
     if cov == "full":  # 'full' statistics always carry one shift per component
-        shift = np.tile(model.shift, (K, 1)) if about_c else model.means
+        shift = model.means if model.shift is None else np.tile(model.shift, (K, 1))
     else:
         shift = model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
@@ -336,7 +359,7 @@ def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
     out_resp = np.empty((n, K), dtype=X.dtype) if resp else _empty((0, 0), X.dtype)
     out_labels = np.empty(n, dtype=np.intp) if labels else _empty((0,), np.intp)
     status, row = _kernels.block_logprob(
-        model.code, X, *model.args(), out_lse, out_resp, out_labels,
+        model.params, X, out_lse, out_resp, out_labels,
         block_size(n, K, model.n_features), _threads_for(n_threads, n, model.n_components, model.n_features),
     )
     if status != _kernels.OK:

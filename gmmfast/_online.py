@@ -11,7 +11,7 @@ sum eta_t**2 converges, the conditions under which s converges to a stationary p
 of the expected log-likelihood on stationary data. Smaller alpha forgets faster.
 
 Statistics are taken about a shift (the current means for 'full', the mixture mean
-otherwise, see DESIGN.md) that changes with the parameters; ``reshift`` moves
+otherwise, see docs/architecture.md) that changes with the parameters; ``reshift`` moves
 statistics to another shift exactly before they are blended.
 """
 

@@ -8,7 +8,7 @@ The estimator's EM loop (``GaussianMixture._fit``) and its stepwise variant
 - hands out the rows to initialise from, ``init_data(random_state) -> (X0, w0)``,
   an in-memory C-contiguous array (all of X, or a bounded random subsample);
 - returns the sufficient statistics of all the data under given parameters,
-  ``stats(weights, means, precisions_cholesky) -> SuffStats`` (see DESIGN.md);
+  ``stats(weights, means, precisions_cholesky) -> SuffStats`` (docs/architecture.md);
 - computes per-sample outputs, ``per_sample(...)`` and ``weighted_score(...)``.
 
 Three drivers implement it over the same kernel (``_estep.suff_stats``):

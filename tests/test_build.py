@@ -24,16 +24,26 @@ def _openmp_expected():
 
 
 def test_kernels_are_a_compiled_extension_inside_the_package():
-    path = Path(_kernels.__file__).resolve()
-    assert path.parent == PACKAGE, f"gmmfast._kernels loaded from {path}, outside {PACKAGE}"
+    path = Path(_kernels._core.__file__).resolve()
+    assert path.parent == PACKAGE / "_kernels", (
+        f"gmmfast._kernels._core loaded from {path}, outside {PACKAGE}")
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     assert path.name.endswith(tuple(suffixes)), f"{path.name} is not an extension module"
 
 
 def test_cython_sources_are_shipped_as_package_data():
-    # pyproject.toml's package-data: the kernel source and the header it includes
-    for name in ("_kernels.pyx", "_omp_shim.h"):
-        assert (PACKAGE / name).is_file(), f"{name} is not installed in {PACKAGE}"
+    # pyproject.toml's package-data: the kernel module, every file it includes and every
+    # C header, as they are in the source tree (a file left out of the list fails here)
+    kernels = PACKAGE / "_kernels"
+    for name in ("_core.pyx", "_core.pxd", "common.pxi", "mstep.pxi",
+                 "csrc/kernels.h", "csrc/isa.h", "csrc/omp_shim.h"):
+        assert (kernels / name).is_file(), f"{name} is not installed in {kernels}"
+    routes = sorted(p.name for p in kernels.glob("route_*.pxi"))
+    assert len(routes) == len(_kernels.RouteId) - 1, routes   # every route but N_ROUTES
+    included = (kernels / "csrc" / "kernels.h").read_text()
+    for header in kernels.glob("csrc/*.h"):
+        if header.name not in ("kernels.h", "omp_shim.h"):
+            assert f'#include "{header.name}"' in included, header.name
 
 
 def test_show_config_reports_the_build():

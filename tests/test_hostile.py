@@ -102,7 +102,7 @@ model = _estep.KernelModel("{cov}", np.ones(K) / K, np.arange(K * D, dtype=float
                            .reshape(K, D), U, np.float64)
 X = np.random.default_rng(0).normal(size=(10, D))
 try:
-    _kernels.block_stats(model.code, X, None, *model.args(), np.zeros((1, K)),
+    _kernels.block_stats(model.params, X, None, np.zeros((1, K)),
                          np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), 256, 1)
 except ValueError:
     print("refused")
@@ -111,11 +111,9 @@ except ValueError:
 
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 def test_block_stats_refuses_outputs_too_small(cov):
-    # KERNEL BUG (reported, not fixed here: _kernels.pyx is not ours to edit):
-    # block_stats checks the rows of out_S1/out_S2 but not their widths, and writes
-    # K*D (S1) and K*D*D / D*D / 2*K*D / K (S2) doubles per chunk whatever it was
-    # given: valgrind shows "Invalid write of size 8" in _stats_full_block. Run in a
-    # child: the overflow corrupts the heap of the process that makes it.
+    # block_stats must check the widths of out_S1/out_S2, not only their rows: it
+    # writes K*D (S1) and K*D*D / D*D / 2*K*D / K (S2) doubles per chunk. Run in a
+    # child: an overflow would corrupt the heap of the process that makes it.
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(gmmfast.__file__).resolve().parent.parent)
     proc = subprocess.run([sys.executable, "-c", _NARROW_OUTPUTS.format(cov=cov)],

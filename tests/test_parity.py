@@ -75,17 +75,20 @@ def test_float64_matches_sklearn(covariance_type, scales):
     assert_models_close(gf, sk, X, rtol=1e-10, atol_proba=1e-10)
 
 
-# 'full' runs one of three kernels: feature-major loops (D < 8); from D = 8, while
-# every component is within MOMENTS_MAX_SPREAD (squared Mahalanobis distance) of the
-# mixture mean, moment rows about that mean (two GEMMs for all components); otherwise
-# per component about each mean (a triangular kernel of our own and syrk). Each must
-# match scikit-learn, near the origin and far from it, in float64 and float32, below and
-# above D = 32. The spread is
-# forced (0 or inf) so that each test runs the kernel it names (except float32 from
-# FULL32_MIN_FEATURES features on, which runs per component in float32 products).
+# 'full' runs one of three routes (_estep.choose_route): feature-major loops (D < 8);
+# from D = 8, while every component is within MOMENTS_MAX_SPREAD (squared Mahalanobis
+# distance) of the mixture mean, moment rows about that mean (two GEMMs for all
+# components); otherwise per component about each mean (a triangular kernel and a rank
+# update of our own). Each must match scikit-learn, near the origin and far from it, in
+# float64 and float32, below and above D = 32. The spread is forced (0 or inf) so that
+# each test runs the route it names (except float32 from FULL32_MIN_FEATURES features
+# on, which runs about each mean in float32 products).
+SMALL, MEANS, MOMENTS = (_kernels.ROUTE_FULL_SMALL, _kernels.ROUTE_FULL_MEANS,
+                         _kernels.ROUTE_FULL_MOMENTS)
 FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",
-    [(3, None, 0), (12, 0.0, 0), (41, 0.0, 0), (12, np.inf, 4), (40, np.inf, 4)],
+    [(3, None, SMALL), (12, 0.0, MEANS), (41, 0.0, MEANS), (12, np.inf, MOMENTS),
+     (40, np.inf, MOMENTS)],
     # the triangular kernel's tiles: 12 = 8 + 4 columns, 41 = 5 x 8 + 1 (padded)
     ids=["loops", "tri12", "tri41", "moments12", "moments40"])
 
@@ -96,9 +99,9 @@ def full_path(monkeypatch, spread):
 
 
 def kernel_code(gm, dtype):
-    """The kernel the fitted model's passes run (_estep.KernelModel.code)."""
+    """The kernel route the fitted model's passes run (_estep.KernelModel.route)."""
     return _estep.KernelModel(gm.covariance_type, gm.weights_, gm.means_,
-                              gm.precisions_cholesky_, dtype).code
+                              gm.precisions_cholesky_, dtype).route
 
 
 @FULL_PATHS
@@ -140,7 +143,7 @@ def test_every_full_kernel_float32_as_accurate_as_sklearn_float32(d, spread, cod
     sk32, gf32 = fit_both(X32, "full", max_iter=10)
     # float32 from FULL32_MIN_FEATURES features on: per component whatever the spread
     assert kernel_code(gf32, np.float32) == (
-        0 if d >= _estep.FULL32_MIN_FEATURES else code)
+        MEANS if d >= _estep.FULL32_MIN_FEATURES else code)
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
         truth = getattr(gf64, name)
         err_gf = np.abs(getattr(gf32, name) - truth).max() / np.abs(truth).max()
@@ -148,7 +151,7 @@ def test_every_full_kernel_float32_as_accurate_as_sklearn_float32(d, spread, cod
         assert err_gf <= 2 * err_sk + 1e-6, (name, err_gf, err_sk)
 
 
-# The float32 per-component kernels (_full.h) take 16 rows a lane group, U in column
+# The float32 per-component kernels (route_full_means.pxi) take 16 rows a lane group, U in column
 # blocks of 4, the scatter in 4 x 16 tiles of D rounded up to 16 columns, and add a
 # component's rows in double when fewer than 8 have a non-zero responsibility: these
 # shapes leave a remainder in each (D mod 4, 8 and 16; n mod 16), and 5 far rows make a
@@ -165,7 +168,7 @@ def test_float32_full_kernel_tiles_as_accurate_as_sklearn_float32(d, n):
         gf64 = GaussianMixture(K + 1, **kw).fit(X64)
         gf32 = GaussianMixture(K + 1, **kw).fit(X32)
         sk32 = SkGaussianMixture(K + 1, **kw).fit(X32)
-    assert kernel_code(gf32, np.float32) == 0
+    assert kernel_code(gf32, np.float32) == MEANS
     assert np.isclose(gf32.weights_, 5 / len(X32), rtol=1e-3).any()
     # measured: at most 1.3 times scikit-learn's float32 error (means), most below it
     # (precisions_cholesky_ 1.2e-5 against 6.5e-5 at d = 16)
@@ -176,7 +179,7 @@ def test_float32_full_kernel_tiles_as_accurate_as_sklearn_float32(d, n):
         assert err_gf <= 2 * err_sk, (name, err_gf, err_sk)
 
 
-# The 'diag' kernels (_diag.h) work in tiles of 4 rows x 12 components and 4 components
+# The 'diag' kernels (csrc/diag_products.h) work in tiles of 4 rows x 12 components and 4 components
 # x 12 feature-row columns (AVX2; AVX-512: 32 and 32, in vectors of 8), over sub-blocks
 # of 64 rows, with the feature rows padded to a multiple of 4 columns: these shapes
 # leave a remainder in every one of them (K mod 4, 8, 12 and 32, 2D mod 4 and 8, n mod
@@ -199,7 +202,7 @@ def test_diag_kernel_tiles_match_sklearn(n_components, d, n):
 def test_float32_expands_about_the_shift_the_kernel_sees(covariance_type):
     # float32 rows are x - c with c rounded to float32; the constants, the weights and
     # the statistics' shift must use that same c, or every mean moves by c - float32(c)
-    # (~4e-4 here). 'full' expands about c in its moment rows (code 4).
+    # (~4e-4 here). 'full' expands about c in its moment rows.
     X64 = make_data(6, n=1500, d=12, offset=1e4)
     X32 = X64.astype(np.float32)
     init = explicit_init(X64, covariance_type)
@@ -207,9 +210,10 @@ def test_float32_expands_about_the_shift_the_kernel_sees(covariance_type):
     U = _compute_precision_cholesky(cov, covariance_type)
     models = [_estep.KernelModel(covariance_type, init["weights_init"], init["means_init"],
                                  U, dt) for dt in (np.float32, np.float64)]
-    assert models[0].code == models[1].code
-    assert covariance_type != "full" or models[0].code == 4
-    np.testing.assert_array_equal(models[0].shift, models[0].shift_arg.astype(np.float64))
+    assert models[0].route == models[1].route
+    assert covariance_type != "full" or models[0].route == MOMENTS
+    np.testing.assert_array_equal(models[0].shift,
+                                  models[0].shift.astype(np.float32).astype(np.float64))
     # the same float32 values through either dtype's kernel: both expand exactly in
     # double, but float32 data normalises in float32 (responsibilities to ~6e-8
     # relative, times |x - mean| of a few units: ~2e-7; measured 2e-8). The shift's
@@ -226,8 +230,8 @@ def test_float32_expands_about_the_shift_the_kernel_sees(covariance_type):
 # (far apart) 1e-8. About the float32 means, the statistics moved every mean by ~4.6e-4.
 @pytest.mark.parametrize("d, atol", [(3, 1e-4), (12, 1e-6), (20, 1e-6)])
 def test_float32_full_statistics_about_the_double_means(d, atol):
-    # 'full' per component (small-D loops at 3, the float32 kernels of _full.h at 12
-    # and 20) reports its statistics about the means in double: the kernels must take
+    # 'full' per component (small-D loops at 3, the float32 kernels of
+    # route_full_means.pxi at 12 and 20) reports its statistics about the means in double: the kernels must take
     # them about those, not about their float32 rounding
     X64 = make_data(6, n=1500, d=d, offset=1e4)
     X32 = X64.astype(np.float32)
@@ -239,7 +243,7 @@ def test_float32_full_statistics_about_the_double_means(d, atol):
     means = []
     for dt in (np.float32, np.float64):
         m = _estep.KernelModel("full", gm.weights_, gm.means_, gm.precisions_cholesky_, dt)
-        assert m.code == _kernels.COV_FULL
+        assert m.route == (SMALL if d < _kernels.SMALL_FEATURES else MEANS)
         st = _estep.suff_stats(X32.astype(dt), None, m, 1)
         means.append(st.shift + st.S1 / st.N[:, None])
     np.testing.assert_allclose(means[0], means[1], rtol=0, atol=atol)
@@ -253,10 +257,11 @@ def test_moments_run_only_while_components_are_near_the_mixture_mean():
     spread = np.einsum("kd,kde->ke", gm.means_ - gm.weights_ @ gm.means_,
                        gm.precisions_cholesky_)
     spread = (spread ** 2).sum(1).max()
-    assert kernel_code(gm, np.float64) == (4 if spread <= _estep.MOMENTS_MAX_SPREAD else 0)
+    assert kernel_code(gm, np.float64) == (
+        MOMENTS if spread <= _estep.MOMENTS_MAX_SPREAD else MEANS)
     tight = np.vstack([make_data(s, n=300, d=12) * 1e-3 + 10.0 * s for s in range(3)])
     gm = GaussianMixture(K, covariance_type="full", random_state=0).fit(tight)
-    assert kernel_code(gm, np.float64) == 0
+    assert kernel_code(gm, np.float64) == MEANS
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

@@ -1,4 +1,4 @@
-"""The kernels' vector exp and log (_vmath.h) against numpy, over their whole domain.
+"""The kernels' vector exp and log (gmmfast/_kernels/csrc/vmath.h) against numpy, over their whole domain.
 
 Bounds, and why: both are Cody-Waite reductions with a polynomial of enough terms that
 truncation is below 2e-17 (double) / 3e-9 (float); what remains is rounding in about a
@@ -99,9 +99,9 @@ from gmmfast import GaussianMixture, _kernels
 rng = np.random.default_rng(0)
 out = {"impl": _kernels.vmath_impl()}
 # 'diag' with 37 components and 17 features: two tiles of components in every build,
-# and a masked last vector of the feature rows in the AVX-512 one (_diag.h); one
+# and a masked last vector of the feature rows in the AVX-512 one (csrc/diag_products.h); one
 # iteration, as 40 rows a component would amplify the baseline's rounding over five.
-# 'tied' with 20 features: the float64 rank update in whole and edge tiles (_full.h);
+# 'tied' with 20 features: the float64 rank update in whole and edge tiles (csrc/rank_update.h);
 # float32 'full' with 41: its log-density groups and rank tiles, whole and edge.
 for cov, d, k, it in [("full", 3, 3, 5), ("full", 12, 3, 5), ("full", 41, 3, 5),
                       ("tied", 5, 3, 5), ("tied", 20, 3, 5), ("diag", 9, 3, 5),

@@ -36,8 +36,8 @@ GMMFAST_DEBUG=1 "$python" setup.py build_ext --inplace --force >build.log 2>&1 \
     || { tail -30 build.log; exit 1; }
 # boundscheck on leaves Cython's index checks in the generated C
 # (setup.py writes a debug build's C under build/cython-debug, apart from the normal one)
-csrc=gmmfast/_kernels.c
-for c in build/cython-debug/gmmfast/_kernels.c build/cython-debug/_kernels.c; do
+csrc=gmmfast/_kernels/_core.c
+for c in build/cython-debug/gmmfast/_kernels/_core.c build/cython-debug/_kernels/_core.c; do
     if [ -f "$c" ]; then csrc=$c; break; fi
 done
 checks=$(grep -c "Out of bounds on buffer access" "$csrc" 2>/dev/null || true)

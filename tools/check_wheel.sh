@@ -126,8 +126,8 @@ from gmmfast import _kernels
 info = gmmfast.show_config()
 assert info['openmp'], 'the installed wheel was built without OpenMP'
 # the extension imported is the one in the repaired wheel, byte for byte
-installed = Path(_kernels.__file__)
-member = f"gmmfast/{installed.name}"
+installed = Path(_kernels._core.__file__)
+member = f"gmmfast/_kernels/{installed.name}"
 in_wheel = zipfile.ZipFile(sys.argv[1]).read(member)
 assert hashlib.sha256(installed.read_bytes()).digest() == hashlib.sha256(in_wheel).digest(), \
     f"{installed} differs from {member} in the wheel"

@@ -3,9 +3,11 @@
     python tools/check_wheel_contents.py WHEEL
 
 Fails (exit 1, saying what is missing) unless the wheel has:
-- the compiled extensions, gmmfast/_kernels.<abi>.so (EM) and gmmfast/_kmeans.<abi>.so
-  (k-means initialisation), or .pyd, each exactly once;
-- every module and Cython source of the checkout's gmmfast/ (*.py, *.pyx, *.pxd, *.h);
+- the compiled extensions, gmmfast/_kernels/_core.<abi>.so (EM) and
+  gmmfast/_kmeans.<abi>.so (k-means initialisation), or .pyd, each exactly once;
+- every module and Cython source of the checkout's gmmfast/, its subpackage
+  gmmfast/_kernels/ and the C headers in gmmfast/_kernels/csrc/ (*.py, *.pyx, *.pxd,
+  *.pxi, *.h);
 - no generated C file;
 - the OpenMP runtime its platform needs, bundled by the wheel repair step:
   manylinux libgomp (auditwheel, gmmfast.libs/), macOS libomp (delocate,
@@ -35,15 +37,17 @@ def check(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     problems = []
 
-    for module in ("_kernels", "_kmeans"):
+    for module in ("_kernels/_core", "_kmeans"):
         found = [n for n in names if fnmatch.fnmatch(n, f"gmmfast/{module}.*")
                  and n.endswith((".so", ".pyd"))]
         if len(found) != 1:
             problems.append(f"expected one compiled gmmfast/{module} extension, found {found}")
 
     expected = sorted(
-        f"gmmfast/{p.name}" for pattern in ("*.py", "*.pyx", "*.pxd", "*.h")
-        for p in SOURCE.glob(pattern)
+        f"gmmfast/{p.relative_to(SOURCE).as_posix()}"
+        for folder in ("", "_kernels", "_kernels/csrc")
+        for pattern in ("*.py", "*.pyx", "*.pxd", "*.pxi", "*.h")
+        for p in (SOURCE / folder).glob(pattern)
     )
     missing = [n for n in expected if n not in names]
     if missing:

@@ -28,21 +28,21 @@ Checks (printed; the exit status is 1 on a FAIL):
 Only the public API is used (gmmfast.GaussianMixture, gmmfast.show_config and the
 GMMFAST_ISA variable), so the script survives the renaming or moving of internal
 modules. The one internal look-up, the vector build gmmfast reports it chose
-(gmmfast._kernels.vmath_impl() at 2dcba89), is guarded and only printed as
+(gmmfast._kernels.vmath_impl()), is guarded and only printed as
 information; it is not part of any hash.
 
 The case grid (CASES below) was chosen by reading gmmfast/_estep.py and
-gmmfast/_kernels.pyx at commit 2dcba89; the thresholds it relies on are hard-coded
+the kernel routes (gmmfast/_kernels/route_*.pxi); the thresholds it relies on are hard-coded
 here on purpose (importing them would tie the script to internal names):
 
-  SMALL_D = 8                'full' with D < 8 runs the small-D kernel (_smalld.h),
+  SMALL_D = 8                'full' with D < 8 runs the small-D route (csrc/small_full.h),
                              compiled once for each D = 1..7;
   MOMENTS_MAX_SPREAD = 256   'full' with D >= 8 runs "moment rows" about the mixture
                              mean (two GEMMs for all components) while every component's
                              (mu_k - c)' P_k (mu_k - c) <= 256, else per component
-                             about its own mean ('full' proper, _full.h);
+                             about its own mean (route_full_means.pxi);
   FULL32_MIN_FEATURES = 16   float32 'full' with D >= 16 always runs per component in
-                             float32 products (_full.h gmm_full32_*), whatever the
+                             float32 products (gmm_full32_*), whatever the
                              spread; float32 with 8 <= D < 16 takes moment rows (in
                              double) when the spread allows, else the float32 kernels;
   GMM_FULL32_MIN_ROWS = 8    a block in which fewer than 8 rows have a non-zero
@@ -125,7 +125,7 @@ CASES += [
           sep=100.0, tiny=2),
     _case("full-percomp-D33-f64", "D=33 separated, 129 blocks: per-component 'full' "
           "float64 with wide blocks, odd D", "full", 33, 5, 16500, "f64", sep=100.0),
-    # 'full' per component, float32 kernels (_full.h gmm_full32_*).
+    # 'full' per component, float32 kernels (gmm_full32_*).
     _case("full-f32k-D12-sep", "float32 D=12 separated: per-component float32 'full' "
           "kernels below FULL32_MIN_FEATURES (spread > 256)", "full", 12, 8, 6001, "f32",
           sep=100.0, off=1000.0),
@@ -147,7 +147,7 @@ CASES += [
           sep=2.0),
     _case("spherical-D6-f32", "'spherical' D=6 float32, offset 30", "spherical", 6, 7,
           12001, "f32", sep=2.0, off=30.0),
-    # 'diag' (_diag.h): tile remainders in both vector builds.
+    # 'diag' (csrc/diag_products.h): tile remainders in both vector builds.
     _case("diag-K13-D7-f64", "'diag' K=13 (AVX2 12+1, AVX-512 8+5 masked), D=7 "
           "(2D=14 padded to 16): tile remainders", "diag", 7, 13, 6001, "f64", sep=2.0),
     _case("diag-K13-D7-f32", "'diag' K=13 D=7 float32 (products in double, float32 "

@@ -42,7 +42,7 @@ def main():
         for dtype in (np.float64, np.float32):
             for D in (3, 9, 33):
                 for n in (1, 300):  # one row; a full block of 256 and a partial one
-                    # 'diag' with K = 13 too: the remainders of its tiles (_diag.h)
+                    # 'diag' with K = 13 too: the remainders of its tiles (csrc/diag_products.h)
                     K = 13 if cov_type == "diag" and D == 9 else 3
                     weights, means, cov, model = model_for(rng, cov_type, K, D, dtype)
                     X = (2 * rng.normal(size=(n, D))).astype(dtype)
@@ -73,7 +73,7 @@ def main():
                         continue
                     assert dtype == np.float32 and not np.isnan(out).any()
                 try:
-                    _kernels.block_logprob(model.code, X, *model.args(), np.empty(n + 1),
+                    _kernels.block_logprob(model.params, X, np.empty(n + 1),
                                            np.empty((0, 0), dtype), np.empty(0, np.intp),
                                            256, 1)
                     raise AssertionError("shape mismatch not reported")

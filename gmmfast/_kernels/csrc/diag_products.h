@@ -1,4 +1,4 @@
-/* 'diag' covariance: the two products of a block, in kernels of our own.
+/* Diagonal products: the two products of a 'diag' block, in kernels of our own.
 
    A block's feature rows, and the weights with the constants as a last row (double,
    zero-padded: lda the smallest multiple of 4 >= 2D, ldw the smallest one >= K):
@@ -10,8 +10,8 @@
      lpt[k, i] = cst_k + sum_{p < 2D} A_ip Wt_pk          (K x m, component-major)
      C[k, :]  += sum_i R[k, i] A_i,   N_k += sum_i R[k, i]
 
-   with R (K x m) the weighted responsibilities. OpenBLAS ran these shapes (m x 2D by
-   2D x K, m a few hundred) at about half the FMA peak, a sixth of it in packing. Here
+   with R (K x m) the weighted responsibilities. BLAS runs these thin shapes (m x 2D by
+   2D x K, m a few hundred) far below the FMA peak, much of the time in packing. Here
    both products broadcast one operand against vectors of the other, 12 vector
    accumulators a tile: the first over 4 rows x 12 components (transposed 4 x 4 at the
    end, so lpt is written component-major for the normalisation), the second over 4
@@ -22,14 +22,14 @@
    in order; C adds the rows in order, N with gmm_sum (eight partial sums). The baseline
    build does the same without fused multiply-adds. float32 data: the same kernels in
    double (the expansion about c needs it), and the normalisation between them in
-   float32 (gmm_diag_normalize_f). Compiled like _vmath.h: baseline, AVX2+FMA, and
-   AVX-512 (8 lanes, tiles of 4 rows x 32 components and 4 components x 32 columns;
-   bit-identical to the AVX2 build).
+   float32 (gmm_normalize_cols_fd, normalize.h). Built for every instruction set
+   (isa.h); the AVX-512 build (8 lanes, tiles of 4 rows x 32 components and 4
+   components x 32 columns) is bit-identical to the AVX2 build.
 */
-#ifndef GMMFAST_DIAG_H
-#define GMMFAST_DIAG_H
+#ifndef GMMFAST_DIAG_PRODUCTS_H
+#define GMMFAST_DIAG_PRODUCTS_H
 
-#include "_vmath.h"
+#include "vmath.h"
 
 /* Rows a caller hands to the kernels at a time (their scratch is sized for it). */
 #define GMM_DIAG_ROWS 64
@@ -71,55 +71,9 @@ typedef void (*gmm_diag_moments_fn)(const double *, ptrdiff_t, const double *, p
 static gmm_diag_lp_fn gmm_diag_lp = gmm_diag_lp_base;
 static gmm_diag_moments_fn gmm_diag_moments = gmm_diag_moments_base;
 
-/* float32 data: the normalisation in float32, as scikit-learn's float32 does it, from
-   lpt in double. Per row: the maximum in double, then y_ki = exp(float(lpt_ki - max_i))
-   in float32 (so no absolute precision is lost to a large lpt), their sum in float32;
-   lse_i = max_i + log(sum_i) (the log in float32: ~1e-7 absolute, sum_i >= 1);
-   lpt_ki := double(y_ki * float(w_i / sum_i)), the weighted responsibilities. A row
-   whose lse is not finite shows up as a non-finite lse_i (NaN and -inf propagate); the
-   caller checks. Scratch: row_max (n double), sum (n float), y (K n float). */
-#define GMM_DIAG_NORMALIZE_F(suffix, attr)                                              \
-attr static void gmm_diag_normalize_f_##suffix(                                         \
-    double *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, double *lse,                \
-    double *row_max, float *sum, float *y)                                              \
-{                                                                                       \
-    GMM_COLS_MAX(double, lpt, n, K, row_max)                                            \
-    for (ptrdiff_t i = 0; i < n; i++) sum[i] = 0.0f;                                    \
-    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        const double *col = lpt + k * n;                                                \
-        float *yk = y + k * n;                                                          \
-        for (ptrdiff_t i = 0; i < n; i++) {                                             \
-            yk[i] = gmm_exp1_f((float) (col[i] - row_max[i]));                          \
-            sum[i] += yk[i];                                                            \
-        }                                                                               \
-    }                                                                                   \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-        lse[i] = row_max[i] + (double) gmm_log1_f(sum[i]);                              \
-        sum[i] = (float) (w ? w[i] : 1.0) / sum[i];                                     \
-    }                                                                                   \
-    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        double *col = lpt + k * n;                                                      \
-        const float *yk = y + k * n;                                                    \
-        for (ptrdiff_t i = 0; i < n; i++) col[i] = (double) (yk[i] * sum[i]);           \
-    }                                                                                   \
-}
-
-GMM_DIAG_NORMALIZE_F(base, )
-typedef void (*gmm_diag_norm_f_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                                   double *, float *, float *);
-static gmm_diag_norm_f_fn gmm_diag_normalize_f = gmm_diag_normalize_f_base;
-
 /* ------------------------------------------------------------------ AVX2 + FMA */
 
-#ifdef GMM_HAVE_AVX2_CLONE
-#include <immintrin.h>
-
-#define GMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
-
-GMM_DIAG_NORMALIZE_F(avx2, GMM_AVX2_ATTR)
-/* and with 16 float lanes: on an AVX-512 machine the double normalisation runs 8
-   lanes, and float32 at 8 was slower than it (the conversions on top) */
-GMM_DIAG_NORMALIZE_F(avx512, GMM_AVX512_ATTR)
+#ifdef GMM_X86_BUILDS
 
 /* lpt[(k0 + k) * m + i + r] for the rows r < nr of i .. i+3 and the components k < nk of
    4 KV (the tile starts at component k0, Wt at column k0): the accumulators hold
@@ -169,8 +123,7 @@ GMM_AVX2_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t
     }
 }
 
-__attribute__((target("avx2,fma")))
-static void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+GMM_AVX2_ATTR static void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                              const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
     for (ptrdiff_t k = 0; k < K; k += 12) {
@@ -224,8 +177,7 @@ GMM_AVX2_INLINE void gmm_diag_moments_strip(const double *R, const double *A, pt
         gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
 }
 
-__attribute__((target("avx2,fma")))
-static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
+GMM_AVX2_ATTR static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
                                   ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
 {
     ptrdiff_t k = 0;
@@ -243,13 +195,9 @@ static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
 /* ------------------------------------------------------------------ AVX-512 */
 
 /* The same tiles with 8 lanes and up to 16 accumulators, for CPUs with two 512-bit FMA
-   units (Intel server cores): a diag_big pass on one thread 141 -> 115 ms on a Xeon
-   with AVX-512 (Zen 4 splits 512-bit operations in two: expected to gain little there,
-   not measured). Each accumulator lane holds the same sum in the
-   same order as the AVX2 build's, so the results are bit-identical. The last vector of
-   a row of Wt or A is masked (ldw and lda are multiples of 4, not 8). */
-
-#define GMM_AVX512_INLINE static inline __attribute__((always_inline)) GMM_AVX512_ATTR
+   units. Each accumulator lane holds the same sum in the same order as the AVX2
+   build's, so the results are bit-identical. The last vector of a row of Wt or A is
+   masked (ldw and lda are multiples of 4, not 8). */
 
 GMM_AVX512_INLINE __mmask8 gmm_mask8(ptrdiff_t n)   /* the first min(n, 8) lanes */
 {
@@ -406,21 +354,10 @@ GMM_AVX512_ATTR static void gmm_diag_moments_avx512(const double *R, ptrdiff_t K
 }
 #endif
 
-/* After gmm_vmath_init: the products and the float32 normalisation of the widest
-   build. */
-static void gmm_diag_init(void)
+static void gmm_diag_products_select(void)
 {
-#ifdef GMM_HAVE_AVX2_CLONE
-    if (gmm_exp_d == gmm_exp_d_avx512) {
-        gmm_diag_lp = gmm_diag_lp_avx512;
-        gmm_diag_moments = gmm_diag_moments_avx512;
-        gmm_diag_normalize_f = gmm_diag_normalize_f_avx512;
-    } else if (gmm_exp_d == gmm_exp_d_avx2) {
-        gmm_diag_lp = gmm_diag_lp_avx2;
-        gmm_diag_moments = gmm_diag_moments_avx2;
-        gmm_diag_normalize_f = gmm_diag_normalize_f_avx2;
-    }
-#endif
+    GMM_SELECT(gmm_diag_lp, gmm_diag_lp);
+    GMM_SELECT(gmm_diag_moments, gmm_diag_moments);
 }
 
 #endif

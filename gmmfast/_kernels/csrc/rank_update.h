@@ -1,22 +1,14 @@
-/* 'full' about each mean (D >= GMM_SMALL_D): kernels of our own for the products of
-   one component over a block. float32 data: the log-densities and the weighted scatter
-   in float32 products (gmm_full32_*). float64 data: the symmetric rank update of the
-   scatter (gmm_rank_update_d, at the end), instead of BLAS dsyrk.
+/* Symmetric rank updates: the weighted scatter S += sum_i r_i z_i z_i^T (lower
+   triangle) of one component over a block, for 'full' about each mean and 'tied'.
 
-   Log-densities, one row a lane. The block is first transposed, feature-major
-   (Xt, D x ldx, ldx = n rounded up to 32, zero columns after n); per component, 16
-   rows at a time (32 in the AVX-512 build) are centred on mu into Zt (D x 16) and
-
-     y_j = sum_{l <= j} z_l U_lj,   q = sum_j y_j^2,   lp = cst - 0.5 q
-
-   with 8 accumulators (2 groups of 8 rows x 4 columns j), each FMA a broadcast U_lj
-   against 8 rows' z_l: the triangle of U only (D(D+1)/2 products a row, in column
-   blocks of 4), and no horizontal sums (rows laid along the columns, the previous
-   kernel summed each row's squares across lanes and did the whole square of U at
-   D = 16). U comes zero-padded (Up, D x D4, D4 = D rounded up to 4, zeros below the
-   diagonal and beyond D). y and q are float32, as scikit-learn's float32 computes them
-   (about the centred rows, which scikit-learn does not centre first); lp is formed in
-   double.
+   T = Z^T Z over the m rows of Z = sqrt(r) z (zero-padded columns), in register tiles
+   of the lower triangle only, each entry summing the rows in order whatever the
+   vector width, so every build gives the same bits. Two users:
+   - float64 (gmm_rank_update_d): S += Z^T Z in double. OpenBLAS's dsyrk on these
+     shapes (a few to a few hundred rows, D up to ~100) packed its operands on every
+     call and took a 32 MB buffer per thread.
+   - float32 data about each mean (gmm_full32_scatter): the products in float32, about
+     the block's own centre, shifted back to the mean in double:
 
    Scatter, for component k with weighted responsibilities r_i (Rk, n, component-major):
 
@@ -44,46 +36,22 @@
    lower triangle only, each entry summing the rows in order. With fewer than
    GMM_FULL32_MIN_ROWS rows (tight, far-apart components: digits has ~1.6 a component
    a block) the products go straight into S2k in double about mu.
-
-   All builds do the same operations in the same order; the baseline one has no fused
-   multiply-adds. Compiled like _vmath.h: baseline, AVX2+FMA, and AVX-512 (its own
-   log-density groups and rank tiles, bit-identical to AVX2's).
 */
-#ifndef GMMFAST_FULL_H
-#define GMMFAST_FULL_H
+#ifndef GMMFAST_RANK_UPDATE_H
+#define GMMFAST_RANK_UPDATE_H
 
 #include <math.h>
-#include "_vmath.h"
+#include "vmath.h"
 
 #define GMM_FULL32_MIN_ROWS 8
-/* Rows a log-density group of the AVX-512 build (the others take 16 at a time): Xt's
-   row length is a multiple of it, and the centred group Zt is GMM_FULL32_GROUP x D. */
-#define GMM_FULL32_GROUP 32
 
-GMM_INLINE ptrdiff_t gmm_full32_ldx(ptrdiff_t n)
-{
-    return (n + GMM_FULL32_GROUP - 1) / GMM_FULL32_GROUP * GMM_FULL32_GROUP;
-}
-GMM_INLINE ptrdiff_t gmm_full32_d4(ptrdiff_t D) { return (D + 3) / 4 * 4; }
 GMM_INLINE ptrdiff_t gmm_full32_dp(ptrdiff_t D) { return (D + 15) / 16 * 16; }
-
-/* Xt (D x ldx) = X^T (n x D), zero columns from n to ldx. */
-static void gmm_full32_transpose(const float *X, ptrdiff_t n, ptrdiff_t D, float *Xt)
-{
-    const ptrdiff_t ldx = gmm_full32_ldx(n);
-    for (ptrdiff_t i = 0; i < n; i++)
-        for (ptrdiff_t a = 0; a < D; a++) Xt[a * ldx + i] = X[i * D + a];
-    for (ptrdiff_t a = 0; a < D; a++)
-        for (ptrdiff_t i = n; i < ldx; i++) Xt[a * ldx + i] = 0.0f;
-}
 
 /* ------------------------------------------------------------------ shared parts */
 
 /* sx = sum_i r_i x_i (D doubles), four partial sums per feature (rows i mod 4, each in
-   row order) added at the end: the baseline build's. The AVX2 build keeps them in
-   registers (summed in memory, each row waited for the previous row's stores: a
-   quarter of the scatter at D = 16; with one sum per feature, for the latency of the
-   multiply-add before it). */
+   row order) added at the end: the baseline build's. The AVX2 build keeps the sums in
+   registers: summed in memory, each row would wait for the previous row's stores. */
 /* Z = sqrt(r) (x - cf) over the rows with r != 0 (m x Dp, zero-padded); returns m.
    cf: D floats, then n floats of scratch (the square roots). */
 static ptrdiff_t gmm_full32_zrows_base(const float *X, ptrdiff_t n, ptrdiff_t D,
@@ -179,32 +147,6 @@ GMM_INLINE void gmm_full32_scatter_add(const float *T, ptrdiff_t D, double nb,
 
 /* ------------------------------------------------------------------ baseline */
 
-static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,
-                               const float *Up, double cst, double *lp, ptrdiff_t rs,
-                               float *Zt)
-{
-    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {
-        float q[2][16];
-        for (ptrdiff_t l = 0; l < D; l++)
-            for (int r = 0; r < 16; r++) Zt[16 * l + r] = Xt[l * ldx + i0 + r] - mu[l];
-        for (int r = 0; r < 16; r++) q[0][r] = q[1][r] = 0.0f;
-        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
-            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
-            const int h = (int) ((j0 / 4) & 1);
-            for (int t = 0; t < 4; t++)
-                for (int r = 0; r < 16; r++) {
-                    float y = 0.0f;
-                    for (ptrdiff_t l = 0; l < lend; l++) y += Zt[16 * l + r] * Up[l * D4 + j0 + t];
-                    q[h][r] += y * y;
-                }
-        }
-        const ptrdiff_t nr = n - i0 < 16 ? n - i0 : 16;
-        for (ptrdiff_t r = 0; r < nr; r++)
-            lp[(i0 + r) * rs] = cst - 0.5 * (double) (q[0][r] + q[1][r]);
-    }
-}
-
 /* T (lower triangle, row stride ld) = Z^T Z over the m rows of Z (m x ld, zero-padded
    columns): the products of both scatters, float32 and float64, each entry summing the
    rows in order. The baseline build's; the vector builds (GMM_RANK_TILES_SIMD) compute
@@ -240,12 +182,9 @@ GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_base, , gmm_full32_wsum_base,
                         gmm_full32_zrows_base, gmm_rank_tiles_f_base)
 
 /* S (D x D, lower triangle) += Z^T Z, Z (m x ldz, ldz = gmm_full_ld8(D), zero-padded
-   columns): the symmetric rank-m update of the float64 scatter. OpenBLAS's dsyrk on
-   these shapes (a few to a few hundred rows, D up to ~100) packed its operands on
-   every call, and took a 32 MB buffer per thread (allocated anew on every call when
-   the process's data size is capped: the memmap test spent minutes in mmap). Tiles of
-   4 x 8 of T (4 x 4 where the right half lies above the diagonal or beyond D), each
-   entry summing the rows in order; T (ldz x ldz) scratch, then added into S. */
+   columns): the symmetric rank-m update of the float64 scatter. Tiles of 4 x 8 of T
+   (4 x 4 where the right half lies above the diagonal or beyond D), each entry summing
+   the rows in order; T (ldz x ldz) scratch, then added into S. */
 GMM_INLINE ptrdiff_t gmm_full_ld8(ptrdiff_t D) { return (D + 7) / 8 * 8; }
 
 GMM_INLINE void gmm_rank_update_add(const double *T, ptrdiff_t D, double *S)
@@ -265,82 +204,14 @@ static void gmm_rank_update_d_base(const double *Z, ptrdiff_t m, ptrdiff_t D, do
 typedef void (*gmm_rank_update_d_fn)(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
 static gmm_rank_update_d_fn gmm_rank_update_d = gmm_rank_update_d_base;
 
-typedef void (*gmm_full32_lp_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
-                                 const float *, double, double *, ptrdiff_t, float *);
 typedef void (*gmm_full32_scatter_fn)(const float *, ptrdiff_t, ptrdiff_t, const double *,
                                       const double *, double *, double *, double *, float *,
                                       float *, float *, double *);
-static gmm_full32_lp_fn gmm_full32_lp = gmm_full32_lp_base;
 static gmm_full32_scatter_fn gmm_full32_scatter = gmm_full32_scatter_base;
 
 /* ------------------------------------------------------------------ AVX2 + FMA */
 
-#ifdef GMM_HAVE_AVX2_CLONE
-#include <immintrin.h>
-
-/* The log-densities of a group of 2W rows (two vectors of W lanes: 16 rows with AVX2,
-   32 with AVX-512), written once for both builds: B is the intrinsics' width (256 or
-   512); PUT writes the group's 2W values of cst - 0.5 q in double into t. Per lane the
-   same operations in the same order in either build, so the same bits. */
-#define GMM_FULL32_LP(name, attr, V, B, W, PUT)                                         \
-attr static void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,       \
-                      const float *Up, double cst, double *lp, ptrdiff_t rs, float *Zt) \
-{                                                                                       \
-    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);                     \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 2 * W) {                                       \
-        for (ptrdiff_t l = 0; l < D; l++) {                                             \
-            const V m = _mm##B##_set1_ps(mu[l]);                                        \
-            const float *x = Xt + l * ldx + i0;                                         \
-            _mm##B##_storeu_ps(Zt + 2 * W * l, _mm##B##_sub_ps(_mm##B##_loadu_ps(x), m)); \
-            _mm##B##_storeu_ps(Zt + 2 * W * l + W,                                      \
-                               _mm##B##_sub_ps(_mm##B##_loadu_ps(x + W), m));           \
-        }                                                                               \
-        V qa[2], qb[2];                                                                 \
-        qa[0] = qa[1] = qb[0] = qb[1] = _mm##B##_setzero_ps();                          \
-        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
-            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
-            const int h = (int) ((j0 / 4) & 1);                                         \
-            V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
-            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
-            const float *u = Up + j0;                                                   \
-            const float *z = Zt;                                                        \
-            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
-                const V za = _mm##B##_loadu_ps(z), zb = _mm##B##_loadu_ps(z + W);       \
-                V ut = _mm##B##_set1_ps(u[0]);                                          \
-                a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0); \
-                ut = _mm##B##_set1_ps(u[1]);                                            \
-                a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1); \
-                ut = _mm##B##_set1_ps(u[2]);                                            \
-                a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2); \
-                ut = _mm##B##_set1_ps(u[3]);                                            \
-                a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3); \
-            }                                                                           \
-            qa[h] = _mm##B##_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm##B##_fmadd_ps(b0, b0, qb[h]); \
-            qa[h] = _mm##B##_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm##B##_fmadd_ps(b1, b1, qb[h]); \
-            qa[h] = _mm##B##_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm##B##_fmadd_ps(b2, b2, qb[h]); \
-            qa[h] = _mm##B##_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm##B##_fmadd_ps(b3, b3, qb[h]); \
-        }                                                                               \
-        double t[2 * W];                                                                \
-        PUT(_mm##B##_add_ps(qa[0], qa[1]), _mm##B##_add_ps(qb[0], qb[1]), cst, t);      \
-        const ptrdiff_t nr = n - i0 < 2 * W ? n - i0 : 2 * W;                           \
-        if (rs == 1 && nr == 2 * W)                                                     \
-            memcpy(lp + i0, t, sizeof t);                                               \
-        else                                                                            \
-            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];                \
-    }                                                                                   \
-}
-
-/* t[0..15] = cst - 0.5 [q0 | q1] in double. */
-GMM_INLINE GMM_AVX2_ATTR void gmm_full32_put_avx2(__m256 q0, __m256 q1, double cst, double *t)
-{
-    const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
-    _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
-    _mm256_storeu_pd(t + 4, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q0, 1)), c));
-    _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
-    _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
-}
-GMM_FULL32_LP(gmm_full32_lp_avx2, GMM_AVX2_ATTR, __m256, 256, 8, gmm_full32_put_avx2)
-
+#ifdef GMM_X86_BUILDS
 /* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. */
 GMM_AVX2_ATTR static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
                                                const double *Rk, double *sx)
@@ -465,26 +336,7 @@ GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, p
 
 /* ------------------------------------------------------------------ AVX-512 */
 
-/* t[0..31] = cst - 0.5 [q0 | q1] in double. */
-GMM_INLINE GMM_AVX512_ATTR void gmm_full32_put_avx512(__m512 q0, __m512 q1, double cst,
-                                                      double *t)
-{
-    const __m512d c = _mm512_set1_pd(cst), half = _mm512_set1_pd(-0.5);
-    const __m256 h[4] = {
-        _mm512_castps512_ps256(q0),
-        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q0), 1)),
-        _mm512_castps512_ps256(q1),
-        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q1), 1))};
-    for (int j = 0; j < 4; j++)
-        _mm512_storeu_pd(t + 8 * j, _mm512_fmadd_pd(half, _mm512_cvtps_pd(h[j]), c));
-}
-/* 32 rows a group: 6 loads for 8 FMAs a step (AVX2 at 8 lanes held a wide_f32 pass at
-   a third of this machine's FMA rate). */
-GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_AVX512_ATTR, __m512, 512, 16, gmm_full32_put_avx512)
-
-/* The rank tiles with W = 16 floats or 8 doubles, for CPUs with two 512-bit FMA units
-   (Zen 4 splits 512-bit operations in two: expected to gain little there, not
-   measured). */
+/* The rank tiles with W = 16 floats or 8 doubles. */
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx512, GMM_AVX512_ATTR, float, __m512, 16, 512, ps)
 GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx512, GMM_AVX512_ATTR, double, __m512d, 8, 512, pd)
 
@@ -499,21 +351,11 @@ GMM_AVX512_ATTR static void gmm_rank_update_d_avx512(const double *Z, ptrdiff_t 
 }
 #endif
 
-/* After gmm_vmath_init: the widest build's kernels (the AVX-512 build takes the AVX2
-   build's row sums and centred rows). */
-static void gmm_full32_init(void)
+/* the AVX-512 build's scatter takes the AVX2 build's row sums and centred rows */
+static void gmm_rank_update_select(void)
 {
-#ifdef GMM_HAVE_AVX2_CLONE
-    if (gmm_exp_d == gmm_exp_d_avx512) {
-        gmm_full32_lp = gmm_full32_lp_avx512;
-        gmm_full32_scatter = gmm_full32_scatter_avx512;
-        gmm_rank_update_d = gmm_rank_update_d_avx512;
-    } else if (gmm_exp_d == gmm_exp_d_avx2) {
-        gmm_full32_lp = gmm_full32_lp_avx2;
-        gmm_full32_scatter = gmm_full32_scatter_avx2;
-        gmm_rank_update_d = gmm_rank_update_d_avx2;
-    }
-#endif
+    GMM_SELECT(gmm_rank_update_d, gmm_rank_update_d);
+    GMM_SELECT(gmm_full32_scatter, gmm_full32_scatter);
 }
 
 #endif

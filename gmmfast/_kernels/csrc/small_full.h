@@ -4,7 +4,7 @@
    loops over a row's D features are too short to vectorise. So the block is held
    feature-major (xt: D x n) and every loop runs over the n rows of the block: long,
    contiguous and independent, which the compiler vectorises. Same maths as the
-   row-major workers in _kernels.pyx (see its docstring):
+   row-major loop of route_full_small.pxi, which serves the per-sample outputs:
 
      lpt[k, i] = cst_k - 0.5 * || (x_i - mu_k) U_k ||^2                  (K x n)
      N_k += sum_i r_ki,  S1_k += sum_i r_ki z_ki,  S2_k += sum_i r_ki z_ki z_ki^T (lower)
@@ -17,13 +17,13 @@
    into double sums scalar, twice the time of the double kernel). Every sum over rows
    is accumulated in double (eight partial sums in a fixed order). Parameters arrive in
    double and are rounded to T for the log-densities.
-   Compiled like _vmath.h: baseline, AVX2+FMA and AVX-512, chosen at import.
+   Built for every instruction set (isa.h).
 */
-#ifndef GMMFAST_SMALLD_H
-#define GMMFAST_SMALLD_H
+#ifndef GMMFAST_SMALL_FULL_H
+#define GMMFAST_SMALL_FULL_H
 
 #include <math.h>
-#include "_vmath.h"
+#include "normalize.h"
 
 #define GMM_SMALL_D 8
 
@@ -58,29 +58,7 @@ GMM_INLINE attr void gmm_small_logprob_body_##t##_##suffix(                     
     }                                                                                   \
 }
 
-/* Normalise lpt (K x n) into weighted responsibilities w_i r_ki, and write
-   lse_i = log sum_k exp(lpt_ki) into lse (n). A row whose lse is not finite shows up
-   as a non-finite lse_i (NaN or -inf propagate through every step); the caller checks. */
-#define GMM_SMALL_NORMALIZE(suffix, attr, T, t)                                         \
-attr static void gmm_small_normalize_##t##_##suffix(                                    \
-    T *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, T *lse, T *row_max, T *scale)    \
-{                                                                                       \
-    GMM_COLS_MAX(T, lpt, n, K, row_max)                                                 \
-    for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
-    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        T *col = lpt + k * n;                                                           \
-        for (ptrdiff_t i = 0; i < n; i++) {                                             \
-            col[i] = gmm_exp1_##t(col[i] - row_max[i]);                                 \
-            lse[i] += col[i];                                                           \
-        }                                                                               \
-    }                                                                                   \
-    for (ptrdiff_t i = 0; i < n; i++) scale[i] = (T) (w ? w[i] : 1.0) / lse[i];         \
-    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-        T *col = lpt + k * n;                                                           \
-        for (ptrdiff_t i = 0; i < n; i++) col[i] *= scale[i];                           \
-    }                                                                                   \
-    for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_##t(lse[i]);       \
-}
+
 
 /* N, S1, S2 (double) += the block's moments about each mean, one pass over the rows a
    component (compiled once for each D < GMM_SMALL_D). Every sum has eight partial sums,
@@ -146,7 +124,7 @@ GMM_INLINE attr ptrdiff_t gmm_full_small_block_body_##t##_##suffix(             
     for (ptrdiff_t i = 0; i < n; i++)                                                   \
         for (ptrdiff_t j = 0; j < D; j++) xt[j * n + i] = X[i * D + j];                 \
     gmm_small_logprob_body_##t##_##suffix(xt, n, D, K, cst, M, U, lpt);                 \
-    gmm_small_normalize_##t##_##suffix(lpt, n, K, w, lse, y, scale);                    \
+    gmm_normalize_cols_##t##_##suffix(lpt, n, K, w, lse, y, scale);                    \
     for (ptrdiff_t i = 0; i < n; i++)      /* no early exit: the loop vectorises */    \
         bad |= !(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL);                              \
     if (bad)                                                                            \
@@ -179,17 +157,20 @@ attr static ptrdiff_t gmm_full_small_block_##t##_##suffix(                      
     }                                                                                   \
 }
 
+
 #define GMM_SMALL_ALL(suffix, attr)                                                     \
     GMM_SMALL_LOGPROB(suffix, attr, double, d)                                          \
-    GMM_SMALL_NORMALIZE(suffix, attr, double, d)                                        \
     GMM_SMALL_STATS(suffix, attr, double, d)                                            \
     GMM_SMALL_BLOCK(suffix, attr, double, d)                                            \
     GMM_SMALL_LOGPROB(suffix, attr, float, f)                                           \
-    GMM_SMALL_NORMALIZE(suffix, attr, float, f)                                         \
     GMM_SMALL_STATS(suffix, attr, float, f)                                             \
     GMM_SMALL_BLOCK(suffix, attr, float, f)
 
 GMM_SMALL_ALL(base, )
+#ifdef GMM_X86_BUILDS
+GMM_SMALL_ALL(avx2, GMM_AVX2_ATTR)
+GMM_SMALL_ALL(avx512, GMM_AVX512_ATTR)
+#endif
 
 typedef ptrdiff_t (*gmm_block_d_fn)(const double *, const double *, ptrdiff_t, ptrdiff_t,
                                     ptrdiff_t, const double *, const double *, const double *,
@@ -201,29 +182,10 @@ typedef ptrdiff_t (*gmm_block_f_fn)(const float *, const double *, ptrdiff_t, pt
 static gmm_block_d_fn gmm_full_small_block_d = gmm_full_small_block_d_base;
 static gmm_block_f_fn gmm_full_small_block_f = gmm_full_small_block_f_base;
 
-/* The component-major normalisation on its own, double: 'diag' blocks use it too. */
-typedef void (*gmm_norm_d_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                              double *, double *);
-static gmm_norm_d_fn gmm_normalize_cols_d = gmm_small_normalize_d_base;
-
-#ifdef GMM_HAVE_AVX2_CLONE
-GMM_SMALL_ALL(avx2, GMM_AVX2_ATTR)
-GMM_SMALL_ALL(avx512, GMM_AVX512_ATTR)
-#endif
-
-static void gmm_smalld_init(void)
+static void gmm_small_full_select(void)
 {
-#ifdef GMM_HAVE_AVX2_CLONE
-    if (gmm_exp_d == gmm_exp_d_avx512) {    /* gmm_vmath_init chose AVX-512 */
-        gmm_full_small_block_d = gmm_full_small_block_d_avx512;
-        gmm_full_small_block_f = gmm_full_small_block_f_avx512;
-        gmm_normalize_cols_d = gmm_small_normalize_d_avx512;
-    } else if (gmm_exp_d == gmm_exp_d_avx2) {      /* gmm_vmath_init chose AVX2+FMA */
-        gmm_full_small_block_d = gmm_full_small_block_d_avx2;
-        gmm_full_small_block_f = gmm_full_small_block_f_avx2;
-        gmm_normalize_cols_d = gmm_small_normalize_d_avx2;
-    }
-#endif
+    GMM_SELECT(gmm_full_small_block_d, gmm_full_small_block_d);
+    GMM_SELECT(gmm_full_small_block_f, gmm_full_small_block_f);
 }
 
 #endif

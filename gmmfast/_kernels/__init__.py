@@ -1,0 +1,42 @@
+"""The compiled kernels (the extension module ``_core``, built from ``_core.pyx``, the
+route files ``route_*.pxi`` it includes and the C headers in ``csrc/``).
+
+docs/architecture.md describes the layers, the kernel contract and how to add a route.
+Everything the Python layer calls is re-exported here.
+"""
+
+from ._core import (  # noqa: F401
+    NO_MEMORY,
+    OK,
+    SMALL_FEATURES,
+    ZERO_DENSITY,
+    CovType,
+    Params,
+    RouteId,
+    Status,
+    block_logprob,
+    block_stats,
+    diag_weights_shape,
+    full_constants,
+    m_step_full,
+    openmp_enabled,
+    openmp_max_threads,
+    padded_factors,
+    precision_cholesky,
+    route_covariance,
+    stat_widths,
+    vexp,
+    vexp32,
+    vlog,
+    vlog32,
+    vmath_impl,
+)
+
+COV_FULL, COV_TIED = CovType.COV_FULL, CovType.COV_TIED
+COV_DIAG, COV_SPHERICAL = CovType.COV_DIAG, CovType.COV_SPHERICAL
+ROUTE_FULL_SMALL = RouteId.ROUTE_FULL_SMALL
+ROUTE_FULL_MEANS = RouteId.ROUTE_FULL_MEANS
+ROUTE_FULL_MOMENTS = RouteId.ROUTE_FULL_MOMENTS
+ROUTE_TIED = RouteId.ROUTE_TIED
+ROUTE_DIAG = RouteId.ROUTE_DIAG
+ROUTE_SPHERICAL = RouteId.ROUTE_SPHERICAL

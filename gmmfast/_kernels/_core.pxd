@@ -1,0 +1,161 @@
+# Declarations shared by the kernel module (_core.pyx) and the route files it includes:
+# the C kernels (csrc/), and the types every route speaks.
+
+cdef extern from "csrc/omp_shim.h":
+    int omp_get_max_threads() noexcept nogil
+    int GMMFAST_HAVE_OPENMP
+
+cdef extern from "csrc/kernels.h":
+    void gmm_kernels_init(int max_level) noexcept nogil
+    const char* gmm_isa_name() noexcept nogil
+
+    # vmath.h
+    void gmm_exp_d(double* x, Py_ssize_t n) noexcept nogil
+    void gmm_log_d(double* x, Py_ssize_t n) noexcept nogil
+    void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
+    void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
+    double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
+    double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
+
+    # normalize.h
+    void gmm_normalize_cols_d(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
+                              double* lse, double* row_max, double* scale) noexcept nogil
+    void gmm_normalize_cols_fd(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
+                               double* lse, double* row_max, float* sum,
+                               float* y) noexcept nogil
+
+    # feature_rows.h
+    void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                           double* F, double* z) noexcept nogil
+    void gmm_moment_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                            double* F, double* z) noexcept nogil
+    void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                         Py_ssize_t lda, double* A) noexcept nogil
+    void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                          Py_ssize_t lda, double* A) noexcept nogil
+
+    # triangular.h
+    void gmm_tri_sqnorm_d(const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                          Py_ssize_t k, const double* mu, const double* U, double cst,
+                          double* lp, double* Up, double* Zt) noexcept nogil
+    Py_ssize_t GMM_FULL32_GROUP
+    Py_ssize_t gmm_full32_ldx(Py_ssize_t n) noexcept nogil
+    Py_ssize_t gmm_full32_d4(Py_ssize_t D) noexcept nogil
+    void gmm_full32_transpose(const float* X, Py_ssize_t n, Py_ssize_t D,
+                              float* Xt) noexcept nogil
+    void gmm_full32_lp(const float* Xt, Py_ssize_t n, Py_ssize_t D, const float* mu,
+                       const float* Up, double cst, double* lp, Py_ssize_t rs,
+                       float* Zt) noexcept nogil
+
+    # rank_update.h
+    Py_ssize_t gmm_full32_dp(Py_ssize_t D) noexcept nogil
+    Py_ssize_t gmm_full_ld8(Py_ssize_t D) noexcept nogil
+    void gmm_rank_update_d(const double* Z, Py_ssize_t m, Py_ssize_t D, double* S,
+                           double* T) noexcept nogil
+    void gmm_full32_scatter(const float* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
+                            const double* Rk, double* Nk, double* S1k, double* S2k,
+                            float* Z, float* T, float* cf, double* sc) noexcept nogil
+
+    # diag_products.h
+    Py_ssize_t GMM_DIAG_ROWS
+    Py_ssize_t gmm_diag_lda(Py_ssize_t D) noexcept nogil
+    Py_ssize_t gmm_diag_ldw(Py_ssize_t K) noexcept nogil
+    void gmm_diag_lp(const double* Wt, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t P,
+                     const double* A, Py_ssize_t m, Py_ssize_t lda, double* lpt) noexcept nogil
+    void gmm_diag_moments(const double* R, Py_ssize_t K, const double* A, Py_ssize_t m,
+                          Py_ssize_t lda, double* C, double* N) noexcept nogil
+
+    # small_full.h
+    Py_ssize_t GMM_SMALL_D
+    Py_ssize_t gmm_full_small_block_d(
+        const double* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+        const double* cst, const double* M, const double* U, double* N, double* S1,
+        double* S2, double* L, void* scratch) noexcept nogil
+    Py_ssize_t gmm_full_small_block_f(
+        const float* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+        const double* cst, const double* M, const double* U, double* N, double* S1,
+        double* S2, double* L, void* scratch) noexcept nogil
+
+
+# Covariance types: the layout of the statistics (stat_widths) and of the factors.
+cpdef enum CovType:
+    COV_FULL = 0
+    COV_TIED = 1
+    COV_DIAG = 2
+    COV_SPHERICAL = 3
+
+# The routes: one way of computing a covariance type's E-step, one file each.
+cpdef enum RouteId:
+    ROUTE_FULL_SMALL = 0     # route_full_small.pxi
+    ROUTE_FULL_MEANS = 1     # route_full_means.pxi
+    ROUTE_FULL_MOMENTS = 2   # route_full_moments.pxi
+    ROUTE_TIED = 3           # route_tied.pxi
+    ROUTE_DIAG = 4           # route_diag.pxi
+    ROUTE_SPHERICAL = 5      # route_spherical.pxi
+    N_ROUTES = 6
+
+# What a worker reports, per chunk or block; the driver returns it to Python.
+cpdef enum Status:
+    STATUS_OK = 0
+    STATUS_NO_MEMORY = 1
+    STATUS_ZERO_DENSITY = 2   # a row whose log-likelihood is not finite
+
+
+# A mixture as a route reads it (Params builds it). Each route reads the fields its
+# file names and no others; the rest are NULL. "data" fields have the data's dtype
+# (float or double), the others are double whatever the data.
+ctypedef struct Model:
+    Py_ssize_t D, K
+    const double* cst          # (K,) per-component constant of the log-probability
+    const void* means          # data (K, D) the means
+    const double* means64      # (K, D) the means in double: shifts of the statistics
+    const void* chol           # data: precision Cholesky factors, as the route lays them
+    const double* chol64       # (K, D, D) the factors in double
+    const void* shift          # data (D,) the global shift c
+    const void* centred_means  # data (K, D) mu_k - c
+    const void* whitened_means # data (K, D) (mu_k - c) U
+    const double* coef         # GEMM weights of a route's feature rows
+    const double* prec         # (K,) spherical precisions
+
+
+# One chunk's accumulators (rows of the driver's outputs).
+ctypedef struct Sums:
+    double* N
+    double* S1
+    double* S2
+    double* L
+
+
+# Scratch is one block of bytes per thread, carved by each route into a struct of
+# named pieces (its *_layout function); an Arena hands out the pieces.
+ctypedef struct Arena:
+    char* base        # NULL: only count the bytes
+    Py_ssize_t used
+
+
+# A route's functions. stats: the block's statistics added into Sums; returns the first
+# row (block index) whose log-likelihood is not finite, or -1. logprob: lp (n x K,
+# row-major) = log pi_k + log N(x_i | k). scratch: the bytes both need for B rows.
+# chunk_begin / chunk_end: NULL, or set up and fold back an accumulator of the route's
+# own kept in the scratch across a chunk's blocks.
+ctypedef Py_ssize_t (*scratch_fn)(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
+                                  Py_ssize_t itemsize) noexcept nogil
+ctypedef Py_ssize_t (*stats_d_fn)(const Model* m, const double* X, const double* w,
+                                  Py_ssize_t n, Sums* s, void* scratch) noexcept nogil
+ctypedef Py_ssize_t (*stats_f_fn)(const Model* m, const float* X, const double* w,
+                                  Py_ssize_t n, Sums* s, void* scratch) noexcept nogil
+ctypedef void (*logprob_d_fn)(const Model* m, const double* X, Py_ssize_t n, double* lp,
+                              void* scratch) noexcept nogil
+ctypedef void (*logprob_f_fn)(const Model* m, const float* X, Py_ssize_t n, double* lp,
+                              void* scratch) noexcept nogil
+ctypedef void (*chunk_fn)(const Model* m, Sums* s, void* scratch) noexcept nogil
+
+ctypedef struct Route:
+    CovType cov
+    scratch_fn scratch
+    stats_d_fn stats_d
+    stats_f_fn stats_f
+    logprob_d_fn logprob_d
+    logprob_f_fn logprob_f
+    chunk_fn chunk_begin
+    chunk_fn chunk_end

@@ -1,0 +1,520 @@
+"""Compiled EM kernels of gmmfast: the E-step and every sum over samples.
+
+Maths convention, stated once
+-----------------------------
+Component k has weight pi_k, mean mu_k and precision Cholesky factor U_k: upper
+triangular, with U_k U_k^T = Sigma_k^{-1} (scikit-learn's ``precisions_cholesky_``).
+Its log-density at a row x is
+
+    log N(x | mu_k, Sigma_k) = -0.5 * (D log 2pi + ||(x - mu_k) U_k||^2) + sum log diag U_k
+
+a triangular product: no inverse, no determinant. A route receives, per component, a
+constant ``cst_k = log pi_k + sum log diag U_k - 0.5 D log 2pi`` (plus, for routes that
+expand about a shift, the part of the quadratic form that depends only on the
+parameters), so that the weighted log-probability is ``lp_ik = cst_k - 0.5 * q_ik``.
+
+Routes
+------
+A covariance type is computed by one of six routes, one file each (route_*.pxi), each
+exporting the same functions: its scratch size, the statistics of a block, the
+log-probabilities of a block (and a chunk hook where it keeps an accumulator of its
+own). The table ROUTES below holds them; the Python layer chooses the route
+(_estep.choose_route) and builds its parameters once per model (Params).
+
+Statistics, per chunk (double), with r_ik the responsibilities and w_i the sample
+weights (1 when none are given), about the shifts the route uses:
+
+    N[c, k]   = sum w_i r_ik
+    S1[c, :]  = sum w_i r_ik (x_i - m_k)      (K x D; 'diag': unused, see S2)
+    S2[c, :]  = 'full': sum w_i r_ik (x_i - m_k)(x_i - m_k)^T, lower triangle (K x D x D)
+                'tied': sum w_i (x_i - c)(x_i - c)^T, lower triangle              (D x D)
+                'diag': per k, sum w_i r_ik (x_i - c)**2 then sum w_i r_ik (x_i - c) (K x 2D)
+                'spherical': sum w_i r_ik ||x_i - c||^2                           (K)
+    L[c]      = sum w_i log sum_k exp(lp_ik)
+
+with m_k = mu_k for 'full' about each mean and for few features, m_k = c (the mixture
+mean, given by the caller) for 'full' through moment rows, 'tied', 'diag' and
+'spherical'. Second moments are never taken about zero.
+
+float32 data is read as it is; each route computes in float32 where that keeps float32's
+accuracy and in double where float32 would lose it (expansions about a shared shift).
+Every sum over samples is accumulated in double.
+
+Threads and bits
+----------------
+Rows are cut into blocks of ``block_size``; consecutive blocks form ``n_chunks`` chunks
+(the first axis of every statistics output). A chunk is processed by one thread from
+its first block to its last, accumulating into its own slot, and the chunks are added in
+chunk order afterwards (_reduce_chunks): the numbers do not depend on how many threads
+run. Nothing in nogil code raises: workers return a status per chunk or block
+(Status), which the def entry points return and Python turns into an error.
+"""
+
+from cython.parallel cimport parallel, prange
+from libc.math cimport log, sqrt, isfinite, INFINITY, M_PI
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm
+from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
+
+import os as _os
+
+import numpy as np
+cimport numpy as cnp
+cnp.import_array()
+
+F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+
+# GMMFAST_ISA=baseline|avx2 caps the instruction set chosen at import (default: the
+# widest this CPU runs), so that the narrower builds can be tested on a wide machine.
+_ISA_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
+gmm_kernels_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+
+# Below this many features 'full' runs feature-major in C (route_full_small.pxi), and
+# 'tied' multiplies by its factor with plain loops: a BLAS call would cost more than its
+# work.
+cdef Py_ssize_t SMALL_D = GMM_SMALL_D
+SMALL_FEATURES = GMM_SMALL_D   # the same, for the Python layer
+
+OK = STATUS_OK
+NO_MEMORY = STATUS_NO_MEMORY
+ZERO_DENSITY = STATUS_ZERO_DENSITY
+
+include "common.pxi"
+include "route_full_small.pxi"
+include "route_full_means.pxi"
+include "route_full_moments.pxi"
+include "route_tied.pxi"
+include "route_diag.pxi"
+include "route_spherical.pxi"
+
+
+# ---------------------------------------------------------------------------------
+# The route table: adding a route is a file above and an entry here.
+
+cdef Route ROUTES[N_ROUTES]
+
+
+cdef void _register(int r, CovType cov, scratch_fn scratch, stats_d_fn stats_d,
+                    stats_f_fn stats_f, logprob_d_fn logprob_d, logprob_f_fn logprob_f,
+                    chunk_fn chunk_begin=NULL, chunk_fn chunk_end=NULL) noexcept:
+    ROUTES[r].cov = cov
+    ROUTES[r].scratch = scratch
+    ROUTES[r].stats_d = stats_d
+    ROUTES[r].stats_f = stats_f
+    ROUTES[r].logprob_d = logprob_d
+    ROUTES[r].logprob_f = logprob_f
+    ROUTES[r].chunk_begin = chunk_begin
+    ROUTES[r].chunk_end = chunk_end
+
+
+_register(ROUTE_FULL_SMALL, COV_FULL, _full_small_scratch,
+          _full_small_stats[double], _full_small_stats[float],
+          _full_small_logprob[double], _full_small_logprob[float])
+_register(ROUTE_FULL_MEANS, COV_FULL, _full_means_scratch,
+          _full_means_stats[double], _full_means_stats[float],
+          _full_means_logprob[double], _full_means_logprob[float])
+_register(ROUTE_FULL_MOMENTS, COV_FULL, _moments_scratch,
+          _moments_stats[double], _moments_stats[float],
+          _moments_logprob[double], _moments_logprob[float],
+          _moments_chunk_begin, _moments_chunk_end)
+_register(ROUTE_TIED, COV_TIED, _tied_scratch,
+          _tied_stats[double], _tied_stats[float],
+          _tied_logprob[double], _tied_logprob[float])
+_register(ROUTE_DIAG, COV_DIAG, _diag_scratch,
+          _diag_stats[double], _diag_stats[float],
+          _diag_logprob[double], _diag_logprob[float])
+_register(ROUTE_SPHERICAL, COV_SPHERICAL, _spherical_scratch,
+          _spherical_stats[double], _spherical_stats[float],
+          _spherical_logprob[double], _spherical_logprob[float])
+
+# The parameter arrays each route reads: slot -> (shape, dtype), from (K, D, dtype).
+_ROUTE_SLOTS = {
+    ROUTE_FULL_SMALL: _full_small_slots,
+    ROUTE_FULL_MEANS: _full_means_slots,
+    ROUTE_FULL_MOMENTS: _moments_slots,
+    ROUTE_TIED: _tied_slots,
+    ROUTE_DIAG: _diag_slots,
+    ROUTE_SPHERICAL: _spherical_slots,
+}
+
+
+def route_covariance(int route):
+    """The covariance type (COV_*) whose statistics a route produces."""
+    _check_route(route)
+    return ROUTES[route].cov
+
+
+def stat_widths(int cov, Py_ssize_t K, Py_ssize_t D):
+    """Per-chunk lengths of the S1 and S2 outputs for a covariance type (COV_*)."""
+    if cov == COV_FULL:
+        return K * D, K * D * D
+    if cov == COV_TIED:
+        return K * D, D * D
+    if cov == COV_DIAG:
+        return 1, 2 * K * D
+    if cov == COV_SPHERICAL:
+        return K * D, K
+    raise ValueError(f"unknown covariance type code {cov}")
+
+
+cdef _check_route(int route):
+    if not 0 <= route < N_ROUTES:
+        raise ValueError(f"unknown kernel route {route}")
+
+
+cdef class Params:
+    """A mixture's parameters as one route reads them (see the route's file).
+
+    Params(route, dtype, n_components, n_features, **slots): every slot the route reads
+    must be given, C-contiguous, with the shape and dtype the route's ``*_slots``
+    names ('data' slots in ``dtype``, the others float64), and no other slot. The
+    arrays are kept alive as long as the Params.
+    """
+    cdef Model model
+    cdef readonly int route
+    cdef readonly object dtype
+    cdef readonly Py_ssize_t n_components, n_features
+    cdef dict _arrays
+
+    def __init__(self, int route, dtype, Py_ssize_t n_components, Py_ssize_t n_features,
+                 **slots):
+        _check_route(route)
+        dtype = np.dtype(dtype)
+        if dtype != F64 and dtype != F32:
+            raise ValueError(f"kernel parameters must be float32 or float64, not {dtype}")
+        if n_components <= 0 or n_features <= 0:
+            raise ValueError("kernel parameters need n_components and n_features > 0")
+        self.route, self.dtype = route, dtype
+        self.n_components, self.n_features = n_components, n_features
+        wanted = _ROUTE_SLOTS[route](n_components, n_features, dtype)
+        extra = set(slots) - set(wanted)
+        if extra:
+            raise ValueError(f"route {route} does not read {sorted(extra)}")
+        self._arrays = {}
+        for name, (shape, want) in wanted.items():
+            arr = slots.get(name)
+            if not isinstance(arr, np.ndarray) or arr.dtype != want \
+                    or arr.shape != tuple(shape) or not arr.flags.c_contiguous:
+                got = (None if arr is None else
+                       f"{getattr(arr, 'dtype', type(arr).__name__)} {np.shape(arr)}")
+                raise ValueError(f"kernel route {route} needs {name} as a C-contiguous "
+                                 f"{want} array of shape {tuple(shape)}, got {got}")
+            self._arrays[name] = arr
+        memset(&self.model, 0, sizeof(Model))
+        self.model.D, self.model.K = n_features, n_components
+        self.model.cst = <const double*> self._ptr("cst")
+        self.model.means = self._ptr("means")
+        self.model.means64 = <const double*> self._ptr("means64")
+        self.model.chol = self._ptr("chol")
+        self.model.chol64 = <const double*> self._ptr("chol64")
+        self.model.shift = self._ptr("shift")
+        self.model.centred_means = self._ptr("centred_means")
+        self.model.whitened_means = self._ptr("whitened_means")
+        self.model.coef = <const double*> self._ptr("coef")
+        self.model.prec = <const double*> self._ptr("prec")
+
+    cdef const void* _ptr(self, name):
+        arr = self._arrays.get(name)
+        return NULL if arr is None else <const void*> cnp.PyArray_DATA(<cnp.ndarray> arr)
+
+
+# ---------------------------------------------------------------------------------
+# The drivers: one pass over X, threads over chunks (statistics) or blocks (per row)
+
+cdef Py_ssize_t _stats_chunk(
+    const Route* route, const Model* m, const floating* X, const double* w,
+    Py_ssize_t N, Py_ssize_t B, Py_ssize_t b0, Py_ssize_t b1,
+    double* out_N, double* out_S1, double* out_S2, double* out_L, void* scratch,
+) noexcept nogil:
+    """Blocks b0 .. b1-1 into one chunk's sums (the chunk's rows of the outputs); the
+    first bad row (global), or -1. (The Sums live here, on this thread's stack: a
+    struct assigned field by field inside prange would be shared between threads.)"""
+    cdef Py_ssize_t b, start, stop, bad
+    cdef Sums sums
+    cdef Sums* s = &sums
+    sums.N, sums.S1, sums.S2, sums.L = out_N, out_S1, out_S2, out_L
+    if route.chunk_begin != NULL:
+        route.chunk_begin(m, s, scratch)
+    for b in range(b0, b1):
+        start = b * B
+        stop = min(start + B, N)
+        if floating is double:
+            bad = route.stats_d(m, X + start * m.D, NULL if w == NULL else w + start,
+                                stop - start, s, scratch)
+        else:
+            bad = route.stats_f(m, X + start * m.D, NULL if w == NULL else w + start,
+                                stop - start, s, scratch)
+        if bad >= 0:
+            return start + bad
+    if route.chunk_end != NULL:
+        route.chunk_end(m, s, scratch)
+    return -1
+
+
+def block_stats(
+    Params params,
+    const floating[:, ::1] X,
+    const double[::1] sample_weight,
+    double[:, ::1] out_N,
+    double[:, ::1] out_S1,
+    double[:, ::1] out_S2,
+    double[::1] out_L,
+    Py_ssize_t block_size,
+    int n_threads,
+):
+    """Sufficient statistics of X under ``params``, per chunk (see the module docstring).
+
+    Parameters
+    ----------
+    params : Params of X's dtype. IN.
+    X : (n_samples, D) float32 or float64, C-contiguous. IN.
+    sample_weight : (n_samples,) float64 or None (all ones). IN.
+    out_N : (n_chunks, K). OUT.
+    out_S1, out_S2 : (n_chunks, stat_widths(route_covariance(route), K, D)). OUT.
+    out_L : (n_chunks,) sum of w_i * log-likelihood_i. OUT.
+    block_size : rows per block.
+    n_threads : threads to use (>= 1).
+
+    Returns
+    -------
+    (status, chunk, row) : STATUS_OK, or the first failing chunk's status and the
+        global index of the offending row (for STATUS_ZERO_DENSITY).
+
+    On success, chunk 0 of every output holds the total over all chunks (added in
+    chunk order), with S2 made symmetric for 'full' and 'tied'.
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = params.n_components
+    cdef Py_ssize_t C = out_N.shape[0], B = block_size
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B if B > 0 else 0
+    cdef Py_ssize_t per_chunk = (n_blocks + C - 1) // C if C > 0 else 0
+    cdef Py_ssize_t s1_size = out_S1.shape[1], s2_size = out_S2.shape[1]
+    cdef const double* w = NULL
+    cdef Py_ssize_t c, bad
+    _check_data(params, X.shape[1], sizeof(floating))
+    if sample_weight is not None:
+        if sample_weight.shape[0] != N:
+            raise ValueError("sample_weight and X have different lengths")
+        w = &sample_weight[0]
+    if N == 0 or B <= 0 or C <= 0:
+        raise ValueError("block_stats needs N, block_size and n_chunks > 0")
+    if (out_N.shape[1] != K or out_L.shape[0] != C or out_S1.shape[0] != C
+            or out_S2.shape[0] != C):
+        raise ValueError("block_stats: output shapes do not match")
+    cdef const Route* route = &ROUTES[params.route]
+    # the widths the route writes (per chunk); anything else would overrun
+    s1_need, s2_need = stat_widths(route.cov, K, D)
+    if s1_size != s1_need or s2_size != s2_need:
+        raise ValueError(
+            f"block_stats: out_S1/out_S2 have {s1_size}/{s2_size} columns; covariance "
+            f"type {route.cov} with K={K}, D={D} needs {s1_need}/{s2_need}")
+    cdef int[::1] status = np.zeros(C, dtype=np.intc)
+    cdef Py_ssize_t[::1] bad_rows = np.zeros(C, dtype=np.intp)
+    cdef const Model* m = &params.model
+    cdef Py_ssize_t nbytes = route.scratch(B, D, K, sizeof(floating))
+    cdef void* scratch
+
+    with nogil, parallel(num_threads=n_threads):
+        scratch = malloc(nbytes)
+        # dynamic: a thread slowed by the machine's other work takes fewer chunks (each
+        # chunk has its own accumulators, so which thread runs it changes no result)
+        for c in prange(C, schedule='dynamic'):
+            memset(&out_N[c, 0], 0, K * sizeof(double))
+            memset(&out_S1[c, 0], 0, s1_size * sizeof(double))
+            memset(&out_S2[c, 0], 0, s2_size * sizeof(double))
+            out_L[c] = 0.0
+            if scratch == NULL:
+                status[c] = STATUS_NO_MEMORY
+                continue
+            bad = _stats_chunk(route, m, &X[0, 0], w, N, B, c * per_chunk,
+                               min((c + 1) * per_chunk, n_blocks), &out_N[c, 0],
+                               &out_S1[c, 0], &out_S2[c, 0], &out_L[c], scratch)
+            if bad >= 0:
+                status[c] = STATUS_ZERO_DENSITY
+                bad_rows[c] = bad
+        free(scratch)
+
+    for c in range(C):
+        if status[c] != STATUS_OK:
+            return status[c], c, bad_rows[c]
+    _reduce_chunks(route.cov, D, K, out_N, out_S1, out_S2, out_L, n_threads)
+    return STATUS_OK, -1, -1
+
+
+cdef void _reduce_chunks(CovType cov, Py_ssize_t D, Py_ssize_t K, double[:, ::1] N,
+                         double[:, ::1] S1, double[:, ::1] S2, double[::1] L,
+                         int n_threads) noexcept:
+    """Add every chunk's statistics into chunk 0, in chunk order; mirror S2's lower
+    triangles ('full', 'tied') into the upper ones. S2 (K D D per chunk for 'full') is
+    summed over threads in slices of 4096 entries: each entry is still the sum of its
+    chunks in chunk order, so the result does not depend on the thread count."""
+    cdef Py_ssize_t C = N.shape[0], c, j, k, a, b, sl, j0, j1
+    cdef Py_ssize_t width = S2.shape[1], n_slices = (S2.shape[1] + 4095) // 4096
+    cdef double* S
+    with nogil:
+        for c in range(1, C):
+            for j in range(N.shape[1]):
+                N[0, j] += N[c, j]
+            for j in range(S1.shape[1]):
+                S1[0, j] += S1[c, j]
+            L[0] += L[c]
+        if C > 1:
+            for sl in prange(n_slices, schedule='static', num_threads=max(1, n_threads)):
+                j0 = sl * 4096
+                j1 = min(j0 + 4096, width)
+                for c in range(1, C):
+                    for j in range(j0, j1):
+                        S2[0, j] += S2[c, j]
+        if cov == COV_FULL or cov == COV_TIED:   # lower triangles written
+            for k in range(1 if cov == COV_TIED else K):
+                S = &S2[0, k * D * D]
+                for a in range(D):
+                    for b in range(a + 1, D):
+                        S[a * D + b] = S[b * D + a]
+
+
+def block_logprob(
+    Params params,
+    const floating[:, ::1] X,
+    double[::1] out_lse,
+    floating[:, ::1] out_resp,
+    cnp.intp_t[::1] out_labels,
+    Py_ssize_t block_size,
+    int n_threads,
+):
+    """Per-row outputs under ``params``: log-likelihood, responsibilities, label.
+
+    Each output may be an empty array (shape 0) when not wanted.
+
+    out_lse : (n_samples,) log sum_k pi_k N(x_i | k). OUT.
+    out_resp : (n_samples, K) responsibilities. OUT.
+    out_labels : (n_samples,) argmax_k of the weighted log-probability. OUT.
+
+    Returns
+    -------
+    (status, row) : STATUS_OK and -1, or STATUS_ZERO_DENSITY and the first bad row
+        (STATUS_ZERO_DENSITY is returned only when out_lse or out_resp is wanted).
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = params.n_components
+    cdef Py_ssize_t B = block_size
+    cdef Py_ssize_t n_blocks = (N + B - 1) // B if B > 0 else 0
+    cdef bint want_lse = out_lse.shape[0] > 0
+    cdef bint want_resp = out_resp.shape[0] > 0
+    cdef bint want_labels = out_labels.shape[0] > 0
+    cdef Py_ssize_t b, start, stop, i, k, best, bad
+    cdef double total, mx
+    cdef int st
+    cdef void* scratch
+    cdef double* lp
+    _check_data(params, X.shape[1], sizeof(floating))
+    if N == 0:
+        return STATUS_OK, -1
+    if B <= 0:
+        raise ValueError("block_logprob needs block_size > 0")
+    if ((want_lse and out_lse.shape[0] != N)
+            or (want_resp and (out_resp.shape[0] != N or out_resp.shape[1] != K))
+            or (want_labels and out_labels.shape[0] != N)):
+        raise ValueError("block_logprob: output shapes do not match")
+    cdef const Route* route = &ROUTES[params.route]
+    cdef const Model* m = &params.model
+    cdef Py_ssize_t nbytes = route.scratch(B, D, K, sizeof(floating))
+    cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
+    cdef Py_ssize_t[::1] bad_rows = np.zeros(n_blocks, dtype=np.intp)
+
+    with nogil, parallel(num_threads=n_threads):
+        scratch = malloc(nbytes)
+        lp = <double*> malloc((B * K + 2 * B) * sizeof(double))  # lp, then normalisation
+        for b in prange(n_blocks, schedule='dynamic'):   # rows are independent
+            if scratch == NULL or lp == NULL:
+                status[b] = STATUS_NO_MEMORY
+                continue
+            start = b * B
+            stop = min(start + B, N)
+            if floating is double:
+                route.logprob_d(m, &X[start, 0], stop - start, lp, scratch)
+            else:
+                route.logprob_f(m, &X[start, 0], stop - start, lp, scratch)
+            if want_labels:
+                for i in range(stop - start):
+                    best = 0
+                    mx = lp[i * K]
+                    for k in range(1, K):
+                        if lp[i * K + k] > mx:
+                            mx = lp[i * K + k]
+                            best = k
+                    out_labels[start + i] = best
+            if want_lse or want_resp:
+                total = 0.0
+                bad = 0
+                st = _normalize_rows(lp, stop - start, K, NULL, &total,
+                                     &out_lse[start] if want_lse else NULL, &bad,
+                                     lp + B * K)
+                if st != STATUS_OK:
+                    status[b] = st
+                    bad_rows[b] = start + bad
+                    continue
+                if want_resp:
+                    for i in range(stop - start):
+                        for k in range(K):
+                            out_resp[start + i, k] = <floating> lp[i * K + k]
+        free(scratch)
+        free(lp)
+
+    for b in range(n_blocks):
+        if status[b] != STATUS_OK:
+            return status[b], bad_rows[b]
+    return STATUS_OK, -1
+
+
+cdef _check_data(Params params, Py_ssize_t D, size_t itemsize):
+    if params is None:
+        raise ValueError("kernel parameters (Params) are required")
+    if D != params.n_features:
+        raise ValueError(f"X has {D} features; the kernel parameters {params.n_features}")
+    if itemsize != params.dtype.itemsize:
+        raise ValueError(f"X is float{8 * itemsize}; the kernel parameters "
+                         f"{params.dtype}")
+
+
+# ---------------------------------------------------------------------------------
+# Small utilities
+
+def openmp_enabled():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(GMMFAST_HAVE_OPENMP)
+
+
+def openmp_max_threads():
+    """omp_get_max_threads(): honours OMP_NUM_THREADS and threadpoolctl limits."""
+    return omp_get_max_threads()
+
+
+def vmath_impl():
+    """Which build of the vector code runs: 'avx512', 'avx2+fma' or 'baseline'."""
+    return gmm_isa_name().decode()
+
+
+def vexp(double[::1] x):
+    """x := exp(x) in place with the kernels' vector exp (domain x <= 0). For tests."""
+    gmm_exp_d(&x[0], x.shape[0])
+
+
+def vlog(double[::1] x):
+    """x := log(x) in place with the kernels' vector log (domain x >= 1). For tests."""
+    gmm_log_d(&x[0], x.shape[0])
+
+
+def vexp32(float[::1] x):
+    """float32 :func:`vexp`."""
+    gmm_exp_f(&x[0], x.shape[0])
+
+
+def vlog32(float[::1] x):
+    """float32 :func:`vlog`."""
+    gmm_log_f(&x[0], x.shape[0])
+
+
+include "mstep.pxi"

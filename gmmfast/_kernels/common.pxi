@@ -1,0 +1,185 @@
+# The pieces every route shares: scratch arenas, BLAS on row-major arrays, the
+# row-major log-sum-exp, and the statistics that follow from responsibilities.
+# Included by _core.pyx.
+
+# ---------------------------------------------------------------------------------
+# Scratch
+
+cdef inline void* _take(Arena* a, Py_ssize_t nbytes) noexcept nogil:
+    """The next piece of nbytes from the arena (NULL when only counting), each piece
+    starting on a cache line."""
+    cdef void* p = NULL if a.base == NULL else <void*> (a.base + a.used)
+    a.used += (nbytes + 63) // 64 * 64
+    return p
+
+
+cdef inline Arena _arena(void* base) noexcept nogil:
+    cdef Arena a
+    a.base = <char*> base
+    a.used = 0
+    return a
+
+
+# ---------------------------------------------------------------------------------
+# BLAS on row-major arrays (row-major A is column-major A^T)
+
+cdef inline void _gemm_rm(bint trans_a, bint trans_b, int m, int n, int k,
+                          floating alpha, const floating* A, int lda,
+                          const floating* B, int ldb, floating beta,
+                          floating* C, int ldc) noexcept nogil:
+    """C (m x n) = alpha op(A) op(B) + beta C, all row-major."""
+    cdef char ta = b'T' if trans_b else b'N'
+    cdef char tb = b'T' if trans_a else b'N'
+    if floating is float:
+        sgemm(&ta, &tb, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&ta, &tb, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda,
+              &beta, C, &ldc)
+
+
+cdef inline void _trmm_upper_right(int n, int d, const floating* U,
+                                   floating* Z) noexcept nogil:
+    """Z (n x d, row-major) := Z U with U (d x d) upper triangular, row-major."""
+    cdef char side = b'L', uplo = b'L', trans = b'N', diag = b'N'
+    cdef floating one = 1.0
+    if floating is float:
+        strmm(&side, &uplo, &trans, &diag, &d, &n, &one, <float*> U, &d, Z, &d)
+    else:
+        dtrmm(&side, &uplo, &trans, &diag, &d, &n, &one, <double*> U, &d, Z, &d)
+
+
+# ---------------------------------------------------------------------------------
+# Log-sum-exp normalisations. Row-major here (routes whose log-densities come a row at
+# a time, and every per-sample output); component-major in csrc/normalize.h.
+
+cdef int _normalize_rows(
+    double* lp,             # INOUT (n, K): weighted log-prob in, responsibilities out
+    Py_ssize_t n, Py_ssize_t K,
+    const double* w,        # IN (n,) sample weights, or NULL for ones
+    double* total,          # INOUT sum_i w_i lse_i
+    double* lse_out,        # OUT (n,) lse_i, or NULL
+    Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
+    double* scratch,        # scratch (2n,)
+) noexcept nogil:
+    """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row.
+
+    Three passes so that the exponentials and logarithms run as whole-block vector
+    loops (csrc/vmath.h): shift each row by its maximum, exp of the block, then log of
+    the row sums.
+    """
+    cdef Py_ssize_t i, k
+    cdef double mx, s, inv
+    cdef double* row
+    cdef double* row_max = scratch
+    cdef double* row_sum = scratch + n
+    for i in range(n):
+        row = lp + i * K
+        mx = row[0]
+        for k in range(1, K):
+            if row[k] > mx:
+                mx = row[k]
+        if not isfinite(mx):
+            bad_row[0] = i
+            return STATUS_ZERO_DENSITY
+        row_max[i] = mx
+        for k in range(K):
+            row[k] -= mx
+    gmm_exp_d(lp, n * K)
+    for i in range(n):
+        row = lp + i * K
+        s = 0.0
+        for k in range(K):
+            s += row[k]
+        row_sum[i] = s
+        inv = 1.0 / s
+        for k in range(K):
+            row[k] *= inv
+    gmm_log_d(row_sum, n)
+    for i in range(n):
+        row_sum[i] += row_max[i]
+    for i in range(n):
+        if not isfinite(row_sum[i]):
+            bad_row[0] = i
+            return STATUS_ZERO_DENSITY
+    total[0] += gmm_sum(row_sum, n) if w == NULL else gmm_dot(w, row_sum, n)
+    if lse_out != NULL:
+        for i in range(n):
+            lse_out[i] = row_sum[i]
+    return STATUS_OK
+
+
+cdef Py_ssize_t _normalize_cols(
+    double* lpt,            # INOUT (K, n): weighted log-prob in, w_i r_ki out
+    Py_ssize_t n, Py_ssize_t K,
+    const double* w,        # IN (n,) sample weights, or NULL for ones
+    double* L,              # INOUT += sum_i w_i lse_i
+    double* scratch,        # scratch (3n,)
+    float* yf,              # NULL, or scratch (n (K + 1) floats) for float32 data
+) noexcept nogil:
+    """Component-major log-sum-exp, vectorised over the rows: in double, or for float32
+    data (yf given) in float32 from lpt in double, as scikit-learn's float32 does it.
+    Returns the first row whose log-likelihood is not finite (L then unchanged), or -1."""
+    cdef Py_ssize_t i
+    cdef double* lse = scratch + 2 * n
+    if yf == NULL:
+        gmm_normalize_cols_d(lpt, n, K, w, lse, scratch, scratch + n)
+    else:
+        gmm_normalize_cols_fd(lpt, n, K, w, lse, scratch, yf, yf + n)
+    for i in range(n):
+        if not isfinite(lse[i]):
+            return i
+    L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    return -1
+
+
+cdef Py_ssize_t _responsibilities(
+    double* lp,             # INOUT (n, K): weighted log-prob in, w_i r_ik out
+    Py_ssize_t n, Py_ssize_t K, const double* w, Sums* s,
+    double* scratch,        # scratch (2n,)
+) noexcept nogil:
+    """The row-major routes' step between log-densities and statistics: normalise
+    (L += sum w_i lse_i), weight by w_i, N += the column sums. Returns the first row
+    whose log-likelihood is not finite, or -1."""
+    cdef Py_ssize_t i, k, bad = 0
+    cdef double wi
+    if _normalize_rows(lp, n, K, w, s.L, NULL, &bad, scratch) != STATUS_OK:
+        return bad
+    for i in range(n):
+        wi = 1.0 if w == NULL else w[i]
+        for k in range(K):
+            lp[i * K + k] *= wi
+            s.N[k] += lp[i * K + k]
+    return -1
+
+
+# ---------------------------------------------------------------------------------
+# Statistics from weighted responsibilities R (n x K, double)
+
+cdef inline void _add_resp_products(
+    const double* R,        # IN  (n, K) weighted responsibilities
+    Py_ssize_t n, Py_ssize_t K, Py_ssize_t P,
+    const double* A,        # IN  (n, P) per-row features
+    double* S,              # INOUT (K, P) += R^T A
+) noexcept nogil:
+    _gemm_rm(True, False, <int> K, <int> P, <int> n, <double> 1.0,
+             R, <int> K, A, <int> P, <double> 1.0, S, <int> P)
+
+
+cdef inline void _scatter_lower_rows(const double* Z, Py_ssize_t m, Py_ssize_t D,
+                                     Py_ssize_t ld, double* S) noexcept nogil:
+    """S (D x D, lower triangle) += Z^T Z over m rows (row stride ld), a row at a time:
+    for a few rows or few features, where the tiles of csrc/rank_update.h cost more
+    than their work."""
+    cdef Py_ssize_t i, a, b
+    cdef double za
+    for i in range(m):
+        for a in range(D):
+            za = Z[i * ld + a]
+            for b in range(a + 1):
+                S[a * D + b] += za * Z[i * ld + b]
+
+
+cdef inline Py_ssize_t _vech_width(Py_ssize_t D) noexcept nogil:
+    """Columns of the 'full' moment rows [z_a z_b (a >= b), z_a]: D(D+1)/2 + D."""
+    return D * (D + 1) // 2 + D

@@ -1,0 +1,40 @@
+/* Every C kernel of gmmfast, and their one initialisation. The Cython module
+   (_kernels/_core.pyx) includes this header only. Each header is named by the maths
+   it does:
+
+     isa.h            the instruction-set builds and the choice among them
+     vmath.h          vector exp / log, sums in a fixed order
+     normalize.h      log-sum-exp normalisation of component-major blocks
+     feature_rows.h   rows of products that turn quadratic forms into GEMMs
+     triangular.h     the triangular quadratic form ||(x - mu) U||^2
+     rank_update.h    symmetric rank updates (weighted scatters)
+     diag_products.h  the two products of a 'diag' block
+     small_full.h     'full' with few features: a whole block, feature-major
+     omp_shim.h       OpenMP, or serial stand-ins without it
+*/
+#ifndef GMMFAST_KERNELS_H
+#define GMMFAST_KERNELS_H
+
+#include "isa.h"
+#include "vmath.h"
+#include "normalize.h"
+#include "feature_rows.h"
+#include "triangular.h"
+#include "rank_update.h"
+#include "diag_products.h"
+#include "small_full.h"
+
+/* Choose the instruction set, then point every kernel at its build: once, at import. */
+static void gmm_kernels_init(int max_level)
+{
+    gmm_isa_detect(max_level);
+    gmm_vmath_select();
+    gmm_normalize_select();
+    gmm_feature_rows_select();
+    gmm_triangular_select();
+    gmm_rank_update_select();
+    gmm_diag_products_select();
+    gmm_small_full_select();
+}
+
+#endif

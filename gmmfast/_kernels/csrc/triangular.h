@@ -1,0 +1,342 @@
+/* The triangular quadratic form q_i = ||(x_i - mu) U||^2 of one component over a
+   block, for 'full' about each mean (route_full_means.pxi). U is upper triangular:
+   y_j = sum_{l <= j} z_l U_lj with z = x - mu, so only the triangle is multiplied.
+
+   Two layouts, which differ on purpose:
+   - double, row-major (gmm_tri_sqnorm_d): 4 rows x 8 columns of y in registers;
+   - float32, one row a lane (gmm_full32_lp): the block transposed feature-major and 16
+     rows (32 with AVX-512) a group, float32 products as scikit-learn's float32 takes
+     them, lp formed in double.
+   (The small-D kernel, small_full.h, and the Cython tied and small-D row loops keep
+   their own short forms: there the feature loop is too short to tile.)
+*/
+#ifndef GMMFAST_TRIANGULAR_H
+#define GMMFAST_TRIANGULAR_H
+
+#include "vmath.h"
+
+/* ------------------------------------------------------------------ double, row-major */
+
+/* 'full' log-densities of one component over a block, for components far apart (the
+   route about each mean): lp[i*K + k] = cst - 0.5 * ||(x_i - mu) U||^2, the centring,
+   the triangular product and the squared norm in one pass. Register-blocked: 4 rows x
+   TW columns of y = z U accumulate over l = 0..j (the triangle only, a tile at a time),
+   so the centred rows, their product and U stay in L1 and nothing is written but lp (a
+   BLAS trmm on blocks of a few hundred rows runs well below its GEMM rate, and needs
+   the centred rows and their products stored: two more passes over them). U (D x D
+   row-major, upper triangular; its lower part is not read) is first copied into Up
+   (D x Dp, Dp = D rounded up to TW, zeros below the diagonal and beyond D); Zt holds
+   4 centred rows feature-major (D x 4).
+   Each y_ij is summed over l in order and the squares per column position then in a
+   fixed tree: the order of operations is fixed by the code, not by the vector width.
+   Built for double only (float32 data runs one row a lane, below). */
+
+/* The set-up shared by every build of gmm_tri_sqnorm: U_k into Up (D x Dp, zeros below
+   the diagonal and beyond D), and rows i0..i0+nr-1 centred into Zt (D x 4, feature-major,
+   zeros for the missing rows of a last group). */
+#define GMM_TRI_PAD(T, U, D, Dp, Up)                                                    \
+    for (ptrdiff_t l_ = 0; l_ < (D); l_++) {  /* three plain loops: no masked loads */ \
+        T *up_ = (Up) + l_ * (Dp);                                                      \
+        for (ptrdiff_t j_ = 0; j_ < l_; j_++) up_[j_] = (T) 0;                          \
+        for (ptrdiff_t j_ = l_; j_ < (D); j_++) up_[j_] = (U)[l_ * (D) + j_];           \
+        for (ptrdiff_t j_ = (D); j_ < (Dp); j_++) up_[j_] = (T) 0;                      \
+    }
+#define GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
+    for (ptrdiff_t l_ = 0; l_ < (D); l_++)                                              \
+        for (int r_ = 0; r_ < 4; r_++)                                                  \
+            (Zt)[l_ * 4 + r_] = r_ < (nr) ? (X)[((i0) + r_) * (D) + l_] - (mu)[l_] : (T) 0;
+
+#define GMM_TRI_SQNORM_FUNC(suffix, attr, T, tname, TW)                                  \
+attr static void gmm_tri_sqnorm_##tname##_##suffix(                                     \
+    const T *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const T *mu,        \
+    const T *U, double cst, double *lp, T *Up, T *Zt)                                   \
+{                                                                                       \
+    const ptrdiff_t Dp = (D + TW - 1) / TW * TW;                                        \
+    GMM_TRI_PAD(T, U, D, Dp, Up)                                                        \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {                                           \
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;                                   \
+        double s[4][TW];                                                                \
+        GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
+        for (int r = 0; r < 4; r++)                                                     \
+            for (int t = 0; t < TW; t++) s[r][t] = 0.0;                                 \
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += TW) {                                     \
+            const ptrdiff_t lend = j0 + TW < D ? j0 + TW : D;                           \
+            T acc[4][TW];                                                               \
+            for (int r = 0; r < 4; r++)                                                 \
+                for (int t = 0; t < TW; t++) acc[r][t] = (T) 0;                         \
+            for (ptrdiff_t l = 0; l < lend; l++) {                                      \
+                const T *u = Up + l * Dp + j0;                                          \
+                for (int r = 0; r < 4; r++) {                                           \
+                    const T zr = Zt[l * 4 + r];                                         \
+                    for (int t = 0; t < TW; t++) acc[r][t] += zr * u[t];                \
+                }                                                                       \
+            }                                                                           \
+            for (int r = 0; r < 4; r++)                                                 \
+                for (int t = 0; t < TW; t++)                                            \
+                    s[r][t] += (double) acc[r][t] * (double) acc[r][t];                 \
+        }                                                                               \
+        for (int r = 0; r < nr; r++) {                                                  \
+            for (int t = 8; t < TW; t++) s[r][t - 8] += s[r][t];                        \
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(s[r]);                          \
+        }                                                                               \
+    }                                                                                   \
+}
+
+GMM_TRI_SQNORM_FUNC(base, , double, d, 8)
+
+typedef void (*gmm_trisq_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                               const double *, const double *, double, double *, double *,
+                               double *);
+static gmm_trisq_d_fn gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_base;
+
+#ifdef GMM_X86_BUILDS
+/* gmm_tri_sqnorm with AVX2 intrinsics, for the AVX2 and the AVX-512 builds: gcc
+   vectorised the C above with a lane permute for every broadcast (slower than
+   OpenBLAS's trmm). The operations per element are those of the C (one fused
+   multiply-add per product and per square, the same order), so the bits are those of
+   any FMA build of it. */
+#include <immintrin.h>
+
+/* GMM_TRI_CENTRE4 for a whole group of 4 rows, 4 features at a time: the 4 rows'
+   centred features (one subtraction each, as in the macro) transposed 4 x 4 into Zt.
+   The scalar macro tests every row, in the kernel's innermost set-up. */
+GMM_INLINE GMM_AVX2_ATTR void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t D,
+                                                     const double *mu, double *Zt)
+{
+    ptrdiff_t l = 0;
+    for (; l + 4 <= D; l += 4) {
+        const __m256d m = _mm256_loadu_pd(mu + l);
+        const __m256d r0 = _mm256_sub_pd(_mm256_loadu_pd(X + l), m);
+        const __m256d r1 = _mm256_sub_pd(_mm256_loadu_pd(X + D + l), m);
+        const __m256d r2 = _mm256_sub_pd(_mm256_loadu_pd(X + 2 * D + l), m);
+        const __m256d r3 = _mm256_sub_pd(_mm256_loadu_pd(X + 3 * D + l), m);
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+        _mm256_storeu_pd(Zt + 4 * l, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(Zt + 4 * l + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(Zt + 4 * l + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(Zt + 4 * l + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+    for (; l < D; l++)
+        for (int r = 0; r < 4; r++) Zt[l * 4 + r] = X[r * D + l] - mu[l];
+}
+
+GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
+    const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
+    const double *U, double cst, double *lp, double *Up, double *Zt)
+{
+    /* tiles of 8 columns, the last one of 4 when 4 or fewer columns remain */
+    const ptrdiff_t Dp = (D + 3) / 4 * 4;
+    GMM_TRI_PAD(double, U, D, Dp, Up)
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
+        __m256d s[4][2];
+        if (nr == 4)
+            gmm_tri_centre4_d_avx2(X + i0 * D, D, mu, Zt);
+        else
+            GMM_TRI_CENTRE4(double, X, D, mu, i0, nr, Zt)
+        for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_pd();
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
+            const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
+            if (Dp - j0 == 4) {
+                __m256d b0 = _mm256_setzero_pd(), b1 = b0, b2 = b0, b3 = b0;
+                for (ptrdiff_t l = 0; l < lend; l++) {
+                    const double *z = Zt + l * 4;
+                    const __m256d u0 = _mm256_loadu_pd(Up + l * Dp + j0);
+                    b0 = _mm256_fmadd_pd(_mm256_broadcast_sd(z), u0, b0);
+                    b1 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 1), u0, b1);
+                    b2 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 2), u0, b2);
+                    b3 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 3), u0, b3);
+                }
+                s[0][0] = _mm256_fmadd_pd(b0, b0, s[0][0]);
+                s[1][0] = _mm256_fmadd_pd(b1, b1, s[1][0]);
+                s[2][0] = _mm256_fmadd_pd(b2, b2, s[2][0]);
+                s[3][0] = _mm256_fmadd_pd(b3, b3, s[3][0]);
+                break;
+            }
+            __m256d a00 = _mm256_setzero_pd(), a01 = a00, a10 = a00, a11 = a00;
+            __m256d a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+            for (ptrdiff_t l = 0; l < lend; l++) {
+                const double *u = Up + l * Dp + j0;
+                const double *z = Zt + l * 4;
+                const __m256d u0 = _mm256_loadu_pd(u), u1 = _mm256_loadu_pd(u + 4);
+                __m256d zr = _mm256_broadcast_sd(z);
+                a00 = _mm256_fmadd_pd(zr, u0, a00); a01 = _mm256_fmadd_pd(zr, u1, a01);
+                zr = _mm256_broadcast_sd(z + 1);
+                a10 = _mm256_fmadd_pd(zr, u0, a10); a11 = _mm256_fmadd_pd(zr, u1, a11);
+                zr = _mm256_broadcast_sd(z + 2);
+                a20 = _mm256_fmadd_pd(zr, u0, a20); a21 = _mm256_fmadd_pd(zr, u1, a21);
+                zr = _mm256_broadcast_sd(z + 3);
+                a30 = _mm256_fmadd_pd(zr, u0, a30); a31 = _mm256_fmadd_pd(zr, u1, a31);
+            }
+            s[0][0] = _mm256_fmadd_pd(a00, a00, s[0][0]); s[0][1] = _mm256_fmadd_pd(a01, a01, s[0][1]);
+            s[1][0] = _mm256_fmadd_pd(a10, a10, s[1][0]); s[1][1] = _mm256_fmadd_pd(a11, a11, s[1][1]);
+            s[2][0] = _mm256_fmadd_pd(a20, a20, s[2][0]); s[2][1] = _mm256_fmadd_pd(a21, a21, s[2][1]);
+            s[3][0] = _mm256_fmadd_pd(a30, a30, s[3][0]); s[3][1] = _mm256_fmadd_pd(a31, a31, s[3][1]);
+        }
+        for (int r = 0; r < nr; r++) {
+            double t[8];
+            _mm256_storeu_pd(t, s[r][0]);
+            _mm256_storeu_pd(t + 4, s[r][1]);
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
+        }
+    }
+}
+
+#define gmm_tri_sqnorm_d_avx512 gmm_tri_sqnorm_d_avx2
+#endif
+
+/* ------------------------------------------------------------------ float32, a row a lane */
+
+/* The block is first transposed, feature-major (Xt, D x ldx, ldx = n rounded up to 32,
+   zero columns after n); per component, 16 rows at a time (32 in the AVX-512 build) are
+   centred on mu into Zt (D x 16) and
+
+     y_j = sum_{l <= j} z_l U_lj,   q = sum_j y_j^2,   lp = cst - 0.5 q
+
+   with 8 accumulators (2 groups of 8 rows x 4 columns j), each FMA a broadcast U_lj
+   against 8 rows' z_l: the triangle of U only (D(D+1)/2 products a row, in column
+   blocks of 4), and no horizontal sums (rows laid along the lanes). U comes
+   zero-padded (Up, D x D4, D4 = D rounded up to 4, zeros below the diagonal and beyond
+   D). y and q are float32, as scikit-learn's float32 computes them (about the centred
+   rows, which scikit-learn does not centre first); lp is formed in double. */
+
+/* Rows a log-density group of the AVX-512 build (the others take 16 at a time): Xt's
+   row length is a multiple of it, and the centred group Zt is GMM_FULL32_GROUP x D. */
+#define GMM_FULL32_GROUP 32
+
+GMM_INLINE ptrdiff_t gmm_full32_ldx(ptrdiff_t n)
+{
+    return (n + GMM_FULL32_GROUP - 1) / GMM_FULL32_GROUP * GMM_FULL32_GROUP;
+}
+GMM_INLINE ptrdiff_t gmm_full32_d4(ptrdiff_t D) { return (D + 3) / 4 * 4; }
+
+/* Xt (D x ldx) = X^T (n x D), zero columns from n to ldx. */
+static void gmm_full32_transpose(const float *X, ptrdiff_t n, ptrdiff_t D, float *Xt)
+{
+    const ptrdiff_t ldx = gmm_full32_ldx(n);
+    for (ptrdiff_t i = 0; i < n; i++)
+        for (ptrdiff_t a = 0; a < D; a++) Xt[a * ldx + i] = X[i * D + a];
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t i = n; i < ldx; i++) Xt[a * ldx + i] = 0.0f;
+}
+
+static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,
+                               const float *Up, double cst, double *lp, ptrdiff_t rs,
+                               float *Zt)
+{
+    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {
+        float q[2][16];
+        for (ptrdiff_t l = 0; l < D; l++)
+            for (int r = 0; r < 16; r++) Zt[16 * l + r] = Xt[l * ldx + i0 + r] - mu[l];
+        for (int r = 0; r < 16; r++) q[0][r] = q[1][r] = 0.0f;
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;
+            const int h = (int) ((j0 / 4) & 1);
+            for (int t = 0; t < 4; t++)
+                for (int r = 0; r < 16; r++) {
+                    float y = 0.0f;
+                    for (ptrdiff_t l = 0; l < lend; l++) y += Zt[16 * l + r] * Up[l * D4 + j0 + t];
+                    q[h][r] += y * y;
+                }
+        }
+        const ptrdiff_t nr = n - i0 < 16 ? n - i0 : 16;
+        for (ptrdiff_t r = 0; r < nr; r++)
+            lp[(i0 + r) * rs] = cst - 0.5 * (double) (q[0][r] + q[1][r]);
+    }
+}
+
+typedef void (*gmm_full32_lp_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                                 const float *, double, double *, ptrdiff_t, float *);
+static gmm_full32_lp_fn gmm_full32_lp = gmm_full32_lp_base;
+
+#ifdef GMM_X86_BUILDS
+/* The log-densities of a group of 2W rows (two vectors of W lanes: 16 rows with AVX2,
+   32 with AVX-512), written once for both builds: B is the intrinsics' width (256 or
+   512); PUT writes the group's 2W values of cst - 0.5 q in double into t. Per lane the
+   same operations in the same order in either build, so the same bits. */
+#define GMM_FULL32_LP(name, attr, V, B, W, PUT)                                         \
+attr static void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,       \
+                      const float *Up, double cst, double *lp, ptrdiff_t rs, float *Zt) \
+{                                                                                       \
+    const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);                     \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 2 * W) {                                       \
+        for (ptrdiff_t l = 0; l < D; l++) {                                             \
+            const V m = _mm##B##_set1_ps(mu[l]);                                        \
+            const float *x = Xt + l * ldx + i0;                                         \
+            _mm##B##_storeu_ps(Zt + 2 * W * l, _mm##B##_sub_ps(_mm##B##_loadu_ps(x), m)); \
+            _mm##B##_storeu_ps(Zt + 2 * W * l + W,                                      \
+                               _mm##B##_sub_ps(_mm##B##_loadu_ps(x + W), m));           \
+        }                                                                               \
+        V qa[2], qb[2];                                                                 \
+        qa[0] = qa[1] = qb[0] = qb[1] = _mm##B##_setzero_ps();                          \
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
+            const int h = (int) ((j0 / 4) & 1);                                         \
+            V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
+            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
+            const float *u = Up + j0;                                                   \
+            const float *z = Zt;                                                        \
+            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
+                const V za = _mm##B##_loadu_ps(z), zb = _mm##B##_loadu_ps(z + W);       \
+                V ut = _mm##B##_set1_ps(u[0]);                                          \
+                a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0); \
+                ut = _mm##B##_set1_ps(u[1]);                                            \
+                a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1); \
+                ut = _mm##B##_set1_ps(u[2]);                                            \
+                a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2); \
+                ut = _mm##B##_set1_ps(u[3]);                                            \
+                a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3); \
+            }                                                                           \
+            qa[h] = _mm##B##_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm##B##_fmadd_ps(b0, b0, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm##B##_fmadd_ps(b1, b1, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm##B##_fmadd_ps(b2, b2, qb[h]); \
+            qa[h] = _mm##B##_fmadd_ps(a3, a3, qa[h]); qb[h] = _mm##B##_fmadd_ps(b3, b3, qb[h]); \
+        }                                                                               \
+        double t[2 * W];                                                                \
+        PUT(_mm##B##_add_ps(qa[0], qa[1]), _mm##B##_add_ps(qb[0], qb[1]), cst, t);      \
+        const ptrdiff_t nr = n - i0 < 2 * W ? n - i0 : 2 * W;                           \
+        if (rs == 1 && nr == 2 * W)                                                     \
+            memcpy(lp + i0, t, sizeof t);                                               \
+        else                                                                            \
+            for (ptrdiff_t r = 0; r < nr; r++) lp[(i0 + r) * rs] = t[r];                \
+    }                                                                                   \
+}
+
+/* t[0..15] = cst - 0.5 [q0 | q1] in double. */
+GMM_INLINE GMM_AVX2_ATTR void gmm_full32_put_avx2(__m256 q0, __m256 q1, double cst, double *t)
+{
+    const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
+    _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
+    _mm256_storeu_pd(t + 4, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q0, 1)), c));
+    _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
+    _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
+}
+GMM_FULL32_LP(gmm_full32_lp_avx2, GMM_AVX2_ATTR, __m256, 256, 8, gmm_full32_put_avx2)
+
+/* t[0..31] = cst - 0.5 [q0 | q1] in double. */
+GMM_INLINE GMM_AVX512_ATTR void gmm_full32_put_avx512(__m512 q0, __m512 q1, double cst,
+                                                      double *t)
+{
+    const __m512d c = _mm512_set1_pd(cst), half = _mm512_set1_pd(-0.5);
+    const __m256 h[4] = {
+        _mm512_castps512_ps256(q0),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q0), 1)),
+        _mm512_castps512_ps256(q1),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q1), 1))};
+    for (int j = 0; j < 4; j++)
+        _mm512_storeu_pd(t + 8 * j, _mm512_fmadd_pd(half, _mm512_cvtps_pd(h[j]), c));
+}
+/* 32 rows a group: 6 loads for 8 FMAs a step (AVX2 at 8 lanes held a wide_f32 pass at
+   a third of this machine's FMA rate). */
+GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_AVX512_ATTR, __m512, 512, 16, gmm_full32_put_avx512)
+#endif
+
+static void gmm_triangular_select(void)
+{
+    GMM_SELECT(gmm_tri_sqnorm_d, gmm_tri_sqnorm_d);
+    GMM_SELECT(gmm_full32_lp, gmm_full32_lp);
+}
+
+#endif

@@ -1,0 +1,93 @@
+# Route 'diag': with z = x - c and P_k the diagonal precision, the log-density is
+# linear in the feature rows A_i = [z^2, z] (csrc/feature_rows.h):
+#
+#     lp_ik = cst_k + A_i . [-0.5 P_k ; P_k (mu_k - c)],   [S2 | S1]_k += sum_i r_ik A_i
+#
+# both products in kernels of our own (csrc/diag_products.h), GMM_DIAG_ROWS rows at a
+# time so that the rows, the log-densities and the tiles stay in L1; the normalisation
+# between them component-major (csrc/normalize.h). The rows in double for float32 data
+# too: the expansion about c would lose float32's accuracy.
+#
+# Reads: shift (data); coef, Wt ((2D + 1) x ldw) = [-0.5 P ; P (mu - c) ; cst]^T,
+# zero-padded to ldw = K rounded up to 4 (diag_weights_shape).
+
+cdef struct DiagScratch:
+    double* A         # (max(n, ROWS) + 3, lda) the feature rows
+    double* lpt       # (K, ROWS) log-densities, component-major
+    double* row_max   # (3 ROWS,) _normalize_cols
+    double* C         # (K, lda) the block's [S2 | S1] sums
+    float* yf         # (ROWS (K + 1),) the float32 normalisation (float32 data)
+
+
+cdef DiagScratch _diag_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                              Py_ssize_t fsize, Py_ssize_t* nbytes) noexcept nogil:
+    cdef Arena a = _arena(base)
+    cdef DiagScratch t
+    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
+    t.A = <double*> _take(&a, (max(n, S) + 3) * lda * sizeof(double))
+    t.lpt = <double*> _take(&a, K * S * sizeof(double))
+    t.row_max = <double*> _take(&a, 3 * S * sizeof(double))
+    t.C = <double*> _take(&a, K * lda * sizeof(double))
+    t.yf = <float*> _take(&a, S * (K + 1) * sizeof(float)) if fsize == sizeof(float) else NULL
+    nbytes[0] = a.used
+    return t
+
+
+cdef Py_ssize_t _diag_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
+                              Py_ssize_t fsize) noexcept nogil:
+    cdef Py_ssize_t nbytes
+    _diag_layout(NULL, B, D, K, fsize, &nbytes)
+    return nbytes
+
+
+cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
+                            const floating* c, Py_ssize_t lda, double* A) noexcept nogil:
+    if floating is double:
+        gmm_diag_rows_d(X, n, D, c, lda, A)
+    else:
+        gmm_diag_rows_fd(X, n, D, c, lda, A)
+
+
+cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
+                        void* scratch) noexcept nogil:
+    """lp = A Wt[:2D] + cst, row-major, for the per-sample outputs."""
+    cdef Py_ssize_t nbytes, i, k, D = m.D, K = m.K
+    cdef Py_ssize_t lda = gmm_diag_lda(D), ldw = gmm_diag_ldw(K)
+    cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)
+    _diag_rows(X, n, D, <const floating*> m.shift, lda, t.A)
+    _gemm_rm(False, False, <int> n, <int> K, <int> (2 * D), 1.0, t.A, <int> lda, m.coef,
+             <int> ldw, 0.0, lp, <int> K)
+    for i in range(n):
+        for k in range(K):
+            lp[i * K + k] += m.coef[2 * D * ldw + k]
+
+
+cdef Py_ssize_t _diag_stats(const Model* m, const floating* X, const double* w,
+                            Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
+    cdef Py_ssize_t nbytes, j, k, sb, i0, rows, bad, D = m.D, K = m.K
+    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
+    cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)
+    memset(t.C, 0, K * lda * sizeof(double))
+    for sb in range((n + S - 1) // S):
+        i0 = sb * S
+        rows = min(S, n - i0)
+        _diag_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A)
+        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, t.lpt)
+        bad = _normalize_cols(t.lpt, rows, K, NULL if w == NULL else w + i0, s.L,
+                              t.row_max, t.yf)
+        if bad >= 0:
+            return i0 + bad
+        gmm_diag_moments(t.lpt, K, t.A, rows, lda, t.C, s.N)
+    for k in range(K):   # S2 holds per component [the D second moments | the D first]
+        for j in range(2 * D):
+            s.S2[k * 2 * D + j] += t.C[k * lda + j]
+    return -1
+
+
+def diag_weights_shape(Py_ssize_t D, Py_ssize_t K):
+    """Shape of the 'diag' weights Wt: (2D + 1, K rounded up to 4)."""
+    return (2 * D + 1, gmm_diag_ldw(K))
+
+
+def _diag_slots(Py_ssize_t K, Py_ssize_t D, dtype):
+    return {"shift": ((D,), dtype), "coef": (diag_weights_shape(D, K), F64)}

@@ -1,0 +1,171 @@
+# Route 'full' about each mean (D >= SMALL_D, components far from the mixture mean, or
+# float32 data from FULL32_MIN_FEATURES on: _estep.choose_route). Per component, the
+# triangular quadratic form (csrc/triangular.h) and a symmetric rank update of the
+# scatter about that component's mean (csrc/rank_update.h): exact centring, at the cost
+# of a pass over the block for every component.
+#
+# float64 data: log-densities row-major (gmm_tri_sqnorm_d), the row-major
+# normalisation, then the scatter of the rows whose responsibility is not exactly 0.
+# float32 data: the block transposed, log-densities one row a lane in float32
+# products, normalised component-major in float32, then each component's scatter in
+# float32 about the block's own centre, shifted back to the mean in double.
+#
+# Reads: cst; means (data); chol (float64: (K, D, D); float32: padded_factors, (K, D,
+# D4) float32); means64, the means in double (the statistics' shifts: about the float32
+# means, every new mean would be off by their rounding, ~5e-4 at an offset of 1e4).
+
+# Below this many rows with a non-zero responsibility, the float64 scatter adds the
+# outer products a row at a time: tiles on one or two rows (digits: ~1.6 rows a
+# component a block) cost more than their ~D^2/2 multiply-adds.
+cdef Py_ssize_t SYRK_MIN_ROWS = 8
+
+
+cdef struct FullMeansScratch:
+    # float64 data
+    double* lp        # (n, K) log-densities, then weighted responsibilities
+    double* norm      # (2n,) _normalize_rows
+    double* zt        # (4 D,) 4 centred rows, feature-major (gmm_tri_sqnorm_d)
+    double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_sqnorm_d)
+    double* z         # (n + ld8) ld8: the scaled centred rows, then the tile sums T
+    # float32 data
+    float* xt         # (D, ldx) the block transposed
+    float* zt32       # (GROUP, D) a group of centred rows
+    float* z32        # (n, Dp) the scaled rows of a component's scatter
+    float* t32        # (Dp, Dp) their products
+    float* cf         # (Dp + n,) the block's centre, then n square roots
+    float* yf         # (n (K + 1),) the float32 normalisation
+    double* lpt       # (K, n) log-densities, component-major
+    double* row_max   # (3n,) _normalize_cols
+    double* sc        # (3D,) the scatter's shift back to the mean
+
+
+cdef FullMeansScratch _full_means_layout(void* base, Py_ssize_t n, Py_ssize_t D,
+                                         Py_ssize_t K, Py_ssize_t fsize,
+                                         Py_ssize_t* nbytes) noexcept nogil:
+    cdef Arena a = _arena(base)
+    cdef FullMeansScratch t
+    cdef Py_ssize_t ld8 = gmm_full_ld8(D), dp = gmm_full32_dp(D)
+    if fsize == sizeof(double):
+        t.lp = <double*> _take(&a, n * K * sizeof(double))
+        t.norm = <double*> _take(&a, 2 * n * sizeof(double))
+        t.zt = <double*> _take(&a, 4 * D * sizeof(double))
+        t.up = <double*> _take(&a, D * (D + 16) * sizeof(double))
+        t.z = <double*> _take(&a, (n + ld8) * ld8 * sizeof(double))
+    else:
+        t.xt = <float*> _take(&a, D * gmm_full32_ldx(n) * sizeof(float))
+        t.zt32 = <float*> _take(&a, GMM_FULL32_GROUP * D * sizeof(float))
+        t.z32 = <float*> _take(&a, n * dp * sizeof(float))
+        t.t32 = <float*> _take(&a, dp * dp * sizeof(float))
+        t.cf = <float*> _take(&a, (dp + n) * sizeof(float))
+        t.yf = <float*> _take(&a, n * (K + 1) * sizeof(float))
+        t.lpt = <double*> _take(&a, K * n * sizeof(double))
+        t.row_max = <double*> _take(&a, 3 * n * sizeof(double))
+        t.sc = <double*> _take(&a, 3 * D * sizeof(double))
+    nbytes[0] = a.used
+    return t
+
+
+cdef Py_ssize_t _full_means_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
+                                    Py_ssize_t fsize) noexcept nogil:
+    cdef Py_ssize_t nbytes
+    _full_means_layout(NULL, B, D, K, fsize, &nbytes)
+    return nbytes
+
+
+cdef void _full_means_logprob(const Model* m, const floating* X, Py_ssize_t n,
+                              double* lp, void* scratch) noexcept nogil:
+    cdef Py_ssize_t nbytes, k, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
+    cdef FullMeansScratch t = _full_means_layout(scratch, n, D, K, sizeof(floating),
+                                                 &nbytes)
+    cdef const floating* M = <const floating*> m.means
+    cdef const floating* U = <const floating*> m.chol
+    if floating is double:
+        for k in range(K):
+            gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, m.cst[k], lp,
+                             t.up, t.zt)
+    else:
+        gmm_full32_transpose(X, n, D, t.xt)
+        for k in range(K):
+            gmm_full32_lp(t.xt, n, D, M + k * D, U + k * D * D4, m.cst[k], lp + k, K,
+                          t.zt32)
+
+
+cdef void _full_means_scatter_d(const double* X, Py_ssize_t n, Py_ssize_t D,
+                                Py_ssize_t K, const double* M, const double* R,
+                                double* S1, double* S2, double* Z) noexcept nogil:
+    """S1_k += sum_i r_ik (x_i - mu_k), S2_k += the scatter of sqrt(r_ik) (x_i - mu_k),
+    over the rows whose responsibility is not exactly zero (the others add exactly
+    nothing; with well-separated components most do). Z: (n + ld8) ld8 doubles."""
+    cdef Py_ssize_t i, a, k, m, ld = gmm_full_ld8(D)
+    cdef const double* mu
+    cdef double r, s, za
+    cdef double* S2k
+    cdef double* S1k
+    for k in range(K):
+        mu = M + k * D
+        S1k = S1 + k * D
+        S2k = S2 + k * D * D
+        m = 0
+        for i in range(n):
+            r = R[i * K + k]
+            if r == 0.0:
+                continue
+            s = sqrt(r)
+            for a in range(D):
+                za = X[i * D + a] - mu[a]
+                S1k[a] += r * za
+                Z[m * ld + a] = s * za
+            for a in range(D, ld):
+                Z[m * ld + a] = 0.0
+            m += 1
+        if m == 0:
+            continue
+        if m < SYRK_MIN_ROWS:
+            _scatter_lower_rows(Z, m, D, ld, S2k)
+        else:
+            gmm_rank_update_d(Z, m, D, S2k, Z + n * ld)
+
+
+cdef Py_ssize_t _full_means_stats(const Model* m, const floating* X, const double* w,
+                                  Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
+    cdef Py_ssize_t nbytes, k, bad, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
+    cdef FullMeansScratch t = _full_means_layout(scratch, n, D, K, sizeof(floating),
+                                                 &nbytes)
+    cdef const floating* M = <const floating*> m.means
+    cdef const floating* U = <const floating*> m.chol
+    if floating is double:
+        _full_means_logprob(m, X, n, t.lp, scratch)
+        bad = _responsibilities(t.lp, n, K, w, s, t.norm)
+        if bad >= 0:
+            return bad
+        _full_means_scatter_d(X, n, D, K, M, t.lp, s.S1, s.S2, t.z)
+        return -1
+    else:
+        gmm_full32_transpose(X, n, D, t.xt)
+        for k in range(K):
+            gmm_full32_lp(t.xt, n, D, M + k * D, U + k * D * D4, m.cst[k],
+                          t.lpt + k * n, 1, t.zt32)
+        bad = _normalize_cols(t.lpt, n, K, w, s.L, t.row_max, t.yf)
+        if bad >= 0:
+            return bad
+        for k in range(K):
+            gmm_full32_scatter(X, n, D, m.means64 + k * D, t.lpt + k * n, s.N + k,
+                               s.S1 + k * D, s.S2 + k * D * D, t.z32, t.t32, t.cf, t.sc)
+        return -1
+
+
+def padded_factors(U):
+    """The float32 factors as this route reads them: U_k's upper triangle, zero-padded
+    to D4 = D rounded up to 4 columns (K x D x D4), so that its column blocks of 4 need
+    no tests."""
+    U = np.asarray(U)
+    K, D = U.shape[0], U.shape[1]
+    out = np.zeros((K, D, gmm_full32_d4(D)), dtype=np.float32)
+    out[:, :, :D] = np.triu(U)
+    return out
+
+
+def _full_means_slots(Py_ssize_t K, Py_ssize_t D, dtype):
+    chol = (K, D, D) if dtype == F64 else (K, D, gmm_full32_d4(D))
+    return {"cst": ((K,), F64), "means": ((K, D), dtype), "chol": (chol, dtype),
+            "means64": ((K, D), F64)}
