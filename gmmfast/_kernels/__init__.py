@@ -10,9 +10,15 @@ from ._core import (  # noqa: F401
     OK,
     SMALL_FEATURES,
     ZERO_DENSITY,
+    N_ROUTES,
+    ROUTE_DIAG,
+    ROUTE_FULL_MEANS,
+    ROUTE_FULL_MOMENTS,
+    ROUTE_FULL_SMALL,
+    ROUTE_SPHERICAL,
+    ROUTE_TIED,
     CovType,
     Params,
-    RouteId,
     Status,
     block_logprob,
     block_stats,
@@ -34,9 +40,3 @@ from ._core import (  # noqa: F401
 
 COV_FULL, COV_TIED = CovType.COV_FULL, CovType.COV_TIED
 COV_DIAG, COV_SPHERICAL = CovType.COV_DIAG, CovType.COV_SPHERICAL
-ROUTE_FULL_SMALL = RouteId.ROUTE_FULL_SMALL
-ROUTE_FULL_MEANS = RouteId.ROUTE_FULL_MEANS
-ROUTE_FULL_MOMENTS = RouteId.ROUTE_FULL_MOMENTS
-ROUTE_TIED = RouteId.ROUTE_TIED
-ROUTE_DIAG = RouteId.ROUTE_DIAG
-ROUTE_SPHERICAL = RouteId.ROUTE_SPHERICAL

@@ -84,16 +84,6 @@ cpdef enum CovType:
     COV_DIAG = 2
     COV_SPHERICAL = 3
 
-# The routes: one way of computing a covariance type's E-step, one file each.
-cpdef enum RouteId:
-    ROUTE_FULL_SMALL = 0     # route_full_small.pxi
-    ROUTE_FULL_MEANS = 1     # route_full_means.pxi
-    ROUTE_FULL_MOMENTS = 2   # route_full_moments.pxi
-    ROUTE_TIED = 3           # route_tied.pxi
-    ROUTE_DIAG = 4           # route_diag.pxi
-    ROUTE_SPHERICAL = 5      # route_spherical.pxi
-    N_ROUTES = 6
-
 # What a worker reports, per chunk or block; the driver returns it to Python.
 cpdef enum Status:
     STATUS_OK = 0

@@ -93,14 +93,24 @@ include "route_spherical.pxi"
 
 
 # ---------------------------------------------------------------------------------
-# The route table: adding a route is a file above and an entry here.
+# The route table: a route is one of the files included above and one entry here. Its
+# number (ROUTE_*) is its place in the table; the Python layer chooses among them
+# (_estep.choose_route).
 
-cdef Route ROUTES[N_ROUTES]
+cdef enum:
+    MAX_ROUTES = 16
+cdef Route ROUTES[MAX_ROUTES]
+cdef int N_ROUTES_C = 0
+_ROUTE_SLOTS = []   # per route: (K, D, dtype) -> {slot: (shape, dtype)} it reads
 
 
-cdef void _register(int r, CovType cov, scratch_fn scratch, stats_d_fn stats_d,
-                    stats_f_fn stats_f, logprob_d_fn logprob_d, logprob_f_fn logprob_f,
-                    chunk_fn chunk_begin=NULL, chunk_fn chunk_end=NULL) noexcept:
+cdef int _register(CovType cov, scratch_fn scratch, stats_d_fn stats_d,
+                   stats_f_fn stats_f, logprob_d_fn logprob_d, logprob_f_fn logprob_f,
+                   slots, chunk_fn chunk_begin=NULL, chunk_fn chunk_end=NULL) except -1:
+    global N_ROUTES_C
+    cdef int r = N_ROUTES_C
+    if r == MAX_ROUTES:
+        raise RuntimeError("the kernel route table is full: raise MAX_ROUTES")
     ROUTES[r].cov = cov
     ROUTES[r].scratch = scratch
     ROUTES[r].stats_d = stats_d
@@ -109,37 +119,31 @@ cdef void _register(int r, CovType cov, scratch_fn scratch, stats_d_fn stats_d,
     ROUTES[r].logprob_f = logprob_f
     ROUTES[r].chunk_begin = chunk_begin
     ROUTES[r].chunk_end = chunk_end
+    _ROUTE_SLOTS.append(slots)
+    N_ROUTES_C = r + 1
+    return r
 
 
-_register(ROUTE_FULL_SMALL, COV_FULL, _full_small_scratch,
-          _full_small_stats[double], _full_small_stats[float],
-          _full_small_logprob[double], _full_small_logprob[float])
-_register(ROUTE_FULL_MEANS, COV_FULL, _full_means_scratch,
-          _full_means_stats[double], _full_means_stats[float],
-          _full_means_logprob[double], _full_means_logprob[float])
-_register(ROUTE_FULL_MOMENTS, COV_FULL, _moments_scratch,
-          _moments_stats[double], _moments_stats[float],
-          _moments_logprob[double], _moments_logprob[float],
-          _moments_chunk_begin, _moments_chunk_end)
-_register(ROUTE_TIED, COV_TIED, _tied_scratch,
-          _tied_stats[double], _tied_stats[float],
-          _tied_logprob[double], _tied_logprob[float])
-_register(ROUTE_DIAG, COV_DIAG, _diag_scratch,
-          _diag_stats[double], _diag_stats[float],
-          _diag_logprob[double], _diag_logprob[float])
-_register(ROUTE_SPHERICAL, COV_SPHERICAL, _spherical_scratch,
-          _spherical_stats[double], _spherical_stats[float],
-          _spherical_logprob[double], _spherical_logprob[float])
-
-# The parameter arrays each route reads: slot -> (shape, dtype), from (K, D, dtype).
-_ROUTE_SLOTS = {
-    ROUTE_FULL_SMALL: _full_small_slots,
-    ROUTE_FULL_MEANS: _full_means_slots,
-    ROUTE_FULL_MOMENTS: _moments_slots,
-    ROUTE_TIED: _tied_slots,
-    ROUTE_DIAG: _diag_slots,
-    ROUTE_SPHERICAL: _spherical_slots,
-}
+ROUTE_FULL_SMALL = _register(
+    COV_FULL, _full_small_scratch, _full_small_stats[double], _full_small_stats[float],
+    _full_small_logprob[double], _full_small_logprob[float], _full_small_slots)
+ROUTE_FULL_MEANS = _register(
+    COV_FULL, _full_means_scratch, _full_means_stats[double], _full_means_stats[float],
+    _full_means_logprob[double], _full_means_logprob[float], _full_means_slots)
+ROUTE_FULL_MOMENTS = _register(
+    COV_FULL, _moments_scratch, _moments_stats[double], _moments_stats[float],
+    _moments_logprob[double], _moments_logprob[float], _moments_slots,
+    _moments_chunk_begin, _moments_chunk_end)
+ROUTE_TIED = _register(
+    COV_TIED, _tied_scratch, _tied_stats[double], _tied_stats[float],
+    _tied_logprob[double], _tied_logprob[float], _tied_slots)
+ROUTE_DIAG = _register(
+    COV_DIAG, _diag_scratch, _diag_stats[double], _diag_stats[float],
+    _diag_logprob[double], _diag_logprob[float], _diag_slots)
+ROUTE_SPHERICAL = _register(
+    COV_SPHERICAL, _spherical_scratch, _spherical_stats[double], _spherical_stats[float],
+    _spherical_logprob[double], _spherical_logprob[float], _spherical_slots)
+N_ROUTES = N_ROUTES_C
 
 
 def route_covariance(int route):
@@ -162,7 +166,7 @@ def stat_widths(int cov, Py_ssize_t K, Py_ssize_t D):
 
 
 cdef _check_route(int route):
-    if not 0 <= route < N_ROUTES:
+    if not 0 <= route < N_ROUTES_C:
         raise ValueError(f"unknown kernel route {route}")
 
 
