@@ -170,7 +170,8 @@ cdef inline void _scatter_lower_rows(const double* Z, Py_ssize_t m, Py_ssize_t D
                                      Py_ssize_t ld, double* S) noexcept nogil:
     """S (D x D, lower triangle) += Z^T Z over m rows (row stride ld), a row at a time:
     for a few rows or few features, where the tiles of csrc/rank_update.h cost more
-    than their work."""
+    than their work. (The tiles sum the rows into T and add T to S once: another order
+    of additions, so the two are not interchangeable bit for bit.)"""
     cdef Py_ssize_t i, a, b
     cdef double za
     for i in range(m):

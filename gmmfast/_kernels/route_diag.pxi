@@ -50,7 +50,8 @@ cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
 
 cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
                         void* scratch) noexcept nogil:
-    """lp = A Wt[:2D] + cst, row-major, for the per-sample outputs."""
+    """lp = A Wt[:2D] + cst, row-major, for the per-sample outputs (by BLAS: the tiles of
+    diag_products.h write lp component-major, the layout of the statistics' pass)."""
     cdef Py_ssize_t nbytes, i, k, D = m.D, K = m.K
     cdef Py_ssize_t lda = gmm_diag_lda(D), ldw = gmm_diag_ldw(K)
     cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)

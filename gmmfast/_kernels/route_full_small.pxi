@@ -44,7 +44,9 @@ cdef Py_ssize_t _full_small_stats(const Model* m, const floating* X, const doubl
 cdef void _full_small_logprob(const Model* m, const floating* X, Py_ssize_t n,
                               double* lp, void* scratch) noexcept nogil:
     """Row-major, for the per-sample outputs: the same quadratic form as small_full.h
-    (y_j summed over l <= j, q over j), in the data's type."""
+    (y_j summed over l <= j, q over j), in the data's type. (A second copy because
+    small_full.h's is feature-major and fused with the block's statistics, while the
+    per-row driver wants lp by rows.)"""
     cdef Py_ssize_t nbytes, i, j, l, k, D = m.D, K = m.K
     cdef FullSmallScratch t = _full_small_layout(scratch, n, D, K, sizeof(floating),
                                                  &nbytes)

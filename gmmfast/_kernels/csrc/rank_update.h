@@ -107,7 +107,9 @@ GMM_INLINE ptrdiff_t gmm_full32_scatter_rows(const float *X, ptrdiff_t n, ptrdif
     *Nk += nb;
     *nb_out = nb;
     if (m == 0) return 0;
-    if (m < GMM_FULL32_MIN_ROWS) {   /* a few rows: straight into S1k and S2k, about mu */
+    /* a few rows: straight into S1k and S2k, about mu, in double from the float32 rows
+       (common.pxi's _scatter_lower_rows takes rows already centred in double) */
+    if (m < GMM_FULL32_MIN_ROWS) {
         for (ptrdiff_t i = 0; i < n; i++) {
             const double r = Rk[i];
             if (r == 0.0) continue;
