@@ -3,6 +3,8 @@
 - ``weights_init``, ``means_init`` and ``precisions_init`` are accepted in either
   dtype, on X of either dtype; weights need to sum to 1 only up to their dtype's
   rounding (scikit-learn's tolerances: 1e-6 for float32, 1e-8 for float64).
+- ``score(X)`` is the mean of ``score_samples(X)`` (scikit-learn's definition), also
+  for float32 X, whose ``score_samples`` are float32.
 """
 
 from fractions import Fraction
@@ -124,3 +126,19 @@ def test_weights_tolerance_follows_the_dtype_given():
     GaussianMixture(K, weights_init=w16, max_iter=0).fit(make_data(0))
     with pytest.raises(ValueError, match="more than the 0.0082 that float16 weights"):
         GaussianMixture(K, weights_init=w16 + np.float16(4e-3)).fit(make_data(0))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_score_is_the_mean_of_score_samples(dtype, covariance_type):
+    X = make_data(3, offset=50.0).astype(dtype)
+    gm = GaussianMixture(K, covariance_type=covariance_type, random_state=0).fit(X)
+    samples = gm.score_samples(X)
+    assert samples.dtype == dtype
+    # the same array averaged the same way: equal, not close
+    assert gm.score(X) == float(samples.mean())
+    # weighted: the weighted mean of the same values, summed in float64 in another order
+    w = np.random.default_rng(0).uniform(size=len(X))
+    np.testing.assert_allclose(gm.score(X, sample_weight=w),
+                               np.average(samples.astype(np.float64), weights=w),
+                               rtol=1e-13)
