@@ -66,13 +66,12 @@ def _chunk_positive(w):
 
 def _chunk_outputs(x, model_args, n_threads, name):
     """Worker side: one per-sample output of one chunk (for map_blocks)."""
-    what = "lse" if name == "lse64" else name
     model = _estep.KernelModel(*model_args)
     x = _as_kernel_array(x, model.dtype)
     with blas_single_thread():
         (out,) = _estep.per_sample(x, model, effective_n_threads(n_threads),
-                                   **{what: True})
-    # 'lse' is score_samples' output, in X's dtype; 'lse64' keeps float64 for score
+                                   **{name: True})
+    # 'lse' is score_samples' output, in X's dtype
     return out.astype(model.dtype, copy=False) if name == "lse" else out
 
 
@@ -236,7 +235,7 @@ def _lazy(X, params, n_threads, what):
     if what == "resp":
         return X.map_blocks(_chunk_outputs, model_args, n_threads, what, dtype=dtype,
                             chunks=(X.chunks[0], (K,)))
-    out_dtype = {"labels": np.intp, "lse64": np.float64}.get(what, dtype)
+    out_dtype = np.intp if what == "labels" else dtype
     return X.map_blocks(_chunk_outputs, model_args, n_threads, what, dtype=out_dtype,
                         drop_axis=1)
 
@@ -255,7 +254,9 @@ def score(estimator, X, sample_weight):
     w = _weights_as_dask(sample_weight, X)
     if w is not None:
         _validate_values(X, w)
-    lse = _lazy(X, _args_of_model(estimator), estimator.n_threads, "lse64")
+    # the mean of score_samples' values (in X's dtype), summed in float64
+    lse = _lazy(X, _args_of_model(estimator), estimator.n_threads, "lse")
+    lse = lse.astype(np.float64)
     if w is None:
         return float(lse.mean().compute())
     total, weight = dask.compute((w * lse).sum(), w.sum())

@@ -570,7 +570,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
-            Mean (or weighted mean) of ``log p(x)`` over X.
+            Mean (or weighted mean) of ``score_samples(X)``: of ``log p(x)`` in X's
+            dtype. Unweighted and in memory it is ``score_samples(X).mean()``, as in
+            scikit-learn (for float32 X a float32 mean); read piece by piece, from
+            dask, or weighted, the same values are summed in float64.
         """
         check_is_fitted(self)
         if _is_dask_array(X) or _is_dask_array(sample_weight):
@@ -583,9 +586,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if isinstance(source, _sources.ChunkedSource):
                 return source.weighted_score(model, source.w)
             (lse,) = source.per_sample(model, lse=True)
+        # scikit-learn's definition: the mean of score_samples(X), of its values in
+        # X's dtype; unweighted, numpy's mean of that array, as scikit-learn takes it
         if source.w is None:
-            return float(lse.mean())
-        return float(source.w @ lse / source.w.sum())
+            return float(lse.astype(source.dtype, copy=False).mean())
+        samples = _sources.as_score_samples(lse, source.dtype)
+        return float(source.w @ samples / source.w.sum())
 
     def predict(self, X):
         """Label of each sample: its most probable component.

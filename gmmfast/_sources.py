@@ -77,6 +77,12 @@ def compute_dtype(dtype):
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
+def as_score_samples(lse, dtype):
+    """float64 log-densities as score_samples returns them, rounded to X's dtype, in
+    float64 to be summed: score is their mean."""
+    return lse if dtype == np.float64 else lse.astype(dtype).astype(np.float64)
+
+
 def subsample_rows(n_samples, size, random_state):
     """Sorted row indices of a uniform subsample without replacement.
 
@@ -267,11 +273,13 @@ class ChunkedSource:
         return tuple(outs)
 
     def weighted_score(self, model, sample_weight):
-        """Weighted mean log-likelihood, without an n-sized array."""
+        """Weighted mean of score_samples' values, summed in float64, without an
+        n-sized array."""
         total = weight = 0.0
         for start, stop, x, _ in self.pieces():
             (lse,) = _with_row_offset(start, _estep.per_sample, x, model,
                                       self.n_threads, lse=True)
+            lse = as_score_samples(lse, self.dtype)
             if sample_weight is None:
                 total += float(lse.sum())
                 weight += stop - start

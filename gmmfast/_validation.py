@@ -287,19 +287,39 @@ def _check_shape(arr, shape, name):
         )
 
 
+def weights_sum_tolerance(dtype):
+    """How far from 1 the sum of initial weights given in ``dtype`` may be.
+
+    scikit-learn's tolerances: 1e-6 for float32, about 8.4 ulps of 1, room for weights
+    normalised in float32; 1e-8 for float64 and for what it reads as float64 (integers).
+    float16 gets the same 8.4 ulps of its own.
+    """
+    dtype = np.dtype(dtype)
+    eps32 = float(np.finfo(np.float32).eps)
+    if dtype.kind == "f" and float(np.finfo(dtype).eps) >= eps32:
+        return 1e-6 * (float(np.finfo(dtype).eps) / eps32)
+    return 1e-8
+
+
 def check_weights_init(weights, n_components):
-    """Initial weights: shape (K,), in [0, 1], summing to 1."""
-    w = _as_float_array(weights, "weights_init", 1)
+    """Initial weights: shape (K,), in [0, 1], summing to 1 up to their dtype's rounding."""
+    given = np.asarray(weights)
+    w = _as_float_array(given, "weights_init", 1)
     _check_shape(w, (n_components,), "weights")
     if (w < 0).any() or (w > 1).any():
         raise ValueError(
             "The parameter 'weights' should be in the range [0, 1], but got max value "
             f"{w.max():.5f}, min value {w.min():.5f}"
         )
-    if abs(1.0 - w.sum()) > 1e-8:
+    # the sum of the given values, exact to float64 rounding whatever their dtype
+    total = w.sum()
+    tol = weights_sum_tolerance(given.dtype)
+    if abs(1.0 - total) > tol:
         raise ValueError(
             f"The parameter 'weights' should be normalized, but got sum(weights) = "
-            f"{w.sum():.5f}"
+            f"{total:.5f} (1 {'+' if total > 1 else '-'} {abs(total - 1):.2g}, more than "
+            f"the {tol:.2g} that {given.dtype} weights may be off); divide weights_init "
+            "by its sum."
         )
     return w
 

@@ -198,6 +198,20 @@ def test_inference_on_memmap_equals_in_memory(tmp_path, small_pieces):
         GaussianMixture(K, random_state=0).fit_predict(mm), gm.predict(X_OFF))
 
 
+def test_float32_score_on_memmap_is_the_mean_of_score_samples(tmp_path, small_pieces):
+    X32 = X_OFF.astype(np.float32)
+    gm = GaussianMixture(K, random_state=0).fit(X32)
+    mm = as_memmap(tmp_path, X32)
+    samples = gm.score_samples(mm)
+    assert samples.dtype == np.float32
+    # the float32 values score_samples returns, summed in float64 piece by piece
+    samples = samples.astype(np.float64)
+    np.testing.assert_allclose(gm.score(mm), samples.mean(), rtol=1e-13)
+    w = np.random.default_rng(2).uniform(size=len(X32))
+    np.testing.assert_allclose(gm.score(mm, sample_weight=w),
+                               np.average(samples, weights=w), rtol=1e-13)
+
+
 def test_finiteness_check_needs_no_array_the_size_of_x():
     # np.isfinite(X) of the whole of X is one byte an entry (6.4 MB here): the check
     # goes a piece of rows at a time, so its temporaries stay near _FINITE_CHECK_BYTES

@@ -110,6 +110,11 @@ def test_float32_dask_array(client):
     assert gm.score_samples(X).dtype == np.float32
     # float32 parameters round the last bits differently: see test_chunked
     assert_same_model(gm, fit20(X32, "diag", random_state=0), rtol=1e-5)
+    # score: the mean of score_samples' float32 values, summed in float64 by chunk
+    samples = gm.score_samples(X32).astype(np.float64)
+    np.testing.assert_allclose(gm.score(X), samples.mean(), rtol=1e-13)
+    np.testing.assert_allclose(gm.score(X, sample_weight=W_NP),
+                               np.average(samples, weights=W_NP), rtol=1e-13)
 
 
 def test_partial_fit_with_dask_batches(client):
