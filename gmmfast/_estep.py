@@ -146,10 +146,9 @@ class KernelModel:
         self.means = means
         self.n_components, self.n_features = K, D
         if covariance_type == "full":
-            slots = self._full(weights, means, U)
+            self.params = self._full(weights, means, U)
         else:
-            slots = self._shared_shift(covariance_type, weights, means, U)
-        self.params = _kernels.Params(self.route, dtype, K, D, **slots)
+            self.params = self._shared_shift(covariance_type, weights, means, U)
 
     def _full(self, weights, means, U):
         """The 'full' routes (compiled constants: seed2d spends most of an iteration
@@ -168,25 +167,26 @@ class KernelModel:
         self.route = choose_route("full", D, self.dtype, spread)
         if self.route == _kernels.ROUTE_FULL_MOMENTS:
             self.shift = c
-            return self._moments_slots(means, U, m, spreads, cst)
+            return self._moments_params(means, U, m, spreads, cst)
         self.shift = None
+        K, D = means.shape
         data_means = np.ascontiguousarray(means, dtype=self.dtype)
         data_chol = np.ascontiguousarray(U, dtype=self.dtype)
+        means64 = np.ascontiguousarray(means)
         if self.route == _kernels.ROUTE_FULL_SMALL:
             # the statistics in double about the means in double; the factors as the
             # log-densities read them (rounded to the data's dtype)
-            return dict(cst=cst, means=data_means, chol=data_chol,
-                        means64=np.ascontiguousarray(means),
-                        chol64=np.asarray(data_chol, dtype=np.float64))
+            return _kernels.Params(self.route, self.dtype, K, D, cst=cst, means=data_means,
+                                   chol=data_chol, means64=means64,
+                                   chol64=np.asarray(data_chol, dtype=np.float64))
         if self.dtype == np.float32:
             # the statistics' shifts in double: about the float32 means, every new
             # mean would be off by their rounding (~5e-4 at an offset of 1e4)
-            return dict(cst=cst, means=data_means, chol=_kernels.padded_factors(data_chol),
-                        means64=np.ascontiguousarray(means))
-        return dict(cst=cst, means=data_means, chol=data_chol,
-                    means64=np.ascontiguousarray(means))
+            data_chol = _kernels.padded_factors(data_chol)
+        return _kernels.Params(self.route, self.dtype, K, D, cst=cst, means=data_means,
+                               chol=data_chol, means64=means64)
 
-    def _moments_slots(self, means, U, m, spreads, cst):
+    def _moments_params(self, means, U, m, spreads, cst):
         """The GEMM weights W (K, Q+1), float64 for either dtype, of the moment rows
         [z_a z_b (a >= b), z_a, 1], z = x - c (route_full_moments.pxi), with c rounded
         to the data's dtype as the kernel's rows see it (so the statistics' shift is
@@ -199,7 +199,8 @@ class KernelModel:
         W[:, :T] = P[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
         W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
         W[:, T + D] = cst - 0.5 * spreads
-        return dict(shift=np.ascontiguousarray(self.shift, dtype=self.dtype), coef=W)
+        return _kernels.Params(self.route, self.dtype, K, D, coef=W,
+                               shift=np.ascontiguousarray(self.shift, dtype=self.dtype))
 
     def _shared_shift(self, covariance_type, weights, means, U):
         """'tied', 'diag', 'spherical': moments about the mixture mean c."""
@@ -216,9 +217,10 @@ class KernelModel:
         Mc = means - self.shift
         if covariance_type == "tied":
             cst = base + np.log(np.diag(U)).sum()
-            return dict(cst=np.ascontiguousarray(cst), shift=shift,
-                        whitened_means=np.ascontiguousarray(Mc @ U, dtype=self.dtype),
-                        chol=np.ascontiguousarray(U[None], dtype=self.dtype))
+            return _kernels.Params(
+                self.route, self.dtype, K, D, cst=np.ascontiguousarray(cst), shift=shift,
+                whitened_means=np.ascontiguousarray(Mc @ U, dtype=self.dtype),
+                chol=np.ascontiguousarray(U[None], dtype=self.dtype))
         if covariance_type == "diag":
             P = U * U
             cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)
@@ -227,12 +229,12 @@ class KernelModel:
             Wt[:D, :K] = -0.5 * P.T
             Wt[D:2 * D, :K] = (P * Mc).T
             Wt[2 * D, :K] = cst
-            return dict(shift=shift, coef=Wt)
+            return _kernels.Params(self.route, self.dtype, K, D, shift=shift, coef=Wt)
         prec = U * U
         cst = base + D * np.log(U) - 0.5 * prec * (Mc * Mc).sum(axis=1)
-        return dict(cst=np.ascontiguousarray(cst), shift=shift,
-                    centred_means=np.ascontiguousarray(Mc, dtype=self.dtype),
-                    prec=np.ascontiguousarray(prec))
+        return _kernels.Params(self.route, self.dtype, K, D, cst=np.ascontiguousarray(cst),
+                               shift=shift, prec=np.ascontiguousarray(prec),
+                               centred_means=np.ascontiguousarray(Mc, dtype=self.dtype))
 
     def _as_kernel_sees(self, shift):
         """The global shift c rounded to the data's dtype, as the kernels read it: the

@@ -154,15 +154,23 @@ def route_covariance(int route):
 
 def stat_widths(int cov, Py_ssize_t K, Py_ssize_t D):
     """Per-chunk lengths of the S1 and S2 outputs for a covariance type (COV_*)."""
+    cdef Py_ssize_t s1, s2
+    if not 0 <= cov <= COV_SPHERICAL:
+        raise ValueError(f"unknown covariance type code {cov}")
+    _stat_widths(<CovType> cov, K, D, &s1, &s2)
+    return s1, s2
+
+
+cdef inline void _stat_widths(CovType cov, Py_ssize_t K, Py_ssize_t D, Py_ssize_t* s1,
+                              Py_ssize_t* s2) noexcept nogil:
     if cov == COV_FULL:
-        return K * D, K * D * D
-    if cov == COV_TIED:
-        return K * D, D * D
-    if cov == COV_DIAG:
-        return 1, 2 * K * D
-    if cov == COV_SPHERICAL:
-        return K * D, K
-    raise ValueError(f"unknown covariance type code {cov}")
+        s1[0], s2[0] = K * D, K * D * D
+    elif cov == COV_TIED:
+        s1[0], s2[0] = K * D, D * D
+    elif cov == COV_DIAG:
+        s1[0], s2[0] = 1, 2 * K * D
+    else:
+        s1[0], s2[0] = K * D, K
 
 
 cdef _check_route(int route):
@@ -170,60 +178,104 @@ cdef _check_route(int route):
         raise ValueError(f"unknown kernel route {route}")
 
 
+# The Model field each slot name fills (Params._set).
+_SLOT_FIELDS = {name: i for i, name in enumerate((
+    "cst", "means", "means64", "chol", "chol64", "shift", "centred_means",
+    "whitened_means", "coef", "prec"))}
+# (route, K, D, dtype) -> ((field, name, shape, typenum), ...): a model is made every
+# EM iteration, and for small problems its set-up is a visible part of the iteration
+_SLOT_SPECS = {}
+
+
+cdef tuple _slot_specs(int route, Py_ssize_t K, Py_ssize_t D, dtype):
+    key = (route, K, D, dtype.num)
+    specs = _SLOT_SPECS.get(key)
+    if specs is None:
+        specs = tuple((_SLOT_FIELDS[name], name, tuple(shape), np.dtype(want).num)
+                      for name, (shape, want) in _ROUTE_SLOTS[route](K, D, dtype).items())
+        _SLOT_SPECS[key] = specs
+    return specs
+
+
 cdef class Params:
     """A mixture's parameters as one route reads them (see the route's file).
 
     Params(route, dtype, n_components, n_features, **slots): every slot the route reads
-    must be given, C-contiguous, with the shape and dtype the route's ``*_slots``
-    names ('data' slots in ``dtype``, the others float64), and no other slot. The
-    arrays are kept alive as long as the Params.
+    must be given, C-contiguous, native byte order, with the shape and dtype the
+    route's ``*_slots`` names ('data' slots in ``dtype``, the others float64), and no
+    other slot. The arrays are kept alive as long as the Params.
     """
     cdef Model model
     cdef readonly int route
     cdef readonly object dtype
     cdef readonly Py_ssize_t n_components, n_features
-    cdef dict _arrays
+    cdef Py_ssize_t itemsize
+    cdef tuple _arrays
 
     def __init__(self, int route, dtype, Py_ssize_t n_components, Py_ssize_t n_features,
-                 **slots):
+                 *, cst=None, means=None, means64=None, chol=None, chol64=None,
+                 shift=None, centred_means=None, whitened_means=None, coef=None,
+                 prec=None):
+        cdef cnp.ndarray arr
+        cdef int field, typenum, n_given = 0
+        # in _SLOT_FIELDS' order
+        given = (cst, means, means64, chol, chol64, shift, centred_means, whitened_means,
+                 coef, prec)
         _check_route(route)
-        dtype = np.dtype(dtype)
-        if dtype != F64 and dtype != F32:
+        if not isinstance(dtype, np.dtype):
+            dtype = np.dtype(dtype)
+        if dtype.num != cnp.NPY_DOUBLE and dtype.num != cnp.NPY_FLOAT:
             raise ValueError(f"kernel parameters must be float32 or float64, not {dtype}")
         if n_components <= 0 or n_features <= 0:
             raise ValueError("kernel parameters need n_components and n_features > 0")
-        self.route, self.dtype = route, dtype
+        self.route, self.dtype, self.itemsize = route, dtype, dtype.itemsize
         self.n_components, self.n_features = n_components, n_features
-        wanted = _ROUTE_SLOTS[route](n_components, n_features, dtype)
-        extra = set(slots) - set(wanted)
-        if extra:
-            raise ValueError(f"route {route} does not read {sorted(extra)}")
-        self._arrays = {}
-        for name, (shape, want) in wanted.items():
-            arr = slots.get(name)
-            if not isinstance(arr, np.ndarray) or arr.dtype != want \
-                    or arr.shape != tuple(shape) or not arr.flags.c_contiguous:
-                got = (None if arr is None else
-                       f"{getattr(arr, 'dtype', type(arr).__name__)} {np.shape(arr)}")
-                raise ValueError(f"kernel route {route} needs {name} as a C-contiguous "
-                                 f"{want} array of shape {tuple(shape)}, got {got}")
-            self._arrays[name] = arr
         memset(&self.model, 0, sizeof(Model))
         self.model.D, self.model.K = n_features, n_components
-        self.model.cst = <const double*> self._ptr("cst")
-        self.model.means = self._ptr("means")
-        self.model.means64 = <const double*> self._ptr("means64")
-        self.model.chol = self._ptr("chol")
-        self.model.chol64 = <const double*> self._ptr("chol64")
-        self.model.shift = self._ptr("shift")
-        self.model.centred_means = self._ptr("centred_means")
-        self.model.whitened_means = self._ptr("whitened_means")
-        self.model.coef = <const double*> self._ptr("coef")
-        self.model.prec = <const double*> self._ptr("prec")
+        specs = _slot_specs(route, n_components, n_features, dtype)
+        for obj in given:
+            n_given += obj is not None
+        if n_given != len(specs):   # every slot a route reads is required
+            read = {spec[1] for spec in specs}
+            extra = [name for name, i in _SLOT_FIELDS.items()
+                     if given[i] is not None and name not in read]
+            if extra:
+                raise ValueError(f"route {route} does not read {extra}")
+        for field, name, shape, typenum in specs:
+            obj = given[field]
+            if (not cnp.PyArray_Check(obj) or cnp.PyArray_TYPE(obj) != typenum
+                    or not cnp.PyArray_ISNOTSWAPPED(obj)
+                    or not cnp.PyArray_IS_C_CONTIGUOUS(obj) or obj.shape != shape):
+                got = (None if obj is None else
+                       f"{getattr(obj, 'dtype', type(obj).__name__)} {np.shape(obj)}")
+                raise ValueError(f"kernel route {route} needs {name} as a C-contiguous "
+                                 f"{np.dtype(cnp.PyArray_TypeObjectFromType(typenum))} "
+                                 f"array of shape {shape}, got {got}")
+            arr = obj
+            self._set(field, cnp.PyArray_DATA(arr))
+        self._arrays = given
 
-    cdef const void* _ptr(self, name):
-        arr = self._arrays.get(name)
-        return NULL if arr is None else <const void*> cnp.PyArray_DATA(<cnp.ndarray> arr)
+    cdef void _set(self, int field, const void* p) noexcept:
+        if field == 0:
+            self.model.cst = <const double*> p
+        elif field == 1:
+            self.model.means = p
+        elif field == 2:
+            self.model.means64 = <const double*> p
+        elif field == 3:
+            self.model.chol = p
+        elif field == 4:
+            self.model.chol64 = <const double*> p
+        elif field == 5:
+            self.model.shift = p
+        elif field == 6:
+            self.model.centred_means = p
+        elif field == 7:
+            self.model.whitened_means = p
+        elif field == 8:
+            self.model.coef = <const double*> p
+        else:
+            self.model.prec = <const double*> p
 
 
 # ---------------------------------------------------------------------------------
@@ -310,7 +362,8 @@ def block_stats(
         raise ValueError("block_stats: output shapes do not match")
     cdef const Route* route = &ROUTES[params.route]
     # the widths the route writes (per chunk); anything else would overrun
-    s1_need, s2_need = stat_widths(route.cov, K, D)
+    cdef Py_ssize_t s1_need, s2_need
+    _stat_widths(route.cov, K, D, &s1_need, &s2_need)
     if s1_size != s1_need or s2_size != s2_need:
         raise ValueError(
             f"block_stats: out_S1/out_S2 have {s1_size}/{s2_size} columns; covariance "
@@ -473,12 +526,12 @@ def block_logprob(
     return STATUS_OK, -1
 
 
-cdef _check_data(Params params, Py_ssize_t D, size_t itemsize):
+cdef _check_data(Params params, Py_ssize_t D, Py_ssize_t itemsize):
     if params is None:
         raise ValueError("kernel parameters (Params) are required")
     if D != params.n_features:
         raise ValueError(f"X has {D} features; the kernel parameters {params.n_features}")
-    if itemsize != params.dtype.itemsize:
+    if itemsize != params.itemsize:
         raise ValueError(f"X is float{8 * itemsize}; the kernel parameters "
                          f"{params.dtype}")
 
