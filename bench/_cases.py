@@ -36,6 +36,8 @@ class Case:
     n_iter: int
     quick_n_samples: int
     quick_n_iter: int
+    #: which estimator runs it: "gmm" (GaussianMixture) or "bgm" (bench_fit --estimator)
+    estimator: str = "gmm"
 
     @property
     def base_name(self):

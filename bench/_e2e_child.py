@@ -1,8 +1,8 @@
 """One end-to-end fit in a fresh process: time, iterations, log-likelihood and peak memory.
 
 Run by bench_fit.py as ``python _e2e_child.py '<json request>'``; prints one JSON line.
-Request keys: x_path (a .npy file), impl, n_components, covariance_type, random_state,
-n_threads.
+Request keys: x_path (a .npy file), impl, estimator ('gmm' or 'bgm'), n_components,
+covariance_type, random_state, n_threads.
 
 Memory: X is loaded and the estimator's modules imported first; then the kernel's
 high-water mark of resident memory is reset to the current RSS (Linux: write "5" to
@@ -88,6 +88,7 @@ def main(request):
         request["impl"],
         request["n_components"],
         n_threads,
+        estimator=request.get("estimator", "gmm"),
         covariance_type=request["covariance_type"],
         random_state=request["random_state"],
     )
@@ -120,7 +121,7 @@ def main(request):
         "n_iter": int(est.n_iter_),
         "converged": bool(est.converged_),
         "score": score,
-        "lower_bound": float(est.lower_bound_),
+        "lower_bound": _estimators.lower_bound(est),
         "baseline_mb": baseline / 2**20,
         "peak_mb": (peak - baseline) / 2**20,
         "x_mb": X.nbytes / 2**20,

@@ -45,7 +45,7 @@ def iter_columns(threads):
 
 E2E_COLUMNS = [
     "case", "sk_s", "gf_s", "sk/gf", "sk_iter", "gf_iter", "sk_ll", "gf_ll", "ll_diff",
-    "X_MB", "sk_MB", "gf_MB",
+    "lb_diff", "X_MB", "sk_MB", "gf_MB",
 ]
 
 
@@ -92,7 +92,7 @@ def e2e_rows(report):
             str(sk["n_iter"]) + ("" if sk["converged"] else "*"),
             str(gf["n_iter"]) + ("" if gf["converged"] else "*"),
             f"{sk['score']:.4f}", f"{gf['score']:.4f}", _signed(e["score_diff"]),
-            _num(e["x_mb"]), _num(sk["peak_mb"]), _num(gf["peak_mb"]),
+            _signed(e.get("lower_bound_diff", float("nan"))), _num(e["x_mb"]), _num(sk["peak_mb"]), _num(gf["peak_mb"]),
         ])
     return rows
 
@@ -159,7 +159,8 @@ def e2e_summary(e):
     return (
         f"sklearn {sk['seconds']:.3g} s / {sk['n_iter']} it / {sk['peak_mb']:.0f} MB, "
         f"gmmfast {gf['seconds']:.3g} s / {gf['n_iter']} it / {gf['peak_mb']:.0f} MB, "
-        f"loglik diff {e['score_diff']:+.2e}"
+        f"loglik diff {e['score_diff']:+.2e}, "
+        f"lower bound diff {e.get('lower_bound_diff', float('nan')):+.2e}"
     )
 
 

@@ -22,6 +22,7 @@ and gmmfast also gets n_threads=t.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -58,6 +59,7 @@ def _timed_fit(impl, case, X, init, max_iter, n_threads):
         impl,
         case.n_components,
         n_threads,
+        estimator=case.estimator,
         covariance_type=case.covariance_type,
         tol=0.0,
         max_iter=max_iter,
@@ -72,7 +74,7 @@ def _timed_fit(impl, case, X, init, max_iter, n_threads):
             f"{impl} ran {est.n_iter_} iterations with tol=0 and max_iter={max_iter}; the "
             "per-iteration comparison needs both implementations to run exactly max_iter"
         )
-    return seconds, float(est.lower_bound_)
+    return seconds, _estimators.lower_bound(est)
 
 
 def measure_iterations(case, X, init, threads, repeats, quick, rates):
@@ -143,6 +145,7 @@ def run_child(x_path, case, impl, n_threads):
         "impl": impl,
         "n_components": case.n_components,
         "covariance_type": case.covariance_type,
+        "estimator": case.estimator,
         "random_state": RANDOM_STATE,
         "n_threads": n_threads,
     }
@@ -178,6 +181,8 @@ def measure_end_to_end(case, X, n_threads, repeats, tmpdir):
     out["x_mb"] = X.nbytes / 2**20
     out["ratio_sklearn_over_gmmfast"] = _div(out["sklearn"]["seconds"], out["gmmfast"]["seconds"])
     out["score_diff"] = out["gmmfast"]["score"] - out["sklearn"]["score"]
+    out["lower_bound_diff"] = (runs["gmmfast"][0]["lower_bound"]
+                               - runs["sklearn"][0]["lower_bound"])
     return out
 
 
@@ -203,6 +208,9 @@ def parse_args(argv):
                    help="end-to-end fits per implementation, each in a fresh process (default 1)")
     p.add_argument("--threads", default=None,
                    help="comma-separated thread counts (default: 1 and the usable cores)")
+    p.add_argument("--estimator", default="gmm", choices=_estimators.ESTIMATORS,
+                   help="gmm: GaussianMixture; bgm: BayesianGaussianMixture on the same "
+                        "cases, beside scikit-learn's (default: %(default)s)")
     p.add_argument("--parts", default="iter,e2e",
                    help="which parts to run: iter, e2e or both (default: %(default)s)")
     p.add_argument("--markdown", metavar="FILE",
@@ -227,7 +235,8 @@ def parse_args(argv):
     args.parts = {s.strip() for s in args.parts.split(",") if s.strip()}
     if not args.parts or not args.parts <= {"iter", "e2e"}:
         p.error("--parts takes 'iter', 'e2e' or 'iter,e2e'")
-    args.cases = _cases.select_cases(args.cases)
+    args.cases = [dataclasses.replace(c, estimator=args.estimator)
+                  for c in _cases.select_cases(args.cases)]
     return args
 
 
@@ -253,9 +262,15 @@ def main(argv=None):
                    "dtype": case.dtype}
             log(f"[{case.name}] {X.shape[0]} x {X.shape[1]}, K={case.n_components}, "
                 f"{case.covariance_type}, {case.dtype}")
+            if case.estimator == "bgm":
+                row["case"] = f"{case.name}[bgm]"
             if "iter" in args.parts:
                 try:
-                    init = _cases.make_init(X, case)
+                    # a Bayesian mixture takes no *_init: both start from the same
+                    # random_state's rows (the time of an iteration does not depend
+                    # on where it starts)
+                    init = (_cases.make_init(X, case) if case.estimator == "gmm" else
+                            dict(init_params="random_from_data", random_state=0))
                     row["iter"] = measure_iterations(
                         case, X, init, args.threads, args.repeats, args.quick, rates)
                     log("  per iteration: " + _report.iter_summary(row["iter"], args.threads))

@@ -4,6 +4,8 @@ Public names
 ------------
 GaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.GaussianMixture`.
+BayesianGaussianMixture
+    Drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`.
 select_model
     Choose the number of components and the covariance type by BIC or AIC.
 SelectionResult
@@ -17,12 +19,14 @@ imported only when asked for.
 
 __version__ = "0.1.0"
 
+from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._threads import show_config
 from ._validation import InvalidParameterError
 from .selection import SelectionResult, select_model
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "InvalidParameterError",
     "SelectionResult",

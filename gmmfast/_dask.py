@@ -202,15 +202,16 @@ class DaskSource:
             self._init = X0, w0
         return self._init
 
-    def _model_args(self, weights, means, precisions_cholesky):
+    def _model_args(self, weights, means, precisions_cholesky, log_weights=None):
         return (self.covariance_type, np.asarray(weights, dtype=np.float64),
                 np.asarray(means, dtype=np.float64),
-                np.asarray(precisions_cholesky, dtype=np.float64), self.dtype)
+                np.asarray(precisions_cholesky, dtype=np.float64), self.dtype,
+                log_weights)
 
-    def stats(self, weights, means, precisions_cholesky):
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
         """Statistics per chunk on the workers, added on the client in chunk order."""
-        args = dask.delayed(self._model_args(weights, means, precisions_cholesky),
-                            pure=True)
+        args = dask.delayed(
+            self._model_args(weights, means, precisions_cholesky, log_weights), pure=True)
         xs, ws, starts = self._blocks
         tasks = [dask.delayed(_chunk_stats, pure=True)(x, w, s, args, self.n_threads)
                  for x, w, s in zip(xs, ws, starts)]
@@ -223,14 +224,17 @@ class DaskSource:
 
 def _args_of_model(model_or_estimator):
     est = model_or_estimator
+    # a BayesianGaussianMixture's E-step constants stand in for log(weights_)
+    log_weights = getattr(est, "_kernel_log_weights", lambda: None)()
     return (est.covariance_type, np.asarray(est.weights_, dtype=np.float64),
             np.asarray(est.means_, dtype=np.float64),
-            np.asarray(est.precisions_cholesky_, dtype=np.float64))
+            np.asarray(est.precisions_cholesky_, dtype=np.float64), log_weights)
 
 
 def _lazy(X, params, n_threads, what):
     dtype = _sources.compute_dtype(X.dtype)
-    model_args = (*params, dtype)
+    *params, log_weights = params
+    model_args = (*params, dtype, log_weights)
     K = len(params[1])
     if what == "resp":
         return X.map_blocks(_chunk_outputs, model_args, n_threads, what, dtype=dtype,

@@ -127,6 +127,11 @@ class KernelModel:
     precisions_cholesky : array of the covariance type's shape
     dtype : np.float32 or np.float64
         The data's dtype: parameter arrays are cast to it, constants stay float64.
+    log_weights : (K,) array or None
+        Stands in for log(weights) in the per-component constants when given: the
+        variational E-step's E[log pi_k] plus its terms that do not depend on x
+        (BayesianGaussianMixture), too negative to pass as weights (exp underflows
+        below -745). ``weights`` then only places the shift c (the mixture mean).
 
     Attributes
     ----------
@@ -136,8 +141,10 @@ class KernelModel:
         the 'full' routes about each mean, None (the means).
     """
 
-    def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype):
+    def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype,
+                 log_weights=None):
         self.covariance_type = covariance_type
+        self.log_weights = log_weights
         self.dtype = dtype = np.dtype(dtype)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
@@ -157,6 +164,9 @@ class KernelModel:
         U = np.ascontiguousarray(U)
         shift, cst = _kernels.full_constants(
             np.ascontiguousarray(weights), np.ascontiguousarray(means), U)
+        if self.log_weights is not None:
+            cst = (np.asarray(self.log_weights, dtype=np.float64) - 0.5 * D * _LOG_2PI
+                   + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1))
         spread = None
         if _moments_worth_trying(D, self.dtype):
             c = self._as_kernel_sees(shift)
@@ -206,7 +216,9 @@ class KernelModel:
         """'tied', 'diag', 'spherical': moments about the mixture mean c."""
         K, D = means.shape
         self.route = choose_route(covariance_type, D, self.dtype)
-        if weights.min() > 0:
+        if self.log_weights is not None:
+            log_w = np.asarray(self.log_weights, dtype=np.float64)
+        elif weights.min() > 0:
             log_w = np.log(weights)
         else:  # an empty component: log 0 = -inf, never chosen
             with np.errstate(divide="ignore"):

@@ -8,7 +8,8 @@ The estimator's EM loop (``GaussianMixture._fit``) and its stepwise variant
 - hands out the rows to initialise from, ``init_data(random_state) -> (X0, w0)``,
   an in-memory C-contiguous array (all of X, or a bounded random subsample);
 - returns the sufficient statistics of all the data under given parameters,
-  ``stats(weights, means, precisions_cholesky) -> SuffStats`` (docs/architecture.md);
+  ``stats(weights, means, precisions_cholesky, log_weights=None) -> SuffStats``
+  (docs/architecture.md; log_weights: see ``_estep.KernelModel``);
 - computes per-sample outputs, ``per_sample(...)`` and ``weighted_score(...)``.
 
 Three drivers implement it over the same kernel (``_estep.suff_stats``):
@@ -135,18 +136,20 @@ class InMemorySource:
         """All of X and its weights: the in-memory fit initialises from every row."""
         return self.X, self.w
 
-    def model(self, weights, means, precisions_cholesky):
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
         return _estep.KernelModel(
-            self.covariance_type, weights, means, precisions_cholesky, self.dtype
+            self.covariance_type, weights, means, precisions_cholesky, self.dtype,
+            log_weights,
         )
 
-    def stats(self, weights, means, precisions_cholesky):
-        """Sufficient statistics of all rows under the given parameters."""
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
+        """Sufficient statistics of all rows under the given parameters (log_weights:
+        see ``_estep.KernelModel``)."""
         if self._workspace is None:
             self._workspace = _estep.StatsWorkspace(
                 self.n_samples, self.n_components, self.n_features, self.covariance_type
             )
-        model = self.model(weights, means, precisions_cholesky)
+        model = self.model(weights, means, precisions_cholesky, log_weights)
         return _estep.suff_stats(self.X, self.w, model, self.n_threads, self._workspace)
 
     def per_sample(self, model, **wanted):
@@ -227,9 +230,10 @@ class ChunkedSource:
         return X0, w0
 
     # -- statistics and per-sample outputs
-    def model(self, weights, means, precisions_cholesky):
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
         return _estep.KernelModel(
-            self.covariance_type, weights, means, precisions_cholesky, self.dtype
+            self.covariance_type, weights, means, precisions_cholesky, self.dtype,
+            log_weights,
         )
 
     def _workspace(self, n):
@@ -239,9 +243,9 @@ class ChunkedSource:
             )
         return self._workspaces[n]
 
-    def stats(self, weights, means, precisions_cholesky):
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
         """Sufficient statistics of all rows: the pieces' statistics added in row order."""
-        model = self.model(weights, means, precisions_cholesky)
+        model = self.model(weights, means, precisions_cholesky, log_weights)
         total = None
         for start, stop, x, w in self.pieces():
             part = _with_row_offset(

@@ -164,11 +164,13 @@ def plot_gmm(gmm, X, ax=None, *, features=None, n_std=(1, 2, 3), size=20.0,
     Each sample takes the colour of its most probable component; its opacity and
     size grow with that probability, so uncertain samples between components fade.
     Each component gets one ellipse per entry of ``n_std`` (by default the 1, 2 and
-    3 sigma contours of its Gaussian in the drawing plane).
+    3 sigma contours of its Gaussian in the drawing plane). For a Bayesian mixture
+    (one with ``weight_concentration_``), the ellipses are shaded by the component's
+    weight relative to the largest, so the components it switched off fade out.
 
     Parameters
     ----------
-    gmm : fitted GaussianMixture
+    gmm : fitted GaussianMixture or BayesianGaussianMixture
         A gmmfast (or scikit-learn) Gaussian mixture.
     X : array-like of shape (n_samples, n_features)
         The data to draw.
@@ -218,12 +220,17 @@ def plot_gmm(gmm, X, ax=None, *, features=None, n_std=(1, 2, 3), size=20.0,
     edges = colors.copy()
     edges[:, :3] *= 0.55
     halo = [patheffects.withStroke(linewidth=3.0, foreground="white", alpha=0.8)]
+    bayesian = hasattr(gmm, "weight_concentration_")
+    weights = np.asarray(gmm.weights_, dtype=np.float64)
+    # a Bayesian mixture's unused components keep a tiny weight: fade them with it
+    shade = (np.minimum(1.0, 0.08 + 0.92 * weights / weights.max()) if bayesian
+             else np.ones(K))
     for k in range(K):
         for i, r in enumerate(radii):
             ax.add_patch(_ellipse(
                 centers[k], covs[k], r, fill=False, edgecolor=edges[k],
-                linewidth=1.5, alpha=1.0 - 0.6 * i / max(len(radii), 1), zorder=3,
-                path_effects=halo,
+                linewidth=1.5, alpha=shade[k] * (1.0 - 0.6 * i / max(len(radii), 1)),
+                zorder=3, path_effects=halo,
             ))
     if show_means:
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", s=60, c="black",
@@ -231,8 +238,9 @@ def plot_gmm(gmm, X, ax=None, *, features=None, n_std=(1, 2, 3), size=20.0,
     ax.autoscale_view()
     plane.label_axes(ax)
     sigmas = ", ".join(f"{r:g}" for r in radii)
+    kind = "Bayesian GMM" if bayesian else "GMM"
     ax.set_title(title if title is not None else
-                 f"GMM {_model_title(gmm)}: {sigmas} sigma ellipses")
+                 f"{kind} {_model_title(gmm)}: {sigmas} sigma ellipses")
     return ax
 
 
@@ -241,9 +249,10 @@ def plot_convergence(gmm, ax=None, *, title=None):
 
     Parameters
     ----------
-    gmm : fitted GaussianMixture
+    gmm : fitted GaussianMixture or BayesianGaussianMixture
         A mixture with ``lower_bounds_`` (the bound after each iteration of the best
-        initialisation).
+        initialisation: the mean log-likelihood, or a Bayesian mixture's variational
+        lower bound).
     ax : matplotlib Axes, default=None
         Where to draw; None makes a new figure.
     title : str, default=None
@@ -255,7 +264,8 @@ def plot_convergence(gmm, ax=None, *, title=None):
         The Axes drawn on, with one line of ``n_iter_`` points.
     """
     check_is_fitted(gmm)
-    bounds = np.asarray(getattr(gmm, "lower_bounds_", []), dtype=np.float64)
+    # (scikit-learn's 'tied' Bayesian mixture records 1-element arrays: ravel)
+    bounds = np.asarray(getattr(gmm, "lower_bounds_", []), dtype=np.float64).ravel()
     if bounds.size == 0:
         raise ValueError(
             "The mixture has no lower_bounds_ to draw (fitted with max_iter=0, or an "
@@ -265,7 +275,8 @@ def plot_convergence(gmm, ax=None, *, title=None):
     ax.plot(np.arange(1, bounds.size + 1), bounds, marker="o", markersize=3,
             label="lower bound")
     ax.set_xlabel("EM iteration")
-    ax.set_ylabel("mean log-likelihood (lower bound)")
+    ax.set_ylabel("variational lower bound" if hasattr(gmm, "weight_concentration_")
+                  else "mean log-likelihood (lower bound)")
     state = "converged" if getattr(gmm, "converged_", False) else "did not converge"
     ax.set_title(title if title is not None else
                  f"EM: {bounds.size} iterations, {state}")

@@ -1,0 +1,826 @@
+"""BayesianGaussianMixture: variational inference of a Gaussian mixture on the kernels
+of GaussianMixture.
+
+The model (Bishop 2006, ch. 10.2; Blei & Jordan 2006 for the Dirichlet process) and its
+parametrisation are scikit-learn's: a Dirichlet distribution or a truncated
+stick-breaking Dirichlet process on the weights, a Gaussian-Wishart on each component's
+mean and precision, with ``covariances_`` the Wishart scale's inverse divided by the
+degrees of freedom, so that ``precisions_cholesky_`` U_k factors nu_k W_k.
+
+One variational iteration is the plain mixture's EM iteration with other constants:
+
+- E-step: the weighted log-probability is
+
+      lp_ik = c_k - 0.5 ||(x_i - m_k) U_k||^2 + sum_j log U_k,jj - 0.5 D log 2pi,
+      c_k   = E[log pi_k] + 0.5 (D log 2 + sum_{j<D} digamma((nu_k - j) / 2))
+              - 0.5 D log nu_k - 0.5 D / beta_k,
+
+  i.e. the plain mixture's with c_k in place of log w_k (``_estep.KernelModel``'s
+  ``log_weights``), so the same kernel routes give N_k, S1_k, S2_k and
+  L = sum_i w_i lse_i in one pass, with no N x K array.
+- the lower bound needs sum_i w_i sum_k r_ik log r_ik: since log r_ik = lp_ik - lse_i,
+  it follows from the same statistics (``_resp_entropy_sum``).
+- M-step: scikit-learn's nk, xk, sk are the plain mixture's M-step of those statistics
+  (``_mstep.m_step``: about their shift, never raw moments about zero); the priors
+  are then added in float64 (``_posterior``).
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _estep, _init, _mstep, _sources, _validation
+from ._gaussian_mixture import GaussianMixture
+from ._threads import blas_single_thread, effective_n_threads
+from ._validation import InvalidParameterError
+
+_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class _Posterior:
+    """The variational parameters of one iterate, in float64.
+
+    concentration: (a, b) of the stick-breaking Betas ('dirichlet_process') or the
+    Dirichlet's alpha; beta: mean precisions (K,); means (K, D); nu: degrees of
+    freedom, (K,) or a float ('tied'); covariances and prec_chol: scikit-learn's
+    ``covariances_`` and ``precisions_cholesky_``; nk: the counts they came from.
+    """
+
+    concentration: object
+    beta: np.ndarray
+    means: np.ndarray
+    nu: object
+    covariances: np.ndarray
+    prec_chol: np.ndarray
+    nk: np.ndarray
+
+
+def expected_log_weights(concentration, prior_type):
+    """E[log pi_k] under the weights' posterior (K,)."""
+    if prior_type == "dirichlet_process":
+        a, b = concentration
+        log_total = digamma(a + b)
+        # E[log v_k] + sum_{j<k} E[log(1 - v_j)] of the stick-breaking fractions v
+        rest = np.cumsum(digamma(b) - log_total)
+        return digamma(a) - log_total + np.concatenate(([0.0], rest[:-1]))
+    return digamma(concentration) - digamma(np.sum(concentration))
+
+
+def mean_weights(concentration, prior_type):
+    """The posterior mean of the weights, normalised (scikit-learn's ``weights_``)."""
+    if prior_type == "dirichlet_process":
+        a, b = concentration
+        total = a + b
+        left = np.concatenate(([1.0], np.cumprod(b / total)[:-1]))
+        weights = a / total * left
+        return weights / np.sum(weights)
+    return concentration / np.sum(concentration)
+
+
+def _log_det_cholesky(prec_chol, covariance_type, n_features):
+    """log |U_k| per component ((K,), or a float for 'tied')."""
+    if covariance_type == "full":
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return float(np.log(np.diag(prec_chol)).sum())
+    if covariance_type == "diag":
+        return np.log(prec_chol).sum(axis=1)
+    return n_features * np.log(prec_chol)
+
+
+def _sum_digamma_half(nu, n_features):
+    """sum_{j<D} digamma((nu - j) / 2), per entry of nu."""
+    nu = np.atleast_1d(np.asarray(nu, dtype=np.float64))
+    return digamma(0.5 * (nu[None, :] - np.arange(n_features)[:, None])).sum(axis=0)
+
+
+def log_weight_constants(post, prior_type, n_features):
+    """c_k (K,): the E-step's per-component constant apart from the Gaussian's
+    normalisation through U_k, which the kernel adds (see the module docstring)."""
+    D = n_features
+    nu = post.nu
+    return (expected_log_weights(post.concentration, prior_type)
+            + 0.5 * (D * math.log(2.0) + _sum_digamma_half(nu, D))
+            - 0.5 * D * np.log(nu) - 0.5 * D / post.beta)
+
+
+def _resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
+    """sum_i w_i sum_k r_ik log r_ik from the E-step's statistics.
+
+    With q_ik = ||(x_i - m_k) U_k||^2 and the kernel's lp_ik = a_k - 0.5 q_ik
+    (a_k = c_k + log|U_k| - 0.5 D log 2pi), log r_ik = lp_ik - lse_i and sum_k r_ik = 1:
+
+        sum_ik w_i r_ik log r_ik = sum_k N_k a_k - 0.5 sum_k tr(P_k S_k) - L,
+
+    P_k = U_k U_k^T and S_k = sum_i w_i r_ik (x_i - m_k)(x_i - m_k)^T, moved from the
+    statistics' shift s to m_k with delta = s - m_k:
+    S_k = S2_k + S1_k delta^T + delta S1_k^T + N_k delta delta^T. 'tied' statistics
+    hold the data's scatter, not S_k, but P is shared: sum_k tr(P S_k) = tr(P sum_k
+    S_k), and sum_k S_k is that scatter moved per component.
+
+    Rounding: the three terms are sums of w_i times O(|lp_ik| + D) numbers and the
+    result can be near 0 (well separated components), so its absolute error is a few
+    eps times sum_i w_i (|a| + D + |lse_i|), plus, about a shared shift c, eps times
+    the spread (|m_k - c| / sigma_k)^2 of the moments (as for the covariances); the
+    lower bound it enters is of the same order as those sums, so this costs ~1e-15 of
+    the bound in float64 (the test against a direct sum over an N x K array measures
+    it). In float32 the kernel's lse carries float32 products (~1e-7 relative).
+    """
+    K, D = means.shape
+    a = log_weights - 0.5 * D * _LOG_2PI + np.atleast_1d(
+        _log_det_cholesky(prec_chol, covariance_type, D))
+    N, S1, S2 = stats.N, stats.S1, stats.S2
+    delta = stats.shift - means                       # (K, D)
+    if covariance_type == "full":
+        cross = np.einsum("ki,kj->kij", S1, delta)
+        S = S2 + cross + np.swapaxes(cross, 1, 2) + N[:, None, None] * np.einsum(
+            "ki,kj->kij", delta, delta)
+        P = np.matmul(prec_chol, np.swapaxes(prec_chol, 1, 2))
+        trace = np.einsum("kij,kij->", P, S)
+    elif covariance_type == "tied":
+        cross = S1.T @ delta
+        S = S2 + cross + cross.T + (N[:, None] * delta).T @ delta
+        trace = np.einsum("ij,ij->", prec_chol @ prec_chol.T, S)
+    elif covariance_type == "diag":
+        trace = np.sum(prec_chol ** 2 * (S2 + 2.0 * delta * S1 + N[:, None] * delta ** 2))
+    else:
+        moved = S2 + 2.0 * np.einsum("kd,kd->k", delta, S1) + N * np.einsum(
+            "kd,kd->k", delta, delta)
+        trace = np.sum(prec_chol ** 2 * moved)
+    return float(N @ a - 0.5 * trace - stats.L)
+
+
+@dataclass
+class _Priors:
+    """The priors of one fit, in float64 (scikit-learn's ``*_prior_`` attributes)."""
+
+    weight_concentration: float
+    mean_precision: float
+    mean: np.ndarray
+    degrees_of_freedom: float
+    covariance: object
+
+
+def _sibling_source(source, covariance_type, n_components):
+    """A stats source over the same data and weights for another kind of model."""
+    return type(source)(source.X, source.w, covariance_type, n_components,
+                        source.n_threads)
+
+
+def data_moments(source, X0, w0, covariance_type):
+    """(sum of weights, weighted mean, weighted scatter about it) of all of the data.
+
+    One pass of the kernels with a one-component model ('full' for the full and tied
+    scatter, 'diag' for the per-feature one), whose statistics are sum_i w_i,
+    sum_i w_i (x_i - s) and the second moments about s; s is the (weighted) mean of
+    the rows ``X0`` that initialise the fit, all of X in memory, so the moments are
+    taken about a point near the mean, never about zero. The unit precision is scaled
+    by X0's spread so that the one-component log-density stays finite.
+    """
+    kind = "full" if covariance_type in ("full", "tied") else "diag"
+    X0 = np.asarray(X0, dtype=np.float64)
+    w = np.ones(len(X0)) if w0 is None else w0
+    m0 = (w @ X0) / w.sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        sd = np.sqrt((w @ (X0 - m0) ** 2) / w.sum())
+    sd[~(np.isfinite(sd) & (sd > 0))] = 1.0
+    U = np.diag(1.0 / sd)[None] if kind == "full" else (1.0 / sd)[None]
+    stats = _sibling_source(source, kind, 1).stats(np.ones(1), m0[None], U)
+    n = stats.sum_w
+    shift = stats.shift[0] if kind == "full" else stats.shift
+    d = stats.S1[0]
+    mean = shift + d / n
+    if kind == "full":
+        scatter = stats.S2[0] - np.outer(d, d) / n
+    else:
+        scatter = stats.S2[0] - d * d / n
+    return n, mean, scatter
+
+
+class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+    """Variational Bayesian Gaussian mixture, fitted in compiled, multi-threaded kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`: the
+    same parameters, attributes and methods, and the same results from the same
+    start (the same ``random_state`` gives the same initialisation). A Dirichlet
+    process (or Dirichlet distribution) prior on the weights lets the fit switch off
+    components it does not need, so ``n_components`` is an upper bound on the number
+    of components used (see ``n_effective_components_``). Each variational iteration
+    is one pass of the kernels of :class:`gmmfast.GaussianMixture` over ``X``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components: an upper bound, the fit can leave some with
+        weights near zero.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own general covariance matrix; 'tied': all
+        components share one general covariance matrix; 'diag': each component has
+        its own diagonal covariance matrix; 'spherical': each component has its own
+        single variance.
+    tol : float, default=1e-3
+        Convergence threshold: iterations stop when the lower bound changes by less
+        than ``tol``.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of the covariances of the
+        data's statistics (as in scikit-learn).
+    max_iter : int, default=100
+        The number of variational iterations to perform.
+    n_init : int, default=1
+        The number of initialisations to perform; the one with the largest lower bound
+        is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are computed (as for
+        :class:`gmmfast.GaussianMixture`).
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
+default='dirichlet_process'
+        The prior on the weights: a stick-breaking Dirichlet process truncated at
+        ``n_components``, or a Dirichlet distribution.
+    weight_concentration_prior : float or None, default=None
+        The concentration gamma (> 0) of the weights' prior: larger values keep more
+        components active. None: ``1 / n_components``.
+    mean_precision_prior : float or None, default=None
+        The precision prior beta_0 (> 0) of the means: larger values keep the means
+        nearer ``mean_prior``. None: 1.
+    mean_prior : array-like of shape (n_features,) or None, default=None
+        The prior mean of the means. None: the (weighted) mean of X.
+    degrees_of_freedom_prior : float or None, default=None
+        The Wishart prior's degrees of freedom nu_0 (> n_features - 1). None:
+        ``n_features``.
+    covariance_prior : float or array-like or None, default=None
+        The Wishart prior's covariance: (n_features, n_features) for 'full' and
+        'tied', (n_features,) for 'diag', a float for 'spherical'. None: the
+        (weighted) covariance of X (its diagonal for 'diag', the diagonal's mean for
+        'spherical'), with the unbiased n - 1 denominator (sum of weights - 1).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`.
+    warm_start : bool, default=False
+        If True, each ``fit`` starts from the solution of the previous one (and
+        ``n_init`` is ignored after the first fit).
+    verbose : int, default=0
+        1 prints the initialisation and each ``verbose_interval``-th iteration; 2 and
+        more also print the time and the change of the lower bound.
+    verbose_interval : int, default=10
+        Number of iterations between two prints.
+    n_threads : int or None, default=None
+        Number of OpenMP threads of the kernels. None (or -1) uses OpenMP's maximum.
+        Results are bit-for-bit the same for every thread count.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The posterior mean weights of the components.
+    means_ : ndarray of shape (n_components, n_features)
+        The posterior mean of each component's mean.
+    covariances_ : ndarray
+        Each component's covariance (the Wishart scale's inverse over the degrees of
+        freedom), of shape (n_components, n_features, n_features) for 'full',
+        (n_features, n_features) for 'tied', (n_components, n_features) for 'diag',
+        (n_components,) for 'spherical'.
+    precisions_ : ndarray
+        The inverses of ``covariances_``; same shape.
+    precisions_cholesky_ : ndarray
+        Upper-triangular U with ``U @ U.T == precision`` (square roots for 'diag' and
+        'spherical'); same shape.
+    converged_ : bool
+        True when the best initialisation converged.
+    n_iter_ : int
+        Number of iterations of the best initialisation.
+    lower_bound_ : float
+        scikit-learn's lower bound on the evidence (without its constant terms) at the
+        last iteration of the best initialisation.
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best initialisation.
+    weight_concentration_prior_ : float
+        The concentration prior used.
+    weight_concentration_ : tuple of two ndarrays or ndarray of shape (n_components,)
+        The weights' posterior: the Beta parameters (a, b) of the stick-breaking
+        fractions ('dirichlet_process'), or the Dirichlet's concentrations.
+    mean_precision_prior_ : float
+        The mean precision prior used.
+    mean_precision_ : ndarray of shape (n_components,)
+        The posterior precision (beta_k) of each component's mean.
+    mean_prior_ : ndarray of shape (n_features,)
+        The prior mean of the means used.
+    degrees_of_freedom_prior_ : float
+        The Wishart prior's degrees of freedom used.
+    degrees_of_freedom_ : ndarray of shape (n_components,) or float
+        The posterior degrees of freedom (one float for 'tied').
+    covariance_prior_ : float or ndarray
+        The Wishart prior's covariance used.
+    n_effective_components_ : int
+        The number of components that carry data: whose posterior count N_k (the sum
+        of the responsibilities, times the sample weights) is at least one average
+        sample's weight (one sample, unweighted). Beyond scikit-learn.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.mixture.BayesianGaussianMixture : the reference implementation.
+    gmmfast.GaussianMixture : the mixture fitted by EM (maximum likelihood).
+
+    Notes
+    -----
+    float32 input is computed in float32 where the kernels keep its accuracy (with
+    float64 sums and float64 parameters between iterations), and the fitted arrays
+    are float32; float64 stays float64.
+
+    Beyond scikit-learn: ``fit`` takes ``sample_weight`` (integer weights give the
+    model of the repeated rows); ``fit`` and the prediction methods read an
+    ``np.memmap`` (or any row-sliceable array) piece by piece and run on dask arrays,
+    as :class:`gmmfast.GaussianMixture` does; then initialisation runs on a bounded
+    random subsample (its counts scaled to the whole data's weight) while the priors
+    and every iteration see all rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmmfast import BayesianGaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
+    >>> bgm = BayesianGaussianMixture(n_components=2, random_state=42).fit(X)
+    >>> bgm.means_.round(2)
+    array([[2.49, 2.29],
+           [8.45, 4.52]])
+    >>> bgm.predict([[0, 0], [9, 3]])
+    array([0, 1])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------- shared with GaussianMixture
+    # Validation of X into a stats source (in memory, memmap, dask), the per-sample
+    # outputs through the kernels, sampling and the verbose messages are
+    # GaussianMixture's, computed on this model's kernel constants (_kernel_model).
+    _source = GaussianMixture._source
+    _per_sample = GaussianMixture._per_sample
+    _lazy = GaussianMixture._lazy
+    score_samples = GaussianMixture.score_samples
+    score = GaussianMixture.score
+    predict = GaussianMixture.predict
+    predict_proba = GaussianMixture.predict_proba
+    sample = GaussianMixture.sample
+    _print_verbose_msg_init_beg = GaussianMixture._print_verbose_msg_init_beg
+    _print_verbose_msg_iter_end = GaussianMixture._print_verbose_msg_iter_end
+    _print_verbose_msg_init_end = GaussianMixture._print_verbose_msg_init_end
+
+    # ------------------------------------------------------------- validation
+
+    def _check_scalar_parameters(self):
+        if not isinstance(self.covariance_type, str) or \
+                self.covariance_type not in _COVARIANCE_TYPES:
+            raise InvalidParameterError(
+                "The 'covariance_type' parameter of BayesianGaussianMixture must be one "
+                f"of {', '.join(map(repr, _COVARIANCE_TYPES))}, got "
+                f"{self.covariance_type!r}.")
+        try:
+            _validation.check_parameters(self)
+        except InvalidParameterError as exc:
+            # the shared checks name GaussianMixture in their messages
+            raise InvalidParameterError(
+                str(exc).replace("GaussianMixture", type(self).__name__)) from None
+        prior_type = self.weight_concentration_prior_type
+        if not isinstance(prior_type, str) or prior_type not in _PRIOR_TYPES:
+            raise InvalidParameterError(
+                "The 'weight_concentration_prior_type' parameter of "
+                f"BayesianGaussianMixture must be one of {', '.join(map(repr, _PRIOR_TYPES))}"
+                f", got {prior_type!r}.")
+        for name in ("weight_concentration_prior", "mean_precision_prior",
+                     "degrees_of_freedom_prior"):
+            _check_positive_or_none(name, getattr(self, name))
+        cp = self.covariance_prior
+        if isinstance(cp, Real) or cp is None:
+            _check_positive_or_none("covariance_prior", cp)
+
+    def _check_parameters(self, X):
+        """Validate the parameters and set the priors from in-memory X (scikit-learn's
+        private method of the same name, which its tests call)."""
+        self._check_scalar_parameters()
+        X = _validation.check_X(self, X, reset=True, ensure_min_samples=2)
+        source = _sources.InMemorySource(
+            X, None, self.covariance_type, self.n_components,
+            effective_n_threads(self.n_threads))
+        self._set_priors(self._priors(source, X, None))
+
+    def _priors(self, source, X0, w0):
+        """The priors of this fit: the given ones, checked, or defaults from the data."""
+        D = source.n_features
+        cov_type = self.covariance_type
+        given = lambda v: None if v is None else float(v)  # noqa: E731
+        gamma = given(self.weight_concentration_prior)
+        beta0 = given(self.mean_precision_prior)
+        nu0 = given(self.degrees_of_freedom_prior)
+        if nu0 is None:
+            nu0 = float(D)
+        elif not nu0 > D - 1.0:
+            raise ValueError(
+                "The parameter 'degrees_of_freedom_prior' should be greater than "
+                f"{D - 1}, but got {nu0:.3f}.")
+        mean = cov = None
+        if self.mean_prior is not None:
+            mean = _validation._as_float_array(self.mean_prior, "mean_prior", 1)
+            _validation._check_shape(mean, (D,), "means")
+        if self.covariance_prior is not None:
+            cov = _check_covariance_prior(self.covariance_prior, cov_type, D)
+        if mean is None or cov is None:
+            n, data_mean, scatter = data_moments(source, X0, w0, cov_type)
+            if mean is None:
+                mean = data_mean
+            if cov is None:
+                if not n > 1.0:
+                    raise ValueError(
+                        "covariance_prior=None estimates the prior covariance from the "
+                        "data with the n - 1 denominator, which needs a total "
+                        f"sample_weight above 1 (got {n:g}); pass covariance_prior, or "
+                        "scale sample_weight up.")
+                cov = scatter / (n - 1.0)
+                if cov_type == "spherical":
+                    cov = float(np.mean(cov))
+        return _Priors(
+            1.0 / self.n_components if gamma is None else gamma,
+            1.0 if beta0 is None else beta0, mean, nu0, cov)
+
+    def _set_priors(self, priors, dtype=np.float64):
+        self._fit_priors = priors
+        self.weight_concentration_prior_ = priors.weight_concentration
+        self.mean_precision_prior_ = priors.mean_precision
+        self.mean_prior_ = priors.mean.astype(dtype)
+        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
+        cov = priors.covariance
+        self.covariance_prior_ = (np.asarray(cov, dtype=dtype) if np.ndim(cov)
+                                  else float(cov))
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the variational posterior by coordinate ascent on the lower bound.
+
+        Fits ``n_init`` times and keeps the result with the largest lower bound. Each
+        run iterates until the lower bound changes by less than ``tol`` or
+        ``max_iter`` is reached (then a ConvergenceWarning is issued).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one sample per row: in memory, an ``np.memmap`` (or any
+            row-sliceable array, read piece by piece) or a dask array, as for
+            :meth:`gmmfast.GaussianMixture.fit`.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative, finite weight of each sample, not all zero (None: all
+            ones). A weight counts as that many copies of the row, in the priors'
+            defaults too: integer weights give the model of the repeated rows.
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+            The fitted mixture.
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the model and return the label of each sample of X.
+
+        Same as ``fit(X, sample_weight=sample_weight).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (also an np.memmap or a dask array, see :meth:`fit`).
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (None: all ones), see :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray (or lazy dask array for dask X) of shape (n_samples,)
+            Component labels.
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        self._check_scalar_parameters()
+        source = self._source(X, sample_weight, reset=True, ensure_min_samples=2)
+        n_samples, n_features = source.n_samples, source.n_features
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}; lower n_components or "
+                "fit on more samples")
+        dtype = source.dtype
+        eps = np.finfo(dtype).eps
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+
+        best = None
+        max_lower_bound = -np.inf
+        best_lower_bounds = []
+        converged_best = False
+        with blas_single_thread(self.covariance_type, n_features):
+            # the rows the fit initialises from (drawn once per fit, as for
+            # GaussianMixture) also place the priors' pass over the data
+            X0, w0 = source.init_data(random_state)
+            priors = self._priors(source, X0, w0)
+            self._fit_priors = priors
+            total_weight = source_weight(source)
+            for init in range(n_init):
+                self._print_verbose_msg_init_beg(init)
+                if do_init:
+                    post = self._initial_posterior(X0, w0, random_state, dtype,
+                                                   total_weight=total_weight)
+                else:
+                    post = self._current_posterior()
+                lower_bound = -np.inf if do_init else self.lower_bound_
+                lower_bounds = []
+                converged = False
+                n_iter = 0
+                for n_iter in range(1, self.max_iter + 1):
+                    prev_lower_bound = lower_bound
+                    post, lower_bound = self._iteration(source, post, eps, dtype)
+                    lower_bounds.append(lower_bound)
+                    change = lower_bound - prev_lower_bound
+                    self._print_verbose_msg_iter_end(n_iter, change)
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.max_iter == 0:
+                    if best is None:
+                        best, best_n_iter = post, 0
+                    continue
+                self._print_verbose_msg_init_end(lower_bound, converged)
+                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                    max_lower_bound = lower_bound
+                    best, best_n_iter = post, n_iter
+                    best_lower_bounds = lower_bounds
+                    converged_best = converged
+
+        if not converged_best and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_priors(priors, dtype)
+        self._set_posterior(best, dtype)
+        self.n_effective_components_ = int(np.count_nonzero(
+            best.nk >= total_weight / n_samples))
+        self.converged_ = converged_best
+        self.n_iter_ = best_n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = best_lower_bounds
+        if not want_labels:
+            return None
+        if getattr(source, "lazy", False):
+            return self._lazy(source.X, "labels")
+        with blas_single_thread(self.covariance_type, source.n_features):
+            (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
+        return labels
+
+    def _iteration(self, source, post, eps, dtype):
+        """One variational iteration: E-step statistics, M-step, lower bound."""
+        D = post.means.shape[1]
+        prior_type = self.weight_concentration_prior_type
+        log_weights = log_weight_constants(post, prior_type, D)
+        stats = source.stats(mean_weights(post.concentration, prior_type), post.means,
+                             post.prec_chol, log_weights=log_weights)
+        entropy = _resp_entropy_sum(stats, log_weights, post.means, post.prec_chol,
+                                    self.covariance_type)
+        _, xk, sk = _mstep.m_step(stats, self.covariance_type, self.reg_covar, eps)
+        # scikit-learn's nk, exactly as the M-step above adds its guard
+        post = self._posterior(stats.N + 10 * eps, xk, sk, dtype)
+        return post, self._lower_bound(post, entropy)
+
+    def _initial_posterior(self, X, w, random_state, dtype, total_weight=None):
+        """The posterior from the initial responsibilities (scikit-learn's _initialize).
+
+        On a subsample of the data (memmap, dask) the counts are scaled to the whole
+        data's weight, so that the initial posterior is that of all rows.
+        """
+        kind, assign = _init.initial_assignments(
+            X, w, self.n_components, self.init_params, random_state,
+            n_threads=self.n_threads)
+        nk, xk, sk = _init.parameters_from_assignments(
+            X, w, kind, assign, self.n_components, self.covariance_type, self.reg_covar)
+        subsample_weight = float(X.shape[0] if w is None else w.sum())
+        if total_weight is not None and total_weight != subsample_weight:
+            nk = nk * (total_weight / subsample_weight)
+        return self._posterior(nk, xk, sk, dtype)
+
+    def _initialize_parameters(self, X, random_state):
+        """Set the initial posterior from in-memory X (scikit-learn's private method of
+        the same name, which its tests call after ``_check_parameters``)."""
+        X = _validation.check_X(self, X, reset=True, ensure_min_samples=2)
+        with blas_single_thread(self.covariance_type, X.shape[1]):
+            post = self._initial_posterior(X, None, random_state, X.dtype)
+        self._set_posterior(post, X.dtype)
+
+    def _posterior(self, nk, xk, sk, dtype):
+        """The variational M-step: the priors updated by the counts nk, the means xk
+        and the covariances sk of the data's responsibilities (scikit-learn's formulas:
+        Bishop 2006, eqs. 10.58-10.63, with the covariance normalised by nu_k)."""
+        p = self._fit_priors
+        cov_type = self.covariance_type
+        K = self.n_components
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            # b_k = gamma + sum_{j>k} nk_j
+            tail = np.concatenate((np.cumsum(nk[::-1])[::-1][1:], [0.0]))
+            concentration = (1.0 + nk, p.weight_concentration + tail)
+        else:
+            concentration = p.weight_concentration + nk
+        beta = p.mean_precision + nk
+        means = (p.mean_precision * p.mean + nk[:, None] * xk) / beta[:, None]
+        diff = xk - p.mean
+        shrink = p.mean_precision / beta                # beta_0 / beta_k
+        if cov_type == "full":
+            nu = p.degrees_of_freedom + nk
+            cov = p.covariance + nk[:, None, None] * sk + (nk * shrink)[:, None, None] \
+                * np.einsum("ki,kj->kij", diff, diff)
+            cov /= nu[:, None, None]
+        elif cov_type == "tied":
+            nu = p.degrees_of_freedom + nk.sum() / K
+            cov = p.covariance + sk * (nk.sum() / K) \
+                + p.mean_precision / K * ((nk / beta) * diff.T) @ diff
+            cov /= nu
+        elif cov_type == "diag":
+            nu = p.degrees_of_freedom + nk
+            cov = p.covariance + nk[:, None] * (sk + shrink[:, None] * diff ** 2)
+            cov /= nu[:, None]
+        else:
+            nu = p.degrees_of_freedom + nk
+            cov = p.covariance + nk * (sk + shrink * np.mean(diff ** 2, axis=1))
+            cov /= nu
+        big = cov.ndim == 3 and cov.shape[0] * cov.shape[1] ** 3 >= \
+            _mstep.MIN_CHOLESKY_FLOPS_THREADED
+        prec_chol = _mstep.precision_cholesky(
+            cov, cov_type, reg_covar=self.reg_covar, dtype=dtype,
+            n_threads=effective_n_threads(self.n_threads) if big else 1)
+        return _Posterior(concentration, beta, means, nu, cov, prec_chol, nk)
+
+    def _lower_bound(self, post, entropy):
+        """scikit-learn's lower bound (its constant terms removed) from the new
+        posterior and sum_i w_i sum_k r_ik log r_ik of the E-step before it."""
+        D = post.means.shape[1]
+        nu = post.nu
+        # log|U| of the Wishart scale W_k = P_k / nu_k
+        log_det = _log_det_cholesky(post.prec_chol, self.covariance_type, D) \
+            - 0.5 * D * np.log(nu)
+        log_wishart_norm = -(nu * log_det + nu * D * 0.5 * math.log(2.0)
+                             + _sum_gammaln_half(nu, D))
+        if self.covariance_type == "tied":
+            log_wishart = self.n_components * float(np.sum(log_wishart_norm))
+        else:
+            log_wishart = float(np.sum(log_wishart_norm))
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            log_norm_weight = -float(np.sum(betaln(*post.concentration)))
+        else:
+            alpha = post.concentration
+            log_norm_weight = float(gammaln(np.sum(alpha)) - np.sum(gammaln(alpha)))
+        return float(-entropy - log_wishart - log_norm_weight
+                     - 0.5 * D * np.sum(np.log(post.beta)))
+
+    # --------------------------------------------------------- fitted state
+
+    def _set_posterior(self, post, dtype):
+        dtype = np.dtype(dtype)
+        cast = lambda a: np.asarray(a, dtype=dtype)  # noqa: E731
+        precisions = _mstep.precisions_from_cholesky(post.prec_chol, self.covariance_type)
+        _validation.check_representable(post.covariances, precisions,
+                                        self.covariance_type, dtype)
+        prior_type = self.weight_concentration_prior_type
+        if prior_type == "dirichlet_process":
+            self.weight_concentration_ = tuple(cast(c) for c in post.concentration)
+        else:
+            self.weight_concentration_ = cast(post.concentration)
+        self.weights_ = cast(mean_weights(post.concentration, prior_type))
+        self.mean_precision_ = cast(post.beta)
+        self.means_ = cast(post.means)
+        self.degrees_of_freedom_ = (dtype.type(post.nu) if np.ndim(post.nu) == 0
+                                    else cast(post.nu))
+        self.covariances_ = cast(post.covariances)
+        self.precisions_cholesky_ = cast(post.prec_chol)
+        self.precisions_ = cast(precisions)
+
+    def _current_posterior(self):
+        f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
+        wc = self.weight_concentration_
+        concentration = tuple(map(f64, wc)) if isinstance(wc, tuple) else f64(wc)
+        nu = f64(self.degrees_of_freedom_)
+        nu = float(nu) if nu.ndim == 0 else nu
+        nk = f64(self.mean_precision_) - self.mean_precision_prior_
+        return _Posterior(concentration, f64(self.mean_precision_), f64(self.means_), nu,
+                          f64(self.covariances_), f64(self.precisions_cholesky_), nk)
+
+    def _kernel_log_weights(self):
+        """c_k of the fitted model: what the kernels add for log(weights_)."""
+        return log_weight_constants(self._current_posterior(),
+                                    self.weight_concentration_prior_type,
+                                    self.means_.shape[1])
+
+    def _kernel_model(self, dtype):
+        return _estep.KernelModel(
+            self.covariance_type, self.weights_, self.means_, self.precisions_cholesky_,
+            dtype, log_weights=self._kernel_log_weights())
+
+
+def source_weight(source):
+    """sum of the sample weights of a stats source (its number of rows, unweighted)."""
+    if source.w is None:
+        return float(source.n_samples)
+    w = source.w
+    total = w.sum()
+    return float(total.compute() if hasattr(total, "compute") else total)
+
+
+def _sum_gammaln_half(nu, n_features):
+    """sum_{j<D} gammaln((nu - j) / 2), per entry of nu."""
+    nu = np.atleast_1d(np.asarray(nu, dtype=np.float64))
+    return gammaln(0.5 * (nu[None, :] - np.arange(n_features)[:, None])).sum(axis=0)
+
+
+def _check_positive_or_none(name, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
+            or not value > 0:
+        raise InvalidParameterError(
+            f"The '{name}' parameter of BayesianGaussianMixture must be None or a "
+            f"finite float > 0, got {value!r}.")
+
+
+def _check_covariance_prior(value, covariance_type, n_features):
+    """A given covariance_prior, checked against the covariance type; float64."""
+    D = n_features
+    name = f"{covariance_type} covariance_prior"
+    if covariance_type == "spherical":
+        arr = np.asarray(value)
+        if arr.ndim != 0 or arr.dtype.kind not in "biuf" or not float(arr) > 0 \
+                or not np.isfinite(float(arr)):
+            raise ValueError(
+                f"The parameter '{name}' should be a positive float, got {value!r}.")
+        return float(arr)
+    ndim = 2 if covariance_type in ("full", "tied") else 1
+    arr = _validation._as_float_array(value, "covariance_prior", ndim)
+    _validation._check_shape(arr, (D, D) if ndim == 2 else (D,), name)
+    if ndim == 1:
+        if not (arr > 0).all():
+            raise ValueError(f"'{name}' should be positive")
+        return arr
+    if not np.allclose(arr, arr.T) or np.linalg.eigvalsh(arr).min() <= 0:
+        raise ValueError(f"'{name}' should be symmetric, positive-definite")
+    return arr
