@@ -179,7 +179,6 @@ class KernelModel:
             self.shift = c
             return self._moments_params(means, U, m, spreads, cst)
         self.shift = None
-        K, D = means.shape
         data_means = np.ascontiguousarray(means, dtype=self.dtype)
         data_chol = np.ascontiguousarray(U, dtype=self.dtype)
         means64 = np.ascontiguousarray(means)
