@@ -223,7 +223,7 @@ class DaskSource:
 
 def _args_of_model(model_or_estimator):
     est = model_or_estimator
-    return (est.covariance_type, np.asarray(est.weights_, dtype=np.float64),
+    return (est._kernel_type, np.asarray(est.weights_, dtype=np.float64),
             np.asarray(est.means_, dtype=np.float64),
             np.asarray(est.precisions_cholesky_, dtype=np.float64))
 
