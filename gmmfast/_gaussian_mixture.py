@@ -67,7 +67,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         User-provided initial precisions (inverses of the covariance matrices), of
         shape (n_components,) for 'spherical', (n_features, n_features) for 'tied',
         (n_components, n_features) for 'diag', (n_components, n_features, n_features)
-        for 'full'.
+        for 'full'; for an mclust model, the shape of its ``covariances_``. Used as
+        given for the first E-step (the model's constraints apply from the first
+        M-step on).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
