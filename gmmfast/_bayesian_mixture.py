@@ -404,6 +404,7 @@ default='dirichlet_process'
     # Validation of X into a stats source (in memory, memmap, dask), the per-sample
     # outputs through the kernels, sampling and the verbose messages are
     # GaussianMixture's, computed on this model's kernel constants (_kernel_model).
+    _kernel_type = GaussianMixture._kernel_type   # the kernel layout of its densities
     _source = GaussianMixture._source
     _per_sample = GaussianMixture._per_sample
     _lazy = GaussianMixture._lazy

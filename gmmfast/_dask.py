@@ -226,7 +226,7 @@ def _args_of_model(model_or_estimator):
     est = model_or_estimator
     # a BayesianGaussianMixture's E-step constants stand in for log(weights_)
     log_weights = getattr(est, "_kernel_log_weights", lambda: None)()
-    return (est.covariance_type, np.asarray(est.weights_, dtype=np.float64),
+    return (est._kernel_type, np.asarray(est.weights_, dtype=np.float64),
             np.asarray(est.means_, dtype=np.float64),
             np.asarray(est.precisions_cholesky_, dtype=np.float64), log_weights)
 

@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _estep, _init, _mstep, _online, _sources, _validation
+from . import _estep, _init, _mclust_models, _mstep, _online, _sources, _validation
 from ._threads import blas_single_thread, effective_n_threads
 
 
@@ -32,11 +32,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         The number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        'full': each component has its own general covariance matrix; 'tied': all
-        components share one general covariance matrix; 'diag': each component has
-        its own diagonal covariance matrix; 'spherical': each component has its own
-        single variance.
+    covariance_type : str, default='full'
+        scikit-learn's four: 'full': each component has its own general covariance
+        matrix; 'tied': all components share one general covariance matrix; 'diag':
+        each component has its own diagonal covariance matrix; 'spherical': each
+        component has its own single variance. Or one of R mclust's fourteen models
+        of Sigma_k = lambda_k D_k A_k D_k^T (volume, shape, orientation; each Equal
+        across components, Varying, or I the identity): 'EII', 'VII', 'EEI', 'VEI',
+        'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV', 'EVV', 'VVV'
+        (Celeux & Govaert 1995). 'VVV' is the model of 'full', 'EEE' of 'tied',
+        'VVI' of 'diag' and 'VII' of 'spherical', with the same estimates. The
+        M-steps are maximum likelihood, closed form where one exists, otherwise
+        iterated to mclust's tolerance from the previous M-step's solution
+        (VEI, VEV: Celeux & Govaert; VEE; EVE, VVE: Browne & McNicholas 2014).
     tol : float, default=1e-3
         Convergence threshold: EM stops when the change of the mean log-likelihood
         (the lower bound) between two iterations is below ``tol``.
@@ -59,7 +67,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         User-provided initial precisions (inverses of the covariance matrices), of
         shape (n_components,) for 'spherical', (n_features, n_features) for 'tied',
         (n_components, n_features) for 'diag', (n_components, n_features, n_features)
-        for 'full'.
+        for 'full'; for an mclust model, the shape of its ``covariances_``. Used as
+        given for the first E-step (the model's constraints apply from the first
+        M-step on).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
@@ -82,12 +92,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     means_ : ndarray of shape (n_components, n_features)
         The mean of each component.
     covariances_ : ndarray
-        The covariance of each component; shape as ``precisions_init``.
+        The covariance of each component; shape as ``precisions_init``. An mclust
+        model has the shapes of the scikit-learn type whose density layout it
+        shares: (n_components,) for 'EII' and 'VII' (all equal for 'EII');
+        (n_components, n_features) for 'EEI', 'VEI', 'EVI', 'VVI' (the diagonals;
+        equal rows for 'EEI'); (n_features, n_features) for 'EEE'; and
+        (n_components, n_features, n_features) for the other seven.
     precisions_ : ndarray
         The precision matrices (inverse covariances); shape as ``covariances_``.
     precisions_cholesky_ : ndarray
         Upper-triangular U with ``U @ U.T == precision`` per component (for 'diag' and
         'spherical', the square roots of the precisions); shape as ``covariances_``.
+    volumes_ : ndarray of shape (n_components,)
+        Only for mclust's model names: lambda_k = det(Sigma_k)^(1/n_features).
+    shapes_ : ndarray of shape (n_components, n_features)
+        Only for mclust's model names: the diagonal of A_k (product 1); in feature
+        order for the diagonal and spherical models, in decreasing order for the
+        others.
+    orientations_ : ndarray of shape (n_components, n_features, n_features)
+        Only for mclust's model names: D_k, whose columns are the principal axes
+        (the identity for the diagonal and spherical models), so that
+        ``covariances`` of component k is
+        ``volumes_[k] * orientations_[k] @ np.diag(shapes_[k]) @ orientations_[k].T``.
     converged_ : bool
         True when the best initialisation converged.
     n_iter_ : int
@@ -240,7 +266,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         C-contiguous float array in memory -> ``_sources.InMemorySource``.
         """
         n_threads = effective_n_threads(self.n_threads)
-        args = (self.covariance_type, self.n_components, n_threads)
+        args = (self._kernel_type, self.n_components, n_threads)
         if _is_dask_array(sample_weight) and not _is_dask_array(X):
             sample_weight = np.asarray(sample_weight.compute())
         if _is_dask_array(X):
@@ -282,7 +308,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_lower_bound = -np.inf
         best_lower_bounds = []
         converged_best = False
-        with blas_single_thread(self.covariance_type, n_features):
+        with blas_single_thread(self._kernel_type, n_features):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:
@@ -341,7 +367,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # labels from the stored parameters, exactly as predict computes them
         if getattr(source, "lazy", False):
             return self._lazy(source.X, "labels")
-        with blas_single_thread(self.covariance_type, source.n_features):
+        with blas_single_thread(self._kernel_type, source.n_features):
             (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
         return labels
 
@@ -432,7 +458,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             eta = _online.step_size(t, step_size_power, step_size_offset)
             running = _online.blend(
                 running, _online.scaled(batch, 1.0 / batch.sum_w), eta,
-                self.covariance_type,
+                self._kernel_type,
             )
             params = self._m_step(running, eps, source.dtype)
         self._set_parameters(params, source.dtype)
@@ -453,14 +479,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             means = _validation.check_means_init(self.means_init, K, n_features)
         if self.precisions_init is not None:
             precisions = _validation.check_precisions_init(
-                self.precisions_init, self.covariance_type, K, n_features
+                self.precisions_init, self._kernel_type, K, n_features
             )
         return weights, means, precisions
 
     def _initial_parameters(self, X, w, random_state, inits):
         """(weights, means, covariances, precisions_cholesky) in float64."""
         weights_init, means_init, precisions_init = inits
-        cov_type = self.covariance_type
+        cov_type = self._kernel_type
+        # a new start for the iterative M-steps too: each initialisation, and each
+        # fit, starts them where mclust does
+        self._mclust_state = None
         weights = means = cov = None
         if weights_init is None or means_init is None or precisions_init is None:
             kind, assign = _init.initial_assignments(
@@ -471,6 +500,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 X, w, kind, assign, self.n_components, cov_type, self.reg_covar
             )
             weights = nk / (X.shape[0] if w is None else w.sum())
+            cov = self._constrain(nk, cov)
         if weights_init is not None:
             weights = weights_init
         if means_init is not None:
@@ -486,14 +516,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _m_step(self, stats, eps, dtype):
         weights, means, cov = _mstep.m_step(
-            stats, self.covariance_type, self.reg_covar, eps
+            stats, self._kernel_type, self.reg_covar, eps
         )
+        cov = self._constrain(stats.N + 10 * eps, cov)
         big = cov.ndim == 3 and cov.shape[0] * cov.shape[1] ** 3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED
         prec_chol = _mstep.precision_cholesky(
-            cov, self.covariance_type, reg_covar=self.reg_covar, dtype=dtype,
+            cov, self._kernel_type, reg_covar=self.reg_covar, dtype=dtype,
             n_threads=effective_n_threads(self.n_threads) if big else 1,
         )
         return weights, means, cov, prec_chol
+
+    @property
+    def _kernel_type(self):
+        """The scikit-learn type whose kernel layout the model's densities use."""
+        return _mclust_models.kernel_type(self.covariance_type)
+
+    def _constrain(self, nk, cov):
+        """The covariances of a constrained mclust model from the kernel type's
+        unconstrained estimates (unchanged for the others)."""
+        if not _mclust_models.is_constrained(self.covariance_type):
+            return cov
+        cov, self._mclust_state = _mclust_models.constrain(
+            self.covariance_type, nk, cov, getattr(self, "_mclust_state", None))
+        return cov
 
     def _current_parameters(self):
         return tuple(
@@ -504,19 +549,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _set_parameters(self, params, dtype):
         weights, means, cov, prec_chol = (np.asarray(a, dtype=dtype) for a in params)
-        precisions = _mstep.precisions_from_cholesky(prec_chol, self.covariance_type)
-        _validation.check_representable(cov, precisions, self.covariance_type, dtype)
+        precisions = _mstep.precisions_from_cholesky(prec_chol, self._kernel_type)
+        _validation.check_representable(cov, precisions, self._kernel_type, dtype)
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = cov
         self.precisions_cholesky_ = prec_chol
         self.precisions_ = precisions
+        if self.covariance_type in _mclust_models.MODELS:
+            self.volumes_, self.shapes_, self.orientations_ = (
+                a.astype(dtype) for a in _mclust_models.decomposition(
+                    self.covariance_type, cov, *means.shape))
 
     # ---------------------------------------------------------------- inference
 
     def _kernel_model(self, dtype):
         return _estep.KernelModel(
-            self.covariance_type, self.weights_, self.means_,
+            self._kernel_type, self.weights_, self.means_,
             self.precisions_cholesky_, dtype,
         )
 
@@ -524,7 +573,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """(source, outputs): per-sample outputs of in-memory or piecewise-read X."""
         check_is_fitted(self)
         source = self._source(X, None, reset=False)
-        with blas_single_thread(self.covariance_type, source.n_features):
+        with blas_single_thread(self._kernel_type, source.n_features):
             return source, source.per_sample(self._kernel_model(source.dtype), **wanted)
 
     def _lazy(self, X, what):
@@ -582,7 +631,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return _dask.score(self, X, sample_weight)
         source = self._source(X, sample_weight, reset=False)
         model = self._kernel_model(source.dtype)
-        with blas_single_thread(self.covariance_type, source.n_features):
+        with blas_single_thread(self._kernel_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):
                 return source.weighted_score(model, source.w)
             (lse,) = source.per_sample(model, lse=True)
@@ -662,9 +711,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
         means = np.asarray(self.means_, dtype=np.float64)
         cov = np.asarray(self.covariances_, dtype=np.float64)
-        if self.covariance_type == "full":
+        if self._kernel_type == "full":
             parts = [rng.multivariate_normal(m, c, int(n)) for m, c, n in zip(means, cov, counts)]
-        elif self.covariance_type == "tied":
+        elif self._kernel_type == "tied":
             parts = [rng.multivariate_normal(m, cov, int(n)) for m, n in zip(means, counts)]
         else:
             parts = [
@@ -678,7 +727,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _n_parameters(self):
         """Number of free parameters of the model."""
-        return _mstep.n_parameters(
+        return _mclust_models.n_parameters(
             self.covariance_type, self.n_components, self.means_.shape[1]
         )
 
@@ -697,6 +746,38 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         n = _num_rows(X)
         return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def icl(self, X):
+        """mclust's integrated complete-data likelihood criterion on X (lower is better).
+
+        BIC penalised by the entropy of the classification, as mclust's ``icl()``
+        defines it (Biernacki, Celeux & Govaert 2000): with the hard assignment of
+        each sample to its most probable component, ``bic(X) - 2 sum_i log max_k
+        r_ik``. It prefers well-separated clusters where BIC fits the density.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples (also an np.memmap or a dask array).
+
+        Returns
+        -------
+        icl : float
+            ``bic(X) - 2 sum_i log max_k r_ik`` (mclust's value with its sign
+            reversed).
+        """
+        return self.bic(X) + 2.0 * self._map_entropy(X)
+
+    def _map_entropy(self, X):
+        """-sum_i log max_k r_ik: the classification's entropy as mclust's ICL counts it.
+
+        One pass over X for the responsibilities (mclust's C_ik is the argmax of r_ik,
+        a maximum per row, which the kernels' statistics do not carry).
+        """
+        resp = self.predict_proba(X)
+        if _is_dask_array(resp):
+            return -float(np.log(resp.max(axis=1).astype(np.float64)).sum().compute())
+        return -float(np.log(resp.max(axis=1).astype(np.float64)).sum())
 
     def aic(self, X):
         """Akaike information criterion of the model on X (lower is better).

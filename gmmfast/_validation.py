@@ -9,7 +9,10 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from ._mclust_models import COVARIANCE_TYPES
+
+#: scikit-learn's four, then mclust's fourteen models
+_COVARIANCE_TYPES = COVARIANCE_TYPES
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
@@ -227,9 +230,12 @@ def _check_real(name, value, low):
 
 def _check_option(name, value, options):
     if not isinstance(value, str) or value not in options:
+        # mclust's model names are upper case, as mclust spells them
+        hint = (f" (mclust's model names are upper case: {value.upper()!r})"
+                if isinstance(value, str) and value.upper() in options else "")
         raise InvalidParameterError(
             f"The '{name}' parameter of GaussianMixture must be one of "
-            f"{', '.join(repr(o) for o in options)}, got {value!r}."
+            f"{', '.join(repr(o) for o in options)}, got {value!r}{hint}."
         )
 
 

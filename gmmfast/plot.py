@@ -40,6 +40,8 @@ from matplotlib.patches import Ellipse
 from scipy.special import entr
 from sklearn.utils.validation import check_is_fitted
 
+from . import _mclust_models
+
 __all__ = [
     "plot_convergence",
     "plot_gmm",
@@ -70,7 +72,7 @@ def _full_covariances(gmm):
     """(K, D, D) covariance matrices of any covariance type."""
     cov = np.asarray(gmm.covariances_, dtype=np.float64)
     K, D = np.shape(gmm.means_)
-    kind = gmm.covariance_type
+    kind = _mclust_models.kernel_type(gmm.covariance_type)  # mclust's models too
     if kind == "full":
         return cov
     if kind == "tied":
@@ -283,8 +285,17 @@ def plot_convergence(gmm, ax=None, *, title=None):
     return ax
 
 
+#: One marker per covariance type (mclust's BIC plot tells its 14 models apart by
+#: symbol as well as colour).
+_TYPE_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "p", "h", "d", "8", "H")
+
+
 def plot_selection(result, ax=None, *, criteria=("bic", "aic"), title=None):
-    """Draw BIC and/or AIC against K, one curve per covariance type, best K marked.
+    """Draw BIC, AIC and/or ICL against K, one curve per covariance type, best K marked.
+
+    With ``criteria="bic"`` over mclust's fourteen models this is mclust's BIC plot
+    (``plot(mclustBIC(x))``), in gmmfast's sign: one line per model, each with its
+    own colour and marker, the best candidate starred.
 
     Parameters
     ----------
@@ -292,8 +303,9 @@ def plot_selection(result, ax=None, *, criteria=("bic", "aic"), title=None):
         What :func:`gmmfast.select_model` returned.
     ax : matplotlib Axes, default=None
         Where to draw; None makes a new figure.
-    criteria : sequence of {'bic', 'aic'}, default=('bic', 'aic')
-        The criteria to draw: BIC as solid lines, AIC as dashed lines.
+    criteria : sequence of {'bic', 'aic', 'icl'}, default=('bic', 'aic')
+        The criteria to draw: BIC as solid lines, AIC as dashed lines, ICL as dotted
+        lines (ICL only when the selection was made by it).
     title : str, default=None
         Axes title; None names the chosen model.
 
@@ -306,24 +318,28 @@ def plot_selection(result, ax=None, *, criteria=("bic", "aic"), title=None):
     if isinstance(criteria, str):
         criteria = (criteria,)
     criteria = [c.lower() for c in criteria]
+    available = ("bic", "aic") + (("icl",) if "icl" in result.rows[0] else ())
     for c in criteria:
-        if c not in ("bic", "aic"):
-            raise ValueError(f"Unknown criterion {c!r}; use 'bic' and/or 'aic'.")
+        if c not in available:
+            raise ValueError(
+                f"Unknown criterion {c!r}; use {', '.join(map(repr, available))}"
+                + ("" if "icl" in available else " ('icl' needs select_model(..., "
+                   "criterion='icl'))") + ".")
     ax = _new_axes(ax)
     rows = result.rows
     types = list(dict.fromkeys(r["covariance_type"] for r in rows))
     colors = _component_colors(len(types))
-    styles = {"bic": ("-", "o"), "aic": ("--", "s")}
-    for color, t in zip(colors, types):
+    styles = {"bic": "-", "aic": "--", "icl": ":"}
+    for i, (color, t) in enumerate(zip(colors, types)):
         mine = sorted((r for r in rows if r["covariance_type"] == t),
                       key=lambda r: r["n_components"])
         ks = [r["n_components"] for r in mine]
         for c in criteria:
             vals = np.array([r[c] for r in mine], dtype=np.float64)
             vals[~np.isfinite(vals)] = np.nan  # failed fits leave a gap
-            ls, marker = styles[c]
-            ax.plot(ks, vals, linestyle=ls, marker=marker, markersize=4, color=color,
-                    label=f"{c.upper()} {t}")
+            ax.plot(ks, vals, linestyle=styles[c],
+                    marker=_TYPE_MARKERS[i % len(_TYPE_MARKERS)], markersize=4,
+                    color=color, label=f"{c.upper()} {t}")
     best = rows[result.best_index_]
     ax.plot([best["n_components"]], [best[result.criterion]], linestyle="none",
             marker="*", markersize=16, color="black",
@@ -334,7 +350,13 @@ def plot_selection(result, ax=None, *, criteria=("bic", "aic"), title=None):
     ax.set_title(title if title is not None else
                  f"Best by {result.criterion.upper()}: K={best['n_components']} "
                  f"{best['covariance_type']!r}")
-    ax.legend(fontsize="small")
+    # many models (mclust's 14): a legend in columns, beside the curves
+    n_entries = len(types) * len(criteria) + 1
+    if n_entries > 10:
+        ax.legend(fontsize="x-small", ncol=2 if n_entries <= 30 else 3,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize="small")
     return ax
 
 

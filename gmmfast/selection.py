@@ -1,4 +1,4 @@
-"""Choose the number of components and the covariance type by BIC or AIC.
+"""Choose the number of components and the covariance type by BIC, AIC or ICL.
 
 Public names
 ------------
@@ -18,14 +18,16 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from . import _init, _mstep, _validation
+from . import _init, _mclust_models, _mstep, _validation
 from ._gaussian_mixture import GaussianMixture
 
-_CRITERIA = ("bic", "aic")
+_CRITERIA = ("bic", "aic", "icl")
 _COLUMNS = (
     "n_components", "covariance_type", "log_likelihood", "bic", "aic",
     "n_parameters", "n_iter", "converged", "fit_time",
 )
+#: a column only when the selection was made by it (it costs a pass over X per candidate)
+_OPTIONAL_COLUMNS = ("icl",)
 
 
 class SelectionResult:
@@ -35,7 +37,7 @@ class SelectionResult:
     ----------
     rows : list of dict
         One dict per candidate (see ``rows`` below).
-    criterion : {'bic', 'aic'}
+    criterion : {'bic', 'aic', 'icl'}
         The criterion the best model was chosen by.
     best_index : int
         Position of the chosen candidate in ``rows``.
@@ -54,9 +56,9 @@ class SelectionResult:
         ``n_iter``, ``converged`` and ``fit_time`` (seconds, EM and the candidate's
         share of the initialisation). A candidate whose fit failed (for example a
         collapsed component) has NaN log-likelihood, infinite criteria and its error
-        message under ``error``.
+        message under ``error``. Chosen by ICL, the rows also have ``icl``.
     criterion : str
-        The criterion the best model was chosen by, ``'bic'`` or ``'aic'``.
+        The criterion the best model was chosen by, ``'bic'``, ``'aic'`` or ``'icl'``.
     best_index_ : int
         Position of the chosen candidate in ``rows``.
     best_params_ : dict
@@ -112,9 +114,14 @@ class SelectionResult:
         values : ndarray of shape (n_rows,)
             The column, one value per row.
         """
-        if name not in _COLUMNS:
-            raise KeyError(f"Unknown column {name!r}; the columns are {', '.join(_COLUMNS)}.")
+        columns = self._columns()
+        if name not in columns:
+            raise KeyError(f"Unknown column {name!r}; the columns are {', '.join(columns)}.")
         return np.array([r[name] for r in self.rows])
+
+    def _columns(self):
+        extra = [c for c in _OPTIONAL_COLUMNS if self.rows and c in self.rows[0]]
+        return list(_COLUMNS) + extra
 
     def to_frame(self):
         """The score table as a pandas DataFrame (needs pandas).
@@ -133,7 +140,7 @@ class SelectionResult:
                 "is also available without it as SelectionResult.rows (a list of dicts) "
                 "or print(result)."
             ) from exc
-        columns = list(_COLUMNS) + (["error"] if any("error" in r for r in self.rows) else [])
+        columns = self._columns() + (["error"] if any("error" in r for r in self.rows) else [])
         frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in self.rows],
                              columns=columns)
         frame["best"] = np.arange(len(self.rows)) == self.best_index_
@@ -159,8 +166,9 @@ class SelectionResult:
         return plot_selection(self, ax=ax, **kwargs)
 
     def _table_lines(self):
-        header = ("K", "covariance", "log-likelihood", "BIC", "AIC", "n_iter",
-                  "converged", "fit time (s)")
+        icl = "icl" in self._columns()
+        header = ("K", "covariance", "log-likelihood", "BIC", "AIC") + (
+            ("ICL",) if icl else ()) + ("n_iter", "converged", "fit time (s)")
         body = []
         for i, r in enumerate(self.rows):
             body.append((
@@ -169,6 +177,7 @@ class SelectionResult:
                 f"{r['log_likelihood']:.4g}",
                 f"{r['bic']:.6g}",
                 f"{r['aic']:.6g}",
+                *((f"{r['icl']:.6g}",) if icl else ()),
                 str(r["n_iter"]),
                 "yes" if r["converged"] else ("error" if "error" in r else "no"),
                 f"{r['fit_time']:.3f}",
@@ -249,11 +258,14 @@ def _initial_parameters(X, labels, K, covariance_type, reg_covar):
     The same estimates GaussianMixture(init_params='kmeans') makes from the same
     labels, so a candidate starts where its own k-means initialisation would.
     """
+    layout = _mclust_models.kernel_type(covariance_type)
     nk, means, cov = _init.parameters_from_assignments(
-        X, None, "labels", labels, K, covariance_type, reg_covar
+        X, None, "labels", labels, K, layout, reg_covar
     )
-    prec_chol = _mstep.precision_cholesky(cov, covariance_type, reg_covar=reg_covar)
-    precisions = _mstep.precisions_from_cholesky(prec_chol, covariance_type)
+    if _mclust_models.is_constrained(covariance_type):
+        cov, _ = _mclust_models.constrain(covariance_type, nk, cov)
+    prec_chol = _mstep.precision_cholesky(cov, layout, reg_covar=reg_covar)
+    precisions = _mstep.precisions_from_cholesky(prec_chol, layout)
     # nk carries the 10 eps guard: normalise by its sum so the weights sum to 1 exactly
     return nk / nk.sum(), means, precisions
 
@@ -274,8 +286,12 @@ def select_model(
     """Fit Gaussian mixtures over a grid of K and covariance types; keep the best.
 
     Every pair (K, covariance type) of the grid is fitted by EM and scored by the
-    Bayesian (BIC) and Akaike (AIC) information criteria on ``X``; the candidate with
-    the lowest ``criterion`` is returned fitted, with the whole score table.
+    Bayesian (BIC) and Akaike (AIC) information criteria on ``X`` (and, when chosen
+    by it, mclust's integrated complete-data likelihood, ICL); the candidate with
+    the lowest ``criterion`` is returned fitted, with the whole score table. mclust's
+    ``mclustBIC(X, G = 1:9)`` is ``select_model(X, range(1, 10),
+    covariance_types=MODELS)`` with ``MODELS`` its fourteen model names (in
+    gmmfast's sign: lower is better).
 
     Work shared between candidates: for each K and each of the ``n_init``
     initialisations, one k-means clustering (the one
@@ -291,9 +307,13 @@ def select_model(
     n_components : int or iterable of int, default=range(1, 11)
         The numbers of components to try (each between 1 and n_samples).
     covariance_types : str or iterable of str, default=('full', 'tied', 'diag', 'spherical')
-        The covariance types to try.
-    criterion : {'bic', 'aic'}, default='bic'
-        The criterion that picks the best candidate (lower is better).
+        The covariance types to try: scikit-learn's names and mclust's fourteen
+        model names (see :class:`~gmmfast.GaussianMixture`).
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        The criterion that picks the best candidate (lower is better). 'icl' is
+        mclust's ICL, ``bic - 2 sum_i log max_k r_ik`` (:meth:`GaussianMixture.icl`):
+        BIC penalised by how uncertain the classification of the data is; it takes
+        one more pass over ``X`` per candidate and adds the ``icl`` column.
     n_init : int, default=1
         Initialisations per candidate; each candidate keeps its run with the highest
         likelihood, as ``GaussianMixture(n_init=...)`` does.
@@ -334,7 +354,8 @@ def select_model(
     3
     """
     if not isinstance(criterion, str) or criterion.lower() not in _CRITERIA:
-        raise ValueError(f"Unknown criterion {criterion!r}; use 'bic' or 'aic'.")
+        raise ValueError(
+            f"Unknown criterion {criterion!r}; use 'bic' or 'aic', or 'icl' (mclust's ICL).")
     criterion = criterion.lower()
     if isinstance(n_init, bool) or not isinstance(n_init, Integral) or n_init < 1:
         raise ValueError(f"n_init must be an int >= 1, got {n_init!r}.")
@@ -391,18 +412,22 @@ def select_model(
                     best_runs[t] = (prev[0], prev[1], total)
         for t in types:
             _, gmm, elapsed = best_runs[t]
-            p = _mstep.n_parameters(t, K, n_features)
+            p = _mclust_models.n_parameters(t, K, n_features)
             row = {"n_components": K, "covariance_type": t, "n_parameters": p,
                    "fit_time": elapsed}
             if isinstance(gmm, Exception):
                 row.update(log_likelihood=np.nan, bic=np.inf, aic=np.inf, n_iter=0,
                            converged=False, error=str(gmm))
+                if criterion == "icl":
+                    row["icl"] = np.inf
                 failed.append(f"K={K} {t}")
             else:
                 log_lik = float(gmm.score(X)) * n_samples
                 row.update(log_likelihood=log_lik, bic=-2.0 * log_lik + p * log_n,
                            aic=-2.0 * log_lik + 2.0 * p, n_iter=gmm.n_iter_,
                            converged=bool(gmm.converged_))
+                if criterion == "icl":
+                    row["icl"] = row["bic"] + 2.0 * gmm._map_entropy(X)
                 if not gmm.converged_:
                     not_converged.append(f"K={K} {t}")
             rows.append(row)

@@ -95,7 +95,7 @@ def test_main_job_writes_pictures_under_the_current_directory(tmp_path):
     found = re.search(r"1\. iris.*?chosen by BIC: K=(\d+), covariance_type='(\w+)', "
                       r"log-likelihood=(-?[\d.]+), BIC=([\d.]+)", text, re.S)
     assert found and int(found.group(1)) >= 1
-    assert re.search(r"2\. handwritten digits.*chosen by BIC: K=\d+", text, re.S)
+    assert re.search(r"2\. handwritten digits.*chosen by AIC: K=\d+", text, re.S)
     times = re.findall(r"([\d.]+) ms/iteration", text)
     assert len(times) == 3 and all(float(t) > 0 for t in times)
     assert len(re.findall(r"gmmfast is [\d.]+x as fast", text)) == 2
