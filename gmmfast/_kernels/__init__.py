@@ -29,7 +29,6 @@ from ._core import (  # noqa: F401
     openmp_max_threads,
     padded_factors,
     precision_cholesky,
-    route_covariance,
     stat_widths,
     vexp,
     vexp32,

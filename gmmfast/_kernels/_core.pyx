@@ -146,12 +146,6 @@ ROUTE_SPHERICAL = _register(
 N_ROUTES = N_ROUTES_C
 
 
-def route_covariance(int route):
-    """The covariance type (COV_*) whose statistics a route produces."""
-    _check_route(route)
-    return ROUTES[route].cov
-
-
 def stat_widths(int cov, Py_ssize_t K, Py_ssize_t D):
     """Per-chunk lengths of the S1 and S2 outputs for a covariance type (COV_*)."""
     cdef Py_ssize_t s1, s2
@@ -330,7 +324,7 @@ def block_stats(
     X : (n_samples, D) float32 or float64, C-contiguous. IN.
     sample_weight : (n_samples,) float64 or None (all ones). IN.
     out_N : (n_chunks, K). OUT.
-    out_S1, out_S2 : (n_chunks, stat_widths(route_covariance(route), K, D)). OUT.
+    out_S1, out_S2 : (n_chunks, stat_widths(cov, K, D)), cov the route's covariance type. OUT.
     out_L : (n_chunks,) sum of w_i * log-likelihood_i. OUT.
     block_size : rows per block.
     n_threads : threads to use (>= 1).
