@@ -37,7 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _estep, _init, _mstep, _sources, _validation
+from . import _estep, _init, _mstep, _online, _sources, _validation
 from ._gaussian_mixture import GaussianMixture
 from ._threads import blas_single_thread, effective_n_threads
 from ._validation import InvalidParameterError
@@ -344,7 +344,8 @@ default='dirichlet_process'
     ``np.memmap`` (or any row-sliceable array) piece by piece and run on dask arrays,
     as :class:`gmmfast.GaussianMixture` does; then initialisation runs on a bounded
     random subsample (its counts scaled to the whole data's weight) while the priors
-    and every iteration see all rows.
+    and every iteration see all rows; :meth:`partial_fit` fits a stream by stochastic
+    variational inference.
 
     Examples
     --------
@@ -493,6 +494,15 @@ default='dirichlet_process'
             1.0 / self.n_components if gamma is None else gamma,
             1.0 if beta0 is None else beta0, mean, nu0, cov)
 
+    def _stored_priors(self):
+        """The priors of the fitted model, from its ``*_prior_`` attributes."""
+        cov = self.covariance_prior_
+        return _Priors(
+            float(self.weight_concentration_prior_), float(self.mean_precision_prior_),
+            np.asarray(self.mean_prior_, dtype=np.float64),
+            float(self.degrees_of_freedom_prior_),
+            np.asarray(cov, dtype=np.float64) if np.ndim(cov) else float(cov))
+
     def _set_priors(self, priors, dtype=np.float64):
         self._fit_priors = priors
         self.weight_concentration_prior_ = priors.weight_concentration
@@ -554,6 +564,145 @@ default='dirichlet_process'
         """
         return self._fit(X, sample_weight, want_labels=True)
 
+    def partial_fit(self, X, y=None, sample_weight=None, *, total_weight=None,
+                    step_size_power=_online.STEP_SIZE_POWER,
+                    step_size_offset=_online.STEP_SIZE_OFFSET):
+        """Update the posterior with one batch: a step of stochastic variational inference.
+
+        Each call is one natural-gradient step on the global variational parameters
+        (Hoffman, Blei, Wang & Paisley 2013, "Stochastic variational inference"). The
+        batch's local step is one pass of the E-step kernel under the current
+        posterior; the intermediate global parameters are those the batch would give
+        if the whole data were ``total_weight / weight(batch)`` copies of it, and the
+        natural parameters move towards them with step eta_t:
+
+            lambda <- (1 - eta_t) * lambda + eta_t * (prior + total_weight * s(batch)),
+            eta_t = (t + step_size_offset) ** -step_size_power,
+
+        s(batch) being the batch's expected sufficient statistics (N_k, sum r x,
+        sum r x x^T) per unit of sample weight. The natural parameters of the
+        Dirichlet (or stick-breaking Betas) and Gaussian-Wishart posteriors are the
+        prior's plus those statistics, so the step is made exactly by keeping running
+        statistics per unit weight, as :meth:`gmmfast.GaussianMixture.partial_fit`
+        does, and setting the posterior from the prior and ``total_weight`` times
+        them. On a stationary stream the steps converge for ``step_size_power`` in
+        (0.5, 1].
+
+        The first call on an unfitted model sets the priors (those left at None are
+        estimated from this batch, as :meth:`fit` estimates them from all of X) and
+        initialises from the batch exactly as :meth:`fit` would, then makes step
+        t = 0 with eta_0 = 1. After :meth:`fit`, partial_fit continues from the
+        fitted posterior: the statistics of fit's last E-step are the running
+        statistics and the next step is t = 1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of samples (also an np.memmap or a dask array). Its number of
+            features must match the first batch's.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch's samples (None: all ones).
+        total_weight : float > 0, default=None
+            The weight of the data the stream stands for: the D of Hoffman et al.,
+            e.g. ``n_samples`` of a dataset streamed in batches over several epochs,
+            which makes the posterior that of a batch fit of that dataset. None: the
+            weight of all the batches seen so far (including fit's data), so that the
+            posterior is that of every sample seen once, as for a stream of fresh
+            samples; do not leave it None when the same samples come back in several
+            epochs, the posterior would then count them several times.
+        step_size_power : float in (0, 1], default=0.6
+            The exponent kappa of the schedule.
+        step_size_offset : float >= 0, default=2.0
+            The delay tau of the schedule.
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+            The updated mixture.
+
+        Notes
+        -----
+        After the call ``lower_bound_`` is the lower bound estimated from this batch
+        (its responsibilities' entropy scaled to ``total_weight``, with the updated
+        posterior): a noisy estimate of the whole data's bound, whose running
+        average is what to watch. ``n_iter_`` counts the steps made so far and
+        ``converged_`` is False (there is no convergence test). ``max_iter``,
+        ``tol`` and ``n_init`` do not apply. The schedule is passed to each call,
+        not set in the constructor, so that ``get_params`` stays scikit-learn's.
+        """
+        _online.check_schedule(step_size_power, step_size_offset)
+        if total_weight is not None:
+            if isinstance(total_weight, bool) or not isinstance(total_weight, Real) \
+                    or not np.isfinite(total_weight) or not total_weight > 0:
+                raise ValueError(
+                    "total_weight must be a finite number > 0 (the weight of the data "
+                    f"the stream stands for) or None, got {total_weight!r}.")
+            total_weight = float(total_weight)
+        first = not hasattr(self, "means_")
+        if first:
+            self._check_scalar_parameters()
+        else:
+            check_is_fitted(self)
+        source = self._source(X, sample_weight, reset=first, ensure_min_samples=1)
+        dtype = source.dtype
+        eps = np.finfo(dtype).eps
+        cov_type = self.covariance_type
+        prior_type = self.weight_concentration_prior_type
+        batch_weight = source_weight(source)
+        with blas_single_thread(cov_type, source.n_features):
+            if first:
+                if source.n_samples < self.n_components:
+                    raise ValueError(
+                        "The first batch given to partial_fit initialises the model and "
+                        f"needs at least n_components = {self.n_components} samples, "
+                        f"got {source.n_samples}.")
+                random_state = check_random_state(self.random_state)
+                X0, w0 = source.init_data(random_state)
+                priors = self._priors(source, X0, w0)
+                self._fit_priors = priors
+                running, t, seen = None, 0, 0.0
+                total = batch_weight if total_weight is None else total_weight
+                post = self._initial_posterior(X0, w0, random_state, dtype,
+                                               total_weight=total)
+            else:
+                # the float64 priors of fit (or of the first batch) when present
+                priors = getattr(self, "_fit_priors", None) or self._stored_priors()
+                self._fit_priors = priors
+                post = self._current_posterior()
+                running = getattr(self, "_online_stats", None)
+                t = self._online_t if running is not None else 0
+                seen = getattr(self, "_online_seen", None)
+                if seen is None:   # a posterior set without fit: its own counts
+                    seen = float(np.sum(post.nk))
+                total = seen + batch_weight if total_weight is None else total_weight
+            log_weights = log_weight_constants(post, prior_type, source.n_features)
+            batch = source.stats(mean_weights(post.concentration, prior_type),
+                                 post.means, post.prec_chol, log_weights=log_weights)
+            entropy = _resp_entropy_sum(batch, log_weights, post.means, post.prec_chol,
+                                        cov_type)
+            eta = _online.step_size(t, step_size_power, step_size_offset)
+            running = _online.blend(running, _online.scaled(batch, 1.0 / batch.sum_w),
+                                    eta, cov_type)
+            _, xk, sk = _mstep.m_step(running, cov_type, self.reg_covar, eps)
+            # the same guard on the counts as fit's M-step
+            post = self._posterior(running.N * total + 10 * eps, xk, sk, dtype)
+            lower_bound = self._lower_bound(post, entropy * (total / batch.sum_w))
+        if first:
+            self._set_priors(priors, dtype)
+        self._set_posterior(post, dtype)
+        self.n_effective_components_ = int(np.count_nonzero(
+            post.nk >= batch_weight / source.n_samples))
+        self._online_stats = running
+        self._online_t = t + 1
+        self._online_seen = seen + batch_weight
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = [lower_bound]
+        self.n_iter_ = t + 1
+        self.converged_ = False
+        return self
+
     def _fit(self, X, sample_weight, want_labels):
         self._check_scalar_parameters()
         source = self._source(X, sample_weight, reset=True, ensure_min_samples=2)
@@ -569,7 +718,7 @@ default='dirichlet_process'
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
 
-        best = None
+        best = best_stats = None
         max_lower_bound = -np.inf
         best_lower_bounds = []
         converged_best = False
@@ -590,10 +739,12 @@ default='dirichlet_process'
                 lower_bound = -np.inf if do_init else self.lower_bound_
                 lower_bounds = []
                 converged = False
+                stats = None
                 n_iter = 0
                 for n_iter in range(1, self.max_iter + 1):
                     prev_lower_bound = lower_bound
-                    post, lower_bound = self._iteration(source, post, eps, dtype)
+                    post, lower_bound, stats = self._iteration(source, post, eps,
+                                                                dtype)
                     lower_bounds.append(lower_bound)
                     change = lower_bound - prev_lower_bound
                     self._print_verbose_msg_iter_end(n_iter, change)
@@ -608,6 +759,7 @@ default='dirichlet_process'
                 if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                     max_lower_bound = lower_bound
                     best, best_n_iter = post, n_iter
+                    best_stats = stats
                     best_lower_bounds = lower_bounds
                     converged_best = converged
 
@@ -625,6 +777,12 @@ default='dirichlet_process'
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
+        # a later partial_fit continues from here: the fitted posterior is the prior
+        # plus total_weight times these statistics (per unit weight), next step t = 1
+        self._online_stats = (None if best_stats is None
+                              else _online.scaled(best_stats, 1.0 / best_stats.sum_w))
+        self._online_t = 0 if best_stats is None else 1
+        self._online_seen = total_weight
         if not want_labels:
             return None
         if getattr(source, "lazy", False):
@@ -645,7 +803,7 @@ default='dirichlet_process'
         _, xk, sk = _mstep.m_step(stats, self.covariance_type, self.reg_covar, eps)
         # scikit-learn's nk, exactly as the M-step above adds its guard
         post = self._posterior(stats.N + 10 * eps, xk, sk, dtype)
-        return post, self._lower_bound(post, entropy)
+        return post, self._lower_bound(post, entropy), stats
 
     def _initial_posterior(self, X, w, random_state, dtype, total_weight=None):
         """The posterior from the initial responsibilities (scikit-learn's _initialize).
