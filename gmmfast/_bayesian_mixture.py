@@ -26,18 +26,17 @@ One variational iteration is the plain mixture's EM iteration with other constan
 """
 
 import math
-import warnings
 from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _estep, _init, _mstep, _online, _sources, _validation
+from ._base import MixtureFitLoop
 from ._gaussian_mixture import GaussianMixture
 from ._threads import blas_single_thread, effective_n_threads
 from ._validation import InvalidParameterError
@@ -208,7 +207,7 @@ def data_moments(source, X0, w0, covariance_type):
     return n, mean, scatter
 
 
-class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
     """Variational Bayesian Gaussian mixture, fitted in compiled, multi-threaded kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`: the
@@ -403,7 +402,7 @@ default='dirichlet_process'
 
     # ------------------------------------------- shared with GaussianMixture
     # Validation of X into a stats source (in memory, memmap, dask), the per-sample
-    # outputs through the kernels, sampling and the verbose messages are
+    # outputs through the kernels and sampling are
     # GaussianMixture's, computed on this model's kernel constants (_kernel_model).
     _kernel_type = GaussianMixture._kernel_type   # the kernel layout of its densities
     _source = GaussianMixture._source
@@ -414,9 +413,6 @@ default='dirichlet_process'
     predict = GaussianMixture.predict
     predict_proba = GaussianMixture.predict_proba
     sample = GaussianMixture.sample
-    _print_verbose_msg_init_beg = GaussianMixture._print_verbose_msg_init_beg
-    _print_verbose_msg_iter_end = GaussianMixture._print_verbose_msg_iter_end
-    _print_verbose_msg_init_end = GaussianMixture._print_verbose_msg_init_end
 
     # ------------------------------------------------------------- validation
 
@@ -653,11 +649,7 @@ default='dirichlet_process'
         batch_weight = source_weight(source)
         with blas_single_thread(cov_type, source.n_features):
             if first:
-                if source.n_samples < self.n_components:
-                    raise ValueError(
-                        "The first batch given to partial_fit initialises the model and "
-                        f"needs at least n_components = {self.n_components} samples, "
-                        f"got {source.n_samples}.")
+                self._check_first_batch(source)
                 random_state = check_random_state(self.random_state)
                 X0, w0 = source.init_data(random_state)
                 priors = self._priors(source, X0, w0)
@@ -671,8 +663,7 @@ default='dirichlet_process'
                 priors = getattr(self, "_fit_priors", None) or self._stored_priors()
                 self._fit_priors = priors
                 post = self._current_posterior()
-                running = getattr(self, "_online_stats", None)
-                t = self._online_t if running is not None else 0
+                running, t = self._online_state()
                 seen = getattr(self, "_online_seen", None)
                 if seen is None:   # a posterior set without fit: its own counts
                     seen = float(np.sum(post.nk))
@@ -703,93 +694,37 @@ default='dirichlet_process'
         self.converged_ = False
         return self
 
-    def _fit(self, X, sample_weight, want_labels):
+    # ------------------------------------------ the hooks of the fit loop (_base)
+
+    def _check_fit_parameters(self):
         self._check_scalar_parameters()
-        source = self._source(X, sample_weight, reset=True, ensure_min_samples=2)
-        n_samples, n_features = source.n_samples, source.n_features
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}; lower n_components or "
-                "fit on more samples")
-        dtype = source.dtype
-        eps = np.finfo(dtype).eps
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
 
-        best = best_stats = None
-        max_lower_bound = -np.inf
-        best_lower_bounds = []
-        converged_best = False
-        with blas_single_thread(self.covariance_type, n_features):
-            # the rows the fit initialises from (drawn once per fit, as for
-            # GaussianMixture) also place the priors' pass over the data
-            X0, w0 = source.init_data(random_state)
-            priors = self._priors(source, X0, w0)
-            self._fit_priors = priors
-            total_weight = source_weight(source)
-            for init in range(n_init):
-                self._print_verbose_msg_init_beg(init)
-                if do_init:
-                    post = self._initial_posterior(X0, w0, random_state, dtype,
-                                                   total_weight=total_weight)
-                else:
-                    post = self._current_posterior()
-                lower_bound = -np.inf if do_init else self.lower_bound_
-                lower_bounds = []
-                converged = False
-                stats = None
-                n_iter = 0
-                for n_iter in range(1, self.max_iter + 1):
-                    prev_lower_bound = lower_bound
-                    post, lower_bound, stats = self._iteration(source, post, eps,
-                                                                dtype)
-                    lower_bounds.append(lower_bound)
-                    change = lower_bound - prev_lower_bound
-                    self._print_verbose_msg_iter_end(n_iter, change)
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
-                if self.max_iter == 0:
-                    if best is None:
-                        best, best_n_iter = post, 0
-                    continue
-                self._print_verbose_msg_init_end(lower_bound, converged)
-                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
-                    max_lower_bound = lower_bound
-                    best, best_n_iter = post, n_iter
-                    best_stats = stats
-                    best_lower_bounds = lower_bounds
-                    converged_best = converged
+    def _begin_fit(self, source, random_state):
+        """(rows to start from, their weights, the data's total weight): the rows are
+        drawn once per fit, as scikit-learn does, and also place the priors' pass
+        over the data."""
+        X0, w0 = source.init_data(random_state)
+        self._fit_priors = self._priors(source, X0, w0)
+        return X0, w0, source_weight(source)
 
-        if not converged_best and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-            )
-        self._set_priors(priors, dtype)
-        self._set_posterior(best, dtype)
+    def _initial_state(self, source, random_state, context):
+        X0, w0, total_weight = context
+        return self._initial_posterior(X0, w0, random_state, source.dtype,
+                                       total_weight=total_weight)
+
+    def _warm_state(self):
+        return self._current_posterior()
+
+    def _iterate(self, source, post, eps):
+        return self._iteration(source, post, eps, source.dtype)
+
+    def _end_fit(self, post, source, context):
+        total_weight = context[2]
+        self._set_priors(self._fit_priors, source.dtype)
+        self._set_posterior(post, source.dtype)
         self.n_effective_components_ = int(np.count_nonzero(
-            best.nk >= total_weight / n_samples))
-        self.converged_ = converged_best
-        self.n_iter_ = best_n_iter
-        self.lower_bound_ = max_lower_bound
-        self.lower_bounds_ = best_lower_bounds
-        # a later partial_fit continues from here: the fitted posterior is the prior
-        # plus total_weight times these statistics (per unit weight), next step t = 1
-        self._online_stats = (None if best_stats is None
-                              else _online.scaled(best_stats, 1.0 / best_stats.sum_w))
-        self._online_t = 0 if best_stats is None else 1
+            post.nk >= total_weight / source.n_samples))
         self._online_seen = total_weight
-        if not want_labels:
-            return None
-        if getattr(source, "lazy", False):
-            return self._lazy(source.X, "labels")
-        with blas_single_thread(self.covariance_type, source.n_features):
-            (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
-        return labels
 
     def _iteration(self, source, post, eps, dtype):
         """One variational iteration: E-step statistics, M-step, lower bound."""

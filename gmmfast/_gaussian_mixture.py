@@ -1,25 +1,23 @@
-"""The estimator: parameters, validation, the EM loop, the public methods.
+"""The estimator: parameters, validation, an EM iteration, the public methods.
 
 The EM work (E-step and the M-step's sums) runs in compiled kernels through
-``_estep``; this module keeps the loop, the convergence test and the warnings, where
-they are readable.
+``_estep``; the loop around the iterations (starts, convergence test, warnings) is
+``_base.MixtureFitLoop``, shared with BayesianGaussianMixture.
 """
 
 import math
-import warnings
-from time import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _estep, _init, _mclust_models, _mstep, _online, _sources, _validation
+from ._base import MixtureFitLoop
 from ._threads import blas_single_thread, effective_n_threads
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by EM in compiled, multi-threaded kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -286,90 +284,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         w = _validation.check_sample_weight(sample_weight, X.shape[0])
         return _sources.InMemorySource(X, w, *args)
 
-    def _fit(self, X, sample_weight, want_labels):
+    # ------------------------------------------ the hooks of the fit loop (_base)
+
+    def _check_fit_parameters(self):
         _validation.check_parameters(self)
-        source = self._source(X, sample_weight, reset=True, ensure_min_samples=2)
-        n_samples, n_features = source.n_samples, source.n_features
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}; lower n_components or "
-                "fit on more samples"
-            )
-        inits = self._check_initial_parameters(n_features)
-        eps = np.finfo(source.dtype).eps
 
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
+    def _begin_fit(self, source, random_state):
+        """The checked weights_init, means_init and precisions_init (or None)."""
+        return self._check_initial_parameters(source.n_features)
 
-        best = None
-        best_stats = None
-        max_lower_bound = -np.inf
-        best_lower_bounds = []
-        converged_best = False
-        with blas_single_thread(self._kernel_type, n_features):
-            for init in range(n_init):
-                self._print_verbose_msg_init_beg(init)
-                if do_init:
-                    X0, w0 = source.init_data(random_state)
-                    params = self._initial_parameters(X0, w0, random_state, inits)
-                else:
-                    params = self._current_parameters()
-                lower_bound = -np.inf if do_init else self.lower_bound_
-                lower_bounds = []
-                converged = False
-                stats = None
-                n_iter = 0
-                for n_iter in range(1, self.max_iter + 1):
-                    prev_lower_bound = lower_bound
-                    stats = source.stats(params[0], params[1], params[3])
-                    params = self._m_step(stats, eps, source.dtype)
-                    lower_bound = stats.L / stats.sum_w
-                    lower_bounds.append(lower_bound)
-                    change = lower_bound - prev_lower_bound
-                    self._print_verbose_msg_iter_end(n_iter, change)
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
-                if self.max_iter == 0:
-                    if best is None:
-                        best, best_n_iter = params, 0
-                    continue
-                self._print_verbose_msg_init_end(lower_bound, converged)
-                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
-                    max_lower_bound = lower_bound
-                    best, best_n_iter = params, n_iter
-                    best_stats = stats
-                    best_lower_bounds = lower_bounds
-                    converged_best = converged
+    def _initial_state(self, source, random_state, inits):
+        # each start draws its own rows (a subsample of a memmap or dask array)
+        X0, w0 = source.init_data(random_state)
+        return self._initial_parameters(X0, w0, random_state, inits)
 
-        if not converged_best and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-            )
-        self._set_parameters(best, source.dtype)
-        self.converged_ = converged_best
-        self.n_iter_ = best_n_iter
-        self.lower_bound_ = max_lower_bound
-        self.lower_bounds_ = best_lower_bounds
-        # a later partial_fit continues from here: the fitted parameters are the
-        # M-step of these statistics (per unit weight), and the next step is t = 1
-        self._online_stats = (
-            None if best_stats is None
-            else _online.scaled(best_stats, 1.0 / best_stats.sum_w)
-        )
-        self._online_t = 0 if best_stats is None else 1
-        if not want_labels:
-            return None
-        # labels from the stored parameters, exactly as predict computes them
-        if getattr(source, "lazy", False):
-            return self._lazy(source.X, "labels")
-        with blas_single_thread(self._kernel_type, source.n_features):
-            (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
-        return labels
+    def _warm_state(self):
+        return self._current_parameters()
+
+    def _iterate(self, source, params, eps):
+        """One EM iteration: the E-step pass, then the M-step; the lower bound is the
+        mean log-likelihood under the parameters before the M-step."""
+        stats = source.stats(params[0], params[1], params[3])
+        params = self._m_step(stats, eps, source.dtype)
+        return params, stats.L / stats.sum_w, stats
+
+    def _end_fit(self, params, source, inits):
+        self._set_parameters(params, source.dtype)
 
     def partial_fit(self, X, y=None, sample_weight=None, *,
                     step_size_power=_online.STEP_SIZE_POWER,
@@ -438,12 +378,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         eps = np.finfo(source.dtype).eps
         with blas_single_thread():
             if first:
-                if source.n_samples < self.n_components:
-                    raise ValueError(
-                        "The first batch given to partial_fit initialises the model and "
-                        f"needs at least n_components = {self.n_components} samples, got "
-                        f"{source.n_samples}."
-                    )
+                self._check_first_batch(source)
                 inits = self._check_initial_parameters(source.n_features)
                 random_state = check_random_state(self.random_state)
                 X0, w0 = source.init_data(random_state)
@@ -452,8 +387,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             else:
                 check_is_fitted(self)
                 params = self._current_parameters()
-                running = getattr(self, "_online_stats", None)
-                t = getattr(self, "_online_t", 0) if running is not None else 0
+                running, t = self._online_state()
             batch = source.stats(params[0], params[1], params[3])
             eta = _online.step_size(t, step_size_power, step_size_offset)
             running = _online.blend(
@@ -793,35 +727,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ``-2 log L + 2 n_parameters``.
         """
         return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
-
-    # ------------------------------------------------------------------ verbose
-
-    def _print_verbose_msg_init_beg(self, n_init):
-        if self.verbose >= 1:
-            print("Initialization %d" % n_init)
-        if self.verbose >= 2:
-            self._init_prev_time = time()
-            self._iter_prev_time = self._init_prev_time
-
-    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
-        if n_iter % self.verbose_interval == 0:
-            if self.verbose == 1:
-                print("  Iteration %d" % n_iter)
-            elif self.verbose >= 2:
-                cur_time = time()
-                print(
-                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
-                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
-                )
-                self._iter_prev_time = cur_time
-
-    def _print_verbose_msg_init_end(self, lb, converged):
-        msg = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {msg}.")
-        elif self.verbose >= 2:
-            t = time() - self._init_prev_time
-            print(f"Initialization {msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
 
 
 def _num_rows(X):
