@@ -20,7 +20,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBGM
 
-from gmmfast import BayesianGaussianMixture, _bayesian_mixture, _sources
+from gmmfast import BayesianGaussianMixture, _sources, _variational
 
 from _reference import make_data
 
@@ -149,12 +149,12 @@ def test_resp_entropy_sum_matches_a_direct_sum(covariance_type):
     est = _fit(BayesianGaussianMixture, X, n_components=K, max_iter=5, tol=0.0,
                covariance_type=covariance_type, random_state=0)
     post = est._current_posterior()
-    c = _bayesian_mixture.log_weight_constants(post, est.weight_concentration_prior_type,
-                                               X.shape[1])
+    c = _variational.log_weight_constants(post, est.weight_concentration_prior_type,
+                                          X.shape[1])
     source = _sources.InMemorySource(X, w, covariance_type, K, 1)
     stats = source.stats(est.weights_, est.means_, est.precisions_cholesky_, c)
-    ours = _bayesian_mixture._resp_entropy_sum(stats, c, post.means, post.prec_chol,
-                                              covariance_type)
+    ours = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol,
+                                         covariance_type)
     (resp,) = source.per_sample(est._kernel_model(np.float64), resp=True)
     log_resp = np.log(np.maximum(resp, np.finfo(float).tiny))
     direct = float(np.sum(w[:, None] * resp * log_resp))
