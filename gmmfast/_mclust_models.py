@@ -223,7 +223,10 @@ def _constrain_vee(nk, W, state):
     K, D = W.shape[:2]
     C = np.eye(D) if state is None else state["C"]
     scale = np.ones(K) if state is None else state["scale"]
-    if not (np.linalg.eigvalsh(W)[:, 0] > 0).all():
+    # a component of fewer rows than features has a singular W_k, which VEE allows (as
+    # mclust does): it needs each tr(W_k C^-1) > 0 and sum_k W_k / lambda_k of full rank
+    if not ((np.trace(W, axis1=1, axis2=2) > 0).all()
+            and np.linalg.eigvalsh(W.sum(axis=0))[0] > 0):
         raise _singular("VEE")
     for _ in range(INNER_MAX_ITER):
         Cinv = np.linalg.inv(C)
