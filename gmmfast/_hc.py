@@ -11,7 +11,7 @@ tree: model-based agglomerative hierarchical clustering with the VVV criterion
   values s: Z = X_s V diag(s)^(-1/2) (mclust's transformation, which is not a full
   whitening). Directions whose singular value is zero to rounding (collinear
   features) are dropped, where mclust would divide by ~0;
-- the merge loop is mclust's hcvvv criterion (gmmfast/_hierarchical.pyx), every row
+- the merge loop is mclust's hcvvv criterion (gmmfast/_mclust_loops.pyx), every row
   a singleton cluster at the start, as ``hc`` starts;
 - on more than ``MAX_ROWS`` = 2000 rows (mclust's ``mclust.options("subset")``),
   mclust clusters a random subset of 2000 rows, runs its M-step on that subset's
@@ -31,7 +31,7 @@ clusters one-dimensional data by quantiles; gmmfast uses the VVV criterion throu
 
 import numpy as np
 
-from ._hierarchical import vvv_merges
+from ._mclust_loops import vvv_merges
 
 #: rows clustered at most: mclust.options("subset")
 MAX_ROWS = 2000

@@ -1,4 +1,4 @@
-"""init_params='hierarchical': mclust's start (gmmfast/_hc.py, gmmfast/_hierarchical.pyx).
+"""init_params='hierarchical': mclust's start (gmmfast/_hc.py, _mclust_loops.pyx).
 
 Agreement with R's mclust on committed tables (tests/data/mclust/, made by
 tools/mclust_hc_reference.R and tools/mclust_reference.R; R is not needed here), the
@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from gmmfast import (BayesianGaussianMixture, GaussianMixture, InvalidParameterError,
                      select_model)
 from gmmfast import _hc, _init
-from gmmfast._hierarchical import vvv_merges
+from gmmfast._mclust_loops import vvv_merges
 from gmmfast._mclust_models import MODELS
 from gmmfast.selection import _initial_parameters
 
@@ -361,3 +361,52 @@ def test_memmap_and_dask_start_where_memory_does(tmp_path):
     # dask adds the chunks' statistics in its own order: a rounding apart over the
     # 4 EM iterations (measured: 1e-16 relative)
     assert_allclose(chunked.means_, ref.means_, rtol=1e-13)
+
+
+# ------------------------------------------- EVE and VVE: the compiled rotation sweep
+
+
+def _numpy_plane_rotations(W, orient, M):
+    """The sweep in numpy, plane by plane (the reference the compiled sweep follows)."""
+    orient = orient.copy()
+    B = np.einsum("ji,kjl,lm->kim", orient, W, orient)
+    D = orient.shape[0]
+    for i in range(D - 1):
+        for j in range(i + 1, D):
+            dm = M[:, i] - M[:, j]
+            P = 0.5 * float(dm @ (B[:, i, i] - B[:, j, j]))
+            Q = float(dm @ B[:, i, j])
+            if Q == 0.0 and P <= 0.0:
+                continue
+            half = 0.5 * np.arctan2(-Q, -P)
+            c, s = np.cos(half), np.sin(half)
+            oi, oj = orient[:, i].copy(), orient[:, j].copy()
+            orient[:, i], orient[:, j] = c * oi + s * oj, c * oj - s * oi
+            bi, bj = B[:, i, :].copy(), B[:, j, :].copy()
+            B[:, i, :], B[:, j, :] = c * bi + s * bj, c * bj - s * bi
+            bi, bj = B[:, :, i].copy(), B[:, :, j].copy()
+            B[:, :, i], B[:, :, j] = c * bi + s * bj, c * bj - s * bi
+    return orient
+
+
+@pytest.mark.parametrize("K,D", [(1, 2), (3, 4), (5, 8)])
+def test_compiled_rotation_sweep_is_the_numpy_sweep(K, D):
+    from gmmfast._mclust_loops import plane_rotations
+    rng = np.random.RandomState(K * D)
+    A = rng.normal(size=(K, D, D + 3))
+    W = A @ A.transpose(0, 2, 1)
+    orient = np.linalg.qr(rng.normal(size=(D, D)))[0]
+    M = rng.uniform(0.2, 5.0, size=(K, D))
+    for _ in range(5):  # successive sweeps, as the M-step runs them
+        got = plane_rotations(W, orient, M)
+        ref = _numpy_plane_rotations(W, orient, M)
+        # the same operations; only the order of the sums in B_k = D^T W_k D and in the
+        # K-term dot products differ (numpy's einsum and BLAS): a few ulps of the
+        # entries, which are at most 1 in magnitude
+        assert_allclose(got, ref, rtol=0, atol=1e-13)
+        assert_allclose(got.T @ got, np.eye(D), atol=1e-13)
+        orient = ref
+    with pytest.raises(ValueError, match="must be"):
+        plane_rotations(W, orient[:, :-1].copy(), M)
+    with pytest.raises(ValueError, match="must be"):
+        plane_rotations(W, orient, M[:, :-1].copy())

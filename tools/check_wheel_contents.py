@@ -4,8 +4,8 @@
 
 Fails (exit 1, saying what is missing) unless the wheel has:
 - the compiled extensions, gmmfast/_kernels/_core.<abi>.so (EM),
-  gmmfast/_kmeans.<abi>.so (k-means initialisation) and gmmfast/_hierarchical.<abi>.so
-  (the hierarchical initialisation), or .pyd, each exactly once;
+  gmmfast/_kmeans.<abi>.so (k-means initialisation) and gmmfast/_mclust_loops.<abi>.so
+  (mclust's hierarchical start, EVE/VVE rotations), or .pyd, each exactly once;
 - every module and Cython source of the checkout's gmmfast/, its subpackage
   gmmfast/_kernels/ and the C headers in gmmfast/_kernels/csrc/ (*.py, *.pyx, *.pxd,
   *.pxi, *.h);
@@ -38,7 +38,7 @@ def check(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     problems = []
 
-    for module in ("_kernels/_core", "_kmeans", "_hierarchical"):
+    for module in ("_kernels/_core", "_kmeans", "_mclust_loops"):
         found = [n for n in names if fnmatch.fnmatch(n, f"gmmfast/{module}.*")
                  and n.endswith((".so", ".pyd"))]
         if len(found) != 1:

@@ -1,6 +1,7 @@
-"""Compiled model-based agglomerative hierarchical clustering: mclust's hcVVV.
+"""Compiled loops of mclust's algorithms: the hierarchical start and the EVE/VVE sweep.
 
-The Python side is gmmfast/_hc.py (the data transformation, the subsample, the cuts of
+``vvv_merges``: model-based agglomerative hierarchical clustering, mclust's hcVVV. The
+Python side is gmmfast/_hc.py (the data transformation, the subsample, the cuts of
 the tree); here is only the merge loop.
 
 The criterion (Fraley 1998; Banfield & Raftery 1993), as mclust's Fortran ``hcvvv``
@@ -25,11 +26,14 @@ cluster keeps the lower slot and the last slot moves into the freed one. The min
 found from a cached minimum per column (mclust rescans every pair at every step), so a
 step costs O(clusters) plus the new dissimilarities of the merged cluster.
 
+``plane_rotations``: one sweep of the common orientation's M-step of EVE and VVE (see
+its docstring and gmmfast/_mclust_models.py).
+
 Nothing here raises inside nogil code; every array is allocated and checked by the
 caller.
 """
 
-from libc.math cimport sqrt, log, exp, log1p, hypot, fabs
+from libc.math cimport sqrt, log, exp, log1p, hypot, fabs, atan2, cos, sin
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -355,3 +359,88 @@ def vvv_merges(const double[:, ::1] Z, const double[::1] weight, double alpha,
                         best[m] = sa
                         arg[m] = jopt
     return np.asarray(pairs), np.asarray(change)
+
+
+def plane_rotations(const double[:, :, ::1] W, const double[:, ::1] orient,
+                    const double[:, ::1] M):
+    """One sweep of plane rotations of the orientation, each exact in its plane.
+
+    Minimises f(D) = sum_k tr(M_k D^T W_k D) over orthogonal D, for fixed diagonal M_k:
+    rotating columns i and j by t changes f by P cos 2t + Q sin 2t (+ a constant),
+    P = sum_k (m_ki - m_kj)(b_kii - b_kjj) / 2, Q = sum_k (m_ki - m_kj) b_kij with
+    B_k = D^T W_k D, whose minimum is at 2t = atan2(-Q, -P): Jacobi's method, as in
+    Flury & Gautschi's common principal components algorithm. The planes are taken in
+    the order (0, 1), (0, 2), ..., (D - 2, D - 1), each with the B_k the previous
+    rotations left.
+
+    Parameters
+    ----------
+    W : (K, D, D) float64, C-contiguous
+        The scatter matrices.
+    orient : (D, D) float64, C-contiguous
+        The orientation D the sweep starts from (columns are the axes).
+    M : (K, D) float64, C-contiguous
+        The diagonal weights m_k.
+
+    Returns
+    -------
+    orient : (D, D) float64
+        The orientation after the sweep.
+    """
+    cdef Py_ssize_t K = W.shape[0], D = W.shape[1]
+    if W.shape[2] != D or orient.shape[0] != D or orient.shape[1] != D:
+        raise ValueError(f"plane_rotations: W {np.shape(W)} and orient "
+                         f"{np.shape(orient)} must be (K, D, D) and (D, D)")
+    if M.shape[0] != K or M.shape[1] != D:
+        raise ValueError(f"plane_rotations: M {np.shape(M)} must be ({K}, {D})")
+    out = np.array(orient, dtype=np.float64, order="C")
+    cdef double[:, ::1] O = out
+    cdef double[:, :, ::1] B = np.zeros((K, D, D))
+    cdef double[::1] tmp = np.zeros(D)
+    cdef Py_ssize_t i, j, k, m, r
+    cdef double P, Q, dm, half, c, s, bi, bj, acc
+    with nogil:
+        # B_k = O^T W_k O
+        for k in range(K):
+            for m in range(D):
+                for r in range(D):
+                    acc = 0.0
+                    for j in range(D):
+                        acc = acc + W[k, r, j] * O[j, m]
+                    tmp[r] = acc
+                for i in range(D):
+                    acc = 0.0
+                    for r in range(D):
+                        acc = acc + O[r, i] * tmp[r]
+                    B[k, i, m] = acc
+        for i in range(D - 1):
+            for j in range(i + 1, D):
+                P = 0.0
+                Q = 0.0
+                for k in range(K):
+                    dm = M[k, i] - M[k, j]
+                    P = P + dm * (B[k, i, i] - B[k, j, j])
+                    Q = Q + dm * B[k, i, j]
+                P = 0.5 * P
+                if Q == 0.0 and P <= 0.0:
+                    continue                              # already the plane's minimum
+                half = 0.5 * atan2(-Q, -P)
+                c = cos(half)
+                s = sin(half)
+                for r in range(D):
+                    bi = O[r, i]
+                    bj = O[r, j]
+                    O[r, i] = c * bi + s * bj
+                    O[r, j] = c * bj - s * bi
+                for k in range(K):
+                    for m in range(D):
+                        bi = B[k, i, m]
+                        bj = B[k, j, m]
+                        B[k, i, m] = c * bi + s * bj
+                        B[k, j, m] = c * bj - s * bi
+                    for m in range(D):
+                        bi = B[k, m, i]
+                        bj = B[k, m, j]
+                        B[k, m, i] = c * bi + s * bj
+                        B[k, m, j] = c * bj - s * bi
+    return out
