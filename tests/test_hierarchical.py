@@ -410,3 +410,16 @@ def test_compiled_rotation_sweep_is_the_numpy_sweep(K, D):
         plane_rotations(W, orient[:, :-1].copy(), M)
     with pytest.raises(ValueError, match="must be"):
         plane_rotations(W, orient, M[:, :-1].copy())
+
+
+def test_select_model_on_a_subsample_is_reproducible():
+    # more than 2000 rows: one tree per n_init draw, each on its own subset
+    rng = np.random.RandomState(8)
+    truth = np.repeat(np.arange(2), 1200)
+    X = rng.normal(size=(2400, 2)) + 8.0 * truth[:, None]
+    a = select_model(X, [1, 2], covariance_types=["VVV", "EII"],
+                     init_params="hierarchical", n_init=2, random_state=0)
+    b = select_model(X, [1, 2], covariance_types=["VVV", "EII"],
+                     init_params="hierarchical", n_init=2, random_state=0)
+    assert a.best_params_ == {"n_components": 2, "covariance_type": "EII"}
+    assert_array_equal(a.column("bic"), b.column("bic"))
