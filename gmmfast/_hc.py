@@ -25,11 +25,11 @@ tree: model-based agglomerative hierarchical clustering with the VVV criterion
   Rows of weight 0 are left out (unlabelled). mclust has no weights.
 
 mclust switches to the EII criterion when there are no more rows than features and
-clusters one-dimensional data by quantiles; gmmfast uses the VVV criterion throughout
-(for one feature it is mclust's hcV).
+clusters one-dimensional data by quantiles; gmmfast uses the VVV criterion throughout.
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ._mclust_loops import vvv_merges
 
@@ -111,8 +111,9 @@ class HierarchicalStart:
     ----------
     X : (n, D) float array
     sample_weight : (n,) float64 or None
-    random_state : numpy RandomState
-        Draws the subset when more than MAX_ROWS rows have non-zero weight.
+    random_state : int, RandomState instance or None
+        Draws the subset when more than MAX_ROWS rows have non-zero weight (and only
+        then).
     """
 
     def __init__(self, X, sample_weight, random_state, max_rows=MAX_ROWS):
@@ -120,7 +121,8 @@ class HierarchicalStart:
         rows = np.arange(n) if sample_weight is None else np.flatnonzero(sample_weight > 0)
         self.subsampled = len(rows) > max_rows
         if self.subsampled:
-            rows = np.sort(random_state.choice(rows, size=max_rows, replace=False))
+            rows = np.sort(check_random_state(random_state).choice(
+                rows, size=max_rows, replace=False))
         if len(rows) < 2:
             raise ValueError(
                 "init_params='hierarchical' needs at least 2 rows with non-zero weight.")
