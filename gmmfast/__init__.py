@@ -10,6 +10,9 @@ select_model
     Choose the number of components and the covariance type by BIC or AIC.
 SelectionResult
     The score table, best parameters and best model that select_model returns.
+bootstrap, BootstrapResult
+    Standard errors of a fitted mixture by the weighted likelihood bootstrap (mclust's
+    ``MclustBootstrap(type = "wlbs")``).
 show_config
     How gmmfast was built (OpenMP) and how many threads a fit uses.
 
@@ -23,13 +26,16 @@ from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._threads import show_config
 from ._validation import InvalidParameterError
+from .bootstrap import BootstrapResult, bootstrap
 from .selection import SelectionResult, select_model
 
 __all__ = [
     "BayesianGaussianMixture",
+    "BootstrapResult",
     "GaussianMixture",
     "InvalidParameterError",
     "SelectionResult",
+    "bootstrap",
     "select_model",
     "show_config",
     "__version__",

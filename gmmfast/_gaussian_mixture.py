@@ -53,10 +53,14 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         The number of EM iterations to perform.
     n_init : int, default=1
         The number of initialisations to perform; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical'}, default='kmeans'
         How the initial responsibilities are computed: 'kmeans' from a k-means
         clustering, 'k-means++' from k-means++ seeding, 'random' uniformly at random,
-        'random_from_data' from randomly chosen data points as means.
+        'random_from_data' from randomly chosen data points as means, 'hierarchical'
+        as mclust starts: its model-based agglomerative hierarchical clustering (VVV
+        criterion, SVD-transformed data) cut at ``n_components`` clusters, on a
+        random subset of 2000 rows when there are more (README, "Coming from mclust").
     weights_init : array-like of shape (n_components,), default=None
         User-provided initial weights (otherwise from ``init_params``).
     means_init : array-like of shape (n_components, n_features), default=None

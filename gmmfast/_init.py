@@ -1,14 +1,17 @@
-"""Initial parameters: kmeans, k-means++, random, random_from_data.
+"""Initial parameters: kmeans, k-means++, random, random_from_data, hierarchical.
 
 Each method first yields responsibilities, as scikit-learn's do, from the same random
 stream (so a given random_state starts gmmfast where it starts scikit-learn); the
 parameters are then estimated from them with scikit-learn's formulas. Hard
 assignments (every method but 'random') are never expanded into an n x K array.
+'hierarchical' is mclust's start (gmmfast/_hc.py): it draws from the random stream only
+to subsample more than 2000 rows.
 """
 
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
+from ._hc import HierarchicalStart
 from ._kmeans_init import kmeans_labels
 from ._mstep import _add_to_diagonal
 
@@ -22,7 +25,8 @@ def initial_assignments(X, sample_weight, n_components, init_params, random_stat
     X : (n, D) float array
     sample_weight : (n,) float64 or None
         Honoured by every method: weighted k-means, weighted k-means++ seeding,
-        random_from_data drawing rows with probability proportional to weight.
+        random_from_data drawing rows with probability proportional to weight, the
+        hierarchical criterion counting a weight as that many copies of the row.
     n_components : int
     init_params : str
     random_state : numpy RandomState
@@ -31,10 +35,15 @@ def initial_assignments(X, sample_weight, n_components, init_params, random_stat
 
     Returns
     -------
-    ("labels", labels) or ("resp", resp)
+    ("labels", labels), ("subset_labels", labels) or ("resp", resp)
+        "subset_labels": labels of a subsample of the rows (-1 elsewhere) that stand
+        for all rows (the hierarchical start on more than 2000 rows).
     """
     n = X.shape[0]
     K = n_components
+    if init_params == "hierarchical":
+        start = HierarchicalStart(X, sample_weight, random_state)
+        return ("subset_labels" if start.subsampled else "labels"), start.labels(K)
     if init_params == "kmeans":
         # scikit-learn's KMeans(n_clusters=K, n_init=1), computed by gmmfast
         return "labels", kmeans_labels(X, sample_weight, K, random_state,
@@ -73,7 +82,19 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
 
     Returns nk (K,), means (K, D) and covariances, float64. ``nk`` includes the
     ``10 eps`` guard; scikit-learn's initial weights are ``nk / n_samples``.
+    For "subset_labels" the estimates are those of the labelled rows alone (mclust's
+    M-step on its subset), with ``nk`` scaled to the weight of all rows.
     """
+    if kind == "subset_labels":
+        rows = np.flatnonzero(assign >= 0)
+        w_rows = None if sample_weight is None else sample_weight[rows]
+        nk, means, cov = parameters_from_assignments(
+            X[rows], w_rows, "labels", assign[rows], n_components, covariance_type,
+            reg_covar)
+        total = X.shape[0] if sample_weight is None else sample_weight.sum()
+        part = len(rows) if w_rows is None else w_rows.sum()
+        eps10 = 10 * np.finfo(X.dtype).eps
+        return (nk - eps10) * (total / part) + eps10, means, cov
     eps = np.finfo(X.dtype).eps
     K, D = n_components, X.shape[1]
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight

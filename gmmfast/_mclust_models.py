@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from ._mclust_loops import plane_rotations
+
 #: The four scikit-learn names, and the mclust model each one is.
 SKLEARN_TYPES = ("full", "tied", "diag", "spherical")
 SKLEARN_AS_MCLUST = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
@@ -223,7 +225,10 @@ def _constrain_vee(nk, W, state):
     K, D = W.shape[:2]
     C = np.eye(D) if state is None else state["C"]
     scale = np.ones(K) if state is None else state["scale"]
-    if not (np.linalg.eigvalsh(W)[:, 0] > 0).all():
+    # a component of fewer rows than features has a singular W_k, which VEE allows (as
+    # mclust does): it needs each tr(W_k C^-1) > 0 and sum_k W_k / lambda_k of full rank
+    if not ((np.trace(W, axis1=1, axis2=2) > 0).all()
+            and np.linalg.eigvalsh(W.sum(axis=0))[0] > 0):
         raise _singular("VEE")
     for _ in range(INNER_MAX_ITER):
         Cinv = np.linalg.inv(C)
@@ -237,36 +242,6 @@ def _constrain_vee(nk, W, state):
     return scale[:, None, None] * C, {"scale": scale, "C": C}
 
 
-def _plane_rotations(W, orient, M):
-    """One sweep of plane rotations of the orientation, each exact in its plane.
-
-    Minimises f(D) = sum_k tr(M_k D^T W_k D) over orthogonal D, for fixed diagonal M_k:
-    rotating columns i and j by t changes f by P cos 2t + Q sin 2t (+ a constant),
-    P = sum_k (m_ki - m_kj)(b_kii - b_kjj) / 2, Q = sum_k (m_ki - m_kj) b_kij with
-    B_k = D^T W_k D, whose minimum is at 2t = atan2(-Q, -P): Jacobi's method, as in
-    Flury & Gautschi's common principal components algorithm.
-    """
-    orient = orient.copy()
-    B = np.einsum("ji,kjl,lm->kim", orient, W, orient)
-    D = orient.shape[0]
-    for i in range(D - 1):
-        for j in range(i + 1, D):
-            dm = M[:, i] - M[:, j]
-            P = 0.5 * float(dm @ (B[:, i, i] - B[:, j, j]))
-            Q = float(dm @ B[:, i, j])
-            if Q == 0.0 and P <= 0.0:
-                continue                                   # already the plane's minimum
-            half = 0.5 * math.atan2(-Q, -P)
-            c, s = math.cos(half), math.sin(half)
-            oi, oj = orient[:, i].copy(), orient[:, j].copy()
-            orient[:, i], orient[:, j] = c * oi + s * oj, c * oj - s * oi
-            bi, bj = B[:, i, :].copy(), B[:, j, :].copy()
-            B[:, i, :], B[:, j, :] = c * bi + s * bj, c * bj - s * bi
-            bi, bj = B[:, :, i].copy(), B[:, :, j].copy()
-            B[:, :, i], B[:, :, j] = c * bi + s * bj, c * bj - s * bi
-    return orient
-
-
 def _constrain_common_orientation(name, nk, n, W, state):
     """EVE and VVE: Sigma_k = D Delta_k D^T with a common orientation D.
 
@@ -275,19 +250,20 @@ def _constrain_common_orientation(name, nk, n, W, state):
     (2014), and mclust, take that step by majorisation-minimisation, whose steps
     shrink with the spread of W_k's eigenvalues: on raw breast-cancer data (variances
     from 1e-9 to 1e7) 10 000 of them do not converge. Here each step is a sweep of
-    exact plane rotations (``_plane_rotations``); both descend on the same
-    objective, to its minimum. The objective weighs each component by its own
-    Delta_k^-1 (for VVE, volume and shape), which is what maximises the likelihood
-    (mclust's VVE weighs by the shape alone).
+    exact plane rotations (``plane_rotations``, compiled in _mclust_loops.pyx); both
+    descend on the same objective, to its minimum. The objective weighs each
+    component by its own Delta_k^-1 (for VVE, volume and shape), which is what
+    maximises the likelihood (mclust's VVE weighs by the shape alone).
     """
     K, D = W.shape[:2]
     if not np.isfinite(W).all():
         raise _singular(name)
+    W = np.ascontiguousarray(W, dtype=np.float64)
     orient = np.eye(D) if state is None else state["orient"]
     delta = np.ones((K, D)) if state is None else state["delta"]
     target = np.inf
     for _ in range(INNER_MAX_ITER):
-        orient = _plane_rotations(W, orient, 1.0 / delta)
+        orient = plane_rotations(W, orient, 1.0 / delta)
         E = np.einsum("ji,kjl,li->ki", orient, W, orient)  # diag(D^T W_k D)
         if not (E > 0).all():  # rounding swamps a direction of ~eps relative variance
             raise _singular(name)

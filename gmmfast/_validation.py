@@ -13,7 +13,8 @@ from ._mclust_models import COVARIANCE_TYPES
 
 #: scikit-learn's four, then mclust's fourteen models
 _COVARIANCE_TYPES = COVARIANCE_TYPES
-_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data",
+                "hierarchical")
 
 
 class InvalidParameterError(ValueError, TypeError):

@@ -20,8 +20,10 @@ from sklearn.utils import check_random_state
 
 from . import _init, _mclust_models, _mstep, _validation
 from ._gaussian_mixture import GaussianMixture
+from ._hc import HierarchicalStart
 
 _CRITERIA = ("bic", "aic", "icl")
+_STARTS = ("kmeans", "hierarchical")
 _COLUMNS = (
     "n_components", "covariance_type", "log_likelihood", "bic", "aic",
     "n_parameters", "n_iter", "converged", "fit_time",
@@ -252,15 +254,16 @@ def _check_covariance_types(covariance_types):
     return types
 
 
-def _initial_parameters(X, labels, K, covariance_type, reg_covar):
-    """weights_init, means_init, precisions_init from k-means labels.
+def _initial_parameters(X, labels, K, covariance_type, reg_covar, kind="labels"):
+    """weights_init, means_init, precisions_init from k-means or hierarchical labels.
 
-    The same estimates GaussianMixture(init_params='kmeans') makes from the same
-    labels, so a candidate starts where its own k-means initialisation would.
+    The same estimates GaussianMixture(init_params=...) makes from the same labels, so
+    a candidate starts where its own initialisation would. ``kind`` is "labels", or
+    "subset_labels" for labels of a subsample (-1 elsewhere).
     """
     layout = _mclust_models.kernel_type(covariance_type)
     nk, means, cov = _init.parameters_from_assignments(
-        X, None, "labels", labels, K, layout, reg_covar
+        X, None, kind, labels, K, layout, reg_covar
     )
     if _mclust_models.is_constrained(covariance_type):
         cov, _ = _mclust_models.constrain(covariance_type, nk, cov)
@@ -282,6 +285,7 @@ def select_model(
     reg_covar=1e-6,
     max_iter=100,
     n_threads=None,
+    init_params="kmeans",
 ):
     """Fit Gaussian mixtures over a grid of K and covariance types; keep the best.
 
@@ -290,14 +294,16 @@ def select_model(
     by it, mclust's integrated complete-data likelihood, ICL); the candidate with
     the lowest ``criterion`` is returned fitted, with the whole score table. mclust's
     ``mclustBIC(X, G = 1:9)`` is ``select_model(X, range(1, 10),
-    covariance_types=MODELS)`` with ``MODELS`` its fourteen model names (in
-    gmmfast's sign: lower is better).
+    covariance_types=MODELS, init_params='hierarchical')`` with ``MODELS`` its
+    fourteen model names (in gmmfast's sign: lower is better).
 
     Work shared between candidates: for each K and each of the ``n_init``
     initialisations, one k-means clustering (the one
     ``GaussianMixture(init_params='kmeans')`` would run) is computed once and
     shared by all covariance types; each type starts EM from the weights, means and
-    covariances of those k-means labels. Candidates are fitted one after another;
+    covariances of those k-means labels. With ``init_params='hierarchical'`` one
+    hierarchical tree (mclust's start) is built and cut at every K, as ``mclustBIC``
+    does. Candidates are fitted one after another;
     each fit uses ``n_threads`` OpenMP threads in the kernels.
 
     Parameters
@@ -316,12 +322,18 @@ def select_model(
         one more pass over ``X`` per candidate and adds the ``icl`` column.
     n_init : int, default=1
         Initialisations per candidate; each candidate keeps its run with the highest
-        likelihood, as ``GaussianMixture(n_init=...)`` does.
+        likelihood, as ``GaussianMixture(n_init=...)`` does. The hierarchical start
+        depends on the random state only through its subset of 2000 rows: on fewer
+        rows there is one start whatever ``n_init``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the k-means initialisations; an int makes the whole selection
-        reproducible.
+        Seeds the k-means initialisations (the hierarchical start's subsets); an int
+        makes the whole selection reproducible.
     tol, reg_covar, max_iter, n_threads
         Passed to every :class:`~gmmfast.GaussianMixture`.
+    init_params : {'kmeans', 'hierarchical'}, default='kmeans'
+        How every candidate starts: from one k-means clustering per K, or from
+        mclust's start, its model-based agglomerative hierarchical clustering cut at
+        K clusters (see ``GaussianMixture(init_params='hierarchical')``).
 
     Returns
     -------
@@ -332,8 +344,8 @@ def select_model(
     Raises
     ------
     ValueError
-        If a grid is empty, a K is below 1 or above n_samples, or the criterion or a
-        covariance type is unknown.
+        If a grid is empty, a K is below 1 or above n_samples, or the criterion, a
+        covariance type or init_params is unknown.
 
     Warns
     -----
@@ -359,6 +371,10 @@ def select_model(
     criterion = criterion.lower()
     if isinstance(n_init, bool) or not isinstance(n_init, Integral) or n_init < 1:
         raise ValueError(f"n_init must be an int >= 1, got {n_init!r}.")
+    if not isinstance(init_params, str) or init_params not in _STARTS:
+        raise ValueError(
+            f"Unknown init_params {init_params!r} for select_model; use 'kmeans' or "
+            "'hierarchical' (mclust's start).")
     # the estimator parameters are checked once here, not once per candidate
     _validation.check_parameters(GaussianMixture(
         tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_threads=n_threads,
@@ -372,19 +388,37 @@ def select_model(
     rng = check_random_state(random_state)
     log_n = math.log(n_samples)
 
+    trees = []  # the hierarchical starts: (tree, its time per candidate)
+    if init_params == "hierarchical":
+        for _ in range(n_init):
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            t0 = perf_counter()
+            tree = HierarchicalStart(X, None, np.random.RandomState(seed))
+            trees.append((tree, (perf_counter() - t0) / (len(ks) * len(types))))
+            if not tree.subsampled:  # the same tree whatever the seed
+                break
+
     rows, estimators = [], []
     not_converged, failed = [], []
     for K in ks:
         best_runs = {t: None for t in types}  # covariance type -> (lower bound, gmm, time)
-        for _ in range(n_init):
-            seed = int(rng.randint(np.iinfo(np.int32).max))
-            t0 = perf_counter()
-            labels = KMeans(n_clusters=K, n_init=1, random_state=seed).fit(X).labels_
-            kmeans_share = (perf_counter() - t0) / len(types)
+        for run in range(len(trees) or n_init):
+            if trees:
+                tree, start_share = trees[run]
+                labels = tree.labels(K)
+                kind = "subset_labels" if tree.subsampled else "labels"
+                seed = None
+            else:
+                seed = int(rng.randint(np.iinfo(np.int32).max))
+                t0 = perf_counter()
+                labels = KMeans(n_clusters=K, n_init=1, random_state=seed).fit(X).labels_
+                start_share = (perf_counter() - t0) / len(types)
+                kind = "labels"
             for t in types:
                 t0 = perf_counter()
                 try:
-                    weights, means, precisions = _initial_parameters(X, labels, K, t, reg_covar)
+                    weights, means, precisions = _initial_parameters(
+                        X, labels, K, t, reg_covar, kind)
                     gmm = GaussianMixture(
                         K, covariance_type=t, tol=tol, reg_covar=reg_covar,
                         max_iter=max_iter, weights_init=weights, means_init=means,
@@ -398,7 +432,7 @@ def select_model(
                     raise
                 except ValueError as exc:  # e.g. a component collapsed
                     outcome = exc
-                elapsed = perf_counter() - t0 + kmeans_share
+                elapsed = perf_counter() - t0 + start_share
                 prev = best_runs[t]
                 total = elapsed + (prev[2] if prev else 0.0)
                 if isinstance(outcome, Exception):

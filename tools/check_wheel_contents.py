@@ -3,8 +3,9 @@
     python tools/check_wheel_contents.py WHEEL
 
 Fails (exit 1, saying what is missing) unless the wheel has:
-- the compiled extensions, gmmfast/_kernels/_core.<abi>.so (EM) and
-  gmmfast/_kmeans.<abi>.so (k-means initialisation), or .pyd, each exactly once;
+- the compiled extensions, gmmfast/_kernels/_core.<abi>.so (EM),
+  gmmfast/_kmeans.<abi>.so (k-means initialisation) and gmmfast/_mclust_loops.<abi>.so
+  (mclust's hierarchical start, EVE/VVE rotations), or .pyd, each exactly once;
 - every module and Cython source of the checkout's gmmfast/, its subpackage
   gmmfast/_kernels/ and the C headers in gmmfast/_kernels/csrc/ (*.py, *.pyx, *.pxd,
   *.pxi, *.h);
@@ -37,7 +38,7 @@ def check(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     problems = []
 
-    for module in ("_kernels/_core", "_kmeans"):
+    for module in ("_kernels/_core", "_kmeans", "_mclust_loops"):
         found = [n for n in names if fnmatch.fnmatch(n, f"gmmfast/{module}.*")
                  and n.endswith((".so", ".pyd"))]
         if len(found) != 1:
