@@ -63,9 +63,10 @@ class BayesianGaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
     n_init : int, default=1
         The number of initialisations to perform; the one with the largest lower bound
         is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical'}, default='kmeans'
         How the initial responsibilities are computed (as for
-        :class:`gmmfast.GaussianMixture`).
+        :class:`gmmfast.GaussianMixture`; 'hierarchical' is beyond scikit-learn).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
         The prior on the weights: a stick-breaking Dirichlet process truncated at

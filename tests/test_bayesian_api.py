@@ -106,3 +106,22 @@ def test_max_iter_zero_keeps_the_initial_posterior():
     ref = SkBGM(n_components=3, max_iter=0, random_state=0).fit(X)
     np.testing.assert_allclose(ours.means_, ref.means_, rtol=1e-12)
     assert ours.lower_bounds_ == [] and ours.n_iter_ == 0
+
+
+def test_hierarchical_start_is_the_plain_mixtures():
+    """init_params='hierarchical' (mclust's start, beyond scikit-learn) gives the
+    Bayesian mixture the partition it gives GaussianMixture."""
+    from sklearn.datasets import load_iris
+
+    from gmmfast import GaussianMixture
+
+    X = load_iris().data
+    kw = dict(n_components=3, init_params="hierarchical", max_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = GaussianMixture(**kw).fit(X)
+        # a vanishing mean precision prior: the posterior means are the partition's
+        bayes = BayesianGaussianMixture(mean_precision_prior=1e-12, **kw).fit(X)
+    # the same float64 means of the same rows, one shrunk by ~1e-12 towards the
+    # data mean
+    np.testing.assert_allclose(bayes.means_, plain.means_, rtol=1e-9)
