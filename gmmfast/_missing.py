@@ -1,0 +1,621 @@
+"""EM for data with missing entries (NaN), missing at random; marginal mixtures.
+
+A row x with observed features O and missing features M contributes to the
+likelihood through the marginal density of x_O, which is again a Gaussian mixture:
+weights pi_k, means mu_k[O], covariances Sigma_k[O, O]. The E-step of EM (Ghahramani
+& Jordan 1994) needs, per component, the responsibilities under that marginal and the
+conditional law of the missing block,
+
+    x_M | x_O, k  ~  N(mu_kM + B_k (x_O - mu_kO), C_k),
+    B_k = Sigma_kMO Sigma_kOO^-1,   C_k = Sigma_kMM - B_k Sigma_kOM,
+
+which is affine in x_O. So the expected complete-data statistics of a set of rows that
+share one pattern follow in closed form from the statistics of their observed block
+about mu_kO, s1_k = sum_i w_i r_ik (x_iO - mu_kO) and s2_k = sum_i w_i r_ik (x_iO -
+mu_kO)(x_iO - mu_kO)^T: with A_k the D x |O| map (identity on O, B_k on M),
+
+    sum_i w_i r_ik E[x_i - mu_k]                     = A_k s1_k,
+    sum_i w_i r_ik E[(x_i - mu_k)(x_i - mu_k)^T]      = A_k s2_k A_k^T + N_k (0 (+) C_k).
+
+Rows are grouped by their pattern of missingness once per fit (``PatternGroups``);
+each pattern's marginal model is an ordinary mixture over its observed columns, whose
+statistics and log-densities the compiled kernels compute (``_estep.suff_stats``,
+``_estep.per_sample``) exactly as for complete data. Per iteration this module only
+builds each pattern's marginal factors (one Cholesky of the observed block per
+component) and expands each pattern's K x |O| x |O| statistics to D dimensions.
+
+The expanded statistics are taken about the current means (``SuffStats.shift`` is the
+(K, D) means for every covariance type); ``_mstep.m_step`` reads them as it reads any
+statistics about a shift.
+"""
+
+import numpy as np
+
+from . import _estep, _mstep, _sources
+from ._mstep import SuffStats
+
+
+def check_missing_values(X, first_row=0, name="X"):
+    """Refuse infinity and rows with every feature missing (NaN is allowed)."""
+    if X.size == 0:
+        return
+    inf = np.isinf(X)
+    if inf.any():
+        row = first_row + int(np.flatnonzero(inf.any(axis=1))[0])
+        raise ValueError(
+            f"{name} contains infinity (inf) in row {row}; with missing='marginalize' "
+            "only NaN marks a missing entry: remove those rows or clip the values."
+        )
+    empty = np.isnan(X).all(axis=1)
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        raise ValueError(
+            f"Row {first_row + int(rows[0])} of {name} has every feature missing (NaN) "
+            f"({rows.size} such row{'s' if rows.size != 1 else ''}); a row with no "
+            "observed feature carries no information: drop it."
+        )
+
+
+def has_nan(X):
+    """Whether an in-memory or row-sliceable X holds NaN (read piece by piece)."""
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
+        step = max(1, 2**20 // max(1, X.shape[1]))
+        return any(np.isnan(X[s:s + step]).any() for s in range(0, X.shape[0], step))
+    step = _sources.rows_per_read(int(X.shape[1]))
+    return any(np.isnan(np.asarray(X[s:s + step])).any()
+               for s in range(0, int(X.shape[0]), step))
+
+
+# ------------------------------------------------------------------ patterns
+
+
+class Pattern:
+    """The rows of X that share one pattern of missingness, observed columns only.
+
+    Attributes
+    ----------
+    observed, missing : (|O|,), (|M|,) intp, the column indices.
+    rows : (n,) intp, the rows (of the piece) in increasing order.
+    X : (n, |O|) C-contiguous, the observed block in the data's dtype.
+    w : (n,) float64 or None.
+    """
+
+    __slots__ = ("observed", "missing", "rows", "X", "w", "workspace")
+
+    def __init__(self, observed, missing, rows, X, w):
+        self.observed, self.missing, self.rows, self.X, self.w = observed, missing, rows, X, w
+        self.workspace = None
+
+
+def group_patterns(X, w=None, first_row=0):
+    """Group the rows of X (NaN = missing) by pattern of missingness.
+
+    Returns a list of Pattern, the complete rows (if any) first, then by decreasing
+    number of observed features; the order is fixed by X alone.
+    """
+    check_missing_values(X, first_row)
+    n, D = X.shape
+    mask = np.isnan(X)
+    packed = np.packbits(mask, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=uniq.size)
+    n_missing = mask[first].sum(axis=1)
+    # complete rows first (0 missing), then by number missing, then by first row
+    rank = np.lexsort((first, n_missing))
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    patterns = []
+    cols = np.arange(D)
+    for p in rank:
+        rows = order[starts[p]:starts[p + 1]]
+        m = mask[first[p]]
+        observed, missing = cols[~m], cols[m]
+        if missing.size == 0:
+            Xo = X[rows] if rows.size < n else X
+        else:
+            Xo = X[np.ix_(rows, observed)]
+        patterns.append(Pattern(
+            observed, missing, rows, np.ascontiguousarray(Xo),
+            None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
+    return patterns
+
+
+# ------------------------------------------------------------ marginal models
+
+
+def full_covariances(covariance_type, precisions_cholesky):
+    """The covariances (float64) from the precision factors the kernels read."""
+    return _mstep.covariances_from_cholesky(
+        np.asarray(precisions_cholesky, dtype=np.float64), covariance_type)
+
+
+class Marginal:
+    """The mixture's marginal over ``observed`` and the conditional law of ``missing``.
+
+    Attributes
+    ----------
+    model : _estep.KernelModel over the observed columns (in ``dtype``).
+    U : the marginal precision factors, of the covariance type's shape.
+    B : regression of the missing block on the observed one: (K, |M|, |O|) 'full',
+        (|M|, |O|) 'tied', None for 'diag' and 'spherical' (independent features).
+    C : conditional covariance of the missing block: (K, |M|, |M|) 'full',
+        (|M|, |M|) 'tied', (K, |M|) 'diag' (variances), (K,) 'spherical'.
+    """
+
+    def __init__(self, covariance_type, weights, means, covariances, U, observed,
+                 missing, dtype, *, reg_covar=0.0):
+        self.covariance_type = cov_type = covariance_type
+        self.observed, self.missing = observed, missing
+        means = np.asarray(means, dtype=np.float64)
+        self.means_O = means[:, observed]
+        self.means_M = means[:, missing]
+        self.B = self.C = None
+        if cov_type in ("full", "tied"):
+            S = covariances if cov_type == "full" else covariances[None]
+            if missing.size == 0:
+                Uo = U if cov_type == "full" else U[None]
+            else:
+                Soo = np.ascontiguousarray(S[:, observed][:, :, observed])
+                Uo = _mstep.precision_cholesky(Soo, "full", reg_covar=reg_covar, dtype=dtype)
+                Smo = S[:, missing][:, :, observed]
+                G = Smo @ Uo                                   # Sigma_MO U_O
+                B = G @ Uo.transpose(0, 2, 1)                  # Sigma_MO Sigma_OO^-1
+                C = S[:, missing][:, :, missing] - G @ G.transpose(0, 2, 1)
+                self.B, self.C = (B, C) if cov_type == "full" else (B[0], C[0])
+            self.U = Uo if cov_type == "full" else Uo[0]
+        elif cov_type == "diag":
+            self.U = U[:, observed]
+            self.C = covariances[:, missing]
+        else:
+            self.U = U
+            self.C = covariances
+        self.model = _estep.KernelModel(cov_type, weights, self.means_O, self.U, dtype)
+
+    def conditional_means(self, X_O, resp=None):
+        """Per component, E[x_M | x_O, k]: (n, K, |M|); with resp (n, K), the mixture's
+        conditional mean sum_k r_k E[x_M | x_O, k]: (n, |M|)."""
+        X_O = np.asarray(X_O, dtype=np.float64)
+        K = self.means_O.shape[0]
+        n = X_O.shape[0]
+        if self.B is None:
+            per = np.broadcast_to(self.means_M[None], (n, K, self.missing.size))
+        elif self.B.ndim == 3:
+            Z = X_O[:, None, :] - self.means_O[None]            # (n, K, |O|)
+            per = self.means_M[None] + np.einsum("kmo,nko->nkm", self.B, Z)
+        else:
+            Z = X_O[:, None, :] - self.means_O[None]
+            per = self.means_M[None] + Z @ self.B.T
+        if resp is None:
+            return per
+        return np.einsum("nk,nkm->nm", np.asarray(resp, dtype=np.float64), per)
+
+    def conditional_covariances(self):
+        """C_k as (K, |M|, |M|) for every covariance type."""
+        K, m = self.means_M.shape
+        if self.covariance_type == "full":
+            return self.C
+        if self.covariance_type == "tied":
+            return np.broadcast_to(self.C, (K, m, m))
+        if self.covariance_type == "diag":
+            return np.einsum("km,mn->kmn", self.C, np.eye(m))
+        return self.C[:, None, None] * np.eye(m)[None]
+
+
+class ExpandedStats:
+    """D-dimensional statistics about the current means, summed over patterns."""
+
+    def __init__(self, covariance_type, means):
+        K, D = means.shape
+        self.covariance_type = covariance_type
+        self.means = means
+        self.N = np.zeros(K)
+        self.T1 = np.zeros((K, D))
+        self.T2 = np.zeros({"full": (K, D, D), "tied": (D, D), "diag": (K, D),
+                            "spherical": (K,)}[covariance_type])
+        self.L = 0.0
+        self.sum_w = 0.0
+
+    def add(self, marg, st):
+        """Add one pattern's observed-block statistics ``st`` (SuffStats)."""
+        cov = self.covariance_type
+        O, M = marg.observed, marg.missing
+        N = st.N
+        d = marg.means_O - st.shift                # (K, |O|): mu_kO - shift
+        s1 = st.S1 - N[:, None] * d                # about mu_kO
+        self.N += N
+        self.L += st.L
+        self.sum_w += st.sum_w
+        full_block = M.size == 0
+        if cov == "full":
+            # about mu_kO: S2 - S1 d^T - d S1^T + N d d^T (d = 0 when the kernel took
+            # them about the means, which leaves S2's bits untouched)
+            S1d = st.S1[:, :, None] * d[:, None, :]
+            s2 = st.S2 - S1d - S1d.transpose(0, 2, 1) + N[:, None, None] * (
+                d[:, :, None] * d[:, None, :])
+            if full_block:
+                self.T1 += s1
+                self.T2 += s2
+                return
+            ix = np.ix_(np.arange(N.size), O, O)
+            self.T1[:, O] += s1
+            self.T1[:, M] += np.einsum("kmo,ko->km", marg.B, s1)
+            self.T2[ix] += s2
+            MO = marg.B @ s2                           # (K, |M|, |O|)
+            self.T2[np.ix_(np.arange(N.size), M, O)] += MO
+            self.T2[np.ix_(np.arange(N.size), O, M)] += MO.transpose(0, 2, 1)
+            self.T2[np.ix_(np.arange(N.size), M, M)] += (
+                MO @ marg.B.transpose(0, 2, 1) + N[:, None, None] * marg.C)
+        elif cov == "tied":
+            # sum_k of the second moments about each mu_kO, from the scatter about c
+            cross = st.S1.T @ d
+            s2 = st.S2 - cross - cross.T + (d.T * N) @ d
+            if full_block:
+                self.T1 += s1
+                self.T2 += s2
+                return
+            self.T1[:, O] += s1
+            self.T1[:, M] += s1 @ marg.B.T
+            self.T2[np.ix_(O, O)] += s2
+            MO = marg.B @ s2
+            self.T2[np.ix_(M, O)] += MO
+            self.T2[np.ix_(O, M)] += MO.T
+            self.T2[np.ix_(M, M)] += MO @ marg.B.T + N.sum() * marg.C
+        elif cov == "diag":
+            s2 = st.S2 - 2.0 * d * st.S1 + N[:, None] * d * d
+            self.T1[:, O] += s1
+            self.T2[:, O] += s2
+            if not full_block:
+                self.T2[:, M] += N[:, None] * marg.C
+        else:
+            s2 = (st.S2 - 2.0 * np.einsum("kd,kd->k", d, st.S1)
+                  + N * np.einsum("kd,kd->k", d, d))
+            self.T1[:, O] += s1
+            self.T2 += s2 + N * M.size * marg.C
+
+    def suff_stats(self):
+        return SuffStats(self.N, self.T1, self.T2, self.L, self.sum_w, self.means)
+
+
+class MarginalModels:
+    """A mixture's marginal models, one per pattern of observed columns, made on demand."""
+
+    def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype):
+        self.covariance_type = covariance_type
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.U = np.asarray(precisions_cholesky, dtype=np.float64)
+        self.dtype = np.dtype(dtype)
+        self.n_components = self.means.shape[0]
+        self._cov = None
+        self._cache = {}
+
+    @property
+    def covariances(self):
+        if self._cov is None:
+            self._cov = full_covariances(self.covariance_type, self.U)
+        return self._cov
+
+    def of(self, observed, missing):
+        key = observed.tobytes()
+        marg = self._cache.get(key)
+        if marg is None:
+            marg = Marginal(self.covariance_type, self.weights, self.means,
+                            self.covariances, self.U, observed, missing, self.dtype)
+            self._cache[key] = marg
+        return marg
+
+
+# ------------------------------------------------------------------ the source
+
+
+class MissingSource:
+    """A stats source (see ``_sources``) over X with NaN entries.
+
+    In memory, the rows are grouped by pattern once; an np.memmap (or another
+    row-sliceable array) is read piece by piece and each piece grouped as it is read,
+    so nothing of the size of X is held. Either way a pass adds, pattern by pattern,
+    the expanded statistics of each pattern's kernel pass.
+
+    The initial parameters come from X with each missing entry replaced by the mean
+    of its column's observed entries (weighted), as the complete-data initialisation
+    needs complete rows.
+    """
+
+    missing = True
+
+    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads,
+                 *, in_memory):
+        self.X, self.w = X, sample_weight
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        self.dtype = _sources.compute_dtype(X.dtype)
+        self.covariance_type = covariance_type
+        self.n_components = n_components
+        self.n_threads = n_threads
+        self.in_memory = in_memory
+        self.rows_per_read = _sources.rows_per_read(self.n_features)
+        self._groups = None
+        self._init = None
+        if in_memory:  # before anything reads X (k-means of the initialisation)
+            check_missing_values(X)
+
+    # -- reading
+    def _piece(self, start, stop):
+        x = np.ascontiguousarray(np.asarray(self.X[start:stop]), dtype=self.dtype)
+        w = None if self.w is None else np.ascontiguousarray(self.w[start:stop],
+                                                             dtype=np.float64)
+        return x, w
+
+    def pieces(self):
+        """Yield (start, stop, patterns) over all rows, in order."""
+        if self.in_memory:
+            if self._groups is None:
+                self._groups = group_patterns(self.X, self.w)
+            yield 0, self.n_samples, self._groups
+            return
+        for start in range(0, self.n_samples, self.rows_per_read):
+            stop = min(self.n_samples, start + self.rows_per_read)
+            x, w = self._piece(start, stop)
+            yield start, stop, group_patterns(x, w, first_row=start)
+
+    def init_data(self, random_state):
+        """Rows to initialise from, missing entries replaced by their column's mean."""
+        if self._init is None:
+            if self.in_memory:
+                X0, w0 = self.X, self.w
+            else:
+                size = _sources.init_sample_size(
+                    self.n_samples, self.n_components, self.n_features)
+                rows = _sources.subsample_rows(self.n_samples, size, random_state)
+                X0 = np.ascontiguousarray(np.asarray(self.X[rows]), dtype=self.dtype)
+                w0 = None if self.w is None else np.ascontiguousarray(
+                    self.w[rows], dtype=np.float64)
+                check_missing_values(X0)
+                _sources.check_init_weights(w0, rows.size)
+            self._init = mean_imputed(X0, w0), w0
+        return self._init
+
+    # -- statistics
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
+        if log_weights is not None:
+            raise ValueError("missing values are not supported with log_weights")
+        return MarginalModels(self.covariance_type, weights, means, precisions_cholesky,
+                              self.dtype)
+
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
+        """Expected complete-data statistics of all rows, about the current means."""
+        models = self.model(weights, means, precisions_cholesky, log_weights)
+        total = ExpandedStats(self.covariance_type, models.means)
+        for start, _, patterns in self.pieces():
+            for pat in patterns:
+                marg = models.of(pat.observed, pat.missing)
+                if pat.workspace is None:
+                    pat.workspace = _estep.StatsWorkspace(
+                        pat.X.shape[0], self.n_components, pat.observed.size,
+                        self.covariance_type)
+                st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w,
+                                   marg.model, self.n_threads, pat.workspace)
+                total.add(marg, st)
+        return total.suff_stats()
+
+    def per_sample(self, models, *, lse=False, resp=False, labels=False):
+        """Per-row outputs under the marginal model of each row's observed features."""
+        n, K = self.n_samples, models.n_components
+        outs = []
+        if lse:
+            outs.append(np.empty(n))
+        if resp:
+            outs.append(np.empty((n, K), dtype=self.dtype))
+        if labels:
+            outs.append(np.empty(n, dtype=np.intp))
+        for start, _, patterns in self.pieces():
+            for pat in patterns:
+                marg = models.of(pat.observed, pat.missing)
+                parts = _pattern_call(start, pat, _estep.per_sample, pat.X, marg.model,
+                                      self.n_threads, lse=lse, resp=resp, labels=labels)
+                for out, part in zip(outs, parts):
+                    out[start + pat.rows] = part
+        return tuple(outs)
+
+
+def _pattern_call(start, pat, func, *args, **kwargs):
+    """Call a kernel wrapper on a pattern's rows; name the row of X if it fails."""
+    try:
+        return func(*args, **kwargs)
+    except ValueError as exc:
+        msg = str(exc)
+        if not msg.startswith("Row "):
+            raise
+        local = int(msg.split()[1])
+        row = start + int(pat.rows[local])
+        raise ValueError(f"Row {row} of X" + msg[msg.index(" of X") + 5:]) from exc
+
+
+def mean_imputed(X, w=None):
+    """X with each NaN replaced by the (weighted) mean of its column's observed values."""
+    if not np.isnan(X).any():
+        return X
+    obs = ~np.isnan(X)
+    ww = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    Xz = np.where(obs, X, 0).astype(np.float64)
+    den = ww @ obs
+    col_means = np.divide(ww @ Xz, den, out=np.zeros(X.shape[1]), where=den > 0)
+    out = np.where(obs, X, col_means.astype(X.dtype))
+    return np.ascontiguousarray(out, dtype=X.dtype)
+
+
+# ---------------------------------------------------------------------- dask
+
+
+def _chunk_stats(x, w, start, model_args, n_threads):
+    """Worker side: the expanded statistics of one chunk of a dask X with NaN."""
+    from ._threads import blas_single_thread, effective_n_threads
+
+    models = MarginalModels(*model_args)
+    x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
+    w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    total = ExpandedStats(models.covariance_type, models.means)
+    with blas_single_thread():
+        threads = effective_n_threads(n_threads)
+        for pat in group_patterns(x, w, first_row=start):
+            marg = models.of(pat.observed, pat.missing)
+            st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w, marg.model,
+                               threads)
+            total.add(marg, st)
+    return total.suff_stats()
+
+
+def _chunk_outputs(x, start, model_args, n_threads, name):
+    """Worker side: one per-sample output of one chunk, each row under the marginal
+    model of its observed features (a chunk without NaN: the ordinary pass)."""
+    from ._threads import blas_single_thread, effective_n_threads
+
+    models = MarginalModels(*model_args)
+    x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
+    source = MissingSource(x, None, models.covariance_type, models.n_components,
+                           effective_n_threads(n_threads), in_memory=True)
+    with blas_single_thread():
+        if not np.isnan(x).any():
+            model = _estep.KernelModel(models.covariance_type, models.weights,
+                                       models.means, models.U, models.dtype)
+            (out,) = _estep.per_sample(x, model, source.n_threads, **{name: True})
+        else:
+            source._groups = group_patterns(x, None, first_row=start)
+            (out,) = source.per_sample(models, **{name: True})
+    return out.astype(models.dtype, copy=False) if name == "lse" else out
+
+
+def _chunk_check(x, w, start):
+    """Worker side: refuse infinity, rows without an observed feature, bad weights."""
+    check_missing_values(np.asarray(x), first_row=start)
+    if w is None:
+        return False
+    w = np.asarray(w, dtype=np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValueError(
+            f"sample_weight[{start + int(np.flatnonzero(bad)[0])}] is negative, NaN or "
+            "infinite; weights must be finite and >= 0.")
+    return bool((w > 0).any())
+
+
+class DaskMissingSource:
+    """Stats source over a dask X with NaN: each chunk's expanded statistics are
+    computed where the chunk lives (grouped by pattern there), added in chunk order."""
+
+    lazy = True
+    missing = True
+
+    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads):
+        from . import _dask
+
+        self.X, self.w = X, sample_weight
+        self.n_samples, self.n_features = int(X.shape[0]), int(X.shape[1])
+        self.dtype = _sources.compute_dtype(X.dtype)
+        self.covariance_type = covariance_type
+        self.n_components = n_components
+        self.n_threads = n_threads
+        self._blocks = _dask._blocks(X, sample_weight)
+        self._init = None
+
+    def init_data(self, random_state):
+        import dask
+
+        if self._init is None:
+            size = _sources.init_sample_size(
+                self.n_samples, self.n_components, self.n_features)
+            rows = _sources.subsample_rows(self.n_samples, size, random_state)
+            X0, w0 = (self.X, self.w) if rows.size == self.n_samples else (
+                self.X[rows], None if self.w is None else self.w[rows])
+            X0, w0 = dask.compute(X0, w0)
+            X0 = np.ascontiguousarray(X0, dtype=self.dtype)
+            w0 = None if w0 is None else np.ascontiguousarray(w0, dtype=np.float64)
+            _sources.check_init_weights(w0, rows.size)
+            self._init = mean_imputed(X0, w0), w0
+        return self._init
+
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
+        return MarginalModels(self.covariance_type, weights, means, precisions_cholesky,
+                              self.dtype)
+
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
+        import dask
+
+        args = dask.delayed(_model_args(self.covariance_type, weights, means,
+                                        precisions_cholesky, self.dtype), pure=True)
+        xs, ws, starts = self._blocks
+        tasks = [dask.delayed(_chunk_stats, pure=True)(x, w, s, args, self.n_threads)
+                 for x, w, s in zip(xs, ws, starts)]
+        parts = dask.compute(*tasks)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+
+def _model_args(covariance_type, weights, means, precisions_cholesky, dtype):
+    return (covariance_type, np.asarray(weights, dtype=np.float64),
+            np.asarray(means, dtype=np.float64),
+            np.asarray(precisions_cholesky, dtype=np.float64), np.dtype(dtype))
+
+
+def _validated_dask(est, X, sample_weight, *, reset, ensure_min_samples=1):
+    import dask
+    import dask.array as da
+
+    from . import _dask
+
+    if not isinstance(X, da.Array):
+        X = da.from_array(np.asarray(X))
+    X = _dask._check_dask_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples)
+    w = _dask._weights_as_dask(sample_weight, X)
+    xs, ws, starts = _dask._blocks(X, w)
+    checks = [dask.delayed(_chunk_check)(x, wb, s) for x, wb, s in zip(xs, ws, starts)]
+    results = dask.compute(*checks, da.isnan(X).any())
+    if w is not None and not any(results[:-1]):
+        raise ValueError("sample_weight is zero for every sample; nothing to fit.")
+    return X, w, bool(results[-1])
+
+
+def dask_source(est, X, sample_weight, args, *, reset, ensure_min_samples):
+    """A DaskMissingSource when the dask X holds NaN, else None (the ordinary path)."""
+    X, w, any_nan = _validated_dask(est, X, sample_weight, reset=reset,
+                                    ensure_min_samples=ensure_min_samples)
+    if not any_nan:
+        return None
+    cov_type, n_components, _ = args
+    return DaskMissingSource(X, w, cov_type, n_components, est.n_threads)
+
+
+def per_sample_lazy(est, X, what):
+    """``what`` in {'lse', 'resp', 'labels'} of each row of a dask X with NaN, lazily."""
+    from . import _dask
+
+    X = _dask._check_dask_X(est, X, reset=False)
+    dtype = _sources.compute_dtype(X.dtype)
+    model_args = _model_args(est._kernel_type, est.weights_, est.means_,
+                             est.precisions_cholesky_, dtype)
+    K = len(est.weights_)
+    n_threads = est.n_threads
+
+    def block(x, block_info=None):
+        start = block_info[0]["array-location"][0][0] if block_info else 0
+        return _chunk_outputs(x, start, model_args, n_threads, what)
+
+    if what == "resp":
+        return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (K,)))
+    out_dtype = np.intp if what == "labels" else dtype
+    return X.map_blocks(block, dtype=out_dtype, drop_axis=1)
+
+
+def dask_score(est, X, sample_weight):
+    """(Weighted) mean log-likelihood of a dask X with NaN, computed now."""
+    X, w, _ = _validated_dask(est, X, sample_weight, reset=False)
+    lse = per_sample_lazy(est, X, "lse").astype(np.float64)
+    if w is None:
+        return float(lse.mean().compute())
+    import dask
+
+    total, weight = dask.compute((w * lse).sum(), w.sum())
+    return float(total / weight)
