@@ -4,6 +4,8 @@ Public names
 ------------
 GaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.GaussianMixture`.
+GaussianMixtureRegressor
+    Gaussian mixture regression: a joint mixture of (X, y) conditioned on X.
 BayesianGaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`.
 select_model
@@ -21,6 +23,7 @@ __version__ = "0.1.0"
 
 from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
+from ._regressor import GaussianMixtureRegressor
 from ._threads import show_config
 from ._validation import InvalidParameterError
 from .selection import SelectionResult, select_model
@@ -28,6 +31,7 @@ from .selection import SelectionResult, select_model
 __all__ = [
     "BayesianGaussianMixture",
     "GaussianMixture",
+    "GaussianMixtureRegressor",
     "InvalidParameterError",
     "SelectionResult",
     "select_model",
