@@ -24,6 +24,14 @@ statistics and log-densities the compiled kernels compute (``_estep.suff_stats``
 builds each pattern's marginal factors (one Cholesky of the observed block per
 component) and expands each pattern's K x |O| x |O| statistics to D dimensions.
 
+'diag' and 'spherical' need no grouping: their features are independent within a
+component, so a missing feature only drops its own term from each log-density. Each
+feature j gets an indicator column e_j (1 where x_j is missing, its entry filled with
+a value v_j), and the augmented rows [x, e] run through the 'diag' route once, with
+parameters for the indicator columns chosen so that a missing entry's term, G_kj(v_j),
+is cancelled by its indicator's: one kernel pass over 2D columns per iteration, exact,
+whatever the number of patterns (``AugmentedDiag``).
+
 The expanded statistics are taken about the current means (``SuffStats.shift`` is the
 (K, D) means for every covariance type); ``_mstep.m_step`` reads them as it reads any
 statistics about a shift.
@@ -120,6 +128,186 @@ def group_patterns(X, w=None, first_row=0):
             observed, missing, rows, np.ascontiguousarray(Xo),
             None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
     return patterns
+
+
+# ------------------------------------------- rows of rare patterns, row by row
+
+#: Cost model of the choice between a kernel pass per pattern and the row-by-row
+#: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS plus one
+#: Cholesky factor of its observed block per component (K |O|^3 / 3 flops at
+#: FLOP_SECONDS each); the row-by-row path costs about ROW_SECONDS per row and
+#: component (numpy's batched small solves). Rough figures of one core; they only
+#: move the boundary, never the results beyond rounding.
+PATTERN_SECONDS = 3e-4
+FLOP_SECONDS = 1e-9
+ROW_SECONDS = 3e-6
+
+
+def kernel_pass_pays(n_rows, n_components, n_observed):
+    """Whether a pattern of ``n_rows`` rows runs its own kernel pass (else it joins
+    the row-by-row path)."""
+    per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3 / 3
+    return n_rows * n_components * ROW_SECONDS >= per_pattern
+
+
+class RowGroup:
+    """Rows with the same number m of missing features, from patterns too rare for a
+    kernel pass each: X0 (n, D) float64 with the missing entries 0, Mi (n, m) their
+    columns, rows (n,) their rows in the piece, w (n,) or None."""
+
+    __slots__ = ("X0", "Mi", "rows", "w")
+
+    def __init__(self, X0, Mi, rows, w):
+        self.X0, self.Mi, self.rows, self.w = X0, Mi, rows, w
+
+
+#: rows of a row-by-row block: bounds its (block, K, m, m) temporaries
+ROW_BLOCK = 2048
+
+
+def _rows_logprob(models, X0, Mi):
+    """(lp (n, K), fills (K, n, m), inverse P_MM (K, n, m, m), deltas (K, n, D)) for
+    rows with the same number m of missing features, row by row.
+
+    With the precision P_k = U_k U_k^T and delta0 = x - mu_k zeroed at M, the marginal
+    quadratic form is ||delta0 U_k||^2 - b^T P_MM^-1 b with b = (delta0 P_k)_M (the
+    minimum of the full form over x_M), its minimiser is the conditional mean
+    x_M = mu_M - P_MM^-1 b, the conditional covariance is P_MM^-1, and
+    log |Sigma_OO| = log |Sigma| + log |P_MM|.
+    """
+    K, D = models.means.shape
+    n, m = Mi.shape
+    o = D - m
+    lp = np.empty((n, K))
+    fills = np.empty((K, n, m))
+    inv = np.empty((K, n, m, m))
+    deltas = np.empty((K, n, D))
+    rows = np.arange(n)[:, None]
+    tied = models.covariance_type == "tied"
+    for k in range(K):
+        U = models.U if tied else models.U[k]
+        P = models.precisions if tied else models.precisions[k]
+        d = X0 - models.means[k]
+        d[rows, Mi] = 0.0
+        a = d @ U
+        q = np.einsum("nd,nd->n", a, a)
+        logdet = np.log(np.diag(U)).sum()
+        if m:
+            if not tied or k == 0:
+                Pmm = P[Mi[:, :, None], Mi[:, None, :]]
+                Lmm = np.linalg.cholesky(Pmm)
+                half_logdet_mm = np.log(np.diagonal(Lmm, axis1=1, axis2=2)).sum(axis=1)
+                Pinv = np.linalg.inv(Pmm)
+            b = np.take_along_axis(d @ P, Mi, axis=1)
+            t = np.einsum("nij,nj->ni", Pinv, b)
+            q = q - np.einsum("ni,ni->n", b, t)
+            lp[:, k] = logdet - half_logdet_mm - 0.5 * q
+            fills[k] = -t
+            inv[k] = Pinv
+            d[rows, Mi] = -t
+        else:
+            lp[:, k] = logdet - 0.5 * q
+        deltas[k] = d
+    with np.errstate(divide="ignore"):
+        lp += np.log(models.weights) - 0.5 * o * _LOG_2PI
+    return lp, fills, inv, deltas
+
+
+def _softmax(lp):
+    top = lp.max(axis=1, keepdims=True)
+    e = np.exp(lp - top)
+    s = e.sum(axis=1, keepdims=True)
+    return (np.log(s) + top)[:, 0], e / s
+
+
+def _row_blocks(group):
+    n = group.X0.shape[0]
+    for s in range(0, n, ROW_BLOCK):
+        e = min(n, s + ROW_BLOCK)
+        yield s, e, group.X0[s:e], group.Mi[s:e], None if group.w is None else group.w[s:e]
+
+
+def _check_rows(lse, group, s, start):
+    bad = ~np.isfinite(lse)
+    if bad.any():
+        raise _estep._zero_density_error(start + int(group.rows[s + np.flatnonzero(bad)[0]]))
+
+
+def rows_stats(models, group, total, start):
+    """Add a RowGroup's expanded statistics (about the means) into ``total``."""
+    D = models.means.shape[1]
+    tied = models.covariance_type == "tied"
+    for s, e, X0, Mi, w in _row_blocks(group):
+        lp, fills, inv, deltas = _rows_logprob(models, X0, Mi)
+        lse, resp = _softmax(lp)
+        _check_rows(lse, group, s, start)
+        wr = resp if w is None else resp * w[:, None]
+        total.L += float(lse @ (np.ones(e - s) if w is None else w))
+        total.sum_w += float(e - s if w is None else w.sum())
+        total.N += wr.sum(axis=0)
+        flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, -1)
+        for k in range(models.n_components):
+            d = deltas[k]
+            total.T1[k] += wr[:, k] @ d
+            scat = (d * wr[:, k, None]).T @ d
+            if Mi.shape[1]:
+                scat += np.bincount(
+                    flat.ravel(), weights=(inv[k] * wr[:, k, None, None]).reshape(-1),
+                    minlength=D * D).reshape(D, D)
+            if tied:
+                total.T2 += scat
+            else:
+                total.T2[k] += scat
+
+
+def rows_outputs(models, group, outs, start, wanted):
+    for s, e, X0, Mi, _ in _row_blocks(group):
+        lp, *_ = _rows_logprob(models, X0, Mi)
+        lse, resp = _softmax(lp)
+        _check_rows(lse, group, s, start)
+        rows = group.rows[s:e]
+        parts = []
+        if wanted.get("lse"):
+            parts.append(lse)
+        if wanted.get("resp"):
+            parts.append(resp)
+        if wanted.get("labels"):
+            parts.append(lp.argmax(axis=1))
+        for out, part in zip(outs, parts):
+            out[rows] = part
+
+
+class PatternPlan:
+    """A piece's rows for 'full' and 'tied': patterns with a kernel pass each, and the
+    rows of rarer patterns grouped by their number of missing features."""
+
+    __slots__ = ("patterns", "groups")
+
+    def __init__(self, X, w, first_row, n_components):
+        patterns = group_patterns(X, w, first_row)
+        keep, rare = [], []
+        for pat in patterns:
+            if kernel_pass_pays(pat.rows.size, n_components, pat.observed.size):
+                keep.append(pat)
+            else:
+                rare.append(pat)
+        self.patterns = keep
+        self.groups = []
+        by_m = {}
+        for pat in rare:
+            by_m.setdefault(pat.missing.size, []).append(pat)
+        for m in sorted(by_m):
+            pats = by_m[m]
+            rows = np.concatenate([p.rows for p in pats])
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+            X0 = np.array(X[rows], dtype=np.float64)
+            Mi = np.concatenate([np.broadcast_to(p.missing, (p.rows.size, m))
+                                 for p in pats])[order]
+            X0[np.arange(rows.size)[:, None], Mi] = 0.0
+            self.groups.append(RowGroup(
+                X0, np.ascontiguousarray(Mi), rows,
+                None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
 
 
 # ------------------------------------------------------------ marginal models
@@ -297,6 +485,13 @@ class MarginalModels:
             self._cov = full_covariances(self.covariance_type, self.U)
         return self._cov
 
+    @property
+    def precisions(self):
+        """U U^T ('full', 'tied'), for the row-by-row path."""
+        if getattr(self, "_prec", None) is None:
+            self._prec = _mstep.precisions_from_cholesky(self.U, self.covariance_type)
+        return self._prec
+
     def of(self, observed, missing):
         key = observed.tobytes()
         marg = self._cache.get(key)
@@ -305,6 +500,86 @@ class MarginalModels:
                             self.covariances, self.U, observed, missing, self.dtype)
             self._cache[key] = marg
         return marg
+
+
+# --------------------------------------------- 'diag' and 'spherical': indicators
+
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+class AugmentedRows:
+    """[x, e] of a piece of X: NaN replaced by v (each column's mean of its observed
+    values, or 0), e_j = 1 where x_j was missing. C-contiguous, in X's dtype."""
+
+    __slots__ = ("X", "w", "fill", "workspace")
+
+    def __init__(self, X, w=None, first_row=0):
+        check_missing_values(X, first_row)
+        mask = np.isnan(X)
+        n, D = X.shape
+        counts = (~mask).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill = np.where(counts > 0, np.nansum(X, axis=0, dtype=np.float64)
+                            / np.maximum(counts, 1), 0.0)
+        fill = fill.astype(X.dtype)
+        A = np.empty((n, 2 * D), dtype=X.dtype)
+        A[:, :D] = X
+        np.copyto(A[:, :D], np.broadcast_to(fill, (n, D)), where=mask)
+        A[:, D:] = mask
+        self.X, self.w = A, w
+        self.fill = fill.astype(np.float64)
+        self.workspace = None
+
+
+class AugmentedDiag:
+    """The 'diag' kernel model over [x, e] whose log-densities are the marginal ones.
+
+    Per component k and feature j, with G_kj(x) = log U_kj - 0.5 P_kj (x - mu_kj)^2 the
+    term of feature j (without its -0.5 log 2 pi), the indicator column gets precision
+    p_kj and mean m_kj with H(1) - H(0) = -0.5 p (1 - 2m) = Delta_kj := 0.5 log 2 pi -
+    G_kj(v_j), so that a missing entry (x_j = v_j, e_j = 1) contributes nothing and an
+    observed one G_kj(x_j) - 0.5 log 2 pi; the per-component constants (log_weights)
+    absorb sum_j H_kj(0) and the kernel's extra -0.5 D log 2 pi. p_kj = 1 + 2 |Delta_kj|
+    keeps m_kj in (0, 1), so the indicators' statistics carry no large offset.
+    """
+
+    def __init__(self, covariance_type, weights, means, U, fill, dtype):
+        K, D = means.shape
+        self.covariance_type = covariance_type
+        self.means = means
+        Ud = U if covariance_type == "diag" else np.repeat(U[:, None], D, axis=1)
+        self.var = 1.0 / (Ud * Ud)
+        P = Ud * Ud
+        G = np.log(Ud) - 0.5 * P * (fill - means) ** 2
+        delta = 0.5 * _LOG_2PI - G
+        p = 1.0 + 2.0 * np.abs(delta)
+        m = 0.5 + delta / p
+        H0 = 0.5 * np.log(p) - 0.5 * p * m * m
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        log_w = log_w + 0.5 * D * _LOG_2PI - H0.sum(axis=1)
+        self.fill = fill
+        self.model = _estep.KernelModel(
+            "diag", weights, np.hstack([means, m]), np.hstack([Ud, np.sqrt(p)]), dtype,
+            log_weights=log_w)
+
+    def expanded(self, st):
+        """SuffStats about the means, from the kernel's statistics over [x, e]."""
+        K, D = self.means.shape
+        c = st.shift
+        N = st.N
+        n_mis = st.S1[:, D:] + N[:, None] * c[D:]        # sum_i r_ik e_ij
+        n_obs = N[:, None] - n_mis
+        gap = self.fill - c[:D]                          # v - c
+        S1 = st.S1[:, :D] - n_mis * gap                  # observed entries, about c
+        S2 = st.S2[:, :D] - n_mis * gap * gap
+        d = self.means - c[:D]
+        T1 = S1 - n_obs * d
+        T2 = S2 - 2.0 * d * S1 + n_obs * d * d + n_mis * self.var
+        if self.covariance_type == "spherical":
+            T2 = T2.sum(axis=1)
+        return SuffStats(N, T1, T2, st.L, st.sum_w, self.means)
 
 
 # ------------------------------------------------------------------ the source
@@ -348,16 +623,19 @@ class MissingSource:
         return x, w
 
     def pieces(self):
-        """Yield (start, stop, patterns) over all rows, in order."""
+        """Yield (start, stop, prepared rows) over all rows, in order (see
+        ``prepare``)."""
         if self.in_memory:
             if self._groups is None:
-                self._groups = group_patterns(self.X, self.w)
+                self._groups = prepare(self.covariance_type, self.X, self.w, 0,
+                                       self.n_components)
             yield 0, self.n_samples, self._groups
             return
         for start in range(0, self.n_samples, self.rows_per_read):
             stop = min(self.n_samples, start + self.rows_per_read)
             x, w = self._piece(start, stop)
-            yield start, stop, group_patterns(x, w, first_row=start)
+            yield start, stop, prepare(self.covariance_type, x, w, start,
+                                       self.n_components)
 
     def init_data(self, random_state):
         """Rows to initialise from, missing entries replaced by their column's mean."""
@@ -386,18 +664,11 @@ class MissingSource:
     def stats(self, weights, means, precisions_cholesky, log_weights=None):
         """Expected complete-data statistics of all rows, about the current means."""
         models = self.model(weights, means, precisions_cholesky, log_weights)
-        total = ExpandedStats(self.covariance_type, models.means)
-        for start, _, patterns in self.pieces():
-            for pat in patterns:
-                marg = models.of(pat.observed, pat.missing)
-                if pat.workspace is None:
-                    pat.workspace = _estep.StatsWorkspace(
-                        pat.X.shape[0], self.n_components, pat.observed.size,
-                        self.covariance_type)
-                st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w,
-                                   marg.model, self.n_threads, pat.workspace)
-                total.add(marg, st)
-        return total.suff_stats()
+        total = None
+        for start, _, rows in self.pieces():
+            part = piece_stats(models, rows, start, self.n_threads)
+            total = part if total is None else total + part
+        return total
 
     def per_sample(self, models, *, lse=False, resp=False, labels=False):
         """Per-row outputs under the marginal model of each row's observed features."""
@@ -409,14 +680,66 @@ class MissingSource:
             outs.append(np.empty((n, K), dtype=self.dtype))
         if labels:
             outs.append(np.empty(n, dtype=np.intp))
-        for start, _, patterns in self.pieces():
-            for pat in patterns:
-                marg = models.of(pat.observed, pat.missing)
-                parts = _pattern_call(start, pat, _estep.per_sample, pat.X, marg.model,
-                                      self.n_threads, lse=lse, resp=resp, labels=labels)
-                for out, part in zip(outs, parts):
-                    out[start + pat.rows] = part
+        for start, stop, rows in self.pieces():
+            piece_outputs(models, rows, start, self.n_threads,
+                          [out[start:stop] for out in outs],
+                          lse=lse, resp=resp, labels=labels)
         return tuple(outs)
+
+
+def prepare(covariance_type, X, w, first_row, n_components):
+    """A piece of X made ready for the passes of every iteration: its patterns
+    and rare rows ('full', 'tied': PatternPlan) or its rows with indicator columns
+    ('diag', 'spherical': AugmentedRows)."""
+    if covariance_type in ("diag", "spherical"):
+        return AugmentedRows(X, w, first_row)
+    return PatternPlan(X, w, first_row, n_components)
+
+
+def piece_stats(models, rows, start, n_threads):
+    """The expanded statistics (SuffStats about the means) of one prepared piece."""
+    if isinstance(rows, AugmentedRows):
+        aug = AugmentedDiag(models.covariance_type, models.weights, models.means,
+                            models.U, rows.fill, models.dtype)
+        if rows.workspace is None:
+            rows.workspace = _estep.StatsWorkspace(
+                rows.X.shape[0], models.n_components, rows.X.shape[1], "diag")
+        st = _sources._with_row_offset(start, _estep.suff_stats, rows.X, rows.w,
+                                       aug.model, n_threads, rows.workspace)
+        return aug.expanded(st)
+    total = ExpandedStats(models.covariance_type, models.means)
+    for group in rows.groups:
+        rows_stats(models, group, total, start)
+    for pat in rows.patterns:
+        marg = models.of(pat.observed, pat.missing)
+        if pat.workspace is None:
+            pat.workspace = _estep.StatsWorkspace(
+                pat.X.shape[0], models.n_components, pat.observed.size,
+                models.covariance_type)
+        st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w,
+                           marg.model, n_threads, pat.workspace)
+        total.add(marg, st)
+    return total.suff_stats()
+
+
+def piece_outputs(models, rows, start, n_threads, outs, **wanted):
+    """Fill ``outs`` (the requested per-row outputs of the piece) in place."""
+    if isinstance(rows, AugmentedRows):
+        aug = AugmentedDiag(models.covariance_type, models.weights, models.means,
+                            models.U, rows.fill, models.dtype)
+        parts = _sources._with_row_offset(start, _estep.per_sample, rows.X, aug.model,
+                                          n_threads, **wanted)
+        for out, part in zip(outs, parts):
+            out[:] = part
+        return
+    for group in rows.groups:
+        rows_outputs(models, group, outs, start, wanted)
+    for pat in rows.patterns:
+        marg = models.of(pat.observed, pat.missing)
+        parts = _pattern_call(start, pat, _estep.per_sample, pat.X, marg.model,
+                              n_threads, **wanted)
+        for out, part in zip(outs, parts):
+            out[pat.rows] = part
 
 
 def _pattern_call(start, pat, func, *args, **kwargs):
@@ -455,15 +778,9 @@ def _chunk_stats(x, w, start, model_args, n_threads):
     models = MarginalModels(*model_args)
     x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
     w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    total = ExpandedStats(models.covariance_type, models.means)
     with blas_single_thread():
-        threads = effective_n_threads(n_threads)
-        for pat in group_patterns(x, w, first_row=start):
-            marg = models.of(pat.observed, pat.missing)
-            st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w, marg.model,
-                               threads)
-            total.add(marg, st)
-    return total.suff_stats()
+        rows = prepare(models.covariance_type, x, w, start, models.n_components)
+        return piece_stats(models, rows, start, effective_n_threads(n_threads))
 
 
 def _chunk_outputs(x, start, model_args, n_threads, name):
@@ -473,16 +790,18 @@ def _chunk_outputs(x, start, model_args, n_threads, name):
 
     models = MarginalModels(*model_args)
     x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
-    source = MissingSource(x, None, models.covariance_type, models.n_components,
-                           effective_n_threads(n_threads), in_memory=True)
+    threads = effective_n_threads(n_threads)
     with blas_single_thread():
         if not np.isnan(x).any():
             model = _estep.KernelModel(models.covariance_type, models.weights,
                                        models.means, models.U, models.dtype)
-            (out,) = _estep.per_sample(x, model, source.n_threads, **{name: True})
+            (out,) = _estep.per_sample(x, model, threads, **{name: True})
         else:
-            source._groups = group_patterns(x, None, first_row=start)
-            (out,) = source.per_sample(models, **{name: True})
+            n, K = x.shape[0], models.n_components
+            out = {"lse": lambda: np.empty(n), "labels": lambda: np.empty(n, np.intp),
+                   "resp": lambda: np.empty((n, K), dtype=models.dtype)}[name]()
+            rows = prepare(models.covariance_type, x, None, start, models.n_components)
+            piece_outputs(models, rows, start, threads, [out], **{name: True})
     return out.astype(models.dtype, copy=False) if name == "lse" else out
 
 
