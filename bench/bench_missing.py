@@ -74,7 +74,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="cases at ~1/50 size")
     args = p.parse_args(argv)
-    print(f"| case | N x D | K | cov | patterns | complete ms/it | missing ms/it | ratio |")
+    print("| case | N x D | K | cov | patterns | complete ms/it | missing ms/it | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.cases.split(","):
         case = CASES[name.strip()]
@@ -88,7 +88,7 @@ def main(argv=None):
                              args.repeats)
         n, d = X.shape
         print(f"| {case.name} | {n:,} x {d} | {case.n_components} | {case.covariance_type} "
-              f"| {patterns:,} | {1e3 * full:.1f} | {1e3 * miss:.1f} | {miss / full:.2f} |",
+              f"| {patterns:,} | {1e3 * full:.3g} | {1e3 * miss:.3g} | {miss / full:.2f} |",
               flush=True)
 
 

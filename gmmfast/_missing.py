@@ -17,12 +17,15 @@ mu_kO)(x_iO - mu_kO)^T: with A_k the D x |O| map (identity on O, B_k on M),
     sum_i w_i r_ik E[x_i - mu_k]                     = A_k s1_k,
     sum_i w_i r_ik E[(x_i - mu_k)(x_i - mu_k)^T]      = A_k s2_k A_k^T + N_k (0 (+) C_k).
 
-Rows are grouped by their pattern of missingness once per fit (``PatternGroups``);
-each pattern's marginal model is an ordinary mixture over its observed columns, whose
-statistics and log-densities the compiled kernels compute (``_estep.suff_stats``,
-``_estep.per_sample``) exactly as for complete data. Per iteration this module only
-builds each pattern's marginal factors (one Cholesky of the observed block per
-component) and expands each pattern's K x |O| x |O| statistics to D dimensions.
+'full' and 'tied': rows are grouped by their pattern of missingness once per fit
+(``group_patterns``); each pattern's marginal model is an ordinary mixture over its
+observed columns, whose statistics and log-densities the compiled kernels compute
+(``_estep.suff_stats``, ``_estep.per_sample``) exactly as for complete data. Per
+iteration this module builds each pattern's marginal factors (one Cholesky of the
+observed block per component) and expands its statistics to D dimensions. A pattern
+with too few rows to pay for that (``kernel_pass_pays``) joins the row-by-row path
+(``RowGroup``), which needs per row only the m x m block of the precision of its m
+missing features.
 
 'diag' and 'spherical' need no grouping: their features are independent within a
 component, so a missing feature only drops its own term from each log-density. Each
@@ -133,84 +136,109 @@ def group_patterns(X, w=None, first_row=0):
 # ------------------------------------------- rows of rare patterns, row by row
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
-#: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS plus one
-#: Cholesky factor of its observed block per component (K |O|^3 / 3 flops at
-#: FLOP_SECONDS each); the row-by-row path costs about ROW_SECONDS per row and
-#: component (numpy's batched small solves). Rough figures of one core; they only
-#: move the boundary, never the results beyond rounding.
-PATTERN_SECONDS = 3e-4
+#: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS (its marginal
+#: model, the kernel call, the expansion of its statistics) plus K |O|^3 flops at
+#: FLOP_SECONDS each (its factors and precisions); the row-by-row path costs about
+#: ROW_SECONDS per row and component. Measured on the bench's 'mid' case (one core
+#: of a loaded 2-core machine); they only move the boundary, never the results
+#: beyond rounding.
+PATTERN_SECONDS = 1.2e-3
 FLOP_SECONDS = 1e-9
-ROW_SECONDS = 3e-6
+ROW_SECONDS = 6e-7
 
 
 def kernel_pass_pays(n_rows, n_components, n_observed):
     """Whether a pattern of ``n_rows`` rows runs its own kernel pass (else it joins
     the row-by-row path)."""
-    per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3 / 3
+    per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3
     return n_rows * n_components * ROW_SECONDS >= per_pattern
 
 
 class RowGroup:
     """Rows with the same number m of missing features, from patterns too rare for a
-    kernel pass each: X0 (n, D) float64 with the missing entries 0, Mi (n, m) their
-    columns, rows (n,) their rows in the piece, w (n,) or None."""
+    kernel pass each: X0 (n, D) float64 with the missing entries 0, obs (n, D) 1 where
+    observed and 0 where missing, Mi (n, m) the missing columns, rows (n,) their rows
+    in the piece, w (n,) or None."""
 
-    __slots__ = ("X0", "Mi", "rows", "w")
+    __slots__ = ("X0", "obs", "Mi", "rows", "w")
 
     def __init__(self, X0, Mi, rows, w):
         self.X0, self.Mi, self.rows, self.w = X0, Mi, rows, w
+        self.obs = np.ones_like(X0)
+        self.obs[np.arange(X0.shape[0])[:, None], Mi] = 0.0
 
 
-#: rows of a row-by-row block: bounds its (block, K, m, m) temporaries
-ROW_BLOCK = 2048
+#: doubles in a row-by-row block's largest temporary, (K, block, max(D, m^2))
+ROW_BLOCK_DOUBLES = 2**21
 
 
-def _rows_logprob(models, X0, Mi):
-    """(lp (n, K), fills (K, n, m), inverse P_MM (K, n, m, m), deltas (K, n, D)) for
-    rows with the same number m of missing features, row by row.
+def _small_inverse(A):
+    """(A^-1, 0.5 log det A) of a stack (..., m, m) of symmetric positive definite
+    matrices; closed forms for m = 1 and 2, where numpy's batched LAPACK calls would
+    cost far more than the arithmetic."""
+    m = A.shape[-1]
+    if m == 1:
+        return 1.0 / A, 0.5 * np.log(A[..., 0, 0])
+    if m == 2:
+        a, b, c = A[..., 0, 0], A[..., 0, 1], A[..., 1, 1]
+        det = a * c - b * b
+        inv = np.empty_like(A)
+        inv[..., 0, 0] = c / det
+        inv[..., 1, 1] = a / det
+        inv[..., 0, 1] = inv[..., 1, 0] = -b / det
+        return inv, 0.5 * np.log(det)
+    # Cholesky, then the inverse of the factor, with the stack as the innermost axis:
+    # O(m^3) numpy operations on whole stacks (numpy's batched LAPACK pays about a
+    # microsecond per matrix, more than these small matrices' arithmetic)
+    shape = A.shape[:-2]
+    T = np.ascontiguousarray(np.moveaxis(A.reshape(-1, m, m), 0, -1))   # (m, m, B)
+    L = np.zeros_like(T)
+    for j in range(m):
+        Lj = L[j, :j]
+        L[j, j] = np.sqrt(T[j, j] - np.einsum("kb,kb->b", Lj, Lj))
+        for i in range(j + 1, m):
+            L[i, j] = (T[i, j] - np.einsum("kb,kb->b", L[i, :j], Lj)) / L[j, j]
+    half_logdet = np.log(np.diagonal(L, axis1=0, axis2=1)).sum(axis=-1)
+    Li = np.zeros_like(T)                                               # L^-1
+    for j in range(m):
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, m):
+            Li[i, j] = -np.einsum("kb,kb->b", L[i, j:i], Li[j:i, j]) / L[i, i]
+    inv = np.einsum("kib,kjb->bij", Li, Li)                              # L^-T L^-1
+    return inv.reshape(*shape, m, m), half_logdet.reshape(shape)
+
+
+def _rows_logprob(models, X0, obs, Mi):
+    """(lp (n, K), inverse P_MM (K or 1, n, m, m), deltas (K, n, D)) for rows with the
+    same number m of missing features, all components at once.
 
     With the precision P_k = U_k U_k^T and delta0 = x - mu_k zeroed at M, the marginal
     quadratic form is ||delta0 U_k||^2 - b^T P_MM^-1 b with b = (delta0 P_k)_M (the
     minimum of the full form over x_M), its minimiser is the conditional mean
     x_M = mu_M - P_MM^-1 b, the conditional covariance is P_MM^-1, and
-    log |Sigma_OO| = log |Sigma| + log |P_MM|.
+    log |Sigma_OO| = log |Sigma| + log |P_MM|. ``deltas`` are x - mu_k with the
+    conditional means in place of the missing entries.
     """
     K, D = models.means.shape
     n, m = Mi.shape
-    o = D - m
-    lp = np.empty((n, K))
-    fills = np.empty((K, n, m))
-    inv = np.empty((K, n, m, m))
-    deltas = np.empty((K, n, D))
-    rows = np.arange(n)[:, None]
     tied = models.covariance_type == "tied"
-    for k in range(K):
-        U = models.U if tied else models.U[k]
-        P = models.precisions if tied else models.precisions[k]
-        d = X0 - models.means[k]
-        d[rows, Mi] = 0.0
-        a = d @ U
-        q = np.einsum("nd,nd->n", a, a)
-        logdet = np.log(np.diag(U)).sum()
-        if m:
-            if not tied or k == 0:
-                Pmm = P[Mi[:, :, None], Mi[:, None, :]]
-                Lmm = np.linalg.cholesky(Pmm)
-                half_logdet_mm = np.log(np.diagonal(Lmm, axis1=1, axis2=2)).sum(axis=1)
-                Pinv = np.linalg.inv(Pmm)
-            b = np.take_along_axis(d @ P, Mi, axis=1)
-            t = np.einsum("nij,nj->ni", Pinv, b)
-            q = q - np.einsum("ni,ni->n", b, t)
-            lp[:, k] = logdet - half_logdet_mm - 0.5 * q
-            fills[k] = -t
-            inv[k] = Pinv
-            d[rows, Mi] = -t
-        else:
-            lp[:, k] = logdet - 0.5 * q
-        deltas[k] = d
+    Us = models.U[None] if tied else models.U
+    Ps = models.precisions[None] if tied else models.precisions
+    d = (X0[None] - models.means[:, None, :]) * obs
+    a = np.matmul(d, Us)
+    lp = -0.5 * np.einsum("knd,knd->kn", a, a)
+    lp += np.log(np.diagonal(Us, axis1=1, axis2=2)).sum(axis=1)[:, None]
+    inv = None
+    if m:
+        inv, half_logdet = _small_inverse(Ps[:, Mi[:, :, None], Mi[:, None, :]])
+        b = np.take_along_axis(np.matmul(d, Ps), np.broadcast_to(Mi, (K, n, m)), axis=2)
+        t = np.matmul(inv, b[..., None])[..., 0]
+        lp += 0.5 * np.einsum("kni,kni->kn", b, t)
+        lp -= half_logdet
+        d[:, np.arange(n)[:, None], Mi] = -t
     with np.errstate(divide="ignore"):
-        lp += np.log(models.weights) - 0.5 * o * _LOG_2PI
-    return lp, fills, inv, deltas
+        lp += (np.log(models.weights) - 0.5 * (D - m) * _LOG_2PI)[:, None]
+    return lp.T, inv, d
 
 
 def _softmax(lp):
@@ -220,11 +248,14 @@ def _softmax(lp):
     return (np.log(s) + top)[:, 0], e / s
 
 
-def _row_blocks(group):
-    n = group.X0.shape[0]
-    for s in range(0, n, ROW_BLOCK):
-        e = min(n, s + ROW_BLOCK)
-        yield s, e, group.X0[s:e], group.Mi[s:e], None if group.w is None else group.w[s:e]
+def _row_blocks(group, n_components):
+    n, D = group.X0.shape
+    m = group.Mi.shape[1]
+    block = max(64, ROW_BLOCK_DOUBLES // (n_components * max(D, m * m)))
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        yield (s, e, group.X0[s:e], group.obs[s:e], group.Mi[s:e],
+               None if group.w is None else group.w[s:e])
 
 
 def _check_rows(lse, group, s, start):
@@ -235,34 +266,40 @@ def _check_rows(lse, group, s, start):
 
 def rows_stats(models, group, total, start):
     """Add a RowGroup's expanded statistics (about the means) into ``total``."""
-    D = models.means.shape[1]
+    K, D = models.means.shape
     tied = models.covariance_type == "tied"
-    for s, e, X0, Mi, w in _row_blocks(group):
-        lp, fills, inv, deltas = _rows_logprob(models, X0, Mi)
+    for s, e, X0, obs, Mi, w in _row_blocks(group, K):
+        lp, inv, d = _rows_logprob(models, X0, obs, Mi)
         lse, resp = _softmax(lp)
         _check_rows(lse, group, s, start)
         wr = resp if w is None else resp * w[:, None]
-        total.L += float(lse @ (np.ones(e - s) if w is None else w))
+        total.L += float(lse.sum() if w is None else lse @ w)
         total.sum_w += float(e - s if w is None else w.sum())
         total.N += wr.sum(axis=0)
-        flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, -1)
-        for k in range(models.n_components):
-            d = deltas[k]
-            total.T1[k] += wr[:, k] @ d
-            scat = (d * wr[:, k, None]).T @ d
-            if Mi.shape[1]:
-                scat += np.bincount(
-                    flat.ravel(), weights=(inv[k] * wr[:, k, None, None]).reshape(-1),
-                    minlength=D * D).reshape(D, D)
+        wrT = np.ascontiguousarray(wr.T)
+        total.T1 += np.matmul(wrT[:, None, :], d)[:, 0, :]
+        scat = np.matmul((d * wrT[:, :, None]).transpose(0, 2, 1), d)
+        if tied:
+            total.T2 += scat.sum(axis=0)
+        else:
+            total.T2 += scat
+        m = Mi.shape[1]
+        if m:
+            flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, m * m)
             if tied:
-                total.T2 += scat
+                cw = (inv[0] * wr.sum(axis=1)[:, None, None]).reshape(e - s, m * m)
+                total.T2 += np.bincount(flat.ravel(), weights=cw.ravel(),
+                                        minlength=D * D).reshape(D, D)
             else:
-                total.T2[k] += scat
+                cw = inv * wrT[:, :, None, None]
+                idx = (np.arange(K)[:, None, None] * (D * D) + flat[None]).ravel()
+                total.T2 += np.bincount(idx, weights=cw.ravel(),
+                                        minlength=K * D * D).reshape(K, D, D)
 
 
 def rows_outputs(models, group, outs, start, wanted):
-    for s, e, X0, Mi, _ in _row_blocks(group):
-        lp, *_ = _rows_logprob(models, X0, Mi)
+    for s, e, X0, obs, Mi, _ in _row_blocks(group, models.n_components):
+        lp, _, _ = _rows_logprob(models, X0, obs, Mi)
         lse, resp = _softmax(lp)
         _check_rows(lse, group, s, start)
         rows = group.rows[s:e]
@@ -588,10 +625,11 @@ class AugmentedDiag:
 class MissingSource:
     """A stats source (see ``_sources``) over X with NaN entries.
 
-    In memory, the rows are grouped by pattern once; an np.memmap (or another
-    row-sliceable array) is read piece by piece and each piece grouped as it is read,
-    so nothing of the size of X is held. Either way a pass adds, pattern by pattern,
-    the expanded statistics of each pattern's kernel pass.
+    In memory, the rows are prepared once (``prepare``: grouped by pattern for 'full'
+    and 'tied', given indicator columns for 'diag' and 'spherical'); an np.memmap (or
+    another row-sliceable array) is read piece by piece and each piece prepared as it
+    is read, so nothing of the size of X is held. A pass adds the pieces' expanded
+    statistics (``piece_stats``) in row order.
 
     The initial parameters come from X with each missing entry replaced by the mean
     of its column's observed entries (weighted), as the complete-data initialisation

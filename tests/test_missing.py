@@ -379,3 +379,19 @@ def test_estimates_approach_the_truth_and_beat_simple_fixes():
     # sampling error ~ 1/sqrt(n): tenfold n, about a third of the error
     assert errors[1] < errors[0] and errors[2] < errors[1]
     assert errors[2] < 0.05
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 9])
+def test_small_inverses_of_the_row_by_row_path(m):
+    from gmmfast._missing import _small_inverse
+
+    rng = np.random.default_rng(m)
+    A = rng.normal(size=(3, 11, m, m))
+    A = A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(m)
+    inv, half_logdet = _small_inverse(A)
+    # closed forms (m <= 2) and a Cholesky factor of our own against LAPACK, on
+    # matrices of condition <~1e3: rounding of a few ulps times the condition
+    np.testing.assert_allclose(inv, np.linalg.inv(A), rtol=0,
+                               atol=1e-12 * np.abs(np.linalg.inv(A)).max())
+    np.testing.assert_allclose(half_logdet, 0.5 * np.linalg.slogdet(A)[1], rtol=0,
+                               atol=1e-12)
