@@ -27,7 +27,8 @@ def _kernel_parts(est):
 
 
 def _check_features(features, n_features):
-    """Indices of the given features (ints, or a boolean mask), sorted, distinct."""
+    """Indices of the given features (ints in the caller's order, or a boolean mask),
+    checked to be in range and distinct."""
     f = np.asarray(features)
     if f.dtype == bool:
         if f.shape != (n_features,):

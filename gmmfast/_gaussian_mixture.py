@@ -755,7 +755,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y = np.concatenate([np.full(int(n), k, dtype=np.int64) for k, n in enumerate(counts)])
         return np.vstack(parts).astype(np.float64), y
 
-    # --------------------------------------------------- conditioning (issue 22)
+    # ------------------------------------------------------------- conditioning
 
     def condition(self, features, values):
         """The mixture of the other features given the values of ``features``.
