@@ -225,13 +225,14 @@ def _rows_logprob(models, X0, obs, Mi):
     Us = models.U[None] if tied else models.U
     Ps = models.precisions[None] if tied else models.precisions
     d = (X0[None] - models.means[:, None, :]) * obs
-    a = np.matmul(d, Us)
-    lp = -0.5 * np.einsum("knd,knd->kn", a, a)
+    dP = np.matmul(d, Ps)
+    # delta0^T P delta0 from the product b needs anyway (one GEMM, not two)
+    lp = -0.5 * np.einsum("knd,knd->kn", dP, d)
     lp += np.log(np.diagonal(Us, axis1=1, axis2=2)).sum(axis=1)[:, None]
     inv = None
     if m:
         inv, half_logdet = _small_inverse(Ps[:, Mi[:, :, None], Mi[:, None, :]])
-        b = np.take_along_axis(np.matmul(d, Ps), np.broadcast_to(Mi, (K, n, m)), axis=2)
+        b = np.take_along_axis(dP, np.broadcast_to(Mi, (K, n, m)), axis=2)
         t = np.matmul(inv, b[..., None])[..., 0]
         lp += 0.5 * np.einsum("kni,kni->kn", b, t)
         lp -= half_logdet
@@ -264,42 +265,66 @@ def _check_rows(lse, group, s, start):
         raise _estep._zero_density_error(start + int(group.rows[s + np.flatnonzero(bad)[0]]))
 
 
-def rows_stats(models, group, total, start):
+def _in_order(func, blocks, n_threads):
+    """func over the blocks, on up to n_threads threads (numpy releases the GIL in its
+    loops), results in block order: what each block computes does not depend on the
+    threads, and the caller adds the results in that order."""
+    blocks = list(blocks)
+    if n_threads <= 1 or len(blocks) <= 1:
+        return [func(b) for b in blocks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(blocks))) as pool:
+        return list(pool.map(func, blocks))
+
+
+def rows_stats(models, group, total, start, n_threads=1):
     """Add a RowGroup's expanded statistics (about the means) into ``total``."""
     K, D = models.means.shape
     tied = models.covariance_type == "tied"
-    for s, e, X0, obs, Mi, w in _row_blocks(group, K):
+
+    def block(args):
+        s, e, X0, obs, Mi, w = args
         lp, inv, d = _rows_logprob(models, X0, obs, Mi)
         lse, resp = _softmax(lp)
         _check_rows(lse, group, s, start)
         wr = resp if w is None else resp * w[:, None]
-        total.L += float(lse.sum() if w is None else lse @ w)
-        total.sum_w += float(e - s if w is None else w.sum())
-        total.N += wr.sum(axis=0)
+        L = float(lse.sum() if w is None else lse @ w)
+        sum_w = float(e - s if w is None else w.sum())
         wrT = np.ascontiguousarray(wr.T)
-        total.T1 += np.matmul(wrT[:, None, :], d)[:, 0, :]
-        scat = np.matmul((d * wrT[:, :, None]).transpose(0, 2, 1), d)
+        T1 = np.matmul(wrT[:, None, :], d)[:, 0, :]
+        T2 = np.matmul((d * wrT[:, :, None]).transpose(0, 2, 1), d)
         if tied:
-            total.T2 += scat.sum(axis=0)
-        else:
-            total.T2 += scat
+            T2 = T2.sum(axis=0)
         m = Mi.shape[1]
         if m:
             flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, m * m)
             if tied:
                 cw = (inv[0] * wr.sum(axis=1)[:, None, None]).reshape(e - s, m * m)
-                total.T2 += np.bincount(flat.ravel(), weights=cw.ravel(),
-                                        minlength=D * D).reshape(D, D)
+                T2 += np.bincount(flat.ravel(), weights=cw.ravel(),
+                                  minlength=D * D).reshape(D, D)
             else:
                 cw = inv * wrT[:, :, None, None]
                 idx = (np.arange(K)[:, None, None] * (D * D) + flat[None]).ravel()
-                total.T2 += np.bincount(idx, weights=cw.ravel(),
-                                        minlength=K * D * D).reshape(K, D, D)
+                T2 += np.bincount(idx, weights=cw.ravel(),
+                                  minlength=K * D * D).reshape(K, D, D)
+        return L, sum_w, wr.sum(axis=0), T1, T2
+
+    for L, sum_w, N, T1, T2 in _in_order(block, _row_blocks(group, K), n_threads):
+        total.L += L
+        total.sum_w += sum_w
+        total.N += N
+        total.T1 += T1
+        total.T2 += T2
 
 
-def rows_outputs(models, group, outs, start, wanted):
-    for s, e, X0, obs, Mi, _ in _row_blocks(group, models.n_components):
+def rows_outputs(models, group, outs, start, wanted, n_threads=1):
+    def block(args):
+        s, e, X0, obs, Mi, _ = args
         lp, _, _ = _rows_logprob(models, X0, obs, Mi)
+        return s, e, lp
+
+    for s, e, lp in _in_order(block, _row_blocks(group, models.n_components), n_threads):
         lse, resp = _softmax(lp)
         _check_rows(lse, group, s, start)
         rows = group.rows[s:e]
@@ -747,7 +772,7 @@ def piece_stats(models, rows, start, n_threads):
         return aug.expanded(st)
     total = ExpandedStats(models.covariance_type, models.means)
     for group in rows.groups:
-        rows_stats(models, group, total, start)
+        rows_stats(models, group, total, start, n_threads)
     for pat in rows.patterns:
         marg = models.of(pat.observed, pat.missing)
         if pat.workspace is None:
@@ -771,7 +796,7 @@ def piece_outputs(models, rows, start, n_threads, outs, **wanted):
             out[:] = part
         return
     for group in rows.groups:
-        rows_outputs(models, group, outs, start, wanted)
+        rows_outputs(models, group, outs, start, wanted, n_threads)
     for pat in rows.patterns:
         marg = models.of(pat.observed, pat.missing)
         parts = _pattern_call(start, pat, _estep.per_sample, pat.X, marg.model,

@@ -395,3 +395,17 @@ def test_small_inverses_of_the_row_by_row_path(m):
                                atol=1e-12 * np.abs(np.linalg.inv(A)).max())
     np.testing.assert_allclose(half_logdet, 0.5 * np.linalg.slogdet(A)[1], rtol=0,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
+    from gmmfast import _missing
+
+    # several row blocks, so that two threads share the row-by-row work
+    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 2 * 64)
+    X, _ = _data(n=3000, seed=12)
+    fits = [_fit(X, covariance_type, 4, n_threads=t) for t in (1, 2)]
+    for name in ("weights_", "means_", "covariances_"):
+        assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name)), name
+    assert fits[0].lower_bounds_ == fits[1].lower_bounds_
+    assert np.array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
