@@ -4,6 +4,10 @@ Public names
 ------------
 GaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.GaussianMixture`.
+GaussianMixtureRegressor
+    Gaussian mixture regression: a joint mixture of (X, y) conditioned on X.
+ConditionalMixture
+    What GaussianMixture.condition returns for many rows: one mixture per row.
 BayesianGaussianMixture
     Drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`.
 select_model
@@ -23,7 +27,9 @@ imported only when asked for.
 __version__ = "0.1.0"
 
 from ._bayesian_mixture import BayesianGaussianMixture
+from ._conditioning import ConditionalMixture
 from ._gaussian_mixture import GaussianMixture
+from ._regressor import GaussianMixtureRegressor
 from ._threads import show_config
 from ._validation import InvalidParameterError
 from .bootstrap import BootstrapResult, bootstrap
@@ -32,7 +38,9 @@ from .selection import SelectionResult, select_model
 __all__ = [
     "BayesianGaussianMixture",
     "BootstrapResult",
+    "ConditionalMixture",
     "GaussianMixture",
+    "GaussianMixtureRegressor",
     "InvalidParameterError",
     "SelectionResult",
     "bootstrap",

@@ -98,20 +98,26 @@ class MixtureFitLoop:
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
         # a later partial_fit continues from here: the fitted model is the M-step of
-        # these statistics (per unit weight), and the next step is t = 1
-        self._online_stats = (
-            None if best_stats is None
-            else _online.scaled(best_stats, 1.0 / best_stats.sum_w)
-        )
-        self._online_t = 0 if best_stats is None else 1
+        # these statistics (per unit weight), and the next step is t = 1. Statistics of
+        # data with missing values (_missing) are about each component's mean, not
+        # what partial_fit blends: it then restarts from its first batch
+        if best_stats is None or getattr(source, "missing", False):
+            self._online_stats = None
+        else:
+            self._online_stats = _online.scaled(best_stats, 1.0 / best_stats.sum_w)
+        self._online_t = 0 if self._online_stats is None else 1
         if not want_labels:
             return None
         # labels from the stored parameters, exactly as predict computes them
         if getattr(source, "lazy", False):
             return self._lazy(source.X, "labels")
         with blas_single_thread(self._kernel_type, source.n_features):
-            (labels,) = source.per_sample(self._kernel_model(source.dtype), labels=True)
+            (labels,) = source.per_sample(self._source_model(source), labels=True)
         return labels
+
+    def _source_model(self, source):
+        """The fitted model as ``source``'s kernel passes read it."""
+        return self._kernel_model(source.dtype)
 
     def _check_first_batch(self, source):
         """The first partial_fit batch initialises the model: it needs K rows."""

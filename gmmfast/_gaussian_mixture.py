@@ -86,6 +86,15 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         Number of OpenMP threads of the kernels. None (or -1) uses OpenMP's maximum,
         which honours ``OMP_NUM_THREADS`` and ``threadpoolctl`` limits. Results are
         bit-for-bit the same for every thread count.
+    missing : {'error', 'marginalize'}, default='error'
+        What NaN entries of X mean. 'error' refuses them, as scikit-learn does.
+        'marginalize' treats them as missing at random: ``fit`` runs the exact EM
+        for missing data (Ghahramani & Jordan 1994), where each row counts through
+        the marginal density of its observed features and the M-step adds the
+        conditional expectations of its missing ones; ``score_samples``, ``score``,
+        ``predict`` and ``predict_proba`` use each row's observed features. A row
+        with every feature missing is an error. X without NaN gives exactly the
+        fit of 'error'. See :meth:`impute` and :meth:`condition`.
 
     Attributes
     ----------
@@ -175,6 +184,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        missing="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -191,6 +201,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.missing = missing
 
     # ------------------------------------------------------------------ fitting
 
@@ -269,6 +280,11 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         """
         n_threads = effective_n_threads(self.n_threads)
         args = (self._kernel_type, self.n_components, n_threads)
+        if _missing_mode(self) == "marginalize":
+            source = _missing_source(self, X, sample_weight, args, reset=reset,
+                                     ensure_min_samples=ensure_min_samples)
+            if source is not None:
+                return source
         if _is_dask_array(sample_weight) and not _is_dask_array(X):
             sample_weight = np.asarray(sample_weight.compute())
         if _is_dask_array(X):
@@ -314,6 +330,9 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
 
     def _end_fit(self, params, source, inits):
         self._set_parameters(params, source.dtype)
+
+    def _source_model(self, source):
+        return _model_for(self, source)
 
     def partial_fit(self, X, y=None, sample_weight=None, *,
                     step_size_power=_online.STEP_SIZE_POWER,
@@ -379,6 +398,10 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         if first:
             _validation.check_parameters(self)
         source = self._source(X, sample_weight, reset=first, ensure_min_samples=1)
+        if getattr(source, "missing", False):
+            raise ValueError(
+                "partial_fit does not take missing values (NaN); fit the data with "
+                "missing='marginalize', or impute the batch first (see impute).")
         eps = np.finfo(source.dtype).eps
         with blas_single_thread():
             if first:
@@ -512,11 +535,15 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         source = self._source(X, None, reset=False)
         with blas_single_thread(self._kernel_type, source.n_features):
-            return source, source.per_sample(self._kernel_model(source.dtype), **wanted)
+            return source, source.per_sample(_model_for(self, source), **wanted)
 
     def _lazy(self, X, what):
         """Per-sample outputs of a dask array, as a lazy dask array (map_blocks)."""
         check_is_fitted(self)
+        if _missing_mode(self) == "marginalize":
+            from . import _missing
+
+            return _missing.per_sample_lazy(self, X, what)
         from . import _dask
 
         return _dask.per_sample_lazy(self, X, what)
@@ -564,11 +591,15 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if _is_dask_array(X) or _is_dask_array(sample_weight):
+            if _missing_mode(self) == "marginalize":
+                from . import _missing
+
+                return _missing.dask_score(self, X, sample_weight)
             from . import _dask
 
             return _dask.score(self, X, sample_weight)
         source = self._source(X, sample_weight, reset=False)
-        model = self._kernel_model(source.dtype)
+        model = _model_for(self, source)
         with blas_single_thread(self._kernel_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):
                 return source.weighted_score(model, source.w)
@@ -661,6 +692,65 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         y = np.concatenate([np.full(int(n), k, dtype=np.int64) for k, n in enumerate(counts)])
         return np.vstack(parts).astype(np.float64), y
 
+    # ------------------------------------------------------------- conditioning
+
+    def condition(self, features, values):
+        """The mixture of the other features given the values of ``features``.
+
+        A Gaussian mixture over (x_O, x_M) gives p(x_M | x_O) in closed form: a
+        Gaussian mixture whose weights are the posterior probabilities of the
+        components given x_O, whose means are affine in x_O and whose covariances do
+        not depend on x_O (Gaussian mixture regression).
+
+        Parameters
+        ----------
+        features : array-like of int, or boolean mask of shape (n_features_in_,)
+            The given features O (at least one, not all).
+        values : array-like of shape (len(features),) or (n_rows, len(features))
+            Their values, in the order of ``features``; finite.
+
+        Returns
+        -------
+        mixture : GaussianMixture or ConditionalMixture
+            For one point (1-D ``values``), a fitted GaussianMixture over the
+            remaining features, in increasing order (``sample``,
+            ``score_samples``, ... apply). For 2-D ``values``, a
+            ``ConditionalMixture``: ``weights_`` (n_rows, n_components),
+            ``means_`` (n_rows, n_components, n_remaining), ``covariances_``, with
+            ``mean()``, ``covariance()``, ``std()``, ``sample()`` and row access.
+        """
+        check_is_fitted(self)
+        from . import _conditioning
+
+        return _conditioning.condition(self, features, values)
+
+    def impute(self, X, method="mean", random_state=None):
+        """X with its missing entries (NaN) filled from the mixture.
+
+        Each row's missing features are filled given its observed ones: with their
+        conditional mean E[x_M | x_O] (``method='mean'``), or with a draw from
+        p(x_M | x_O) (``method='sample'``: a component drawn from its posterior
+        given x_O, then the conditional Gaussian). A row with no observed feature
+        gets the mixture's mean (or a draw from the mixture).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, NaN marking missing entries; infinity is refused.
+        method : {'mean', 'sample'}, default='mean'
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``method='sample'``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            A copy of X (in its float dtype) without NaN.
+        """
+        check_is_fitted(self)
+        from . import _conditioning
+
+        return _conditioning.impute(self, X, method=method, random_state=random_state)
+
     # ----------------------------------------------------------- model selection
 
     def _n_parameters(self):
@@ -731,6 +821,48 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
             ``-2 log L + 2 n_parameters``.
         """
         return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
+
+
+def _model_for(est, source):
+    """The fitted model as ``source``'s kernel passes read it (for data with missing
+    values, the marginal model of each pattern)."""
+    if getattr(source, "missing", False):
+        return source.model(est.weights_, est.means_, est.precisions_cholesky_)
+    return est._kernel_model(source.dtype)
+
+
+def _missing_mode(est):
+    """The estimator's ``missing`` parameter, validated ('error' for estimators
+    without one)."""
+    mode = getattr(est, "missing", "error")
+    if mode not in ("error", "marginalize"):
+        raise _validation.InvalidParameterError(
+            "The 'missing' parameter of GaussianMixture must be 'error' or "
+            f"'marginalize', got {mode!r}.")
+    return mode
+
+
+def _missing_source(est, X, sample_weight, args, *, reset, ensure_min_samples):
+    """A ``_missing.MissingSource`` when X (numpy or row-sliceable) holds NaN, else
+    None: X without NaN takes the ordinary path, bit for bit."""
+    from . import _missing
+
+    if _is_dask_array(X):
+        return _missing.dask_source(est, X, sample_weight, args, reset=reset,
+                                    ensure_min_samples=ensure_min_samples)
+    if _validation.is_row_sliceable(X):
+        if not _missing.has_nan(X):
+            return None
+        n_samples, _ = _validation.check_row_sliceable_X(
+            est, X, reset=reset, ensure_min_samples=ensure_min_samples)
+        w = _validation.check_sample_weight(sample_weight, n_samples)
+        return _missing.MissingSource(X, w, *args, in_memory=False)
+    X = _validation.check_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples,
+                            allow_nan=True)
+    if not _missing.has_nan(X):
+        return None
+    w = _validation.check_sample_weight(sample_weight, X.shape[0])
+    return _missing.MissingSource(X, w, *args, in_memory=True)
 
 
 def _num_rows(X):

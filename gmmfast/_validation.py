@@ -55,13 +55,15 @@ def check_finite(X, name="X"):
     )
 
 
-def check_X(estimator, X, *, reset, ensure_min_samples=1):
+def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False):
     """Validate X as scikit-learn does, with clearer messages.
 
     Returns a 2-D C-contiguous float32 or float64 array. An array that is already
     C-contiguous float32/float64 is returned without a copy; any other input (lists,
     integers, float16, Fortran order, strided views) is converted once.
-    Sets or checks n_features_in_ and feature_names_in_.
+    Sets or checks n_features_in_ and feature_names_in_. ``allow_nan``: NaN marks a
+    missing entry (``missing='marginalize'``), checked by the caller; infinity is
+    still refused.
 
     As in scikit-learn, ``fit`` (``reset=True``) converts arrays of numeric strings to
     floats, while the scoring methods (``reset=False``) refuse strings.
@@ -74,7 +76,8 @@ def check_X(estimator, X, *, reset, ensure_min_samples=1):
             estimator.n_features_in_ = X.shape[1]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_
-        check_finite(X)
+        if not allow_nan:
+            check_finite(X)
         return X
     try:
         X = validate_data(
@@ -93,7 +96,8 @@ def check_X(estimator, X, *, reset, ensure_min_samples=1):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    check_finite(X)
+    if not allow_nan:
+        check_finite(X)
     return X
 
 

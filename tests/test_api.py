@@ -30,14 +30,16 @@ def test_check_estimator_passes():
     assert len(results) > 40
 
 
-def test_same_constructor_as_sklearn_plus_n_threads():
+def test_same_constructor_as_sklearn_plus_n_threads_and_missing():
     ours = inspect.signature(GaussianMixture.__init__).parameters
     theirs = inspect.signature(SkGaussianMixture.__init__).parameters
     assert list(ours)[: len(theirs)] == list(theirs)
     for name, p in theirs.items():
         assert ours[name].default == p.default, name
         assert ours[name].kind == p.kind, name
-    assert set(ours) - set(theirs) == {"n_threads"}
+    assert set(ours) - set(theirs) == {"n_threads", "missing"}
+    # by default NaN is refused, as scikit-learn refuses it
+    assert ours["missing"].default == "error"
 
 
 def test_same_public_methods_as_sklearn():

@@ -77,6 +77,23 @@ def test_digits_density(tmp_path):
     _check_png(out / "digits_selection.png", (11, 4), 80)
 
 
+def test_imputation_regression(tmp_path):
+    out = tmp_path / "imp"
+    text = _run([str(EXAMPLES / "imputation_regression.py"), str(out)], cwd=tmp_path)
+    err = dict(re.findall(r"(conditional means|column means|draws) ([\d.]+)", text))
+    # the mixture's conditional means beat the column means on the held-out truth
+    assert float(err["conditional means"]) < float(err["column means"])
+    r2, sd_low, sd_high, inside = re.search(
+        r"R\^2 ([\d.]+); sd of y \| x ([\d.]+) for x < 0, ([\d.]+) for x > 1.5 .*; "
+        r"([\d.]+)% of the points within 2 sd", text).groups()
+    # one branch of noise 0.1 on the left; two branches 1.5 apart on the right
+    assert 0.08 < float(sd_low) < 0.15 and float(sd_high) > 0.5
+    assert float(r2) > 0.7 and float(inside) > 90
+    _check_png(out / "imputation.png", (15, 4.5), 80)
+    _check_png(out / "regression.png", (11, 4.5), 80)
+    assert sorted(p.name for p in out.iterdir()) == ["imputation.png", "regression.png"]
+
+
 def test_from_scratch_to_fast(tmp_path):
     out = tmp_path / "scratch"
     text = _run([str(EXAMPLES / "from_scratch_to_fast.py"), str(out)], cwd=tmp_path)

@@ -1,0 +1,96 @@
+"""Cost of an EM iteration with missing values against the complete-data iteration.
+
+    python bench/bench_missing.py                   # default cases, 10% missing
+    python bench/bench_missing.py --cases mid,tall2d --frac 0.1 --threads 2 --repeats 3
+
+For each case of ``_cases.py`` (its data and fixed start), the same X is fitted by
+gmmfast twice from the same ``weights_init``/``means_init``/``precisions_init`` with
+``tol=0``: complete (``missing='error'``), and with a fraction ``--frac`` of its entries
+set to NaN at random (missing completely at random; a row left with no observed entry
+gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitted with
+``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
+best-of-repeats times divided by n. ``ratio`` is missing / complete: the issue's target
+is at most 3. ``patterns`` is the number of distinct patterns of missingness, the
+number of kernel passes a missing-data iteration makes.
+
+Speed is reported as that ratio only, both measured in the same run on the same data.
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cases import CASES, case_seed, make_data, make_init  # noqa: E402
+from _estimators import thread_limit  # noqa: E402
+
+DEFAULT = ["seed2d", "tall2d", "mid", "wide", "digits", "diag_big"]
+
+
+def with_holes(X, frac, seed):
+    """X with a fraction ``frac`` of its entries NaN; every row keeps one entry."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(X.shape) < frac
+    empty = np.flatnonzero(mask.all(axis=1))
+    mask[empty, rng.integers(0, X.shape[1], empty.size)] = False
+    Xn = X.copy()
+    Xn[mask] = np.nan
+    return Xn, mask
+
+
+def timed_fit(X, case, init, max_iter, n_threads, missing):
+    from gmmfast import GaussianMixture
+
+    est = GaussianMixture(case.n_components, covariance_type=case.covariance_type,
+                          tol=0, max_iter=max_iter, n_threads=n_threads, missing=missing,
+                          **init)
+    with thread_limit(n_threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        est.fit(X)
+        seconds = time.perf_counter() - t0
+    if est.n_iter_ != max_iter:
+        raise RuntimeError(f"ran {est.n_iter_} iterations, expected {max_iter}")
+    return seconds
+
+
+def per_iteration(X, case, init, n_iter, n_threads, missing, repeats):
+    lo = min(timed_fit(X, case, init, 1, n_threads, missing) for _ in range(repeats))
+    hi = min(timed_fit(X, case, init, 1 + n_iter, n_threads, missing)
+             for _ in range(repeats))
+    return (hi - lo) / n_iter
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", default=",".join(DEFAULT))
+    p.add_argument("--frac", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="cases at ~1/50 size")
+    args = p.parse_args(argv)
+    print("| case | N x D | K | cov | patterns | complete ms/it | missing ms/it | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.cases.split(","):
+        case = CASES[name.strip()]
+        X = make_data(case, args.quick)
+        init = make_init(X, case)
+        Xn, mask = with_holes(X, args.frac, case_seed(case) + 7)
+        patterns = np.unique(np.packbits(mask, axis=1), axis=0).shape[0]
+        n_iter = max(2, case.size(args.quick)[1])
+        full = per_iteration(X, case, init, n_iter, args.threads, "error", args.repeats)
+        miss = per_iteration(Xn, case, init, n_iter, args.threads, "marginalize",
+                             args.repeats)
+        n, d = X.shape
+        print(f"| {case.name} | {n:,} x {d} | {case.n_components} | {case.covariance_type} "
+              f"| {patterns:,} | {1e3 * full:.3g} | {1e3 * miss:.3g} | {miss / full:.2f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

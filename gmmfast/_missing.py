@@ -1,0 +1,1004 @@
+"""EM for data with missing entries (NaN), missing at random; marginal mixtures.
+
+A row x with observed features O and missing features M contributes to the
+likelihood through the marginal density of x_O, which is again a Gaussian mixture:
+weights pi_k, means mu_k[O], covariances Sigma_k[O, O]. The E-step of EM (Ghahramani
+& Jordan 1994) needs, per component, the responsibilities under that marginal and the
+conditional law of the missing block,
+
+    x_M | x_O, k  ~  N(mu_kM + B_k (x_O - mu_kO), C_k),
+    B_k = Sigma_kMO Sigma_kOO^-1,   C_k = Sigma_kMM - B_k Sigma_kOM,
+
+which is affine in x_O. So the expected complete-data statistics of a set of rows that
+share one pattern follow in closed form from the statistics of their observed block
+about mu_kO, s1_k = sum_i w_i r_ik (x_iO - mu_kO) and s2_k = sum_i w_i r_ik (x_iO -
+mu_kO)(x_iO - mu_kO)^T: with A_k the D x |O| map (identity on O, B_k on M),
+
+    sum_i w_i r_ik E[x_i - mu_k]                     = A_k s1_k,
+    sum_i w_i r_ik E[(x_i - mu_k)(x_i - mu_k)^T]      = A_k s2_k A_k^T + N_k (0 (+) C_k).
+
+'full' and 'tied': rows are grouped by their pattern of missingness once per fit
+(``group_patterns``); each pattern's marginal model is an ordinary mixture over its
+observed columns, whose statistics and log-densities the compiled kernels compute
+(``_estep.suff_stats``, ``_estep.per_sample``) exactly as for complete data. Per
+iteration this module builds each pattern's marginal factors (one Cholesky of the
+observed block per component) and expands its statistics to D dimensions. A pattern
+with too few rows to pay for that (``kernel_pass_pays``) joins the row-by-row path
+(``RowGroup``), which needs per row only the m x m block of the precision of its m
+missing features.
+
+'diag' and 'spherical' need no grouping: their features are independent within a
+component, so a missing feature only drops its own term from each log-density. Each
+feature j gets an indicator column e_j (1 where x_j is missing, its entry filled with
+a value v_j), and the augmented rows [x, e] run through the 'diag' route once, with
+parameters for the indicator columns chosen so that a missing entry's term, G_kj(v_j),
+is cancelled by its indicator's: one kernel pass over 2D columns per iteration, exact,
+whatever the number of patterns (``AugmentedDiag``).
+
+The expanded statistics are taken about the current means (``SuffStats.shift`` is the
+(K, D) means for every covariance type); ``_mstep.m_step`` reads them as it reads any
+statistics about a shift.
+"""
+
+import numpy as np
+
+from . import _estep, _mstep, _sources
+from ._mstep import SuffStats
+
+
+def check_missing_values(X, first_row=0, name="X"):
+    """Refuse infinity and rows with every feature missing (NaN is allowed)."""
+    if X.size == 0:
+        return
+    inf = np.isinf(X)
+    if inf.any():
+        row = first_row + int(np.flatnonzero(inf.any(axis=1))[0])
+        raise ValueError(
+            f"{name} contains infinity (inf) in row {row}; with missing='marginalize' "
+            "only NaN marks a missing entry: remove those rows or clip the values."
+        )
+    empty = np.isnan(X).all(axis=1)
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        raise ValueError(
+            f"Row {first_row + int(rows[0])} of {name} has every feature missing (NaN) "
+            f"({rows.size} such row{'s' if rows.size != 1 else ''}); a row with no "
+            "observed feature carries no information: drop it."
+        )
+
+
+def has_nan(X):
+    """Whether an in-memory or row-sliceable X holds NaN (read piece by piece)."""
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
+        step = max(1, 2**20 // max(1, X.shape[1]))
+        return any(np.isnan(X[s:s + step]).any() for s in range(0, X.shape[0], step))
+    step = _sources.rows_per_read(int(X.shape[1]))
+    return any(np.isnan(np.asarray(X[s:s + step])).any()
+               for s in range(0, int(X.shape[0]), step))
+
+
+# ------------------------------------------------------------------ patterns
+
+
+class Pattern:
+    """The rows of X that share one pattern of missingness, observed columns only.
+
+    Attributes
+    ----------
+    observed, missing : (|O|,), (|M|,) intp, the column indices.
+    rows : (n,) intp, the rows (of the piece) in increasing order.
+    X : (n, |O|) C-contiguous, the observed block in the data's dtype.
+    w : (n,) float64 or None.
+    """
+
+    __slots__ = ("observed", "missing", "rows", "X", "w", "workspace")
+
+    def __init__(self, observed, missing, rows, X, w):
+        self.observed, self.missing, self.rows, self.X, self.w = observed, missing, rows, X, w
+        self.workspace = None
+
+
+def group_patterns(X, w=None, first_row=0):
+    """Group the rows of X (NaN = missing) by pattern of missingness.
+
+    Returns a list of Pattern, the complete rows (if any) first, then by decreasing
+    number of observed features; the order is fixed by X alone.
+    """
+    check_missing_values(X, first_row)
+    n, D = X.shape
+    mask = np.isnan(X)
+    packed = np.packbits(mask, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=uniq.size)
+    n_missing = mask[first].sum(axis=1)
+    # complete rows first (0 missing), then by number missing, then by first row
+    rank = np.lexsort((first, n_missing))
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    patterns = []
+    cols = np.arange(D)
+    for p in rank:
+        rows = order[starts[p]:starts[p + 1]]
+        m = mask[first[p]]
+        observed, missing = cols[~m], cols[m]
+        if missing.size == 0:
+            Xo = X[rows] if rows.size < n else X
+        else:
+            Xo = X[np.ix_(rows, observed)]
+        patterns.append(Pattern(
+            observed, missing, rows, np.ascontiguousarray(Xo),
+            None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
+    return patterns
+
+
+# ------------------------------------------- rows of rare patterns, row by row
+
+#: Cost model of the choice between a kernel pass per pattern and the row-by-row
+#: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS (its marginal
+#: model, the kernel call, the expansion of its statistics) plus K |O|^3 flops at
+#: FLOP_SECONDS each (its factors and precisions); the row-by-row path costs about
+#: ROW_SECONDS per row and component. Measured on the bench's 'mid' case (one core
+#: of a loaded 2-core machine); they only move the boundary, never the results
+#: beyond rounding.
+PATTERN_SECONDS = 1.2e-3
+FLOP_SECONDS = 1e-9
+ROW_SECONDS = 3e-7
+
+
+def kernel_pass_pays(n_rows, n_components, n_observed):
+    """Whether a pattern of ``n_rows`` rows runs its own kernel pass (else it joins
+    the row-by-row path)."""
+    per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3
+    return n_rows * n_components * ROW_SECONDS >= per_pattern
+
+
+class RowGroup:
+    """Rows with the same number m of missing features, from patterns too rare for a
+    kernel pass each: X0 (n, D) float64 with the missing entries 0, obs (n, D) 1 where
+    observed and 0 where missing, Mi (n, m) the missing columns, rows (n,) their rows
+    in the piece, w (n,) or None."""
+
+    __slots__ = ("X0", "obs", "Mi", "rows", "w")
+
+    def __init__(self, X0, Mi, rows, w):
+        self.X0, self.Mi, self.rows, self.w = X0, Mi, rows, w
+        self.obs = np.ones_like(X0)
+        self.obs[np.arange(X0.shape[0])[:, None], Mi] = 0.0
+
+
+#: doubles in a row-by-row block's largest temporary, (K, block, max(D, m^2)): 1 MiB,
+#: about a core's share of the cache (bench 'mid': 2**17 ran about 1.3x faster than 2**21)
+ROW_BLOCK_DOUBLES = 2**17
+
+
+def _small_inverse(A):
+    """(A^-1, 0.5 log det A) of a stack (..., m, m) of symmetric positive definite
+    matrices; closed forms for m = 1 and 2, where numpy's batched LAPACK calls would
+    cost far more than the arithmetic."""
+    m = A.shape[-1]
+    if m == 1:
+        return 1.0 / A, 0.5 * np.log(A[..., 0, 0])
+    if m == 2:
+        a, b, c = A[..., 0, 0], A[..., 0, 1], A[..., 1, 1]
+        det = a * c - b * b
+        inv = np.empty_like(A)
+        inv[..., 0, 0] = c / det
+        inv[..., 1, 1] = a / det
+        inv[..., 0, 1] = inv[..., 1, 0] = -b / det
+        return inv, 0.5 * np.log(det)
+    # Cholesky, then the inverse of the factor, with the stack as the innermost axis:
+    # O(m^3) numpy operations on whole stacks (numpy's batched LAPACK pays about a
+    # microsecond per matrix, more than these small matrices' arithmetic)
+    shape = A.shape[:-2]
+    T = np.ascontiguousarray(np.moveaxis(A.reshape(-1, m, m), 0, -1))   # (m, m, B)
+    L = np.zeros_like(T)
+    for j in range(m):
+        Lj = L[j, :j]
+        L[j, j] = np.sqrt(T[j, j] - np.einsum("kb,kb->b", Lj, Lj))
+        for i in range(j + 1, m):
+            L[i, j] = (T[i, j] - np.einsum("kb,kb->b", L[i, :j], Lj)) / L[j, j]
+    half_logdet = np.log(np.diagonal(L, axis1=0, axis2=1)).sum(axis=-1)
+    Li = np.zeros_like(T)                                               # L^-1
+    for j in range(m):
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, m):
+            Li[i, j] = -np.einsum("kb,kb->b", L[i, j:i], Li[j:i, j]) / L[i, i]
+    inv = np.einsum("kib,kjb->bij", Li, Li)                              # L^-T L^-1
+    return inv.reshape(*shape, m, m), half_logdet.reshape(shape)
+
+
+def _rows_logprob(models, X0, obs, Mi):
+    """(lp (n, K), inverse P_MM (K or 1, n, m, m), deltas (K, n, D)) for rows with the
+    same number m of missing features, all components at once.
+
+    With the precision P_k = U_k U_k^T and delta0 = x - mu_k zeroed at M, the marginal
+    quadratic form is ||delta0 U_k||^2 - b^T P_MM^-1 b with b = (delta0 P_k)_M (the
+    minimum of the full form over x_M), its minimiser is the conditional mean
+    x_M = mu_M - P_MM^-1 b, the conditional covariance is P_MM^-1, and
+    log |Sigma_OO| = log |Sigma| + log |P_MM|. ``deltas`` are x - mu_k with the
+    conditional means in place of the missing entries.
+    """
+    K, D = models.means.shape
+    n, m = Mi.shape
+    tied = models.covariance_type == "tied"
+    Us = models.U[None] if tied else models.U
+    Ps = models.precisions[None] if tied else models.precisions
+    d = (X0[None] - models.means[:, None, :]) * obs
+    dP = np.matmul(d, Ps)
+    # delta0^T P delta0 from the product b needs anyway (one GEMM, not two)
+    lp = -0.5 * np.einsum("knd,knd->kn", dP, d)
+    lp += np.log(np.diagonal(Us, axis1=1, axis2=2)).sum(axis=1)[:, None]
+    inv = None
+    if m:
+        inv, half_logdet = _small_inverse(Ps[:, Mi[:, :, None], Mi[:, None, :]])
+        b = np.take_along_axis(dP, np.broadcast_to(Mi, (K, n, m)), axis=2)
+        t = np.matmul(inv, b[..., None])[..., 0]
+        lp += 0.5 * np.einsum("kni,kni->kn", b, t)
+        lp -= half_logdet
+        d[:, np.arange(n)[:, None], Mi] = -t
+    with np.errstate(divide="ignore"):
+        lp += (np.log(models.weights) - 0.5 * (D - m) * _LOG_2PI)[:, None]
+    return lp.T, inv, d
+
+
+def _softmax(lp):
+    top = lp.max(axis=1, keepdims=True)
+    e = np.exp(lp - top)
+    s = e.sum(axis=1, keepdims=True)
+    return (np.log(s) + top)[:, 0], e / s
+
+
+def _row_blocks(group, n_components):
+    n, D = group.X0.shape
+    m = group.Mi.shape[1]
+    block = max(64, ROW_BLOCK_DOUBLES // (n_components * max(D, m * m)))
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        yield (s, e, group.X0[s:e], group.obs[s:e], group.Mi[s:e],
+               None if group.w is None else group.w[s:e])
+
+
+def _check_rows(lse, group, s, start):
+    bad = ~np.isfinite(lse)
+    if bad.any():
+        raise _estep._zero_density_error(start + int(group.rows[s + np.flatnonzero(bad)[0]]))
+
+
+def _in_order(func, blocks, n_threads):
+    """func over the blocks, on up to n_threads threads (numpy releases the GIL in its
+    loops), results in block order: what each block computes does not depend on the
+    threads, and the caller adds the results in that order."""
+    blocks = list(blocks)
+    if n_threads <= 1 or len(blocks) <= 1:
+        return [func(b) for b in blocks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(blocks))) as pool:
+        return list(pool.map(func, blocks))
+
+
+def rows_stats(models, group, total, start, n_threads=1):
+    """Add a RowGroup's expanded statistics (about the means) into ``total``."""
+    K, D = models.means.shape
+    tied = models.covariance_type == "tied"
+
+    def block(args):
+        s, e, X0, obs, Mi, w = args
+        lp, inv, d = _rows_logprob(models, X0, obs, Mi)
+        lse, resp = _softmax(lp)
+        _check_rows(lse, group, s, start)
+        wr = resp if w is None else resp * w[:, None]
+        L = float(lse.sum() if w is None else lse @ w)
+        sum_w = float(e - s if w is None else w.sum())
+        wrT = np.ascontiguousarray(wr.T)
+        T1 = np.matmul(wrT[:, None, :], d)[:, 0, :]
+        T2 = np.matmul((d * wrT[:, :, None]).transpose(0, 2, 1), d)
+        if tied:
+            T2 = T2.sum(axis=0)
+        m = Mi.shape[1]
+        if m:
+            flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, m * m)
+            if tied:
+                cw = (inv[0] * wr.sum(axis=1)[:, None, None]).reshape(e - s, m * m)
+                T2 += np.bincount(flat.ravel(), weights=cw.ravel(),
+                                  minlength=D * D).reshape(D, D)
+            else:
+                cw = inv * wrT[:, :, None, None]
+                idx = (np.arange(K)[:, None, None] * (D * D) + flat[None]).ravel()
+                T2 += np.bincount(idx, weights=cw.ravel(),
+                                  minlength=K * D * D).reshape(K, D, D)
+        return L, sum_w, wr.sum(axis=0), T1, T2
+
+    for L, sum_w, N, T1, T2 in _in_order(block, _row_blocks(group, K), n_threads):
+        total.L += L
+        total.sum_w += sum_w
+        total.N += N
+        total.T1 += T1
+        total.T2 += T2
+
+
+def rows_outputs(models, group, outs, start, wanted, n_threads=1):
+    def block(args):
+        s, e, X0, obs, Mi, _ = args
+        lp, _, _ = _rows_logprob(models, X0, obs, Mi)
+        return s, e, lp
+
+    for s, e, lp in _in_order(block, _row_blocks(group, models.n_components), n_threads):
+        lse, resp = _softmax(lp)
+        _check_rows(lse, group, s, start)
+        rows = group.rows[s:e]
+        parts = []
+        if wanted.get("lse"):
+            parts.append(lse)
+        if wanted.get("resp"):
+            parts.append(resp)
+        if wanted.get("labels"):
+            parts.append(lp.argmax(axis=1))
+        for out, part in zip(outs, parts):
+            out[rows] = part
+
+
+class PatternPlan:
+    """A piece's rows for 'full' and 'tied': patterns with a kernel pass each, and the
+    rows of rarer patterns grouped by their number of missing features."""
+
+    __slots__ = ("patterns", "groups")
+
+    def __init__(self, X, w, first_row, n_components):
+        patterns = group_patterns(X, w, first_row)
+        keep, rare = [], []
+        for pat in patterns:
+            if kernel_pass_pays(pat.rows.size, n_components, pat.observed.size):
+                keep.append(pat)
+            else:
+                rare.append(pat)
+        self.patterns = keep
+        self.groups = []
+        by_m = {}
+        for pat in rare:
+            by_m.setdefault(pat.missing.size, []).append(pat)
+        for m in sorted(by_m):
+            pats = by_m[m]
+            rows = np.concatenate([p.rows for p in pats])
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+            X0 = np.array(X[rows], dtype=np.float64)
+            Mi = np.concatenate([np.broadcast_to(p.missing, (p.rows.size, m))
+                                 for p in pats])[order]
+            X0[np.arange(rows.size)[:, None], Mi] = 0.0
+            self.groups.append(RowGroup(
+                X0, np.ascontiguousarray(Mi), rows,
+                None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
+
+
+# ------------------------------------------------------------ marginal models
+
+
+def full_covariances(covariance_type, precisions_cholesky):
+    """The covariances (float64) from the precision factors the kernels read."""
+    return _mstep.covariances_from_cholesky(
+        np.asarray(precisions_cholesky, dtype=np.float64), covariance_type)
+
+
+class Marginal:
+    """The mixture's marginal over ``observed`` and the conditional law of ``missing``.
+
+    Attributes
+    ----------
+    model : _estep.KernelModel over the observed columns (in ``dtype``).
+    U : the marginal precision factors, of the covariance type's shape.
+    B : regression of the missing block on the observed one: (K, |M|, |O|) 'full',
+        (|M|, |O|) 'tied', None for 'diag' and 'spherical' (independent features).
+    C : conditional covariance of the missing block: (K, |M|, |M|) 'full',
+        (|M|, |M|) 'tied', (K, |M|) 'diag' (variances), (K,) 'spherical'.
+    """
+
+    def __init__(self, covariance_type, weights, means, covariances, U, observed,
+                 missing, dtype, *, reg_covar=0.0):
+        self.covariance_type = cov_type = covariance_type
+        self.observed, self.missing = observed, missing
+        means = np.asarray(means, dtype=np.float64)
+        self.means_O = means[:, observed]
+        self.means_M = means[:, missing]
+        self.B = self.C = None
+        if cov_type in ("full", "tied"):
+            S = covariances if cov_type == "full" else covariances[None]
+            if missing.size == 0:
+                Uo = U if cov_type == "full" else U[None]
+            else:
+                Soo = np.ascontiguousarray(S[:, observed][:, :, observed])
+                Uo = _mstep.precision_cholesky(Soo, "full", reg_covar=reg_covar, dtype=dtype)
+                Smo = S[:, missing][:, :, observed]
+                G = Smo @ Uo                                   # Sigma_MO U_O
+                B = G @ Uo.transpose(0, 2, 1)                  # Sigma_MO Sigma_OO^-1
+                C = S[:, missing][:, :, missing] - G @ G.transpose(0, 2, 1)
+                self.B, self.C = (B, C) if cov_type == "full" else (B[0], C[0])
+            self.U = Uo if cov_type == "full" else Uo[0]
+        elif cov_type == "diag":
+            self.U = U[:, observed]
+            self.C = covariances[:, missing]
+        else:
+            self.U = U
+            self.C = covariances
+        self.model = _estep.KernelModel(cov_type, weights, self.means_O, self.U, dtype)
+
+    def conditional_means(self, X_O, resp=None):
+        """Per component, E[x_M | x_O, k]: (n, K, |M|); with resp (n, K), the mixture's
+        conditional mean sum_k r_k E[x_M | x_O, k]: (n, |M|)."""
+        X_O = np.asarray(X_O, dtype=np.float64)
+        K = self.means_O.shape[0]
+        n = X_O.shape[0]
+        if self.B is None:
+            per = np.broadcast_to(self.means_M[None], (n, K, self.missing.size))
+        elif self.B.ndim == 3:
+            Z = X_O[:, None, :] - self.means_O[None]            # (n, K, |O|)
+            per = self.means_M[None] + np.einsum("kmo,nko->nkm", self.B, Z)
+        else:
+            Z = X_O[:, None, :] - self.means_O[None]
+            per = self.means_M[None] + Z @ self.B.T
+        if resp is None:
+            return per
+        return np.einsum("nk,nkm->nm", np.asarray(resp, dtype=np.float64), per)
+
+    def conditional_covariances(self):
+        """C_k as (K, |M|, |M|) for every covariance type."""
+        K, m = self.means_M.shape
+        if self.covariance_type == "full":
+            return self.C
+        if self.covariance_type == "tied":
+            return np.broadcast_to(self.C, (K, m, m))
+        if self.covariance_type == "diag":
+            return np.einsum("km,mn->kmn", self.C, np.eye(m))
+        return self.C[:, None, None] * np.eye(m)[None]
+
+
+class ExpandedStats:
+    """D-dimensional statistics about the current means, summed over patterns."""
+
+    def __init__(self, covariance_type, means):
+        K, D = means.shape
+        self.covariance_type = covariance_type
+        self.means = means
+        self.N = np.zeros(K)
+        self.T1 = np.zeros((K, D))
+        self.T2 = np.zeros({"full": (K, D, D), "tied": (D, D), "diag": (K, D),
+                            "spherical": (K,)}[covariance_type])
+        self.L = 0.0
+        self.sum_w = 0.0
+
+    def add(self, marg, st):
+        """Add one pattern's observed-block statistics ``st`` (SuffStats)."""
+        cov = self.covariance_type
+        O, M = marg.observed, marg.missing
+        N = st.N
+        d = marg.means_O - st.shift                # (K, |O|): mu_kO - shift
+        s1 = st.S1 - N[:, None] * d                # about mu_kO
+        self.N += N
+        self.L += st.L
+        self.sum_w += st.sum_w
+        full_block = M.size == 0
+        if cov == "full":
+            # about mu_kO: S2 - S1 d^T - d S1^T + N d d^T (d = 0 when the kernel took
+            # them about the means, which leaves S2's bits untouched)
+            S1d = st.S1[:, :, None] * d[:, None, :]
+            s2 = st.S2 - S1d - S1d.transpose(0, 2, 1) + N[:, None, None] * (
+                d[:, :, None] * d[:, None, :])
+            if full_block:
+                self.T1 += s1
+                self.T2 += s2
+                return
+            ix = np.ix_(np.arange(N.size), O, O)
+            self.T1[:, O] += s1
+            self.T1[:, M] += np.einsum("kmo,ko->km", marg.B, s1)
+            self.T2[ix] += s2
+            MO = marg.B @ s2                           # (K, |M|, |O|)
+            self.T2[np.ix_(np.arange(N.size), M, O)] += MO
+            self.T2[np.ix_(np.arange(N.size), O, M)] += MO.transpose(0, 2, 1)
+            self.T2[np.ix_(np.arange(N.size), M, M)] += (
+                MO @ marg.B.transpose(0, 2, 1) + N[:, None, None] * marg.C)
+        elif cov == "tied":
+            # sum_k of the second moments about each mu_kO, from the scatter about c
+            cross = st.S1.T @ d
+            s2 = st.S2 - cross - cross.T + (d.T * N) @ d
+            if full_block:
+                self.T1 += s1
+                self.T2 += s2
+                return
+            self.T1[:, O] += s1
+            self.T1[:, M] += s1 @ marg.B.T
+            self.T2[np.ix_(O, O)] += s2
+            MO = marg.B @ s2
+            self.T2[np.ix_(M, O)] += MO
+            self.T2[np.ix_(O, M)] += MO.T
+            self.T2[np.ix_(M, M)] += MO @ marg.B.T + N.sum() * marg.C
+        elif cov == "diag":
+            s2 = st.S2 - 2.0 * d * st.S1 + N[:, None] * d * d
+            self.T1[:, O] += s1
+            self.T2[:, O] += s2
+            if not full_block:
+                self.T2[:, M] += N[:, None] * marg.C
+        else:
+            s2 = (st.S2 - 2.0 * np.einsum("kd,kd->k", d, st.S1)
+                  + N * np.einsum("kd,kd->k", d, d))
+            self.T1[:, O] += s1
+            self.T2 += s2 + N * M.size * marg.C
+
+    def suff_stats(self):
+        return SuffStats(self.N, self.T1, self.T2, self.L, self.sum_w, self.means)
+
+
+class MarginalModels:
+    """A mixture's marginal models, one per pattern of observed columns, made on demand."""
+
+    def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype):
+        self.covariance_type = covariance_type
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.U = np.asarray(precisions_cholesky, dtype=np.float64)
+        self.dtype = np.dtype(dtype)
+        self.n_components = self.means.shape[0]
+        self._cov = None
+        self._cache = {}
+
+    @property
+    def covariances(self):
+        if self._cov is None:
+            self._cov = full_covariances(self.covariance_type, self.U)
+        return self._cov
+
+    @property
+    def precisions(self):
+        """U U^T ('full', 'tied'), for the row-by-row path."""
+        if getattr(self, "_prec", None) is None:
+            self._prec = _mstep.precisions_from_cholesky(self.U, self.covariance_type)
+        return self._prec
+
+    def of(self, observed, missing):
+        key = observed.tobytes()
+        marg = self._cache.get(key)
+        if marg is None:
+            marg = Marginal(self.covariance_type, self.weights, self.means,
+                            self.covariances, self.U, observed, missing, self.dtype)
+            self._cache[key] = marg
+        return marg
+
+
+# --------------------------------------------- 'diag' and 'spherical': indicators
+
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+class AugmentedRows:
+    """[x, e] of a piece of X: NaN replaced by v (each column's mean of its observed
+    values, or 0), e_j = 1 where x_j was missing. C-contiguous, in X's dtype."""
+
+    __slots__ = ("X", "w", "fill", "workspace")
+
+    def __init__(self, X, w=None, first_row=0):
+        check_missing_values(X, first_row)
+        mask = np.isnan(X)
+        n, D = X.shape
+        counts = (~mask).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill = np.where(counts > 0, np.nansum(X, axis=0, dtype=np.float64)
+                            / np.maximum(counts, 1), 0.0)
+        fill = fill.astype(X.dtype)
+        A = np.empty((n, 2 * D), dtype=X.dtype)
+        A[:, :D] = X
+        np.copyto(A[:, :D], np.broadcast_to(fill, (n, D)), where=mask)
+        A[:, D:] = mask
+        self.X, self.w = A, w
+        self.fill = fill.astype(np.float64)
+        self.workspace = None
+
+
+class AugmentedDiag:
+    """The 'diag' kernel model over [x, e] whose log-densities are the marginal ones.
+
+    Per component k and feature j, with G_kj(x) = log U_kj - 0.5 P_kj (x - mu_kj)^2 the
+    term of feature j (without its -0.5 log 2 pi), the indicator column gets precision
+    p_kj and mean m_kj with H(1) - H(0) = -0.5 p (1 - 2m) = Delta_kj := 0.5 log 2 pi -
+    G_kj(v_j), so that a missing entry (x_j = v_j, e_j = 1) contributes nothing and an
+    observed one G_kj(x_j) - 0.5 log 2 pi; the per-component constants (log_weights)
+    absorb sum_j H_kj(0) and the kernel's extra -0.5 D log 2 pi. p_kj = 1 + 2 |Delta_kj|
+    keeps m_kj in (0, 1), so the indicators' statistics carry no large offset.
+    """
+
+    def __init__(self, covariance_type, weights, means, U, fill, dtype):
+        K, D = means.shape
+        self.covariance_type = covariance_type
+        self.means = means
+        Ud = U if covariance_type == "diag" else np.repeat(U[:, None], D, axis=1)
+        self.var = 1.0 / (Ud * Ud)
+        P = Ud * Ud
+        G = np.log(Ud) - 0.5 * P * (fill - means) ** 2
+        delta = 0.5 * _LOG_2PI - G
+        p = 1.0 + 2.0 * np.abs(delta)
+        m = 0.5 + delta / p
+        H0 = 0.5 * np.log(p) - 0.5 * p * m * m
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        log_w = log_w + 0.5 * D * _LOG_2PI - H0.sum(axis=1)
+        self.fill = fill
+        self.model = _estep.KernelModel(
+            "diag", weights, np.hstack([means, m]), np.hstack([Ud, np.sqrt(p)]), dtype,
+            log_weights=log_w)
+
+    def expanded(self, st):
+        """SuffStats about the means, from the kernel's statistics over [x, e]."""
+        K, D = self.means.shape
+        c = st.shift
+        N = st.N
+        n_mis = st.S1[:, D:] + N[:, None] * c[D:]        # sum_i r_ik e_ij
+        n_obs = N[:, None] - n_mis
+        gap = self.fill - c[:D]                          # v - c
+        S1 = st.S1[:, :D] - n_mis * gap                  # observed entries, about c
+        S2 = st.S2[:, :D] - n_mis * gap * gap
+        d = self.means - c[:D]
+        T1 = S1 - n_obs * d
+        T2 = S2 - 2.0 * d * S1 + n_obs * d * d + n_mis * self.var
+        if self.covariance_type == "spherical":
+            T2 = T2.sum(axis=1)
+        return SuffStats(N, T1, T2, st.L, st.sum_w, self.means)
+
+
+# ------------------------------------------------------------------ the source
+
+
+class MissingSource:
+    """A stats source (see ``_sources``) over X with NaN entries.
+
+    In memory, the rows are prepared once (``prepare``: grouped by pattern for 'full'
+    and 'tied', given indicator columns for 'diag' and 'spherical'); an np.memmap (or
+    another row-sliceable array) is read piece by piece and each piece prepared as it
+    is read, so nothing of the size of X is held. A pass adds the pieces' expanded
+    statistics (``piece_stats``) in row order.
+
+    The initial parameters come from X with each missing entry replaced by the mean
+    of its column's observed entries (weighted), as the complete-data initialisation
+    needs complete rows.
+    """
+
+    missing = True
+
+    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads,
+                 *, in_memory):
+        self.X, self.w = X, sample_weight
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        self.dtype = _sources.compute_dtype(X.dtype)
+        self.covariance_type = covariance_type
+        self.n_components = n_components
+        self.n_threads = n_threads
+        self.in_memory = in_memory
+        self.rows_per_read = _sources.rows_per_read(self.n_features)
+        self._groups = None
+        self._init = None
+        if in_memory:  # before anything reads X (k-means of the initialisation)
+            check_missing_values(X)
+
+    # -- reading
+    def _piece(self, start, stop):
+        x = np.ascontiguousarray(np.asarray(self.X[start:stop]), dtype=self.dtype)
+        w = None if self.w is None else np.ascontiguousarray(self.w[start:stop],
+                                                             dtype=np.float64)
+        return x, w
+
+    def pieces(self):
+        """Yield (start, stop, prepared rows) over all rows, in order (see
+        ``prepare``)."""
+        if self.in_memory:
+            if self._groups is None:
+                self._groups = prepare(self.covariance_type, self.X, self.w, 0,
+                                       self.n_components)
+            yield 0, self.n_samples, self._groups
+            return
+        for start in range(0, self.n_samples, self.rows_per_read):
+            stop = min(self.n_samples, start + self.rows_per_read)
+            x, w = self._piece(start, stop)
+            yield start, stop, prepare(self.covariance_type, x, w, start,
+                                       self.n_components)
+
+    def init_data(self, random_state):
+        """Rows to initialise from, missing entries replaced by their column's mean."""
+        if self._init is None:
+            if self.in_memory:
+                X0, w0 = self.X, self.w
+            else:
+                size = _sources.init_sample_size(
+                    self.n_samples, self.n_components, self.n_features)
+                rows = _sources.subsample_rows(self.n_samples, size, random_state)
+                X0 = np.ascontiguousarray(np.asarray(self.X[rows]), dtype=self.dtype)
+                w0 = None if self.w is None else np.ascontiguousarray(
+                    self.w[rows], dtype=np.float64)
+                check_missing_values(X0)
+                _sources.check_init_weights(w0, rows.size)
+            self._init = mean_imputed(X0, w0), w0
+        return self._init
+
+    # -- statistics
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
+        if log_weights is not None:
+            raise ValueError("missing values are not supported with log_weights")
+        return MarginalModels(self.covariance_type, weights, means, precisions_cholesky,
+                              self.dtype)
+
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
+        """Expected complete-data statistics of all rows, about the current means."""
+        models = self.model(weights, means, precisions_cholesky, log_weights)
+        total = None
+        for start, _, rows in self.pieces():
+            part = piece_stats(models, rows, start, self.n_threads)
+            total = part if total is None else total + part
+        return total
+
+    def per_sample(self, models, *, lse=False, resp=False, labels=False):
+        """Per-row outputs under the marginal model of each row's observed features."""
+        n, K = self.n_samples, models.n_components
+        outs = []
+        if lse:
+            outs.append(np.empty(n))
+        if resp:
+            outs.append(np.empty((n, K), dtype=self.dtype))
+        if labels:
+            outs.append(np.empty(n, dtype=np.intp))
+        for start, stop, rows in self.pieces():
+            piece_outputs(models, rows, start, self.n_threads,
+                          [out[start:stop] for out in outs],
+                          lse=lse, resp=resp, labels=labels)
+        return tuple(outs)
+
+
+def prepare(covariance_type, X, w, first_row, n_components):
+    """A piece of X made ready for the passes of every iteration: its patterns
+    and rare rows ('full', 'tied': PatternPlan) or its rows with indicator columns
+    ('diag', 'spherical': AugmentedRows)."""
+    if covariance_type in ("diag", "spherical"):
+        return AugmentedRows(X, w, first_row)
+    return PatternPlan(X, w, first_row, n_components)
+
+
+def piece_stats(models, rows, start, n_threads):
+    """The expanded statistics (SuffStats about the means) of one prepared piece."""
+    if isinstance(rows, AugmentedRows):
+        aug = AugmentedDiag(models.covariance_type, models.weights, models.means,
+                            models.U, rows.fill, models.dtype)
+        if rows.workspace is None:
+            rows.workspace = _estep.StatsWorkspace(
+                rows.X.shape[0], models.n_components, rows.X.shape[1], "diag")
+        st = _sources._with_row_offset(start, _estep.suff_stats, rows.X, rows.w,
+                                       aug.model, n_threads, rows.workspace)
+        return aug.expanded(st)
+    total = ExpandedStats(models.covariance_type, models.means)
+    for group in rows.groups:
+        rows_stats(models, group, total, start, n_threads)
+    for pat in rows.patterns:
+        marg = models.of(pat.observed, pat.missing)
+        if pat.workspace is None:
+            pat.workspace = _estep.StatsWorkspace(
+                pat.X.shape[0], models.n_components, pat.observed.size,
+                models.covariance_type)
+        st = _pattern_call(start, pat, _estep.suff_stats, pat.X, pat.w,
+                           marg.model, n_threads, pat.workspace)
+        total.add(marg, st)
+    return total.suff_stats()
+
+
+def piece_outputs(models, rows, start, n_threads, outs, **wanted):
+    """Fill ``outs`` (the requested per-row outputs of the piece) in place."""
+    if isinstance(rows, AugmentedRows):
+        aug = AugmentedDiag(models.covariance_type, models.weights, models.means,
+                            models.U, rows.fill, models.dtype)
+        parts = _sources._with_row_offset(start, _estep.per_sample, rows.X, aug.model,
+                                          n_threads, **wanted)
+        for out, part in zip(outs, parts):
+            out[:] = part
+        return
+    for group in rows.groups:
+        rows_outputs(models, group, outs, start, wanted, n_threads)
+    for pat in rows.patterns:
+        marg = models.of(pat.observed, pat.missing)
+        parts = _pattern_call(start, pat, _estep.per_sample, pat.X, marg.model,
+                              n_threads, **wanted)
+        for out, part in zip(outs, parts):
+            out[pat.rows] = part
+
+
+def _pattern_call(start, pat, func, *args, **kwargs):
+    """Call a kernel wrapper on a pattern's rows; name the row of X if it fails."""
+    try:
+        return func(*args, **kwargs)
+    except ValueError as exc:
+        msg = str(exc)
+        if not msg.startswith("Row "):
+            raise
+        local = int(msg.split()[1])
+        row = start + int(pat.rows[local])
+        raise ValueError(f"Row {row} of X" + msg[msg.index(" of X") + 5:]) from exc
+
+
+def mean_imputed(X, w=None):
+    """X with each NaN replaced by the (weighted) mean of its column's observed values."""
+    if not np.isnan(X).any():
+        return X
+    obs = ~np.isnan(X)
+    ww = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    Xz = np.where(obs, X, 0).astype(np.float64)
+    den = ww @ obs
+    col_means = np.divide(ww @ Xz, den, out=np.zeros(X.shape[1]), where=den > 0)
+    out = np.where(obs, X, col_means.astype(X.dtype))
+    return np.ascontiguousarray(out, dtype=X.dtype)
+
+
+# ---------------------------------------------------------------------- dask
+
+
+def _chunk_stats(x, w, start, model_args, n_threads):
+    """Worker side: the expanded statistics of one chunk of a dask X with NaN."""
+    from ._threads import blas_single_thread, effective_n_threads
+
+    models = MarginalModels(*model_args)
+    x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
+    w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    with blas_single_thread():
+        rows = prepare(models.covariance_type, x, w, start, models.n_components)
+        return piece_stats(models, rows, start, effective_n_threads(n_threads))
+
+
+def _chunk_outputs(x, start, model_args, n_threads, name):
+    """Worker side: one per-sample output of one chunk, each row under the marginal
+    model of its observed features (a chunk without NaN: the ordinary pass)."""
+    from ._threads import blas_single_thread, effective_n_threads
+
+    models = MarginalModels(*model_args)
+    x = np.ascontiguousarray(np.asarray(x), dtype=models.dtype)
+    threads = effective_n_threads(n_threads)
+    with blas_single_thread():
+        if not np.isnan(x).any():
+            model = _estep.KernelModel(models.covariance_type, models.weights,
+                                       models.means, models.U, models.dtype)
+            (out,) = _estep.per_sample(x, model, threads, **{name: True})
+        else:
+            n, K = x.shape[0], models.n_components
+            out = {"lse": lambda: np.empty(n), "labels": lambda: np.empty(n, np.intp),
+                   "resp": lambda: np.empty((n, K), dtype=models.dtype)}[name]()
+            rows = prepare(models.covariance_type, x, None, start, models.n_components)
+            piece_outputs(models, rows, start, threads, [out], **{name: True})
+    return out.astype(models.dtype, copy=False) if name == "lse" else out
+
+
+def _chunk_check(x, w, start):
+    """Worker side: refuse infinity, rows without an observed feature, bad weights."""
+    check_missing_values(np.asarray(x), first_row=start)
+    if w is None:
+        return False
+    w = np.asarray(w, dtype=np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValueError(
+            f"sample_weight[{start + int(np.flatnonzero(bad)[0])}] is negative, NaN or "
+            "infinite; weights must be finite and >= 0.")
+    return bool((w > 0).any())
+
+
+class DaskMissingSource:
+    """Stats source over a dask X with NaN: each chunk's expanded statistics are
+    computed where the chunk lives (grouped by pattern there), added in chunk order."""
+
+    lazy = True
+    missing = True
+
+    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads):
+        from . import _dask
+
+        self.X, self.w = X, sample_weight
+        self.n_samples, self.n_features = int(X.shape[0]), int(X.shape[1])
+        self.dtype = _sources.compute_dtype(X.dtype)
+        self.covariance_type = covariance_type
+        self.n_components = n_components
+        self.n_threads = n_threads
+        self._blocks = _dask._blocks(X, sample_weight)
+        self._init = None
+
+    def init_data(self, random_state):
+        import dask
+
+        if self._init is None:
+            size = _sources.init_sample_size(
+                self.n_samples, self.n_components, self.n_features)
+            rows = _sources.subsample_rows(self.n_samples, size, random_state)
+            X0, w0 = (self.X, self.w) if rows.size == self.n_samples else (
+                self.X[rows], None if self.w is None else self.w[rows])
+            X0, w0 = dask.compute(X0, w0)
+            X0 = np.ascontiguousarray(X0, dtype=self.dtype)
+            w0 = None if w0 is None else np.ascontiguousarray(w0, dtype=np.float64)
+            _sources.check_init_weights(w0, rows.size)
+            self._init = mean_imputed(X0, w0), w0
+        return self._init
+
+    def model(self, weights, means, precisions_cholesky, log_weights=None):
+        return MarginalModels(self.covariance_type, weights, means, precisions_cholesky,
+                              self.dtype)
+
+    def stats(self, weights, means, precisions_cholesky, log_weights=None):
+        import dask
+
+        args = dask.delayed(_model_args(self.covariance_type, weights, means,
+                                        precisions_cholesky, self.dtype), pure=True)
+        xs, ws, starts = self._blocks
+        tasks = [dask.delayed(_chunk_stats, pure=True)(x, w, s, args, self.n_threads)
+                 for x, w, s in zip(xs, ws, starts)]
+        parts = dask.compute(*tasks)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+
+def _model_args(covariance_type, weights, means, precisions_cholesky, dtype):
+    return (covariance_type, np.asarray(weights, dtype=np.float64),
+            np.asarray(means, dtype=np.float64),
+            np.asarray(precisions_cholesky, dtype=np.float64), np.dtype(dtype))
+
+
+def _validated_dask(est, X, sample_weight, *, reset, ensure_min_samples=1):
+    import dask
+    import dask.array as da
+
+    from . import _dask
+
+    if not isinstance(X, da.Array):
+        X = da.from_array(np.asarray(X))
+    X = _dask._check_dask_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples)
+    w = _dask._weights_as_dask(sample_weight, X)
+    xs, ws, starts = _dask._blocks(X, w)
+    checks = [dask.delayed(_chunk_check)(x, wb, s) for x, wb, s in zip(xs, ws, starts)]
+    results = dask.compute(*checks, da.isnan(X).any())
+    if w is not None and not any(results[:-1]):
+        raise ValueError("sample_weight is zero for every sample; nothing to fit.")
+    return X, w, bool(results[-1])
+
+
+def dask_source(est, X, sample_weight, args, *, reset, ensure_min_samples):
+    """A DaskMissingSource when the dask X holds NaN, else None (the ordinary path)."""
+    X, w, any_nan = _validated_dask(est, X, sample_weight, reset=reset,
+                                    ensure_min_samples=ensure_min_samples)
+    if not any_nan:
+        return None
+    cov_type, n_components, _ = args
+    return DaskMissingSource(X, w, cov_type, n_components, est.n_threads)
+
+
+def per_sample_lazy(est, X, what):
+    """``what`` in {'lse', 'resp', 'labels'} of each row of a dask X with NaN, lazily."""
+    from . import _dask
+
+    X = _dask._check_dask_X(est, X, reset=False)
+    dtype = _sources.compute_dtype(X.dtype)
+    model_args = _model_args(est._kernel_type, est.weights_, est.means_,
+                             est.precisions_cholesky_, dtype)
+    K = len(est.weights_)
+    n_threads = est.n_threads
+
+    def block(x, block_info=None):
+        start = block_info[0]["array-location"][0][0] if block_info else 0
+        return _chunk_outputs(x, start, model_args, n_threads, what)
+
+    if what == "resp":
+        return X.map_blocks(block, dtype=dtype, chunks=(X.chunks[0], (K,)))
+    out_dtype = np.intp if what == "labels" else dtype
+    return X.map_blocks(block, dtype=out_dtype, drop_axis=1)
+
+
+def dask_score(est, X, sample_weight):
+    """(Weighted) mean log-likelihood of a dask X with NaN, computed now."""
+    X, w, _ = _validated_dask(est, X, sample_weight, reset=False)
+    lse = per_sample_lazy(est, X, "lse").astype(np.float64)
+    if w is None:
+        return float(lse.mean().compute())
+    import dask
+
+    total, weight = dask.compute((w * lse).sum(), w.sum())
+    return float(total / weight)

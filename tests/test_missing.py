@@ -1,0 +1,411 @@
+"""GaussianMixture(missing='marginalize'): EM for data with missing entries (NaN).
+
+Checked against a plain numpy EM with missing values written here (each row's
+marginal density, conditional means and covariances of its missing block, computed
+row by row), against the complete-data fit when nothing is missing (bit for bit), and
+on data drawn from a known mixture.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+
+from gmmfast import GaussianMixture, InvalidParameterError
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+# ------------------------------------------------------------ the reference
+
+
+def _as_full(cov, covariance_type, K, D):
+    if covariance_type == "full":
+        return np.array(cov, dtype=np.float64)
+    if covariance_type == "tied":
+        return np.repeat(np.asarray(cov, dtype=np.float64)[None], K, axis=0)
+    if covariance_type == "diag":
+        return np.array([np.diag(c) for c in cov])
+    return np.array([np.eye(D) * c for c in cov])
+
+
+def reference_em(X, w, weights, means, cov, covariance_type, reg_covar, n_iter):
+    """n_iter EM iterations for data missing at random, written row by row.
+
+    Returns (weights, means, covariances, lower bound of the last E-step).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, D = X.shape
+    K = len(weights)
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    eps = np.finfo(np.float64).eps
+    weights, means = np.array(weights, dtype=np.float64), np.array(means, dtype=np.float64)
+    for _ in range(n_iter):
+        S = _as_full(cov, covariance_type, K, D)
+        logp = np.empty((n, K))
+        xhat = np.empty((n, K, D))
+        chat = np.zeros((n, K, D, D))
+        for i in range(n):
+            o = ~np.isnan(X[i])
+            m = ~o
+            for k in range(K):
+                Soo = S[k][np.ix_(o, o)]
+                logp[i, k] = np.log(weights[k]) + multivariate_normal.logpdf(
+                    X[i, o], means[k, o], Soo)
+                xhat[i, k, o] = X[i, o]
+                if m.any():
+                    B = S[k][np.ix_(m, o)] @ np.linalg.inv(Soo)
+                    xhat[i, k, m] = means[k, m] + B @ (X[i, o] - means[k, o])
+                    chat[i, k][np.ix_(m, m)] = S[k][np.ix_(m, m)] - B @ S[k][np.ix_(o, m)]
+        lse = logsumexp(logp, axis=1)
+        bound = (w @ lse) / w.sum()
+        R = np.exp(logp - lse[:, None]) * w[:, None]
+        nk = R.sum(axis=0) + 10 * eps
+        means = np.einsum("nk,nkd->kd", R, xhat) / nk[:, None]
+        scat = np.empty((K, D, D))
+        for k in range(K):
+            dz = xhat[:, k] - means[k]
+            scat[k] = (np.einsum("n,nd,ne->de", R[:, k], dz, dz)
+                       + np.einsum("n,nde->de", R[:, k], chat[:, k]))
+        if covariance_type == "full":
+            cov = scat / nk[:, None, None] + reg_covar * np.eye(D)
+        elif covariance_type == "tied":
+            cov = scat.sum(axis=0) / nk.sum() + reg_covar * np.eye(D)
+        elif covariance_type == "diag":
+            cov = np.diagonal(scat, axis1=1, axis2=2) / nk[:, None] + reg_covar
+        else:
+            cov = np.trace(scat, axis1=1, axis2=2) / nk / D + reg_covar
+        weights = nk / nk.sum()
+    return weights, means, cov, bound
+
+
+def _data(n=300, D=4, seed=0, frac=0.2, offset=0.0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(D, D)) * 0.5 + np.eye(D)
+    X = np.vstack([rng.normal(0, 1, (n // 2, D)) @ A,
+                   rng.normal(2.5, 0.7, (n - n // 2, D))]) + offset
+    Xn = X.copy()
+    Xn[rng.random(X.shape) < frac] = np.nan
+    keep = ~np.isnan(Xn).all(axis=1)
+    return Xn[keep], X[keep]
+
+
+def _start(X, covariance_type, K=2, seed=1):
+    """A start away from the solution: means of two random rows' observed values."""
+    Xc = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+    rng = np.random.default_rng(seed)
+    means = Xc[rng.choice(len(X), K, replace=False)]
+    var = np.nanvar(X, axis=0)
+    cov = {"full": np.repeat(np.diag(var)[None], K, 0), "tied": np.diag(var),
+           "diag": np.repeat(var[None], K, 0),
+           "spherical": np.full(K, var.mean())}[covariance_type]
+    prec = {"full": lambda c: np.linalg.inv(c), "tied": np.linalg.inv,
+            "diag": lambda c: 1 / c, "spherical": lambda c: 1 / c}[covariance_type](cov)
+    return np.full(K, 1.0 / K), means, cov, prec
+
+
+def _fit(X, covariance_type, n_iter, w=None, start=None, **kw):
+    weights, means, cov, prec = start or _start(np.asarray(X), covariance_type)
+    gm = GaussianMixture(2, covariance_type=covariance_type, missing="marginalize",
+                         weights_init=weights, means_init=means, precisions_init=prec,
+                         max_iter=n_iter, tol=0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gm.fit(X, sample_weight=w)
+
+
+# ------------------------------------------------------------ exact EM
+
+
+@pytest.fixture(params=["kernel", "rows"])
+def path(request, monkeypatch):
+    """'full' and 'tied' run a pattern through its own kernel pass or, when it has
+    few rows, through the row-by-row path: force one or the other."""
+    from gmmfast import _missing
+
+    monkeypatch.setattr(_missing, "kernel_pass_pays",
+                        lambda *args: request.param == "kernel")
+    return request.param
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_same_model_as_numpy_em(covariance_type, weighted, path):
+    X, _ = _data()
+    w = np.random.default_rng(3).uniform(0.2, 3.0, len(X)) if weighted else None
+    gm = _fit(X, covariance_type, 8, w=w)
+    weights, means, cov, _ = _start(X, covariance_type)
+    ref = reference_em(X, w, weights, means, cov, covariance_type, gm.reg_covar, 8)
+    # both compute the same sums in a different order: 8 iterations of rounding in
+    # well-conditioned 4-D data stay far below 1e-10 (relative to the parameters' size)
+    np.testing.assert_allclose(gm.weights_, ref[0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(gm.means_, ref[1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(gm.covariances_, ref[2], rtol=0, atol=1e-10)
+    # lower_bound_ is the bound of the last E-step, as the reference's
+    assert abs(gm.lower_bound_ - ref[3]) < 1e-10
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_same_model_as_numpy_em_far_from_origin(covariance_type, path):
+    # the kernels take their moments about the mixture mean or each component's
+    # mean, never about zero: an offset of 1e3 costs no accuracy
+    X, _ = _data(offset=1e3, seed=5)
+    gm = _fit(X, covariance_type, 5)
+    weights, means, cov, _ = _start(X, covariance_type)
+    ref = reference_em(X, None, weights, means, cov, covariance_type, gm.reg_covar, 5)
+    # means of ~1e3 hold 1e3 * eps * (a few hundred additions) ~ 1e-11 of rounding
+    np.testing.assert_allclose(gm.means_, ref[1], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(gm.covariances_, ref[2], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32(covariance_type, path):
+    X, _ = _data(seed=2)
+    g64 = _fit(X, covariance_type, 5)
+    g32 = _fit(X.astype(np.float32), covariance_type, 5)
+    assert g32.means_.dtype == np.float32
+    assert g32.covariances_.dtype == np.float32
+    # float32 log-densities and data carry ~1e-7 relative rounding; five iterations
+    # of EM amplify it by the sensitivity of the fixed point (measured ~1e-6)
+    np.testing.assert_allclose(g32.means_, g64.means_, rtol=0, atol=2e-5)
+    np.testing.assert_allclose(g32.covariances_, g64.covariances_, rtol=0, atol=2e-5)
+    # per-sample outputs of float32 data with holes are float32 too
+    assert g32.score_samples(X.astype(np.float32)).dtype == np.float32
+    assert g32.predict_proba(X.astype(np.float32)).dtype == np.float32
+
+
+def test_integer_weights_are_repeated_rows():
+    X, _ = _data(seed=4)
+    reps = np.random.default_rng(0).integers(0, 3, len(X))
+    X = X[reps > 0]
+    reps = reps[reps > 0]
+    start = _start(X, "full")
+    a = _fit(X, "full", 6, w=reps.astype(float), start=start)
+    b = _fit(np.repeat(X, reps, axis=0), "full", 6, start=start)
+    # the same sums, added in another order
+    np.testing.assert_allclose(a.means_, b.means_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------ the per-sample methods
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_per_sample_outputs_are_marginal(covariance_type, path):
+    X, _ = _data(seed=6)
+    gm = _fit(X, covariance_type, 4)
+    K, D = gm.means_.shape
+    S = _as_full(gm.covariances_, covariance_type, K, D)
+    logp = np.empty((len(X), K))
+    for i, x in enumerate(X):
+        o = ~np.isnan(x)
+        for k in range(K):
+            logp[i, k] = np.log(gm.weights_[k]) + multivariate_normal.logpdf(
+                x[o], gm.means_[k, o], S[k][np.ix_(o, o)])
+    lse = logsumexp(logp, axis=1)
+    # the kernels' log-densities agree with scipy's to a few ulps of their size (~10)
+    np.testing.assert_allclose(gm.score_samples(X), lse, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gm.predict_proba(X), np.exp(logp - lse[:, None]),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(gm.predict(X), logp.argmax(axis=1))
+    assert gm.score(X) == pytest.approx(lse.mean(), abs=1e-12)
+    w = np.linspace(0.5, 2, len(X))
+    assert gm.score(X, sample_weight=w) == pytest.approx(w @ lse / w.sum(), abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = _fit(X, covariance_type, 4).fit_predict(X)
+    np.testing.assert_array_equal(labels, gm.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_no_nan_is_bit_identical_to_complete_data_fit(covariance_type):
+    _, X = _data(seed=7)
+    kw = dict(covariance_type=covariance_type, random_state=0, n_init=2)
+    a = GaussianMixture(3, **kw).fit(X)
+    b = GaussianMixture(3, missing="marginalize", **kw).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert np.array_equal(a.score_samples(X), b.score_samples(X))
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    # scoring data with holes on a model fitted without
+    Xn, _ = _data(seed=7)
+    assert np.isfinite(b.score_samples(Xn)).all()
+
+
+def test_default_refuses_nan():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2).fit(X)
+    gm = GaussianMixture(2, missing="marginalize", random_state=0).fit(X)
+    gm.set_params(missing="error")
+    with pytest.raises(ValueError, match="NaN"):
+        gm.score_samples(X)
+
+
+def test_row_without_observed_feature_is_named():
+    X, _ = _data()
+    X[17] = np.nan
+    with pytest.raises(ValueError, match=r"Row 17 of X has every feature missing"):
+        GaussianMixture(2, missing="marginalize").fit(X)
+    gm = GaussianMixture(2, missing="marginalize", random_state=0).fit(np.delete(X, 17, 0))
+    with pytest.raises(ValueError, match=r"Row 17 of X has every feature missing"):
+        gm.predict(X)
+
+
+def test_infinity_is_refused():
+    X, _ = _data()
+    X[5, 1] = np.inf
+    with pytest.raises(ValueError, match=r"infinity \(inf\) in row 5"):
+        GaussianMixture(2, missing="marginalize").fit(X)
+
+
+def test_bad_missing_parameter():
+    with pytest.raises(InvalidParameterError, match="'missing' parameter"):
+        GaussianMixture(2, missing="drop").fit(np.eye(4))
+
+
+def test_partial_fit_refuses_nan():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="partial_fit does not take missing values"):
+        GaussianMixture(2, missing="marginalize").partial_fit(X)
+
+
+# ------------------------------------------------ memmap and dask inputs
+
+
+def test_memmap_gives_the_in_memory_model(tmp_path, monkeypatch):
+    from gmmfast import _sources
+
+    X, _ = _data(n=3000, seed=8)
+    path = tmp_path / "X.dat"
+    mm = np.memmap(path, dtype=X.dtype, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    mm = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+    # read in several pieces, each grouped by pattern as it is read
+    monkeypatch.setattr(_sources, "READ_BYTES", 8 * 4 * 700)
+    a = _fit(X, "full", 6)
+    b = _fit(mm, "full", 6)
+    # the same statistics, summed piece by piece in another order
+    np.testing.assert_allclose(b.means_, a.means_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.score_samples(mm), a.score_samples(X), rtol=0, atol=1e-12)
+    # default init (k-means on the mean-imputed rows) runs on a memmap too
+    gm = GaussianMixture(2, missing="marginalize", random_state=0).fit(mm)
+    assert np.isfinite(gm.score(mm))
+
+
+def test_dask_gives_the_in_memory_model():
+    import dask
+    import dask.array as da
+
+    X, _ = _data(n=2000, seed=9)
+    w = np.random.default_rng(1).uniform(0.5, 2, len(X))
+    a = _fit(X, "diag", 6, w=w)
+    with dask.config.set(scheduler="synchronous"):
+        Xd = da.from_array(X, chunks=(400, -1))
+        b = _fit(Xd, "diag", 6, w=da.from_array(w, chunks=400))
+        np.testing.assert_allclose(b.means_, a.means_, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=0, atol=1e-12)
+        lazy = b.score_samples(Xd)
+        assert isinstance(lazy, da.Array)
+        np.testing.assert_allclose(lazy.compute(), a.score_samples(X), rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(b.predict(Xd).compute(), a.predict(X))
+        np.testing.assert_allclose(b.predict_proba(Xd).compute(), a.predict_proba(X),
+                                   rtol=0, atol=1e-12)
+        assert b.score(Xd) == pytest.approx(a.score(X), abs=1e-12)
+        X[3] = np.nan
+        with pytest.raises(ValueError, match="Row 3 of X has every feature missing"):
+            _fit(da.from_array(X, chunks=(400, -1)), "diag", 2)
+
+
+# ------------------------------------------------ a known mixture
+
+
+def _truth(seed=0):
+    rng = np.random.default_rng(seed)
+    D = 3
+    means = np.array([[0.0, 0.0, 0.0], [3.0, 2.0, -1.0]])
+    covs = []
+    for _ in range(2):
+        A = rng.normal(size=(D, D))
+        covs.append(A @ A.T / D + 0.3 * np.eye(D))
+    return np.array([0.4, 0.6]), means, np.array(covs)
+
+
+def _draw(n, truth, rng):
+    weights, means, covs = truth
+    z = rng.choice(2, n, p=weights)
+    X = np.empty((n, means.shape[1]))
+    for k in range(2):
+        X[z == k] = rng.multivariate_normal(means[k], covs[k], (z == k).sum())
+    return X
+
+
+def _error(gm, truth):
+    """Parameter error, components matched by their means."""
+    order = np.argsort(gm.means_[:, 0])
+    return (np.abs(gm.means_[order] - truth[1]).max()
+            + np.abs(gm.covariances_[order] - truth[2]).max())
+
+
+def test_estimates_approach_the_truth_and_beat_simple_fixes():
+    truth = _truth()
+    rng = np.random.default_rng(11)
+    errors = []
+    for n in (500, 5000, 50000):
+        X = _draw(n, truth, rng)
+        # missing at random: x_2 is missing more often when x_0 is large (MAR, not
+        # MCAR: complete-case analysis is biased)
+        p = np.where(X[:, 0] > 1.5, 0.6, 0.1)
+        Xn = X.copy()
+        Xn[rng.random(n) < p, 2] = np.nan
+        Xn[:, :2][rng.random((n, 2)) < 0.1] = np.nan
+        Xn = Xn[~np.isnan(Xn).all(axis=1)]
+        gm = GaussianMixture(2, missing="marginalize", random_state=0, tol=1e-8,
+                             max_iter=500).fit(Xn)
+        errors.append(_error(gm, truth))
+        if n == 50000:
+            cc = GaussianMixture(2, random_state=0, tol=1e-8, max_iter=500).fit(
+                Xn[~np.isnan(Xn).any(axis=1)])
+            imp = GaussianMixture(2, random_state=0, tol=1e-8, max_iter=500).fit(
+                np.where(np.isnan(Xn), np.nanmean(Xn, axis=0), Xn))
+            assert errors[-1] < 0.5 * _error(cc, truth)
+            assert errors[-1] < 0.5 * _error(imp, truth)
+    # sampling error ~ 1/sqrt(n): tenfold n, about a third of the error
+    assert errors[1] < errors[0] and errors[2] < errors[1]
+    assert errors[2] < 0.05
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 9])
+def test_small_inverses_of_the_row_by_row_path(m):
+    from gmmfast._missing import _small_inverse
+
+    rng = np.random.default_rng(m)
+    A = rng.normal(size=(3, 11, m, m))
+    A = A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(m)
+    inv, half_logdet = _small_inverse(A)
+    # closed forms (m <= 2) and a Cholesky factor of our own against LAPACK, on
+    # matrices of condition <~1e3: rounding of a few ulps times the condition
+    np.testing.assert_allclose(inv, np.linalg.inv(A), rtol=0,
+                               atol=1e-12 * np.abs(np.linalg.inv(A)).max())
+    np.testing.assert_allclose(half_logdet, 0.5 * np.linalg.slogdet(A)[1], rtol=0,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
+    from gmmfast import _missing
+
+    # several row blocks, so that two threads share the row-by-row work
+    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 2 * 64)
+    X, _ = _data(n=3000, seed=12)
+    fits = [_fit(X, covariance_type, 4, n_threads=t) for t in (1, 2)]
+    for name in ("weights_", "means_", "covariances_"):
+        assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name)), name
+    assert fits[0].lower_bounds_ == fits[1].lower_bounds_
+    assert np.array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
