@@ -151,7 +151,8 @@ ISA_BUILDS = {
 }
 
 # sysconfig.get_platform()'s last field, as ISA_BUILDS names the machine
-_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "mingw_x86_64": "x86_64",
+             "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 def isa_builds(compiler_type, platform):
