@@ -45,15 +45,31 @@ typedef void gmm_diag_moments_fn(const double *, ptrdiff_t, const double *, ptrd
                                  ptrdiff_t, double *, double *);
 
 #if GMM_MAIN_TU
+/* Plain C the compiler vectorises: 4 rows x up to GMM_DIAG_KB components a tile, the
+   innermost loop over components (contiguous in Wt), each lp summed from cst over the
+   features in order, as in the vector builds. */
+#define GMM_DIAG_KB 32
 static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                              const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
-    for (ptrdiff_t k = 0; k < K; k++)
-        for (ptrdiff_t i = 0; i < m; i++) {
-            double s = Wt[P * ldw + k];
-            for (ptrdiff_t p = 0; p < P; p++) s += A[i * lda + p] * Wt[p * ldw + k];
-            lpt[k * m + i] = s;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += GMM_DIAG_KB) {
+        const ptrdiff_t nk = K - k0 < GMM_DIAG_KB ? K - k0 : GMM_DIAG_KB;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
+            const ptrdiff_t nr = m - i0 < 4 ? m - i0 : 4;
+            double acc[4][GMM_DIAG_KB];
+            for (ptrdiff_t r = 0; r < 4; r++)
+                for (ptrdiff_t k = 0; k < nk; k++) acc[r][k] = Wt[P * ldw + k0 + k];
+            for (ptrdiff_t p = 0; p < P; p++) {
+                const double *w = Wt + p * ldw + k0;
+                for (ptrdiff_t r = 0; r < 4; r++) {   /* rows past m: A's zero rows */
+                    const double a = A[(i0 + r) * lda + p];
+                    for (ptrdiff_t k = 0; k < nk; k++) acc[r][k] += a * w[k];
+                }
+            }
+            for (ptrdiff_t k = 0; k < nk; k++)
+                for (ptrdiff_t r = 0; r < nr; r++) lpt[(k0 + k) * m + i0 + r] = acc[r][k];
         }
+    }
 }
 
 static void gmm_diag_moments_base(const double *R, ptrdiff_t K, const double *A,

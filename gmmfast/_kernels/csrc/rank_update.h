@@ -159,12 +159,21 @@ GMM_INLINE void gmm_full32_scatter_add(const float *T, ptrdiff_t D, double nb,
 #define GMM_RANK_TILES_BASE(name, T)                                                    \
 static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
 {                                                                                       \
-    for (ptrdiff_t a = 0; a < D; a++)                                                   \
-        for (ptrdiff_t b = 0; b <= a; b++) {                                            \
-            T t = 0;                                                                    \
-            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * ld + a] * Z[i * ld + b];       \
-            Tt[a * ld + b] = t;                                                         \
+    /* 4 rows of T at a time, accumulated in place over the rows of Z, the innermost   \
+       loop along a row of T (contiguous in Z and T: the compiler vectorises it) */    \
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
+        const ptrdiff_t na = D - a0 < 4 ? D - a0 : 4;                                   \
+        for (ptrdiff_t r = 0; r < na; r++)                                              \
+            for (ptrdiff_t b = 0; b <= a0 + r; b++) Tt[(a0 + r) * ld + b] = (T) 0;      \
+        for (ptrdiff_t i = 0; i < m; i++) {                                             \
+            const T *z = Z + i * ld;                                                    \
+            for (ptrdiff_t r = 0; r < na; r++) {                                        \
+                const T za = z[a0 + r];                                                 \
+                T *t = Tt + (a0 + r) * ld;                                              \
+                for (ptrdiff_t b = 0; b <= a0 + r; b++) t[b] += za * z[b];              \
+            }                                                                           \
         }                                                                               \
+    }                                                                                   \
 }
 #if GMM_MAIN_TU
 GMM_RANK_TILES_BASE(gmm_rank_tiles_f_base, float)
