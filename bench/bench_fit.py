@@ -250,7 +250,8 @@ def main(argv=None):
     started = time.perf_counter()
     info = _machine.machine_info()
     config = info["gmmfast config"]
-    log(f"gmmfast kernels: {config['isa']} (built: {', '.join(config['isa_builds'])})")
+    if "isa" in config:   # gmmfast before the per-build translation units has no "isa"
+        log(f"gmmfast kernels: {config['isa']} (built: {', '.join(config['isa_builds'])})")
     log(f"measuring GEMM and exp rates on one thread ...")
     rates = _machine.measure_rates(quick=args.quick)
     log("  " + ", ".join(

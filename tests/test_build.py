@@ -59,6 +59,41 @@ def test_show_config_reports_the_build():
         assert info["n_threads"] == 1
 
 
+def test_show_config_names_the_kernel_build():
+    import io
+
+    out = io.StringIO()
+    info = gmmfast.show_config(file=out)
+    assert info["isa"] == _kernels.vmath_impl()
+    assert info["isa_builds"] == _kernels.isa_builds()
+    assert info["isa"] in info["isa_builds"]
+    assert f"kernels: {info['isa']} (built: {', '.join(info['isa_builds'])})" in out.getvalue()
+
+
+def test_gmmfast_isa_caps_the_build_in_a_new_process():
+    # GMMFAST_ISA is read once, at import: each cap in a child process
+    import subprocess
+    import sys
+
+    code = "from gmmfast import _kernels; print(_kernels.vmath_impl())"
+    builds = _kernels.isa_builds()
+    got = {}
+    for cap in ("baseline", "avx2", "neon", "avx512"):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(os.environ, GMMFAST_ISA=cap), timeout=120,
+                              cwd=str(PACKAGE.parent.parent))
+        assert proc.returncode == 0, proc.stderr
+        got[cap] = proc.stdout.strip()
+    assert got["baseline"] == "baseline"
+    # the caps never give a build that is not compiled in, nor a wider one than asked
+    assert set(got.values()) <= set(builds)
+    assert got["avx2"] == got["neon"] in ("avx2+fma", "neon", "baseline")
+    if "GMMFAST_ISA" not in os.environ:   # this process chose without a cap: the widest
+        assert got["avx512"] == _kernels.vmath_impl()
+    if "neon" in builds:   # aarch64: every CPU runs it
+        assert got["avx2"] == got["avx512"] == "neon"
+
+
 def test_threadpoolctl_controls_the_kernels_threads(monkeypatch):
     # OMP_NUM_THREADS set only so that the count is not capped at this machine's CPUs;
     # the runtime read it at start-up, the limit below is what changes its maximum.
