@@ -48,7 +48,7 @@ typedef void gmm_diag_moments_fn(const double *, ptrdiff_t, const double *, ptrd
 /* Plain C the compiler vectorises: 4 rows x up to GMM_DIAG_KB components a tile, the
    innermost loop over components (contiguous in Wt), each lp summed from cst over the
    features in order, as in the vector builds. */
-#define GMM_DIAG_KB 32
+#define GMM_DIAG_KB 8
 static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                              const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
@@ -72,18 +72,30 @@ static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdi
     }
 }
 
+/* Tiles of 4 components x 4 columns of C held in a local array (registers) over the
+   rows, each entry adding the rows in order, as the vector builds do. lda is a
+   multiple of 4. */
 static void gmm_diag_moments_base(const double *R, ptrdiff_t K, const double *A,
                                   ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
 {
-    for (ptrdiff_t k = 0; k < K; k++) {
-        const double *r = R + k * m;
-        double *c = C + k * lda;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            const double *a = A + i * lda;
-            for (ptrdiff_t p = 0; p < lda; p++) c[p] += r[i] * a[p];
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += 4) {
+        const ptrdiff_t nk = K - k0 < 4 ? K - k0 : 4;
+        for (ptrdiff_t p0 = 0; p0 < lda; p0 += 4) {
+            double acc[4][4];
+            for (ptrdiff_t k = 0; k < 4; k++)
+                for (int q = 0; q < 4; q++) acc[k][q] = k < nk ? C[(k0 + k) * lda + p0 + q] : 0.0;
+            for (ptrdiff_t i = 0; i < m; i++) {
+                const double *a = A + i * lda + p0;
+                for (ptrdiff_t k = 0; k < 4; k++) {
+                    const double r = k < nk ? R[(k0 + k) * m + i] : 0.0;
+                    for (int q = 0; q < 4; q++) acc[k][q] += r * a[q];
+                }
+            }
+            for (ptrdiff_t k = 0; k < nk; k++)
+                for (int q = 0; q < 4; q++) C[(k0 + k) * lda + p0 + q] = acc[k][q];
         }
-        N[k] += gmm_sum(r, m);
     }
+    for (ptrdiff_t k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
 }
 
 GMM_DISPATCH(gmm_diag_lp_fn, gmm_diag_lp)
