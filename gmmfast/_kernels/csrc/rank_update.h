@@ -235,7 +235,7 @@ GMM_DISPATCH(gmm_full32_scatter_fn, gmm_full32_scatter)
 /* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. The
    AVX-512 build takes these AVX2 row sums and centred rows. */
 static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
-                                               const double *Rk, double *sx)
+                                 const double *Rk, double *sx)
 {
     ptrdiff_t a0 = 0;
     for (; a0 + 4 <= D; a0 += 4) {
@@ -262,9 +262,8 @@ static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
 
 /* gmm_full32_zrows, 8 features at a time (the same operations: one subtraction and one
    product in float32 per entry). */
-static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n,
-                                                     ptrdiff_t D, const double *Rk,
-                                                     const float *cf, float *Z)
+static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                       const double *Rk, const float *cf, float *Z)
 {
     const ptrdiff_t Dp = gmm_full32_dp(D), D8 = D / 8 * 8;
     float *sr = (float *) cf + gmm_full32_dp(D);   /* the rows' square roots, 4 at a time */
@@ -293,12 +292,12 @@ static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n,
 
 /* GMM_RANK_TILES_BASE in tiles of 4 rows x 2 W columns of T (8 accumulators of W
    lanes: W = 8 floats or 4 doubles with AVX2, 16 or 8 with AVX-512, 4 or 2 with NEON;
-   B is the intrinsics' width, 256 or 512, or neon: isa.h's shims), the lower triangle only; a tile whose right half
-   lies above the diagonal or beyond D is done as 4 x W. Each entry sums the rows in
+   B is the intrinsics' width, 256 or 512, or neon: isa.h's shims), the lower triangle
+   only; a tile whose right half lies above the diagonal or beyond D is done as 4 x W. Each entry sums the rows in
    order, whatever W: the builds agree to the bit. ld is a multiple of W: a 4 x 2W tile
    is taken where j0 + W < D, so j0 + 2W <= ld. */
 #define GMM_RANK_TILES_SIMD(name, T, V, W, B, ps)                                       \
-static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)        \
+static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
 {                                                                                       \
     for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
         for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 2 * W) {                   \
