@@ -123,8 +123,8 @@ in_root sh -c 'cd / && GMMFAST_TEST_INSTALLED=1 python -m pytest -q -p no:cachep
 
 step "pytest $*"
 args=()
-for a in "$@"; do   # paths are the checkout's, relative to its top
-    if [[ $a == -* ]]; then args+=("$a"); else args+=("/src/gmmfast/$a"); fi
+for a in "$@"; do   # a path of the checkout (tests/x.py::test) is given relative to its top
+    if [[ -e $repo/${a%%::*} ]]; then args+=("/src/gmmfast/$a"); else args+=("$a"); fi
 done
 in_root sh -c "cd / && GMMFAST_TEST_INSTALLED=1 GMMFAST_EXPECT_OPENMP=1 python -m pytest -q \
     -p no:cacheprovider $(printf ' %q' "${args[@]}")"
