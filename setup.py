@@ -18,6 +18,11 @@ still apply, for a libomp elsewhere.
 GMMFAST_DEBUG
     ``1``: compile with Cython's boundscheck, wraparound and initializedcheck on, and
     without optimisation, for the memory-safety test runs.
+
+The kernels' vector builds (AVX2 and AVX-512 on x86-64, NEON on aarch64) are one C
+translation unit each, compiled with its own flags from ISA_BUILDS below and linked into
+the kernel module, which picks the widest the CPU runs at import
+(gmmfast/_kernels/csrc/isa.h).
 """
 
 import glob
@@ -118,6 +123,52 @@ def _openmp_flags(compiler):
     return ["-fopenmp"], ["-fopenmp"], "install an OpenMP runtime (libgomp with gcc, libomp with clang)"
 
 
+# The vector builds of the kernels: per build, the machines it is built for and its
+# flags per compiler family ("unix": gcc and clang; "msvc": MSVC and clang-cl). Each is
+# gmmfast/_kernels/csrc/isa_<name>.c compiled with these flags (plus the optimisation
+# flags), and the kernel module is told with GMM_BUILD_<NAME>; the module itself, with
+# the baseline build, gets no instruction-set flag, so the wheels run on any CPU of
+# their architecture. MSVC: /arch:AVX2 and /arch:AVX512 (which implies F, CD, BW, DQ,
+# VL); /fp:contract lets it fuse a * b + c in the plain C loops, as gcc and clang do (it
+# does not under /fp:precise since Visual Studio 2022). NEON (ASIMD with FMA) is part
+# of every aarch64 CPU: no flag.
+ISA_BUILDS = {
+    "avx2": {
+        "machines": ("x86_64",),
+        "unix": ["-mavx2", "-mfma"],
+        "msvc": ["/arch:AVX2", "/fp:contract"],
+    },
+    "avx512": {
+        "machines": ("x86_64",),
+        "unix": ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma"],
+        "msvc": ["/arch:AVX512", "/fp:contract"],
+    },
+    "neon": {
+        "machines": ("aarch64",),
+        "unix": [],
+        "msvc": [],
+    },
+}
+
+# sysconfig.get_platform()'s last field, as ISA_BUILDS names the machine
+_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "mingw_x86_64": "x86_64",
+             "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def isa_builds(compiler_type, platform):
+    """The vector builds for a compiler type (distutils' ``compiler.compiler_type``:
+    "unix", "msvc", "mingw32", ...) and a target platform (sysconfig.get_platform():
+    "linux-x86_64", "win-amd64", "macosx-14.0-arm64", ...), as [(name, flags)].
+
+    A platform that names no single machine (macOS "universal2", built for two CPUs by
+    one compiler call) gets none: its wheels run the baseline build.
+    """
+    machine = _MACHINES.get(platform.rsplit("-", 1)[-1].lower())
+    family = "msvc" if compiler_type == "msvc" else "unix"   # mingw32 is gcc
+    return [(name, list(build[family])) for name, build in ISA_BUILDS.items()
+            if machine in build["machines"]]
+
+
 def _probe_openmp(compiler, compile_args, link_args):
     """Compile, link and run a tiny OpenMP program; return (ok, message)."""
     tmp = tempfile.mkdtemp(prefix="gmmfast-omp-")
@@ -183,6 +234,30 @@ class BuildExt(build_ext):
                 print(f"gmmfast: not copying {os.path.basename(built)} into the "
                       f"checkout ({exc})", file=sys.stderr)
 
+    def _add_isa_builds(self, ext):
+        """Compile each vector build of the kernels (ISA_BUILDS) with its own flags and
+        link it into ext. A build the compiler cannot make is left out, with a warning:
+        the module then runs the others (the baseline build always exists)."""
+        from setuptools.errors import CompileError
+
+        names = []
+        for name, flags in isa_builds(self.compiler.compiler_type,
+                                      sysconfig.get_platform()):
+            source = f"gmmfast/_kernels/csrc/isa_{name}.c"
+            try:
+                objects = self.compiler.compile(
+                    [source], output_dir=self.build_temp, depends=ext.depends,
+                    extra_postargs=list(opt_args) + flags)
+            except CompileError:
+                print(f"WARNING: gmmfast's {name} build did not compile "
+                      f"(flags: {' '.join(flags)}); the kernels are built without it.",
+                      file=sys.stderr)
+                continue
+            ext.extra_objects = list(ext.extra_objects or []) + objects
+            ext.define_macros = list(ext.define_macros) + [(f"GMM_BUILD_{name.upper()}", "1")]
+            names.append(name)
+        print(f"gmmfast: kernel builds: baseline{''.join(', ' + n for n in names)}")
+
     def build_extensions(self):
         mode = os.environ.get("GMMFAST_OPENMP", "auto").strip().lower()
         if mode not in {"auto", "required", "off"}:
@@ -220,8 +295,8 @@ class BuildExt(build_ext):
         # An in-tree rebuild skips an extension that is newer than its sources, even
         # when it was built with another OpenMP or debug setting: compare with the
         # setting recorded by the last build, and rebuild if it differs.
-        config = repr([(ext.name, ext.extra_compile_args, ext.extra_link_args)
-                       for ext in self.extensions] + [directives])
+        config = repr([(ext.name, ext.extra_compile_args, ext.extra_link_args,
+                        ext.define_macros) for ext in self.extensions] + [directives])
         stamp = os.path.join(self.build_temp, "gmmfast-build-config.txt")
         try:
             with open(stamp) as f:
@@ -230,6 +305,9 @@ class BuildExt(build_ext):
             previous = None
         if previous != config:
             self.force = self.compiler.force = True
+        for ext in self.extensions:
+            if ext.name == "gmmfast._kernels._core":
+                self._add_isa_builds(ext)
         super().build_extensions()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(stamp, "w") as f:
@@ -256,9 +334,10 @@ extensions = [
     Extension(
         "gmmfast._kernels._core",
         ["gmmfast/_kernels/_core.pyx"],
-        # the route files and C headers it includes: a change to any rebuilds it
+        # the route files and C headers it includes, and the vector builds' C files
+        # (compiled by BuildExt._add_isa_builds): a change to any rebuilds it
         depends=sorted(glob.glob("gmmfast/_kernels/*.p[xy][id]")
-                       + glob.glob("gmmfast/_kernels/csrc/*.h")),
+                       + glob.glob("gmmfast/_kernels/csrc/*.[ch]")),
         include_dirs=[np.get_include(), "gmmfast/_kernels"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args),

@@ -38,6 +38,8 @@ class Case:
     quick_n_iter: int
     #: which estimator runs it: "gmm" (GaussianMixture) or "bgm" (bench_fit --estimator)
     estimator: str = "gmm"
+    #: make_mixture's separation of the means (the "_sep" cases: components far apart)
+    separation: float = 4.0
 
     @property
     def base_name(self):
@@ -55,9 +57,10 @@ def _quick_n(n_samples, n_components):
     return max(n_samples // 50, 20 * n_components, 500)
 
 
-def _case(name, source, n, d, k, cov, n_iter, quick_n_iter):
+def _case(name, source, n, d, k, cov, n_iter, quick_n_iter, separation=4.0):
     quick_n = n if source == "digits" else _quick_n(n, k)
-    return Case(name, source, n, d, k, cov, "float64", n_iter, quick_n, quick_n_iter)
+    return Case(name, source, n, d, k, cov, "float64", n_iter, quick_n, quick_n_iter,
+                separation=separation)
 
 
 _BASE_CASES = [
@@ -69,6 +72,14 @@ _BASE_CASES = [
     # 4 iterations: with 2, scikit-learn's time per iteration on one thread came out at
     # 1331 and 442 ms in two runs of the same code (a difference of two ~4 s fits)
     _case("diag_big", "mixture", 1_000_000, 16, 32, "diag", n_iter=4, quick_n_iter=2),
+    # components far apart (means ~100 apart, deviations 0.3-1): 'full' runs about each
+    # mean (route_full_means: the triangular form and the rank updates), and most
+    # responsibilities are 0 or 1. Not in the default set; the builds' comparison
+    # (GMMFAST_ISA) runs them.
+    _case("mid_sep", "mixture", 200_000, 16, 16, "full", n_iter=5, quick_n_iter=3,
+          separation=100.0),
+    _case("diag_sep", "mixture", 500_000, 16, 32, "diag", n_iter=4, quick_n_iter=2,
+          separation=100.0),
 ]
 
 #: every case by name, float64 cases first then their float32 variants
@@ -78,7 +89,7 @@ CASES.update(
 )
 
 #: what a plain run measures: all float64 cases, and float32 where it matters (large N)
-DEFAULT_CASES = [c.name for c in _BASE_CASES] + [
+DEFAULT_CASES = [c.name for c in _BASE_CASES if not c.name.endswith("_sep")] + [
     "tall2d_f32",
     "mid_f32",
     "wide_f32",
@@ -155,7 +166,8 @@ def make_data(case, quick=False):
         X = load_digits_pca()
     else:
         X = make_mixture(
-            n_samples, case.n_features, case.n_components, case.covariance_type, case_seed(case)
+            n_samples, case.n_features, case.n_components, case.covariance_type, case_seed(case),
+            separation=case.separation,
         )
     if X.shape[1] != case.n_features:
         raise RuntimeError(f"case {case.name}: expected {case.n_features} features, got {X.shape[1]}")

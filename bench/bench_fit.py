@@ -4,6 +4,11 @@
     python bench/bench_fit.py --quick              # every case at ~1/50 size: smoke test
     python bench/bench_fit.py --cases mid,wide --repeats 5 --threads 1,8 \\
         --markdown bench/RESULTS.md --json results.json
+    GMMFAST_ISA=baseline python bench/bench_fit.py --quick   # another build of the kernels
+
+GMMFAST_ISA (baseline, avx2, neon, avx512) caps the build of gmmfast's kernels chosen at
+import, here and in the end-to-end child processes; the report's "gmmfast config" names
+the build that ran ("isa").
 
 Per case, two parts (see bench/README.md for every column):
 
@@ -244,6 +249,9 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     info = _machine.machine_info()
+    config = info["gmmfast config"]
+    if "isa" in config:   # gmmfast before the per-build translation units has no "isa"
+        log(f"gmmfast kernels: {config['isa']} (built: {', '.join(config['isa_builds'])})")
     log(f"measuring GEMM and exp rates on one thread ...")
     rates = _machine.measure_rates(quick=args.quick)
     log("  " + ", ".join(

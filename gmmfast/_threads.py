@@ -92,8 +92,11 @@ def show_config(file=None):
     Returns
     -------
     dict with keys ``version``, ``openmp`` (bool: kernels compiled with OpenMP),
-    ``n_threads`` (threads a fit uses with ``n_threads=None``), ``cpu_count`` and
-    ``blas`` (the BLAS libraries numpy/scipy loaded, from threadpoolctl).
+    ``n_threads`` (threads a fit uses with ``n_threads=None``), ``cpu_count``,
+    ``isa`` (the build of the kernels this CPU runs: ``"avx512"``, ``"avx2+fma"``,
+    ``"neon"`` or ``"baseline"``; ``GMMFAST_ISA`` caps it), ``isa_builds`` (the builds
+    compiled in, a tuple) and ``blas`` (the BLAS libraries numpy/scipy loaded, from
+    threadpoolctl).
     """
     from threadpoolctl import threadpool_info
 
@@ -104,6 +107,8 @@ def show_config(file=None):
         "openmp": _kernels.openmp_enabled(),
         "n_threads": effective_n_threads(None),
         "cpu_count": _cpu_count(),
+        "isa": _kernels.vmath_impl(),
+        "isa_builds": _kernels.isa_builds(),
         "blas": sorted(
             {
                 f"{lib.get('internal_api')} {lib.get('version')} "
@@ -119,6 +124,7 @@ def show_config(file=None):
             f"  OpenMP: {'on' if info['openmp'] else 'off (kernels run on one thread)'}",
             f"  threads per fit (n_threads=None): {info['n_threads']}",
             f"  CPUs available: {info['cpu_count']}",
+            f"  kernels: {info['isa']} (built: {', '.join(info['isa_builds'])})",
             f"  BLAS: {', '.join(info['blas']) or 'not loaded'}",
         ]
         print("\n".join(lines), file=file)

@@ -59,6 +59,41 @@ def test_show_config_reports_the_build():
         assert info["n_threads"] == 1
 
 
+def test_show_config_names_the_kernel_build():
+    import io
+
+    out = io.StringIO()
+    info = gmmfast.show_config(file=out)
+    assert info["isa"] == _kernels.vmath_impl()
+    assert info["isa_builds"] == _kernels.isa_builds()
+    assert info["isa"] in info["isa_builds"]
+    assert f"kernels: {info['isa']} (built: {', '.join(info['isa_builds'])})" in out.getvalue()
+
+
+def test_gmmfast_isa_caps_the_build_in_a_new_process():
+    # GMMFAST_ISA is read once, at import: each cap in a child process
+    import subprocess
+    import sys
+
+    code = "from gmmfast import _kernels; print(_kernels.vmath_impl())"
+    builds = _kernels.isa_builds()
+    got = {}
+    for cap in ("baseline", "avx2", "neon", "avx512"):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(os.environ, GMMFAST_ISA=cap), timeout=120,
+                              cwd=str(PACKAGE.parent.parent))
+        assert proc.returncode == 0, proc.stderr
+        got[cap] = proc.stdout.strip()
+    assert got["baseline"] == "baseline"
+    # the caps never give a build that is not compiled in, nor a wider one than asked
+    assert set(got.values()) <= set(builds)
+    assert got["avx2"] == got["neon"] in ("avx2+fma", "neon", "baseline")
+    if "GMMFAST_ISA" not in os.environ:   # this process chose without a cap: the widest
+        assert got["avx512"] == _kernels.vmath_impl()
+    if "neon" in builds:   # aarch64: every CPU runs it
+        assert got["avx2"] == got["avx512"] == "neon"
+
+
 def test_threadpoolctl_controls_the_kernels_threads(monkeypatch):
     # OMP_NUM_THREADS set only so that the count is not capped at this machine's CPUs;
     # the runtime read it at start-up, the limit below is what changes its maximum.
@@ -73,3 +108,57 @@ def test_threadpoolctl_controls_the_kernels_threads(monkeypatch):
         assert any(lib["user_api"] == "openmp" for lib in threadpool_info())
     else:
         assert (n_three, n_one) == (1, 1)
+
+
+def _setup_flag_table():
+    """setup.py's ISA_BUILDS, _MACHINES and isa_builds, without running setup.py (which
+    builds): their definitions, taken from its syntax tree, executed alone."""
+    import ast
+
+    source = (Path(__file__).resolve().parent.parent / "setup.py").read_text()
+    wanted = {"ISA_BUILDS", "_MACHINES", "isa_builds"}
+    nodes = [n for n in ast.parse(source).body
+             if (isinstance(n, ast.FunctionDef) and n.name in wanted)
+             or (isinstance(n, ast.Assign) and {getattr(t, "id", None) for t in n.targets} & wanted)]
+    namespace = {}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), "setup.py", "exec"), namespace)
+    assert wanted <= namespace.keys()
+    return namespace
+
+
+def test_flag_table_gives_msvc_its_own_spellings():
+    # the Windows wheel (MSVC, win-amd64) carries AVX2 and AVX-512 builds
+    isa_builds = _setup_flag_table()["isa_builds"]
+    assert isa_builds("msvc", "win-amd64") == [
+        ("avx2", ["/arch:AVX2", "/fp:contract"]),
+        ("avx512", ["/arch:AVX512", "/fp:contract"]),
+    ]
+    # no GCC spelling leaks into an MSVC command line, nor the reverse
+    for compiler, platform in [("msvc", "win-amd64"), ("unix", "linux-x86_64"),
+                               ("unix", "macosx-15.0-x86_64")]:
+        for _, flags in isa_builds(compiler, platform):
+            assert all(f.startswith("/" if compiler == "msvc" else "-") for f in flags)
+
+
+def test_flag_table_for_every_wheel_platform():
+    isa_builds = _setup_flag_table()["isa_builds"]
+    x86 = [("avx2", ["-mavx2", "-mfma"]),
+           ("avx512", ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma"])]
+    assert isa_builds("unix", "linux-x86_64") == x86
+    assert isa_builds("unix", "macosx-15.0-x86_64") == x86
+    assert isa_builds("mingw32", "mingw_x86_64") == x86    # gcc's spellings
+    # aarch64: ASIMD with FMA is the architecture's baseline, the NEON build needs no flag
+    assert isa_builds("unix", "linux-aarch64") == [("neon", [])]
+    assert isa_builds("unix", "macosx-14.0-arm64") == [("neon", [])]
+    # one compiler call for two CPUs: no instruction-set flag fits both
+    assert isa_builds("unix", "macosx-14.0-universal2") == []
+    assert isa_builds("unix", "linux-ppc64le") == []
+
+
+def test_every_build_in_the_flag_table_has_its_translation_unit():
+    table = _setup_flag_table()["ISA_BUILDS"]
+    csrc = Path(__file__).resolve().parent.parent / "gmmfast" / "_kernels" / "csrc"
+    for name in table:
+        text = (csrc / f"isa_{name}.c").read_text()
+        assert f"#define GMM_TU_ISA GMM_ISA_{name.upper()}" in text, name
+    assert sorted(p.stem[len("isa_"):] for p in csrc.glob("isa_*.c")) == sorted(table)

@@ -16,7 +16,24 @@ TINY = np.finfo(np.float64).tiny  # smallest normal double
 
 
 def test_implementation_is_named():
-    assert _kernels.vmath_impl() in ("avx512", "avx2+fma", "baseline")
+    assert _kernels.vmath_impl() in ("avx512", "avx2+fma", "neon", "baseline")
+    assert _kernels.vmath_impl() in _kernels.isa_builds()
+    assert _kernels.isa_builds()[0] == "baseline"
+
+
+def test_every_wheel_platform_has_its_vector_builds():
+    # the builds setup.py's ISA_BUILDS gives this machine (a compiler that could not
+    # make one would leave it out with a warning: the wheels' compilers make them all)
+    import platform
+
+    machine = platform.machine().lower()
+    expected = {"x86_64": ("baseline", "avx2+fma", "avx512"), "amd64":
+                ("baseline", "avx2+fma", "avx512"), "aarch64": ("baseline", "neon"),
+                "arm64": ("baseline", "neon")}.get(machine)
+    if expected is None:
+        assert _kernels.isa_builds() == ("baseline",)
+    else:
+        assert _kernels.isa_builds() == expected
 
 
 def test_exp_matches_numpy_on_its_domain():
@@ -92,7 +109,10 @@ def test_float32_exp_is_zero_below_its_floor_and_never_subnormal():
 # Every vector build is run here, not only the widest this CPU has: GMMFAST_ISA caps
 # the choice at import, in a child process. The AVX2 and AVX-512 builds do the same
 # operations per lane (vector width changes no result), so their fits agree bit for
-# bit; the baseline build has no fused multiply-add, so it agrees to rounding.
+# bit; the x86 baseline build has no fused multiply-add, so it agrees to rounding. On
+# aarch64 the caps avx512 and avx2 both give the NEON build (its one vector build), and
+# its baseline build (plain C, FMA contracted by the compiler where it chooses) agrees
+# with it to rounding.
 _ISA_CHILD = """
 import numpy as np
 from gmmfast import GaussianMixture, _kernels
@@ -137,8 +157,11 @@ def _fit_with_isa(isa):
 def test_every_vector_build_fits_the_same_model():
     wide, avx2, base = (_fit_with_isa(isa) for isa in ("avx512", "avx2", "baseline"))
     assert base.pop("impl") == "baseline"
-    assert avx2.pop("impl") in ("avx2+fma", "baseline")   # a CPU without AVX2 runs baseline
-    wide.pop("impl")
+    if "neon" in _kernels.isa_builds():
+        assert avx2.pop("impl") == wide.pop("impl") == "neon"
+    else:   # a CPU without AVX2 runs baseline
+        assert avx2.pop("impl") in ("avx2+fma", "baseline")
+        wide.pop("impl")
     for key in wide:
         if _kernels.vmath_impl() != "baseline":
             assert wide[key] == avx2[key], f"{key}: AVX-512 and AVX2 builds differ"

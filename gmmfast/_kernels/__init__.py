@@ -24,6 +24,7 @@ from ._core import (  # noqa: F401
     block_stats,
     diag_weights_shape,
     full_constants,
+    isa_builds,
     m_step_full,
     openmp_enabled,
     openmp_max_threads,

@@ -8,6 +8,7 @@ cdef extern from "csrc/omp_shim.h":
 cdef extern from "csrc/kernels.h":
     void gmm_kernels_init(int max_level) noexcept nogil
     const char* gmm_isa_name() noexcept nogil
+    const char* gmm_isa_builds() noexcept nogil
 
     # vmath.h
     void gmm_exp_d(double* x, Py_ssize_t n) noexcept nogil

@@ -68,9 +68,10 @@ cnp.import_array()
 F64 = np.dtype(np.float64)
 F32 = np.dtype(np.float32)
 
-# GMMFAST_ISA=baseline|avx2 caps the instruction set chosen at import (default: the
-# widest this CPU runs), so that the narrower builds can be tested on a wide machine.
-_ISA_LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
+# GMMFAST_ISA caps the instruction set chosen at import (default: the widest build this
+# CPU runs), so that the narrower builds can be tested on a wide machine: baseline (0),
+# then avx2 on x86-64 or neon on aarch64 (1), then avx512 (2).
+_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
 gmm_kernels_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
 
 # Below this many features 'full' runs feature-major in C (route_full_small.pxi), and
@@ -544,8 +545,14 @@ def openmp_max_threads():
 
 
 def vmath_impl():
-    """Which build of the vector code runs: 'avx512', 'avx2+fma' or 'baseline'."""
+    """Which build of the kernels runs: 'avx512', 'avx2+fma', 'neon' or 'baseline'."""
     return gmm_isa_name().decode()
+
+
+def isa_builds():
+    """The builds of the kernels compiled into this module, baseline first (a tuple of
+    the names :func:`vmath_impl` returns)."""
+    return tuple(gmm_isa_builds().decode().split(","))
 
 
 def vexp(double[::1] x):

@@ -39,47 +39,78 @@ GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
 
 /* ------------------------------------------------------------------ baseline */
 
+typedef void gmm_diag_lp_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
+                            ptrdiff_t, ptrdiff_t, double *);
+typedef void gmm_diag_moments_fn(const double *, ptrdiff_t, const double *, ptrdiff_t,
+                                 ptrdiff_t, double *, double *);
+
+#if GMM_MAIN_TU
+/* Plain C the compiler vectorises: 4 rows x up to GMM_DIAG_KB components a tile, the
+   innermost loop over components (contiguous in Wt), each lp summed from cst over the
+   features in order, as in the vector builds. */
+#define GMM_DIAG_KB 8
 static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                              const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
-    for (ptrdiff_t k = 0; k < K; k++)
-        for (ptrdiff_t i = 0; i < m; i++) {
-            double s = Wt[P * ldw + k];
-            for (ptrdiff_t p = 0; p < P; p++) s += A[i * lda + p] * Wt[p * ldw + k];
-            lpt[k * m + i] = s;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += GMM_DIAG_KB) {
+        const ptrdiff_t nk = K - k0 < GMM_DIAG_KB ? K - k0 : GMM_DIAG_KB;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
+            const ptrdiff_t nr = m - i0 < 4 ? m - i0 : 4;
+            double acc[4][GMM_DIAG_KB];
+            for (ptrdiff_t r = 0; r < 4; r++)
+                for (ptrdiff_t k = 0; k < nk; k++) acc[r][k] = Wt[P * ldw + k0 + k];
+            for (ptrdiff_t p = 0; p < P; p++) {
+                const double *w = Wt + p * ldw + k0;
+                for (ptrdiff_t r = 0; r < 4; r++) {   /* rows past m: A's zero rows */
+                    const double a = A[(i0 + r) * lda + p];
+                    for (ptrdiff_t k = 0; k < nk; k++) acc[r][k] += a * w[k];
+                }
+            }
+            for (ptrdiff_t k = 0; k < nk; k++)
+                for (ptrdiff_t r = 0; r < nr; r++) lpt[(k0 + k) * m + i0 + r] = acc[r][k];
         }
-}
-
-static void gmm_diag_moments_base(const double *R, ptrdiff_t K, const double *A,
-                                  ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
-{
-    for (ptrdiff_t k = 0; k < K; k++) {
-        const double *r = R + k * m;
-        double *c = C + k * lda;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            const double *a = A + i * lda;
-            for (ptrdiff_t p = 0; p < lda; p++) c[p] += r[i] * a[p];
-        }
-        N[k] += gmm_sum(r, m);
     }
 }
 
-typedef void (*gmm_diag_lp_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
-                               ptrdiff_t, ptrdiff_t, double *);
-typedef void (*gmm_diag_moments_fn)(const double *, ptrdiff_t, const double *, ptrdiff_t,
-                                    ptrdiff_t, double *, double *);
-static gmm_diag_lp_fn gmm_diag_lp = gmm_diag_lp_base;
-static gmm_diag_moments_fn gmm_diag_moments = gmm_diag_moments_base;
+/* Tiles of 4 components x 4 columns of C held in a local array (registers) over the
+   rows, each entry adding the rows in order, as the vector builds do. lda is a
+   multiple of 4. */
+static void gmm_diag_moments_base(const double *R, ptrdiff_t K, const double *A,
+                                  ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
+{
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += 4) {
+        const ptrdiff_t nk = K - k0 < 4 ? K - k0 : 4;
+        for (ptrdiff_t p0 = 0; p0 < lda; p0 += 4) {
+            double acc[4][4];
+            for (ptrdiff_t k = 0; k < 4; k++)
+                for (int q = 0; q < 4; q++) acc[k][q] = k < nk ? C[(k0 + k) * lda + p0 + q] : 0.0;
+            for (ptrdiff_t i = 0; i < m; i++) {
+                const double *a = A + i * lda + p0;
+                for (ptrdiff_t k = 0; k < 4; k++) {
+                    const double r = k < nk ? R[(k0 + k) * m + i] : 0.0;
+                    for (int q = 0; q < 4; q++) acc[k][q] += r * a[q];
+                }
+            }
+            for (ptrdiff_t k = 0; k < nk; k++)
+                for (int q = 0; q < 4; q++) C[(k0 + k) * lda + p0 + q] = acc[k][q];
+        }
+    }
+    for (ptrdiff_t k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
+}
+
+GMM_DISPATCH(gmm_diag_lp_fn, gmm_diag_lp)
+GMM_DISPATCH(gmm_diag_moments_fn, gmm_diag_moments)
+#endif
 
 /* ------------------------------------------------------------------ AVX2 + FMA */
 
-#ifdef GMM_X86_BUILDS
+#if GMM_TU_ISA == GMM_ISA_AVX2
 
 /* lpt[(k0 + k) * m + i + r] for the rows r < nr of i .. i+3 and the components k < nk of
    4 KV (the tile starts at component k0, Wt at column k0): the accumulators hold
    lp[i + r, k0 + 4v ..] and start from cst; one broadcast of A per row and feature.
    Registers: KV weight vectors and 4 x KV accumulators. */
-GMM_AVX2_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
+GMM_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
                                       const double *A, ptrdiff_t lda, double *out,
                                       ptrdiff_t m, int nr, int nk, const int KV)
 {
@@ -123,7 +154,7 @@ GMM_AVX2_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t
     }
 }
 
-GMM_AVX2_ATTR static void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+GMM_KERNEL void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                              const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
     for (ptrdiff_t k = 0; k < K; k += 12) {
@@ -144,7 +175,7 @@ GMM_AVX2_ATTR static void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrd
 
 /* C[k * lda + v*4 ..] += sum_i R[k * m + i] A[i * lda + v*4 ..] for KT components and
    PV column vectors: KT x PV accumulators, PV row vectors, one broadcast at a time. */
-GMM_AVX2_INLINE void gmm_diag_moments_tile(const double *R, const double *A, ptrdiff_t m,
+GMM_INLINE void gmm_diag_moments_tile(const double *R, const double *A, ptrdiff_t m,
                                            ptrdiff_t lda, double *C, const int KT,
                                            const int PV)
 {
@@ -164,7 +195,7 @@ GMM_AVX2_INLINE void gmm_diag_moments_tile(const double *R, const double *A, ptr
 }
 
 /* One strip of KT components across every column vector of A. */
-GMM_AVX2_INLINE void gmm_diag_moments_strip(const double *R, const double *A, ptrdiff_t m,
+GMM_INLINE void gmm_diag_moments_strip(const double *R, const double *A, ptrdiff_t m,
                                             ptrdiff_t lda, double *C, const int KT)
 {
     const ptrdiff_t nv = lda / 4;
@@ -177,7 +208,7 @@ GMM_AVX2_INLINE void gmm_diag_moments_strip(const double *R, const double *A, pt
         gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
 }
 
-GMM_AVX2_ATTR static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
+GMM_KERNEL void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
                                   ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
 {
     ptrdiff_t k = 0;
@@ -191,20 +222,23 @@ GMM_AVX2_ATTR static void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, co
         gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 1);
     for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
 }
+#endif
 
 /* ------------------------------------------------------------------ AVX-512 */
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
 
 /* The same tiles with 8 lanes and up to 16 accumulators, for CPUs with two 512-bit FMA
    units. Each accumulator lane holds the same sum in the same order as the AVX2
    build's, so the results are bit-identical. The last vector of a row of Wt or A is
    masked (ldw and lda are multiples of 4, not 8). */
 
-GMM_AVX512_INLINE __mmask8 gmm_mask8(ptrdiff_t n)   /* the first min(n, 8) lanes */
+GMM_INLINE __mmask8 gmm_mask8(ptrdiff_t n)   /* the first min(n, 8) lanes */
 {
     return n >= 8 ? (__mmask8) 0xFF : (__mmask8) ((1u << n) - 1u);
 }
 
-GMM_AVX512_INLINE void gmm_put4(double *o, __m256d col, int nr)
+GMM_INLINE void gmm_put4(double *o, __m256d col, int nr)
 {
     if (nr == 4) {
         _mm256_storeu_pd(o, col);
@@ -218,7 +252,7 @@ GMM_AVX512_INLINE void gmm_put4(double *o, __m256d col, int nr)
 /* 4 rows x 8 components (a0..a3) -> the first nc components' columns of 4 rows (nr of
    them written) at out, out + m, ...: pairs of rows interleaved, then each component's
    two pairs side by side (q0 holds components 0 | 2, q1 1 | 3, q2 4 | 6, q3 5 | 7). */
-GMM_AVX512_INLINE void gmm_diag_put_cols512(__m512d a0, __m512d a1, __m512d a2, __m512d a3,
+GMM_INLINE void gmm_diag_put_cols512(__m512d a0, __m512d a1, __m512d a2, __m512d a3,
                                             double *out, ptrdiff_t m, int nr, int nc)
 {
     const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
@@ -243,7 +277,7 @@ GMM_AVX512_INLINE void gmm_diag_put_cols512(__m512d a0, __m512d a1, __m512d a2, 
 
 /* gmm_diag_lp_tile with KV vectors of 8 components (up to 32) over 4 rows; the last
    vector's loads masked to its ``last`` lanes. */
-GMM_AVX512_INLINE void gmm_diag_lp_tile512(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
+GMM_INLINE void gmm_diag_lp_tile512(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
                                            const double *A, ptrdiff_t lda, double *out,
                                            ptrdiff_t m, int nr, int nk, const int KV)
 {
@@ -274,7 +308,7 @@ GMM_AVX512_INLINE void gmm_diag_lp_tile512(const double *Wt, ptrdiff_t ldw, ptrd
                              m, nr, v == KV - 1 ? nk - 8 * v : 8);
 }
 
-GMM_AVX512_ATTR static void gmm_diag_lp_avx512(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+GMM_KERNEL void gmm_diag_lp_avx512(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
                                const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
 {
     for (ptrdiff_t k = 0; k < K; k += 32) {
@@ -297,7 +331,7 @@ GMM_AVX512_ATTR static void gmm_diag_lp_avx512(const double *Wt, ptrdiff_t ldw, 
 
 /* gmm_diag_moments_tile with PV vectors of 8 columns (up to 32), the last one masked
    by ``last``. */
-GMM_AVX512_INLINE void gmm_diag_moments_tile512(const double *R, const double *A,
+GMM_INLINE void gmm_diag_moments_tile512(const double *R, const double *A,
                                                 ptrdiff_t m, ptrdiff_t lda, double *C,
                                                 const int KT, const int PV, __mmask8 last)
 {
@@ -320,7 +354,7 @@ GMM_AVX512_INLINE void gmm_diag_moments_tile512(const double *R, const double *A
             _mm512_mask_storeu_pd(C + k * lda + 8 * v, mv[v], acc[k][v]);
 }
 
-GMM_AVX512_INLINE void gmm_diag_moments_strip512(const double *R, const double *A,
+GMM_INLINE void gmm_diag_moments_strip512(const double *R, const double *A,
                                                  ptrdiff_t m, ptrdiff_t lda, double *C,
                                                  const int KT)
 {
@@ -338,7 +372,7 @@ GMM_AVX512_INLINE void gmm_diag_moments_strip512(const double *R, const double *
         gmm_diag_moments_tile512(R, A + 8 * v, m, lda, C + 8 * v, KT, 1, tail);
 }
 
-GMM_AVX512_ATTR static void gmm_diag_moments_avx512(const double *R, ptrdiff_t K, const double *A,
+GMM_KERNEL void gmm_diag_moments_avx512(const double *R, ptrdiff_t K, const double *A,
                                     ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
 {
     ptrdiff_t k = 0;
@@ -354,10 +388,138 @@ GMM_AVX512_ATTR static void gmm_diag_moments_avx512(const double *R, ptrdiff_t K
 }
 #endif
 
+/* ------------------------------------------------------------------ NEON */
+
+#if GMM_TU_ISA == GMM_ISA_NEON
+/* The AVX2 build's tiles with vectors of 2 doubles: 4 rows x 12 components (24
+   accumulators and 6 weight vectors of the 32 registers) and 4 components x 12 columns
+   of A. Each accumulator lane holds the same sum in the same order as the AVX2
+   build's. */
+
+/* gmm_diag_lp_tile: nk <= 4 KV components (KV <= 3) of 4 rows, nr of them written */
+GMM_INLINE void gmm_diag_lp_tile_neon(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
+                                      const double *A, ptrdiff_t lda, double *out,
+                                      ptrdiff_t m, int nr, int nk, const int KV)
+{
+    float64x2_t acc[4][6];
+    const int NV = 2 * KV;
+    for (int v = 0; v < NV; v++) {
+        const float64x2_t c = vld1q_f64(Wt + P * ldw + 2 * v);
+        for (int r = 0; r < 4; r++) acc[r][v] = c;
+    }
+    for (ptrdiff_t p = 0; p < P; p++) {
+        float64x2_t w[6];
+        for (int v = 0; v < NV; v++) w[v] = vld1q_f64(Wt + p * ldw + 2 * v);
+        for (int r = 0; r < 4; r++) {
+            const float64x2_t a = vdupq_n_f64(A[r * lda + p]);
+            for (int v = 0; v < NV; v++) acc[r][v] = vfmaq_f64(acc[r][v], a, w[v]);
+        }
+    }
+    /* rows x components -> component-major: pairs of rows per pair of components */
+    for (int v = 0; v < NV; v++) {
+        const int j = 2 * v;
+        if (j >= nk)
+            break;
+        const float64x2_t r01a = vzip1q_f64(acc[0][v], acc[1][v]);   /* comp j, rows 0 1 */
+        const float64x2_t r23a = vzip1q_f64(acc[2][v], acc[3][v]);
+        const float64x2_t r01b = vzip2q_f64(acc[0][v], acc[1][v]);   /* comp j + 1 */
+        const float64x2_t r23b = vzip2q_f64(acc[2][v], acc[3][v]);
+        double *o = out + j * m;
+        if (nr == 4) {
+            vst1q_f64(o, r01a);
+            vst1q_f64(o + 2, r23a);
+            if (j + 1 < nk) {
+                vst1q_f64(o + m, r01b);
+                vst1q_f64(o + m + 2, r23b);
+            }
+        } else {
+            double t[8];
+            vst1q_f64(t, r01a);
+            vst1q_f64(t + 2, r23a);
+            vst1q_f64(t + 4, r01b);
+            vst1q_f64(t + 6, r23b);
+            for (int r = 0; r < nr; r++) o[r] = t[r];
+            if (j + 1 < nk)
+                for (int r = 0; r < nr; r++) o[m + r] = t[4 + r];
+        }
+    }
+}
+
+GMM_KERNEL void gmm_diag_lp_neon(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
+                                 const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
+{
+    for (ptrdiff_t k = 0; k < K; k += 12) {
+        const int nk = K - k < 12 ? (int) (K - k) : 12;
+        for (ptrdiff_t i = 0; i < m; i += 4) {
+            const int nr = m - i < 4 ? (int) (m - i) : 4;
+            const double *Ai = A + i * lda;
+            double *out = lpt + k * m + i;
+            if (nk > 8)
+                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);
+            else if (nk > 4)
+                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);
+            else
+                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);
+        }
+    }
+}
+
+/* gmm_diag_moments_tile: KT components x PV vectors of 4 columns (2 NEON vectors each) */
+GMM_INLINE void gmm_diag_moments_tile_neon(const double *R, const double *A, ptrdiff_t m,
+                                           ptrdiff_t lda, double *C, const int KT,
+                                           const int PV)
+{
+    float64x2_t acc[4][6];
+    const int NV = 2 * PV;
+    for (int k = 0; k < KT; k++)
+        for (int v = 0; v < NV; v++) acc[k][v] = vld1q_f64(C + k * lda + 2 * v);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        float64x2_t a[6];
+        for (int v = 0; v < NV; v++) a[v] = vld1q_f64(A + i * lda + 2 * v);
+        for (int k = 0; k < KT; k++) {
+            const float64x2_t r = vdupq_n_f64(R[k * m + i]);
+            for (int v = 0; v < NV; v++) acc[k][v] = vfmaq_f64(acc[k][v], r, a[v]);
+        }
+    }
+    for (int k = 0; k < KT; k++)
+        for (int v = 0; v < NV; v++) vst1q_f64(C + k * lda + 2 * v, acc[k][v]);
+}
+
+GMM_INLINE void gmm_diag_moments_strip_neon(const double *R, const double *A, ptrdiff_t m,
+                                            ptrdiff_t lda, double *C, const int KT)
+{
+    const ptrdiff_t nv = lda / 4;
+    ptrdiff_t v = 0;
+    for (; v + 3 <= nv; v += 3)
+        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 3);
+    if (nv - v == 2)
+        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 2);
+    else if (nv - v == 1)
+        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
+}
+
+GMM_KERNEL void gmm_diag_moments_neon(const double *R, ptrdiff_t K, const double *A,
+                                      ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
+{
+    ptrdiff_t k = 0;
+    for (; k + 4 <= K; k += 4)
+        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 4);
+    if (K - k == 3)
+        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 3);
+    else if (K - k == 2)
+        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 2);
+    else if (K - k == 1)
+        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 1);
+    for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
+}
+#endif
+
+#if GMM_MAIN_TU
 static void gmm_diag_products_select(void)
 {
     GMM_SELECT(gmm_diag_lp, gmm_diag_lp);
     GMM_SELECT(gmm_diag_moments, gmm_diag_moments);
 }
+#endif
 
 #endif

@@ -18,8 +18,8 @@
    loop that vectorises) and its tail is overwritten by the rows after it: the last
    row ends exactly at the triangle's end. Always in double (float32 data too: the
    expansion about c needs it). */
-#define GMM_MOMENT_ROWS_FUNC(suffix, attr, TI, T, tname)                                \
-attr static void gmm_moment_rows_##tname##_##suffix(                                    \
+#define GMM_MOMENT_ROWS_FUNC(suffix, linkage, TI, T, tname)                                \
+linkage void gmm_moment_rows_##tname##_##suffix(                                    \
     const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, T *F, T *z)                     \
 {                                                                                       \
     const ptrdiff_t tri = D * (D + 1) / 2, width = tri + D + 1;                         \
@@ -38,8 +38,8 @@ attr static void gmm_moment_rows_##tname##_##suffix(                            
 
 /* 'diag' feature rows: A_i = [(x_i - c)^2, x_i - c, 0 ...] (lda columns, lda >= 2D; see
    diag_products.h), in type T from TI, and zero rows from n up to n rounded up to 4. */
-#define GMM_DIAG_ROWS_FUNC(suffix, attr, TI, T, tname)                                  \
-attr static void gmm_diag_rows_##tname##_##suffix(                                      \
+#define GMM_DIAG_ROWS_FUNC(suffix, linkage, TI, T, tname)                                  \
+linkage void gmm_diag_rows_##tname##_##suffix(                                      \
     const TI *X, ptrdiff_t n, ptrdiff_t D, const TI *c, ptrdiff_t lda, T *A)            \
 {                                                                                       \
     for (ptrdiff_t i = 0; i < n; i++) {                                                 \
@@ -55,31 +55,28 @@ attr static void gmm_diag_rows_##tname##_##suffix(                              
         for (ptrdiff_t j = 0; j < lda; j++) A[i * lda + j] = (T) 0;                     \
 }
 
-#define GMM_ROWS_ALL(suffix, attr)                                                      \
-    GMM_DIAG_ROWS_FUNC(suffix, attr, double, double, d)                                 \
-    GMM_DIAG_ROWS_FUNC(suffix, attr, float, double, fd)                                 \
-    GMM_MOMENT_ROWS_FUNC(suffix, attr, double, double, d)                               \
-    GMM_MOMENT_ROWS_FUNC(suffix, attr, float, double, fd)
+#define GMM_ROWS_ALL(suffix, linkage)                                                   \
+    GMM_DIAG_ROWS_FUNC(suffix, linkage, double, double, d)                              \
+    GMM_DIAG_ROWS_FUNC(suffix, linkage, float, double, fd)                              \
+    GMM_MOMENT_ROWS_FUNC(suffix, linkage, double, double, d)                            \
+    GMM_MOMENT_ROWS_FUNC(suffix, linkage, float, double, fd)
 
-GMM_ROWS_ALL(base, )
+GMM_INSTANTIATE(GMM_ROWS_ALL)
 
-typedef void (*gmm_mrows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                               double *);
-typedef void (*gmm_mrows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
-                                double *);
-typedef void (*gmm_drows_d_fn)(const double *, ptrdiff_t, ptrdiff_t, const double *,
-                               ptrdiff_t, double *);
-typedef void (*gmm_drows_fd_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
-                                ptrdiff_t, double *);
-static gmm_drows_d_fn gmm_diag_rows_d = gmm_diag_rows_d_base;
-static gmm_drows_fd_fn gmm_diag_rows_fd = gmm_diag_rows_fd_base;
-static gmm_mrows_d_fn gmm_moment_rows_d = gmm_moment_rows_d_base;
-static gmm_mrows_fd_fn gmm_moment_rows_fd = gmm_moment_rows_fd_base;
+typedef void gmm_mrows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                            double *);
+typedef void gmm_mrows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
+                             double *);
+typedef void gmm_drows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                            ptrdiff_t, double *);
+typedef void gmm_drows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                             ptrdiff_t, double *);
 
-#ifdef GMM_X86_BUILDS
-GMM_ROWS_ALL(avx2, GMM_AVX2_ATTR)
-GMM_ROWS_ALL(avx512, GMM_AVX512_ATTR)
-#endif
+#if GMM_MAIN_TU
+GMM_DISPATCH(gmm_drows_d_fn, gmm_diag_rows_d)
+GMM_DISPATCH(gmm_drows_fd_fn, gmm_diag_rows_fd)
+GMM_DISPATCH(gmm_mrows_d_fn, gmm_moment_rows_d)
+GMM_DISPATCH(gmm_mrows_fd_fn, gmm_moment_rows_fd)
 
 static void gmm_feature_rows_select(void)
 {
@@ -88,5 +85,6 @@ static void gmm_feature_rows_select(void)
     GMM_SELECT(gmm_moment_rows_d, gmm_moment_rows_d);
     GMM_SELECT(gmm_moment_rows_fd, gmm_moment_rows_fd);
 }
+#endif
 
 #endif

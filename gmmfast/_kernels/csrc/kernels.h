@@ -2,7 +2,9 @@
    (_kernels/_core.pyx) includes this header only. Each header is named by the maths
    it does:
 
-     isa.h            the instruction-set builds and the choice among them
+     isa.h            the instruction-set builds and the choice among them; each
+                      vector build's translation unit (csrc/isa_<name>.c) includes
+                      this header too, for its own build of every kernel
      vmath.h          vector exp / log, sums in a fixed order
      normalize.h      log-sum-exp normalisation of component-major blocks
      feature_rows.h   rows of products that turn quadratic forms into GEMMs
@@ -24,6 +26,7 @@
 #include "diag_products.h"
 #include "small_full.h"
 
+#if GMM_MAIN_TU
 /* Choose the instruction set, then point every kernel at its build: once, at import. */
 static void gmm_kernels_init(int max_level)
 {
@@ -36,5 +39,6 @@ static void gmm_kernels_init(int max_level)
     gmm_diag_products_select();
     gmm_small_full_select();
 }
+#endif
 
 #endif

@@ -29,8 +29,8 @@
 /* Normalise lpt (K x n) into weighted responsibilities w_i r_ki, and write
    lse_i = log sum_k exp(lpt_ki) into lse (n). A row whose lse is not finite shows up
    as a non-finite lse_i (NaN or -inf propagate through every step); the caller checks. */
-#define GMM_NORMALIZE_COLS(suffix, attr, T, t)                                         \
-attr static void gmm_normalize_cols_##t##_##suffix(                                    \
+#define GMM_NORMALIZE_COLS(suffix, linkage, T, t)                                         \
+linkage void gmm_normalize_cols_##t##_##suffix(                                    \
     T *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, T *lse, T *row_max, T *scale)    \
 {                                                                                       \
     GMM_COLS_MAX(T, lpt, n, K, row_max)                                                 \
@@ -57,8 +57,8 @@ attr static void gmm_normalize_cols_##t##_##suffix(                             
    lpt_ki := double(y_ki * float(w_i / sum_i)), the weighted responsibilities. A row
    whose lse is not finite shows up as a non-finite lse_i (NaN and -inf propagate); the
    caller checks. Scratch: row_max (n double), sum (n float), y (K n float). */
-#define GMM_NORMALIZE_COLS_F32(suffix, attr)                                              \
-attr static void gmm_normalize_cols_fd_##suffix(                                         \
+#define GMM_NORMALIZE_COLS_F32(suffix, linkage)                                              \
+linkage void gmm_normalize_cols_fd_##suffix(                                         \
     double *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, double *lse,                \
     double *row_max, float *sum, float *y)                                              \
 {                                                                                       \
@@ -84,30 +84,29 @@ attr static void gmm_normalize_cols_fd_##suffix(                                
 }
 
 
-#define GMM_NORMALIZE_ALL(suffix, attr)                                                 \
-    GMM_NORMALIZE_COLS(suffix, attr, double, d)                                         \
-    GMM_NORMALIZE_COLS(suffix, attr, float, f)                                          \
-    GMM_NORMALIZE_COLS_F32(suffix, attr)
+#define GMM_NORMALIZE_ALL(suffix, linkage)                                              \
+    GMM_NORMALIZE_COLS(suffix, linkage, double, d)                                      \
+    GMM_NORMALIZE_COLS(suffix, linkage, float, f)                                       \
+    GMM_NORMALIZE_COLS_F32(suffix, linkage)
 
-GMM_NORMALIZE_ALL(base, )
-#ifdef GMM_X86_BUILDS
-GMM_NORMALIZE_ALL(avx2, GMM_AVX2_ATTR)
-/* float32 with 16 lanes: at 8, the conversions to and from double would cost more
-   than the float32 arithmetic saves */
-GMM_NORMALIZE_ALL(avx512, GMM_AVX512_ATTR)
-#endif
+/* every build (AVX-512: float32 with 16 lanes; at 8, the conversions to and from
+   double would cost more than the float32 arithmetic saves) */
+GMM_INSTANTIATE(GMM_NORMALIZE_ALL)
 
-typedef void (*gmm_norm_d_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                              double *, double *);
-typedef void (*gmm_norm_fd_fn)(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
-                               double *, float *, float *);
-static gmm_norm_d_fn gmm_normalize_cols_d = gmm_normalize_cols_d_base;
-static gmm_norm_fd_fn gmm_normalize_cols_fd = gmm_normalize_cols_fd_base;
+typedef void gmm_norm_d_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                           double *, double *);
+typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                            double *, float *, float *);
+
+#if GMM_MAIN_TU
+GMM_DISPATCH(gmm_norm_d_fn, gmm_normalize_cols_d)
+GMM_DISPATCH(gmm_norm_fd_fn, gmm_normalize_cols_fd)
 
 static void gmm_normalize_select(void)
 {
     GMM_SELECT(gmm_normalize_cols_d, gmm_normalize_cols_d);
     GMM_SELECT(gmm_normalize_cols_fd, gmm_normalize_cols_fd);
 }
+#endif
 
 #endif

@@ -53,7 +53,9 @@ GMM_INLINE ptrdiff_t gmm_full32_dp(ptrdiff_t D) { return (D + 15) / 16 * 16; }
    row order) added at the end: the baseline build's. The AVX2 build keeps the sums in
    registers: summed in memory, each row would wait for the previous row's stores. */
 /* Z = sqrt(r) (x - cf) over the rows with r != 0 (m x Dp, zero-padded); returns m.
-   cf: D floats, then n floats of scratch (the square roots). */
+   cf: D floats, then n floats of scratch (the square roots). Plain C, for the baseline
+   and the NEON builds (the x86 vector builds have their own, below). */
+#if GMM_MAIN_TU || GMM_TU_ISA == GMM_ISA_NEON
 static ptrdiff_t gmm_full32_zrows_base(const float *X, ptrdiff_t n, ptrdiff_t D,
                                        const double *Rk, const float *cf, float *Z)
 {
@@ -81,6 +83,7 @@ static void gmm_full32_wsum_base(const float *X, ptrdiff_t n, ptrdiff_t D,
         sx[a] = (p[0] + p[1]) + (p[2] + p[3]);
     }
 }
+#endif
 
 /* The scatter's rows of component k. Adds nb = sum r to *Nk and sum r (x - mu) to S1k;
    returns the number m of rows with r != 0. With m >= GMM_FULL32_MIN_ROWS it writes
@@ -156,20 +159,31 @@ GMM_INLINE void gmm_full32_scatter_add(const float *T, ptrdiff_t D, double nb,
 #define GMM_RANK_TILES_BASE(name, T)                                                    \
 static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
 {                                                                                       \
-    for (ptrdiff_t a = 0; a < D; a++)                                                   \
-        for (ptrdiff_t b = 0; b <= a; b++) {                                            \
-            T t = 0;                                                                    \
-            for (ptrdiff_t i = 0; i < m; i++) t += Z[i * ld + a] * Z[i * ld + b];       \
-            Tt[a * ld + b] = t;                                                         \
+    /* 4 rows of T at a time, accumulated in place over the rows of Z, the innermost   \
+       loop along a row of T (contiguous in Z and T: the compiler vectorises it) */    \
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
+        const ptrdiff_t na = D - a0 < 4 ? D - a0 : 4;                                   \
+        for (ptrdiff_t r = 0; r < na; r++)                                              \
+            for (ptrdiff_t b = 0; b <= a0 + r; b++) Tt[(a0 + r) * ld + b] = (T) 0;      \
+        for (ptrdiff_t i = 0; i < m; i++) {                                             \
+            const T *z = Z + i * ld;                                                    \
+            for (ptrdiff_t r = 0; r < na; r++) {                                        \
+                const T za = z[a0 + r];                                                 \
+                T *t = Tt + (a0 + r) * ld;                                              \
+                for (ptrdiff_t b = 0; b <= a0 + r; b++) t[b] += za * z[b];              \
+            }                                                                           \
         }                                                                               \
+    }                                                                                   \
 }
+#if GMM_MAIN_TU
 GMM_RANK_TILES_BASE(gmm_rank_tiles_f_base, float)
 GMM_RANK_TILES_BASE(gmm_rank_tiles_d_base, double)
+#endif
 
 /* One build's scatter of component k: its rows (wsum, zrows), T = Z^T Z in that
    build's tiles, then the shift back to mu (gmm_full32_scatter_add). */
-#define GMM_FULL32_SCATTER_FUNC(name, attr, wsum, zrows, tiles)                         \
-attr static void name(const float *X, ptrdiff_t n, ptrdiff_t D, const double *mu,       \
+#define GMM_FULL32_SCATTER_FUNC(name, linkage, wsum, zrows, tiles)                      \
+linkage void name(const float *X, ptrdiff_t n, ptrdiff_t D, const double *mu,       \
                       const double *Rk, double *Nk, double *S1k, double *S2k, float *Z, \
                       float *T, float *cf, double *sc)                                  \
 {                                                                                       \
@@ -180,8 +194,10 @@ attr static void name(const float *X, ptrdiff_t n, ptrdiff_t D, const double *mu
     tiles(Z, m, D, Dp, T);                                                              \
     gmm_full32_scatter_add(T, D, nb, sc, S2k);                                          \
 }
-GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_base, , gmm_full32_wsum_base,
+#if GMM_MAIN_TU
+GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_base, static, gmm_full32_wsum_base,
                         gmm_full32_zrows_base, gmm_rank_tiles_f_base)
+#endif
 
 /* S (D x D, lower triangle) += Z^T Z, Z (m x ldz, ldz = gmm_full_ld8(D), zero-padded
    columns): the symmetric rank-m update of the float64 scatter. Tiles of 4 x 8 of T
@@ -196,6 +212,12 @@ GMM_INLINE void gmm_rank_update_add(const double *T, ptrdiff_t D, double *S)
         for (ptrdiff_t b = 0; b <= a; b++) S[a * D + b] += T[a * ldz + b];
 }
 
+typedef void gmm_rank_update_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
+typedef void gmm_full32_scatter_fn(const float *, ptrdiff_t, ptrdiff_t, const double *,
+                                   const double *, double *, double *, double *, float *,
+                                   float *, float *, double *);
+
+#if GMM_MAIN_TU
 static void gmm_rank_update_d_base(const double *Z, ptrdiff_t m, ptrdiff_t D, double *S,
                                    double *T)
 {
@@ -203,20 +225,17 @@ static void gmm_rank_update_d_base(const double *Z, ptrdiff_t m, ptrdiff_t D, do
     gmm_rank_update_add(T, D, S);
 }
 
-typedef void (*gmm_rank_update_d_fn)(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
-static gmm_rank_update_d_fn gmm_rank_update_d = gmm_rank_update_d_base;
-
-typedef void (*gmm_full32_scatter_fn)(const float *, ptrdiff_t, ptrdiff_t, const double *,
-                                      const double *, double *, double *, double *, float *,
-                                      float *, float *, double *);
-static gmm_full32_scatter_fn gmm_full32_scatter = gmm_full32_scatter_base;
+GMM_DISPATCH(gmm_rank_update_d_fn, gmm_rank_update_d)
+GMM_DISPATCH(gmm_full32_scatter_fn, gmm_full32_scatter)
+#endif
 
 /* ------------------------------------------------------------------ AVX2 + FMA */
 
-#ifdef GMM_X86_BUILDS
-/* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. */
-GMM_AVX2_ATTR static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
-                                               const double *Rk, double *sx)
+#if GMM_TU_X86
+/* gmm_full32_wsum with the sums in registers: 4 features x 4 row phases a strip. The
+   AVX-512 build takes these AVX2 row sums and centred rows. */
+static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                 const double *Rk, double *sx)
 {
     ptrdiff_t a0 = 0;
     for (; a0 + 4 <= D; a0 += 4) {
@@ -243,9 +262,8 @@ GMM_AVX2_ATTR static void gmm_full32_wsum_avx2(const float *X, ptrdiff_t n, ptrd
 
 /* gmm_full32_zrows, 8 features at a time (the same operations: one subtraction and one
    product in float32 per entry). */
-GMM_AVX2_ATTR static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n,
-                                                     ptrdiff_t D, const double *Rk,
-                                                     const float *cf, float *Z)
+static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n, ptrdiff_t D,
+                                       const double *Rk, const float *cf, float *Z)
 {
     const ptrdiff_t Dp = gmm_full32_dp(D), D8 = D / 8 * 8;
     float *sr = (float *) cf + gmm_full32_dp(D);   /* the rows' square roots, 4 at a time */
@@ -270,15 +288,16 @@ GMM_AVX2_ATTR static ptrdiff_t gmm_full32_zrows_avx2(const float *X, ptrdiff_t n
     }
     return m;
 }
+#endif
 
 /* GMM_RANK_TILES_BASE in tiles of 4 rows x 2 W columns of T (8 accumulators of W
-   lanes: W = 8 floats or 4 doubles with AVX2, 16 or 8 with AVX-512; B is the
-   intrinsics' width, 256 or 512), the lower triangle only; a tile whose right half
-   lies above the diagonal or beyond D is done as 4 x W. Each entry sums the rows in
+   lanes: W = 8 floats or 4 doubles with AVX2, 16 or 8 with AVX-512, 4 or 2 with NEON;
+   B is the intrinsics' width, 256 or 512, or neon: isa.h's shims), the lower triangle
+   only; a tile whose right half lies above the diagonal or beyond D is done as 4 x W. Each entry sums the rows in
    order, whatever W: the builds agree to the bit. ld is a multiple of W: a 4 x 2W tile
    is taken where j0 + W < D, so j0 + 2W <= ld. */
-#define GMM_RANK_TILES_SIMD(name, attr, T, V, W, B, ps)                                 \
-attr static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)        \
+#define GMM_RANK_TILES_SIMD(name, T, V, W, B, ps)                                       \
+static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)            \
 {                                                                                       \
     for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                           \
         for (ptrdiff_t j0 = 0; j0 <= a0 + 3 && j0 < D; j0 += 2 * W) {                   \
@@ -323,41 +342,43 @@ attr static void name(const T *Z, ptrdiff_t m, ptrdiff_t D, ptrdiff_t ld, T *Tt)
         }                                                                               \
     }                                                                                   \
 }
-GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx2, GMM_AVX2_ATTR, float, __m256, 8, 256, ps)
-GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx2, GMM_AVX2_ATTR, double, __m256d, 4, 256, pd)
+/* The tiles of this unit's vectors: W = 8 floats or 4 doubles with AVX2, 16 or 8 with
+   AVX-512, 4 or 2 with NEON. */
+#if GMM_TU_ISA == GMM_ISA_AVX2
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx2, float, __m256, 8, 256, ps)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx2, double, __m256d, 4, 256, pd)
+#elif GMM_TU_ISA == GMM_ISA_AVX512
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx512, float, __m512, 16, 512, ps)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx512, double, __m512d, 8, 512, pd)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_neon, float, gmm_v4f, 4, neon, ps)
+GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_neon, double, gmm_v2d, 2, neon, pd)
+#endif
 
-GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_avx2, GMM_AVX2_ATTR, gmm_full32_wsum_avx2,
-                        gmm_full32_zrows_avx2, gmm_rank_tiles_f_avx2)
+#if !GMM_MAIN_TU
+/* x86: the AVX2 row sums and centred rows in both builds; NEON: the plain C ones */
+#if GMM_TU_X86
+GMM_FULL32_SCATTER_FUNC(GMM_NAME(gmm_full32_scatter), GMM_KERNEL, gmm_full32_wsum_avx2,
+                        gmm_full32_zrows_avx2, GMM_NAME(gmm_rank_tiles_f))
+#else
+GMM_FULL32_SCATTER_FUNC(GMM_NAME(gmm_full32_scatter), GMM_KERNEL, gmm_full32_wsum_base,
+                        gmm_full32_zrows_base, GMM_NAME(gmm_rank_tiles_f))
+#endif
 
-GMM_AVX2_ATTR static void gmm_rank_update_d_avx2(const double *Z, ptrdiff_t m, ptrdiff_t D,
-                                                 double *S, double *T)
+GMM_KERNEL void GMM_NAME(gmm_rank_update_d)(const double *Z, ptrdiff_t m, ptrdiff_t D,
+                                            double *S, double *T)
 {
-    gmm_rank_tiles_d_avx2(Z, m, D, gmm_full_ld8(D), T);
-    gmm_rank_update_add(T, D, S);
-}
-
-/* ------------------------------------------------------------------ AVX-512 */
-
-/* The rank tiles with W = 16 floats or 8 doubles. */
-GMM_RANK_TILES_SIMD(gmm_rank_tiles_f_avx512, GMM_AVX512_ATTR, float, __m512, 16, 512, ps)
-GMM_RANK_TILES_SIMD(gmm_rank_tiles_d_avx512, GMM_AVX512_ATTR, double, __m512d, 8, 512, pd)
-
-GMM_FULL32_SCATTER_FUNC(gmm_full32_scatter_avx512, GMM_AVX512_ATTR, gmm_full32_wsum_avx2,
-                        gmm_full32_zrows_avx2, gmm_rank_tiles_f_avx512)
-
-GMM_AVX512_ATTR static void gmm_rank_update_d_avx512(const double *Z, ptrdiff_t m,
-                                                     ptrdiff_t D, double *S, double *T)
-{
-    gmm_rank_tiles_d_avx512(Z, m, D, gmm_full_ld8(D), T);
+    GMM_NAME(gmm_rank_tiles_d)(Z, m, D, gmm_full_ld8(D), T);
     gmm_rank_update_add(T, D, S);
 }
 #endif
 
-/* the AVX-512 build's scatter takes the AVX2 build's row sums and centred rows */
+#if GMM_MAIN_TU
 static void gmm_rank_update_select(void)
 {
     GMM_SELECT(gmm_rank_update_d, gmm_rank_update_d);
     GMM_SELECT(gmm_full32_scatter, gmm_full32_scatter);
 }
+#endif
 
 #endif

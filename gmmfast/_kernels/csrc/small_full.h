@@ -32,8 +32,8 @@
    compiled once for each D < GMM_SMALL_D, so its loops over features unroll and the
    loop over rows vectorises). Per row, in this order: z = x - mu;
    y_j = z_j U_jj + sum_{l<j} z_l U_lj; q = sum_j y_j^2; lpt = cst - 0.5 q. */
-#define GMM_SMALL_LOGPROB(suffix, attr, T, t)                                           \
-GMM_INLINE attr void gmm_small_logprob_body_##t##_##suffix(                             \
+#define GMM_SMALL_LOGPROB(suffix, linkage, T, t)                                           \
+GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                             \
     const T *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K,                           \
     const double *cst, const double *M, const double *U, T *lpt)                        \
 {                                                                                       \
@@ -78,8 +78,8 @@ GMM_INLINE attr void gmm_small_logprob_body_##t##_##suffix(                     
         }                                                                               \
     }
 
-#define GMM_SMALL_STATS(suffix, attr, T, t)                                             \
-GMM_INLINE attr void gmm_small_stats_body_##t##_##suffix(                               \
+#define GMM_SMALL_STATS(suffix, linkage, T, t)                                             \
+GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                               \
     const T *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K, const double *M,          \
     const T *R, double *N, double *S1, double *S2)                                      \
 {                                                                                       \
@@ -112,8 +112,8 @@ GMM_INLINE attr void gmm_small_stats_body_##t##_##suffix(                       
    then not accumulated), or -1. L += sum_i w_i lse_i. scratch: n (2D + K + 3) of T.
    The body is compiled for each D < GMM_SMALL_D (a constant there: the loops over
    features unroll), the function dispatches on D. */
-#define GMM_SMALL_BLOCK(suffix, attr, T, t)                                             \
-GMM_INLINE attr ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                     \
+#define GMM_SMALL_BLOCK(suffix, linkage, T, t)                                             \
+GMM_INLINE ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                     \
     const T *X, const double *w, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K,           \
     const double *cst, const double *M, const double *U,                                \
     double *N, double *S1, double *S2, double *L, void *scratch)                        \
@@ -134,7 +134,7 @@ GMM_INLINE attr ptrdiff_t gmm_full_small_block_body_##t##_##suffix(             
     gmm_small_stats_body_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2);                \
     return -1;                                                                          \
 }                                                                                       \
-attr static ptrdiff_t gmm_full_small_block_##t##_##suffix(                              \
+linkage ptrdiff_t gmm_full_small_block_##t##_##suffix(                              \
     const T *X, const double *w, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,                 \
     const double *cst, const double *M, const double *U,                                \
     double *N, double *S1, double *S2, double *L, void *scratch)                        \
@@ -158,34 +158,32 @@ attr static ptrdiff_t gmm_full_small_block_##t##_##suffix(                      
 }
 
 
-#define GMM_SMALL_ALL(suffix, attr)                                                     \
-    GMM_SMALL_LOGPROB(suffix, attr, double, d)                                          \
-    GMM_SMALL_STATS(suffix, attr, double, d)                                            \
-    GMM_SMALL_BLOCK(suffix, attr, double, d)                                            \
-    GMM_SMALL_LOGPROB(suffix, attr, float, f)                                           \
-    GMM_SMALL_STATS(suffix, attr, float, f)                                             \
-    GMM_SMALL_BLOCK(suffix, attr, float, f)
+#define GMM_SMALL_ALL(suffix, linkage)                                                  \
+    GMM_SMALL_LOGPROB(suffix, linkage, double, d)                                       \
+    GMM_SMALL_STATS(suffix, linkage, double, d)                                         \
+    GMM_SMALL_BLOCK(suffix, linkage, double, d)                                         \
+    GMM_SMALL_LOGPROB(suffix, linkage, float, f)                                        \
+    GMM_SMALL_STATS(suffix, linkage, float, f)                                          \
+    GMM_SMALL_BLOCK(suffix, linkage, float, f)
 
-GMM_SMALL_ALL(base, )
-#ifdef GMM_X86_BUILDS
-GMM_SMALL_ALL(avx2, GMM_AVX2_ATTR)
-GMM_SMALL_ALL(avx512, GMM_AVX512_ATTR)
-#endif
+GMM_INSTANTIATE(GMM_SMALL_ALL)
 
-typedef ptrdiff_t (*gmm_block_d_fn)(const double *, const double *, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, const double *, const double *, const double *,
-                                    double *, double *, double *, double *, void *);
-typedef ptrdiff_t (*gmm_block_f_fn)(const float *, const double *, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, const double *, const double *, const double *,
-                                    double *, double *, double *, double *, void *);
+typedef ptrdiff_t gmm_block_d_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
+                                 ptrdiff_t, const double *, const double *, const double *,
+                                 double *, double *, double *, double *, void *);
+typedef ptrdiff_t gmm_block_f_fn(const float *, const double *, ptrdiff_t, ptrdiff_t,
+                                 ptrdiff_t, const double *, const double *, const double *,
+                                 double *, double *, double *, double *, void *);
 
-static gmm_block_d_fn gmm_full_small_block_d = gmm_full_small_block_d_base;
-static gmm_block_f_fn gmm_full_small_block_f = gmm_full_small_block_f_base;
+#if GMM_MAIN_TU
+GMM_DISPATCH(gmm_block_d_fn, gmm_full_small_block_d)
+GMM_DISPATCH(gmm_block_f_fn, gmm_full_small_block_f)
 
 static void gmm_small_full_select(void)
 {
     GMM_SELECT(gmm_full_small_block_d, gmm_full_small_block_d);
     GMM_SELECT(gmm_full_small_block_f, gmm_full_small_block_f);
 }
+#endif
 
 #endif

@@ -46,8 +46,8 @@
         for (int r_ = 0; r_ < 4; r_++)                                                  \
             (Zt)[l_ * 4 + r_] = r_ < (nr) ? (X)[((i0) + r_) * (D) + l_] - (mu)[l_] : (T) 0;
 
-#define GMM_TRI_SQNORM_FUNC(suffix, attr, T, tname, TW)                                  \
-attr static void gmm_tri_sqnorm_##tname##_##suffix(                                     \
+#define GMM_TRI_SQNORM_FUNC(suffix, linkage, T, tname, TW)                                  \
+linkage void gmm_tri_sqnorm_##tname##_##suffix(                                     \
     const T *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const T *mu,        \
     const T *U, double cst, double *lp, T *Up, T *Zt)                                   \
 {                                                                                       \
@@ -82,25 +82,26 @@ attr static void gmm_tri_sqnorm_##tname##_##suffix(                             
     }                                                                                   \
 }
 
-GMM_TRI_SQNORM_FUNC(base, , double, d, 8)
+typedef void gmm_trisq_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                            const double *, const double *, double, double *, double *,
+                            double *);
 
-typedef void (*gmm_trisq_d_fn)(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                               const double *, const double *, double, double *, double *,
-                               double *);
-static gmm_trisq_d_fn gmm_tri_sqnorm_d = gmm_tri_sqnorm_d_base;
+#if GMM_MAIN_TU
+GMM_TRI_SQNORM_FUNC(base, static, double, d, 8)
+GMM_DISPATCH(gmm_trisq_d_fn, gmm_tri_sqnorm_d)
+#endif
 
-#ifdef GMM_X86_BUILDS
+#if GMM_TU_X86
 /* gmm_tri_sqnorm with AVX2 intrinsics, for the AVX2 and the AVX-512 builds: gcc
    vectorised the C above with a lane permute for every broadcast (slower than
    OpenBLAS's trmm). The operations per element are those of the C (one fused
    multiply-add per product and per square, the same order), so the bits are those of
    any FMA build of it. */
-#include <immintrin.h>
 
 /* GMM_TRI_CENTRE4 for a whole group of 4 rows, 4 features at a time: the 4 rows'
    centred features (one subtraction each, as in the macro) transposed 4 x 4 into Zt.
    The scalar macro tests every row, in the kernel's innermost set-up. */
-GMM_INLINE GMM_AVX2_ATTR void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t D,
+GMM_INLINE void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t D,
                                                      const double *mu, double *Zt)
 {
     ptrdiff_t l = 0;
@@ -121,7 +122,7 @@ GMM_INLINE GMM_AVX2_ATTR void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t 
         for (int r = 0; r < 4; r++) Zt[l * 4 + r] = X[r * D + l] - mu[l];
 }
 
-GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
+GMM_KERNEL void GMM_NAME(gmm_tri_sqnorm_d)(
     const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
     const double *U, double cst, double *lp, double *Up, double *Zt)
 {
@@ -183,7 +184,6 @@ GMM_AVX2_ATTR static void gmm_tri_sqnorm_d_avx2(
     }
 }
 
-#define gmm_tri_sqnorm_d_avx512 gmm_tri_sqnorm_d_avx2
 #endif
 
 /* ------------------------------------------------------------------ float32, a row a lane */
@@ -211,6 +211,10 @@ GMM_INLINE ptrdiff_t gmm_full32_ldx(ptrdiff_t n)
 }
 GMM_INLINE ptrdiff_t gmm_full32_d4(ptrdiff_t D) { return (D + 3) / 4 * 4; }
 
+typedef void gmm_full32_lp_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                              const float *, double, double *, ptrdiff_t, float *);
+
+#if GMM_MAIN_TU
 /* Xt (D x ldx) = X^T (n x D), zero columns from n to ldx. */
 static void gmm_full32_transpose(const float *X, ptrdiff_t n, ptrdiff_t D, float *Xt)
 {
@@ -247,17 +251,15 @@ static void gmm_full32_lp_base(const float *Xt, ptrdiff_t n, ptrdiff_t D, const 
     }
 }
 
-typedef void (*gmm_full32_lp_fn)(const float *, ptrdiff_t, ptrdiff_t, const float *,
-                                 const float *, double, double *, ptrdiff_t, float *);
-static gmm_full32_lp_fn gmm_full32_lp = gmm_full32_lp_base;
+GMM_DISPATCH(gmm_full32_lp_fn, gmm_full32_lp)
+#endif
 
-#ifdef GMM_X86_BUILDS
 /* The log-densities of a group of 2W rows (two vectors of W lanes: 16 rows with AVX2,
-   32 with AVX-512), written once for both builds: B is the intrinsics' width (256 or
-   512); PUT writes the group's 2W values of cst - 0.5 q in double into t. Per lane the
+   32 with AVX-512, 8 with NEON), written once for every vector build: B is the
+   intrinsics' width (256 or 512, or neon: isa.h's shims); PUT writes the group's 2W values of cst - 0.5 q in double into t. Per lane the
    same operations in the same order in either build, so the same bits. */
-#define GMM_FULL32_LP(name, attr, V, B, W, PUT)                                         \
-attr static void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,       \
+#define GMM_FULL32_LP(name, linkage, V, B, W, PUT)                                         \
+linkage void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,       \
                       const float *Up, double cst, double *lp, ptrdiff_t rs, float *Zt) \
 {                                                                                       \
     const ptrdiff_t ldx = gmm_full32_ldx(n), D4 = gmm_full32_d4(D);                     \
@@ -304,8 +306,9 @@ attr static void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu
     }                                                                                   \
 }
 
+#if GMM_TU_ISA == GMM_ISA_AVX2
 /* t[0..15] = cst - 0.5 [q0 | q1] in double. */
-GMM_INLINE GMM_AVX2_ATTR void gmm_full32_put_avx2(__m256 q0, __m256 q1, double cst, double *t)
+GMM_INLINE void gmm_full32_put_avx2(__m256 q0, __m256 q1, double cst, double *t)
 {
     const __m256d c = _mm256_set1_pd(cst), half = _mm256_set1_pd(-0.5);
     _mm256_storeu_pd(t, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q0)), c));
@@ -313,10 +316,13 @@ GMM_INLINE GMM_AVX2_ATTR void gmm_full32_put_avx2(__m256 q0, __m256 q1, double c
     _mm256_storeu_pd(t + 8, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_castps256_ps128(q1)), c));
     _mm256_storeu_pd(t + 12, _mm256_fmadd_pd(half, _mm256_cvtps_pd(_mm256_extractf128_ps(q1, 1)), c));
 }
-GMM_FULL32_LP(gmm_full32_lp_avx2, GMM_AVX2_ATTR, __m256, 256, 8, gmm_full32_put_avx2)
+GMM_FULL32_LP(gmm_full32_lp_avx2, GMM_KERNEL, __m256, 256, 8, gmm_full32_put_avx2)
+#endif
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
 
 /* t[0..31] = cst - 0.5 [q0 | q1] in double. */
-GMM_INLINE GMM_AVX512_ATTR void gmm_full32_put_avx512(__m512 q0, __m512 q1, double cst,
+GMM_INLINE void gmm_full32_put_avx512(__m512 q0, __m512 q1, double cst,
                                                       double *t)
 {
     const __m512d c = _mm512_set1_pd(cst), half = _mm512_set1_pd(-0.5);
@@ -330,13 +336,93 @@ GMM_INLINE GMM_AVX512_ATTR void gmm_full32_put_avx512(__m512 q0, __m512 q1, doub
 }
 /* 32 rows a group: 6 loads for 8 FMAs a step (AVX2 at 8 lanes held a wide_f32 pass at
    a third of this machine's FMA rate). */
-GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_AVX512_ATTR, __m512, 512, 16, gmm_full32_put_avx512)
+GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_KERNEL, __m512, 512, 16, gmm_full32_put_avx512)
 #endif
 
+#if GMM_TU_ISA == GMM_ISA_NEON
+/* gmm_tri_sqnorm with NEON intrinsics: the AVX2 build's tiles (4 rows x 8 columns, 4
+   where 4 or fewer remain) as 4 vectors of 2 per row, z taken by lane. The same
+   operations per element in the same order as the AVX2 build. */
+GMM_KERNEL void GMM_NAME(gmm_tri_sqnorm_d)(
+    const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
+    const double *U, double cst, double *lp, double *Up, double *Zt)
+{
+    const ptrdiff_t Dp = (D + 3) / 4 * 4;
+    GMM_TRI_PAD(double, U, D, Dp, Up)
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
+        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
+        float64x2_t s[4][4];
+        GMM_TRI_CENTRE4(double, X, D, mu, i0, nr, Zt)
+        for (int r = 0; r < 4; r++)
+            for (int v = 0; v < 4; v++) s[r][v] = vdupq_n_f64(0.0);
+        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
+            const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
+            const int nv = Dp - j0 == 4 ? 2 : 4;   /* vectors of 2 columns in this tile */
+            float64x2_t a[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++) a[r][v] = vdupq_n_f64(0.0);
+            if (nv == 2) {
+                for (ptrdiff_t l = 0; l < lend; l++) {
+                    const double *u = Up + l * Dp + j0;
+                    const float64x2_t z01 = vld1q_f64(Zt + l * 4), z23 = vld1q_f64(Zt + l * 4 + 2);
+                    const float64x2_t u0 = vld1q_f64(u), u1 = vld1q_f64(u + 2);
+                    a[0][0] = vfmaq_laneq_f64(a[0][0], u0, z01, 0);
+                    a[0][1] = vfmaq_laneq_f64(a[0][1], u1, z01, 0);
+                    a[1][0] = vfmaq_laneq_f64(a[1][0], u0, z01, 1);
+                    a[1][1] = vfmaq_laneq_f64(a[1][1], u1, z01, 1);
+                    a[2][0] = vfmaq_laneq_f64(a[2][0], u0, z23, 0);
+                    a[2][1] = vfmaq_laneq_f64(a[2][1], u1, z23, 0);
+                    a[3][0] = vfmaq_laneq_f64(a[3][0], u0, z23, 1);
+                    a[3][1] = vfmaq_laneq_f64(a[3][1], u1, z23, 1);
+                }
+            } else {
+                for (ptrdiff_t l = 0; l < lend; l++) {
+                    const double *u = Up + l * Dp + j0;
+                    const float64x2_t z01 = vld1q_f64(Zt + l * 4), z23 = vld1q_f64(Zt + l * 4 + 2);
+                    const float64x2_t u0 = vld1q_f64(u), u1 = vld1q_f64(u + 2);
+                    const float64x2_t u2 = vld1q_f64(u + 4), u3 = vld1q_f64(u + 6);
+#define GMM_TRI_NEON_ROW(r, zv, lane)                                                   \
+                    a[r][0] = vfmaq_laneq_f64(a[r][0], u0, zv, lane);                   \
+                    a[r][1] = vfmaq_laneq_f64(a[r][1], u1, zv, lane);                   \
+                    a[r][2] = vfmaq_laneq_f64(a[r][2], u2, zv, lane);                   \
+                    a[r][3] = vfmaq_laneq_f64(a[r][3], u3, zv, lane);
+                    GMM_TRI_NEON_ROW(0, z01, 0)
+                    GMM_TRI_NEON_ROW(1, z01, 1)
+                    GMM_TRI_NEON_ROW(2, z23, 0)
+                    GMM_TRI_NEON_ROW(3, z23, 1)
+#undef GMM_TRI_NEON_ROW
+                }
+            }
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < nv; v++) s[r][v] = vfmaq_f64(s[r][v], a[r][v], a[r][v]);
+        }
+        for (int r = 0; r < nr; r++) {
+            double t[8];
+            for (int v = 0; v < 4; v++) vst1q_f64(t + 2 * v, s[r][v]);
+            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
+        }
+    }
+}
+
+/* t[0..7] = cst - 0.5 [q0 | q1] in double. */
+GMM_INLINE void gmm_full32_put_neon(float32x4_t q0, float32x4_t q1, double cst, double *t)
+{
+    const float64x2_t c = vdupq_n_f64(cst), half = vdupq_n_f64(-0.5);
+    vst1q_f64(t, vfmaq_f64(c, half, vcvt_f64_f32(vget_low_f32(q0))));
+    vst1q_f64(t + 2, vfmaq_f64(c, half, vcvt_high_f64_f32(q0)));
+    vst1q_f64(t + 4, vfmaq_f64(c, half, vcvt_f64_f32(vget_low_f32(q1))));
+    vst1q_f64(t + 6, vfmaq_f64(c, half, vcvt_high_f64_f32(q1)));
+}
+/* 8 rows a group: 8 accumulators and the 2 rows' vectors of 4 floats */
+GMM_FULL32_LP(gmm_full32_lp_neon, GMM_KERNEL, gmm_v4f, neon, 4, gmm_full32_put_neon)
+#endif
+
+#if GMM_MAIN_TU
 static void gmm_triangular_select(void)
 {
     GMM_SELECT(gmm_tri_sqnorm_d, gmm_tri_sqnorm_d);
     GMM_SELECT(gmm_full32_lp, gmm_full32_lp);
 }
+#endif
 
 #endif

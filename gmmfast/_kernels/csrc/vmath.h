@@ -169,31 +169,28 @@ GMM_INLINE float gmm_log1_f(float x)
 
 /* ------------------------------------------------------------------ array loops */
 
-#define GMM_ARRAY_LOOPS(suffix, attr)                                                   \
-    attr static void gmm_exp_d_##suffix(double *x, ptrdiff_t n)                         \
+#define GMM_ARRAY_LOOPS(suffix, linkage)                                                \
+    linkage void gmm_exp_d_##suffix(double *x, ptrdiff_t n)                             \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_exp1_d(x[i]); }                     \
-    attr static void gmm_log_d_##suffix(double *x, ptrdiff_t n)                         \
+    linkage void gmm_log_d_##suffix(double *x, ptrdiff_t n)                             \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_log1_d(x[i]); }                     \
-    attr static void gmm_exp_f_##suffix(float *x, ptrdiff_t n)                          \
+    linkage void gmm_exp_f_##suffix(float *x, ptrdiff_t n)                              \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_exp1_f(x[i]); }                     \
-    attr static void gmm_log_f_##suffix(float *x, ptrdiff_t n)                          \
+    linkage void gmm_log_f_##suffix(float *x, ptrdiff_t n)                              \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_log1_f(x[i]); }
 
-GMM_ARRAY_LOOPS(base, )
+/* every build (AVX-512: 8 lanes, twice the exponentials a cycle where 512-bit vectors
+   run at full rate; the same operations per lane as the AVX2 build, so the same bits) */
+GMM_INSTANTIATE(GMM_ARRAY_LOOPS)
 
-typedef void (*gmm_vfunc_d)(double *, ptrdiff_t);
-typedef void (*gmm_vfunc_f)(float *, ptrdiff_t);
+typedef void gmm_vfunc_d(double *, ptrdiff_t);
+typedef void gmm_vfunc_f(float *, ptrdiff_t);
 
-static gmm_vfunc_d gmm_exp_d = gmm_exp_d_base;
-static gmm_vfunc_d gmm_log_d = gmm_log_d_base;
-static gmm_vfunc_f gmm_exp_f = gmm_exp_f_base;
-static gmm_vfunc_f gmm_log_f = gmm_log_f_base;
-
-#ifdef GMM_X86_BUILDS
-GMM_ARRAY_LOOPS(avx2, GMM_AVX2_ATTR)
-/* 8 lanes: twice the exponentials a cycle where 512-bit vectors run at full rate; the
-   same operations per lane as the AVX2 build, so the same bits */
-GMM_ARRAY_LOOPS(avx512, GMM_AVX512_ATTR)
+#if GMM_MAIN_TU
+GMM_DISPATCH(gmm_vfunc_d, gmm_exp_d)
+GMM_DISPATCH(gmm_vfunc_d, gmm_log_d)
+GMM_DISPATCH(gmm_vfunc_f, gmm_exp_f)
+GMM_DISPATCH(gmm_vfunc_f, gmm_log_f)
 #endif
 
 /* ------------------------------------------------------------------ sums in a fixed order */
@@ -262,6 +259,7 @@ GMM_INLINE double gmm_wsum_f(const double *w, const float *a, ptrdiff_t n)
 #define gmm_dot_d gmm_dot
 #define gmm_wsum_d gmm_dot
 
+#if GMM_MAIN_TU
 static void gmm_vmath_select(void)
 {
     GMM_SELECT(gmm_exp_d, gmm_exp_d);
@@ -269,5 +267,6 @@ static void gmm_vmath_select(void)
     GMM_SELECT(gmm_exp_f, gmm_exp_f);
     GMM_SELECT(gmm_log_f, gmm_log_f);
 }
+#endif
 
 #endif
