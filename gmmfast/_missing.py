@@ -158,7 +158,7 @@ class RowGroup:
     """The rows of patterns too rare for a kernel pass each: X0 (n, D) float64 with
     the missing entries 0, Mi (n, max m) the missing columns of each row (the first
     nm[i] of row i, increasing; 0 after them), nm (n,) their number, rows (n,) the
-    rows in the piece (increasing), w (n,) or None. Their E-step is compiled, one
+    rows in the piece (those of a pattern together), w (n,) or None. Their E-step is compiled, one
     call for all of them (``_missing_rows.rows_pass``)."""
 
     __slots__ = ("X0", "Mi", "nm", "rows", "w")
@@ -187,7 +187,7 @@ def _row_block(group, n_components):
 def _check_rows(lse, group, start):
     bad = ~np.isfinite(lse)
     if bad.any():
-        raise _estep._zero_density_error(start + int(group.rows[np.flatnonzero(bad)[0]]))
+        raise _estep._zero_density_error(start + int(group.rows[bad].min()))
 
 
 def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None):
@@ -271,10 +271,9 @@ class PatternPlan:
         self.patterns = keep
         self.groups = []
         if rare:
-            # all rare rows in one group, one compiled call a pass
+            # all rare rows in one group, one compiled call a pass; the rows of a
+            # pattern together, so that they share its factors
             rows = np.concatenate([p.rows for p in rare])
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
             mmax = max(p.missing.size for p in rare)
             Mi = np.zeros((rows.size, mmax), dtype=np.intp)
             nm = np.empty(rows.size, dtype=np.intp)
@@ -283,7 +282,6 @@ class PatternPlan:
                 Mi[at:at + p.rows.size, :p.missing.size] = p.missing
                 nm[at:at + p.rows.size] = p.missing.size
                 at += p.rows.size
-            Mi, nm = np.ascontiguousarray(Mi[order]), np.ascontiguousarray(nm[order])
             X0 = np.array(X[rows], dtype=np.float64)
             X0[np.isnan(X0)] = 0.0
             self.groups.append(RowGroup(

@@ -168,7 +168,9 @@ cdef void _rows_block(
     cdef const double* Pk
     cdef const double* mu
     cdef const Py_ssize_t* Mr
-    cdef double q, v, s, hl, top, wi, wr, sq
+    cdef double q, v, s, top, wi, wr, sq
+    cdef double hl = 0.0
+    cdef bint same
     cdef int bD = <int> D, bnb = <int> nb
     cdef double one = 1.0
 
@@ -194,7 +196,14 @@ cdef void _rows_block(
             v = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
             if m > 0:
                 Mr = Mi + r * mmax
-                hl = _row_factor(Pk, Mr, m, D, Lf, idg)
+                # rows of one pattern come together: its factor serves them all
+                same = r > 0 and nm[r - 1] == m
+                a = 0
+                while same and a < m:
+                    same = Mr[a - mmax] == Mr[a]
+                    a = a + 1
+                if not same:
+                    hl = _row_factor(Pk, Mr, m, D, Lf, idg)
                 # b = U[M, :] y (U upper: row M_a starts at column M_a), then z = L^-1 b
                 for a in range(m):
                     s = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
@@ -213,7 +222,11 @@ cdef void _rows_block(
                     z[a] = s * idg[a]
                     Dk[r * D + Mr[a]] = -z[a]
                 if slot != NULL and (not tied or k == 0):
-                    _factor_inverse(Lf, idg, m, Li, Ainv + (kp * B + r) * mm)
+                    if same:
+                        memcpy(Ainv + (kp * B + r) * mm, Ainv + (kp * B + r - 1) * mm,
+                               mm * sizeof(double))
+                    else:
+                        _factor_inverse(Lf, idg, m, Li, Ainv + (kp * B + r) * mm)
             lp[r * K + k] = v
 
     for r in range(nb):

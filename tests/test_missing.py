@@ -437,14 +437,19 @@ def _rows_reference(X, w, models, S):
 def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, monkeypatch):
     from gmmfast import _missing
 
-    K, D, n = 3, 9, 400
+    K, D, n = 3, 9, 402
     models, S = _random_model(covariance_type, K, D, seed=21)
     rng = np.random.default_rng(22)
     X = rng.normal(size=(n, D)) * 1.5
-    # every number of missing features from 0 to D - 1, several patterns each
-    n_missing = np.arange(n) % D
-    for i, m in enumerate(n_missing):
-        X[i, rng.choice(D, m, replace=False)] = np.nan
+    # every number of missing features from 0 to D - 1, several patterns each, most
+    # patterns on three rows (which share its factors) and some on one
+    for i in range(0, n, 3):
+        m = (i // 3) % D
+        cols = rng.choice(D, m, replace=False)
+        X[i:i + 3, cols] = np.nan
+        if i % 7 == 0:
+            X[i + 1] = rng.normal(size=D) * 1.5
+            X[i + 1, rng.choice(D, m, replace=False)] = np.nan
     w = rng.uniform(0.2, 3.0, n) if weighted else None
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
     # blocks of 64 rows: several blocks, each with rows of every m
@@ -462,7 +467,7 @@ def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, mon
     np.testing.assert_array_equal(labels, ref[2])
     st = _missing.piece_stats(models, plan, 0, 2)
     T2 = ref[5].sum(axis=0) if covariance_type == "tied" else ref[5]
-    # sums over 400 rows of terms of size ~10: a few hundred ulps of 1e3 at most
+    # sums over 402 rows of terms of size ~10: a few hundred ulps of 1e3 at most
     np.testing.assert_allclose(st.N, ref[3], rtol=1e-12)
     np.testing.assert_allclose(st.S1, ref[4], rtol=0, atol=1e-10)
     np.testing.assert_allclose(st.S2, T2, rtol=0, atol=1e-10)
