@@ -352,6 +352,14 @@ extensions = [
         extra_link_args=[],
     ),
     Extension(
+        "gmmfast._missing_rows",
+        ["gmmfast/_missing_rows.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_compile_args=list(opt_args),
+        extra_link_args=[],
+    ),
+    Extension(
         "gmmfast._mclust_loops",
         ["gmmfast/_mclust_loops.pyx"],
         include_dirs=[np.get_include()],

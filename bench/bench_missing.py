@@ -10,8 +10,9 @@ set to NaN at random (missing completely at random; a row left with no observed 
 gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitted with
 ``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
 best-of-repeats times divided by n. ``ratio`` is missing / complete: the issue's target
-is at most 3. ``patterns`` is the number of distinct patterns of missingness, the
-number of kernel passes a missing-data iteration makes.
+is at most 3. ``patterns`` is the number of distinct patterns of missingness ('full'
+and 'tied': a pattern with enough rows gets a kernel pass of its own, the rows of the
+others one compiled row-by-row pass).
 
 Speed is reported as that ratio only, both measured in the same run on the same data.
 """

@@ -24,8 +24,8 @@ observed columns, whose statistics and log-densities the compiled kernels comput
 iteration this module builds each pattern's marginal factors (one Cholesky of the
 observed block per component) and expands its statistics to D dimensions. A pattern
 with too few rows to pay for that (``kernel_pass_pays``) joins the row-by-row path
-(``RowGroup``), which needs per row only the m x m block of the precision of its m
-missing features.
+(``RowGroup``), compiled in ``_missing_rows.pyx``, which needs per row only the m x m
+block of the precision of its m missing features.
 
 'diag' and 'spherical' need no grouping: their features are independent within a
 component, so a missing feature only drops its own term from each log-density. Each
@@ -141,7 +141,9 @@ def group_patterns(X, w=None, first_row=0):
 #: FLOP_SECONDS each (its factors and precisions); the row-by-row path costs about
 #: ROW_SECONDS per row and component. Measured on the bench's 'mid' case (one core
 #: of a loaded 2-core machine); they only move the boundary, never the results
-#: beyond rounding.
+#: beyond rounding. With the row-by-row path compiled, 'mid' ran within its run-to-run
+#: spread for ROW_SECONDS from 1.5e-7 to 4.5e-7 (the kernel pass of a small pattern
+#: costs ~2.6 ms there, mostly fixed cost), so the boundary stays.
 PATTERN_SECONDS = 1.2e-3
 FLOP_SECONDS = 1e-9
 ROW_SECONDS = 3e-7
@@ -155,189 +157,103 @@ def kernel_pass_pays(n_rows, n_components, n_observed):
 
 
 class RowGroup:
-    """Rows with the same number m of missing features, from patterns too rare for a
-    kernel pass each: X0 (n, D) float64 with the missing entries 0, obs (n, D) 1 where
-    observed and 0 where missing, Mi (n, m) the missing columns, rows (n,) their rows
-    in the piece, w (n,) or None."""
+    """The rows of patterns too rare for a kernel pass each: X0 (n, D) float64 with
+    the missing entries 0, Mi (n, max m) the missing columns of each row (the first
+    nm[i] of row i, increasing; 0 after them), nm (n,) their number, rows (n,) the
+    rows in the piece (those of a pattern together), w (n,) or None. Their E-step is compiled, one
+    call for all of them (``_missing_rows.rows_pass``)."""
 
-    __slots__ = ("X0", "obs", "Mi", "rows", "w")
+    __slots__ = ("X0", "Mi", "nm", "rows", "w")
 
-    def __init__(self, X0, Mi, rows, w):
-        self.X0, self.Mi, self.rows, self.w = X0, Mi, rows, w
-        self.obs = np.ones_like(X0)
-        self.obs[np.arange(X0.shape[0])[:, None], Mi] = 0.0
-
-
-#: doubles in a row-by-row block's largest temporary, (K, block, max(D, m^2)): 1 MiB,
-#: about a core's share of the cache (bench 'mid': 2**17 ran about 1.3x faster than 2**21)
-ROW_BLOCK_DOUBLES = 2**17
-
-
-def _small_inverse(A):
-    """(A^-1, 0.5 log det A) of a stack (..., m, m) of symmetric positive definite
-    matrices; closed forms for m = 1 and 2, where numpy's batched LAPACK calls would
-    cost far more than the arithmetic."""
-    m = A.shape[-1]
-    if m == 1:
-        return 1.0 / A, 0.5 * np.log(A[..., 0, 0])
-    if m == 2:
-        a, b, c = A[..., 0, 0], A[..., 0, 1], A[..., 1, 1]
-        det = a * c - b * b
-        inv = np.empty_like(A)
-        inv[..., 0, 0] = c / det
-        inv[..., 1, 1] = a / det
-        inv[..., 0, 1] = inv[..., 1, 0] = -b / det
-        return inv, 0.5 * np.log(det)
-    # Cholesky, then the inverse of the factor, with the stack as the innermost axis:
-    # O(m^3) numpy operations on whole stacks (numpy's batched LAPACK pays about a
-    # microsecond per matrix, more than these small matrices' arithmetic)
-    shape = A.shape[:-2]
-    T = np.ascontiguousarray(np.moveaxis(A.reshape(-1, m, m), 0, -1))   # (m, m, B)
-    L = np.zeros_like(T)
-    for j in range(m):
-        Lj = L[j, :j]
-        L[j, j] = np.sqrt(T[j, j] - np.einsum("kb,kb->b", Lj, Lj))
-        for i in range(j + 1, m):
-            L[i, j] = (T[i, j] - np.einsum("kb,kb->b", L[i, :j], Lj)) / L[j, j]
-    half_logdet = np.log(np.diagonal(L, axis1=0, axis2=1)).sum(axis=-1)
-    Li = np.zeros_like(T)                                               # L^-1
-    for j in range(m):
-        Li[j, j] = 1.0 / L[j, j]
-        for i in range(j + 1, m):
-            Li[i, j] = -np.einsum("kb,kb->b", L[i, j:i], Li[j:i, j]) / L[i, i]
-    inv = np.einsum("kib,kjb->bij", Li, Li)                              # L^-T L^-1
-    return inv.reshape(*shape, m, m), half_logdet.reshape(shape)
+    def __init__(self, X0, Mi, nm, rows, w):
+        # checked once here rather than on every pass: the compiled pass reads them
+        # as they are
+        if not np.isfinite(X0).all() or (w is not None and not np.isfinite(w).all()):
+            raise ValueError("row-by-row pass: the observed entries and the weights "
+                             "must be finite")
+        self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
 
 
-def _rows_logprob(models, X0, obs, Mi):
-    """(lp (n, K), inverse P_MM (K or 1, n, m, m), deltas (K, n, D)) for rows with the
-    same number m of missing features, all components at once.
-
-    With the precision P_k = U_k U_k^T and delta0 = x - mu_k zeroed at M, the marginal
-    quadratic form is ||delta0 U_k||^2 - b^T P_MM^-1 b with b = (delta0 P_k)_M (the
-    minimum of the full form over x_M), its minimiser is the conditional mean
-    x_M = mu_M - P_MM^-1 b, the conditional covariance is P_MM^-1, and
-    log |Sigma_OO| = log |Sigma| + log |P_MM|. ``deltas`` are x - mu_k with the
-    conditional means in place of the missing entries.
-    """
-    K, D = models.means.shape
-    n, m = Mi.shape
-    tied = models.covariance_type == "tied"
-    Us = models.U[None] if tied else models.U
-    Ps = models.precisions[None] if tied else models.precisions
-    d = (X0[None] - models.means[:, None, :]) * obs
-    dP = np.matmul(d, Ps)
-    # delta0^T P delta0 from the product b needs anyway (one GEMM, not two)
-    lp = -0.5 * np.einsum("knd,knd->kn", dP, d)
-    lp += np.log(np.diagonal(Us, axis1=1, axis2=2)).sum(axis=1)[:, None]
-    inv = None
-    if m:
-        inv, half_logdet = _small_inverse(Ps[:, Mi[:, :, None], Mi[:, None, :]])
-        b = np.take_along_axis(dP, np.broadcast_to(Mi, (K, n, m)), axis=2)
-        t = np.matmul(inv, b[..., None])[..., 0]
-        lp += 0.5 * np.einsum("kni,kni->kn", b, t)
-        lp -= half_logdet
-        d[:, np.arange(n)[:, None], Mi] = -t
-    with np.errstate(divide="ignore"):
-        lp += (np.log(models.weights) - 0.5 * (D - m) * _LOG_2PI)[:, None]
-    return lp.T, inv, d
+#: doubles of a row-by-row block's largest scratch, (K, block, max(D, m^2)): 4 MiB.
+#: Smaller blocks make BLAS's products on them slower (bench 'wide', D = 64, K = 32:
+#: 2.2 us a row and component with 64-row blocks, 1.2 us with 256-row ones)
+ROW_BLOCK_DOUBLES = 2**19
 
 
-def _softmax(lp):
-    top = lp.max(axis=1, keepdims=True)
-    e = np.exp(lp - top)
-    s = e.sum(axis=1, keepdims=True)
-    return (np.log(s) + top)[:, 0], e / s
-
-
-def _row_blocks(group, n_components):
-    n, D = group.X0.shape
+def _row_block(group, n_components):
+    D = group.X0.shape[1]
     m = group.Mi.shape[1]
-    block = max(64, ROW_BLOCK_DOUBLES // (n_components * max(D, m * m)))
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        yield (s, e, group.X0[s:e], group.obs[s:e], group.Mi[s:e],
-               None if group.w is None else group.w[s:e])
+    return max(64, ROW_BLOCK_DOUBLES // (n_components * max(D, m * m)))
 
 
-def _check_rows(lse, group, s, start):
+def _check_rows(lse, group, start):
     bad = ~np.isfinite(lse)
     if bad.any():
-        raise _estep._zero_density_error(start + int(group.rows[s + np.flatnonzero(bad)[0]]))
+        raise _estep._zero_density_error(start + int(group.rows[bad].min()))
 
 
-def _in_order(func, blocks, n_threads):
-    """func over the blocks, on up to n_threads threads (numpy releases the GIL in its
-    loops), results in block order: what each block computes does not depend on the
-    threads, and the caller adds the results in that order."""
-    blocks = list(blocks)
-    if n_threads <= 1 or len(blocks) <= 1:
-        return [func(b) for b in blocks]
-    from concurrent.futures import ThreadPoolExecutor
+def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None):
+    """Run the compiled row-by-row pass on a RowGroup, every array checked first:
+    the compiled code trusts their dtypes, shapes and finiteness."""
+    from . import _missing_rows
+    from ._threads import blas_single_thread
 
-    with ThreadPoolExecutor(max_workers=min(n_threads, len(blocks))) as pool:
-        return list(pool.map(func, blocks))
+    K, D = models.means.shape
+    X0, Mi, nm, w = group.X0, group.Mi, group.nm, group.w
+    if (X0.dtype != np.float64 or X0.ndim != 2 or X0.shape[1] != D
+            or not X0.flags.c_contiguous or Mi.dtype != np.intp or Mi.ndim != 2
+            or Mi.shape[0] != X0.shape[0] or not Mi.flags.c_contiguous
+            or nm.dtype != np.intp or nm.shape != (X0.shape[0],)
+            or not nm.flags.c_contiguous):
+        raise ValueError("row-by-row pass: the rows are not a float64 (n, D) array "
+                         "with intp arrays of missing columns (n, m) and counts (n,)")
+    if w is not None and (w.dtype != np.float64 or w.shape != (X0.shape[0],)
+                          or not w.flags.c_contiguous):
+        raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
+    U, P, log_det = models.row_params()
+    with np.errstate(divide="ignore"):
+        logc = np.log(models.weights) + log_det - 0.5 * D * _LOG_2PI
+    if np.isnan(logc).any() or np.isposinf(logc).any():
+        raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
+    empty = np.empty(0)
+    with blas_single_thread():
+        _missing_rows.rows_pass(
+            X0, Mi, nm, empty if w is None else w, np.ascontiguousarray(models.means), U, P,
+            np.ascontiguousarray(logc), _row_block(group, K), max(1, int(n_threads)),
+            lse, np.empty((0, K)) if resp is None else resp,
+            np.empty(0, dtype=np.intp) if labels is None else labels,
+            empty if stats is None else stats)
 
 
 def rows_stats(models, group, total, start, n_threads=1):
     """Add a RowGroup's expanded statistics (about the means) into ``total``."""
     K, D = models.means.shape
     tied = models.covariance_type == "tied"
-
-    def block(args):
-        s, e, X0, obs, Mi, w = args
-        lp, inv, d = _rows_logprob(models, X0, obs, Mi)
-        lse, resp = _softmax(lp)
-        _check_rows(lse, group, s, start)
-        wr = resp if w is None else resp * w[:, None]
-        L = float(lse.sum() if w is None else lse @ w)
-        sum_w = float(e - s if w is None else w.sum())
-        wrT = np.ascontiguousarray(wr.T)
-        T1 = np.matmul(wrT[:, None, :], d)[:, 0, :]
-        T2 = np.matmul((d * wrT[:, :, None]).transpose(0, 2, 1), d)
-        if tied:
-            T2 = T2.sum(axis=0)
-        m = Mi.shape[1]
-        if m:
-            flat = (Mi[:, :, None] * D + Mi[:, None, :]).reshape(e - s, m * m)
-            if tied:
-                cw = (inv[0] * wr.sum(axis=1)[:, None, None]).reshape(e - s, m * m)
-                T2 += np.bincount(flat.ravel(), weights=cw.ravel(),
-                                  minlength=D * D).reshape(D, D)
-            else:
-                cw = inv * wrT[:, :, None, None]
-                idx = (np.arange(K)[:, None, None] * (D * D) + flat[None]).ravel()
-                T2 += np.bincount(idx, weights=cw.ravel(),
-                                  minlength=K * D * D).reshape(K, D, D)
-        return L, sum_w, wr.sum(axis=0), T1, T2
-
-    for L, sum_w, N, T1, T2 in _in_order(block, _row_blocks(group, K), n_threads):
-        total.L += L
-        total.sum_w += sum_w
-        total.N += N
-        total.T1 += T1
-        total.T2 += T2
+    Kt = 1 if tied else K
+    n = group.X0.shape[0]
+    acc = np.zeros(K + K * D + Kt * D * D + 2)
+    lse = np.empty(n)
+    _rows_pass(models, group, n_threads, lse, stats=acc)
+    _check_rows(lse, group, start)
+    total.N += acc[:K]
+    total.T1 += acc[K:K + K * D].reshape(K, D)
+    T2 = acc[K + K * D:K + K * D + Kt * D * D]
+    total.T2 += T2.reshape(D, D) if tied else T2.reshape(K, D, D)
+    total.L += float(acc[-2])
+    total.sum_w += float(acc[-1])
 
 
 def rows_outputs(models, group, outs, start, wanted, n_threads=1):
-    def block(args):
-        s, e, X0, obs, Mi, _ = args
-        lp, _, _ = _rows_logprob(models, X0, obs, Mi)
-        return s, e, lp
-
-    for s, e, lp in _in_order(block, _row_blocks(group, models.n_components), n_threads):
-        lse, resp = _softmax(lp)
-        _check_rows(lse, group, s, start)
-        rows = group.rows[s:e]
-        parts = []
-        if wanted.get("lse"):
-            parts.append(lse)
-        if wanted.get("resp"):
-            parts.append(resp)
-        if wanted.get("labels"):
-            parts.append(lp.argmax(axis=1))
-        for out, part in zip(outs, parts):
-            out[rows] = part
+    n, K = group.X0.shape[0], models.n_components
+    lse = np.empty(n)
+    resp = np.empty((n, K)) if wanted.get("resp") else None
+    labels = np.empty(n, dtype=np.intp) if wanted.get("labels") else None
+    _rows_pass(models, group, n_threads, lse, resp, labels)
+    _check_rows(lse, group, start)
+    parts = [p for p, want in ((lse, "lse"), (resp, "resp"), (labels, "labels"))
+             if wanted.get(want)]
+    for out, part in zip(outs, parts):
+        out[group.rows] = part
 
 
 class PatternPlan:
@@ -356,20 +272,22 @@ class PatternPlan:
                 rare.append(pat)
         self.patterns = keep
         self.groups = []
-        by_m = {}
-        for pat in rare:
-            by_m.setdefault(pat.missing.size, []).append(pat)
-        for m in sorted(by_m):
-            pats = by_m[m]
-            rows = np.concatenate([p.rows for p in pats])
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
+        if rare:
+            # all rare rows in one group, one compiled call a pass; the rows of a
+            # pattern together, so that they share its factors
+            rows = np.concatenate([p.rows for p in rare])
+            mmax = max(p.missing.size for p in rare)
+            Mi = np.zeros((rows.size, mmax), dtype=np.intp)
+            nm = np.empty(rows.size, dtype=np.intp)
+            at = 0
+            for p in rare:
+                Mi[at:at + p.rows.size, :p.missing.size] = p.missing
+                nm[at:at + p.rows.size] = p.missing.size
+                at += p.rows.size
             X0 = np.array(X[rows], dtype=np.float64)
-            Mi = np.concatenate([np.broadcast_to(p.missing, (p.rows.size, m))
-                                 for p in pats])[order]
-            X0[np.arange(rows.size)[:, None], Mi] = 0.0
+            X0[np.isnan(X0)] = 0.0
             self.groups.append(RowGroup(
-                X0, np.ascontiguousarray(Mi), rows,
+                X0, Mi, nm, rows,
                 None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
 
 
@@ -554,6 +472,23 @@ class MarginalModels:
         if getattr(self, "_prec", None) is None:
             self._prec = _mstep.precisions_from_cholesky(self.U, self.covariance_type)
         return self._prec
+
+    def row_params(self):
+        """(U, P, sum log diag U) for the compiled row-by-row path: (Kp, D, D)
+        C-contiguous float64 with Kp = 1 for 'tied', and (Kp,); checked finite."""
+        if getattr(self, "_row_params", None) is None:
+            tied = self.covariance_type == "tied"
+            U = np.ascontiguousarray(self.U[None] if tied else self.U, dtype=np.float64)
+            P = np.ascontiguousarray(self.precisions[None] if tied else self.precisions,
+                                     dtype=np.float64)
+            if not (np.isfinite(U).all() and np.isfinite(P).all()
+                    and np.isfinite(self.means).all()):
+                raise ValueError("the mixture's means or precisions are not finite")
+            log_det = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+            if not np.isfinite(log_det).all():
+                raise ValueError("a precision factor has a diagonal entry <= 0")
+            self._row_params = U, P, log_det
+        return self._row_params
 
     def of(self, observed, missing):
         key = observed.tobytes()

@@ -381,20 +381,174 @@ def test_estimates_approach_the_truth_and_beat_simple_fixes():
     assert errors[2] < 0.05
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 5, 9])
-def test_small_inverses_of_the_row_by_row_path(m):
-    from gmmfast._missing import _small_inverse
+def _random_model(covariance_type, K, D, seed):
+    from gmmfast import _missing, _mstep
 
-    rng = np.random.default_rng(m)
-    A = rng.normal(size=(3, 11, m, m))
-    A = A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(m)
-    inv, half_logdet = _small_inverse(A)
-    # closed forms (m <= 2) and a Cholesky factor of our own against LAPACK, on
-    # matrices of condition <~1e3: rounding of a few ulps times the condition
-    np.testing.assert_allclose(inv, np.linalg.inv(A), rtol=0,
-                               atol=1e-12 * np.abs(np.linalg.inv(A)).max())
-    np.testing.assert_allclose(half_logdet, 0.5 * np.linalg.slogdet(A)[1], rtol=0,
-                               atol=1e-12)
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(K, D, D)) / np.sqrt(D)
+    cov = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(D)
+    if covariance_type == "tied":
+        cov = cov[0]
+    U = _mstep.precision_cholesky(cov, covariance_type)
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(size=(K, D))
+    return (_missing.MarginalModels(covariance_type, weights, means, U, np.float64),
+            _as_full(cov, covariance_type, K, D))
+
+
+def _rows_reference(X, w, models, S):
+    """Per row, written out: marginal log-densities, responsibilities, and the
+    expected complete-data statistics about the means."""
+    K, D = models.means.shape
+    n = len(X)
+    logp = np.empty((n, K))
+    T1 = np.zeros((K, D))
+    T2 = np.zeros((K, D, D))
+    parts = []
+    for i, x in enumerate(X):
+        o, m = ~np.isnan(x), np.isnan(x)
+        per = []
+        for k in range(K):
+            Soo = S[k][np.ix_(o, o)]
+            logp[i, k] = np.log(models.weights[k]) + multivariate_normal.logpdf(
+                x[o], models.means[k, o], Soo)
+            d = np.zeros(D)
+            C = np.zeros((D, D))
+            d[o] = x[o] - models.means[k, o]
+            if m.any():
+                B = S[k][np.ix_(m, o)] @ np.linalg.inv(Soo)
+                d[m] = B @ d[o]
+                C[np.ix_(m, m)] = S[k][np.ix_(m, m)] - B @ S[k][np.ix_(o, m)]
+            per.append((d, C))
+        parts.append(per)
+    lse = logsumexp(logp, axis=1)
+    resp = np.exp(logp - lse[:, None])
+    wr = resp * w[:, None]
+    for i in range(n):
+        for k in range(K):
+            d, C = parts[i][k]
+            T1[k] += wr[i, k] * d
+            T2[k] += wr[i, k] * (np.outer(d, d) + C)
+    return lse, resp, logp.argmax(axis=1), wr.sum(axis=0), T1, T2, w @ lse, w.sum()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, monkeypatch):
+    from gmmfast import _missing
+
+    K, D, n = 3, 9, 402
+    models, S = _random_model(covariance_type, K, D, seed=21)
+    rng = np.random.default_rng(22)
+    X = rng.normal(size=(n, D)) * 1.5
+    # every number of missing features from 0 to D - 1, several patterns each, most
+    # patterns on three rows (which share its factors) and some on one
+    for i in range(0, n, 3):
+        m = (i // 3) % D
+        cols = rng.choice(D, m, replace=False)
+        X[i:i + 3, cols] = np.nan
+        if i % 7 == 0:
+            X[i + 1] = rng.normal(size=D) * 1.5
+            X[i + 1, rng.choice(D, m, replace=False)] = np.nan
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    # blocks of 64 rows: several blocks, each with rows of every m
+    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
+    plan = _missing.PatternPlan(X, w, 0, K)
+    assert plan.patterns == [] and len(plan.groups) == 1
+    ref = _rows_reference(X, np.ones(n) if w is None else w, models, S)
+    lse, resp, labels = (np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.intp))
+    _missing.piece_outputs(models, plan, 0, 2, [lse, resp, labels], lse=True, resp=True,
+                           labels=True)
+    # log-densities of ~10 in size from 9-D factorisations of condition ~10: a few
+    # ulps of rounding each, against scipy's eigendecomposition
+    np.testing.assert_allclose(lse, ref[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(resp, ref[1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, ref[2])
+    st = _missing.piece_stats(models, plan, 0, 2)
+    T2 = ref[5].sum(axis=0) if covariance_type == "tied" else ref[5]
+    # sums over 402 rows of terms of size ~10: a few hundred ulps of 1e3 at most
+    np.testing.assert_allclose(st.N, ref[3], rtol=1e-12)
+    np.testing.assert_allclose(st.S1, ref[4], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(st.S2, T2, rtol=0, atol=1e-10)
+    assert np.array_equal(st.S2, np.swapaxes(st.S2, -1, -2))
+    assert st.L == pytest.approx(ref[6], rel=1e-13)
+    assert st.sum_w == pytest.approx(ref[7], rel=1e-14)
+    assert np.array_equal(st.shift, models.means)
+
+
+def _rows_pass_args(n=5, D=4, K=2, m=2):
+    rng = np.random.default_rng(0)
+    U = np.repeat(np.eye(D)[None], K, axis=0)
+    Mi = np.tile(np.arange(m, dtype=np.intp), (n, 1))
+    return dict(
+        X0=rng.normal(size=(n, D)), Mi=Mi, nm=np.full(n, m, dtype=np.intp),
+        w=np.empty(0), means=np.zeros((K, D)), U=U, P=U.copy(),
+        logc=np.zeros(K), block=2, n_threads=2, out_lse=np.empty(n),
+        out_resp=np.empty((n, K)), out_labels=np.empty(n, dtype=np.intp),
+        out_stats=np.zeros(K + K * D + K * D * D + 2))
+
+
+def _bad_rows_pass_args():
+    def changed(**kw):
+        args = _rows_pass_args()
+        args.update(kw)
+        return args
+
+    cases = {
+        "float32 rows": changed(X0=np.zeros((5, 4), dtype=np.float32)),
+        "strided rows": changed(X0=np.zeros((5, 8))[:, ::2]),
+        "int32 columns": changed(Mi=np.zeros((5, 2), dtype=np.int32)),
+        "column out of range": changed(Mi=np.array([[0, 4]] * 5, dtype=np.intp)),
+        "negative column": changed(Mi=np.array([[-1, 2]] * 5, dtype=np.intp)),
+        "repeated column": changed(Mi=np.array([[1, 1]] * 5, dtype=np.intp)),
+        "too many missing": changed(nm=np.full(5, 3, dtype=np.intp)),
+        "every feature missing": changed(Mi=np.tile(np.arange(4, dtype=np.intp), (5, 1)),
+                                         nm=np.full(5, 4, dtype=np.intp)),
+        "short nm": changed(nm=np.full(4, 2, dtype=np.intp)),
+        "short weights": changed(w=np.ones(3)),
+        "means of other width": changed(means=np.zeros((2, 3))),
+        "U of 3 components": changed(U=np.zeros((3, 4, 4))),
+        "P not like U": changed(P=np.zeros((1, 4, 4))),
+        "short logc": changed(logc=np.zeros(1)),
+        "block 0": changed(block=0),
+        "short lse": changed(out_lse=np.empty(4)),
+        "resp of other width": changed(out_resp=np.empty((5, 3))),
+        "short labels": changed(out_labels=np.empty(4, dtype=np.intp)),
+        "short statistics": changed(out_stats=np.zeros(7)),
+    }
+    return list(cases.items())
+
+
+@pytest.mark.parametrize("name,args", _bad_rows_pass_args(),
+                         ids=[c[0] for c in _bad_rows_pass_args()])
+def test_compiled_rows_refuse_what_they_cannot_read(name, args):
+    from gmmfast import _missing_rows
+
+    # the arguments as given run (so each failure below is the one change's)
+    _missing_rows.rows_pass(**_rows_pass_args())
+    with pytest.raises(ValueError):
+        _missing_rows.rows_pass(**args)
+
+
+def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):
+    from gmmfast import _missing
+
+    X, _ = _data(n=60, seed=13)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    plan = _missing.PatternPlan(X, None, 0, 2)
+    group = plan.groups[0]
+    with pytest.raises(ValueError, match="must be finite"):
+        _missing.RowGroup(np.where(np.isnan(X), np.inf, 0.0), group.Mi, group.nm,
+                          group.rows, None)
+    models, _ = _random_model("full", 2, X.shape[1], seed=1)
+    models.means[0, 0] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        _missing.piece_stats(models, plan, 0, 1)
+    models, _ = _random_model("full", 2, X.shape[1], seed=1)
+    group.Mi = group.Mi.astype(np.int32)
+    with pytest.raises(ValueError, match="intp arrays of missing columns"):
+        _missing.piece_stats(models, plan, 0, 1)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

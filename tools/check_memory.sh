@@ -110,8 +110,8 @@ echo "== valgrind part took $((SECONDS - t_all)) s"
 [ -n "${outcome[2]:-}" ] && echo "ERROR: valgrind's output of${outcome[2]} is missing" \
     "or unreadable (above): the check says nothing about memory errors there"
 [ -n "${outcome[3]:-}" ] && echo "FAIL:${outcome[3]} failed under valgrind"
-[ -n "${outcome[1]:-}" ] && echo "FAIL: memory errors in gmmfast._kernels or _kmeans" \
+[ -n "${outcome[1]:-}" ] && echo "FAIL: memory errors in gmmfast's compiled modules" \
     "(${outcome[1]# })"
 [ -n "${outcome[1]:-}${outcome[3]:-}" ] && exit 1
 [ -n "${outcome[2]:-}" ] && exit 2
-echo "OK: debug build green, no memory errors or definite leaks from gmmfast._kernels or _kmeans"
+echo "OK: debug build green, no memory errors or definite leaks from gmmfast's compiled modules"

@@ -4,8 +4,9 @@
 
 Fails (exit 1, saying what is missing) unless the wheel has:
 - the compiled extensions, gmmfast/_kernels/_core.<abi>.so (EM),
-  gmmfast/_kmeans.<abi>.so (k-means initialisation) and gmmfast/_mclust_loops.<abi>.so
-  (mclust's hierarchical start, EVE/VVE rotations), or .pyd, each exactly once;
+  gmmfast/_kmeans.<abi>.so (k-means initialisation), gmmfast/_mclust_loops.<abi>.so
+  (mclust's hierarchical start, EVE/VVE rotations) and gmmfast/_missing_rows.<abi>.so
+  (the row-by-row E-step of missing values), or .pyd, each exactly once;
 - every module and Cython source of the checkout's gmmfast/, its subpackage
   gmmfast/_kernels/ and the C headers in gmmfast/_kernels/csrc/ (*.py, *.pyx, *.pxd,
   *.pxi, *.h);
@@ -38,7 +39,7 @@ def check(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     problems = []
 
-    for module in ("_kernels/_core", "_kmeans", "_mclust_loops"):
+    for module in ("_kernels/_core", "_kmeans", "_mclust_loops", "_missing_rows"):
         found = [n for n in names if fnmatch.fnmatch(n, f"gmmfast/{module}.*")
                  and n.endswith((".so", ".pyd"))]
         if len(found) != 1:
