@@ -3,9 +3,10 @@
 Usage: python tools/valgrind_findings.py VG.XML [VG.XML ...]   (one file per process)
 
 An error is ours when a frame of its stack (or of its allocation stack) is in one of
-gmmfast's compiled modules (_kernels, _kmeans, _mclust_loops, _missing_rows); the others (CPython, numpy, OpenBLAS)
-are counted, not failed. Every file is read; a file that is missing or does not parse
-is the check failing, reported as such, never as a memory error.
+gmmfast's compiled modules (_kernels, _kmeans, _mclust_loops, _missing_rows); the others
+(CPython, numpy, OpenBLAS) are counted, not failed. Every file is read; a file that is
+missing or does not parse is the check failing, reported as such, never as a memory
+error.
 
 Exit code: 0 no error of ours; 1 errors of ours (in any file that parsed);
 2 no errors of ours in the files that parsed, but some file is missing or unreadable,
