@@ -671,14 +671,8 @@ class MissingSource:
 
     def per_sample(self, models, *, lse=False, resp=False, labels=False):
         """Per-row outputs under the marginal model of each row's observed features."""
-        n, K = self.n_samples, models.n_components
-        outs = []
-        if lse:
-            outs.append(np.empty(n))
-        if resp:
-            outs.append(np.empty((n, K), dtype=self.dtype))
-        if labels:
-            outs.append(np.empty(n, dtype=np.intp))
+        outs = _sources.output_arrays(self.n_samples, models.n_components, self.dtype,
+                                      lse=lse, resp=resp, labels=labels)
         for start, stop, rows in self.pieces():
             piece_outputs(models, rows, start, self.n_threads,
                           [out[start:stop] for out in outs],
@@ -826,16 +820,12 @@ class DaskMissingSource:
     missing = True
 
     def __init__(self, X, sample_weight, covariance_type, n_components, n_threads):
+        # the chunks are read as the complete-data dask source reads them (dask is
+        # imported here, only when a dask array is given)
         from . import _dask
 
-        self.X, self.w = X, sample_weight
-        self.n_samples, self.n_features = int(X.shape[0]), int(X.shape[1])
-        self.dtype = _sources.compute_dtype(X.dtype)
-        self.covariance_type = covariance_type
-        self.n_components = n_components
-        self.n_threads = n_threads
-        self._blocks = _dask._blocks(X, sample_weight)
-        self._init = None
+        _dask.DaskSource.__init__(self, X, sample_weight, covariance_type, n_components,
+                                  n_threads)
 
     def init_data(self, random_state):
         import dask

@@ -258,14 +258,8 @@ class ChunkedSource:
 
     def per_sample(self, model, *, lse=False, resp=False, labels=False):
         """Like ``_estep.per_sample``, filled piece by piece."""
-        n, K = self.n_samples, model.n_components
-        outs = []
-        if lse:
-            outs.append(np.empty(n))
-        if resp:
-            outs.append(np.empty((n, K), dtype=self.dtype))
-        if labels:
-            outs.append(np.empty(n, dtype=np.intp))
+        outs = output_arrays(self.n_samples, model.n_components, self.dtype,
+                             lse=lse, resp=resp, labels=labels)
         for start, stop, x, _ in self.pieces():
             parts = _with_row_offset(
                 start, _estep.per_sample, x, model, self.n_threads,
@@ -306,3 +300,17 @@ def _with_row_offset(start, func, *args, **kwargs):
             f"{exc} (Row numbers count from row {start} of X: the error is in the "
             f"piece of X read from row {start} on.)"
         ) from exc
+
+
+def output_arrays(n_samples, n_components, dtype, *, lse=False, resp=False,
+                  labels=False):
+    """The per-sample outputs a piecewise pass fills, in the order asked: log p(x)
+    (float64), responsibilities (X's dtype), labels."""
+    outs = []
+    if lse:
+        outs.append(np.empty(n_samples))
+    if resp:
+        outs.append(np.empty((n_samples, n_components), dtype=dtype))
+    if labels:
+        outs.append(np.empty(n_samples, dtype=np.intp))
+    return outs
