@@ -210,16 +210,25 @@ class DaskSource:
 
     def stats(self, weights, means, precisions_cholesky, log_weights=None):
         """Statistics per chunk on the workers, added on the client in chunk order."""
-        args = dask.delayed(
-            self._model_args(weights, means, precisions_cholesky, log_weights), pure=True)
-        xs, ws, starts = self._blocks
-        tasks = [dask.delayed(_chunk_stats, pure=True)(x, w, s, args, self.n_threads)
-                 for x, w, s in zip(xs, ws, starts)]
-        parts = dask.compute(*tasks)
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
+        return chunk_sums(
+            self._blocks, _chunk_stats,
+            self._model_args(weights, means, precisions_cholesky, log_weights),
+            self.n_threads)
+
+
+def chunk_sums(blocks, chunk_stats, model_args, n_threads):
+    """``chunk_stats(x, w, start, model_args, n_threads)`` of every chunk, computed on
+    the workers and added on the client in chunk order, so that the sum does not
+    depend on where or when the chunks ran."""
+    args = dask.delayed(model_args, pure=True)
+    xs, ws, starts = blocks
+    tasks = [dask.delayed(chunk_stats, pure=True)(x, w, s, args, n_threads)
+             for x, w, s in zip(xs, ws, starts)]
+    parts = dask.compute(*tasks)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def _args_of_model(model_or_estimator):

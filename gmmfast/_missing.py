@@ -848,18 +848,13 @@ class DaskMissingSource:
                               self.dtype)
 
     def stats(self, weights, means, precisions_cholesky, log_weights=None):
-        import dask
+        from . import _dask
 
-        args = dask.delayed(_model_args(self.covariance_type, weights, means,
-                                        precisions_cholesky, self.dtype), pure=True)
-        xs, ws, starts = self._blocks
-        tasks = [dask.delayed(_chunk_stats, pure=True)(x, w, s, args, self.n_threads)
-                 for x, w, s in zip(xs, ws, starts)]
-        parts = dask.compute(*tasks)
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
+        return _dask.chunk_sums(
+            self._blocks, _chunk_stats,
+            _model_args(self.covariance_type, weights, means, precisions_cholesky,
+                        self.dtype),
+            self.n_threads)
 
 
 def _model_args(covariance_type, weights, means, precisions_cholesky, dtype):
