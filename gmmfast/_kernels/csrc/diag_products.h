@@ -37,6 +37,40 @@
 GMM_INLINE ptrdiff_t gmm_diag_lda(ptrdiff_t D) { return (2 * D + 3) / 4 * 4; }
 GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
 
+/* The moments kernel of a build whose tile covers 4 columns a vector (AVX2; NEON in
+   pairs of 2-lane vectors), around that build's TILE(R, A, m, lda, C, KT, PV): STRIP
+   runs KT components across every column vector of A in tiles of up to 3 vectors,
+   KERNEL runs strips of 4 components, then adds the counts N. One text for both builds,
+   so that their sums keep the same order. */
+#define GMM_DIAG_MOMENTS_STRIPS(KERNEL, STRIP, TILE)                                    \
+    GMM_INLINE void STRIP(const double *R, const double *A, ptrdiff_t m, ptrdiff_t lda,  \
+                          double *C, const int KT)                                       \
+    {                                                                                    \
+        const ptrdiff_t nv = lda / 4;                                                    \
+        ptrdiff_t v = 0;                                                                 \
+        for (; v + 3 <= nv; v += 3)                                                      \
+            TILE(R, A + 4 * v, m, lda, C + 4 * v, KT, 3);                                \
+        if (nv - v == 2)                                                                 \
+            TILE(R, A + 4 * v, m, lda, C + 4 * v, KT, 2);                                \
+        else if (nv - v == 1)                                                            \
+            TILE(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);                                \
+    }                                                                                    \
+                                                                                         \
+    GMM_KERNEL void KERNEL(const double *R, ptrdiff_t K, const double *A, ptrdiff_t m,   \
+                           ptrdiff_t lda, double *C, double *N)                          \
+    {                                                                                    \
+        ptrdiff_t k = 0;                                                                 \
+        for (; k + 4 <= K; k += 4)                                                       \
+            STRIP(R + k * m, A, m, lda, C + k * lda, 4);                                 \
+        if (K - k == 3)                                                                  \
+            STRIP(R + k * m, A, m, lda, C + k * lda, 3);                                 \
+        else if (K - k == 2)                                                             \
+            STRIP(R + k * m, A, m, lda, C + k * lda, 2);                                 \
+        else if (K - k == 1)                                                             \
+            STRIP(R + k * m, A, m, lda, C + k * lda, 1);                                 \
+        for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);                           \
+    }
+
 /* ------------------------------------------------------------------ baseline */
 
 typedef void gmm_diag_lp_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
@@ -194,34 +228,8 @@ GMM_INLINE void gmm_diag_moments_tile(const double *R, const double *A, ptrdiff_
         for (int v = 0; v < PV; v++) _mm256_storeu_pd(C + k * lda + 4 * v, acc[k][v]);
 }
 
-/* One strip of KT components across every column vector of A. */
-GMM_INLINE void gmm_diag_moments_strip(const double *R, const double *A, ptrdiff_t m,
-                                            ptrdiff_t lda, double *C, const int KT)
-{
-    const ptrdiff_t nv = lda / 4;
-    ptrdiff_t v = 0;
-    for (; v + 3 <= nv; v += 3)
-        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 3);
-    if (nv - v == 2)
-        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 2);
-    else if (nv - v == 1)
-        gmm_diag_moments_tile(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
-}
-
-GMM_KERNEL void gmm_diag_moments_avx2(const double *R, ptrdiff_t K, const double *A,
-                                  ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
-{
-    ptrdiff_t k = 0;
-    for (; k + 4 <= K; k += 4)
-        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 4);
-    if (K - k == 3)
-        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 3);
-    else if (K - k == 2)
-        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 2);
-    else if (K - k == 1)
-        gmm_diag_moments_strip(R + k * m, A, m, lda, C + k * lda, 1);
-    for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
-}
+GMM_DIAG_MOMENTS_STRIPS(gmm_diag_moments_avx2, gmm_diag_moments_strip,
+                        gmm_diag_moments_tile)
 #endif
 
 /* ------------------------------------------------------------------ AVX-512 */
@@ -485,33 +493,8 @@ GMM_INLINE void gmm_diag_moments_tile_neon(const double *R, const double *A, ptr
         for (int v = 0; v < NV; v++) vst1q_f64(C + k * lda + 2 * v, acc[k][v]);
 }
 
-GMM_INLINE void gmm_diag_moments_strip_neon(const double *R, const double *A, ptrdiff_t m,
-                                            ptrdiff_t lda, double *C, const int KT)
-{
-    const ptrdiff_t nv = lda / 4;
-    ptrdiff_t v = 0;
-    for (; v + 3 <= nv; v += 3)
-        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 3);
-    if (nv - v == 2)
-        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 2);
-    else if (nv - v == 1)
-        gmm_diag_moments_tile_neon(R, A + 4 * v, m, lda, C + 4 * v, KT, 1);
-}
-
-GMM_KERNEL void gmm_diag_moments_neon(const double *R, ptrdiff_t K, const double *A,
-                                      ptrdiff_t m, ptrdiff_t lda, double *C, double *N)
-{
-    ptrdiff_t k = 0;
-    for (; k + 4 <= K; k += 4)
-        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 4);
-    if (K - k == 3)
-        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 3);
-    else if (K - k == 2)
-        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 2);
-    else if (K - k == 1)
-        gmm_diag_moments_strip_neon(R + k * m, A, m, lda, C + k * lda, 1);
-    for (k = 0; k < K; k++) N[k] += gmm_sum(R + k * m, m);
-}
+GMM_DIAG_MOMENTS_STRIPS(gmm_diag_moments_neon, gmm_diag_moments_strip_neon,
+                        gmm_diag_moments_tile_neon)
 #endif
 
 #if GMM_MAIN_TU
