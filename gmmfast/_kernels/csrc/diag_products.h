@@ -37,6 +37,29 @@
 GMM_INLINE ptrdiff_t gmm_diag_lda(ptrdiff_t D) { return (2 * D + 3) / 4 * 4; }
 GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
 
+/* The log-density kernel of a build with tiles of 4 rows x up to 3 vectors of 4
+   components (AVX2; NEON in pairs of 2-lane vectors), around that build's
+   TILE(Wt, ldw, P, Ai, lda, out, m, nr, nk, NV): one text for both builds. */
+#define GMM_DIAG_LP_TILES(KERNEL, TILE)                                                 \
+    GMM_KERNEL void KERNEL(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,   \
+                           const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)    \
+    {                                                                                   \
+        for (ptrdiff_t k = 0; k < K; k += 12) {                                         \
+            const int nk = K - k < 12 ? (int) (K - k) : 12;                             \
+            for (ptrdiff_t i = 0; i < m; i += 4) {                                      \
+                const int nr = m - i < 4 ? (int) (m - i) : 4;                           \
+                const double *Ai = A + i * lda;                                         \
+                double *out = lpt + k * m + i;                                          \
+                if (nk > 8)                                                             \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);                   \
+                else if (nk > 4)                                                        \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);                   \
+                else                                                                    \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);                   \
+            }                                                                           \
+        }                                                                               \
+    }
+
 /* The moments kernel of a build whose tile covers 4 columns a vector (AVX2; NEON in
    pairs of 2-lane vectors), around that build's TILE(R, A, m, lda, C, KT, PV): STRIP
    runs KT components across every column vector of A in tiles of up to 3 vectors,
@@ -188,24 +211,7 @@ GMM_INLINE void gmm_diag_lp_tile(const double *Wt, ptrdiff_t ldw, ptrdiff_t P,
     }
 }
 
-GMM_KERNEL void gmm_diag_lp_avx2(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
-                             const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
-{
-    for (ptrdiff_t k = 0; k < K; k += 12) {
-        const int nk = K - k < 12 ? (int) (K - k) : 12;
-        for (ptrdiff_t i = 0; i < m; i += 4) {
-            const int nr = m - i < 4 ? (int) (m - i) : 4;
-            const double *Ai = A + i * lda;
-            double *out = lpt + k * m + i;
-            if (nk > 8)
-                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);
-            else if (nk > 4)
-                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);
-            else
-                gmm_diag_lp_tile(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);
-        }
-    }
-}
+GMM_DIAG_LP_TILES(gmm_diag_lp_avx2, gmm_diag_lp_tile)
 
 /* C[k * lda + v*4 ..] += sum_i R[k * m + i] A[i * lda + v*4 ..] for KT components and
    PV column vectors: KT x PV accumulators, PV row vectors, one broadcast at a time. */
@@ -453,24 +459,7 @@ GMM_INLINE void gmm_diag_lp_tile_neon(const double *Wt, ptrdiff_t ldw, ptrdiff_t
     }
 }
 
-GMM_KERNEL void gmm_diag_lp_neon(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
-                                 const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
-{
-    for (ptrdiff_t k = 0; k < K; k += 12) {
-        const int nk = K - k < 12 ? (int) (K - k) : 12;
-        for (ptrdiff_t i = 0; i < m; i += 4) {
-            const int nr = m - i < 4 ? (int) (m - i) : 4;
-            const double *Ai = A + i * lda;
-            double *out = lpt + k * m + i;
-            if (nk > 8)
-                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);
-            else if (nk > 4)
-                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);
-            else
-                gmm_diag_lp_tile_neon(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);
-        }
-    }
-}
+GMM_DIAG_LP_TILES(gmm_diag_lp_neon, gmm_diag_lp_tile_neon)
 
 /* gmm_diag_moments_tile: KT components x PV vectors of 4 columns (2 NEON vectors each) */
 GMM_INLINE void gmm_diag_moments_tile_neon(const double *R, const double *A, ptrdiff_t m,
