@@ -541,9 +541,9 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         """Per-sample outputs of a dask array, as a lazy dask array (map_blocks)."""
         check_is_fitted(self)
         if _missing_mode(self) == "marginalize":
-            from . import _missing
+            from . import _missing_dask
 
-            return _missing.per_sample_lazy(self, X, what)
+            return _missing_dask.per_sample_lazy(self, X, what)
         from . import _dask
 
         return _dask.per_sample_lazy(self, X, what)
@@ -592,9 +592,9 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if _is_dask_array(X) or _is_dask_array(sample_weight):
             if _missing_mode(self) == "marginalize":
-                from . import _missing
+                from . import _missing_dask
 
-                return _missing.dask_score(self, X, sample_weight)
+                return _missing_dask.dask_score(self, X, sample_weight)
             from . import _dask
 
             return _dask.score(self, X, sample_weight)
@@ -848,8 +848,10 @@ def _missing_source(est, X, sample_weight, args, *, reset, ensure_min_samples):
     from . import _missing
 
     if _is_dask_array(X):
-        return _missing.dask_source(est, X, sample_weight, args, reset=reset,
-                                    ensure_min_samples=ensure_min_samples)
+        from . import _missing_dask
+
+        return _missing_dask.dask_source(est, X, sample_weight, args, reset=reset,
+                                         ensure_min_samples=ensure_min_samples)
     if _validation.is_row_sliceable(X):
         if not _missing.has_nan(X):
             return None
