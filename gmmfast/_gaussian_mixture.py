@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _estep, _init, _mclust_models, _mstep, _online, _sources, _validation
+from . import _inputs
 from ._base import MixtureFitLoop
 from ._threads import blas_single_thread, effective_n_threads
 
@@ -278,31 +279,8 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         arrays -> ``_sources.ChunkedSource``; anything else is validated into a
         C-contiguous float array in memory -> ``_sources.InMemorySource``.
         """
-        n_threads = effective_n_threads(self.n_threads)
-        args = (self._kernel_type, self.n_components, n_threads)
-        if _missing_mode(self) == "marginalize":
-            source = _missing_source(self, X, sample_weight, args, reset=reset,
-                                     ensure_min_samples=ensure_min_samples)
-            if source is not None:
-                return source
-        if _is_dask_array(sample_weight) and not _is_dask_array(X):
-            sample_weight = np.asarray(sample_weight.compute())
-        if _is_dask_array(X):
-            from . import _dask
-
-            return _dask.DaskSource.from_input(
-                self, X, sample_weight, *args, reset=reset,
-                ensure_min_samples=ensure_min_samples,
-            )
-        if _validation.is_row_sliceable(X):
-            n_samples, _ = _validation.check_row_sliceable_X(
-                self, X, reset=reset, ensure_min_samples=ensure_min_samples
-            )
-            w = _validation.check_sample_weight(sample_weight, n_samples)
-            return _sources.ChunkedSource(X, w, *args)
-        X = _validation.check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
-        w = _validation.check_sample_weight(sample_weight, X.shape[0])
-        return _sources.InMemorySource(X, w, *args)
+        return _inputs.stats_source(self, X, sample_weight, reset=reset,
+                                    ensure_min_samples=ensure_min_samples)
 
     # ------------------------------------------ the hooks of the fit loop (_base)
 
@@ -332,7 +310,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         self._set_parameters(params, source.dtype)
 
     def _source_model(self, source):
-        return _model_for(self, source)
+        return _inputs.model_for(self, source)
 
     def partial_fit(self, X, y=None, sample_weight=None, *,
                     step_size_power=_online.STEP_SIZE_POWER,
@@ -535,12 +513,12 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         source = self._source(X, None, reset=False)
         with blas_single_thread(self._kernel_type, source.n_features):
-            return source, source.per_sample(_model_for(self, source), **wanted)
+            return source, source.per_sample(_inputs.model_for(self, source), **wanted)
 
     def _lazy(self, X, what):
         """Per-sample outputs of a dask array, as a lazy dask array (map_blocks)."""
         check_is_fitted(self)
-        if _missing_mode(self) == "marginalize":
+        if _inputs.missing_mode(self) == "marginalize":
             from . import _missing_dask
 
             return _missing_dask.per_sample_lazy(self, X, what)
@@ -562,7 +540,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         log_prob : ndarray (or dask array) of shape (n_samples,)
             ``log p(x)`` of each sample, in X's float dtype.
         """
-        if _is_dask_array(X):
+        if _inputs.is_dask_array(X):
             return self._lazy(X, "lse")
         source, (lse,) = self._per_sample(X, lse=True)
         return lse.astype(source.dtype, copy=False)
@@ -590,8 +568,8 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
             dask, or weighted, the same values are summed in float64.
         """
         check_is_fitted(self)
-        if _is_dask_array(X) or _is_dask_array(sample_weight):
-            if _missing_mode(self) == "marginalize":
+        if _inputs.is_dask_array(X) or _inputs.is_dask_array(sample_weight):
+            if _inputs.missing_mode(self) == "marginalize":
                 from . import _missing_dask
 
                 return _missing_dask.dask_score(self, X, sample_weight)
@@ -599,7 +577,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
 
             return _dask.score(self, X, sample_weight)
         source = self._source(X, sample_weight, reset=False)
-        model = _model_for(self, source)
+        model = _inputs.model_for(self, source)
         with blas_single_thread(self._kernel_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):
                 return source.weighted_score(model, source.w)
@@ -625,7 +603,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         labels : ndarray (or dask array) of shape (n_samples,)
             Component labels.
         """
-        if _is_dask_array(X):
+        if _inputs.is_dask_array(X):
             return self._lazy(X, "labels")
         _, (labels,) = self._per_sample(X, labels=True)
         return labels
@@ -644,7 +622,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         resp : ndarray (or dask array) of shape (n_samples, n_components)
             Responsibilities; each row sums to 1.
         """
-        if _is_dask_array(X):
+        if _inputs.is_dask_array(X):
             return self._lazy(X, "resp")
         _, (resp,) = self._per_sample(X, resp=True)
         return resp
@@ -772,7 +750,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         bic : float
             ``-2 log L + n_parameters log n_samples``.
         """
-        n = _num_rows(X)
+        n = _inputs.num_rows(X)
         return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
 
     def icl(self, X):
@@ -803,7 +781,7 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         a maximum per row, which the kernels' statistics do not carry).
         """
         resp = self.predict_proba(X)
-        if _is_dask_array(resp):
+        if _inputs.is_dask_array(resp):
             return -float(np.log(resp.max(axis=1).astype(np.float64)).sum().compute())
         return -float(np.log(resp.max(axis=1).astype(np.float64)).sum())
 
@@ -820,60 +798,4 @@ class GaussianMixture(MixtureFitLoop, DensityMixin, BaseEstimator):
         aic : float
             ``-2 log L + 2 n_parameters``.
         """
-        return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
-
-
-def _model_for(est, source):
-    """The fitted model as ``source``'s kernel passes read it (for data with missing
-    values, the marginal model of each pattern)."""
-    if getattr(source, "missing", False):
-        return source.model(est.weights_, est.means_, est.precisions_cholesky_)
-    return est._kernel_model(source.dtype)
-
-
-def _missing_mode(est):
-    """The estimator's ``missing`` parameter, validated ('error' for estimators
-    without one)."""
-    mode = getattr(est, "missing", "error")
-    if mode not in ("error", "marginalize"):
-        raise _validation.InvalidParameterError(
-            "The 'missing' parameter of GaussianMixture must be 'error' or "
-            f"'marginalize', got {mode!r}.")
-    return mode
-
-
-def _missing_source(est, X, sample_weight, args, *, reset, ensure_min_samples):
-    """A ``_missing.MissingSource`` when X (numpy or row-sliceable) holds NaN, else
-    None: X without NaN takes the ordinary path, bit for bit."""
-    from . import _missing
-
-    if _is_dask_array(X):
-        from . import _missing_dask
-
-        return _missing_dask.dask_source(est, X, sample_weight, args, reset=reset,
-                                         ensure_min_samples=ensure_min_samples)
-    if _validation.is_row_sliceable(X):
-        if not _missing.has_nan(X):
-            return None
-        n_samples, _ = _validation.check_row_sliceable_X(
-            est, X, reset=reset, ensure_min_samples=ensure_min_samples)
-        w = _validation.check_sample_weight(sample_weight, n_samples)
-        return _missing.MissingSource(X, w, *args, in_memory=False)
-    X = _validation.check_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples,
-                            allow_nan=True)
-    if not _missing.has_nan(X):
-        return None
-    w = _validation.check_sample_weight(sample_weight, X.shape[0])
-    return _missing.MissingSource(X, w, *args, in_memory=True)
-
-
-def _num_rows(X):
-    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
-
-
-def _is_dask_array(X):
-    """True for a dask array, without importing dask (only if the user has)."""
-    import sys
-
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(X, da.Array)
+        return -2 * self.score(X) * _inputs.num_rows(X) + 2 * self._n_parameters()
