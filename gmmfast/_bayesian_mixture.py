@@ -22,9 +22,7 @@ from ._variational import (
     Posterior,
     Priors,
     data_moments,
-    log_weight_constants,
     lower_bound,
-    mean_weights,
     resp_entropy_sum,
     source_weight,
     update_posterior,
@@ -493,11 +491,10 @@ default='dirichlet_process'
                 if seen is None:   # a posterior set without fit: its own counts
                     seen = float(np.sum(post.nk))
                 total = seen + batch_weight if total_weight is None else total_weight
-            log_weights = log_weight_constants(post, prior_type, source.n_features)
-            batch = source.stats(mean_weights(post.concentration, prior_type),
-                                 post.means, post.prec_chol, log_weights=log_weights)
-            entropy = resp_entropy_sum(batch, log_weights, post.means, post.prec_chol,
-                                        cov_type)
+            batch = source.stats(post.weights, post.means, post.prec_chol,
+                                 log_weights=post.log_weights)
+            entropy = resp_entropy_sum(batch, post.log_weights, post.means,
+                                        post.prec_chol, cov_type)
             eta = _online.step_size(t, step_size_power, step_size_offset)
             running = _online.blend(running, _online.scaled(batch, 1.0 / batch.sum_w),
                                     eta, cov_type)
@@ -553,12 +550,9 @@ default='dirichlet_process'
 
     def _iteration(self, source, post, eps, dtype):
         """One variational iteration: E-step statistics, M-step, lower bound."""
-        D = post.means.shape[1]
-        prior_type = self.weight_concentration_prior_type
-        log_weights = log_weight_constants(post, prior_type, D)
-        stats = source.stats(mean_weights(post.concentration, prior_type), post.means,
-                             post.prec_chol, log_weights=log_weights)
-        entropy = resp_entropy_sum(stats, log_weights, post.means, post.prec_chol,
+        stats = source.stats(post.weights, post.means, post.prec_chol,
+                             log_weights=post.log_weights)
+        entropy = resp_entropy_sum(stats, post.log_weights, post.means, post.prec_chol,
                                     self.covariance_type)
         _, xk, sk = _mstep.m_step(stats, self.covariance_type, self.reg_covar, eps)
         # scikit-learn's nk, exactly as the M-step above adds its guard
@@ -593,21 +587,15 @@ default='dirichlet_process'
         """The variational M-step: the priors updated by the counts nk, the means xk
         and the covariances sk of the data's responsibilities (scikit-learn's formulas:
         Bishop 2006, eqs. 10.58-10.63, with the covariance normalised by nu_k)."""
-        concentration, beta, means, nu, cov = update_posterior(
+        return update_posterior(
             self._fit_priors, nk, xk, sk, self.covariance_type,
-            self.weight_concentration_prior_type)
-        big = cov.ndim == 3 and cov.shape[0] * cov.shape[1] ** 3 >= \
-            _mstep.MIN_CHOLESKY_FLOPS_THREADED
-        prec_chol = _mstep.precision_cholesky(
-            cov, self.covariance_type, reg_covar=self.reg_covar, dtype=dtype,
-            n_threads=effective_n_threads(self.n_threads) if big else 1)
-        return Posterior(concentration, beta, means, nu, cov, prec_chol, nk)
+            self.weight_concentration_prior_type, reg_covar=self.reg_covar, dtype=dtype,
+            n_threads=self.n_threads)
 
     def _lower_bound(self, post, entropy):
         """scikit-learn's lower bound (its constant terms removed) from the new
         posterior and sum_i w_i sum_k r_ik log r_ik of the E-step before it."""
-        return lower_bound(post, entropy, self.covariance_type,
-                           self.weight_concentration_prior_type)
+        return lower_bound(post, entropy)
 
     # --------------------------------------------------------- fitted state
 
@@ -622,7 +610,7 @@ default='dirichlet_process'
             self.weight_concentration_ = tuple(cast(c) for c in post.concentration)
         else:
             self.weight_concentration_ = cast(post.concentration)
-        self.weights_ = cast(mean_weights(post.concentration, prior_type))
+        self.weights_ = cast(post.weights)
         self.mean_precision_ = cast(post.beta)
         self.means_ = cast(post.means)
         self.degrees_of_freedom_ = (dtype.type(post.nu) if np.ndim(post.nu) == 0
@@ -639,13 +627,13 @@ default='dirichlet_process'
         nu = float(nu) if nu.ndim == 0 else nu
         nk = f64(self.mean_precision_) - self.mean_precision_prior_
         return Posterior(concentration, f64(self.mean_precision_), f64(self.means_), nu,
-                          f64(self.covariances_), f64(self.precisions_cholesky_), nk)
+                         f64(self.covariances_), f64(self.precisions_cholesky_),
+                         nk).derive(self.covariance_type,
+                                    self.weight_concentration_prior_type)
 
     def _kernel_log_weights(self):
         """c_k of the fitted model: what the kernels add for log(weights_)."""
-        return log_weight_constants(self._current_posterior(),
-                                    self.weight_concentration_prior_type,
-                                    self.means_.shape[1])
+        return self._current_posterior().log_weights
 
     def _kernel_model(self, dtype):
         return _estep.KernelModel(

@@ -25,15 +25,25 @@ One variational iteration is the plain mixture's EM iteration with other constan
   are then added in float64 (``update_posterior``).
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+
+from . import _kernels, _mstep
+from ._threads import effective_n_threads
+from ._estep import COV_CODES as _COV_KIND
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-_LOG_2PI = math.log(2 * math.pi)
+
+
+
+def _rows(a, covariance_type):
+    """A per-component array flattened as the compiled steps read it: one row per
+    component ('tied': one row), float64 and C-contiguous."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    n_rows = 1 if covariance_type == "tied" else a.shape[0]
+    return a.reshape(n_rows, -1)
 
 
 @dataclass
@@ -44,6 +54,11 @@ class Posterior:
     Dirichlet's alpha; beta: mean precisions (K,); means (K, D); nu: degrees of
     freedom, (K,) or a float ('tied'); covariances and prec_chol: scikit-learn's
     ``covariances_`` and ``precisions_cholesky_``; nk: the counts they came from.
+
+    ``derive`` adds what they give the next E-step and the lower bound: log_weights
+    (c_k, the module docstring's), weights (the posterior mean of the weights,
+    normalised: ``weights_``) and bound_terms (the lower bound apart from the
+    responsibilities' entropy).
     """
 
     concentration: object
@@ -53,59 +68,27 @@ class Posterior:
     covariances: np.ndarray
     prec_chol: np.ndarray
     nk: np.ndarray
+    log_weights: np.ndarray = None
+    weights: np.ndarray = None
+    bound_terms: tuple = None
 
-
-def expected_log_weights(concentration, prior_type):
-    """E[log pi_k] under the weights' posterior (K,)."""
-    if prior_type == "dirichlet_process":
-        a, b = concentration
-        log_total = digamma(a + b)
-        # E[log v_k] + sum_{j<k} E[log(1 - v_j)] of the stick-breaking fractions v
-        rest = np.cumsum(digamma(b) - log_total)
-        return digamma(a) - log_total + np.concatenate(([0.0], rest[:-1]))
-    return digamma(concentration) - digamma(np.sum(concentration))
-
-
-def mean_weights(concentration, prior_type):
-    """The posterior mean of the weights, normalised (scikit-learn's ``weights_``)."""
-    if prior_type == "dirichlet_process":
-        a, b = concentration
-        total = a + b
-        left = np.concatenate(([1.0], np.cumprod(b / total)[:-1]))
-        weights = a / total * left
-        return weights / np.sum(weights)
-    return concentration / np.sum(concentration)
-
-
-def log_det_cholesky(prec_chol, covariance_type, n_features):
-    """log |U_k| per component ((K,), or a float for 'tied')."""
-    if covariance_type == "full":
-        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-    if covariance_type == "tied":
-        return float(np.log(np.diag(prec_chol)).sum())
-    if covariance_type == "diag":
-        return np.log(prec_chol).sum(axis=1)
-    return n_features * np.log(prec_chol)
-
-
-def sum_digamma_half(nu, n_features):
-    """sum_{j<D} digamma((nu - j) / 2), per entry of nu."""
-    nu = np.atleast_1d(np.asarray(nu, dtype=np.float64))
-    return digamma(0.5 * (nu[None, :] - np.arange(n_features)[:, None])).sum(axis=0)
-
-
-def log_weight_constants(post, prior_type, n_features):
-    """c_k (K,): the E-step's per-component constant apart from the Gaussian's
-    normalisation through U_k, which the kernel adds (see the module docstring)."""
-    D = n_features
-    nu = post.nu
-    return (expected_log_weights(post.concentration, prior_type)
-            + 0.5 * (D * math.log(2.0) + sum_digamma_half(nu, D))
-            - 0.5 * D * np.log(nu) - 0.5 * D / post.beta)
+    def derive(self, covariance_type, prior_type):
+        """Set log_weights, weights and bound_terms from the parameters; return self."""
+        stick = prior_type == "dirichlet_process"
+        a, b = self.concentration if stick else (self.concentration, self.concentration)
+        nu = np.atleast_1d(np.asarray(self.nu, dtype=np.float64))
+        self.log_weights, self.weights, *terms = _kernels.vb_constants(
+            _COV_KIND[covariance_type], stick, np.ascontiguousarray(a, dtype=np.float64),
+            np.ascontiguousarray(b, dtype=np.float64),
+            np.ascontiguousarray(self.beta, dtype=np.float64), nu,
+            _rows(self.prec_chol, covariance_type), self.means.shape[1])
+        self.bound_terms = tuple(terms)
+        return self
 
 
 def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
-    """sum_i w_i sum_k r_ik log r_ik from the E-step's statistics.
+    """sum_i w_i sum_k r_ik log r_ik from the E-step's statistics (compiled:
+    ``_kernels.vb_entropy``).
 
     With q_ik = ||(x_i - m_k) U_k||^2 and the kernel's lp_ik = a_k - 0.5 q_ik
     (a_k = c_k + log|U_k| - 0.5 D log 2pi), log r_ik = lp_ik - lse_i and sum_k r_ik = 1:
@@ -126,28 +109,15 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
     the bound in float64 (the test against a direct sum over an N x K array measures
     it). In float32 the kernel's lse carries float32 products (~1e-7 relative).
     """
-    K, D = means.shape
-    a = log_weights - 0.5 * D * _LOG_2PI + np.atleast_1d(
-        log_det_cholesky(prec_chol, covariance_type, D))
-    N, S1, S2 = stats.N, stats.S1, stats.S2
-    delta = stats.shift - means                       # (K, D)
-    if covariance_type == "full":
-        cross = np.einsum("ki,kj->kij", S1, delta)
-        S = S2 + cross + np.swapaxes(cross, 1, 2) + N[:, None, None] * np.einsum(
-            "ki,kj->kij", delta, delta)
-        P = np.matmul(prec_chol, np.swapaxes(prec_chol, 1, 2))
-        trace = np.einsum("kij,kij->", P, S)
-    elif covariance_type == "tied":
-        cross = S1.T @ delta
-        S = S2 + cross + cross.T + (N[:, None] * delta).T @ delta
-        trace = np.einsum("ij,ij->", prec_chol @ prec_chol.T, S)
-    elif covariance_type == "diag":
-        trace = np.sum(prec_chol ** 2 * (S2 + 2.0 * delta * S1 + N[:, None] * delta ** 2))
-    else:
-        moved = S2 + 2.0 * np.einsum("kd,kd->k", delta, S1) + N * np.einsum(
-            "kd,kd->k", delta, delta)
-        trace = np.sum(prec_chol ** 2 * moved)
-    return float(N @ a - 0.5 * trace - stats.L)
+    cov = covariance_type
+    shift = np.asarray(stats.shift, dtype=np.float64)
+    return float(_kernels.vb_entropy(
+        _COV_KIND[cov], np.ascontiguousarray(stats.N, dtype=np.float64),
+        np.ascontiguousarray(stats.S1, dtype=np.float64), _rows(stats.S2, cov),
+        np.ascontiguousarray(shift.reshape(-1, shift.shape[-1])),
+        np.ascontiguousarray(log_weights, dtype=np.float64),
+        np.ascontiguousarray(means, dtype=np.float64), _rows(prec_chol, cov),
+        float(stats.L)))
 
 
 @dataclass
@@ -197,66 +167,44 @@ def data_moments(source, X0, w0, covariance_type):
     return n, mean, scatter
 
 
-def update_posterior(priors, nk, xk, sk, covariance_type, prior_type):
-    """(concentration, beta, means, nu, covariances): the variational M-step, the
-    priors updated by the counts nk, the means xk and the covariances sk of the data's
-    responsibilities (scikit-learn's formulas: Bishop 2006, eqs. 10.58-10.63, with the
-    covariance normalised by nu_k)."""
+def update_posterior(priors, nk, xk, sk, covariance_type, prior_type, *, reg_covar,
+                     dtype, n_threads=None):
+    """The variational M-step: the priors updated by the counts nk, the means xk and
+    the covariances sk of the data's responsibilities (scikit-learn's formulas: Bishop
+    2006, eqs. 10.58-10.63, with the covariance normalised by nu_k), factorised, and
+    derived (``Posterior.derive``): one compiled call, ``_kernels.vb_update``.
+
+    Raises ValueError naming the component whose covariance is not positive definite
+    (or whose precision overflows ``dtype``), as the plain mixture's M-step does.
+    n_threads: the estimator's, for the factorisations of a large 'full' model.
+    """
     p = priors
-    cov_type = covariance_type
-    K = len(nk)
-    if prior_type == "dirichlet_process":
-        # b_k = gamma + sum_{j>k} nk_j
-        tail = np.concatenate((np.cumsum(nk[::-1])[::-1][1:], [0.0]))
-        concentration = (1.0 + nk, p.weight_concentration + tail)
-    else:
-        concentration = p.weight_concentration + nk
-    beta = p.mean_precision + nk
-    means = (p.mean_precision * p.mean + nk[:, None] * xk) / beta[:, None]
-    diff = xk - p.mean
-    shrink = p.mean_precision / beta                # beta_0 / beta_k
-    if cov_type == "full":
-        nu = p.degrees_of_freedom + nk
-        cov = p.covariance + nk[:, None, None] * sk + (nk * shrink)[:, None, None] \
-            * np.einsum("ki,kj->kij", diff, diff)
-        cov /= nu[:, None, None]
-    elif cov_type == "tied":
-        nu = p.degrees_of_freedom + nk.sum() / K
-        cov = p.covariance + sk * (nk.sum() / K) \
-            + p.mean_precision / K * ((nk / beta) * diff.T) @ diff
-        cov /= nu
-    elif cov_type == "diag":
-        nu = p.degrees_of_freedom + nk
-        cov = p.covariance + nk[:, None] * (sk + shrink[:, None] * diff ** 2)
-        cov /= nu[:, None]
-    else:
-        nu = p.degrees_of_freedom + nk
-        cov = p.covariance + nk * (sk + shrink * np.mean(diff ** 2, axis=1))
-        cov /= nu
-    return concentration, beta, means, nu, cov
+    cov = covariance_type
+    K, D = xk.shape
+    stick = prior_type == "dirichlet_process"
+    threads = effective_n_threads(n_threads) if cov == "full" and K > 1 \
+        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+    (a, b, beta, means, nu, covariances, prec_chol, failed, log_weights, weights,
+     *terms) = _kernels.vb_update(
+        _COV_KIND[cov], stick, p.weight_concentration, p.mean_precision,
+        np.ascontiguousarray(p.mean, dtype=np.float64), p.degrees_of_freedom,
+        np.ascontiguousarray(p.covariance, dtype=np.float64).reshape(-1),
+        np.ascontiguousarray(nk, dtype=np.float64),
+        np.ascontiguousarray(xk, dtype=np.float64), _rows(sk, cov),
+        _mstep._SQRT_MAX[np.dtype(dtype)], threads)
+    if failed >= 0:
+        raise ValueError(_mstep._collapse_message(failed, cov, reg_covar, K, dtype))
+    return Posterior((a, b) if stick else a, beta, means,
+                     float(nu[0]) if cov == "tied" else nu, covariances, prec_chol, nk,
+                     log_weights, weights, tuple(terms))
 
 
-def lower_bound(post, entropy, covariance_type, prior_type):
-    """scikit-learn's lower bound (its constant terms removed) from the new posterior
-    and sum_i w_i sum_k r_ik log r_ik of the E-step before it."""
-    D = post.means.shape[1]
-    nu = post.nu
-    # log|U| of the Wishart scale W_k = P_k / nu_k
-    log_det = log_det_cholesky(post.prec_chol, covariance_type, D) \
-        - 0.5 * D * np.log(nu)
-    log_wishart_norm = -(nu * log_det + nu * D * 0.5 * math.log(2.0)
-                         + sum_gammaln_half(nu, D))
-    if covariance_type == "tied":
-        log_wishart = len(post.beta) * float(np.sum(log_wishart_norm))
-    else:
-        log_wishart = float(np.sum(log_wishart_norm))
-    if prior_type == "dirichlet_process":
-        log_norm_weight = -float(np.sum(betaln(*post.concentration)))
-    else:
-        alpha = post.concentration
-        log_norm_weight = float(gammaln(np.sum(alpha)) - np.sum(gammaln(alpha)))
-    return float(-entropy - log_wishart - log_norm_weight
-                 - 0.5 * D * np.sum(np.log(post.beta)))
+def lower_bound(post, entropy):
+    """scikit-learn's lower bound (its constant terms removed) from a derived
+    posterior (``Posterior.derive``) and sum_i w_i sum_k r_ik log r_ik of the E-step
+    before it."""
+    log_wishart, log_norm_weight, half_d_log_beta = post.bound_terms
+    return float(-entropy - log_wishart - log_norm_weight - half_d_log_beta)
 
 
 def source_weight(source):
@@ -266,9 +214,3 @@ def source_weight(source):
     w = source.w
     total = w.sum()
     return float(total.compute() if hasattr(total, "compute") else total)
-
-
-def sum_gammaln_half(nu, n_features):
-    """sum_{j<D} gammaln((nu - j) / 2), per entry of nu."""
-    nu = np.atleast_1d(np.asarray(nu, dtype=np.float64))
-    return gammaln(0.5 * (nu[None, :] - np.arange(n_features)[:, None])).sum(axis=0)

@@ -149,8 +149,7 @@ def test_resp_entropy_sum_matches_a_direct_sum(covariance_type):
     est = _fit(BayesianGaussianMixture, X, n_components=K, max_iter=5, tol=0.0,
                covariance_type=covariance_type, random_state=0)
     post = est._current_posterior()
-    c = _variational.log_weight_constants(post, est.weight_concentration_prior_type,
-                                          X.shape[1])
+    c = post.log_weights
     source = _sources.InMemorySource(X, w, covariance_type, K, 1)
     stats = source.stats(est.weights_, est.means_, est.precisions_cholesky_, c)
     ours = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol,

@@ -576,3 +576,4 @@ def vlog32(float[::1] x):
 
 
 include "mstep.pxi"
+include "variational.pxi"

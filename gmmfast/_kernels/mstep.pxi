@@ -85,12 +85,19 @@ def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
     not positive definite (its Cholesky factorisation failed) or whose factor
     reaches ``limit``.
     """
+    if cov.shape[2] != cov.shape[1] or out.shape[0] != cov.shape[0] \
+            or out.shape[1] != cov.shape[1] or out.shape[2] != cov.shape[1]:
+        raise ValueError("precision_cholesky: shapes do not match")
+    return _factor_precisions(cov, out, limit, n_threads)
+
+
+cdef Py_ssize_t _factor_precisions(const double[:, :, ::1] cov, double[:, :, ::1] out,
+                                   double limit, int n_threads):
+    """precision_cholesky's work, for shapes already checked (also vb_update's)."""
     cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j
     cdef int d = <int> D, info
     cdef char lower = b'L', nonunit = b'N'
     cdef double* a
-    if cov.shape[2] != D or out.shape[0] != K or out.shape[1] != D or out.shape[2] != D:
-        raise ValueError("precision_cholesky: shapes do not match")
     if K == 0:
         return -1
     cdef int[::1] infos = np.zeros(K, dtype=np.intc)

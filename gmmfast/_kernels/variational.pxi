@@ -1,0 +1,332 @@
+# The compiled parts of BayesianGaussianMixture's variational iteration (_variational.py):
+# the posterior update, what a posterior gives the E-step and the lower bound, and the
+# entropy of the responsibilities. Each is a handful of operations per component: as
+# loops in one call each, instead of some forty small array operations an iteration,
+# which on small data cost more than the E-step's pass. Float64 throughout.
+# Included by _core.pyx. The special functions are scipy's (cython_special), the ones
+# scikit-learn's formulation calls.
+
+from scipy.special.cython_special cimport psi, gammaln, betaln
+from scipy.linalg.cython_blas cimport dsyrk
+
+
+cdef double _log_det_factor(const double[:, ::1] U, Py_ssize_t k, int cov,
+                            Py_ssize_t D) noexcept nogil:
+    """log |U_k| from row k of the flattened factors (see vb_constants)."""
+    cdef double acc = 0.0
+    cdef Py_ssize_t j
+    if cov == COV_FULL or cov == COV_TIED:
+        for j in range(D):
+            acc += log(U[k, j * D + j])
+    elif cov == COV_DIAG:
+        for j in range(D):
+            acc += log(U[k, j])
+    else:
+        acc = D * log(U[k, 0])
+    return acc
+
+
+def vb_constants(int cov, bint stick_breaking, const double[::1] a, const double[::1] b,
+                 const double[::1] beta, const double[::1] nu, const double[:, ::1] U,
+                 Py_ssize_t D):
+    """What a variational posterior gives the next E-step and the lower bound.
+
+    cov : COV_*. stick_breaking : the 'dirichlet_process' prior (else the Dirichlet).
+    a, b : the stick-breaking Betas' parameters; for the Dirichlet its alpha in a (b is
+        not read: pass a again). beta : (K,) mean precisions. nu : (K,) degrees of
+        freedom, (1,) for 'tied'. U : the precision factors, one flattened row per
+        component: (K, D*D) 'full', (1, D*D) 'tied', (K, D) 'diag', (K, 1)
+        'spherical'. D : n_features.
+
+    Returns (log_weights, weights, log_wishart, log_norm_weight, half_d_log_beta):
+        log_weights (K,): c_k = E[log pi_k] + 0.5 (D log 2 + sum_{j<D} psi((nu_k - j)/2))
+            - 0.5 D log nu_k - 0.5 D / beta_k, the E-step's per-component constant;
+        weights (K,): the posterior mean of the weights, normalised (``weights_``);
+        the lower bound's terms: bound = -entropy - log_wishart - log_norm_weight
+            - half_d_log_beta (scikit-learn's, without its constants).
+    """
+    cdef Py_ssize_t K = beta.shape[0]
+    cdef bint shared = cov == COV_TIED
+    if (a.shape[0] != K or b.shape[0] != K
+            or nu.shape[0] != (1 if shared else K) or U.shape[0] != (1 if shared else K)
+            or U.shape[1] != _row_width(cov, D)):
+        raise ValueError("vb_constants: shapes do not match")
+    log_weights = np.empty(K)
+    weights = np.empty(K)
+    cdef double terms[3]
+    _weight_terms(cov, stick_breaking, a, b, beta, nu, U, D, log_weights, weights, terms)
+    return log_weights, weights, terms[0], terms[1], terms[2]
+
+
+cdef inline double* _data(cnp.ndarray a) noexcept:
+    """The data of a C-contiguous float64 array made by the caller."""
+    return <double*> cnp.PyArray_DATA(a)
+
+
+cdef inline Py_ssize_t _row_width(int cov, Py_ssize_t D) noexcept nogil:
+    """Length of one component's flattened row of a covariance or factor."""
+    return D * D if cov == COV_FULL or cov == COV_TIED else D if cov == COV_DIAG else 1
+
+
+cdef void _weight_terms(int cov, bint stick_breaking, const double[::1] a,
+                        const double[::1] b, const double[::1] beta,
+                        const double[::1] nu, const double[:, ::1] U, Py_ssize_t D,
+                        double[::1] c, double[::1] w, double* terms) noexcept nogil:
+    """vb_constants' work into c, w and terms, for shapes already checked."""
+    cdef Py_ssize_t K = beta.shape[0], k, j
+    cdef bint shared = cov == COV_TIED
+    cdef double log2 = log(2.0), total, acc, left, rest, nu_k, log_det, term, wishart_c
+    cdef double log_wishart = 0.0, log_norm_weight = 0.0, sum_log_beta = 0.0
+    # E[log pi_k] into c, the unnormalised mean weights into w
+    if stick_breaking:
+        rest = 0.0      # sum_{j<k} E[log(1 - v_j)] of the stick fractions v
+        left = 1.0      # prod_{j<k} E[1 - v_j]
+        for k in range(K):
+            total = psi(a[k] + b[k])
+            c[k] = psi(a[k]) - total + rest
+            rest = rest + (psi(b[k]) - total)
+            total = a[k] + b[k]
+            w[k] = a[k] / total * left
+            left = left * (b[k] / total)
+            log_norm_weight -= betaln(a[k], b[k])
+    else:
+        total = 0.0
+        for k in range(K):
+            total += a[k]
+        acc = psi(total)
+        log_norm_weight = gammaln(total)
+        for k in range(K):
+            c[k] = psi(a[k]) - acc
+            w[k] = a[k]
+            log_norm_weight -= gammaln(a[k])
+    total = 0.0
+    for k in range(K):
+        total += w[k]
+    for k in range(K):
+        w[k] = w[k] / total
+    # the Wishart's expected log-determinant and normaliser, per component (once,
+    # shared by all, for 'tied')
+    for k in range(1 if shared else K):
+        nu_k = nu[k]
+        acc = 0.0
+        term = 0.0
+        for j in range(D):
+            acc += psi(0.5 * (nu_k - j))
+            term += gammaln(0.5 * (nu_k - j))
+        log_det = _log_det_factor(U, k, cov, D) - 0.5 * D * log(nu_k)
+        log_wishart -= nu_k * log_det + nu_k * D * 0.5 * log2 + term
+        wishart_c = 0.5 * (D * log2 + acc)
+        for j in range(0 if shared else k, K if shared else k + 1):
+            c[j] = c[j] + wishart_c - 0.5 * D * log(nu_k)
+    if shared:
+        log_wishart = K * log_wishart
+    for k in range(K):
+        c[k] = c[k] - 0.5 * D / beta[k]
+        sum_log_beta += log(beta[k])
+    terms[0] = log_wishart
+    terms[1] = log_norm_weight
+    terms[2] = 0.5 * D * sum_log_beta
+
+
+def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
+               const double[:, ::1] S2, const double[:, ::1] shift,
+               const double[::1] log_weights, const double[:, ::1] means,
+               const double[:, ::1] U, double L):
+    """sum_i w_i sum_k r_ik log r_ik from one E-step's statistics (the formula and its
+    rounding: _variational.resp_entropy_sum).
+
+    N (K,), S1 (K, D), L: the statistics; S2 flattened per component as U is (see
+    vb_constants; 'tied': (1, D*D), the data's scatter about shift); shift: (K, D)
+    for 'full', else (1, D); log_weights, means, U: the model the statistics were
+    taken with.
+    """
+    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], k, i, j, acc_k
+    cdef Py_ssize_t width = _row_width(cov, D)
+    cdef Py_ssize_t n_rows = 1 if cov == COV_TIED else K
+    if (S1.shape[0] != K or means.shape[0] != K or means.shape[1] != D
+            or log_weights.shape[0] != K or U.shape[0] != n_rows or U.shape[1] != width
+            or S2.shape[0] != n_rows or S2.shape[1] != width
+            or shift.shape[0] != (K if cov == COV_FULL else 1) or shift.shape[1] != D):
+        raise ValueError("vb_entropy: shapes do not match")
+    cdef double half_d_log_2pi = 0.5 * D * log(2.0 * M_PI)
+    cdef double na = 0.0, trace = 0.0, log_det = 0.0, moved, s_ij, s_ji, dk_i, dk_j, acc
+    cdef int d = <int> D
+    cdef char upper = b'U', transposed = b'T'
+    cdef double one = 1.0, zero = 0.0
+    cdef double[::1] delta = np.empty(K * D)
+    cdef double[::1] P = np.empty(D * D if cov <= COV_TIED else 1)
+    with nogil:
+        for k in range(K):
+            for j in range(D):
+                delta[k * D + j] = shift[k if cov == COV_FULL else 0, j] - means[k, j]
+        if cov == COV_TIED:
+            log_det = _log_det_factor(U, 0, cov, D)
+        for k in range(K):
+            if cov != COV_TIED:
+                log_det = _log_det_factor(U, k, cov, D)
+            na += N[k] * (log_weights[k] - half_d_log_2pi + log_det)
+        if cov <= COV_TIED:
+            for k in range(n_rows):
+                # P = U_k U_k^T: U_k read column-major is U_k^T, so P = A^T A; the
+                # column-major upper triangle of P is its row-major lower one
+                dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[k, 0], &d,
+                      &zero, &P[0], &d)
+                for i in range(D):
+                    for j in range(i + 1):
+                        # S_ij = S2_ij + S1_i d_j + d_i S1_j + N d_i d_j, with
+                        # 'tied' summing the components' terms
+                        s_ij = S2[k, i * D + j]
+                        s_ji = S2[k, j * D + i]
+                        for acc_k in range(k if cov == COV_FULL else 0,
+                                           k + 1 if cov == COV_FULL else K):
+                            dk_i = delta[acc_k * D + i]
+                            dk_j = delta[acc_k * D + j]
+                            s_ij = s_ij + (S1[acc_k, i] * dk_j + dk_i * S1[acc_k, j]
+                                           + N[acc_k] * dk_i * dk_j)
+                            s_ji = s_ji + (S1[acc_k, j] * dk_i + dk_j * S1[acc_k, i]
+                                           + N[acc_k] * dk_j * dk_i)
+                        if i == j:
+                            trace += P[i * D + i] * s_ij
+                        else:
+                            trace += P[i * D + j] * (s_ij + s_ji)
+        elif cov == COV_DIAG:
+            for k in range(K):
+                for j in range(D):
+                    dk_j = delta[k * D + j]
+                    trace += U[k, j] * U[k, j] * (
+                        S2[k, j] + 2.0 * dk_j * S1[k, j] + N[k] * (dk_j * dk_j))
+        else:
+            for k in range(K):
+                acc = 0.0
+                moved = 0.0
+                for j in range(D):
+                    acc += delta[k * D + j] * S1[k, j]
+                    moved += delta[k * D + j] * delta[k * D + j]
+                trace += U[k, 0] * U[k, 0] * (S2[k, 0] + 2.0 * acc + N[k] * moved)
+    return na - 0.5 * trace - L
+
+
+def vb_update(int cov, bint stick_breaking, double weight_concentration,
+              double mean_precision, const double[::1] mean_prior,
+              double degrees_of_freedom, const double[::1] covariance_prior,
+              const double[::1] nk, const double[:, ::1] xk, const double[:, ::1] sk,
+              double limit, int n_threads):
+    """The variational M-step (_variational.update_posterior) and what the new
+    posterior gives the next E-step and the lower bound, in one call.
+
+    The priors are updated by the counts nk (K,), the means xk (K, D) and the
+    covariances sk of the responsibilities, flattened per component as in vb_constants
+    ('tied': (1, D*D)); covariance_prior flattened: D*D for 'full' and 'tied', D for
+    'diag', 1 for 'spherical'. The covariances are factorised as precision_cholesky does
+    (``limit``: a factor entry of that magnitude counts as a failure; n_threads: over
+    the components, 'full' only, the same result on any number).
+
+    Returns (a, b, beta, means, nu, covariances, prec_chol, failed, log_weights,
+    weights, log_wishart, log_norm_weight, half_d_log_beta): a, b the stick-breaking
+    Betas, or the Dirichlet's alpha in a and b None; nu (K,) or (1,) for 'tied';
+    covariances normalised by nu (scikit-learn's ``covariances_``) and their factors,
+    in the estimator's shapes; failed: -1, or the first component whose covariance
+    could not be factorised (then nothing after it is set); the rest as vb_constants.
+    """
+    cdef Py_ssize_t K = nk.shape[0], D = xk.shape[1], k, i, j
+    cdef Py_ssize_t width = _row_width(cov, D)
+    cdef Py_ssize_t n_rows = 1 if cov == COV_TIED else K
+    if (xk.shape[0] != K or mean_prior.shape[0] != D or sk.shape[0] != n_rows
+            or sk.shape[1] != width
+            or covariance_prior.shape[0] != width):
+        raise ValueError("vb_update: shapes do not match")
+    shape = {COV_FULL: (K, D, D), COV_TIED: (D, D), COV_DIAG: (K, D)}.get(cov, (K,))
+    a_arr = np.empty(K)
+    b_arr = np.empty(K) if stick_breaking else None
+    beta_arr = np.empty(K)
+    means_arr = np.empty((K, D))
+    nu_arr = np.empty(n_rows)
+    cov_arr = np.empty(shape)
+    prec_arr = np.empty(shape)
+    # the arrays made here are written through pointers: a typed memoryview of each
+    # would cost a buffer acquisition per call, which on small models is most of it
+    cdef double* a = _data(a_arr)
+    cdef double* b = _data(b_arr if stick_breaking else a_arr)
+    cdef double* beta = _data(beta_arr)
+    cdef double* nu = _data(nu_arr)
+    cdef double* means = _data(means_arr)
+    cdef double* out = _data(cov_arr)
+    cdef double* U = _data(prec_arr)
+    cdef const double* cov0 = &covariance_prior[0]
+    cdef double tail = 0.0, shrink, mean_nk = 0.0, diff_i, diff_j, acc
+    cdef Py_ssize_t failed = -1
+    with nogil:
+        for k in range(K - 1, -1, -1):
+            if stick_breaking:
+                # a_k = 1 + nk_k, b_k = gamma + sum_{j>k} nk_j
+                a[k] = 1.0 + nk[k]
+                b[k] = weight_concentration + tail
+                tail = tail + nk[k]
+            else:
+                a[k] = weight_concentration + nk[k]
+        for k in range(K):
+            beta[k] = mean_precision + nk[k]
+            for j in range(D):
+                means[k * D + j] = (mean_precision * mean_prior[j] + nk[k] * xk[k, j]) / beta[k]
+        if cov == COV_TIED:
+            for k in range(K):
+                mean_nk += nk[k]
+            mean_nk = mean_nk / K
+            nu[0] = degrees_of_freedom + mean_nk
+            for i in range(D):
+                for j in range(D):
+                    acc = 0.0
+                    for k in range(K):
+                        acc += (nk[k] / beta[k] * (xk[k, i] - mean_prior[i])) \
+                            * (xk[k, j] - mean_prior[j])
+                    out[i * D + j] = (cov0[i * D + j] + sk[0, i * D + j] * mean_nk
+                                         + mean_precision / K * acc) / nu[0]
+        else:
+            for k in range(K):
+                nu[k] = degrees_of_freedom + nk[k]
+                shrink = mean_precision / beta[k]
+                if cov == COV_FULL:
+                    for i in range(D):
+                        diff_i = xk[k, i] - mean_prior[i]
+                        for j in range(D):
+                            diff_j = xk[k, j] - mean_prior[j]
+                            out[k * width + i * D + j] = (cov0[i * D + j] + nk[k] * sk[k, i * D + j]
+                                                 + (nk[k] * shrink) * (diff_i * diff_j)) / nu[k]
+                elif cov == COV_DIAG:
+                    for j in range(D):
+                        diff_j = xk[k, j] - mean_prior[j]
+                        out[k * width + j] = (cov0[j] + nk[k] * (sk[k, j] + shrink * diff_j ** 2)) \
+                            / nu[k]
+                else:
+                    acc = 0.0
+                    for j in range(D):
+                        acc += (xk[k, j] - mean_prior[j]) ** 2
+                    out[k] = (cov0[0] + nk[k] * (sk[k, 0] + shrink * (acc / D))) / nu[k]
+    if cov == COV_FULL or cov == COV_TIED:
+        failed = _factor_precisions(cov_arr.reshape(n_rows, D, D),
+                                    prec_arr.reshape(n_rows, D, D), limit,
+                                    n_threads if cov == COV_FULL else 1)
+    else:
+        with nogil:
+            # as _mstep.precision_cholesky: a non-positive variance first, then a
+            # factor whose square overflows the data's dtype
+            for k in range(K):
+                for j in range(width):
+                    if failed < 0 and not out[k * width + j] > 0:
+                        failed = k
+            for k in range(K):
+                for j in range(width):
+                    U[k * width + j] = 1.0 / sqrt(out[k * width + j])
+                    if failed < 0 and not U[k * width + j] < limit:
+                        failed = k
+    if failed >= 0:
+        return (a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr, failed,
+                None, None, None, None, None)
+    log_weights = np.empty(K)
+    weights = np.empty(K)
+    cdef double terms[3]
+    _weight_terms(cov, stick_breaking, a_arr, b_arr if stick_breaking else a_arr,
+                  beta_arr, nu_arr, prec_arr.reshape(n_rows, width), D, log_weights,
+                  weights, terms)
+    return (a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr, failed,
+            log_weights, weights, terms[0], terms[1], terms[2])

@@ -1,0 +1,178 @@
+"""The compiled steps of the variational iteration (_kernels.vb_update, vb_constants,
+vb_entropy, through _variational) against the formulas written out with scipy, and
+their failures.
+
+Tolerance: the same formulas in float64, summed in another order: a few ulps of each
+term. rtol 1e-13 on the posterior and the constants holds that with room for the
+cancellations in E[log pi_k] (a difference of digammas) and nothing more.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import betaln, digamma, gammaln
+
+from gmmfast import BayesianGaussianMixture, _variational
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
+RTOL = 1e-13
+
+
+def _problem(cov, seed=0, K=5, D=4):
+    """Priors and the M-step's nk, xk, sk of a random model."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(D, D))
+    spd = A @ A.T + D * np.eye(D)
+    nk = rng.uniform(0.5, 300, K)
+    xk = rng.normal(3, 2, (K, D))
+    if cov == "full":
+        sk = np.stack([spd * rng.uniform(0.5, 2) for _ in range(K)])
+        prior_cov = spd / 3
+    elif cov == "tied":
+        sk = spd.copy()
+        prior_cov = spd / 3
+    elif cov == "diag":
+        sk = rng.uniform(0.5, 2, (K, D))
+        prior_cov = rng.uniform(0.5, 2, D)
+    else:
+        sk = rng.uniform(0.5, 2, K)
+        prior_cov = 0.7
+    priors = _variational.Priors(0.3, 0.8, rng.normal(size=D), D + 1.5, prior_cov)
+    return priors, nk, xk, sk
+
+
+def _expected(priors, nk, xk, sk, cov, prior_type):
+    """The posterior, log-weights, weights and lower-bound terms by scikit-learn's
+    formulas (Bishop 2006, 10.58-10.63), with scipy's special functions."""
+    p, K, D = priors, len(nk), xk.shape[1]
+    if prior_type == "dirichlet_process":
+        a = 1.0 + nk
+        b = p.weight_concentration + np.concatenate((np.cumsum(nk[::-1])[::-1][1:], [0]))
+        total = digamma(a + b)
+        elog = digamma(a) - total + np.concatenate(([0], np.cumsum(digamma(b) - total)[:-1]))
+        w = a / (a + b) * np.concatenate(([1], np.cumprod(b / (a + b))[:-1]))
+        log_norm_weight = -np.sum(betaln(a, b))
+    else:
+        a = p.weight_concentration + nk
+        elog = digamma(a) - digamma(a.sum())
+        w = a.copy()
+        log_norm_weight = gammaln(a.sum()) - np.sum(gammaln(a))
+    beta = p.mean_precision + nk
+    means = (p.mean_precision * p.mean + nk[:, None] * xk) / beta[:, None]
+    diff = xk - p.mean
+    if cov == "full":
+        nu = p.degrees_of_freedom + nk
+        covs = (p.covariance + nk[:, None, None] * sk + (nk * p.mean_precision / beta)[
+            :, None, None] * np.einsum("ki,kj->kij", diff, diff)) / nu[:, None, None]
+        logdet_cov = np.linalg.slogdet(covs)[1]
+    elif cov == "tied":
+        nu = p.degrees_of_freedom + nk.mean()
+        covs = (p.covariance + sk * nk.mean() + p.mean_precision / K * (
+            (nk / beta) * diff.T) @ diff) / nu
+        logdet_cov = np.linalg.slogdet(covs)[1]
+    elif cov == "diag":
+        nu = p.degrees_of_freedom + nk
+        covs = (p.covariance + nk[:, None] * (sk + (p.mean_precision / beta)[:, None]
+                                              * diff ** 2)) / nu[:, None]
+        logdet_cov = np.log(covs).sum(axis=1)
+    else:
+        nu = p.degrees_of_freedom + nk
+        covs = (p.covariance + nk * (sk + p.mean_precision / beta
+                                     * np.mean(diff ** 2, axis=1))) / nu
+        logdet_cov = D * np.log(covs)
+    nu_v = np.atleast_1d(nu)
+    half = 0.5 * (nu_v[None, :] - np.arange(D)[:, None])
+    # log|U| = -0.5 log|cov|; the Wishart scale's log-determinant is log|U| - D/2 log nu
+    log_det_w = -0.5 * logdet_cov - 0.5 * D * np.log(nu_v)
+    log_wishart = -np.sum(nu_v * log_det_w + nu_v * D * 0.5 * np.log(2)
+                          + gammaln(half).sum(axis=0))
+    if cov == "tied":
+        log_wishart *= K
+    c = (elog + 0.5 * (D * np.log(2) + digamma(half).sum(axis=0))
+         - 0.5 * D * np.log(nu_v) - 0.5 * D / beta)
+    return dict(beta=beta, means=means, nu=nu, covariances=covs, log_weights=c,
+                weights=w / w.sum(),
+                terms=(log_wishart, log_norm_weight, 0.5 * D * np.sum(np.log(beta))))
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("cov", COV_TYPES)
+def test_update_posterior_matches_the_formulas(cov, prior_type):
+    priors, nk, xk, sk = _problem(cov)
+    post = _variational.update_posterior(priors, nk, xk, sk, cov, prior_type,
+                                         reg_covar=0.0, dtype=np.float64)
+    want = _expected(priors, nk, xk, sk, cov, prior_type)
+    for name in ("beta", "means", "nu", "covariances", "log_weights", "weights"):
+        np.testing.assert_allclose(getattr(post, name), want[name], rtol=RTOL,
+                                   err_msg=name)
+    # the terms are sums of O(100) numbers that partly cancel: rtol of their scale
+    scale = np.abs(want["terms"]).max()
+    np.testing.assert_allclose(post.bound_terms, want["terms"], rtol=0,
+                               atol=RTOL * scale)
+    # the factors are those of the precision, in the estimator's layout
+    if cov in ("full", "tied"):
+        mats = post.covariances if cov == "full" else post.covariances[None]
+        U = post.prec_chol if cov == "full" else post.prec_chol[None]
+        np.testing.assert_allclose(U @ np.swapaxes(U, 1, 2), np.linalg.inv(mats),
+                                   rtol=1e-12)
+        assert np.all(np.tril(U, -1) == 0)
+    else:
+        np.testing.assert_allclose(post.prec_chol ** 2, 1 / post.covariances, rtol=1e-15)
+    # and derive() from the parameters alone gives the same constants, bit for bit
+    again = _variational.Posterior(post.concentration, post.beta, post.means, post.nu,
+                                   post.covariances, post.prec_chol, post.nk)
+    again.derive(cov, prior_type)
+    np.testing.assert_array_equal(again.log_weights, post.log_weights)
+    np.testing.assert_array_equal(again.weights, post.weights)
+    assert again.bound_terms == post.bound_terms
+
+
+@pytest.mark.parametrize("cov", COV_TYPES)
+def test_update_posterior_names_the_component_that_cannot_be_factorised(cov):
+    priors, nk, xk, sk = _problem(cov)
+    # a zero prior covariance and a zero scatter where the component's mean is the
+    # prior's: its covariance is 0, which no factorisation takes
+    priors.covariance = np.zeros_like(np.asarray(priors.covariance)) \
+        if np.ndim(priors.covariance) else 0.0
+    bad = 0 if cov == "tied" else 2
+    xk[bad] = priors.mean
+    if cov == "tied":
+        xk[:] = priors.mean
+        sk[:] = 0.0
+    else:
+        sk[bad] = 0.0
+    who = "The shared covariance" if cov == "tied" else f"Component {bad}"
+    with pytest.raises(ValueError, match=f"{who} has a covariance that is not positive "
+                       "definite.*Increase reg_covar"):
+        _variational.update_posterior(priors, nk, xk, sk, cov, "dirichlet_process",
+                                      reg_covar=0.0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("cov", ["diag", "spherical", "full"])
+def test_a_precision_that_overflows_float32_is_a_collapse(cov):
+    """A variance of 1e-40 is representable in float64, but its precision 1e40 is not
+    in float32: the float32 fit reports it (and suggests float64), the float64 one
+    proceeds."""
+    priors, nk, xk, sk = _problem(cov)
+    tiny = 1e-40
+    priors.covariance = (np.eye(4) * tiny if cov == "full" else np.full(4, tiny)
+                         if cov == "diag" else tiny)
+    xk[1] = priors.mean
+    sk[1] = 0.0
+    with pytest.raises(ValueError, match="Component 1 .*float64 data"):
+        _variational.update_posterior(priors, nk, xk, sk, cov, "dirichlet_process",
+                                      reg_covar=0.0, dtype=np.float32)
+    post = _variational.update_posterior(priors, nk, xk, sk, cov, "dirichlet_process",
+                                         reg_covar=0.0, dtype=np.float64)
+    assert np.all(np.isfinite(post.prec_chol))
+
+
+def test_a_fit_that_collapses_says_what_to_change():
+    """Through fit: identical points, no reg_covar, and a prior covariance so small
+    (positive definite, as scikit-learn requires) that the precisions overflow;
+    scikit-learn raises too."""
+    X = np.ones((100, 2))
+    est = BayesianGaussianMixture(n_components=2, reg_covar=0.0, random_state=0,
+                                  covariance_prior=1e-310 * np.eye(2))
+    with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
+        est.fit(X)
