@@ -162,11 +162,10 @@ class KernelModel:
         in Python, and a model is made every iteration)."""
         K, D = means.shape
         U = np.ascontiguousarray(U)
+        log_weights = None if self.log_weights is None else \
+            np.ascontiguousarray(self.log_weights, dtype=np.float64)
         shift, cst = _kernels.full_constants(
-            np.ascontiguousarray(weights), np.ascontiguousarray(means), U)
-        if self.log_weights is not None:
-            cst = (np.asarray(self.log_weights, dtype=np.float64) - 0.5 * D * _LOG_2PI
-                   + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1))
+            np.ascontiguousarray(weights), np.ascontiguousarray(means), U, log_weights)
         spread = None
         if _moments_worth_trying(D, self.dtype):
             c = self._as_kernel_sees(shift)

@@ -4,18 +4,21 @@
 
 
 def full_constants(const double[::1] weights, const double[:, ::1] means,
-                   const double[:, :, ::1] U):
+                   const double[:, :, ::1] U, const double[::1] log_weights=None):
     """(shift, cst) of a 'full' mixture for the kernels (_estep.KernelModel), in one call
     instead of half a dozen small array operations an EM iteration:
 
         shift = sum_k w_k mu_k                                      (D,)
         cst_k = (log w_k - 0.5 D log 2pi) + sum_j log U_kjj         (K,)
 
-    log 0 = -inf (an empty component, never chosen), without a warning.
+    log 0 = -inf (an empty component, never chosen), without a warning. With
+    ``log_weights`` (the variational E-step's constants), they stand in for log w_k.
     """
     cdef Py_ssize_t K = means.shape[0], D = means.shape[1], k, j
     cdef double base, acc
-    if weights.shape[0] != K or U.shape[0] != K or U.shape[1] != D or U.shape[2] != D:
+    cdef bint given = log_weights is not None
+    if weights.shape[0] != K or U.shape[0] != K or U.shape[1] != D or U.shape[2] != D \
+            or (given and log_weights.shape[0] != K):
         raise ValueError("full_constants: shapes do not match")
     shift_arr = np.zeros(D)
     cst_arr = np.empty(K)
@@ -26,7 +29,10 @@ def full_constants(const double[::1] weights, const double[:, ::1] means,
         for k in range(K):
             for j in range(D):
                 shift[j] += weights[k] * means[k, j]
-            base = (log(weights[k]) if weights[k] > 0 else -INFINITY) - half_d_log_2pi
+            if given:
+                base = log_weights[k] - half_d_log_2pi
+            else:
+                base = (log(weights[k]) if weights[k] > 0 else -INFINITY) - half_d_log_2pi
             acc = 0.0
             for j in range(D):
                 acc += log(U[k, j, j])
@@ -88,24 +94,29 @@ def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
     if cov.shape[2] != cov.shape[1] or out.shape[0] != cov.shape[0] \
             or out.shape[1] != cov.shape[1] or out.shape[2] != cov.shape[1]:
         raise ValueError("precision_cholesky: shapes do not match")
-    return _factor_precisions(cov, out, limit, n_threads)
+    if cov.shape[0] == 0:
+        return -1
+    return _factor_precisions(&cov[0, 0, 0], &out[0, 0, 0], cov.shape[0], cov.shape[1],
+                              limit, n_threads)
 
 
-cdef Py_ssize_t _factor_precisions(const double[:, :, ::1] cov, double[:, :, ::1] out,
-                                   double limit, int n_threads):
-    """precision_cholesky's work, for shapes already checked (also vb_update's)."""
-    cdef Py_ssize_t K = cov.shape[0], D = cov.shape[1], k, i, j
+cdef Py_ssize_t _factor_precisions(const double* cov, double* out, Py_ssize_t K,
+                                   Py_ssize_t D, double limit, int n_threads) except -2:
+    """precision_cholesky's work on K contiguous D x D matrices (also vb_update's)."""
+    cdef Py_ssize_t k, i, j, failed = -1
     cdef int d = <int> D, info
     cdef char lower = b'L', nonunit = b'N'
     cdef double* a
     if K == 0:
         return -1
-    cdef int[::1] infos = np.zeros(K, dtype=np.intc)
+    cdef int* infos = <int*> malloc(K * sizeof(int))
+    if infos == NULL:
+        raise MemoryError()
     with nogil, parallel(num_threads=max(1, n_threads)):
         for k in prange(K, schedule='static'):
-            a = &out[k, 0, 0]
+            a = out + k * D * D
             for i in range(D * D):
-                a[i] = (&cov[k, 0, 0])[i]
+                a[i] = cov[k * D * D + i]
             # column-major lower Cholesky L of cov; its inverse read row-major is
             # L^{-T}, the upper factor of the precision.
             info = 0
@@ -122,5 +133,7 @@ cdef Py_ssize_t _factor_precisions(const double[:, :, ::1] cov, double[:, :, ::1
             infos[k] = info
     for k in range(K):
         if infos[k] != 0:
-            return k
-    return -1
+            failed = k
+            break
+    free(infos)
+    return failed

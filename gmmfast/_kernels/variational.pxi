@@ -10,19 +10,18 @@ from scipy.special.cython_special cimport psi, gammaln, betaln
 from scipy.linalg.cython_blas cimport dsyrk
 
 
-cdef double _log_det_factor(const double[:, ::1] U, Py_ssize_t k, int cov,
-                            Py_ssize_t D) noexcept nogil:
-    """log |U_k| from row k of the flattened factors (see vb_constants)."""
+cdef double _log_det_factor(const double* U, int cov, Py_ssize_t D) noexcept nogil:
+    """log |U_k| from U_k's flattened row (see vb_constants)."""
     cdef double acc = 0.0
     cdef Py_ssize_t j
     if cov == COV_FULL or cov == COV_TIED:
         for j in range(D):
-            acc += log(U[k, j * D + j])
+            acc += log(U[j * D + j])
     elif cov == COV_DIAG:
         for j in range(D):
-            acc += log(U[k, j])
+            acc += log(U[j])
     else:
-        acc = D * log(U[k, 0])
+        acc = D * log(U[0])
     return acc
 
 
@@ -54,7 +53,8 @@ def vb_constants(int cov, bint stick_breaking, const double[::1] a, const double
     log_weights = np.empty(K)
     weights = np.empty(K)
     cdef double terms[3]
-    _weight_terms(cov, stick_breaking, a, b, beta, nu, U, D, log_weights, weights, terms)
+    _weight_terms(cov, stick_breaking, K, &a[0], &b[0], &beta[0], &nu[0], &U[0, 0], D,
+                  _data(log_weights), _data(weights), terms)
     return log_weights, weights, terms[0], terms[1], terms[2]
 
 
@@ -68,12 +68,13 @@ cdef inline Py_ssize_t _row_width(int cov, Py_ssize_t D) noexcept nogil:
     return D * D if cov == COV_FULL or cov == COV_TIED else D if cov == COV_DIAG else 1
 
 
-cdef void _weight_terms(int cov, bint stick_breaking, const double[::1] a,
-                        const double[::1] b, const double[::1] beta,
-                        const double[::1] nu, const double[:, ::1] U, Py_ssize_t D,
-                        double[::1] c, double[::1] w, double* terms) noexcept nogil:
-    """vb_constants' work into c, w and terms, for shapes already checked."""
-    cdef Py_ssize_t K = beta.shape[0], k, j
+cdef void _weight_terms(int cov, bint stick_breaking, Py_ssize_t K, const double* a,
+                        const double* b, const double* beta, const double* nu,
+                        const double* U, Py_ssize_t D, double* c, double* w,
+                        double* terms) noexcept nogil:
+    """vb_constants' work into c, w and terms, for shapes already checked (U: the
+    contiguous rows of the factors)."""
+    cdef Py_ssize_t k, j
     cdef bint shared = cov == COV_TIED
     cdef double log2 = log(2.0), total, acc, left, rest, nu_k, log_det, term, wishart_c
     cdef double log_wishart = 0.0, log_norm_weight = 0.0, sum_log_beta = 0.0
@@ -113,7 +114,8 @@ cdef void _weight_terms(int cov, bint stick_breaking, const double[::1] a,
         for j in range(D):
             acc += psi(0.5 * (nu_k - j))
             term += gammaln(0.5 * (nu_k - j))
-        log_det = _log_det_factor(U, k, cov, D) - 0.5 * D * log(nu_k)
+        log_det = _log_det_factor(U + k * _row_width(cov, D), cov, D) \
+            - 0.5 * D * log(nu_k)
         log_wishart -= nu_k * log_det + nu_k * D * 0.5 * log2 + term
         wishart_c = 0.5 * (D * log2 + acc)
         for j in range(0 if shared else k, K if shared else k + 1):
@@ -160,10 +162,10 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
             for j in range(D):
                 delta[k * D + j] = shift[k if cov == COV_FULL else 0, j] - means[k, j]
         if cov == COV_TIED:
-            log_det = _log_det_factor(U, 0, cov, D)
+            log_det = _log_det_factor(&U[0, 0], cov, D)
         for k in range(K):
             if cov != COV_TIED:
-                log_det = _log_det_factor(U, k, cov, D)
+                log_det = _log_det_factor(&U[k, 0], cov, D)
             na += N[k] * (log_weights[k] - half_d_log_2pi + log_det)
         if cov <= COV_TIED:
             for k in range(n_rows):
@@ -303,8 +305,7 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
                         acc += (xk[k, j] - mean_prior[j]) ** 2
                     out[k] = (cov0[0] + nk[k] * (sk[k, 0] + shrink * (acc / D))) / nu[k]
     if cov == COV_FULL or cov == COV_TIED:
-        failed = _factor_precisions(cov_arr.reshape(n_rows, D, D),
-                                    prec_arr.reshape(n_rows, D, D), limit,
+        failed = _factor_precisions(out, U, n_rows, D, limit,
                                     n_threads if cov == COV_FULL else 1)
     else:
         with nogil:
@@ -325,8 +326,7 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
     log_weights = np.empty(K)
     weights = np.empty(K)
     cdef double terms[3]
-    _weight_terms(cov, stick_breaking, a_arr, b_arr if stick_breaking else a_arr,
-                  beta_arr, nu_arr, prec_arr.reshape(n_rows, width), D, log_weights,
-                  weights, terms)
+    _weight_terms(cov, stick_breaking, K, a, b, beta, nu, U, D, _data(log_weights),
+                  _data(weights), terms)
     return (a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr, failed,
             log_weights, weights, terms[0], terms[1], terms[2])
