@@ -89,9 +89,11 @@ step "venv with PyPI's aarch64 wheels"
 if ! [[ -x $root/venv/bin/python ]]; then
     in_root python3 -m venv /venv
 fi
+# the build's requirements and pyproject.toml's "test" extra (gmr: the conditioning
+# tests compare with it)
 in_root pip install -q --only-binary=:all: "numpy>=2.0" scipy scikit-learn threadpoolctl \
     "Cython>=3.0.10" "setuptools>=68" pytest hypothesis pandas matplotlib "dask[array]" \
-    distributed psutil
+    distributed psutil "gmr>=1.6"
 
 step "gmmfast, built for aarch64 from the checkout's tracked files"
 rm -rf "$root/src/gmmfast"
