@@ -124,13 +124,46 @@ def measure_rates(quick=False):
     return rates
 
 
+def em_flops(n_samples, n_features, n_components, covariance_type):
+    """Floating-point operations one EM iteration cannot do without (a multiply-add is 2).
+
+    Per (row, component), the E-step's quadratic form and the M-step's moments, each
+    counted as the cheapest dense product computes it (symmetric halves only):
+
+    - 'full': the triangular product L^T (x - mu) and the scatter's rank-one update,
+      D^2 each: 2 N K D^2.
+    - 'diag': [x^2, x] against [prec, -2 prec mu] and the weighted sums of x and x^2,
+      4 D each: 8 N K D.
+    - 'spherical': x . mu and the weighted sum of x, 2 D each: 4 N K D.
+    - 'tied': each row whitened once (D^2) and its products with the K whitened means
+      (2 D each); the weighted sums of x (2 D each) and the one scatter X^T X (D^2 a
+      row): 2 N D^2 + 4 N K D.
+    """
+    n, d, k = n_samples, n_features, n_components
+    if covariance_type == "full":
+        return 2.0 * n * k * d * d
+    if covariance_type == "diag":
+        return 8.0 * n * k * d
+    if covariance_type == "spherical":
+        return 4.0 * n * k * d
+    if covariance_type == "tied":
+        return 2.0 * n * d * d + 4.0 * n * k * d
+    raise ValueError(f"unknown covariance_type {covariance_type!r}")
+
+
+def lower_bound_parts(n_samples, n_features, n_components, covariance_type, rate, n_threads):
+    """(seconds of products, seconds of exponentials) of lower_bound_time."""
+    flops = em_flops(n_samples, n_features, n_components, covariance_type)
+    return (flops / (rate["gemm_flops"] * n_threads),
+            n_samples * n_components / (rate["exp_per_s"] * n_threads))
+
+
 def lower_bound_time(n_samples, n_features, n_components, covariance_type, rate, n_threads):
     """Seconds one EM iteration cannot beat on ``n_threads`` threads.
 
-    flops / (GEMM rate x threads) + N K exponentials / (exp rate x threads), with
-    2 N K D^2 flops for 'full' (the triangular product and the scatter, N K D^2 each) and
-    4 N K D for 'diag'.
+    em_flops / (GEMM rate x threads) + N K exponentials / (exp rate x threads). ``rate``
+    is the dtype's own ({'gemm_flops', 'exp_per_s'} of measure_rates): a float32 case is
+    held to SGEMM and float32 np.exp.
     """
-    n, d, k = n_samples, n_features, n_components
-    flops = 2.0 * n * k * d * d if covariance_type == "full" else 4.0 * n * k * d
-    return flops / (rate["gemm_flops"] * n_threads) + n * k / (rate["exp_per_s"] * n_threads)
+    return sum(lower_bound_parts(n_samples, n_features, n_components, covariance_type,
+                                 rate, n_threads))
