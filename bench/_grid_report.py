@@ -178,7 +178,8 @@ def markdown_report(report):
                 "thread pools"):
         if m.get(key):
             out.append(f"- **{key}**: {' '.join(str(m[key]).split())}")
-    out.append("- **one-thread rates**: " + _report._rates_line(report)[len("one-thread rates: "):])
+    out.append("- **one-thread rates** (the better of the run's start and end): "
+               + _report._rates_line(report)[len("one-thread rates: "):])
     out.append(f"- **settings**: {_settings(report)}")
     out.append(f"- **command**: `{report['command']}` ({report['wall_seconds']:.0f} s)")
     out += ["", "Against issue 19's targets:", ""] + misses(report) + [""]
