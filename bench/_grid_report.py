@@ -47,7 +47,7 @@ def cpu_flags():
 def iter_columns(report):
     sk = "sk_" + ",".join(map(str, report["sk_threads"])) + "t"
     return ["case", "N", "D", "K", "cov", "n sk/gf", f"{sk} ms", f"gf_{report['threads']}t ms",
-            "sk/gf", "bound ms", "exp share", "gf/bound", "ll_gap"]
+            "sk/gf", "nz", "bound ms", "exp share", "gf/bound", "ll_gap"]
 
 
 def _iter_row(r):
@@ -57,7 +57,7 @@ def _iter_row(r):
     return [r["case"], str(r["n_samples"]), str(r["n_features"]), str(r["n_components"]),
             r["covariance_type"], f"{it['n_iter'][it['sklearn_best']]}/{it['n_iter'][gf_key]}",
             _num(1e3 * it["sklearn_best_s"]), _num(1e3 * it["gmmfast_s"]),
-            _num(it["ratio_sklearn_over_gmmfast"]), _num(1e3 * bound),
+            _num(it["ratio_sklearn_over_gmmfast"]), _num(it["nonzero"], 2), _num(1e3 * bound),
             _num(it["lower_bound_exp_s"] / bound, 2), _num(it["gmmfast_over_bound"], 3),
             _sci(it["lower_bound_gap"])]
 
