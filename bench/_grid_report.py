@@ -147,6 +147,8 @@ def _settings(report):
             f"{','.join(map(str, report['sk_threads']))} (best kept); repeats gmmfast "
             f"{report['repeats']}, scikit-learn at most {report['sk_repeats']}; end to end "
             f"{report['e2e_repeats']} fit(s), prediction best of {report['predict_repeats']}"
+            + ("; load average {start:.1f} at the start, {end:.1f} at the end".format(
+                **report["load_average"]) if "load_average" in report else "")
             + ("; QUICK mode (small sizes, timings not meaningful)" if report["quick"] else ""))
 
 

@@ -27,6 +27,7 @@ import argparse
 import fnmatch
 import json
 import math
+import os
 import pickle
 import subprocess
 import sys
@@ -301,6 +302,14 @@ def _run_case(case, args, rates, tmpdir, parts):
     return row
 
 
+def _load():
+    """The 1-minute load average: other work on the machine while the grid runs."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
+
+
 def main(argv=None):
     args = parse_args(argv)
     iter_cases = _select(_grid_cases.CASES.values(), args) if "iter" in args.parts else []
@@ -318,6 +327,7 @@ def main(argv=None):
         return 0
 
     started = time.perf_counter()
+    load_start = _load()
     info = _machine.machine_info()
     log(f"gmmfast kernels: {info['gmmfast config'].get('isa', '?')}; measuring one-thread "
         "GEMM and exp rates ...")
@@ -351,6 +361,7 @@ def main(argv=None):
         "e2e_repeats": args.e2e_repeats, "predict_repeats": args.predict_repeats,
         "machine": info, "cpu_flags": _grid_report.cpu_flags(), "rates": rates,
         "rates_start": rates_start, "rates_end": rates_end,
+        "load_average": {"start": load_start, "end": _load()},
         "results": results, "wall_seconds": time.perf_counter() - started,
     }
     print(_grid_report.text_report(report))
