@@ -10,12 +10,12 @@ The cases (_grid_cases.py) sweep D, K and N over three geometries of the means
 (_cases.GEOMETRIES), every covariance type, float64 and a float32 subset. Three parts
 (bench/README.md defines every column):
 
-iter     Time per EM iteration from the same fixed start for both (bench_fit's method:
-         max_iter=1 and 1+n, tol=0, the difference over n), gmmfast on --threads,
-         scikit-learn on --sk-threads, beside the lower bound of this machine (_machine).
-         n and the repeats are chosen per implementation from its first fit's time, so
-         that a 10^7-row case does not cost a scikit-learn run of minutes and a small one
-         is still resolved.
+iter     Time per EM iteration from the same fixed start for both, gmmfast on --threads
+         (bench_fit's method: max_iter=1 and 1+n, tol=0, the difference over n),
+         scikit-learn on --sk-threads (its iterations timed one by one after a
+         max_iter=1 fit), beside the lower bound of this machine (_machine). n is chosen
+         per implementation from its first fit's time, so that a 10^7-row case does not
+         cost a scikit-learn run of minutes and a small one is still resolved.
 e2e      The default fit (k-means start) of each implementation in a fresh process
          (bench_fit's end-to-end part) on E2E_CASES.
 predict  score_samples, predict_proba and predict on 10^6 rows, each covariance type, of
@@ -52,11 +52,9 @@ from bench_fit import _div, _timed_fit, log, measure_end_to_end  # noqa: E402
 
 #: wanted duration of the max_iter=1+n fit, seconds: long enough that the difference
 #: with max_iter=1 stands above the noise, short enough for 130 cases (full, quick)
-TARGET_S = {"gmmfast": (0.25, 0.03), "sklearn": (1.0, 0.1)}
+TARGET_S = {"gmmfast": (0.25, 0.03), "sklearn": (1.5, 0.1)}
 #: bounds of n per implementation (scikit-learn's time grows to ~10 s an iteration)
-N_ITER_RANGE = {"gmmfast": (2, 300), "sklearn": (1, 20)}
-#: scikit-learn gets fewer repeats as its fits grow: about this many seconds a case
-SK_BUDGET_S = 8.0
+N_ITER_RANGE = {"gmmfast": (2, 300), "sklearn": (2, 20)}
 #: rows the prediction models are fitted on (the start is the same for both)
 PREDICT_FIT_ROWS = 200_000
 
@@ -66,15 +64,13 @@ PREDICT_FIT_ROWS = 200_000
 
 def _iterations(impl, case, X, init, n_threads, repeats, quick):
     """Per-iteration time of one implementation: best max_iter=1+n minus best max_iter=1,
-    over n, with n and the repeats set from the first max_iter=1 fit."""
+    over n, with n set from the first max_iter=1 fit."""
     target = TARGET_S[impl][1 if quick else 0]
     n_min, n_max = N_ITER_RANGE[impl]
     t_lo, _ = _timed_fit(impl, case, X, init, 1, n_threads)
     # a max_iter=1 fit is an iteration and the final E-step: about two iterations
     est = max(t_lo / 2.0, 1e-5)
     n = int(min(n_max, max(n_min, math.ceil(target / est))))
-    if impl == "sklearn":
-        repeats = int(min(repeats, max(1, SK_BUDGET_S // (t_lo * 2 + n * est))))
     lo, hi = [t_lo], []
     hi_bound = None
     for r in range(repeats):
@@ -87,6 +83,33 @@ def _iterations(impl, case, X, init, n_threads, repeats, quick):
             "lower_bound_hi": hi_bound}
 
 
+def _sk_iterations(case, X, init, n_threads, quick):
+    """scikit-learn's per-iteration time, its iterations timed one by one in its own loop.
+
+    A max_iter=1 fit from the start, then n more iterations as its fit runs them
+    (_e_step, then _m_step), each timed, the fastest kept. The difference of two long
+    fits (gmmfast's method, _iterations) needs n large or repeats where scikit-learn's
+    iteration takes seconds; on a shared machine it came out negative or several times
+    too small on some cases. lower_bound_hi is what fit(max_iter=1+n) would report."""
+    target = TARGET_S["sklearn"][1 if quick else 0]
+    n_min, n_max = N_ITER_RANGE["sklearn"]
+    est = _estimators.make("sklearn", case.n_components, n_threads,
+                           covariance_type=case.covariance_type, tol=0.0, max_iter=1, **init)
+    with _estimators.thread_limit(n_threads), _estimators.Quiet():
+        t0 = time.perf_counter()
+        est.fit(X)
+        t_fit = time.perf_counter() - t0
+        n = int(min(n_max, max(n_min, math.ceil(target / max(t_fit / 2.0, 1e-5)))))
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            log_prob_norm, log_resp = est._e_step(X)
+            est._m_step(X, log_resp)
+            times.append(time.perf_counter() - t0)
+    return {"per_iter_s": min(times), "n_iter": n, "repeats": 1, "iter_s": times,
+            "fit1_s": t_fit, "lower_bound_hi": float(np.mean(log_prob_norm))}
+
+
 def measure_iter(case, X, init, args, rates):
     gf_t = args.threads
     out = {"per_iter_s": {}, "n_iter": {}, "repeats": {}, "raw": {}}
@@ -97,8 +120,8 @@ def measure_iter(case, X, init, args, rates):
     _timed_fit("sklearn", case, X[:rows], init, 1, args.sk_threads[0])
     configs = [("sklearn", t) for t in args.sk_threads] + [("gmmfast", gf_t)]
     for impl, t in configs:
-        m = _iterations(impl, case, X, init, t, args.repeats if impl == "gmmfast"
-                        else args.sk_repeats, args.quick)
+        m = (_iterations(impl, case, X, init, t, args.repeats, args.quick)
+             if impl == "gmmfast" else _sk_iterations(case, X, init, t, args.quick))
         key = f"{impl}@{t}t"
         out["per_iter_s"][key] = m.pop("per_iter_s")
         out["n_iter"][key] = m["n_iter"]
@@ -244,10 +267,7 @@ def parse_args(argv):
     p.add_argument("--sk-threads", default="1",
                    help="scikit-learn's thread counts, the best kept (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=None,
-                   help="gmmfast's timed runs per fit length (default 3; 1 with --quick)")
-    p.add_argument("--sk-repeats", type=int, default=None,
-                   help="scikit-learn's at most (default 3, fewer as its fits exceed "
-                        f"~{SK_BUDGET_S:.0f} s a case; 1 with --quick)")
+                   help="gmmfast's timed runs per fit length (default 5; 1 with --quick)")
     p.add_argument("--e2e-repeats", type=int, default=1)
     p.add_argument("--predict-repeats", type=int, default=3)
     p.add_argument("--list", action="store_true", help="print the selected cases and exit")
@@ -259,9 +279,7 @@ def parse_args(argv):
     if not args.parts or not args.parts <= {"iter", "e2e", "predict"}:
         p.error("--parts takes iter, e2e and/or predict")
     if args.repeats is None:
-        args.repeats = 1 if args.quick else 3
-    if args.sk_repeats is None:
-        args.sk_repeats = 1 if args.quick else 3
+        args.repeats = 1 if args.quick else 5
     args.sk_threads = sorted({int(t) for t in _csv(args.sk_threads)})
     for name, known in (("geometries", _cases.GEOMETRIES), ("sets", _grid_cases.SETS)):
         bad = [v for v in getattr(args, name) if v not in known]
@@ -357,7 +375,7 @@ def main(argv=None):
     report = {
         "command": " ".join(["bench_grid.py"] + (argv if argv is not None else sys.argv[1:])),
         "quick": args.quick, "threads": args.threads, "sk_threads": args.sk_threads,
-        "repeats": args.repeats, "sk_repeats": args.sk_repeats,
+        "repeats": args.repeats,
         "e2e_repeats": args.e2e_repeats, "predict_repeats": args.predict_repeats,
         "machine": info, "cpu_flags": _grid_report.cpu_flags(), "rates": rates,
         "rates_start": rates_start, "rates_end": rates_end,
