@@ -1,6 +1,6 @@
 """gmmfast against scikit-learn and the machine's bound on a grid of geometries (issue 19).
 
-    python bench/bench_grid.py                       # the whole grid, ~35 min on 2 cores
+    python bench/bench_grid.py                       # the whole grid, ~30 min on 2 cores
     python bench/bench_grid.py --quick               # every case at ~1/50 size: a smoke run
     python bench/bench_grid.py --list                # the cases, by set
     python bench/bench_grid.py --sets kfull,rows --geometries far --parts iter
