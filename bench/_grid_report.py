@@ -55,7 +55,8 @@ def _iter_row(r):
     gf_key = [k for k in it["n_iter"] if k.startswith("gmmfast")][0]
     bound = it["lower_bound_time_s"]
     return [r["case"], str(r["n_samples"]), str(r["n_features"]), str(r["n_components"]),
-            r["covariance_type"], f"{it['n_iter'][it['sklearn_best']]}/{it['n_iter'][gf_key]}",
+            r["covariance_type"],
+            f"{it['n_iter'].get(it['sklearn_best'], '-')}/{it['n_iter'][gf_key]}",
             _num(1e3 * it["sklearn_best_s"]), _num(1e3 * it["gmmfast_s"]),
             _num(it["ratio_sklearn_over_gmmfast"]), _num(it["nonzero"], 2), _num(1e3 * bound),
             _num(it["lower_bound_exp_s"] / bound, 2), _num(it["gmmfast_over_bound"], 3),
