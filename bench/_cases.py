@@ -40,6 +40,8 @@ class Case:
     estimator: str = "gmm"
     #: make_mixture's separation of the means (the "_sep" cases: components far apart)
     separation: float = 4.0
+    #: make_mixture's geometry (GEOMETRIES): how the means and covariances are drawn
+    geometry: str = "overlap"
 
     @property
     def base_name(self):
@@ -120,22 +122,39 @@ def case_seed(case):
 
 # ---------------------------------------------------------------------------- data
 
+#: geometry -> (scale of the means or None for separation / sqrt(2 D), eigenvalue range)
+#: 'overlap' is the draw of every case above (its numbers must not change); the others
+#: are the grid's (bench_grid.py, issue 19): users' clusters are often well apart, and
+#: gmmfast routes those differently.
+GEOMETRIES = {
+    "overlap": (None, (0.1, 1.0)),     # means N(0, sep^2/(2D) I): neighbours overlap
+    "separated": (3.0, (0.1, 1.5)),    # means N(0, 3^2 I): apart, a few pairs touching
+    "far": (10.0, (0.1, 1.5)),         # means N(0, 10^2 I): responsibilities 0 or 1
+}
 
-def make_mixture(n_samples, n_features, n_components, covariance_type, seed, separation=4.0):
+
+def make_mixture(n_samples, n_features, n_components, covariance_type, seed, separation=4.0,
+                 geometry="overlap"):
     """X (n_samples, n_features) float64 drawn from a random Gaussian mixture.
 
-    Means are N(0, separation^2 / (2 D) I), so two means are on average ``separation``
-    apart, against component standard deviations between about 0.3 and 1: some pairs are
-    well apart, some overlap. Covariances are Q diag(e) Q^T with Q a random rotation and
-    e log-uniform in [0.1, 1] ('full'), or diag(e) ('diag').
+    'overlap' (the default): means are N(0, separation^2 / (2 D) I), so two means are on
+    average ``separation`` apart, against component standard deviations between about 0.3
+    and 1: some pairs are well apart, some overlap. Covariances are Q diag(e) Q^T with Q a
+    random rotation and e log-uniform in [0.1, 1] ('full'), or diag(e) ('diag'; any other
+    type draws full ones). 'separated' and 'far' draw the means N(0, 3^2 I) and
+    N(0, 10^2 I) and e log-uniform in [0.1, 1.5] (GEOMETRIES); the draws are made in the
+    same order, so only the scales differ.
     """
+    mean_scale, (eig_lo, eig_hi) = GEOMETRIES[geometry]
+    if mean_scale is None:
+        mean_scale = separation / np.sqrt(2.0 * n_features)
     rng = np.random.default_rng(seed)
     k, d = n_components, n_features
     weights = rng.dirichlet(np.full(k, 4.0))
-    means = rng.normal(scale=separation / np.sqrt(2.0 * d), size=(k, d))
+    means = rng.normal(scale=mean_scale, size=(k, d))
     factors = np.empty((k, d, d))
     for j in range(k):
-        eig = np.exp(rng.uniform(np.log(0.1), np.log(1.0), size=d))
+        eig = np.exp(rng.uniform(np.log(eig_lo), np.log(eig_hi), size=d))
         if covariance_type == "diag":
             factors[j] = np.diag(np.sqrt(eig))
         else:
@@ -167,7 +186,7 @@ def make_data(case, quick=False):
     else:
         X = make_mixture(
             n_samples, case.n_features, case.n_components, case.covariance_type, case_seed(case),
-            separation=case.separation,
+            separation=case.separation, geometry=case.geometry,
         )
     if X.shape[1] != case.n_features:
         raise RuntimeError(f"case {case.name}: expected {case.n_features} features, got {X.shape[1]}")
@@ -213,6 +232,12 @@ def make_init(X, case, max_rows=20_000, kmeans_iter=5):
     weights = (counts + 1.0) / (counts.sum() + k)
     if case.covariance_type == "diag":
         precisions = 1.0 / np.einsum("kii->ki", covs)
+    elif case.covariance_type == "spherical":
+        precisions = 1.0 / np.einsum("kii->k", covs) * d
+    elif case.covariance_type == "tied":
+        tied = np.einsum("k,kij->ij", weights, covs)
+        precisions = np.linalg.inv(tied)
+        precisions = 0.5 * (precisions + precisions.T)
     else:
         precisions = np.linalg.inv(covs)
         precisions = 0.5 * (precisions + precisions.transpose(0, 2, 1))

@@ -31,14 +31,20 @@ def _status_kb(field):
     raise KeyError(field)
 
 
-def _reset_high_water_mark():
-    """True if the kernel's RSS high-water mark now equals the current RSS."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return _status_kb("VmHWM") <= _status_kb("VmRSS") + 64
-    except (OSError, KeyError, ValueError):
-        return False
+def _reset_high_water_mark(attempts=5):
+    """True if the kernel's RSS high-water mark now equals the current RSS.
+
+    Tried a few times: a thread of the pools that frees memory between the reset and the
+    two reads leaves the mark above the RSS, and the sampler is the weaker method."""
+    for _ in range(attempts):
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            if _status_kb("VmHWM") <= _status_kb("VmRSS") + 64:
+                return True
+        except (OSError, KeyError, ValueError):
+            return False
+    return False
 
 
 def _trim_heap():
@@ -55,16 +61,16 @@ class _Sampler(threading.Thread):
 
         self._proc = psutil.Process()
         self._interval = interval
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.peak = self._proc.memory_info().rss
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak = max(self.peak, self._proc.memory_info().rss)
             time.sleep(self._interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         self.peak = max(self.peak, self._proc.memory_info().rss)
         return self.peak

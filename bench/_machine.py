@@ -124,13 +124,49 @@ def measure_rates(quick=False):
     return rates
 
 
-def lower_bound_time(n_samples, n_features, n_components, covariance_type, rate, n_threads):
+def em_flops(n_samples, n_features, n_components, covariance_type, nonzero=1.0):
+    """Floating-point operations one EM iteration cannot do without (a multiply-add is 2).
+
+    Per (row, component), the E-step's quadratic form and the M-step's moments, each
+    counted as the cheapest dense product computes it (symmetric halves only); the
+    M-step's only for the fraction ``nonzero`` of pairs whose responsibility is not
+    exactly 0 (the others add exactly nothing, and a kernel may skip them):
+
+    - 'full': the triangular product L^T (x - mu) and the scatter's rank-one update,
+      D^2 each: N K D^2 (1 + nonzero).
+    - 'diag': [x^2, x] against [prec, -2 prec mu] and the weighted sums of x and x^2,
+      4 D each: 4 N K D (1 + nonzero).
+    - 'spherical': x . mu and the weighted sum of x, 2 D each: 2 N K D (1 + nonzero).
+    - 'tied': each row whitened once (D^2) and its products with the K whitened means
+      (2 D each); the weighted sums of x (2 D each) and the one scatter X^T X (D^2 a
+      row): 2 N D^2 + 2 N K D (1 + nonzero).
+    """
+    d = n_features
+    per_pair = {"full": (d * d, d * d, 0.0), "diag": (4.0 * d, 4.0 * d, 0.0),
+                "spherical": (2.0 * d, 2.0 * d, 0.0), "tied": (2.0 * d, 2.0 * d, 2.0 * d * d)}
+    if covariance_type not in per_pair:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    e_step, m_step, per_row = per_pair[covariance_type]
+    return (n_samples * n_components * (e_step + nonzero * m_step)
+            + n_samples * per_row)
+
+
+def lower_bound_parts(n_samples, n_features, n_components, covariance_type, rate, n_threads,
+                      nonzero=1.0):
+    """(seconds of products, seconds of exponentials) of lower_bound_time."""
+    flops = em_flops(n_samples, n_features, n_components, covariance_type, nonzero)
+    return (flops / (rate["gemm_flops"] * n_threads),
+            n_samples * n_components / (rate["exp_per_s"] * n_threads))
+
+
+def lower_bound_time(n_samples, n_features, n_components, covariance_type, rate, n_threads,
+                     nonzero=1.0):
     """Seconds one EM iteration cannot beat on ``n_threads`` threads.
 
-    flops / (GEMM rate x threads) + N K exponentials / (exp rate x threads), with
-    2 N K D^2 flops for 'full' (the triangular product and the scatter, N K D^2 each) and
-    4 N K D for 'diag'.
+    em_flops / (GEMM rate x threads) + N K exponentials / (exp rate x threads). ``rate``
+    is the dtype's own ({'gemm_flops', 'exp_per_s'} of measure_rates): a float32 case is
+    held to SGEMM and float32 np.exp. ``nonzero`` (default: every pair) is the fraction
+    of responsibilities not exactly 0.
     """
-    n, d, k = n_samples, n_features, n_components
-    flops = 2.0 * n * k * d * d if covariance_type == "full" else 4.0 * n * k * d
-    return flops / (rate["gemm_flops"] * n_threads) + n * k / (rate["exp_per_s"] * n_threads)
+    return sum(lower_bound_parts(n_samples, n_features, n_components, covariance_type,
+                                 rate, n_threads, nonzero))

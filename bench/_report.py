@@ -201,11 +201,12 @@ def markdown_report(report):
     return "\n".join(out) + "\n"
 
 
-def write_markdown(path, section):
-    """Put ``section`` between the bench_fit markers of ``path``, or append it."""
+def write_markdown(path, section, begin=MARK_BEGIN, end=MARK_END):
+    """Put ``section`` between the markers ``begin`` and ``end`` of ``path`` (bench_fit's
+    by default), or append it."""
     path = Path(path)
     text = path.read_text() if path.exists() else ""
-    pattern = re.compile(re.escape(MARK_BEGIN) + r".*?" + re.escape(MARK_END) + r"\n?", re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:
