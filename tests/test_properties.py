@@ -27,11 +27,13 @@ from gmmfast import _estep, _mstep
 import _reference
 
 
-def random_model(rng, cov_type, K, D, dtype):
+def random_model(rng, cov_type, K, D, dtype, spread=3.0):
     """weights, means, covariances, precision factors, all exactly representable in
-    dtype (the covariances are those the rounded factors imply)."""
+    dtype (the covariances are those the rounded factors imply). spread: the means'
+    scale (3: separated; 30: far apart, most responsibilities underflow to 0 or below
+    the smallest normal number)."""
     weights = rng.dirichlet(np.ones(K))
-    means = (3 * rng.normal(size=(K, D))).astype(dtype).astype(np.float64)
+    means = (spread * rng.normal(size=(K, D))).astype(dtype).astype(np.float64)
     if cov_type == "full":
         A = rng.normal(size=(K, D, D))
         cov = A @ np.swapaxes(A, 1, 2) / D + 0.5 * np.eye(D)
@@ -73,7 +75,8 @@ CASES = st.fixed_dictionaries({
 def setup(case):
     rng = np.random.default_rng(case["seed"])
     K, D, dtype = case["K"], case["D"], case["dtype"]
-    weights, means, cov, U = random_model(rng, case["cov_type"], K, D, dtype)
+    weights, means, cov, U = random_model(rng, case["cov_type"], K, D, dtype,
+                                          case.get("spread", 3.0))
     X = sample_rows(rng, means, case["n"], dtype)
     w = rng.uniform(0, 3, size=case["n"]) if case["weighted"] else None
     model = _estep.KernelModel(case["cov_type"], weights, means, U, dtype)
@@ -86,6 +89,10 @@ def setup(case):
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(CASES)
 def test_per_sample_outputs_match_reference(case):
+    check_per_sample(case)
+
+
+def check_per_sample(case):
     X, _, model, lp, tol, scale = setup(case)
     lse, resp, labels = _estep.per_sample(X, model, n_threads=2, lse=True, resp=True,
                                           labels=True)
@@ -101,9 +108,40 @@ def test_per_sample_outputs_match_reference(case):
     assert (chosen >= lp.max(axis=1) - 2 * tol * scale).all()
 
 
+#: far-apart clusters, few features, many components: the small-D 'full' route's
+#: groups of rows whose responsibilities are all exactly 0, subnormal responsibilities,
+#: and the component-major normalisations
+FAR_CASES = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32 - 1),
+    "n": st.one_of(st.integers(1, 40), st.integers(41, 3000)),
+    "D": st.integers(1, 9),
+    "K": st.integers(1, 40),
+    "cov_type": st.sampled_from(["full", "tied", "diag", "spherical"]),
+    "dtype": st.sampled_from([np.float64, np.float32]),
+    "weighted": st.booleans(),
+    "spread": st.just(30.0),
+})
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(CASES)
 def test_sufficient_statistics_match_reference(case):
+    check_statistics(case)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(FAR_CASES)
+def test_far_apart_statistics_match_reference(case):
+    check_statistics(case)
+
+
+@settings(max_examples=max(1, EXAMPLES // 2), deadline=None)
+@given(FAR_CASES)
+def test_far_apart_per_sample_outputs_match_reference(case):
+    check_per_sample(case)
+
+
+def check_statistics(case):
     X, w, model, lp, tol, scale = setup(case)
     stats = _estep.suff_stats(X, w, model, n_threads=2)
     Xd = X.astype(np.float64)

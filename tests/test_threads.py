@@ -17,9 +17,9 @@ FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_chole
           "lower_bound_", "n_iter_", "converged_")
 
 
-def blobs(n, d, k, seed, dtype=np.float64):
+def blobs(n, d, k, seed, dtype=np.float64, spread=5.0):
     rng = np.random.default_rng(seed)
-    centres = 5 * rng.normal(size=(k, d))
+    centres = spread * rng.normal(size=(k, d))
     X = centres[rng.integers(k, size=n)] + rng.normal(size=(n, d))
     return X.astype(dtype)
 
@@ -49,6 +49,17 @@ def test_bit_identical_on_1_2_4_threads(cov_type, dtype, n_features):
     reference = outputs(fit(X, cov_type, 1), X)
     for n_threads in (2, 4):
         assert outputs(fit(X, cov_type, n_threads), X) == reference, n_threads
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_bit_identical_far_apart(cov_type, dtype):
+    # far-apart clusters: most responsibilities exactly 0 or subnormal, so most of the
+    # small-D route's groups of rows are passed over
+    X = blobs(3001, 4, 12, seed=3, dtype=dtype, spread=40.0)
+    reference = outputs(fit(X, cov_type, 1, k=12), X)
+    for n_threads in (2, 4):
+        assert outputs(fit(X, cov_type, n_threads, k=12), X) == reference, n_threads
 
 
 def test_predict_from_8_python_threads_equals_serial():

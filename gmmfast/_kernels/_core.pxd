@@ -24,6 +24,8 @@ cdef extern from "csrc/kernels.h":
     void gmm_normalize_cols_fd(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
                                double* lse, double* row_max, float* sum,
                                float* y) noexcept nogil
+    void gmm_normalize_rows_d(double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+                              double* scratch) noexcept nogil
 
     # feature_rows.h
     void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,

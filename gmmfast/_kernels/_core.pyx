@@ -478,7 +478,7 @@ def block_logprob(
 
     with nogil, parallel(num_threads=n_threads):
         scratch = malloc(nbytes)
-        lp = <double*> malloc((B * K + 2 * B) * sizeof(double))  # lp, then normalisation
+        lp = <double*> malloc((B * K + _normalize_rows_scratch(B, K)) * sizeof(double))
         for b in prange(n_blocks, schedule='dynamic'):   # rows are independent
             if scratch == NULL or lp == NULL:
                 status[b] = STATUS_NO_MEMORY

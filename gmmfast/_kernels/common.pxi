@@ -53,6 +53,11 @@ cdef inline void _trmm_upper_right(int n, int d, const floating* U,
 # Log-sum-exp normalisations. Row-major here (routes whose log-densities come a row at
 # a time, and every per-sample output); component-major in csrc/normalize.h.
 
+cdef inline Py_ssize_t _normalize_rows_scratch(Py_ssize_t n, Py_ssize_t K) noexcept nogil:
+    """Doubles of scratch _normalize_rows needs for n rows."""
+    return n * (K + 3)
+
+
 cdef int _normalize_rows(
     double* lp,             # INOUT (n, K): weighted log-prob in, responsibilities out
     Py_ssize_t n, Py_ssize_t K,
@@ -60,52 +65,24 @@ cdef int _normalize_rows(
     double* total,          # INOUT sum_i w_i lse_i
     double* lse_out,        # OUT (n,) lse_i, or NULL
     Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
-    double* scratch,        # scratch (2n,)
+    double* scratch,        # scratch (_normalize_rows_scratch(n, K),)
 ) noexcept nogil:
     """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row.
 
-    Three passes so that the exponentials and logarithms run as whole-block vector
-    loops (csrc/vmath.h): shift each row by its maximum, exp of the block, then log of
-    the row sums.
+    Row by row: shift by the row's maximum, exp, r = e / sum, lse = max + log(sum);
+    run as gmm_normalize_rows_d (csrc/normalize.h), which vectorises over the rows.
     """
-    cdef Py_ssize_t i, k
-    cdef double mx, s, inv
-    cdef double* row
-    cdef double* row_max = scratch
-    cdef double* row_sum = scratch + n
+    cdef Py_ssize_t i
+    cdef double* lse = scratch + n * (K + 2)
+    gmm_normalize_rows_d(lp, n, K, lse, scratch)
     for i in range(n):
-        row = lp + i * K
-        mx = row[0]
-        for k in range(1, K):
-            if row[k] > mx:
-                mx = row[k]
-        if not isfinite(mx):
+        if not isfinite(lse[i]):
             bad_row[0] = i
             return STATUS_ZERO_DENSITY
-        row_max[i] = mx
-        for k in range(K):
-            row[k] -= mx
-    gmm_exp_d(lp, n * K)
-    for i in range(n):
-        row = lp + i * K
-        s = 0.0
-        for k in range(K):
-            s += row[k]
-        row_sum[i] = s
-        inv = 1.0 / s
-        for k in range(K):
-            row[k] *= inv
-    gmm_log_d(row_sum, n)
-    for i in range(n):
-        row_sum[i] += row_max[i]
-    for i in range(n):
-        if not isfinite(row_sum[i]):
-            bad_row[0] = i
-            return STATUS_ZERO_DENSITY
-    total[0] += gmm_sum(row_sum, n) if w == NULL else gmm_dot(w, row_sum, n)
+    total[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
     if lse_out != NULL:
         for i in range(n):
-            lse_out[i] = row_sum[i]
+            lse_out[i] = lse[i]
     return STATUS_OK
 
 
@@ -136,7 +113,7 @@ cdef Py_ssize_t _normalize_cols(
 cdef Py_ssize_t _responsibilities(
     double* lp,             # INOUT (n, K): weighted log-prob in, w_i r_ik out
     Py_ssize_t n, Py_ssize_t K, const double* w, Sums* s,
-    double* scratch,        # scratch (2n,)
+    double* scratch,        # scratch (_normalize_rows_scratch(n, K),)
 ) noexcept nogil:
     """The row-major routes' step between log-densities and statistics: normalise
     (L += sum w_i lse_i), weight by w_i, N += the column sums. Returns the first row

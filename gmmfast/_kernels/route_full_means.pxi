@@ -23,7 +23,7 @@ cdef Py_ssize_t SYRK_MIN_ROWS = 8
 cdef struct FullMeansScratch:
     # float64 data
     double* lp        # (n, K) log-densities, then weighted responsibilities
-    double* norm      # (2n,) _normalize_rows
+    double* norm      # _normalize_rows' scratch
     double* zt        # (4 D,) 4 centred rows, feature-major (gmm_tri_sqnorm_d)
     double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_sqnorm_d)
     double* z         # (n + ld8) ld8: the scaled centred rows, then the tile sums T
@@ -47,7 +47,7 @@ cdef FullMeansScratch _full_means_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     cdef Py_ssize_t ld8 = gmm_full_ld8(D), dp = gmm_full32_dp(D)
     if fsize == sizeof(double):
         t.lp = <double*> _take(&a, n * K * sizeof(double))
-        t.norm = <double*> _take(&a, 2 * n * sizeof(double))
+        t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
         t.zt = <double*> _take(&a, 4 * D * sizeof(double))
         t.up = <double*> _take(&a, D * (D + 16) * sizeof(double))
         t.z = <double*> _take(&a, (n + ld8) * ld8 * sizeof(double))

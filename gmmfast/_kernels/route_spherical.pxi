@@ -7,7 +7,7 @@
 
 cdef struct SphericalScratch:
     double* lp        # (n, K) log-densities, then weighted responsibilities
-    double* norm      # (2n,) _normalize_rows
+    double* norm      # _normalize_rows' scratch
     void* z           # (n, D) data: x - c
     void* g           # (n, K) data: (x - c).(mu_k - c)
     double* xx        # (n,) ||x - c||^2
@@ -20,7 +20,7 @@ cdef SphericalScratch _spherical_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     cdef Arena a = _arena(base)
     cdef SphericalScratch t
     t.lp = <double*> _take(&a, n * K * sizeof(double))
-    t.norm = <double*> _take(&a, 2 * n * sizeof(double))
+    t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
     t.z = _take(&a, n * D * fsize)
     t.g = _take(&a, n * K * fsize)
     t.xx = <double*> _take(&a, n * sizeof(double))

@@ -49,6 +49,27 @@
 #define GMM_INLINE static __forceinline
 #endif
 
+/* Loop shapes for the plain C kernels that the compiler vectorises over rows:
+   GMM_UNROLL_FEATURES: unroll the next loop completely (a loop over a row's few features,
+     at most 8, inside a loop over rows, which is then vectorised over the rows). gcc's
+     own limits on complete unrolling leave such nests rolled, and the loop over rows
+     scalar, from D = 3 or 4 on.
+   GMM_LANE_LOOP: keep the next loop (over the 8 lanes of a group of rows) a loop, for
+     the loop vectoriser, which makes it one vector operation. Unrolled first (gcc does
+     so to a loop of 8), it is left to the straight-line vectoriser, which leaves the
+     wider bodies scalar.
+   Neither changes an operation or its order, only how the compiler lays them out. */
+#if defined(__clang__)
+#define GMM_UNROLL_FEATURES _Pragma("unroll 8")
+#define GMM_LANE_LOOP _Pragma("unroll 1")
+#elif defined(__GNUC__)
+#define GMM_UNROLL_FEATURES _Pragma("GCC unroll 8")
+#define GMM_LANE_LOOP _Pragma("GCC unroll 1")
+#else
+#define GMM_UNROLL_FEATURES
+#define GMM_LANE_LOOP
+#endif
+
 /* gmm_isa's values, and the GMM_TU_ISA of each build's translation unit */
 #define GMM_ISA_BASELINE 0
 #define GMM_ISA_AVX2 1

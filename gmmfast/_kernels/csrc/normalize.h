@@ -7,8 +7,8 @@
    - gmm_normalize_cols_fd: float32 data whose log-densities are double (the moment
      rows and 'diag', formed in double about c): the exponentials and the sums in
      float32, as scikit-learn's float32 computes them.
-   The row-major form (one row at a time, for the routes that produce lp row by row)
-   is _normalize_rows in the Cython driver (common.pxi).
+   and a row-major form, gmm_normalize_rows_d (n x K, for the routes that produce lp
+   row by row), through the first.
 */
 #ifndef GMMFAST_NORMALIZE_H
 #define GMMFAST_NORMALIZE_H
@@ -84,10 +84,39 @@ linkage void gmm_normalize_cols_fd_##suffix(                                    
 }
 
 
+/* The row-major form (lp: n x K), for the routes whose log-densities come a row at a
+   time and for the per-sample outputs: the block transposed into lpt (K x n, scratch),
+   normalised there by gmm_normalize_cols_d (no weights: lp := r, the caller weights
+   it), and transposed back. Per row these are the operations of a row-by-row
+   log-sum-exp in the same order (the maximum, exp(lp - max), the sum over k in order,
+   r = e * (1 / sum), lse = max + log(sum)), so the same bits; but vectorised over the
+   rows, where a row's sum over k is a chain of dependent additions. A row whose lse is
+   not finite shows up as a non-finite lse_i; the caller checks. scratch: n (K + 2). */
+/* STMT for every row i < n and component k < K, eight rows at a time: the eight rows'
+   entries of a component share a cache line of lpt, where a whole column at a time
+   (stride n, a power of two) would cycle through a few sets of the cache */
+#define GMM_TRANSPOSE_ROWS(STMT)                                                        \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        for (ptrdiff_t k = 0; k < K; k++)                                               \
+            for (ptrdiff_t i = i0; i < i1; i++) STMT;                                   \
+    }
+
+#define GMM_NORMALIZE_ROWS(suffix, linkage)                                             \
+linkage void gmm_normalize_rows_d_##suffix(                                             \
+    double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch)                 \
+{                                                                                       \
+    double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
+    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
+    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
+    GMM_TRANSPOSE_ROWS(lp[i * K + k] = lpt[k * n + i])                                  \
+}
+
 #define GMM_NORMALIZE_ALL(suffix, linkage)                                              \
     GMM_NORMALIZE_COLS(suffix, linkage, double, d)                                      \
     GMM_NORMALIZE_COLS(suffix, linkage, float, f)                                       \
-    GMM_NORMALIZE_COLS_F32(suffix, linkage)
+    GMM_NORMALIZE_COLS_F32(suffix, linkage)                                             \
+    GMM_NORMALIZE_ROWS(suffix, linkage)
 
 /* every build (AVX-512: float32 with 16 lanes; at 8, the conversions to and from
    double would cost more than the float32 arithmetic saves) */
@@ -95,17 +124,20 @@ GMM_INSTANTIATE(GMM_NORMALIZE_ALL)
 
 typedef void gmm_norm_d_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                            double *, double *);
+typedef void gmm_norm_rows_fn(double *, ptrdiff_t, ptrdiff_t, double *, double *);
 typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                             double *, float *, float *);
 
 #if GMM_MAIN_TU
 GMM_DISPATCH(gmm_norm_d_fn, gmm_normalize_cols_d)
 GMM_DISPATCH(gmm_norm_fd_fn, gmm_normalize_cols_fd)
+GMM_DISPATCH(gmm_norm_rows_fn, gmm_normalize_rows_d)
 
 static void gmm_normalize_select(void)
 {
     GMM_SELECT(gmm_normalize_cols_d, gmm_normalize_cols_d);
     GMM_SELECT(gmm_normalize_cols_fd, gmm_normalize_cols_fd);
+    GMM_SELECT(gmm_normalize_rows_d, gmm_normalize_rows_d);
 }
 #endif
 

@@ -47,9 +47,12 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
         }                                                                               \
         for (ptrdiff_t i = 0; i < n; i++) {                                             \
             T z[GMM_SMALL_D], acc = 0;                                                  \
+            GMM_UNROLL_FEATURES                                                         \
             for (ptrdiff_t j = 0; j < D; j++) z[j] = xt[j * n + i] - m[j];              \
+            GMM_UNROLL_FEATURES                                                         \
             for (ptrdiff_t j = 0; j < D; j++) {                                         \
                 T y = z[j] * u[j][j];                                                   \
+                GMM_UNROLL_FEATURES                                                     \
                 for (ptrdiff_t l = 0; l < j; l++) y += z[l] * u[l][j];                  \
                 acc += y * y;                                                           \
             }                                                                           \
@@ -62,8 +65,13 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
 
 /* N, S1, S2 (double) += the block's moments about each mean, one pass over the rows a
    component (compiled once for each D < GMM_SMALL_D). Every sum has eight partial sums,
-   row i going to sum i % 8, added in gmm_sum8's order: per row, u_a = r z_a (in T),
-   N += r, S1_a += u_a, S2_ab += u_a z_b (b <= a), each in double. */
+   row i going to sum i % 8, added in gmm_sum8's order: per row, u_a = r z_a (in double),
+   N += r, S1_a += u_a, S2_ab += u_a z_b (b <= a), each in double. The whole groups of
+   eight rows are written lane by lane (the loops over l innermost, over the features
+   unrolled), which the compiler turns into one vector operation a statement; a group
+   whose eight responsibilities are all exactly zero adds exactly nothing and is passed
+   over (far-apart components: most of them). The last n % 8 rows, and every row for
+   D <= 2, go one at a time. */
 #define GMM_SMALL_STATS_ROW(T, i, l)                                                    \
     {                                                                                   \
         double z[GMM_SMALL_D];                                                          \
@@ -75,6 +83,32 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
             acc[1 + a][l] += ua;                                                        \
             for (ptrdiff_t b = 0; b <= a; b++, s++)                                     \
                 acc[s][l] += ua * z[b];                                                 \
+        }                                                                               \
+    }
+
+/* the eight lanes of a group of rows: one vector operation (isa.h) */
+#define GMM_SMALL_LANES(l) GMM_LANE_LOOP for (int l = 0; l < 8; l++)
+
+#define GMM_SMALL_STATS_GROUP(T, i0)                                                    \
+    {                                                                                   \
+        double zg[GMM_SMALL_D][8], rg[8], ua[8];                                        \
+        int any = 0;                                                                    \
+        GMM_SMALL_LANES(l) any |= r[(i0) + l] != 0;                                     \
+        if (any) {                                                                      \
+            GMM_SMALL_LANES(l) rg[l] = (double) r[(i0) + l];                            \
+            GMM_UNROLL_FEATURES                                                         \
+            for (ptrdiff_t a = 0; a < D; a++)                                           \
+                GMM_SMALL_LANES(l) zg[a][l] = (double) xt[a * n + (i0) + l] - m[a];     \
+            GMM_SMALL_LANES(l) acc[0][l] += rg[l];                                      \
+            GMM_UNROLL_FEATURES                                                         \
+            for (ptrdiff_t a = 0; a < D; a++) {                                         \
+                GMM_SMALL_LANES(l) ua[l] = rg[l] * zg[a][l];                            \
+                GMM_SMALL_LANES(l) acc[1 + a][l] += ua[l];                              \
+                GMM_UNROLL_FEATURES                                                     \
+                for (ptrdiff_t b = 0; b <= a; b++)                                      \
+                    GMM_SMALL_LANES(l)                                                  \
+                        acc[1 + D + a * (a + 1) / 2 + b][l] += ua[l] * zg[b][l];        \
+            }                                                                           \
         }                                                                               \
     }
 
@@ -93,9 +127,13 @@ GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                            
         for (ptrdiff_t s = 0; s < ns; s++)                                              \
             for (int l = 0; l < 8; l++) acc[s][l] = 0.0;                                \
         ptrdiff_t i0 = 0;                                                               \
-        for (; i0 + 8 <= n; i0 += 8)   /* whole groups: a constant trip count */        \
-            for (int l = 0; l < 8; l++)                                                 \
-                GMM_SMALL_STATS_ROW(T, i0 + l, l)                                       \
+        if (D > 2)                                                                      \
+            for (; i0 + 8 <= n; i0 += 8)   /* whole groups: a constant trip count */    \
+                GMM_SMALL_STATS_GROUP(T, i0)                                            \
+        else   /* gcc unrolls these few features itself; the test costs more */         \
+            for (; i0 + 8 <= n; i0 += 8)                                                \
+                for (int l = 0; l < 8; l++)                                             \
+                    GMM_SMALL_STATS_ROW(T, i0 + l, l)                                   \
         for (int l = 0; i0 + l < n; l++)                                                \
             GMM_SMALL_STATS_ROW(T, i0 + l, l)                                           \
         N[k] += gmm_sum8(acc[0]);                                                       \
