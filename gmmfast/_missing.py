@@ -139,16 +139,16 @@ def group_patterns(X, w=None, first_row=0):
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
 #: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS (its marginal
-#: model, the kernel call, the expansion of its statistics) plus K |O|^3 flops at
-#: FLOP_SECONDS each (its factors and precisions); the row-by-row path costs about
-#: ROW_SECONDS per row and component. Measured on the bench's 'mid' case (one core
-#: of a loaded 2-core machine); they only move the boundary, never the results
-#: beyond rounding. With the row-by-row path compiled, 'mid' did not move beyond its
-#: run-to-run spread over a threefold range of ROW_SECONDS (bench/RESULTS.md), so the
-#: boundary stays.
-PATTERN_SECONDS = 1.2e-3
+#: model, the kernel call and its threads, the expansion of its statistics) plus
+#: K |O|^3 flops at FLOP_SECONDS each (its factors and precisions); a row costs the
+#: row-by-row path about ROW_SECONDS per component more than a kernel pass. From the
+#: bench's cases (bench/RESULTS.md); they only move the boundary, never the results
+#: beyond rounding. A pass's fixed cost grows with the machine's load (its threads
+#: wait for each other at its end), the row-by-row path's single call does not: so
+#: only patterns of thousands of rows get a pass of their own.
+PATTERN_SECONDS = 2e-3
 FLOP_SECONDS = 1e-9
-ROW_SECONDS = 3e-7
+ROW_SECONDS = 2e-8
 
 
 def kernel_pass_pays(n_rows, n_components, n_observed):
@@ -470,9 +470,12 @@ class MarginalModels:
 
     @property
     def precisions(self):
-        """U U^T ('full', 'tied'), for the row-by-row path."""
+        """U U^T ('full', 'tied'), for the row-by-row path (a batched BLAS product:
+        einsum's loop is far slower for many components)."""
         if getattr(self, "_prec", None) is None:
-            self._prec = _mstep.precisions_from_cholesky(self.U, self.covariance_type)
+            U = self.U if self.covariance_type == "full" else self.U[None]
+            P = np.matmul(U, np.swapaxes(U, 1, 2))
+            self._prec = P if self.covariance_type == "full" else P[0]
         return self._prec
 
     def row_params(self):
