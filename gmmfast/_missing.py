@@ -40,6 +40,8 @@ The expanded statistics are taken about the current means (``SuffStats.shift`` i
 statistics about a shift.
 """
 
+import contextlib
+
 import numpy as np
 
 from . import _estep, _mstep, _sources
@@ -137,16 +139,16 @@ def group_patterns(X, w=None, first_row=0):
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
 #: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS (its marginal
-#: model, the kernel call, the expansion of its statistics) plus K |O|^3 flops at
-#: FLOP_SECONDS each (its factors and precisions); the row-by-row path costs about
-#: ROW_SECONDS per row and component. Measured on the bench's 'mid' case (one core
-#: of a loaded 2-core machine); they only move the boundary, never the results
-#: beyond rounding. With the row-by-row path compiled, 'mid' did not move beyond its
-#: run-to-run spread over a threefold range of ROW_SECONDS (bench/RESULTS.md), so the
-#: boundary stays.
-PATTERN_SECONDS = 1.2e-3
+#: model, the kernel call and its threads, the expansion of its statistics) plus
+#: K |O|^3 flops at FLOP_SECONDS each (its factors and precisions); a row costs the
+#: row-by-row path about ROW_SECONDS per component more than a kernel pass. From the
+#: bench's cases (bench/RESULTS.md); they only move the boundary, never the results
+#: beyond rounding. A pass's fixed cost grows with the machine's load (its threads
+#: wait for each other at its end), the row-by-row path's single call does not: so
+#: only patterns of thousands of rows get a pass of their own.
+PATTERN_SECONDS = 2e-3
 FLOP_SECONDS = 1e-9
-ROW_SECONDS = 3e-7
+ROW_SECONDS = 2e-8
 
 
 def kernel_pass_pays(n_rows, n_components, n_observed):
@@ -174,16 +176,16 @@ class RowGroup:
         self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
 
 
-#: doubles of a row-by-row block's largest scratch, (K, block, max(D, m^2)): 4 MiB.
-#: Not smaller: BLAS's products on a block pay a fixed cost per call, which short
-#: blocks do not amortise (measured on bench's 'wide', bench/RESULTS.md)
-ROW_BLOCK_DOUBLES = 2**19
+#: doubles of a row-by-row block's scratch, (rows, D + K + K max m): 2 MiB, so that
+#: it stays in the cache. Not much smaller: BLAS's products on a block pay a fixed
+#: cost per call, which short blocks do not amortise (bench/RESULTS.md)
+ROW_BLOCK_DOUBLES = 2**18
 
 
 def _row_block(group, n_components):
     D = group.X0.shape[1]
     m = group.Mi.shape[1]
-    return max(64, ROW_BLOCK_DOUBLES // (n_components * max(D, m * m)))
+    return max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
 
 
 def _check_rows(lse, group, start):
@@ -210,16 +212,16 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     if w is not None and (w.dtype != np.float64 or w.shape != (X0.shape[0],)
                           or not w.flags.c_contiguous):
         raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
-    U, P, log_det = models.row_params()
-    with np.errstate(divide="ignore"):
-        logc = np.log(models.weights) + log_det - 0.5 * D * _LOG_2PI
-    if np.isnan(logc).any() or np.isposinf(logc).any():
-        raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
+    U, P, logc = models.row_params()
+    # with few features the pass calls no BLAS, and holding BLAS to one thread (a
+    # thread-pool controller's call) would cost more than the pass
+    limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
+             else blas_single_thread())
     empty = np.empty(0)
-    with blas_single_thread():
+    with limit:
         _missing_rows.rows_pass(
-            X0, Mi, nm, empty if w is None else w, np.ascontiguousarray(models.means), U, P,
-            np.ascontiguousarray(logc), _row_block(group, K), max(1, int(n_threads)),
+            X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
+            _row_block(group, K), max(1, int(n_threads)),
             lse, np.empty((0, K)) if resp is None else resp,
             np.empty(0, dtype=np.intp) if labels is None else labels,
             empty if stats is None else stats)
@@ -468,14 +470,18 @@ class MarginalModels:
 
     @property
     def precisions(self):
-        """U U^T ('full', 'tied'), for the row-by-row path."""
+        """U U^T ('full', 'tied'), for the row-by-row path (a batched BLAS product:
+        einsum's loop is far slower for many components)."""
         if getattr(self, "_prec", None) is None:
-            self._prec = _mstep.precisions_from_cholesky(self.U, self.covariance_type)
+            U = self.U if self.covariance_type == "full" else self.U[None]
+            P = np.matmul(U, np.swapaxes(U, 1, 2))
+            self._prec = P if self.covariance_type == "full" else P[0]
         return self._prec
 
     def row_params(self):
-        """(U, P, sum log diag U) for the compiled row-by-row path: (Kp, D, D)
-        C-contiguous float64 with Kp = 1 for 'tied', and (Kp,); checked finite."""
+        """(U, P, logc) for the compiled row-by-row path: (Kp, D, D) C-contiguous
+        float64 with Kp = 1 for 'tied', and (K,) log pi_k + sum_j log U_k,jj - 0.5 D
+        log 2 pi; checked finite (the means too), made once per model."""
         if getattr(self, "_row_params", None) is None:
             tied = self.covariance_type == "tied"
             U = np.ascontiguousarray(self.U[None] if tied else self.U, dtype=np.float64)
@@ -484,10 +490,17 @@ class MarginalModels:
             if not (np.isfinite(U).all() and np.isfinite(P).all()
                     and np.isfinite(self.means).all()):
                 raise ValueError("the mixture's means or precisions are not finite")
+            if not self.means.flags.c_contiguous:
+                self.means = np.ascontiguousarray(self.means)
             log_det = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
             if not np.isfinite(log_det).all():
                 raise ValueError("a precision factor has a diagonal entry <= 0")
-            self._row_params = U, P, log_det
+            with np.errstate(divide="ignore"):
+                logc = (np.log(self.weights) + log_det
+                        - 0.5 * self.means.shape[1] * _LOG_2PI)
+            if np.isnan(logc).any() or np.isposinf(logc).any():
+                raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
+            self._row_params = U, P, np.ascontiguousarray(logc)
         return self._row_params
 
     def of(self, observed, missing):

@@ -26,14 +26,18 @@ delta with -t in place of its missing entries,
 
 Work split. Rows are cut into blocks of ``block`` rows (fixed by the caller, not by
 the thread count). A block computes its rows with per-thread scratch allocated inside
-the parallel region: y for the whole block by one triangular BLAS product per
-component (dtrmm), the m x m factorisations per row in plain loops, then its
-statistics into a slot of its own (the scatter by dsyrk, the rest in row order).
-Blocks run in rounds of at most a slot budget; after each round the slots are added
-into the total element by element, in block order. So every sum is taken in the same
-order whatever the number of threads, and the results are bit-identical on any
-thread count. BLAS must be held to one thread by the caller (a BLAS call that splits
-its work may sum in another order).
+the parallel region, in two sweeps over the components. The first: y for the whole
+block by one triangular product per component (dtrmm; plain loops for few features),
+the m x m factorisations once per run of rows of one pattern, the log-probabilities,
+and -t per row and component. The second, once the responsibilities are known: each
+delta rebuilt from the row and -t, its statistics into a slot of the block's own (the
+scatter by one BLAS product per component over the rows whose responsibility is not
+0, the rest in row order), and A^-1 once per run of a pattern, weighted by the run's
+sum of w r. Blocks run in rounds of at most a slot budget; after each round the slots
+are added into the total element by element, in block order. So every sum is taken in
+the same order whatever the number of threads, and the results are bit-identical on
+any thread count. BLAS must be held to one thread by the caller (a BLAS call that
+splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
 
 Nothing here raises inside nogil code: allocation failure is reported per block and
 raised as MemoryError afterwards. Non-finite inputs cannot make it read or write out
@@ -45,7 +49,7 @@ from libc.math cimport sqrt, log, exp
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 
-from scipy.linalg.cython_blas cimport dtrmm, dsyrk
+from scipy.linalg.cython_blas cimport dgemm, dtrmm, dsyrk
 
 import numpy as np
 
@@ -56,6 +60,15 @@ cdef enum:
 #: doubles of the statistics slots of one round (32 MiB): bounds the memory of the
 #: rounds whatever the number of rows
 cdef Py_ssize_t SLOT_BUDGET = 1 << 22
+
+#: below this many features the products are plain loops (BLAS's calls cost more than
+#: their arithmetic), and the caller need not hold BLAS to one thread
+BLAS_MIN_FEATURES = 8
+cdef Py_ssize_t C_BLAS_MIN_FEATURES = BLAS_MIN_FEATURES
+
+#: up to this many features the scatter of a block's rows goes through dgemm (the
+#: whole square), beyond through dsyrk (one triangle): where each is the faster
+cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
 
 
 cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
@@ -132,6 +145,57 @@ cdef inline void _factor_inverse(
             Ainv[j * m + i] = s
 
 
+cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
+    """Y := Y U in place, U (D, D) upper triangular, Y (n, D) row-major: plain loops,
+    for few features."""
+    cdef Py_ssize_t r, i, j
+    cdef double s
+    for r in range(n):
+        # y_j reads delta_i for i <= j only: from the last column down, in place
+        for j in range(D - 1, -1, -1):
+            s = 0.0
+            for i in range(j + 1):
+                s = s + Y[r * D + i] * U[i * D + j]
+            Y[r * D + j] = s
+
+
+cdef void _add_scatter(const double* Y, Py_ssize_t n, Py_ssize_t D, double* T) noexcept nogil:
+    """T += Y^T Y, the lower triangle (row >= column) of row-major T: plain loops, for
+    few features."""
+    cdef Py_ssize_t r, a, c
+    for r in range(n):
+        for a in range(D):
+            for c in range(a + 1):
+                T[a * D + c] = T[a * D + c] + Y[r * D + a] * Y[r * D + c]
+
+
+cdef inline bint _same_missing(const Py_ssize_t* Mi, Py_ssize_t mmax,
+                               const Py_ssize_t* nm, Py_ssize_t r, Py_ssize_t s) noexcept nogil:
+    """Whether rows r and s miss the same columns."""
+    cdef Py_ssize_t a
+    if nm[r] != nm[s]:
+        return False
+    for a in range(nm[r]):
+        if Mi[r * mmax + a] != Mi[s * mmax + a]:
+            return False
+    return True
+
+
+cdef void _add_conditional(
+    const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, const double* Pk, double wsum,
+    double* T2k, double* Lf, double* Li, double* Ainv, double* idg,
+) noexcept nogil:
+    """T2k[M, M] += wsum P_k[M, M]^-1, the lower triangle (row >= column) only: the
+    conditional covariance of the missing block, once for a run of rows of one
+    pattern (wsum: the sum of their weights times responsibilities)."""
+    cdef Py_ssize_t a, c
+    _row_factor(Pk, Mr, m, D, Lf, idg)
+    _factor_inverse(Lf, idg, m, Li, Ainv)
+    for a in range(m):
+        for c in range(a + 1):
+            T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ainv[a * m + c]
+
+
 cdef void _rows_block(
     const double* X0,       # IN (nb, D) rows, missing entries 0
     const Py_ssize_t* Mi,   # IN (nb, mmax) missing columns, the first nm[r] of row r
@@ -149,46 +213,56 @@ cdef void _rows_block(
                             # zeroed by the caller; NULL for none
     double* scratch,        # SCRATCH see _scratch_doubles
 ) noexcept nogil:
-    cdef Py_ssize_t k, kp, r, j, a, c, best, m
+    # Two sweeps over the components. The first computes the log-probabilities and
+    # keeps, per component and row, only -t (the conditional mean's offset, m values);
+    # the second, once the responsibilities are known, rebuilds each delta from the row
+    # and -t. So the scratch holds no (K, rows, D) array nor an m x m matrix per row
+    # and component: it stays in cache, where those did not.
+    cdef Py_ssize_t k, kp, r, r2, j, a, c, best, m, nz
     cdef Py_ssize_t mm = mmax * mmax
-    cdef Py_ssize_t Kt = 1 if tied else K
-    cdef double* Dbuf = scratch                  # (K, B, D) deltas, then -t at M
-    cdef double* Y = Dbuf + K * B * D            # (B, D) y, then sqrt(w r) delta
+    cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
-    cdef double* Lf = lp + B * K                 # (m, m)
+    cdef double* Tb = lp + B * K                 # (K, B, mmax) -t, when slot != NULL
+    cdef double* Lf = Tb + (K * B * mmax if slot != NULL else 0)   # (m, m)
     cdef double* Li = Lf + mm                    # (m, m)
-    cdef double* z = Li + mm                     # (m,)
+    cdef double* Ainv = Li + mm                  # (m, m)
+    cdef double* z = Ainv + mm                   # (m,)
     cdef double* idg = z + mmax                  # (m,)
-    cdef double* Ainv = idg + mmax               # (Kp, B, mmax^2) when slot != NULL
-    cdef double* Dk
+    cdef unsigned char* first = <unsigned char*> (idg + mmax)   # (B,) run starts
     cdef double* y
+    cdef double* dr
+    cdef double* tk
     cdef double* T2k
-    cdef double* Ar
     cdef const double* Uk
     cdef const double* Pk
     cdef const double* mu
+    cdef const double* xr
     cdef const Py_ssize_t* Mr
-    cdef double q, v, s, top, wi, wr, sq
+    cdef double q, v, s, top, wi, wr, sq, wsum
     cdef double hl = 0.0
-    cdef bint same
-    cdef int bD = <int> D, bnb = <int> nb
+    cdef int bD = <int> D, bnb = <int> nb, bnz
     cdef double one = 1.0
 
+    # rows of one pattern come together (a run): its factors serve them all
+    for r in range(nb):
+        first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
         Pk = P + kp * D * D
         mu = means + k * D
-        Dk = Dbuf + k * B * D
+        tk = Tb + k * B * mmax
         for r in range(nb):
             for j in range(D):
-                Dk[r * D + j] = X0[r * D + j] - mu[j]
+                Y[r * D + j] = X0[r * D + j] - mu[j]
             for a in range(nm[r]):
-                Dk[r * D + Mi[r * mmax + a]] = 0.0
-        memcpy(Y, Dk, nb * D * sizeof(double))
-        # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
-        # (lower): Y^T := U^T Y^T is Y := Y U
-        dtrmm("L", "L", "N", "N", &bD, &bnb, &one, <double*> Uk, &bD, Y, &bD)
+                Y[r * D + Mi[r * mmax + a]] = 0.0
+        if D < C_BLAS_MIN_FEATURES:
+            _times_upper(Y, Uk, nb, D)
+        else:
+            # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
+            # (lower): Y^T := U^T Y^T is Y := Y U
+            dtrmm("L", "L", "N", "N", &bD, &bnb, &one, <double*> Uk, &bD, Y, &bD)
         for r in range(nb):
             y = Y + r * D
             q = _dot(y, y, D)
@@ -196,13 +270,7 @@ cdef void _rows_block(
             v = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
             if m > 0:
                 Mr = Mi + r * mmax
-                # rows of one pattern come together: its factor serves them all
-                same = r > 0 and nm[r - 1] == m
-                a = 0
-                while same and a < m:
-                    same = Mr[a - mmax] == Mr[a]
-                    a = a + 1
-                if not same:
+                if first[r]:
                     hl = _row_factor(Pk, Mr, m, D, Lf, idg)
                 # b = U[M, :] y (U upper: row M_a starts at column M_a), then z = L^-1 b
                 for a in range(m):
@@ -214,19 +282,14 @@ cdef void _rows_block(
                 for a in range(m):
                     s = s + z[a] * z[a]
                 v = v + 0.5 * s - hl
-                # t = L^-T z; the conditional mean's offset -t fills delta at M
+                # t = L^-T z; the conditional mean's offset -t, kept for the statistics
                 for a in range(m - 1, -1, -1):
                     s = z[a]
                     for c in range(a + 1, m):
                         s = s - Lf[c * m + a] * z[c]
                     z[a] = s * idg[a]
-                    Dk[r * D + Mr[a]] = -z[a]
-                if slot != NULL and (not tied or k == 0):
-                    if same:
-                        memcpy(Ainv + (kp * B + r) * mm, Ainv + (kp * B + r - 1) * mm,
-                               mm * sizeof(double))
-                    else:
-                        _factor_inverse(Lf, idg, m, Li, Ainv + (kp * B + r) * mm)
+                    if slot != NULL:
+                        tk[r * mmax + a] = -z[a]
             lp[r * K + k] = v
 
     for r in range(nb):
@@ -254,37 +317,81 @@ cdef void _rows_block(
     cdef double* Nk = slot
     cdef double* T1 = slot + K
     cdef double* T2 = T1 + K * D
-    cdef double* Lw = T2 + Kt * D * D
+    cdef double* Lw = T2 + (1 if tied else K) * D * D
     for r in range(nb):
         wi = 1.0 if w == NULL else w[r]
         Lw[0] = Lw[0] + wi * lse[r]
         Lw[1] = Lw[1] + wi
     for k in range(K):
         kp = 0 if tied else k
-        Dk = Dbuf + k * B * D
-        T2k = T2 + (0 if tied else k) * D * D
+        Pk = P + kp * D * D
+        mu = means + k * D
+        tk = Tb + k * B * mmax
+        T2k = T2 + kp * D * D
+        # a row whose responsibility underflowed to 0 adds nothing: it is left out of
+        # the sums (most rows, for a component far from them)
+        nz = 0
         for r in range(nb):
             wr = lp[r * K + k] if w == NULL else lp[r * K + k] * w[r]
+            if wr == 0.0:
+                continue
             Nk[k] = Nk[k] + wr
             sq = sqrt(wr)
+            xr = X0 + r * D
+            dr = Y + nz * D
+            nz = nz + 1
             for j in range(D):
-                T1[k * D + j] = T1[k * D + j] + wr * Dk[r * D + j]
-                Y[r * D + j] = sq * Dk[r * D + j]
-            m = nm[r]
-            if m > 0:
-                Mr = Mi + r * mmax
-                Ar = Ainv + (kp * B + r) * mm
-                for a in range(m):
-                    for c in range(m):
-                        T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wr * Ar[a * m + c]
+                dr[j] = xr[j] - mu[j]
+            for a in range(nm[r]):
+                dr[Mi[r * mmax + a]] = tk[r * mmax + a]
+            for j in range(D):
+                T1[k * D + j] = T1[k * D + j] + wr * dr[j]
+                dr[j] = sq * dr[j]
         # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper triangle of
         # column-major C, which is the lower triangle (row >= column) of row-major T2k
-        dsyrk("U", "N", &bD, &bnb, &one, Y, &bD, &one, T2k, &bD)
+        bnz = <int> nz
+        if D < C_BLAS_MIN_FEATURES:
+            _add_scatter(Y, nz, D, T2k)
+        elif nz > 0 and D <= GEMM_SCATTER_MAX_D:
+            # the whole square (the upper triangle is overwritten at the end): BLAS's
+            # general product is faster than its symmetric one at these widths
+            dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
+        elif nz > 0:
+            dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
+        if tied:
+            continue
+        # the conditional covariances, once per run of rows of one pattern
+        r = 0
+        while r < nb:
+            m = nm[r]
+            r2 = r
+            wsum = 0.0
+            while r2 < nb and (r2 == r or not first[r2]):
+                wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
+                r2 = r2 + 1
+            if m > 0 and wsum != 0.0:
+                _add_conditional(Mi + r * mmax, m, D, Pk, wsum, T2k, Lf, Li, Ainv, idg)
+            r = r2
+    if tied:
+        # one precision: the runs' weights summed over the components
+        r = 0
+        while r < nb:
+            m = nm[r]
+            r2 = r
+            wsum = 0.0
+            while r2 < nb and (r2 == r or not first[r2]):
+                for k in range(K):
+                    wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
+                r2 = r2 + 1
+            if m > 0 and wsum != 0.0:
+                _add_conditional(Mi + r * mmax, m, D, P, wsum, T2, Lf, Li, Ainv, idg)
+            r = r2
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
-                                 Py_ssize_t Kp, bint stats):
-    return K * B * D + B * D + B * K + 2 * m * m + 2 * m + (Kp * B * m * m if stats else 0)
+                                 bint stats):
+    # the last B: the run starts, one byte a row
+    return B * D + B * K + (K * B * m if stats else 0) + 3 * m * m + 2 * m + B
 
 
 cdef double LOG_2PI = log(2.0 * 3.141592653589793)
@@ -371,7 +478,7 @@ def rows_pass(
     G = n_blocks
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // S))
-    nsc = _scratch_doubles(B, D, m, K, 1 if tied else K, want_stats)
+    nsc = _scratch_doubles(B, D, m, K, want_stats)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
     if want_stats:

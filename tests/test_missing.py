@@ -563,3 +563,60 @@ def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
         assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name)), name
     assert fits[0].lower_bounds_ == fits[1].lower_bounds_
     assert np.array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
+
+
+def _far_model(covariance_type, K, D, seed):
+    """A model whose components lie far apart (in units of their deviations): most
+    rows' responsibilities underflow to exactly 0 for all but one component."""
+    from gmmfast import _missing
+
+    models, S = _random_model(covariance_type, K, D, seed)
+    means = 60.0 * np.eye(K, D)
+    return (_missing.MarginalModels(covariance_type, models.weights, means, models.U,
+                                    np.float64), S)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("D,n,far", [(3, 300, False), (5, 200, True), (9, 240, True),
+                                     (50, 60, False)],
+                         ids=["few features", "few features, far apart",
+                              "far apart", "many features"])
+def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
+    """The row-by-row pass's plain loops (few features), its BLAS products (general
+    and symmetric scatter by width), and its skip of rows whose responsibility is 0,
+    each against the direct computation."""
+    from gmmfast import _missing
+
+    K = 3
+    models, S = (_far_model if far else _random_model)(covariance_type, K, D, seed=31)
+    rng = np.random.default_rng(32)
+    X = models.means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
+    # runs of rows of one pattern, and single rows, with 0 to D - 1 missing features
+    for i in range(0, n, 4):
+        m = rng.integers(0, D)
+        X[i:i + 3, rng.choice(D, m, replace=False)] = np.nan
+        X[i + 3, rng.choice(D, rng.integers(0, D), replace=False)] = np.nan
+    w = rng.uniform(0.2, 3.0, n)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
+    plan = _missing.PatternPlan(X, w, 0, K)
+    assert plan.patterns == [] and len(plan.groups) == 1
+    ref = _rows_reference(X, w, models, S)
+    if far:
+        assert (ref[1] == 0).mean() > 0.3
+    lse, resp, labels = (np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.intp))
+    _missing.piece_outputs(models, plan, 0, 2, [lse, resp, labels], lse=True, resp=True,
+                           labels=True)
+    # log-densities of up to ~1e3 (far apart: ~60^2 / 2) to a few ulps
+    np.testing.assert_allclose(lse, ref[0], rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(resp, ref[1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, ref[2])
+    st = _missing.piece_stats(models, plan, 0, 2)
+    T2 = ref[5].sum(axis=0) if covariance_type == "tied" else ref[5]
+    np.testing.assert_allclose(st.N, ref[3], rtol=1e-12)
+    # sums of terms of up to ~1e2 over a few hundred rows: a few hundred ulps
+    np.testing.assert_allclose(st.S1, ref[4], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(st.S2, T2, rtol=1e-12, atol=1e-10)
+    assert np.array_equal(st.S2, np.swapaxes(st.S2, -1, -2))
+    assert st.L == pytest.approx(ref[6], rel=1e-13)
+    assert st.sum_w == pytest.approx(ref[7], rel=1e-14)
