@@ -142,7 +142,7 @@ def group_patterns(X, w=None, first_row=0):
 #: model, the kernel call and its threads, the expansion of its statistics) plus
 #: K |O|^3 flops at FLOP_SECONDS each (its factors and precisions); a row costs the
 #: row-by-row path about ROW_SECONDS per component more than a kernel pass. From the
-#: bench's cases (bench/RESULTS.md); they only move the boundary, never the results
+#: bench's cases (bench/results/missing.md); they only move the boundary, never the results
 #: beyond rounding. A pass's fixed cost grows with the machine's load (its threads
 #: wait for each other at its end), the row-by-row path's single call does not: so
 #: only patterns of thousands of rows get a pass of their own.
@@ -178,7 +178,7 @@ class RowGroup:
 
 #: doubles of a row-by-row block's scratch, (rows, D + K + K max m): 2 MiB, so that
 #: it stays in the cache. Not much smaller: BLAS's products on a block pay a fixed
-#: cost per call, which short blocks do not amortise (bench/RESULTS.md)
+#: cost per call, which short blocks do not amortise (bench/results/missing.md)
 ROW_BLOCK_DOUBLES = 2**18
 
 
