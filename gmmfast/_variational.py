@@ -110,14 +110,13 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
     it). In float32 the kernel's lse carries float32 products (~1e-7 relative).
     """
     cov = covariance_type
-    shift = np.asarray(stats.shift, dtype=np.float64)
-    return float(_kernels.vb_entropy(
-        _COV_KIND[cov], np.ascontiguousarray(stats.N, dtype=np.float64),
-        np.ascontiguousarray(stats.S1, dtype=np.float64), _rows(stats.S2, cov),
-        np.ascontiguousarray(shift.reshape(-1, shift.shape[-1])),
-        np.ascontiguousarray(log_weights, dtype=np.float64),
-        np.ascontiguousarray(means, dtype=np.float64), _rows(prec_chol, cov),
-        float(stats.L)))
+    # the statistics and the posterior are float64 and C-contiguous as made (a view
+    # that is not fails the call's buffer check, never reads wrong memory)
+    D = means.shape[1]
+    return _kernels.vb_entropy(
+        _COV_KIND[cov], stats.N, stats.S1, _rows(stats.S2, cov),
+        stats.shift.reshape(-1, D), log_weights, means, _rows(prec_chol, cov),
+        float(stats.L))
 
 
 @dataclass
@@ -189,8 +188,7 @@ def update_posterior(priors, nk, xk, sk, covariance_type, prior_type, *, reg_cov
         _COV_KIND[cov], stick, p.weight_concentration, p.mean_precision,
         np.ascontiguousarray(p.mean, dtype=np.float64), p.degrees_of_freedom,
         np.ascontiguousarray(p.covariance, dtype=np.float64).reshape(-1),
-        np.ascontiguousarray(nk, dtype=np.float64),
-        np.ascontiguousarray(xk, dtype=np.float64), _rows(sk, cov),
+        nk, xk, _rows(sk, cov),
         _mstep._SQRT_MAX[np.dtype(dtype)], threads)
     if failed >= 0:
         raise ValueError(_mstep._collapse_message(failed, cov, reg_covar, K, dtype))

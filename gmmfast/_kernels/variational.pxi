@@ -155,8 +155,11 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
     cdef int d = <int> D
     cdef char upper = b'U', transposed = b'T'
     cdef double one = 1.0, zero = 0.0
-    cdef double[::1] delta = np.empty(K * D)
-    cdef double[::1] P = np.empty(D * D if cov <= COV_TIED else 1)
+    # scratch: delta (K, D), then P (D, D)
+    cdef double* delta = <double*> malloc((K * D + D * D) * sizeof(double))
+    cdef double* P = delta + K * D
+    if delta == NULL:
+        raise MemoryError()
     with nogil:
         for k in range(K):
             for j in range(D):
@@ -172,7 +175,7 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
                 # P = U_k U_k^T: U_k read column-major is U_k^T, so P = A^T A; the
                 # column-major upper triangle of P is its row-major lower one
                 dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[k, 0], &d,
-                      &zero, &P[0], &d)
+                      &zero, P, &d)
                 for i in range(D):
                     for j in range(i + 1):
                         # S_ij = S2_ij + S1_i d_j + d_i S1_j + N d_i d_j, with
@@ -205,6 +208,7 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
                     acc += delta[k * D + j] * S1[k, j]
                     moved += delta[k * D + j] * delta[k * D + j]
                 trace += U[k, 0] * U[k, 0] * (S2[k, 0] + 2.0 * acc + N[k] * moved)
+    free(delta)
     return na - 0.5 * trace - L
 
 
