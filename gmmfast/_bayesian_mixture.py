@@ -554,9 +554,10 @@ default='dirichlet_process'
                              log_weights=post.log_weights)
         entropy = resp_entropy_sum(stats, post.log_weights, post.means, post.prec_chol,
                                     self.covariance_type)
-        _, xk, sk = _mstep.m_step(stats, self.covariance_type, self.reg_covar, eps)
-        # scikit-learn's nk, exactly as the M-step above adds its guard
-        post = self._posterior(stats.N + 10 * eps, xk, sk, dtype)
+        # scikit-learn's nk = N + 10 eps, with the M-step's means and covariances
+        nk, xk, sk = _mstep.m_step_moments(stats, self.covariance_type, self.reg_covar,
+                                           eps)
+        post = self._posterior(nk, xk, sk, dtype)
         return post, self._lower_bound(post, entropy), stats
 
     def _initial_posterior(self, X, w, random_state, dtype, total_weight=None):

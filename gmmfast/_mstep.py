@@ -71,13 +71,20 @@ def m_step(stats, covariance_type, reg_covar, eps):
     -------
     weights, means, covariances : float64 arrays (weights sum to 1).
     """
+    nk, means, cov = m_step_moments(stats, covariance_type, reg_covar, eps)
+    return nk / nk.sum(), means, cov
+
+
+def m_step_moments(stats, covariance_type, reg_covar, eps):
+    """m_step's (nk, means, covariances), nk = N + 10 eps, without the weights (the
+    Bayesian mixture's posterior update takes the counts)."""
     nk = stats.N + 10 * eps
     if covariance_type == "full":
         # compiled (_kernels.m_step_full): the formulas below, per component, in one
         # call instead of a dozen small array operations an iteration
         means, cov = _kernels.m_step_full(
             stats.N, stats.S1, stats.S2, stats.shift, reg_covar, eps)
-        return nk / nk.sum(), means, cov
+        return nk, means, cov
     d = stats.S1 / nk[:, None]
     # scikit-learn's mean sum(r x) / nk, written about the shift: shift * N / nk + d.
     # N / nk is 1 to within an ulp unless the component is starved (N ~ 0): then,
@@ -101,8 +108,7 @@ def m_step(stats, covariance_type, reg_covar, eps):
         centring = _safe_divide(np.einsum("kd,kd->k", stats.S1, stats.S1), stats.N)
         var = _above_rounding(stats.S2, centring) / nk
         cov = var / means.shape[1] + reg_covar
-    weights = nk / nk.sum()
-    return weights, means, cov
+    return nk, means, cov
 
 
 def _safe_divide(num, den):
