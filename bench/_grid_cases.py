@@ -62,7 +62,7 @@ def _sets():
                + [grid_case(g, 200_000, 4, 64, "diag") for g in geoms],
         "rows": [grid_case(g, n, d, 8, "full")
                  for n in (1_000_000, 10_000_000) for d in (2, 4) for g in ("overlap", "far")
-                 # 10^7 rows: scikit-learn takes ~10 s an iteration; two cases suffice
+                 # 10^7 rows: scikit-learn takes seconds an iteration; two cases suffice
                  if n < 10_000_000 or (g, d) in (("overlap", 2), ("far", 4))],
         "issue": [grid_case("separated", 300_000, 8, 16, "full"),
                   grid_case("separated", 200_000, 16, 16, "full"),

@@ -53,7 +53,7 @@ from bench_fit import _div, _timed_fit, log, measure_end_to_end  # noqa: E402
 #: wanted duration of the max_iter=1+n fit, seconds: long enough that the difference
 #: with max_iter=1 stands above the noise, short enough for 130 cases (full, quick)
 TARGET_S = {"gmmfast": (0.25, 0.03), "sklearn": (1.5, 0.1)}
-#: bounds of n per implementation (scikit-learn's time grows to ~10 s an iteration)
+#: bounds of n per implementation (scikit-learn's iterations reach seconds each)
 N_ITER_RANGE = {"gmmfast": (2, 300), "sklearn": (2, 20)}
 #: rows the prediction models are fitted on (the start is the same for both)
 PREDICT_FIT_ROWS = 200_000
