@@ -196,6 +196,30 @@ cdef void _add_conditional(
             T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ainv[a * m + c]
 
 
+cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
+                    const Py_ssize_t* nm, const unsigned char* first, const double* lp,
+                    const double* w, const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
+                    const double* Pk, double* T2k, double* Lf, double* Li, double* Ainv,
+                    double* idg) noexcept nogil:
+    """_add_conditional once per run of rows of one pattern (a row that starts a run
+    has first[r]), weighted by the run's responsibilities for components k_lo..k_hi-1
+    (one component, or all of them for 'tied'), row by row, then component by
+    component."""
+    cdef Py_ssize_t r = 0, r2, k, m
+    cdef double wsum
+    while r < nb:
+        m = nm[r]
+        r2 = r
+        wsum = 0.0
+        while r2 < nb and (r2 == r or not first[r2]):
+            for k in range(k_lo, k_hi):
+                wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
+            r2 = r2 + 1
+        if m > 0 and wsum != 0.0:
+            _add_conditional(Mi + r * mmax, m, D, Pk, wsum, T2k, Lf, Li, Ainv, idg)
+        r = r2
+
+
 cdef void _rows_block(
     const double* X0,       # IN (nb, D) rows, missing entries 0
     const Py_ssize_t* Mi,   # IN (nb, mmax) missing columns, the first nm[r] of row r
@@ -218,7 +242,7 @@ cdef void _rows_block(
     # the second, once the responsibilities are known, rebuilds each delta from the row
     # and -t. So the scratch holds no (K, rows, D) array nor an m x m matrix per row
     # and component: it stays in cache, where those did not.
-    cdef Py_ssize_t k, kp, r, r2, j, a, c, best, m, nz
+    cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
@@ -238,7 +262,7 @@ cdef void _rows_block(
     cdef const double* mu
     cdef const double* xr
     cdef const Py_ssize_t* Mr
-    cdef double q, v, s, top, wi, wr, sq, wsum
+    cdef double q, v, s, top, wi, wr, sq
     cdef double hl = 0.0
     cdef int bD = <int> D, bnb = <int> nb, bnz
     cdef double one = 1.0
@@ -361,31 +385,11 @@ cdef void _rows_block(
         if tied:
             continue
         # the conditional covariances, once per run of rows of one pattern
-        r = 0
-        while r < nb:
-            m = nm[r]
-            r2 = r
-            wsum = 0.0
-            while r2 < nb and (r2 == r or not first[r2]):
-                wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
-                r2 = r2 + 1
-            if m > 0 and wsum != 0.0:
-                _add_conditional(Mi + r * mmax, m, D, Pk, wsum, T2k, Lf, Li, Ainv, idg)
-            r = r2
+        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Pk, T2k, Lf, Li, Ainv,
+                  idg)
     if tied:
         # one precision: the runs' weights summed over the components
-        r = 0
-        while r < nb:
-            m = nm[r]
-            r2 = r
-            wsum = 0.0
-            while r2 < nb and (r2 == r or not first[r2]):
-                for k in range(K):
-                    wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
-                r2 = r2 + 1
-            if m > 0 and wsum != 0.0:
-                _add_conditional(Mi + r * mmax, m, D, P, wsum, T2, Lf, Li, Ainv, idg)
-            r = r2
+        _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, P, T2, Lf, Li, Ainv, idg)
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
