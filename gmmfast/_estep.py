@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _mstep
 from ._mstep import SuffStats
 
 COV_CODES = {
@@ -132,6 +132,9 @@ class KernelModel:
         variational E-step's E[log pi_k] plus its terms that do not depend on x
         (BayesianGaussianMixture), too negative to pass as weights (exp underflows
         below -745). ``weights`` then only places the shift c (the mixture mean).
+    n_threads : int
+        Threads for building the moment rows' weights of a large model (the same
+        result on any number).
 
     Attributes
     ----------
@@ -139,12 +142,15 @@ class KernelModel:
     params : _kernels.Params, the route's parameter arrays.
     shift : the shift the statistics are taken about: (D,) the mixture mean c, or for
         the 'full' routes about each mean, None (the means).
+    moment_weights : (K, D(D+1)/2 + D + 1) float64, the moment rows' weights W, or None
+        on the other routes (SuffStats.moment_weights).
     """
 
     def __init__(self, covariance_type, weights, means, precisions_cholesky, dtype,
-                 log_weights=None):
+                 log_weights=None, n_threads=1):
         self.covariance_type = covariance_type
         self.log_weights = log_weights
+        self.n_threads = n_threads
         self.dtype = dtype = np.dtype(dtype)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
@@ -152,6 +158,7 @@ class KernelModel:
         K, D = means.shape
         self.means = means
         self.n_components, self.n_features = K, D
+        self.moment_weights = None   # set by the moment rows route
         if covariance_type == "full":
             self.params = self._full(weights, means, U)
         else:
@@ -200,13 +207,12 @@ class KernelModel:
         to the data's dtype as the kernel's rows see it (so the statistics' shift is
         that c too)."""
         K, D = means.shape
-        P = np.matmul(U, U.transpose(0, 2, 1))         # precisions U U^T
-        rows, cols = np.tril_indices(D)                # the kernel's order: a, b <= a
-        T = rows.size
-        W = np.empty((K, T + D + 1))
-        W[:, :T] = P[:, rows, cols] * np.where(rows == cols, -0.5, -1.0)
+        T = D * (D + 1) // 2
+        # K products U_k U_k^T: threads as for the factorisations that made U_k
+        threads = self.n_threads if K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+        W, P = _kernels.moment_weights(U, cst, spreads, threads)
         W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
-        W[:, T + D] = cst - 0.5 * spreads
+        self.moment_weights = W
         return _kernels.Params(self.route, self.dtype, K, D, coef=W,
                                shift=np.ascontiguousarray(self.shift, dtype=self.dtype))
 
@@ -347,7 +353,7 @@ def suff_stats(X, sample_weight, model, n_threads, workspace=None):
     else:
         shift = model.shift
     sum_w = float(X.shape[0] if sample_weight is None else sample_weight.sum())
-    return SuffStats(N, S1, S2, float(ws.L[0]), sum_w, shift)
+    return SuffStats(N, S1, S2, float(ws.L[0]), sum_w, shift, model.moment_weights)
 
 
 _EMPTY = {}

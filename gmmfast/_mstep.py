@@ -29,6 +29,12 @@ class SuffStats:
         sum_i w_i (the number of samples when unweighted).
     shift : ndarray
         'full': (K, D), the means the moments are taken about; else (D,), the global c.
+    moment_weights : ndarray or None
+        The model's weights W (K, D(D+1)/2 + D + 1) when it ran the moment rows
+        ('full', ROUTE_FULL_MOMENTS: _estep.KernelModel), else None. Its log-density
+        of a row is W_k . [z_a z_b (a >= b), z_a, 1] with z = x - c, so
+        W_k . [S2_k (a >= b), S1_k, N_k] is sum_i w_i r_ik log(pi_k N_k(x_i)), which the
+        Bayesian mixture's lower bound needs (_variational.resp_entropy_sum).
     """
 
     N: np.ndarray
@@ -37,6 +43,7 @@ class SuffStats:
     L: float
     sum_w: float
     shift: np.ndarray
+    moment_weights: np.ndarray = None
 
     def __add__(self, other):
         """Statistics of the union of two disjoint sets of samples (same shift)."""
@@ -49,6 +56,8 @@ class SuffStats:
             self.L + other.L,
             self.sum_w + other.sum_w,
             self.shift,
+            # the same model on both sides (the same shift says so for moment rows)
+            self.moment_weights if other.moment_weights is not None else None,
         )
 
 

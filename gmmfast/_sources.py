@@ -139,7 +139,7 @@ class InMemorySource:
     def model(self, weights, means, precisions_cholesky, log_weights=None):
         return _estep.KernelModel(
             self.covariance_type, weights, means, precisions_cholesky, self.dtype,
-            log_weights,
+            log_weights, n_threads=self.n_threads,
         )
 
     def stats(self, weights, means, precisions_cholesky, log_weights=None):
@@ -233,7 +233,7 @@ class ChunkedSource:
     def model(self, weights, means, precisions_cholesky, log_weights=None):
         return _estep.KernelModel(
             self.covariance_type, weights, means, precisions_cholesky, self.dtype,
-            log_weights,
+            log_weights, n_threads=self.n_threads,
         )
 
     def _workspace(self, n):

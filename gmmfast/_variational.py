@@ -25,6 +25,7 @@ One variational iteration is the plain mixture's EM iteration with other constan
   are then added in float64 (``update_posterior``).
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,11 @@ from ._estep import COV_CODES as _COV_KIND
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+
+@functools.lru_cache(maxsize=8)
+def _tril(n_features):
+    """np.tril_indices(D): the moment rows' order of the products z_a z_b, a >= b."""
+    return np.tril_indices(n_features)
 
 
 def _rows(a, covariance_type):
@@ -110,6 +116,18 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
     it). In float32 the kernel's lse carries float32 products (~1e-7 relative).
     """
     cov = covariance_type
+    W = stats.moment_weights
+    if W is not None:
+        # taken with the moment rows: their weights are the model's log-densities, so
+        # sum_ik w_i r_ik lp_ik is W . [S2 (a >= b), S1, N] (SuffStats), K (D^2/2 + D)
+        # products instead of the K traces' D^3 each. The rounding is that of the
+        # moment rows' E-step itself: eps times the spread about c.
+        D = means.shape[1]
+        rows, cols = _tril(D)
+        T = rows.size
+        quad = np.einsum("kt,kt->", W[:, :T], stats.S2[:, rows, cols])
+        return float(quad + np.einsum("kd,kd->", W[:, T:T + D], stats.S1)
+                     + W[:, T + D] @ stats.N - stats.L)
     # the statistics and the posterior are float64 and C-contiguous as made (a view
     # that is not fails the call's buffer check, never reads wrong memory)
     D = means.shape[1]

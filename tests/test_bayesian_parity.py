@@ -164,6 +164,36 @@ def test_resp_entropy_sum_matches_a_direct_sum(covariance_type):
     assert ours < 0
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_resp_entropy_sum_through_the_moment_rows(offset):
+    """With statistics taken on the moment rows, the sum comes from their weights W
+    (SuffStats.moment_weights) instead of K traces: the same number as the traces and
+    as a direct sum over an N x K array."""
+    X = make_data(3, n=1200, d=10, offset=offset)
+    w = np.random.default_rng(1).uniform(0, 3, len(X))
+    est = _fit(BayesianGaussianMixture, X, n_components=K, max_iter=5, tol=0.0,
+               random_state=0)
+    post = est._current_posterior()
+    c = post.log_weights
+    source = _sources.InMemorySource(X, w, "full", K, 1)
+    stats = source.stats(est.weights_, est.means_, est.precisions_cholesky_, c)
+    # the Bayesian means, shrunk toward the prior mean, lie within the moment rows'
+    # spread bound here; if they did not, this test would test nothing new
+    assert stats.moment_weights is not None
+    through_w = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol, "full")
+    stats.moment_weights = None
+    through_traces = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol,
+                                                   "full")
+    (resp,) = source.per_sample(est._kernel_model(np.float64), resp=True)
+    log_resp = np.log(np.maximum(resp, np.finfo(float).tiny))
+    direct = float(np.sum(w[:, None] * resp * log_resp))
+    # as above: 1e-12 of sum_i w_i |lse_i|, the scale of the terms that cancel
+    (lse,) = source.per_sample(est._kernel_model(np.float64), lse=True)
+    scale = float(w @ np.abs(lse))
+    assert abs(through_w - direct) <= 1e-12 * scale, (through_w, direct, scale)
+    assert abs(through_w - through_traces) <= 1e-12 * scale
+
+
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_integer_weights_equal_repeated_rows(covariance_type):
     X = make_data(4, n=300)

@@ -26,6 +26,7 @@ from ._core import (  # noqa: F401
     full_constants,
     isa_builds,
     m_step_full,
+    moment_weights,
     openmp_enabled,
     openmp_max_threads,
     padded_factors,

@@ -56,7 +56,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm
+from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
 import os as _os

@@ -109,5 +109,50 @@ cdef void _moments_chunk_end(const Model* m, Sums* s, void* scratch) noexcept no
         s.N[k] = Ck[Q1 - 1]
 
 
+def moment_weights(const double[:, :, ::1] U, const double[::1] cst,
+                   const double[::1] spreads, int n_threads):
+    """(W, P): the weights W (K, Q+1) of the header's formula but for their block
+    P_k m_k, which is left 0, and the precisions P (K, D, D), from the factors U
+    (K, D, D), the constants cst (K,) and the spreads m_k' P_k m_k (K,).
+
+    P_k = U_k U_k^T by BLAS's dsyrk, called as numpy's matmul calls it for U @ U^T
+    (the row-major upper triangle, mirrored), so P is numpy's to the bit; the caller
+    takes P_k m_k with numpy's einsum, whose order of summation is its own. Components
+    on n_threads threads (each is independent: the same result on any number).
+    """
+    cdef Py_ssize_t K = U.shape[0], D = U.shape[1], T = _vech_width(D) - D, k, a, b, t
+    if U.shape[2] != D or cst.shape[0] != K or spreads.shape[0] != K:
+        raise ValueError("moment_weights: shapes do not match")
+    W_arr = np.zeros((K, T + D + 1))
+    P_arr = np.empty((K, D, D))
+    cdef double* W = <double*> cnp.PyArray_DATA(W_arr)
+    cdef double* P = <double*> cnp.PyArray_DATA(P_arr)
+    cdef int d = <int> D
+    cdef char lower = b'L', transposed = b'T'
+    cdef double one = 1.0, zero = 0.0
+    cdef double* Pk
+    cdef double* Wk
+    if K == 0 or D == 0:
+        return W_arr, P_arr
+    with nogil, parallel(num_threads=max(1, n_threads)):
+        for k in prange(K, schedule='static'):
+            Pk = P + k * D * D
+            # column-major lower of A^T A with A = U_k read column-major (= U_k^T):
+            # U_k U_k^T's row-major upper triangle, Pk[a * D + b] for b >= a
+            dsyrk(&lower, &transposed, &d, &d, &one, <double*> &U[k, 0, 0], &d, &zero,
+                  Pk, &d)
+            Wk = W + k * (T + D + 1)
+            t = 0
+            for a in range(D):          # np.tril_indices order: (a, b), b <= a
+                for b in range(a):
+                    Pk[a * D + b] = Pk[b * D + a]
+                    Wk[t] = -Pk[a * D + b]
+                    t = t + 1
+                Wk[t] = -0.5 * Pk[a * D + a]
+                t = t + 1
+            Wk[T + D] = cst[k] - 0.5 * spreads[k]
+    return W_arr, P_arr
+
+
 def _moments_slots(Py_ssize_t K, Py_ssize_t D, dtype):
     return {"shift": ((D,), dtype), "coef": ((K, _vech_width(D) + 1), F64)}

@@ -7,7 +7,6 @@
 # scikit-learn's formulation calls.
 
 from scipy.special.cython_special cimport psi, gammaln, betaln
-from scipy.linalg.cython_blas cimport dsyrk
 
 
 cdef double _log_det_factor(const double* U, int cov, Py_ssize_t D) noexcept nogil:
@@ -287,18 +286,23 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
                             * (xk[k, j] - mean_prior[j])
                     out[i * D + j] = (cov0[i * D + j] + sk[0, i * D + j] * mean_nk
                                          + mean_precision / K * acc) / nu[0]
+        elif cov == COV_FULL:
+            for k in range(K):
+                nu[k] = degrees_of_freedom + nk[k]
+            # K D^2 divisions: on the factorisations' threads (each component's own)
+            for k in prange(K, schedule='static', num_threads=max(1, n_threads)):
+                shrink = mean_precision / beta[k]
+                for i in range(D):
+                    diff_i = xk[k, i] - mean_prior[i]
+                    for j in range(D):
+                        diff_j = xk[k, j] - mean_prior[j]
+                        out[k * width + i * D + j] = (cov0[i * D + j] + nk[k] * sk[k, i * D + j]
+                                             + (nk[k] * shrink) * (diff_i * diff_j)) / nu[k]
         else:
             for k in range(K):
                 nu[k] = degrees_of_freedom + nk[k]
                 shrink = mean_precision / beta[k]
-                if cov == COV_FULL:
-                    for i in range(D):
-                        diff_i = xk[k, i] - mean_prior[i]
-                        for j in range(D):
-                            diff_j = xk[k, j] - mean_prior[j]
-                            out[k * width + i * D + j] = (cov0[i * D + j] + nk[k] * sk[k, i * D + j]
-                                                 + (nk[k] * shrink) * (diff_i * diff_j)) / nu[k]
-                elif cov == COV_DIAG:
+                if cov == COV_DIAG:
                     for j in range(D):
                         diff_j = xk[k, j] - mean_prior[j]
                         out[k * width + j] = (cov0[j] + nk[k] * (sk[k, j] + shrink * diff_j ** 2)) \
