@@ -494,7 +494,7 @@ default='dirichlet_process'
             batch = source.stats(post.weights, post.means, post.prec_chol,
                                  log_weights=post.log_weights)
             entropy = resp_entropy_sum(batch, post.log_weights, post.means,
-                                        post.prec_chol, cov_type)
+                                        post.prec_chol, cov_type, self.n_threads)
             eta = _online.step_size(t, step_size_power, step_size_offset)
             running = _online.blend(running, _online.scaled(batch, 1.0 / batch.sum_w),
                                     eta, cov_type)
@@ -553,7 +553,7 @@ default='dirichlet_process'
         stats = source.stats(post.weights, post.means, post.prec_chol,
                              log_weights=post.log_weights)
         entropy = resp_entropy_sum(stats, post.log_weights, post.means, post.prec_chol,
-                                    self.covariance_type)
+                                    self.covariance_type, self.n_threads)
         # scikit-learn's nk = N + 10 eps, with the M-step's means and covariances
         nk, xk, sk = _mstep.m_step_moments(stats, self.covariance_type, self.reg_covar,
                                            eps)

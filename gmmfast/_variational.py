@@ -92,7 +92,7 @@ class Posterior:
         return self
 
 
-def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
+def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type, n_threads=1):
     """sum_i w_i sum_k r_ik log r_ik from the E-step's statistics (compiled:
     ``_kernels.vb_entropy``).
 
@@ -114,6 +114,9 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
     lower bound it enters is of the same order as those sums, so this costs ~1e-15 of
     the bound in float64 (the test against a direct sum over an N x K array measures
     it). In float32 the kernel's lse carries float32 products (~1e-7 relative).
+
+    n_threads: the estimator's, for the K traces of a large 'full' model (the same
+    result on any number).
     """
     cov = covariance_type
     W = stats.moment_weights
@@ -131,10 +134,13 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type):
     # the statistics and the posterior are float64 and C-contiguous as made (a view
     # that is not fails the call's buffer check, never reads wrong memory)
     D = means.shape[1]
+    K = means.shape[0]
+    threads = effective_n_threads(n_threads) if cov == "full" and K > 1 \
+        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
     return _kernels.vb_entropy(
         _COV_KIND[cov], stats.N, stats.S1, _rows(stats.S2, cov),
         stats.shift.reshape(-1, D), log_weights, means, _rows(prec_chol, cov),
-        float(stats.L))
+        float(stats.L), threads)
 
 
 @dataclass

@@ -176,3 +176,37 @@ def test_a_fit_that_collapses_says_what_to_change():
                                   covariance_prior=1e-310 * np.eye(2))
     with pytest.raises(ValueError, match="not positive definite.*Increase reg_covar"):
         est.fit(X)
+
+
+def test_entropy_and_posterior_on_threads_are_the_serial_ones():
+    """vb_entropy's traces and vb_update's covariances of a 'full' model run over the
+    components on several threads: the same numbers to the bit as on one."""
+    from gmmfast import _kernels
+    from gmmfast._estep import COV_CODES
+
+    K, D = 40, 30     # K D^3 above _mstep.MIN_CHOLESKY_FLOPS_THREADED: threads run
+    priors, nk, xk, sk = _problem("full", seed=3, K=K, D=D)
+    outs = [_variational.update_posterior(priors, nk, xk, sk, "full", "dirichlet_process",
+                                          reg_covar=1e-6, dtype=np.float64, n_threads=t)
+            for t in (1, 3)]
+    for name in ("covariances", "prec_chol", "log_weights", "bound_terms"):
+        np.testing.assert_array_equal(getattr(outs[0], name), getattr(outs[1], name))
+    post = outs[0]
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(K, D, D))
+    S2 = (A @ A.transpose(0, 2, 1)).reshape(K, -1)
+    S1, shift = rng.normal(size=(K, D)), post.means + rng.normal(size=(K, D))
+    args = (COV_CODES["full"], nk, S1, S2, shift, post.log_weights, post.means,
+            post.prec_chol.reshape(K, -1), -1234.5)
+    one = _kernels.vb_entropy(*args, 1)
+    assert _kernels.vb_entropy(*args, 3) == one
+    # and the sum they make: na - 0.5 sum_k tr(P_k S_k) - L, written out
+    P = post.prec_chol @ post.prec_chol.transpose(0, 2, 1)
+    d = shift - post.means
+    S = (S2.reshape(K, D, D) + np.einsum("ki,kj->kij", S1, d)
+         + np.einsum("ki,kj->kij", d, S1) + nk[:, None, None] * np.einsum("ki,kj->kij", d, d))
+    log_det = np.log(np.diagonal(post.prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    na = nk @ (post.log_weights - 0.5 * D * np.log(2 * np.pi) + log_det)
+    expected = na - 0.5 * np.einsum("kij,kji->", P, S) + 1234.5
+    scale = abs(na) + 0.5 * np.abs(np.einsum("kij,kji->k", P, S)).sum() + 1234.5
+    assert abs(one - expected) <= 1e-14 * scale, (one, expected)

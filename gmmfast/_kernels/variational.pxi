@@ -129,19 +129,46 @@ cdef void _weight_terms(int cov, bint stick_breaking, Py_ssize_t K, const double
     terms[2] = 0.5 * D * sum_log_beta
 
 
+cdef double _moved_trace(const double* P, const double* S2, const double* S1,
+                         const double* N, const double* delta, Py_ssize_t k_lo,
+                         Py_ssize_t k_hi, Py_ssize_t D) noexcept nogil:
+    """tr(P S) with S = S2 + sum_{k_lo <= k < k_hi} (S1_k d_k^T + d_k S1_k^T
+    + N_k d_k d_k^T): the second moments S2 about a shift moved by d_k = shift - mean
+    ('tied': the components' terms summed). P's row-major lower triangle is read."""
+    cdef Py_ssize_t i, j, k
+    cdef double trace = 0.0, s_ij, s_ji, dk_i, dk_j
+    for i in range(D):
+        for j in range(i + 1):
+            s_ij = S2[i * D + j]
+            s_ji = S2[j * D + i]
+            for k in range(k_lo, k_hi):
+                dk_i = delta[k * D + i]
+                dk_j = delta[k * D + j]
+                s_ij = s_ij + (S1[k * D + i] * dk_j + dk_i * S1[k * D + j]
+                               + N[k] * dk_i * dk_j)
+                s_ji = s_ji + (S1[k * D + j] * dk_i + dk_j * S1[k * D + i]
+                               + N[k] * dk_j * dk_i)
+            if i == j:
+                trace += P[i * D + i] * s_ij
+            else:
+                trace += P[i * D + j] * (s_ij + s_ji)
+    return trace
+
+
 def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
                const double[:, ::1] S2, const double[:, ::1] shift,
                const double[::1] log_weights, const double[:, ::1] means,
-               const double[:, ::1] U, double L):
+               const double[:, ::1] U, double L, int n_threads=1):
     """sum_i w_i sum_k r_ik log r_ik from one E-step's statistics (the formula and its
     rounding: _variational.resp_entropy_sum).
 
     N (K,), S1 (K, D), L: the statistics; S2 flattened per component as U is (see
     vb_constants; 'tied': (1, D*D), the data's scatter about shift); shift: (K, D)
     for 'full', else (1, D); log_weights, means, U: the model the statistics were
-    taken with.
+    taken with. n_threads: over the components of 'full' (each its own trace, added
+    in component order: the same result on any number).
     """
-    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], k, i, j, acc_k
+    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], k, j
     cdef Py_ssize_t width = _row_width(cov, D)
     cdef Py_ssize_t n_rows = 1 if cov == COV_TIED else K
     if (S1.shape[0] != K or means.shape[0] != K or means.shape[1] != D
@@ -150,13 +177,18 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
             or shift.shape[0] != (K if cov == COV_FULL else 1) or shift.shape[1] != D):
         raise ValueError("vb_entropy: shapes do not match")
     cdef double half_d_log_2pi = 0.5 * D * log(2.0 * M_PI)
-    cdef double na = 0.0, trace = 0.0, log_det = 0.0, moved, s_ij, s_ji, dk_i, dk_j, acc
+    cdef double na = 0.0, trace = 0.0, log_det = 0.0, moved, dk_j, acc
     cdef int d = <int> D
     cdef char upper = b'U', transposed = b'T'
     cdef double one = 1.0, zero = 0.0
-    # scratch: delta (K, D), then P (D, D)
-    cdef double* delta = <double*> malloc((K * D + D * D) * sizeof(double))
-    cdef double* P = delta + K * D
+    cdef bint no_memory = False
+    # scratch: delta (K, D), the traces (K,) and whether each was taken (K,), then P
+    # (D, D) for 'tied'; 'full' takes one P per thread
+    cdef double* delta = <double*> malloc((K * D + 2 * K + D * D) * sizeof(double))
+    cdef double* traces = delta + K * D
+    cdef double* taken = traces + K
+    cdef double* P = taken + K
+    cdef double* Pk
     if delta == NULL:
         raise MemoryError()
     with nogil:
@@ -169,30 +201,25 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
             if cov != COV_TIED:
                 log_det = _log_det_factor(&U[k, 0], cov, D)
             na += N[k] * (log_weights[k] - half_d_log_2pi + log_det)
-        if cov <= COV_TIED:
-            for k in range(n_rows):
-                # P = U_k U_k^T: U_k read column-major is U_k^T, so P = A^T A; the
-                # column-major upper triangle of P is its row-major lower one
-                dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[k, 0], &d,
-                      &zero, P, &d)
-                for i in range(D):
-                    for j in range(i + 1):
-                        # S_ij = S2_ij + S1_i d_j + d_i S1_j + N d_i d_j, with
-                        # 'tied' summing the components' terms
-                        s_ij = S2[k, i * D + j]
-                        s_ji = S2[k, j * D + i]
-                        for acc_k in range(k if cov == COV_FULL else 0,
-                                           k + 1 if cov == COV_FULL else K):
-                            dk_i = delta[acc_k * D + i]
-                            dk_j = delta[acc_k * D + j]
-                            s_ij = s_ij + (S1[acc_k, i] * dk_j + dk_i * S1[acc_k, j]
-                                           + N[acc_k] * dk_i * dk_j)
-                            s_ji = s_ji + (S1[acc_k, j] * dk_i + dk_j * S1[acc_k, i]
-                                           + N[acc_k] * dk_j * dk_i)
-                        if i == j:
-                            trace += P[i * D + i] * s_ij
-                        else:
-                            trace += P[i * D + j] * (s_ij + s_ji)
+        # P = U_k U_k^T: U_k read column-major is U_k^T, so P = A^T A; the
+        # column-major upper triangle of P is its row-major lower one
+        if cov == COV_TIED:
+            dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[0, 0], &d, &zero, P, &d)
+            trace = _moved_trace(P, &S2[0, 0], &S1[0, 0], &N[0], delta, 0, K, D)
+        elif cov == COV_FULL:
+            with parallel(num_threads=max(1, n_threads)):
+                Pk = <double*> malloc(D * D * sizeof(double))
+                for k in prange(K, schedule='static'):
+                    taken[k] = Pk != NULL
+                    if Pk != NULL:
+                        dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[k, 0], &d,
+                              &zero, Pk, &d)
+                        traces[k] = _moved_trace(Pk, &S2[k, 0], &S1[0, 0], &N[0], delta,
+                                                 k, k + 1, D)
+                free(Pk)
+            for k in range(K):
+                no_memory = no_memory or taken[k] == 0.0
+                trace += traces[k]
         elif cov == COV_DIAG:
             for k in range(K):
                 for j in range(D):
@@ -208,6 +235,8 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
                     moved += delta[k * D + j] * delta[k * D + j]
                 trace += U[k, 0] * U[k, 0] * (S2[k, 0] + 2.0 * acc + N[k] * moved)
     free(delta)
+    if no_memory:
+        raise MemoryError()
     return na - 0.5 * trace - L
 
 
