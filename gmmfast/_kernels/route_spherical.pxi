@@ -43,18 +43,13 @@ cdef void _spherical_cross(const Model* m, const floating* X, Py_ssize_t n,
                            SphericalScratch* t) noexcept nogil:
     """t.z := X - c (data type), t.xx := ||x - c||^2 (double, in the order of the
     features), t.g := (X - c) (M - c)^T (n, K)."""
-    cdef Py_ssize_t i, j, D = m.D, K = m.K
+    cdef Py_ssize_t D = m.D, K = m.K
     cdef const floating* c = <const floating*> m.shift
     cdef floating* Z = <floating*> t.z
-    cdef double s
-    cdef floating d
-    for i in range(n):
-        s = 0.0
-        for j in range(D):
-            d = X[i * D + j] - c[j]
-            Z[i * D + j] = d
-            s += <double> d * d
-        t.xx[i] = s
+    if floating is double:
+        gmm_center_rows_d(X, n, D, c, Z, t.xx)
+    else:
+        gmm_center_rows_f(X, n, D, c, Z, t.xx)
     _gemm_rm(False, True, <int> n, <int> K, <int> D, <floating> 1.0,
              Z, <int> D, <const floating*> m.centred_means, <int> D, <floating> 0.0,
              <floating*> t.g, <int> K)
@@ -101,11 +96,12 @@ cdef Py_ssize_t _spherical_stats(const Model* m, const floating* X, const double
         A = <const double*> t.z
         AA = t.xx
     else:
+        # x - c in double and its squared norm (float32: not t.z's float32 rounding)
+        gmm_center_rows_fd(X, n, D, c, D, t.A)
         for i in range(n):
             q = 0.0
             for j in range(D):
-                d = <double> X[i * D + j] - c[j]
-                t.A[i * D + j] = d
+                d = t.A[i * D + j]
                 q += d * d
             t.A[n * D + i] = q
         A = t.A

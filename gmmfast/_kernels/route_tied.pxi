@@ -23,6 +23,14 @@ cdef extern from "csrc/kernels.h":
                             double* lpt) noexcept nogil
     void gmm_cols_to_rows_w(const double* lpt, Py_ssize_t n, Py_ssize_t K,
                             const double* w, double* lp, double* N) noexcept nogil
+    void gmm_center_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                           double* Z, double* xx) noexcept nogil
+    void gmm_center_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                           float* Z, double* xx) noexcept nogil
+    void gmm_center_rows_dd(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                            Py_ssize_t lda, double* A) noexcept nogil
+    void gmm_center_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                            Py_ssize_t lda, double* A) noexcept nogil
 
 
 cdef struct TiedScratch:
@@ -65,9 +73,10 @@ cdef void _tied_whiten(const Model* m, const floating* X, Py_ssize_t n,
     cdef const floating* U = <const floating*> m.chol
     cdef floating* z
     cdef double y
-    for i in range(n):
-        for j in range(D):
-            Z[i * D + j] = X[i * D + j] - c[j]
+    if floating is double:
+        gmm_center_rows_d(X, n, D, c, Z, NULL)
+    else:
+        gmm_center_rows_f(X, n, D, c, Z, NULL)
     if D < SMALL_D:
         # in place, last column first: y_j needs z_0..z_j only (a BLAS call would cost
         # more than these few products)
@@ -125,11 +134,10 @@ cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
     # weighted, row-major (for the GEMM), N adding the rows in order (as
     # _responsibilities)
     gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
-    for i in range(n):
-        for j in range(D):
-            A[i * ld + j] = <double> X[i * D + j] - c[j]
-        for j in range(D, ld):
-            A[i * ld + j] = 0.0
+    if floating is double:
+        gmm_center_rows_dd(X, n, D, c, ld, A)
+    else:
+        gmm_center_rows_fd(X, n, D, c, ld, A)
     _gemm_rm(True, False, <int> K, <int> D, <int> n, <double> 1.0,
              t.lp, <int> K, A, <int> ld, <double> 1.0, s.S1, <int> D)
     if w != NULL:
