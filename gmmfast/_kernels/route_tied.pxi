@@ -9,12 +9,12 @@ cdef extern from "csrc/kernels.h":
     # csrc/shared_shift.h
     void gmm_rows_to_cols_d(const double* Z, Py_ssize_t n, Py_ssize_t D,
                             double* zt) noexcept nogil
-    void gmm_rows_to_cols_f(const float* Z, Py_ssize_t n, Py_ssize_t D,
-                            float* zt) noexcept nogil
+    void gmm_rows_to_cols_fd(const float* Z, Py_ssize_t n, Py_ssize_t D,
+                             double* zt) noexcept nogil
     void gmm_tied_lp_d(const double* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                        const double* V, const double* cst, double* lpt) noexcept nogil
-    void gmm_tied_lp_f(const float* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                       const float* V, const double* cst, double* lpt) noexcept nogil
+    void gmm_tied_lp_fd(const double* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                        const float* V, const double* cst, double* lpt) noexcept nogil
     void gmm_spherical_lp_d(const double* G, Py_ssize_t n, Py_ssize_t K,
                             const double* xx, const double* cst, const double* prec,
                             double* lpt) noexcept nogil
@@ -38,7 +38,7 @@ cdef struct TiedScratch:
     double* lpt       # (K, n) log-densities, then responsibilities, component-major
     double* norm      # (3n,) the normalisation's maxima, scales and lse
     void* z           # (n, D) data: the whitened rows
-    void* zt          # (D, n) data: the same, transposed
+    double* zt        # (D, n) the same, transposed (in double: exact for float32)
     double* Z         # (n + ld8) ld8: x - c in double (rows padded to ld8 from SMALL_D
                       # features on, for the rank update), scaled by sqrt(w), then tiles
 
@@ -52,7 +52,7 @@ cdef TiedScratch _tied_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t
     t.lpt = <double*> _take(&a, n * K * sizeof(double))
     t.norm = <double*> _take(&a, 3 * n * sizeof(double))
     t.z = _take(&a, n * D * fsize)
-    t.zt = _take(&a, n * D * fsize)
+    t.zt = <double*> _take(&a, n * D * sizeof(double))
     t.Z = <double*> _take(&a, (n + ld8) * ld8 * sizeof(double))
     nbytes[0] = a.used
     return t
@@ -92,7 +92,7 @@ cdef void _tied_whiten(const Model* m, const floating* X, Py_ssize_t n,
 
 
 cdef void _tied_logprob_cols(const Model* m, const floating* Z, Py_ssize_t n,
-                             double* lpt, floating* zt) noexcept nogil:
+                             double* lpt, double* zt) noexcept nogil:
     """lpt (K, n), component-major, from the whitened rows Z: per row and component
     q = sum_j (z_j - v_kj)^2 in the order of j, lp = cst_k - 0.5 q, in double. Z is
     transposed into zt (D, n) so that the loops run over the rows (csrc/shared_shift.h,
@@ -101,8 +101,8 @@ cdef void _tied_logprob_cols(const Model* m, const floating* Z, Py_ssize_t n,
         gmm_rows_to_cols_d(Z, n, m.D, zt)
         gmm_tied_lp_d(zt, n, m.D, m.K, <const double*> m.whitened_means, m.cst, lpt)
     else:
-        gmm_rows_to_cols_f(Z, n, m.D, zt)
-        gmm_tied_lp_f(zt, n, m.D, m.K, <const float*> m.whitened_means, m.cst, lpt)
+        gmm_rows_to_cols_fd(Z, n, m.D, zt)
+        gmm_tied_lp_fd(zt, n, m.D, m.K, <const float*> m.whitened_means, m.cst, lpt)
 
 
 cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
@@ -110,7 +110,7 @@ cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double*
     cdef Py_ssize_t nbytes
     cdef TiedScratch t = _tied_layout(scratch, n, m.D, m.K, sizeof(floating), &nbytes)
     _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, <floating*> t.zt)
+    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
     gmm_cols_to_rows_w(t.lpt, n, m.K, NULL, lp, NULL)
 
 
@@ -124,7 +124,7 @@ cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
     cdef double* lse = t.norm + 2 * n
     cdef double* A = t.Z    # (n, ld) x - c in double (padded for gmm_rank_update_d)
     _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, <floating*> t.zt)
+    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
     # the row-by-row log-sum-exp's operations (_normalize_rows), vectorised over rows
     gmm_normalize_cols_d(t.lpt, n, K, NULL, lse, t.norm, t.norm + n)
     for i in range(n):

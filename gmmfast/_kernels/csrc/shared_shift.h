@@ -6,8 +6,10 @@
      gmm_tied_lp_<t>        'tied': lpt[k, i] = cst_k - 0.5 sum_j (zt[j, i] - V[k, j])^2
      gmm_spherical_lp_<t>   'spherical': lpt[k, i] = cst_k - 0.5 p_k (xx_i - 2 G[i, k])
      gmm_cols_to_rows_w     lp[i, k] := lpt[k, i] w_i, then N_k += lp[i, k] in row order
+     gmm_center_rows_<t>    Z := X - c (and spherical's ||x - c||^2); A := X - c in double
 
-   (<t>: d for float64 data, f for float32 data; the arithmetic is in double for both.)
+   (<t>: d for float64 data, f or fd for float32 data; the log-densities are computed in
+   double for both.)
 
    Bits. These are the operations of the routes' former row-by-row loops, element by
    element and in the same order (the sums over j in order of j, N_k over the rows in
@@ -68,27 +70,29 @@ GMM_INLINE void gmm_transpose8_pd(__m512d r[8])
 }
 #endif
 
-/* zt (D x n) := Z (n x D), eight rows at a time: the eight rows' entries of a feature
+/* zt (D x n, type TO) := Z (n x D), eight rows at a time: the eight rows' entries of a feature
    share a cache line of zt (see GMM_TRANSPOSE_ROWS in normalize.h) */
-#define GMM_ROWS_TO_COLS(suffix, linkage, T, t)                                         \
+#define GMM_ROWS_TO_COLS(suffix, linkage, T, TO, t)                                     \
 linkage void gmm_rows_to_cols_##t##_##suffix(const T *Z, ptrdiff_t n, ptrdiff_t D,     \
-                                               T *zt)                                   \
+                                               TO *zt)                                  \
 {                                                                                       \
     for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
         const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
         for (ptrdiff_t j = 0; j < D; j++)                                               \
-            for (ptrdiff_t i = i0; i < i1; i++) zt[j * n + i] = Z[i * D + j];           \
+            for (ptrdiff_t i = i0; i < i1; i++) zt[j * n + i] = (TO) Z[i * D + j];         \
     }                                                                                   \
 }
 
-/* 'tied': lpt (K x n, double) from the whitened rows zt (D x n) and whitened means V
-   (K x D), both of the data's type T: per row and component, in this order,
+/* 'tied': lpt (K x n, double) from the whitened rows zt (D x n; float32 data's already
+   converted to double, exactly, by gmm_rows_to_cols_fd: once a row rather than once a
+   component) and the whitened means V (K x D, the data's type T): per row and
+   component, in this order,
    d_j = double(zt_ji) - double(V_kj), q = ((d_0^2 + d_1^2) + ...) from q = 0,
    lpt = cst_k - 0.5 q. A tile of GMM_TIED_TILE rows at a time, its K sums built over
    the features in registers. */
-#define GMM_TIED_LP(suffix, linkage, T, t)                                              \
+#define GMM_TIED_LP(suffix, linkage, TZ, T, t)                                          \
 GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                                \
-    const T *zt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, const T *V,                     \
+    const TZ *zt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, const T *V,                    \
     const double *cst, double *lpt)                                                     \
 {                                                                                       \
     GMM_EXACT_BODY                                                                      \
@@ -100,7 +104,7 @@ GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                         
             for (int i = 0; i < GMM_TIED_TILE; i++) q[i] = 0.0;                         \
             for (ptrdiff_t j = 0; j < D; j++) {                                         \
                 const double v = (double) vk[j];                                        \
-                const T *zj = zt + j * n + i0;                                          \
+                const TZ *zj = zt + j * n + i0;                                          \
                 for (int i = 0; i < GMM_TIED_TILE; i++) {                               \
                     const double d = (double) zj[i] - v;                                \
                     q[i] += d * d;                                                      \
@@ -118,7 +122,7 @@ GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                         
             for (ptrdiff_t i = i0; i < n; i++) q[i] = 0.0;                              \
             for (ptrdiff_t j = 0; j < D; j++) {                                         \
                 const double v = (double) vk[j];                                        \
-                const T *zj = zt + j * n;                                               \
+                const TZ *zj = zt + j * n;                                               \
                 for (ptrdiff_t i = i0; i < n; i++) {                                    \
                     const double d = (double) zj[i] - v;                                \
                     q[i] += d * d;                                                      \
@@ -236,8 +240,43 @@ GMM_EXACT_ATTR linkage void gmm_cols_to_rows_w_##suffix(                        
     GMM_C2R_BODY                                                                        \
 }
 
-/* Z (n x ldz, the data's type T) := X - c, and xx_i := sum_j double(z_ij)^2 in the
-   order of j (spherical: xx may be NULL) */
+/* Z (n x D, the data's type T) := X - c, and xx_i := sum_j double(z_ij)^2 in the order
+   of j (xx may be NULL). The plain form sums eight rows at a time; the AVX-512 form
+   reads tiles of 8 rows x 8 features of Z and transposes them in registers, so that its
+   vectors run over the rows (the features from the last multiple of 8 on, and the rows
+   from the last multiple of 8 on, one at a time, after them). */
+#define GMM_XX_PLAIN(i0, i1)                                                            \
+    for (ptrdiff_t i = (i0); i < (i1); i++) xx[i] = 0.0;                                \
+    for (ptrdiff_t j = 0; j < D; j++)                                                   \
+        for (ptrdiff_t i = (i0); i < (i1); i++)                                         \
+            xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_XX_BODY(T)                                                                  \
+    const ptrdiff_t n8 = n / 8 * 8, D8 = D / 8 * 8;                                     \
+    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
+        __m512d acc = _mm512_setzero_pd();                                              \
+        for (ptrdiff_t j0 = 0; j0 < D8; j0 += 8) {                                      \
+            __m512d r[8];                                                               \
+            for (int a = 0; a < 8; a++) r[a] = GMM_SPH_LOAD8_##T(Z + (i0 + a) * D + j0);\
+            gmm_transpose8_pd(r);                                                       \
+            for (int b = 0; b < 8; b++)                                                 \
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(r[b], r[b]));                    \
+        }                                                                               \
+        _mm512_storeu_pd(xx + i0, acc);                                                 \
+        for (ptrdiff_t j = D8; j < D; j++)                                              \
+            for (ptrdiff_t i = i0; i < i0 + 8; i++)                                     \
+                xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];                 \
+    }                                                                                   \
+    GMM_XX_PLAIN(n8, n)
+#else
+#define GMM_XX_BODY(T)                                                                  \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        GMM_XX_PLAIN(i0, i1)                                                            \
+    }
+#endif
+
 #define GMM_CENTER_ROWS(suffix, linkage, T, t)                                          \
 GMM_EXACT_ATTR linkage void gmm_center_rows_##t##_##suffix(                            \
     const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, T *Z, double *xx)                 \
@@ -245,14 +284,9 @@ GMM_EXACT_ATTR linkage void gmm_center_rows_##t##_##suffix(                     
     GMM_EXACT_BODY                                                                      \
     for (ptrdiff_t i = 0; i < n; i++)                                                   \
         for (ptrdiff_t j = 0; j < D; j++) Z[i * D + j] = X[i * D + j] - c[j];           \
-    if (xx != NULL)                                                                     \
-        for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                       \
-            const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                               \
-            for (ptrdiff_t i = i0; i < i1; i++) xx[i] = 0.0;                            \
-            for (ptrdiff_t j = 0; j < D; j++)                                           \
-                for (ptrdiff_t i = i0; i < i1; i++)                                     \
-                    xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];             \
-        }                                                                               \
+    if (xx != NULL) {                                                                   \
+        GMM_XX_BODY(T)                                                                  \
+    }                                                                                   \
 }
 
 /* A (n x lda, double) := double(X) - double(c), zero from column D to lda */
@@ -267,10 +301,10 @@ linkage void gmm_center_rows_##t##d_##suffix(                                   
 }
 
 #define GMM_SHARED_SHIFT_ALL(suffix, linkage)                                           \
-    GMM_ROWS_TO_COLS(suffix, linkage, double, d)                                        \
-    GMM_ROWS_TO_COLS(suffix, linkage, float, f)                                         \
-    GMM_TIED_LP(suffix, linkage, double, d)                                             \
-    GMM_TIED_LP(suffix, linkage, float, f)                                              \
+    GMM_ROWS_TO_COLS(suffix, linkage, double, double, d)                                \
+    GMM_ROWS_TO_COLS(suffix, linkage, float, double, fd)                                \
+    GMM_TIED_LP(suffix, linkage, double, double, d)                                     \
+    GMM_TIED_LP(suffix, linkage, double, float, fd)                                     \
     GMM_SPHERICAL_LP(suffix, linkage, double, d)                                        \
     GMM_SPHERICAL_LP(suffix, linkage, float, f)                                         \
     GMM_COLS_TO_ROWS_W(suffix, linkage)                                                 \
@@ -286,10 +320,10 @@ GMM_INSTANTIATE(GMM_SHARED_SHIFT_ALL)
 #endif
 
 typedef void gmm_r2c_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *);
-typedef void gmm_r2c_f_fn(const float *, ptrdiff_t, ptrdiff_t, float *);
+typedef void gmm_r2c_f_fn(const float *, ptrdiff_t, ptrdiff_t, double *);
 typedef void gmm_tied_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                               const double *, const double *, double *);
-typedef void gmm_tied_lp_f_fn(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+typedef void gmm_tied_lp_f_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                               const float *, const double *, double *);
 typedef void gmm_sph_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                              const double *, const double *, double *);
@@ -308,9 +342,9 @@ typedef void gmm_center_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *
 
 #if GMM_MAIN_TU
 GMM_DISPATCH(gmm_r2c_d_fn, gmm_rows_to_cols_d)
-GMM_DISPATCH(gmm_r2c_f_fn, gmm_rows_to_cols_f)
+GMM_DISPATCH(gmm_r2c_f_fn, gmm_rows_to_cols_fd)
 GMM_DISPATCH(gmm_tied_lp_d_fn, gmm_tied_lp_d)
-GMM_DISPATCH(gmm_tied_lp_f_fn, gmm_tied_lp_f)
+GMM_DISPATCH(gmm_tied_lp_f_fn, gmm_tied_lp_fd)
 GMM_DISPATCH(gmm_sph_lp_d_fn, gmm_spherical_lp_d)
 GMM_DISPATCH(gmm_sph_lp_f_fn, gmm_spherical_lp_f)
 GMM_DISPATCH(gmm_c2r_fn, gmm_cols_to_rows_w)
@@ -322,9 +356,9 @@ GMM_DISPATCH(gmm_center_fd_fn, gmm_center_rows_fd)
 static void gmm_shared_shift_select(void)
 {
     GMM_SELECT(gmm_rows_to_cols_d, gmm_rows_to_cols_d);
-    GMM_SELECT(gmm_rows_to_cols_f, gmm_rows_to_cols_f);
+    GMM_SELECT(gmm_rows_to_cols_fd, gmm_rows_to_cols_fd);
     GMM_SELECT(gmm_tied_lp_d, gmm_tied_lp_d);
-    GMM_SELECT(gmm_tied_lp_f, gmm_tied_lp_f);
+    GMM_SELECT(gmm_tied_lp_fd, gmm_tied_lp_fd);
     GMM_SELECT(gmm_spherical_lp_d, gmm_spherical_lp_d);
     GMM_SELECT(gmm_spherical_lp_f, gmm_spherical_lp_f);
     GMM_SELECT(gmm_cols_to_rows_w, gmm_cols_to_rows_w);
