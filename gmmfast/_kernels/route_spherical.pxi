@@ -7,11 +7,12 @@
 
 cdef struct SphericalScratch:
     double* lp        # (n, K) log-densities, then weighted responsibilities
+    double* lpt       # (K, n) the same, component-major (the statistics' pass)
     double* norm      # _normalize_rows' scratch
     void* z           # (n, D) data: x - c
     void* g           # (n, K) data: (x - c).(mu_k - c)
     double* xx        # (n,) ||x - c||^2
-    double* A         # (n D + n,) x - c in double, then ||x - c||^2
+    double* A         # (n D + n,) float32 data: x - c in double, then ||x - c||^2
 
 
 cdef SphericalScratch _spherical_layout(void* base, Py_ssize_t n, Py_ssize_t D,
@@ -20,11 +21,13 @@ cdef SphericalScratch _spherical_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     cdef Arena a = _arena(base)
     cdef SphericalScratch t
     t.lp = <double*> _take(&a, n * K * sizeof(double))
+    t.lpt = <double*> _take(&a, n * K * sizeof(double))
     t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
     t.z = _take(&a, n * D * fsize)
     t.g = _take(&a, n * K * fsize)
     t.xx = <double*> _take(&a, n * sizeof(double))
-    t.A = <double*> _take(&a, (n * D + n) * sizeof(double))
+    t.A = <double*> _take(&a, (n * D + n) * sizeof(double)) if fsize == sizeof(float) \
+        else NULL
     nbytes[0] = a.used
     return t
 
@@ -36,26 +39,29 @@ cdef Py_ssize_t _spherical_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
     return nbytes
 
 
-cdef void _spherical_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                             double* lp, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, j, k, D = m.D, K = m.K
-    cdef SphericalScratch t = _spherical_layout(scratch, n, D, K, sizeof(floating),
-                                                &nbytes)
+cdef void _spherical_cross(const Model* m, const floating* X, Py_ssize_t n,
+                           SphericalScratch* t) noexcept nogil:
+    """t.z := X - c (data type), t.xx := ||x - c||^2 (double, in the order of the
+    features), t.g := (X - c) (M - c)^T (n, K)."""
+    cdef Py_ssize_t D = m.D, K = m.K
     cdef const floating* c = <const floating*> m.shift
     cdef floating* Z = <floating*> t.z
-    cdef floating* G = <floating*> t.g
-    cdef double s
-    cdef floating d
-    for i in range(n):
-        s = 0.0
-        for j in range(D):
-            d = X[i * D + j] - c[j]
-            Z[i * D + j] = d
-            s += <double> d * d
-        t.xx[i] = s
+    if floating is double:
+        gmm_center_rows_d(X, n, D, c, Z, t.xx)
+    else:
+        gmm_center_rows_f(X, n, D, c, Z, t.xx)
     _gemm_rm(False, True, <int> n, <int> K, <int> D, <floating> 1.0,
-             Z, <int> D, <const floating*> m.centred_means, <int> D, <floating> 0.0, G,
-             <int> K)
+             Z, <int> D, <const floating*> m.centred_means, <int> D, <floating> 0.0,
+             <floating*> t.g, <int> K)
+
+
+cdef void _spherical_logprob(const Model* m, const floating* X, Py_ssize_t n,
+                             double* lp, void* scratch) noexcept nogil:
+    cdef Py_ssize_t nbytes, i, k, D = m.D, K = m.K
+    cdef SphericalScratch t = _spherical_layout(scratch, n, D, K, sizeof(floating),
+                                                &nbytes)
+    cdef floating* G = <floating*> t.g
+    _spherical_cross(m, X, n, &t)
     for i in range(n):
         for k in range(K):
             lp[i * K + k] = m.cst[k] - 0.5 * m.prec[k] * (t.xx[i] - 2.0 * G[i * K + k])
@@ -63,24 +69,45 @@ cdef void _spherical_logprob(const Model* m, const floating* X, Py_ssize_t n,
 
 cdef Py_ssize_t _spherical_stats(const Model* m, const floating* X, const double* w,
                                  Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, j, bad, D = m.D, K = m.K
+    cdef Py_ssize_t nbytes, i, j, D = m.D, K = m.K
     cdef SphericalScratch t = _spherical_layout(scratch, n, D, K, sizeof(floating),
                                                 &nbytes)
     cdef const floating* c = <const floating*> m.shift
     cdef double d, q
-    _spherical_logprob(m, X, n, t.lp, scratch)
-    bad = _responsibilities(t.lp, n, K, w, s, t.norm)
-    if bad >= 0:
-        return bad
+    cdef double* lse = t.norm + 2 * n
+    cdef const double* A
+    cdef const double* AA
+    _spherical_cross(m, X, n, &t)
+    # the log-densities straight into the component-major layout of the normalisation,
+    # which then runs the operations of _responsibilities' row-by-row log-sum-exp
+    # (csrc/shared_shift.h, csrc/normalize.h)
+    if floating is double:
+        gmm_spherical_lp_d(<const double*> t.g, n, K, t.xx, m.cst, m.prec, t.lpt)
+    else:
+        gmm_spherical_lp_f(<const float*> t.g, n, K, t.xx, m.cst, m.prec, t.lpt)
+    gmm_normalize_cols_d(t.lpt, n, K, NULL, lse, t.norm, t.norm + n)
     for i in range(n):
-        q = 0.0
-        for j in range(D):
-            d = <double> X[i * D + j] - c[j]
-            t.A[i * D + j] = d
-            q += d * d
-        t.A[n * D + i] = q
-    _add_resp_products(t.lp, n, K, D, t.A, s.S1)
-    _add_resp_products(t.lp, n, K, 1, t.A + n * D, s.S2)
+        if not isfinite(lse[i]):
+            return i
+    s.L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
+    if floating is double:
+        # x - c and ||x - c||^2 in double are t.z and t.xx already, to the bit
+        A = <const double*> t.z
+        AA = t.xx
+    else:
+        # x - c in double and its squared norm (float32: not t.z's float32 rounding)
+        gmm_center_rows_fd(X, n, D, c, D, t.A)
+        for i in range(n):
+            q = 0.0
+            for j in range(D):
+                d = t.A[i * D + j]
+                q += d * d
+            t.A[n * D + i] = q
+        A = t.A
+        AA = t.A + n * D
+    _add_resp_products(t.lp, n, K, D, A, s.S1)
+    _add_resp_products(t.lp, n, K, 1, AA, s.S2)
     return -1
 
 

@@ -5,14 +5,42 @@
 #
 # Reads: cst; shift (data); whitened_means (data, (K, D)); chol (data, (1, D, D)).
 
+cdef extern from "csrc/kernels.h":
+    # csrc/shared_shift.h
+    void gmm_rows_to_cols_d(const double* Z, Py_ssize_t n, Py_ssize_t D,
+                            double* zt) noexcept nogil
+    void gmm_rows_to_cols_fd(const float* Z, Py_ssize_t n, Py_ssize_t D,
+                             double* zt) noexcept nogil
+    void gmm_tied_lp_d(const double* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                       const double* V, const double* cst, double* lpt) noexcept nogil
+    void gmm_tied_lp_fd(const double* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                        const float* V, const double* cst, double* lpt) noexcept nogil
+    void gmm_spherical_lp_d(const double* G, Py_ssize_t n, Py_ssize_t K,
+                            const double* xx, const double* cst, const double* prec,
+                            double* lpt) noexcept nogil
+    void gmm_spherical_lp_f(const float* G, Py_ssize_t n, Py_ssize_t K,
+                            const double* xx, const double* cst, const double* prec,
+                            double* lpt) noexcept nogil
+    void gmm_cols_to_rows_w(const double* lpt, Py_ssize_t n, Py_ssize_t K,
+                            const double* w, double* lp, double* N) noexcept nogil
+    void gmm_center_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                           double* Z, double* xx) noexcept nogil
+    void gmm_center_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                           float* Z, double* xx) noexcept nogil
+    void gmm_center_rows_dd(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
+                            Py_ssize_t lda, double* A) noexcept nogil
+    void gmm_center_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
+                            Py_ssize_t lda, double* A) noexcept nogil
+
+
 cdef struct TiedScratch:
     double* lp        # (n, K) weighted responsibilities
     double* lpt       # (K, n) log-densities, then responsibilities, component-major
     double* norm      # (3n,) the normalisation's maxima, scales and lse
     void* z           # (n, D) data: the whitened rows
-    void* zt          # (D, n) data: the same, transposed
-    double* A         # (n, D) x - c in double, then scaled by sqrt(w)
-    double* Z         # (n + ld8) ld8: A's rows padded for the rank update, then its tiles
+    double* zt        # (D, n) the same, transposed (in double: exact for float32)
+    double* Z         # (n + ld8) ld8: x - c in double (rows padded to ld8 from SMALL_D
+                      # features on, for the rank update), scaled by sqrt(w), then tiles
 
 
 cdef TiedScratch _tied_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
@@ -24,8 +52,7 @@ cdef TiedScratch _tied_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t
     t.lpt = <double*> _take(&a, n * K * sizeof(double))
     t.norm = <double*> _take(&a, 3 * n * sizeof(double))
     t.z = _take(&a, n * D * fsize)
-    t.zt = _take(&a, n * D * fsize)
-    t.A = <double*> _take(&a, n * D * sizeof(double))
+    t.zt = <double*> _take(&a, n * D * sizeof(double))
     t.Z = <double*> _take(&a, (n + ld8) * ld8 * sizeof(double))
     nbytes[0] = a.used
     return t
@@ -46,9 +73,10 @@ cdef void _tied_whiten(const Model* m, const floating* X, Py_ssize_t n,
     cdef const floating* U = <const floating*> m.chol
     cdef floating* z
     cdef double y
-    for i in range(n):
-        for j in range(D):
-            Z[i * D + j] = X[i * D + j] - c[j]
+    if floating is double:
+        gmm_center_rows_d(X, n, D, c, Z, NULL)
+    else:
+        gmm_center_rows_f(X, n, D, c, Z, NULL)
     if D < SMALL_D:
         # in place, last column first: y_j needs z_0..z_j only (a BLAS call would cost
         # more than these few products)
@@ -64,86 +92,63 @@ cdef void _tied_whiten(const Model* m, const floating* X, Py_ssize_t n,
 
 
 cdef void _tied_logprob_cols(const Model* m, const floating* Z, Py_ssize_t n,
-                             double* lpt, floating* zt) noexcept nogil:
+                             double* lpt, double* zt) noexcept nogil:
     """lpt (K, n), component-major, from the whitened rows Z: per row and component
-    q = sum_j (z_j - v_kj)^2 in the order of j, lp = cst_k - 0.5 q. Loops over the rows
-    innermost (Z transposed into zt, (D, n)), which vectorise."""
-    cdef Py_ssize_t i, i0, j, k, D = m.D, K = m.K
-    cdef const floating* V = <const floating*> m.whitened_means
-    cdef double v, d, ck
-    cdef double* q
-    for i0 in range(0, n, 8):   # eight rows at a time (GMM_TRANSPOSE_ROWS)
-        for j in range(D):
-            for i in range(i0, min(n, i0 + 8)):
-                zt[j * n + i] = Z[i * D + j]
-    for k in range(K):
-        q = lpt + k * n
-        for i in range(n):
-            q[i] = 0.0
-        for j in range(D):
-            v = V[k * D + j]
-            for i in range(n):
-                d = <double> zt[j * n + i] - v
-                q[i] += d * d
-        ck = m.cst[k]
-        for i in range(n):
-            q[i] = ck - 0.5 * q[i]
+    q = sum_j (z_j - v_kj)^2 in the order of j, lp = cst_k - 0.5 q, in double. Z is
+    transposed into zt (D, n) so that the loops run over the rows (csrc/shared_shift.h,
+    the same operations in every build)."""
+    if floating is double:
+        gmm_rows_to_cols_d(Z, n, m.D, zt)
+        gmm_tied_lp_d(zt, n, m.D, m.K, <const double*> m.whitened_means, m.cst, lpt)
+    else:
+        gmm_rows_to_cols_fd(Z, n, m.D, zt)
+        gmm_tied_lp_fd(zt, n, m.D, m.K, <const float*> m.whitened_means, m.cst, lpt)
 
 
 cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
                         void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, i0, i1, k, K = m.K
-    cdef TiedScratch t = _tied_layout(scratch, n, m.D, K, sizeof(floating), &nbytes)
+    cdef Py_ssize_t nbytes
+    cdef TiedScratch t = _tied_layout(scratch, n, m.D, m.K, sizeof(floating), &nbytes)
     _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, <floating*> t.zt)
-    for i0 in range(0, n, 8):   # eight rows at a time (GMM_TRANSPOSE_ROWS)
-        i1 = min(n, i0 + 8)
-        for k in range(K):
-            for i in range(i0, i1):
-                lp[i * K + k] = t.lpt[k * n + i]
+    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
+    gmm_cols_to_rows_w(t.lpt, n, m.K, NULL, lp, NULL)
 
 
 cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
                             Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, i0, i1, j, k, D = m.D, K = m.K, ld = gmm_full_ld8(m.D)
+    cdef Py_ssize_t nbytes, i, j, D = m.D, K = m.K
+    cdef Py_ssize_t ld = gmm_full_ld8(D) if D >= SMALL_D else D
     cdef TiedScratch t = _tied_layout(scratch, n, D, K, sizeof(floating), &nbytes)
     cdef const floating* c = <const floating*> m.shift
     cdef double r
     cdef double* lse = t.norm + 2 * n
+    cdef double* A = t.Z    # (n, ld) x - c in double (padded for gmm_rank_update_d)
     _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, <floating*> t.zt)
+    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
     # the row-by-row log-sum-exp's operations (_normalize_rows), vectorised over rows
     gmm_normalize_cols_d(t.lpt, n, K, NULL, lse, t.norm, t.norm + n)
     for i in range(n):
         if not isfinite(lse[i]):
             return i
     s.L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
-    # weighted, row-major, N: as _responsibilities (N_k adds the rows in order), eight
-    # rows at a time (see GMM_TRANSPOSE_ROWS in csrc/normalize.h)
-    for i0 in range(0, n, 8):
-        i1 = min(n, i0 + 8)
-        for k in range(K):
-            for i in range(i0, i1):
-                t.lp[i * K + k] = t.lpt[k * n + i] * (1.0 if w == NULL else w[i])
-                s.N[k] += t.lp[i * K + k]
-    for i in range(n):
-        for j in range(D):
-            t.A[i * D + j] = <double> X[i * D + j] - c[j]
-    _add_resp_products(t.lp, n, K, D, t.A, s.S1)
+    # weighted, row-major (for the GEMM), N adding the rows in order (as
+    # _responsibilities)
+    gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
+    if floating is double:
+        gmm_center_rows_dd(X, n, D, c, ld, A)
+    else:
+        gmm_center_rows_fd(X, n, D, c, ld, A)
+    _gemm_rm(True, False, <int> K, <int> D, <int> n, <double> 1.0,
+             t.lp, <int> K, A, <int> ld, <double> 1.0, s.S1, <int> D)
     if w != NULL:
         for i in range(n):
             r = sqrt(w[i])
             for j in range(D):
-                t.A[i * D + j] *= r
+                A[i * ld + j] *= r
     if D < SMALL_D:
-        _scatter_lower_rows(t.A, n, D, D, s.S2)
-    else:   # the rows padded to ld for gmm_rank_update_d
-        for i in range(n):
-            for j in range(D):
-                t.Z[i * ld + j] = t.A[i * D + j]
-            for j in range(D, ld):
-                t.Z[i * ld + j] = 0.0
-        gmm_rank_update_d(t.Z, n, D, s.S2, t.Z + n * ld)
+        _scatter_lower_rows(A, n, D, ld, s.S2)
+    else:
+        gmm_rank_update_d(A, n, D, s.S2, A + n * ld)
     return -1
 
 

@@ -12,6 +12,7 @@
      rank_update.h    symmetric rank updates (weighted scatters)
      diag_products.h  the two products of a 'diag' block
      small_full.h     'full' with few features: a whole block, feature-major
+     shared_shift.h   the per-element loops of 'tied' and 'spherical'
      omp_shim.h       OpenMP, or serial stand-ins without it
 */
 #ifndef GMMFAST_KERNELS_H
@@ -25,6 +26,7 @@
 #include "rank_update.h"
 #include "diag_products.h"
 #include "small_full.h"
+#include "shared_shift.h"
 
 #if GMM_MAIN_TU
 /* Choose the instruction set, then point every kernel at its build: once, at import. */
@@ -38,6 +40,7 @@ static void gmm_kernels_init(int max_level)
     gmm_rank_update_select();
     gmm_diag_products_select();
     gmm_small_full_select();
+    gmm_shared_shift_select();
 }
 #endif
 

@@ -1,0 +1,372 @@
+/* The per-element loops of the 'tied' and 'spherical' routes (route_tied.pxi,
+   route_spherical.pxi), built for every instruction set (isa.h) and vectorised over the
+   rows of a block:
+
+     gmm_rows_to_cols_<t>   zt (D x n) := Z (n x D), the transpose of a block
+     gmm_tied_lp_<t>        'tied': lpt[k, i] = cst_k - 0.5 sum_j (zt[j, i] - V[k, j])^2
+     gmm_spherical_lp_<t>   'spherical': lpt[k, i] = cst_k - 0.5 p_k (xx_i - 2 G[i, k])
+     gmm_cols_to_rows_w     lp[i, k] := lpt[k, i] w_i, then N_k += lp[i, k] in row order
+     gmm_center_rows_<t>    Z := X - c (and spherical's ||x - c||^2); A := X - c in double
+
+   (<t>: d for float64 data, f or fd for float32 data; the log-densities are computed in
+   double for both.)
+
+   Bits. These are the operations of the routes' former row-by-row loops, element by
+   element and in the same order (the sums over j in order of j, N_k over the rows in
+   order), so every build gives the results of the baseline build's scalar code. For
+   that, no multiply and add here may be fused into one FMA: the vector builds are
+   compiled with FMA and gcc and clang would otherwise contract d * d + q; GMM_EXACT
+   turns contraction off for these functions (and MSVC's /fp:contract for this file).
+*/
+#ifndef GMMFAST_SHARED_SHIFT_H
+#define GMMFAST_SHARED_SHIFT_H
+
+#include "isa.h"
+#include "normalize.h"
+
+#if defined(__clang__)
+#define GMM_EXACT_ATTR
+#define GMM_EXACT_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define GMM_EXACT_ATTR __attribute__((optimize("fp-contract=off")))
+#define GMM_EXACT_BODY
+#else
+#define GMM_EXACT_ATTR
+#define GMM_EXACT_BODY
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma fp_contract(off)
+#endif
+
+/* Rows per tile of the 'tied' distances: the tile's sums stay in registers while the
+   loop runs over the features (four AVX-512 vectors, eight AVX2 ones) */
+#define GMM_TIED_TILE 32
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+/* r[0..7] := the transpose of the 8 x 8 block whose rows are r[0..7] (moves only) */
+GMM_INLINE void gmm_transpose8_pd(__m512d r[8])
+{
+    __m512d t[8], u[8];
+    for (int a = 0; a < 4; a++) {
+        t[2 * a] = _mm512_unpacklo_pd(r[2 * a], r[2 * a + 1]);
+        t[2 * a + 1] = _mm512_unpackhi_pd(r[2 * a], r[2 * a + 1]);
+    }
+    u[0] = _mm512_shuffle_f64x2(t[0], t[2], 0x88);
+    u[1] = _mm512_shuffle_f64x2(t[0], t[2], 0xDD);
+    u[2] = _mm512_shuffle_f64x2(t[1], t[3], 0x88);
+    u[3] = _mm512_shuffle_f64x2(t[1], t[3], 0xDD);
+    u[4] = _mm512_shuffle_f64x2(t[4], t[6], 0x88);
+    u[5] = _mm512_shuffle_f64x2(t[4], t[6], 0xDD);
+    u[6] = _mm512_shuffle_f64x2(t[5], t[7], 0x88);
+    u[7] = _mm512_shuffle_f64x2(t[5], t[7], 0xDD);
+    r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x88);
+    r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xDD);
+    r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x88);
+    r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xDD);
+    r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x88);
+    r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xDD);
+    r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
+    r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xDD);
+}
+#endif
+
+/* zt (D x n, type TO) := Z (n x D), eight rows at a time: the eight rows' entries of a feature
+   share a cache line of zt (see GMM_TRANSPOSE_ROWS in normalize.h) */
+#define GMM_ROWS_TO_COLS(suffix, linkage, T, TO, t)                                     \
+linkage void gmm_rows_to_cols_##t##_##suffix(const T *Z, ptrdiff_t n, ptrdiff_t D,     \
+                                               TO *zt)                                  \
+{                                                                                       \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        for (ptrdiff_t j = 0; j < D; j++)                                               \
+            for (ptrdiff_t i = i0; i < i1; i++) zt[j * n + i] = (TO) Z[i * D + j];         \
+    }                                                                                   \
+}
+
+/* 'tied': lpt (K x n, double) from the whitened rows zt (D x n; float32 data's already
+   converted to double, exactly, by gmm_rows_to_cols_fd: once a row rather than once a
+   component) and the whitened means V (K x D, the data's type T): per row and
+   component, in this order,
+   d_j = double(zt_ji) - double(V_kj), q = ((d_0^2 + d_1^2) + ...) from q = 0,
+   lpt = cst_k - 0.5 q. A tile of GMM_TIED_TILE rows at a time, its K sums built over
+   the features in registers. */
+#define GMM_TIED_LP(suffix, linkage, TZ, T, t)                                          \
+GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                                \
+    const TZ *zt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, const T *V,                    \
+    const double *cst, double *lpt)                                                     \
+{                                                                                       \
+    GMM_EXACT_BODY                                                                      \
+    ptrdiff_t i0 = 0;                                                                   \
+    for (; i0 + GMM_TIED_TILE <= n; i0 += GMM_TIED_TILE) {                              \
+        for (ptrdiff_t k = 0; k < K; k++) {                                             \
+            double q[GMM_TIED_TILE];                                                    \
+            const T *vk = V + k * D;                                                    \
+            for (int i = 0; i < GMM_TIED_TILE; i++) q[i] = 0.0;                         \
+            for (ptrdiff_t j = 0; j < D; j++) {                                         \
+                const double v = (double) vk[j];                                        \
+                const TZ *zj = zt + j * n + i0;                                          \
+                for (int i = 0; i < GMM_TIED_TILE; i++) {                               \
+                    const double d = (double) zj[i] - v;                                \
+                    q[i] += d * d;                                                      \
+                }                                                                       \
+            }                                                                           \
+            const double ck = cst[k];                                                   \
+            double *out = lpt + k * n + i0;                                             \
+            for (int i = 0; i < GMM_TIED_TILE; i++) out[i] = ck - 0.5 * q[i];           \
+        }                                                                               \
+    }                                                                                   \
+    if (i0 < n) {                                                                       \
+        for (ptrdiff_t k = 0; k < K; k++) {                                             \
+            double *q = lpt + k * n;                                                    \
+            const T *vk = V + k * D;                                                    \
+            for (ptrdiff_t i = i0; i < n; i++) q[i] = 0.0;                              \
+            for (ptrdiff_t j = 0; j < D; j++) {                                         \
+                const double v = (double) vk[j];                                        \
+                const TZ *zj = zt + j * n;                                               \
+                for (ptrdiff_t i = i0; i < n; i++) {                                    \
+                    const double d = (double) zj[i] - v;                                \
+                    q[i] += d * d;                                                      \
+                }                                                                       \
+            }                                                                           \
+            const double ck = cst[k];                                                   \
+            for (ptrdiff_t i = i0; i < n; i++) q[i] = ck - 0.5 * q[i];                  \
+        }                                                                               \
+    }                                                                                   \
+}
+
+/* 'spherical': lpt (K x n, double) from the cross products G (n x K, the data's type T)
+   and the squared norms xx (n): lpt[k, i] = cst_k - (0.5 p_k) (xx_i - 2 double(G_ik)).
+   The plain form eight rows at a time (transposing G as it goes); the AVX-512 form in
+   tiles of 8 rows x 8 components transposed in registers, the rest one at a time. */
+#define GMM_SPH_ONE(i, k)                                                               \
+    lpt[(k) * n + (i)] = cst[k] - (0.5 * prec[k]) * (xx[i] - 2.0 * (double) G[(i) * K + (k)]);
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_SPH_LOAD8_double(p) _mm512_loadu_pd(p)
+#define GMM_SPH_LOAD8_float(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define GMM_SPH_BODY(T)                                                                 \
+    const ptrdiff_t n8 = n / 8 * 8, K8 = K / 8 * 8;                                     \
+    const __m512d two = _mm512_set1_pd(2.0);                                            \
+    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
+        const __m512d x = _mm512_loadu_pd(xx + i0);                                     \
+        for (ptrdiff_t k0 = 0; k0 < K8; k0 += 8) {                                      \
+            __m512d r[8];                                                               \
+            for (int a = 0; a < 8; a++) r[a] = GMM_SPH_LOAD8_##T(G + (i0 + a) * K + k0);\
+            gmm_transpose8_pd(r);                                                       \
+            for (int b = 0; b < 8; b++) {                                               \
+                const ptrdiff_t k = k0 + b;                                             \
+                const __m512d y = _mm512_sub_pd(x, _mm512_mul_pd(two, r[b]));           \
+                _mm512_storeu_pd(lpt + k * n + i0,                                      \
+                    _mm512_sub_pd(_mm512_set1_pd(cst[k]),                               \
+                                  _mm512_mul_pd(_mm512_set1_pd(0.5 * prec[k]), y)));    \
+            }                                                                           \
+        }                                                                               \
+        for (ptrdiff_t i = i0; i < i0 + 8; i++)                                         \
+            for (ptrdiff_t k = K8; k < K; k++) GMM_SPH_ONE(i, k)                        \
+    }                                                                                   \
+    for (ptrdiff_t i = n8; i < n; i++)                                                  \
+        for (ptrdiff_t k = 0; k < K; k++) GMM_SPH_ONE(i, k)
+#else
+#define GMM_SPH_BODY(T)                                                                 \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        for (ptrdiff_t k = 0; k < K; k++)                                               \
+            for (ptrdiff_t i = i0; i < i1; i++) GMM_SPH_ONE(i, k)                       \
+    }
+#endif
+
+#define GMM_SPHERICAL_LP(suffix, linkage, T, t)                                         \
+GMM_EXACT_ATTR linkage void gmm_spherical_lp_##t##_##suffix(                           \
+    const T *G, ptrdiff_t n, ptrdiff_t K, const double *xx, const double *cst,          \
+    const double *prec, double *lpt)                                                    \
+{                                                                                       \
+    GMM_EXACT_BODY                                                                      \
+    GMM_SPH_BODY(T)                                                                     \
+}
+
+/* lp (n x K) := lpt (K x n) with row i weighted by w_i (w NULL: by 1, exactly a copy);
+   then, if N is given, N_k += lp[i, k] over the rows in order. The plain form: eight rows
+   at a time, then the sums vectorised over k. The AVX-512 form: tiles of 8 components x
+   8 rows transposed in registers, N's 8 sums of a tile's components kept in a vector
+   across the rows (in order); the remaining rows and components one at a time, each
+   N_k still over the rows in order. Either way, the same products and sums. */
+#define GMM_C2R_PLAIN                                                                   \
+    if (w == NULL) {                                                                    \
+        GMM_TRANSPOSE_ROWS(lp[i * K + k] = lpt[k * n + i])                              \
+    } else {                                                                            \
+        GMM_TRANSPOSE_ROWS(lp[i * K + k] = lpt[k * n + i] * w[i])                       \
+    }                                                                                   \
+    if (N != NULL)                                                                      \
+        for (ptrdiff_t i = 0; i < n; i++)                                               \
+            for (ptrdiff_t k = 0; k < K; k++) N[k] += lp[i * K + k];
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_C2R_BODY                                                                    \
+    const ptrdiff_t n8 = n / 8 * 8, K8 = K / 8 * 8;                                     \
+    for (ptrdiff_t k0 = 0; k0 < K8; k0 += 8) {                                          \
+        __m512d acc = N != NULL ? _mm512_loadu_pd(N + k0) : _mm512_setzero_pd();        \
+        for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                      \
+            __m512d r[8];                                                               \
+            for (int a = 0; a < 8; a++) r[a] = _mm512_loadu_pd(lpt + (k0 + a) * n + i0);\
+            gmm_transpose8_pd(r);                                                       \
+            for (int a = 0; a < 8; a++) {                                               \
+                if (w != NULL) r[a] = _mm512_mul_pd(r[a], _mm512_set1_pd(w[i0 + a]));   \
+                _mm512_storeu_pd(lp + (i0 + a) * K + k0, r[a]);                         \
+                acc = _mm512_add_pd(acc, r[a]);                                         \
+            }                                                                           \
+        }                                                                               \
+        if (N != NULL) _mm512_storeu_pd(N + k0, acc);                                   \
+        for (ptrdiff_t k = k0; k < k0 + 8; k++)                                         \
+            for (ptrdiff_t i = n8; i < n; i++) {                                        \
+                lp[i * K + k] = w == NULL ? lpt[k * n + i] : lpt[k * n + i] * w[i];     \
+                if (N != NULL) N[k] += lp[i * K + k];                                   \
+            }                                                                           \
+    }                                                                                   \
+    for (ptrdiff_t k = K8; k < K; k++)                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                             \
+            lp[i * K + k] = w == NULL ? lpt[k * n + i] : lpt[k * n + i] * w[i];         \
+            if (N != NULL) N[k] += lp[i * K + k];                                       \
+        }
+#else
+#define GMM_C2R_BODY GMM_C2R_PLAIN
+#endif
+
+#define GMM_COLS_TO_ROWS_W(suffix, linkage)                                             \
+GMM_EXACT_ATTR linkage void gmm_cols_to_rows_w_##suffix(                               \
+    const double *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, double *lp,           \
+    double *N)                                                                          \
+{                                                                                       \
+    GMM_EXACT_BODY                                                                      \
+    GMM_C2R_BODY                                                                        \
+}
+
+/* Z (n x D, the data's type T) := X - c, and xx_i := sum_j double(z_ij)^2 in the order
+   of j (xx may be NULL). The plain form sums eight rows at a time; the AVX-512 form
+   reads tiles of 8 rows x 8 features of Z and transposes them in registers, so that its
+   vectors run over the rows (the features from the last multiple of 8 on, and the rows
+   from the last multiple of 8 on, one at a time, after them). */
+#define GMM_XX_PLAIN(i0, i1)                                                            \
+    for (ptrdiff_t i = (i0); i < (i1); i++) xx[i] = 0.0;                                \
+    for (ptrdiff_t j = 0; j < D; j++)                                                   \
+        for (ptrdiff_t i = (i0); i < (i1); i++)                                         \
+            xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_XX_BODY(T)                                                                  \
+    const ptrdiff_t n8 = n / 8 * 8, D8 = D / 8 * 8;                                     \
+    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
+        __m512d acc = _mm512_setzero_pd();                                              \
+        for (ptrdiff_t j0 = 0; j0 < D8; j0 += 8) {                                      \
+            __m512d r[8];                                                               \
+            for (int a = 0; a < 8; a++) r[a] = GMM_SPH_LOAD8_##T(Z + (i0 + a) * D + j0);\
+            gmm_transpose8_pd(r);                                                       \
+            for (int b = 0; b < 8; b++)                                                 \
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(r[b], r[b]));                    \
+        }                                                                               \
+        _mm512_storeu_pd(xx + i0, acc);                                                 \
+        for (ptrdiff_t j = D8; j < D; j++)                                              \
+            for (ptrdiff_t i = i0; i < i0 + 8; i++)                                     \
+                xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];                 \
+    }                                                                                   \
+    GMM_XX_PLAIN(n8, n)
+#else
+#define GMM_XX_BODY(T)                                                                  \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        GMM_XX_PLAIN(i0, i1)                                                            \
+    }
+#endif
+
+#define GMM_CENTER_ROWS(suffix, linkage, T, t)                                          \
+GMM_EXACT_ATTR linkage void gmm_center_rows_##t##_##suffix(                            \
+    const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, T *Z, double *xx)                 \
+{                                                                                       \
+    GMM_EXACT_BODY                                                                      \
+    for (ptrdiff_t i = 0; i < n; i++)                                                   \
+        for (ptrdiff_t j = 0; j < D; j++) Z[i * D + j] = X[i * D + j] - c[j];           \
+    if (xx != NULL) {                                                                   \
+        GMM_XX_BODY(T)                                                                  \
+    }                                                                                   \
+}
+
+/* A (n x lda, double) := double(X) - double(c), zero from column D to lda */
+#define GMM_CENTER_ROWS_D(suffix, linkage, T, t)                                        \
+linkage void gmm_center_rows_##t##d_##suffix(                                          \
+    const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, ptrdiff_t lda, double *A)         \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        for (ptrdiff_t j = 0; j < D; j++) A[i * lda + j] = (double) X[i * D + j] - (double) c[j]; \
+        for (ptrdiff_t j = D; j < lda; j++) A[i * lda + j] = 0.0;                       \
+    }                                                                                   \
+}
+
+#define GMM_SHARED_SHIFT_ALL(suffix, linkage)                                           \
+    GMM_ROWS_TO_COLS(suffix, linkage, double, double, d)                                \
+    GMM_ROWS_TO_COLS(suffix, linkage, float, double, fd)                                \
+    GMM_TIED_LP(suffix, linkage, double, double, d)                                     \
+    GMM_TIED_LP(suffix, linkage, double, float, fd)                                     \
+    GMM_SPHERICAL_LP(suffix, linkage, double, d)                                        \
+    GMM_SPHERICAL_LP(suffix, linkage, float, f)                                         \
+    GMM_COLS_TO_ROWS_W(suffix, linkage)                                                 \
+    GMM_CENTER_ROWS(suffix, linkage, double, d)                                         \
+    GMM_CENTER_ROWS(suffix, linkage, float, f)                                          \
+    GMM_CENTER_ROWS_D(suffix, linkage, double, d)                                       \
+    GMM_CENTER_ROWS_D(suffix, linkage, float, f)
+
+GMM_INSTANTIATE(GMM_SHARED_SHIFT_ALL)
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma fp_contract(on)
+#endif
+
+typedef void gmm_r2c_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *);
+typedef void gmm_r2c_f_fn(const float *, ptrdiff_t, ptrdiff_t, double *);
+typedef void gmm_tied_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                              const double *, const double *, double *);
+typedef void gmm_tied_lp_f_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                              const float *, const double *, double *);
+typedef void gmm_sph_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                             const double *, const double *, double *);
+typedef void gmm_sph_lp_f_fn(const float *, ptrdiff_t, ptrdiff_t, const double *,
+                             const double *, const double *, double *);
+typedef void gmm_c2r_fn(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
+                        double *);
+typedef void gmm_center_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                             double *, double *);
+typedef void gmm_center_f_fn(const float *, ptrdiff_t, ptrdiff_t, const float *, float *,
+                             double *);
+typedef void gmm_center_dd_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                              ptrdiff_t, double *);
+typedef void gmm_center_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                              ptrdiff_t, double *);
+
+#if GMM_MAIN_TU
+GMM_DISPATCH(gmm_r2c_d_fn, gmm_rows_to_cols_d)
+GMM_DISPATCH(gmm_r2c_f_fn, gmm_rows_to_cols_fd)
+GMM_DISPATCH(gmm_tied_lp_d_fn, gmm_tied_lp_d)
+GMM_DISPATCH(gmm_tied_lp_f_fn, gmm_tied_lp_fd)
+GMM_DISPATCH(gmm_sph_lp_d_fn, gmm_spherical_lp_d)
+GMM_DISPATCH(gmm_sph_lp_f_fn, gmm_spherical_lp_f)
+GMM_DISPATCH(gmm_c2r_fn, gmm_cols_to_rows_w)
+GMM_DISPATCH(gmm_center_d_fn, gmm_center_rows_d)
+GMM_DISPATCH(gmm_center_f_fn, gmm_center_rows_f)
+GMM_DISPATCH(gmm_center_dd_fn, gmm_center_rows_dd)
+GMM_DISPATCH(gmm_center_fd_fn, gmm_center_rows_fd)
+
+static void gmm_shared_shift_select(void)
+{
+    GMM_SELECT(gmm_rows_to_cols_d, gmm_rows_to_cols_d);
+    GMM_SELECT(gmm_rows_to_cols_fd, gmm_rows_to_cols_fd);
+    GMM_SELECT(gmm_tied_lp_d, gmm_tied_lp_d);
+    GMM_SELECT(gmm_tied_lp_fd, gmm_tied_lp_fd);
+    GMM_SELECT(gmm_spherical_lp_d, gmm_spherical_lp_d);
+    GMM_SELECT(gmm_spherical_lp_f, gmm_spherical_lp_f);
+    GMM_SELECT(gmm_cols_to_rows_w, gmm_cols_to_rows_w);
+    GMM_SELECT(gmm_center_rows_d, gmm_center_rows_d);
+    GMM_SELECT(gmm_center_rows_f, gmm_center_rows_f);
+    GMM_SELECT(gmm_center_rows_dd, gmm_center_rows_dd);
+    GMM_SELECT(gmm_center_rows_fd, gmm_center_rows_fd);
+}
+#endif
+
+#endif
