@@ -33,7 +33,8 @@ and -t per row and component. The second, once the responsibilities are known: e
 delta rebuilt from the row and -t, its statistics into a slot of the block's own (the
 scatter by one BLAS product per component over the rows whose responsibility is not
 0, the rest in row order), and A^-1 once per run of a pattern, weighted by the run's
-sum of w r. Blocks run in rounds of at most a slot budget; after each round the slots
+sum of w r, from the factor of A the first sweep kept for the run (packed: m (m + 1)
+/ 2 values per run and component), so A is factored once per run and component. Blocks run in rounds of at most a slot budget; after each round the slots
 are added into the total element by element, in block order. So every sum is taken in
 the same order whatever the number of threads, and the results are bit-identical on
 any thread count. BLAS must be held to one thread by the caller (a BLAS call that
@@ -87,62 +88,133 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
     return (s0 + s1) + (s2 + s3)
 
 
-cdef inline double _row_factor(
-    const double* P,        # IN (D, D) the component's precision, row-major
-    const Py_ssize_t* Mr,   # IN (m,) the row's missing columns
-    Py_ssize_t m,
-    Py_ssize_t D,
-    double* L,              # OUT (m, m) lower Cholesky factor of P[M, M] (row-major)
-    double* inv_diag,       # OUT (m,) 1 / L[j, j]
+cdef void _lanes_factor(
+    const double* Pt,       # IN (D, D, K) the precisions, component last
+    const Py_ssize_t* Mr,   # IN (m,) the run's missing columns
+    Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
+    double* L,              # OUT (m, m, K) lower Cholesky factors of P_k[M, M]
+    double* idg,            # OUT (m, K) 1 / L[j, j]
+    double* hl,             # OUT (K,) sum_j log L[j, j] (0.5 log det P_k[M, M])
+    double* prod,           # SCRATCH (K,)
+    double* S,              # SCRATCH (K,)
 ) noexcept nogil:
-    """Factor A = P[M, M] = L L^T; return sum_j log L[j, j] (0.5 log det A)."""
-    cdef Py_ssize_t i, j, c
-    cdef double s, hl = 0.0, prod = 1.0
+    """Factor P_k[M, M] = L_k L_k^T for every component k at once. Each loop runs over
+    the components: its iterations are independent, so they vectorise and the
+    latencies of sqrt and division overlap, where one component's factor is a chain
+    of dependent operations. Per component the operations and their order are those
+    of a plain Cholesky (row by row), so the bits do not depend on K."""
+    cdef Py_ssize_t i, j, c, k
+    cdef const double* src
+    cdef double* Lj
+    cdef double* Li
+    for k in range(K):
+        hl[k] = 0.0
+        prod[k] = 1.0
     for j in range(m):
-        s = P[Mr[j] * D + Mr[j]]
+        src = Pt + (Mr[j] * D + Mr[j]) * K
+        Lj = L + j * m * K
+        for k in range(K):
+            S[k] = src[k]
         for c in range(j):
-            s = s - L[j * m + c] * L[j * m + c]
-        L[j * m + j] = sqrt(s)
-        inv_diag[j] = 1.0 / L[j * m + j]
-        # one log per row and component rather than m: the product, taken into the
-        # log before it can leave the range of doubles
-        prod = prod * L[j * m + j]
-        if prod > 1e100 or prod < 1e-100:
-            hl = hl + log(prod)
-            prod = 1.0
+            for k in range(K):
+                S[k] = S[k] - Lj[c * K + k] * Lj[c * K + k]
+        for k in range(K):
+            Lj[j * K + k] = sqrt(S[k])
+            idg[j * K + k] = 1.0 / Lj[j * K + k]
+            # one log per run and component rather than m: the product, taken into
+            # the log before it can leave the range of doubles
+            prod[k] = prod[k] * Lj[j * K + k]
+        for k in range(K):
+            if prod[k] > 1e100 or prod[k] < 1e-100:
+                hl[k] = hl[k] + log(prod[k])
+                prod[k] = 1.0
         for i in range(j + 1, m):
-            s = P[Mr[i] * D + Mr[j]]
+            src = Pt + (Mr[i] * D + Mr[j]) * K
+            Li = L + i * m * K
+            for k in range(K):
+                S[k] = src[k]
             for c in range(j):
-                s = s - L[i * m + c] * L[j * m + c]
-            L[i * m + j] = s * inv_diag[j]
-    return hl + log(prod)
+                for k in range(K):
+                    S[k] = S[k] - Li[c * K + k] * Lj[c * K + k]
+            for k in range(K):
+                Li[j * K + k] = S[k] * idg[j * K + k]
+    for k in range(K):
+        hl[k] = hl[k] + log(prod[k])
 
 
-cdef inline void _factor_inverse(
-    const double* L,        # IN (m, m) lower Cholesky factor of A
-    const double* inv_diag, # IN (m,) 1 / L[j, j]
-    Py_ssize_t m,
-    double* Li,             # SCRATCH (m, m)
-    double* Ainv,           # OUT (m, m) A^-1 = L^-T L^-1
+cdef void _lanes_inverse(
+    const double* L,        # IN (m, m, K) lower factors, from _lanes_factor
+    const double* idg,      # IN (m, K) 1 / L[j, j]
+    Py_ssize_t m, Py_ssize_t K,
+    double* Li,             # SCRATCH (m, m, K) L^-1 (its lower triangle)
+    double* S,              # SCRATCH (K,)
+    double* Ap,             # OUT (m (m + 1) / 2, K) A^-1 = L^-T L^-1, its lower
+                            # triangle row by row: (a, c) for c <= a
 ) noexcept nogil:
-    cdef Py_ssize_t i, j, c
-    cdef double s
+    """The inverses of the factored P_k[M, M], every component at once (as
+    _lanes_factor)."""
+    cdef Py_ssize_t i, j, c, k, a, at = 0
     for j in range(m):
-        for i in range(m):
-            Li[i * m + j] = 0.0
-        Li[j * m + j] = inv_diag[j]
+        for k in range(K):
+            Li[(j * m + j) * K + k] = idg[j * K + k]
         for i in range(j + 1, m):
-            s = 0.0
+            for k in range(K):
+                S[k] = 0.0
             for c in range(j, i):
-                s = s + L[i * m + c] * Li[c * m + j]
-            Li[i * m + j] = -s * inv_diag[i]
-    for i in range(m):
-        for j in range(i, m):
-            s = 0.0
-            for c in range(j, m):
-                s = s + Li[c * m + i] * Li[c * m + j]
-            Ainv[i * m + j] = s
-            Ainv[j * m + i] = s
+                for k in range(K):
+                    S[k] = S[k] + L[(i * m + c) * K + k] * Li[(c * m + j) * K + k]
+            for k in range(K):
+                Li[(i * m + j) * K + k] = -S[k] * idg[i * K + k]
+    for a in range(m):
+        for c in range(a + 1):
+            # (A^-1)[c, a] = sum_{t >= a} Li[t, c] Li[t, a]
+            for k in range(K):
+                S[k] = 0.0
+            for i in range(a, m):
+                for k in range(K):
+                    S[k] = S[k] + Li[(i * m + c) * K + k] * Li[(i * m + a) * K + k]
+            for k in range(K):
+                Ap[at * K + k] = S[k]
+            at = at + 1
+
+
+cdef void _lanes_solve(
+    const double* L,        # IN (m, m, K) lower factors
+    const double* idg,      # IN (m, K)
+    const double* hl,       # IN (K,)
+    Py_ssize_t m, Py_ssize_t K,
+    double* bt,             # IN (m, K) b = U_k[M, :] y; OUT -t
+    double* lp,             # IN (K,) the log-probabilities without the missing
+                            # block's terms; OUT with them
+    double* Z,              # SCRATCH (m, K)
+    double* S,              # SCRATCH (K,)
+) noexcept nogil:
+    """One row, every component: z = L^-1 b, lp += 0.5 ||z||^2 - hl, -t = -L^-T z."""
+    cdef Py_ssize_t a, c, k
+    for a in range(m):
+        for k in range(K):
+            S[k] = bt[a * K + k]
+        for c in range(a):
+            for k in range(K):
+                S[k] = S[k] - L[(a * m + c) * K + k] * Z[c * K + k]
+        for k in range(K):
+            Z[a * K + k] = S[k] * idg[a * K + k]
+    for k in range(K):
+        S[k] = 0.0
+    for a in range(m):
+        for k in range(K):
+            S[k] = S[k] + Z[a * K + k] * Z[a * K + k]
+    for k in range(K):
+        lp[k] = lp[k] + 0.5 * S[k] - hl[k]
+    for a in range(m - 1, -1, -1):
+        for k in range(K):
+            S[k] = Z[a * K + k]
+        for c in range(a + 1, m):
+            for k in range(K):
+                S[k] = S[k] - L[(c * m + a) * K + k] * Z[c * K + k]
+        for k in range(K):
+            Z[a * K + k] = S[k] * idg[a * K + k]
+            bt[a * K + k] = -Z[a * K + k]
 
 
 cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
@@ -181,31 +253,19 @@ cdef inline bint _same_missing(const Py_ssize_t* Mi, Py_ssize_t mmax,
     return True
 
 
-cdef void _add_conditional(
-    const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, const double* Pk, double wsum,
-    double* T2k, double* Lf, double* Li, double* Ainv, double* idg,
-) noexcept nogil:
-    """T2k[M, M] += wsum P_k[M, M]^-1, the lower triangle (row >= column) only: the
-    conditional covariance of the missing block, once for a run of rows of one
-    pattern (wsum: the sum of their weights times responsibilities)."""
-    cdef Py_ssize_t a, c
-    _row_factor(Pk, Mr, m, D, Lf, idg)
-    _factor_inverse(Lf, idg, m, Li, Ainv)
-    for a in range(m):
-        for c in range(a + 1):
-            T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ainv[a * m + c]
-
-
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
                     const Py_ssize_t* nm, const unsigned char* first, const double* lp,
                     const double* w, const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
-                    const double* Pk, double* T2k, double* Lf, double* Li, double* Ainv,
-                    double* idg) noexcept nogil:
-    """_add_conditional once per run of rows of one pattern (a row that starts a run
-    has first[r]), weighted by the run's responsibilities for components k_lo..k_hi-1
-    (one component, or all of them for 'tied'), row by row, then component by
-    component."""
-    cdef Py_ssize_t r = 0, r2, k, m
+                    const double* Ak, const Py_ssize_t* off, double* T2k) noexcept nogil:
+    """T2k[M, M] += wsum P_k[M, M]^-1 (the lower triangle, row >= column), the
+    conditional covariance of the missing block, once per run of rows of one pattern
+    (a row that starts a run has first[r]; the inverse is at Ak + K off[r], packed
+    as _lanes_inverse leaves it, component k at Ak[k]), with wsum the run's sum of
+    weights times responsibilities for components k_lo..k_hi-1 (one component, or
+    all of them for 'tied'), row by row, then component by component."""
+    cdef Py_ssize_t r = 0, r2, k, m, a, c, at
+    cdef const Py_ssize_t* Mr
+    cdef const double* Ar
     cdef double wsum
     while r < nb:
         m = nm[r]
@@ -216,7 +276,13 @@ cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_h
                 wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
             r2 = r2 + 1
         if m > 0 and wsum != 0.0:
-            _add_conditional(Mi + r * mmax, m, D, Pk, wsum, T2k, Lf, Li, Ainv, idg)
+            Mr = Mi + r * mmax
+            Ar = Ak + off[r] * K
+            at = 0
+            for a in range(m):
+                for c in range(a + 1):
+                    T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ar[at * K]
+                    at = at + 1
         r = r2
 
 
@@ -226,9 +292,10 @@ cdef void _rows_block(
     const Py_ssize_t* nm,   # IN (nb,) number of missing columns of each row
     const double* w,        # IN (nb,) weights, or NULL
     Py_ssize_t nb, Py_ssize_t B, Py_ssize_t D, Py_ssize_t mmax, Py_ssize_t K, bint tied,
+    Py_ssize_t fmax,        # IN at least _run_factor_doubles of this block
     const double* means,    # IN (K, D)
     const double* U,        # IN (Kp, D, D) precision factors, upper triangular
-    const double* P,        # IN (Kp, D, D) precisions
+    const double* Pt,       # IN (D, D, K) precisions, component last ('tied': repeated)
     const double* logc,     # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
     double* lse,            # OUT (nb,)
     double* resp,           # OUT (nb, K) or NULL
@@ -237,45 +304,54 @@ cdef void _rows_block(
                             # zeroed by the caller; NULL for none
     double* scratch,        # SCRATCH see _scratch_doubles
 ) noexcept nogil:
-    # Two sweeps over the components. The first computes the log-probabilities and
-    # keeps, per component and row, only -t (the conditional mean's offset, m values);
-    # the second, once the responsibilities are known, rebuilds each delta from the row
-    # and -t. So the scratch holds no (K, rows, D) array nor an m x m matrix per row
-    # and component: it stays in cache, where those did not.
+    # Two sweeps over the components. The first computes, per component, y for the
+    # block's rows, the log-probabilities without the missing block's terms and b;
+    # then, per row and for every component at once, the factors (once per run of
+    # rows of one pattern), the missing block's terms and -t (the conditional mean's
+    # offset, m values, in place of b). The second, once the responsibilities are
+    # known, rebuilds each delta from the row and -t. So the scratch holds no
+    # (K, rows, D) array nor an m x m matrix per row and component: it stays in
+    # cache, where those did not.
     cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
-    cdef double* Tb = lp + B * K                 # (K, B, mmax) -t, when slot != NULL
-    cdef double* Lf = Tb + (K * B * mmax if slot != NULL else 0)   # (m, m)
-    cdef double* Li = Lf + mm                    # (m, m)
-    cdef double* Ainv = Li + mm                  # (m, m)
-    cdef double* z = Ainv + mm                   # (m,)
-    cdef double* idg = z + mmax                  # (m,)
-    cdef unsigned char* first = <unsigned char*> (idg + mmax)   # (B,) run starts
+    cdef double* Tb = lp + B * K                 # (B, mmax, K) b, then -t
+    cdef double* Lf = Tb + B * mmax * K          # (m, m, K) the run's factors
+    cdef double* Li = Lf + mm * K                # (m, m, K)
+    cdef double* idg = Li + mm * K               # (m, K)
+    cdef double* Z = idg + mmax * K              # (m, K)
+    cdef double* hl = Z + mmax * K               # (K,)
+    cdef double* prod = hl + K                   # (K,)
+    cdef double* S = prod + K                    # (K,)
+    # (fmax, K) each run's P_k[M, M]^-1 (packed), when slot != NULL
+    cdef double* Ast = S + K
+    cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
+    cdef unsigned char* first = <unsigned char*> (off + B)      # (B,) run starts
     cdef double* y
     cdef double* dr
-    cdef double* tk
+    cdef double* bt
     cdef double* T2k
     cdef const double* Uk
-    cdef const double* Pk
     cdef const double* mu
     cdef const double* xr
     cdef const Py_ssize_t* Mr
-    cdef double q, v, s, top, wi, wr, sq
-    cdef double hl = 0.0
+    cdef double q, s, top, wi, wr, sq
     cdef int bD = <int> D, bnb = <int> nb, bnz
     cdef double one = 1.0
 
-    # rows of one pattern come together (a run): its factors serve them all
+    # rows of one pattern come together (a run): its factors serve them all; the
+    # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
+    cdef Py_ssize_t ftot = 0
     for r in range(nb):
         first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
+        if first[r]:
+            off[r] = ftot
+            ftot = ftot + nm[r] * (nm[r] + 1) // 2
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
-        Pk = P + kp * D * D
         mu = means + k * D
-        tk = Tb + k * B * mmax
         for r in range(nb):
             for j in range(D):
                 Y[r * D + j] = X0[r * D + j] - mu[j]
@@ -291,30 +367,22 @@ cdef void _rows_block(
             y = Y + r * D
             q = _dot(y, y, D)
             m = nm[r]
-            v = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
-            if m > 0:
-                Mr = Mi + r * mmax
-                if first[r]:
-                    hl = _row_factor(Pk, Mr, m, D, Lf, idg)
-                # b = U[M, :] y (U upper: row M_a starts at column M_a), then z = L^-1 b
-                for a in range(m):
-                    s = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
-                    for c in range(a):
-                        s = s - Lf[a * m + c] * z[c]
-                    z[a] = s * idg[a]
-                s = 0.0
-                for a in range(m):
-                    s = s + z[a] * z[a]
-                v = v + 0.5 * s - hl
-                # t = L^-T z; the conditional mean's offset -t, kept for the statistics
-                for a in range(m - 1, -1, -1):
-                    s = z[a]
-                    for c in range(a + 1, m):
-                        s = s - Lf[c * m + a] * z[c]
-                    z[a] = s * idg[a]
-                    if slot != NULL:
-                        tk[r * mmax + a] = -z[a]
-            lp[r * K + k] = v
+            lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
+            # b = U[M, :] y (U upper: row M_a starts at column M_a)
+            Mr = Mi + r * mmax
+            bt = Tb + r * mmax * K + k
+            for a in range(m):
+                bt[a * K] = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
+    for r in range(nb):
+        m = nm[r]
+        if m == 0:
+            continue
+        Mr = Mi + r * mmax
+        if first[r]:
+            _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
+            if slot != NULL:
+                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r] * K)
+        _lanes_solve(Lf, idg, hl, m, K, Tb + r * mmax * K, lp + r * K, Z, S)
 
     for r in range(nb):
         best = 0
@@ -348,9 +416,7 @@ cdef void _rows_block(
         Lw[1] = Lw[1] + wi
     for k in range(K):
         kp = 0 if tied else k
-        Pk = P + kp * D * D
         mu = means + k * D
-        tk = Tb + k * B * mmax
         T2k = T2 + kp * D * D
         # a row whose responsibility underflowed to 0 adds nothing: it is left out of
         # the sums (most rows, for a component far from them)
@@ -367,7 +433,7 @@ cdef void _rows_block(
             for j in range(D):
                 dr[j] = xr[j] - mu[j]
             for a in range(nm[r]):
-                dr[Mi[r * mmax + a]] = tk[r * mmax + a]
+                dr[Mi[r * mmax + a]] = Tb[(r * mmax + a) * K + k]
             for j in range(D):
                 T1[k * D + j] = T1[k * D + j] + wr * dr[j]
                 dr[j] = sq * dr[j]
@@ -385,17 +451,29 @@ cdef void _rows_block(
         if tied:
             continue
         # the conditional covariances, once per run of rows of one pattern
-        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Pk, T2k, Lf, Li, Ainv,
-                  idg)
+        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k, off, T2k)
     if tied:
         # one precision: the runs' weights summed over the components
-        _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, P, T2, Lf, Li, Ainv, idg)
+        _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2)
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
-                                 bint stats):
-    # the last B: the run starts, one byte a row
-    return B * D + B * K + (K * B * m if stats else 0) + 3 * m * m + 2 * m + B
+                                 Py_ssize_t fmax, bint stats):
+    # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
+    # B, the run starts (a byte a row)
+    return (B * D + B * K + B * m * K + 2 * m * m * K + 2 * m * K + 3 * K
+            + (K * fmax if stats else 0) + 2 * B)
+
+
+cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
+                                    const Py_ssize_t* nm, Py_ssize_t nb) noexcept nogil:
+    """The doubles of one component's packed factors of a block's runs (as
+    _rows_block counts them)."""
+    cdef Py_ssize_t r, f = 0
+    for r in range(nb):
+        if r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r):
+            f = f + nm[r] * (nm[r] + 1) // 2
+    return f
 
 
 cdef double LOG_2PI = log(2.0 * 3.141592653589793)
@@ -430,7 +508,7 @@ def rows_pass(
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef bint weighted = w.shape[0] > 0
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
-    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc
+    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax
     cdef int nt
     if K < 1 or D < 1:
         raise ValueError("rows_pass needs at least one component and one feature")
@@ -482,7 +560,16 @@ def rows_pass(
     G = n_blocks
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // S))
-    nsc = _scratch_doubles(B, D, m, K, want_stats)
+    fmax = 0
+    if want_stats:
+        with nogil:
+            for b in range(n_blocks):
+                start = b * B
+                f = _run_factor_doubles(&Mi[0, 0] + start * m if m > 0 else NULL, m,
+                                        &nm[0] + start, min(start + B, n) - start)
+                if f > fmax:
+                    fmax = f
+    nsc = _scratch_doubles(B, D, m, K, fmax, want_stats)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
     if want_stats:
@@ -495,7 +582,11 @@ def rows_pass(
     cdef const double* wp = &w[0] if weighted else NULL
     cdef const double* mp = &means[0, 0]
     cdef const double* Up = &U[0, 0, 0]
-    cdef const double* Pp = &P[0, 0, 0]
+    # the precisions component last, so that the factors of a row's m x m blocks run
+    # over the components in the innermost loops ('tied': the one precision repeated)
+    cdef const double[:, :, ::1] Pt = np.ascontiguousarray(
+        np.broadcast_to(np.asarray(P).transpose(1, 2, 0), (D, D, K)))
+    cdef const double* Pp = &Pt[0, 0, 0]
     cdef const double* lcp = &logc[0]
     cdef double* lsep = &out_lse[0]
     cdef double* rp = &out_resp[0, 0] if want_resp else NULL
@@ -525,7 +616,7 @@ def rows_pass(
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
-                        stop - start, B, D, m, K, tied, mp, Up, Pp, lcp,
+                        stop - start, B, D, m, K, tied, fmax, mp, Up, Pp, lcp,
                         lsep + start, rp + start * K if want_resp else NULL,
                         labp + start if want_labels else NULL, slot, scratch)
                 free(scratch)
