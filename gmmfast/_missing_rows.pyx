@@ -183,7 +183,9 @@ cdef void _lanes_solve(
     const double* idg,      # IN (m, K)
     const double* hl,       # IN (K,)
     Py_ssize_t m, Py_ssize_t K,
-    double* bt,             # IN (m, K) b = U_k[M, :] y; OUT -t
+    const double* bt,       # IN (m, K) b = U_k[M, :] y
+    double* tt,             # OUT -t: component k's at tt[k * ts], tt[k * ts + 1], ...
+    Py_ssize_t ts,
     double* lp,             # IN (K,) the log-probabilities without the missing
                             # block's terms; OUT with them
     double* Z,              # SCRATCH (m, K)
@@ -214,7 +216,7 @@ cdef void _lanes_solve(
                 S[k] = S[k] - L[(c * m + a) * K + k] * Z[c * K + k]
         for k in range(K):
             Z[a * K + k] = S[k] * idg[a * K + k]
-            bt[a * K + k] = -Z[a * K + k]
+            tt[k * ts + a] = -Z[a * K + k]
 
 
 cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
@@ -286,6 +288,74 @@ cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_h
         r = r2
 
 
+cdef void _add_weighted_rows(const double* Y, const double* wv, Py_ssize_t n,
+                             Py_ssize_t D, double* t) noexcept nogil:
+    """t_j += sum_r wv_r Y[r, j], the rows added in order. Four features at a time,
+    the rows innermost: four independent sums in registers, where a row at a time
+    (all features, then the next row) waits on each sum's store and reload."""
+    cdef Py_ssize_t r, j = 0
+    cdef double s0, s1, s2, s3
+    while j + 4 <= D:
+        s0 = t[j]
+        s1 = t[j + 1]
+        s2 = t[j + 2]
+        s3 = t[j + 3]
+        for r in range(n):
+            s0 = s0 + wv[r] * Y[r * D + j]
+            s1 = s1 + wv[r] * Y[r * D + j + 1]
+            s2 = s2 + wv[r] * Y[r * D + j + 2]
+            s3 = s3 + wv[r] * Y[r * D + j + 3]
+        t[j] = s0
+        t[j + 1] = s1
+        t[j + 2] = s2
+        t[j + 3] = s3
+        j = j + 4
+    while j < D:
+        s0 = t[j]
+        for r in range(n):
+            s0 = s0 + wv[r] * Y[r * D + j]
+        t[j] = s0
+        j = j + 1
+
+
+cdef void _add_runs_lanes(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
+                          const unsigned char* first, const double* lp, const double* w,
+                          const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
+                          const double* Ast, const Py_ssize_t* off, double* T2,
+                          double* wsum) noexcept nogil:
+    """_add_runs for every component ('full'), run after run: per component the
+    same sums in the same order (and each T2_k receives them after its scatter, as
+    there), with the inverses read along the components."""
+    cdef Py_ssize_t r = 0, r2, k, m, a, c, at, ij
+    cdef const Py_ssize_t* Mr
+    cdef const double* Ar
+    while r < nb:
+        m = nm[r]
+        r2 = r
+        for k in range(K):
+            wsum[k] = 0.0
+        while r2 < nb and (r2 == r or not first[r2]):
+            if w == NULL:
+                for k in range(K):
+                    wsum[k] = wsum[k] + lp[r2 * K + k]
+            else:
+                for k in range(K):
+                    wsum[k] = wsum[k] + lp[r2 * K + k] * w[r2]
+            r2 = r2 + 1
+        if m > 0:
+            Mr = Mi + r * mmax
+            Ar = Ast + off[r] * K
+            at = 0
+            for a in range(m):
+                for c in range(a + 1):
+                    ij = Mr[a] * D + Mr[c]
+                    for k in range(K):
+                        if wsum[k] != 0.0:
+                            T2[k * D * D + ij] = T2[k * D * D + ij] + wsum[k] * Ar[at * K + k]
+                    at = at + 1
+        r = r2
+
+
 cdef void _rows_block(
     const double* X0,       # IN (nb, D) rows, missing entries 0
     const Py_ssize_t* Mi,   # IN (nb, mmax) missing columns, the first nm[r] of row r
@@ -293,6 +363,7 @@ cdef void _rows_block(
     const double* w,        # IN (nb,) weights, or NULL
     Py_ssize_t nb, Py_ssize_t B, Py_ssize_t D, Py_ssize_t mmax, Py_ssize_t K, bint tied,
     Py_ssize_t fmax,        # IN at least _run_factor_doubles of this block
+    Py_ssize_t smax,        # IN at least the block's sum of nm
     const double* means,    # IN (K, D)
     const double* U,        # IN (Kp, D, D) precision factors, upper triangular
     const double* Pt,       # IN (D, D, K) precisions, component last ('tied': repeated)
@@ -316,8 +387,11 @@ cdef void _rows_block(
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
-    cdef double* Tb = lp + B * K                 # (B, mmax, K) b, then -t
-    cdef double* Lf = Tb + B * mmax * K          # (m, m, K) the run's factors
+    # b and -t of the block's missing entries, row after row (row r's at moff[r]): b
+    # component last, for the factors; -t component first, for the statistics
+    cdef double* Tb = lp + B * K                 # (smax, K) b
+    cdef double* Tt = Tb + smax * K              # (K, smax) -t
+    cdef double* Lf = Tt + smax * K              # (m, m, K) the run's factors
     cdef double* Li = Lf + mm * K                # (m, m, K)
     cdef double* idg = Li + mm * K               # (m, K)
     cdef double* Z = idg + mmax * K              # (m, K)
@@ -327,7 +401,9 @@ cdef void _rows_block(
     # (fmax, K) each run's P_k[M, M]^-1 (packed), when slot != NULL
     cdef double* Ast = S + K
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
-    cdef unsigned char* first = <unsigned char*> (off + B)      # (B,) run starts
+    cdef Py_ssize_t* moff = off + B              # (B,)
+    cdef double* wv = <double*> (moff + B)       # (B,) w r of the second sweep's rows
+    cdef unsigned char* first = <unsigned char*> (wv + B)       # (B,) run starts
     cdef double* y
     cdef double* dr
     cdef double* bt
@@ -342,8 +418,10 @@ cdef void _rows_block(
 
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
-    cdef Py_ssize_t ftot = 0
+    cdef Py_ssize_t ftot = 0, mtot = 0
     for r in range(nb):
+        moff[r] = mtot
+        mtot = mtot + nm[r]
         first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
         if first[r]:
             off[r] = ftot
@@ -370,7 +448,7 @@ cdef void _rows_block(
             lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
             # b = U[M, :] y (U upper: row M_a starts at column M_a)
             Mr = Mi + r * mmax
-            bt = Tb + r * mmax * K + k
+            bt = Tb + moff[r] * K + k
             for a in range(m):
                 bt[a * K] = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
     for r in range(nb):
@@ -382,7 +460,8 @@ cdef void _rows_block(
             _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
             if slot != NULL:
                 _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r] * K)
-        _lanes_solve(Lf, idg, hl, m, K, Tb + r * mmax * K, lp + r * K, Z, S)
+        _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
+                     lp + r * K, Z, S)
 
     for r in range(nb):
         best = 0
@@ -426,17 +505,19 @@ cdef void _rows_block(
             if wr == 0.0:
                 continue
             Nk[k] = Nk[k] + wr
-            sq = sqrt(wr)
+            wv[nz] = wr
             xr = X0 + r * D
             dr = Y + nz * D
             nz = nz + 1
             for j in range(D):
                 dr[j] = xr[j] - mu[j]
             for a in range(nm[r]):
-                dr[Mi[r * mmax + a]] = Tb[(r * mmax + a) * K + k]
+                dr[Mi[r * mmax + a]] = Tt[k * smax + moff[r] + a]
+        _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
+        for r in range(nz):
+            sq = sqrt(wv[r])
             for j in range(D):
-                T1[k * D + j] = T1[k * D + j] + wr * dr[j]
-                dr[j] = sq * dr[j]
+                Y[r * D + j] = sq * Y[r * D + j]
         # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper triangle of
         # column-major C, which is the lower triangle (row >= column) of row-major T2k
         bnz = <int> nz
@@ -448,21 +529,20 @@ cdef void _rows_block(
             dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
         elif nz > 0:
             dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
-        if tied:
-            continue
-        # the conditional covariances, once per run of rows of one pattern
-        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k, off, T2k)
-    if tied:
+    # the conditional covariances, once per run of rows of one pattern
+    if not tied:
+        _add_runs_lanes(nb, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2, S)
+    else:
         # one precision: the runs' weights summed over the components
         _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2)
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
-                                 Py_ssize_t fmax, bint stats):
+                                 Py_ssize_t fmax, Py_ssize_t smax, bint stats):
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
     # B, the run starts (a byte a row)
-    return (B * D + B * K + B * m * K + 2 * m * m * K + 2 * m * K + 3 * K
-            + (K * fmax if stats else 0) + 2 * B)
+    return (B * D + B * K + 2 * smax * K + 2 * m * m * K + 2 * m * K + 3 * K
+            + (K * fmax if stats else 0) + 4 * B)
 
 
 cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
@@ -508,7 +588,7 @@ def rows_pass(
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef bint weighted = w.shape[0] > 0
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
-    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax
+    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax, smax
     cdef int nt
     if K < 1 or D < 1:
         raise ValueError("rows_pass needs at least one component and one feature")
@@ -561,15 +641,22 @@ def rows_pass(
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // S))
     fmax = 0
-    if want_stats:
-        with nogil:
-            for b in range(n_blocks):
-                start = b * B
+    smax = 0
+    with nogil:
+        for b in range(n_blocks):
+            start = b * B
+            stop = min(start + B, n)
+            if want_stats:
                 f = _run_factor_doubles(&Mi[0, 0] + start * m if m > 0 else NULL, m,
-                                        &nm[0] + start, min(start + B, n) - start)
+                                        &nm[0] + start, stop - start)
                 if f > fmax:
                     fmax = f
-    nsc = _scratch_doubles(B, D, m, K, fmax, want_stats)
+            f = 0
+            for i in range(start, stop):
+                f = f + nm[i]
+            if f > smax:
+                smax = f
+    nsc = _scratch_doubles(B, D, m, K, fmax, smax, want_stats)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
     if want_stats:
@@ -616,7 +703,7 @@ def rows_pass(
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
-                        stop - start, B, D, m, K, tied, fmax, mp, Up, Pp, lcp,
+                        stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Pp, lcp,
                         lsep + start, rp + start * K if want_resp else NULL,
                         labp + start if want_labels else NULL, slot, scratch)
                 free(scratch)
