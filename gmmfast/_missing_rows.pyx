@@ -148,8 +148,9 @@ cdef void _lanes_inverse(
     Py_ssize_t m, Py_ssize_t K,
     double* Li,             # SCRATCH (m, m, K) L^-1 (its lower triangle)
     double* S,              # SCRATCH (K,)
-    double* Ap,             # OUT (m (m + 1) / 2, K) A^-1 = L^-T L^-1, its lower
-                            # triangle row by row: (a, c) for c <= a
+    double* Ap,             # OUT A^-1 = L^-T L^-1, its lower triangle row by row ((a, c)
+                            # for c <= a), component k's from Ap[k * fs]
+    Py_ssize_t fs,
 ) noexcept nogil:
     """The inverses of the factored P_k[M, M], every component at once (as
     _lanes_factor)."""
@@ -174,7 +175,7 @@ cdef void _lanes_inverse(
                 for k in range(K):
                     S[k] = S[k] + Li[(i * m + c) * K + k] * Li[(i * m + a) * K + k]
             for k in range(K):
-                Ap[at * K + k] = S[k]
+                Ap[k * fs + at] = S[k]
             at = at + 1
 
 
@@ -261,8 +262,8 @@ cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_h
                     const double* Ak, const Py_ssize_t* off, double* T2k) noexcept nogil:
     """T2k[M, M] += wsum P_k[M, M]^-1 (the lower triangle, row >= column), the
     conditional covariance of the missing block, once per run of rows of one pattern
-    (a row that starts a run has first[r]; the inverse is at Ak + K off[r], packed
-    as _lanes_inverse leaves it, component k at Ak[k]), with wsum the run's sum of
+    (a row that starts a run has first[r]; the inverse is at Ak + off[r], packed as
+    _lanes_inverse leaves it for the component), with wsum the run's sum of
     weights times responsibilities for components k_lo..k_hi-1 (one component, or
     all of them for 'tied'), row by row, then component by component."""
     cdef Py_ssize_t r = 0, r2, k, m, a, c, at
@@ -279,11 +280,11 @@ cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_h
             r2 = r2 + 1
         if m > 0 and wsum != 0.0:
             Mr = Mi + r * mmax
-            Ar = Ak + off[r] * K
+            Ar = Ak + off[r]
             at = 0
             for a in range(m):
                 for c in range(a + 1):
-                    T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ar[at * K]
+                    T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ar[at]
                     at = at + 1
         r = r2
 
@@ -316,44 +317,6 @@ cdef void _add_weighted_rows(const double* Y, const double* wv, Py_ssize_t n,
             s0 = s0 + wv[r] * Y[r * D + j]
         t[j] = s0
         j = j + 1
-
-
-cdef void _add_runs_lanes(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
-                          const unsigned char* first, const double* lp, const double* w,
-                          const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
-                          const double* Ast, const Py_ssize_t* off, double* T2,
-                          double* wsum) noexcept nogil:
-    """_add_runs for every component ('full'), run after run: per component the
-    same sums in the same order (and each T2_k receives them after its scatter, as
-    there), with the inverses read along the components."""
-    cdef Py_ssize_t r = 0, r2, k, m, a, c, at, ij
-    cdef const Py_ssize_t* Mr
-    cdef const double* Ar
-    while r < nb:
-        m = nm[r]
-        r2 = r
-        for k in range(K):
-            wsum[k] = 0.0
-        while r2 < nb and (r2 == r or not first[r2]):
-            if w == NULL:
-                for k in range(K):
-                    wsum[k] = wsum[k] + lp[r2 * K + k]
-            else:
-                for k in range(K):
-                    wsum[k] = wsum[k] + lp[r2 * K + k] * w[r2]
-            r2 = r2 + 1
-        if m > 0:
-            Mr = Mi + r * mmax
-            Ar = Ast + off[r] * K
-            at = 0
-            for a in range(m):
-                for c in range(a + 1):
-                    ij = Mr[a] * D + Mr[c]
-                    for k in range(K):
-                        if wsum[k] != 0.0:
-                            T2[k * D * D + ij] = T2[k * D * D + ij] + wsum[k] * Ar[at * K + k]
-                    at = at + 1
-        r = r2
 
 
 cdef void _rows_block(
@@ -398,7 +361,7 @@ cdef void _rows_block(
     cdef double* hl = Z + mmax * K               # (K,)
     cdef double* prod = hl + K                   # (K,)
     cdef double* S = prod + K                    # (K,)
-    # (fmax, K) each run's P_k[M, M]^-1 (packed), when slot != NULL
+    # (K, ftot) each run's P_k[M, M]^-1 (packed), when slot != NULL
     cdef double* Ast = S + K
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
@@ -459,7 +422,7 @@ cdef void _rows_block(
         if first[r]:
             _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
             if slot != NULL:
-                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r] * K)
+                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r], ftot)
         _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
                      lp + r * K, Z, S)
 
@@ -529,10 +492,13 @@ cdef void _rows_block(
             dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
         elif nz > 0:
             dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
-    # the conditional covariances, once per run of rows of one pattern
-    if not tied:
-        _add_runs_lanes(nb, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2, S)
-    else:
+        if tied:
+            continue
+        # the conditional covariances, once per run of rows of one pattern, after
+        # the scatter
+        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k * ftot, off,
+                  T2k)
+    if tied:
         # one precision: the runs' weights summed over the components
         _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2)
 
