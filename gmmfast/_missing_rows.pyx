@@ -26,16 +26,19 @@ delta with -t in place of its missing entries,
 
 Work split. Rows are cut into blocks of ``block`` rows (fixed by the caller, not by
 the thread count). A block computes its rows with per-thread scratch allocated inside
-the parallel region, in two sweeps over the components. The first: y for the whole
-block by one triangular product per component (dtrmm; plain loops for few features),
-the m x m factorisations once per run of rows of one pattern, the log-probabilities,
-and -t per row and component. The second, once the responsibilities are known: each
-delta rebuilt from the row and -t, its statistics into a slot of the block's own (the
-scatter by one BLAS product per component over the rows whose responsibility is not
-0, the rest in row order), and A^-1 once per run of a pattern, weighted by the run's
-sum of w r, from the factor of A the first sweep kept for the run (packed: m (m + 1)
-/ 2 values per run and component), so A is factored once per run and component. Blocks run in rounds of at most a slot budget; after each round the slots
-are added into the total element by element, in block order. So every sum is taken in
+the parallel region, in two sweeps. The first, per component: y for the whole block
+by one product (dgemm up to 24 features, dtrmm beyond; plain loops for few
+features), q and b. Then per row, for all components at once (the component the
+innermost loop, so that the loops vectorise and the components' chains of sqrt,
+division and dependent subtractions overlap): the factors of A once per run of rows
+of one pattern, and with them A^-1 for the statistics, kept packed (m (m + 1) / 2
+values per run and component); the log-probabilities; -t. The second sweep, per
+component, once the responsibilities are known: each delta rebuilt from the row and
+-t, its statistics into a slot of the block's own (the scatter by one BLAS product
+over the rows whose responsibility is not 0, the rest in row order), and the kept
+A^-1 once per run, weighted by the run's sum of w r. Blocks run in rounds of at most
+a slot budget; after each round the slots are added into the total element by
+element, in block order. So every sum is taken in
 the same order whatever the number of threads, and the results are bit-identical on
 any thread count. BLAS must be held to one thread by the caller (a BLAS call that
 splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
@@ -70,6 +73,12 @@ cdef Py_ssize_t C_BLAS_MIN_FEATURES = BLAS_MIN_FEATURES
 #: up to this many features the scatter of a block's rows goes through dgemm (the
 #: whole square), beyond through dsyrk (one triangle): where each is the faster
 cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
+
+#: up to this many features (from BLAS_MIN_FEATURES) y = delta U goes through dgemm
+#: (the whole square, out of place), beyond through dtrmm (the triangle, in place):
+#: BLAS's general product on small squares is faster than its triangular one despite
+#: twice the arithmetic (bench/results/missing.md)
+cdef Py_ssize_t GEMM_Y_MAX_D = 24
 
 
 cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
@@ -366,7 +375,8 @@ cdef void _rows_block(
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
     cdef double* wv = <double*> (moff + B)       # (B,) w r of the second sweep's rows
-    cdef unsigned char* first = <unsigned char*> (wv + B)       # (B,) run starts
+    cdef double* Yo = wv + B                     # (B, D) y, for dgemm
+    cdef unsigned char* first = <unsigned char*> (Yo + B * D)   # (B,) run starts
     cdef double* y
     cdef double* dr
     cdef double* bt
@@ -377,7 +387,8 @@ cdef void _rows_block(
     cdef const Py_ssize_t* Mr
     cdef double q, s, top, wi, wr, sq
     cdef int bD = <int> D, bnb = <int> nb, bnz
-    cdef double one = 1.0
+    cdef double one = 1.0, zero = 0.0
+    cdef double* Yy
 
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
@@ -398,14 +409,20 @@ cdef void _rows_block(
                 Y[r * D + j] = X0[r * D + j] - mu[j]
             for a in range(nm[r]):
                 Y[r * D + Mi[r * mmax + a]] = 0.0
+        # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
+        # (lower): Y^T := U^T Y^T is Y := Y U
         if D < C_BLAS_MIN_FEATURES:
             _times_upper(Y, Uk, nb, D)
+            Yy = Y
+        elif D <= GEMM_Y_MAX_D:
+            # the whole square, its zeros below the diagonal adding nothing
+            dgemm("N", "N", &bD, &bnb, &bD, &one, <double*> Uk, &bD, Y, &bD, &zero, Yo, &bD)
+            Yy = Yo
         else:
-            # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
-            # (lower): Y^T := U^T Y^T is Y := Y U
             dtrmm("L", "L", "N", "N", &bD, &bnb, &one, <double*> Uk, &bD, Y, &bD)
+            Yy = Y
         for r in range(nb):
-            y = Y + r * D
+            y = Yy + r * D
             q = _dot(y, y, D)
             m = nm[r]
             lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
@@ -508,7 +525,7 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
     # B, the run starts (a byte a row)
     return (B * D + B * K + 2 * smax * K + 2 * m * m * K + 2 * m * K + 3 * K
-            + (K * fmax if stats else 0) + 4 * B)
+            + (K * fmax if stats else 0) + 4 * B + B * D)
 
 
 cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
@@ -634,7 +651,9 @@ def rows_pass(
     cdef const Py_ssize_t* nmp = &nm[0]
     cdef const double* wp = &w[0] if weighted else NULL
     cdef const double* mp = &means[0, 0]
-    cdef const double* Up = &U[0, 0, 0]
+    # the factors with exact zeros below the diagonal, for the dgemm of y
+    cdef const double[:, :, ::1] Uz = np.triu(np.asarray(U))
+    cdef const double* Up = &Uz[0, 0, 0]
     # the precisions component last, so that the factors of a row's m x m blocks run
     # over the components in the innermost loops ('tied': the one precision repeated)
     cdef const double[:, :, ::1] Pt = np.ascontiguousarray(
