@@ -26,15 +26,19 @@ delta with -t in place of its missing entries,
 
 Work split. Rows are cut into blocks of ``block`` rows (fixed by the caller, not by
 the thread count). A block computes its rows with per-thread scratch allocated inside
-the parallel region, in two sweeps over the components. The first: y for the whole
-block by one triangular product per component (dtrmm; plain loops for few features),
-the m x m factorisations once per run of rows of one pattern, the log-probabilities,
-and -t per row and component. The second, once the responsibilities are known: each
-delta rebuilt from the row and -t, its statistics into a slot of the block's own (the
-scatter by one BLAS product per component over the rows whose responsibility is not
-0, the rest in row order), and A^-1 once per run of a pattern, weighted by the run's
-sum of w r. Blocks run in rounds of at most a slot budget; after each round the slots
-are added into the total element by element, in block order. So every sum is taken in
+the parallel region, in two sweeps. The first, per component: y for the whole block
+by one product (dgemm up to 24 features, dtrmm beyond; plain loops for few
+features), q and b. Then per row, for all components at once (the component the
+innermost loop, so that the loops vectorise and the components' chains of sqrt,
+division and dependent subtractions overlap): the factors of A once per run of rows
+of one pattern, and with them A^-1 for the statistics, kept packed (m (m + 1) / 2
+values per run and component); the log-probabilities; -t. The second sweep, per
+component, once the responsibilities are known: each delta rebuilt from the row and
+-t, its statistics into a slot of the block's own (the scatter by one BLAS product
+over the rows whose responsibility is not 0, the rest in row order), and the kept
+A^-1 once per run, weighted by the run's sum of w r. Blocks run in rounds of at most
+a slot budget; after each round the slots are added into the total element by
+element, in block order. So every sum is taken in
 the same order whatever the number of threads, and the results are bit-identical on
 any thread count. BLAS must be held to one thread by the caller (a BLAS call that
 splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
@@ -70,6 +74,12 @@ cdef Py_ssize_t C_BLAS_MIN_FEATURES = BLAS_MIN_FEATURES
 #: whole square), beyond through dsyrk (one triangle): where each is the faster
 cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
 
+#: up to this many features (from BLAS_MIN_FEATURES) y = delta U goes through dgemm
+#: (the whole square, out of place), beyond through dtrmm (the triangle, in place):
+#: BLAS's general product on small squares is faster than its triangular one despite
+#: twice the arithmetic (bench/results/missing.md)
+cdef Py_ssize_t GEMM_Y_MAX_D = 24
+
 
 cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
     """sum_i a_i b_i with four partial sums (one add chain would wait on each add)."""
@@ -87,62 +97,136 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
     return (s0 + s1) + (s2 + s3)
 
 
-cdef inline double _row_factor(
-    const double* P,        # IN (D, D) the component's precision, row-major
-    const Py_ssize_t* Mr,   # IN (m,) the row's missing columns
-    Py_ssize_t m,
-    Py_ssize_t D,
-    double* L,              # OUT (m, m) lower Cholesky factor of P[M, M] (row-major)
-    double* inv_diag,       # OUT (m,) 1 / L[j, j]
+cdef void _lanes_factor(
+    const double* Pt,       # IN (D, D, K) the precisions, component last
+    const Py_ssize_t* Mr,   # IN (m,) the run's missing columns
+    Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
+    double* L,              # OUT (m, m, K) lower Cholesky factors of P_k[M, M]
+    double* idg,            # OUT (m, K) 1 / L[j, j]
+    double* hl,             # OUT (K,) sum_j log L[j, j] (0.5 log det P_k[M, M])
+    double* prod,           # SCRATCH (K,)
+    double* S,              # SCRATCH (K,)
 ) noexcept nogil:
-    """Factor A = P[M, M] = L L^T; return sum_j log L[j, j] (0.5 log det A)."""
-    cdef Py_ssize_t i, j, c
-    cdef double s, hl = 0.0, prod = 1.0
+    """Factor P_k[M, M] = L_k L_k^T for every component k at once. Each loop runs over
+    the components: its iterations are independent, so they vectorise and the
+    latencies of sqrt and division overlap, where one component's factor is a chain
+    of dependent operations. Per component the operations and their order are those
+    of a plain Cholesky (row by row), so the bits do not depend on K."""
+    cdef Py_ssize_t i, j, c, k
+    cdef const double* src
+    cdef double* Lj
+    cdef double* Li
+    for k in range(K):
+        hl[k] = 0.0
+        prod[k] = 1.0
     for j in range(m):
-        s = P[Mr[j] * D + Mr[j]]
+        src = Pt + (Mr[j] * D + Mr[j]) * K
+        Lj = L + j * m * K
+        for k in range(K):
+            S[k] = src[k]
         for c in range(j):
-            s = s - L[j * m + c] * L[j * m + c]
-        L[j * m + j] = sqrt(s)
-        inv_diag[j] = 1.0 / L[j * m + j]
-        # one log per row and component rather than m: the product, taken into the
-        # log before it can leave the range of doubles
-        prod = prod * L[j * m + j]
-        if prod > 1e100 or prod < 1e-100:
-            hl = hl + log(prod)
-            prod = 1.0
+            for k in range(K):
+                S[k] = S[k] - Lj[c * K + k] * Lj[c * K + k]
+        for k in range(K):
+            Lj[j * K + k] = sqrt(S[k])
+            idg[j * K + k] = 1.0 / Lj[j * K + k]
+            # one log per run and component rather than m: the product, taken into
+            # the log before it can leave the range of doubles
+            prod[k] = prod[k] * Lj[j * K + k]
+        for k in range(K):
+            if prod[k] > 1e100 or prod[k] < 1e-100:
+                hl[k] = hl[k] + log(prod[k])
+                prod[k] = 1.0
         for i in range(j + 1, m):
-            s = P[Mr[i] * D + Mr[j]]
+            src = Pt + (Mr[i] * D + Mr[j]) * K
+            Li = L + i * m * K
+            for k in range(K):
+                S[k] = src[k]
             for c in range(j):
-                s = s - L[i * m + c] * L[j * m + c]
-            L[i * m + j] = s * inv_diag[j]
-    return hl + log(prod)
+                for k in range(K):
+                    S[k] = S[k] - Li[c * K + k] * Lj[c * K + k]
+            for k in range(K):
+                Li[j * K + k] = S[k] * idg[j * K + k]
+    for k in range(K):
+        hl[k] = hl[k] + log(prod[k])
 
 
-cdef inline void _factor_inverse(
-    const double* L,        # IN (m, m) lower Cholesky factor of A
-    const double* inv_diag, # IN (m,) 1 / L[j, j]
-    Py_ssize_t m,
-    double* Li,             # SCRATCH (m, m)
-    double* Ainv,           # OUT (m, m) A^-1 = L^-T L^-1
+cdef void _lanes_inverse(
+    const double* L,        # IN (m, m, K) lower factors, from _lanes_factor
+    const double* idg,      # IN (m, K) 1 / L[j, j]
+    Py_ssize_t m, Py_ssize_t K,
+    double* Li,             # SCRATCH (m, m, K) L^-1 (its lower triangle)
+    double* S,              # SCRATCH (K,)
+    double* Ap,             # OUT A^-1 = L^-T L^-1, its lower triangle row by row ((a, c)
+                            # for c <= a), component k's from Ap[k * fs]
+    Py_ssize_t fs,
 ) noexcept nogil:
-    cdef Py_ssize_t i, j, c
-    cdef double s
+    """The inverses of the factored P_k[M, M], every component at once (as
+    _lanes_factor)."""
+    cdef Py_ssize_t i, j, c, k, a, at = 0
     for j in range(m):
-        for i in range(m):
-            Li[i * m + j] = 0.0
-        Li[j * m + j] = inv_diag[j]
+        for k in range(K):
+            Li[(j * m + j) * K + k] = idg[j * K + k]
         for i in range(j + 1, m):
-            s = 0.0
+            for k in range(K):
+                S[k] = 0.0
             for c in range(j, i):
-                s = s + L[i * m + c] * Li[c * m + j]
-            Li[i * m + j] = -s * inv_diag[i]
-    for i in range(m):
-        for j in range(i, m):
-            s = 0.0
-            for c in range(j, m):
-                s = s + Li[c * m + i] * Li[c * m + j]
-            Ainv[i * m + j] = s
-            Ainv[j * m + i] = s
+                for k in range(K):
+                    S[k] = S[k] + L[(i * m + c) * K + k] * Li[(c * m + j) * K + k]
+            for k in range(K):
+                Li[(i * m + j) * K + k] = -S[k] * idg[i * K + k]
+    for a in range(m):
+        for c in range(a + 1):
+            # (A^-1)[c, a] = sum_{t >= a} Li[t, c] Li[t, a]
+            for k in range(K):
+                S[k] = 0.0
+            for i in range(a, m):
+                for k in range(K):
+                    S[k] = S[k] + Li[(i * m + c) * K + k] * Li[(i * m + a) * K + k]
+            for k in range(K):
+                Ap[k * fs + at] = S[k]
+            at = at + 1
+
+
+cdef void _lanes_solve(
+    const double* L,        # IN (m, m, K) lower factors
+    const double* idg,      # IN (m, K)
+    const double* hl,       # IN (K,)
+    Py_ssize_t m, Py_ssize_t K,
+    const double* bt,       # IN (m, K) b = U_k[M, :] y
+    double* tt,             # OUT -t: component k's at tt[k * ts], tt[k * ts + 1], ...
+    Py_ssize_t ts,
+    double* lp,             # IN (K,) the log-probabilities without the missing
+                            # block's terms; OUT with them
+    double* Z,              # SCRATCH (m, K)
+    double* S,              # SCRATCH (K,)
+) noexcept nogil:
+    """One row, every component: z = L^-1 b, lp += 0.5 ||z||^2 - hl, -t = -L^-T z."""
+    cdef Py_ssize_t a, c, k
+    for a in range(m):
+        for k in range(K):
+            S[k] = bt[a * K + k]
+        for c in range(a):
+            for k in range(K):
+                S[k] = S[k] - L[(a * m + c) * K + k] * Z[c * K + k]
+        for k in range(K):
+            Z[a * K + k] = S[k] * idg[a * K + k]
+    for k in range(K):
+        S[k] = 0.0
+    for a in range(m):
+        for k in range(K):
+            S[k] = S[k] + Z[a * K + k] * Z[a * K + k]
+    for k in range(K):
+        lp[k] = lp[k] + 0.5 * S[k] - hl[k]
+    for a in range(m - 1, -1, -1):
+        for k in range(K):
+            S[k] = Z[a * K + k]
+        for c in range(a + 1, m):
+            for k in range(K):
+                S[k] = S[k] - L[(c * m + a) * K + k] * Z[c * K + k]
+        for k in range(K):
+            Z[a * K + k] = S[k] * idg[a * K + k]
+            tt[k * ts + a] = -Z[a * K + k]
 
 
 cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
@@ -181,31 +265,19 @@ cdef inline bint _same_missing(const Py_ssize_t* Mi, Py_ssize_t mmax,
     return True
 
 
-cdef void _add_conditional(
-    const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, const double* Pk, double wsum,
-    double* T2k, double* Lf, double* Li, double* Ainv, double* idg,
-) noexcept nogil:
-    """T2k[M, M] += wsum P_k[M, M]^-1, the lower triangle (row >= column) only: the
-    conditional covariance of the missing block, once for a run of rows of one
-    pattern (wsum: the sum of their weights times responsibilities)."""
-    cdef Py_ssize_t a, c
-    _row_factor(Pk, Mr, m, D, Lf, idg)
-    _factor_inverse(Lf, idg, m, Li, Ainv)
-    for a in range(m):
-        for c in range(a + 1):
-            T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ainv[a * m + c]
-
-
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
                     const Py_ssize_t* nm, const unsigned char* first, const double* lp,
                     const double* w, const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
-                    const double* Pk, double* T2k, double* Lf, double* Li, double* Ainv,
-                    double* idg) noexcept nogil:
-    """_add_conditional once per run of rows of one pattern (a row that starts a run
-    has first[r]), weighted by the run's responsibilities for components k_lo..k_hi-1
-    (one component, or all of them for 'tied'), row by row, then component by
-    component."""
-    cdef Py_ssize_t r = 0, r2, k, m
+                    const double* Ak, const Py_ssize_t* off, double* T2k) noexcept nogil:
+    """T2k[M, M] += wsum P_k[M, M]^-1 (the lower triangle, row >= column), the
+    conditional covariance of the missing block, once per run of rows of one pattern
+    (a row that starts a run has first[r]; the inverse is at Ak + off[r], packed as
+    _lanes_inverse leaves it for the component), with wsum the run's sum of
+    weights times responsibilities for components k_lo..k_hi-1 (one component, or
+    all of them for 'tied'), row by row, then component by component."""
+    cdef Py_ssize_t r = 0, r2, k, m, a, c, at
+    cdef const Py_ssize_t* Mr
+    cdef const double* Ar
     cdef double wsum
     while r < nb:
         m = nm[r]
@@ -216,8 +288,44 @@ cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_h
                 wsum = wsum + (lp[r2 * K + k] if w == NULL else lp[r2 * K + k] * w[r2])
             r2 = r2 + 1
         if m > 0 and wsum != 0.0:
-            _add_conditional(Mi + r * mmax, m, D, Pk, wsum, T2k, Lf, Li, Ainv, idg)
+            Mr = Mi + r * mmax
+            Ar = Ak + off[r]
+            at = 0
+            for a in range(m):
+                for c in range(a + 1):
+                    T2k[Mr[a] * D + Mr[c]] = T2k[Mr[a] * D + Mr[c]] + wsum * Ar[at]
+                    at = at + 1
         r = r2
+
+
+cdef void _add_weighted_rows(const double* Y, const double* wv, Py_ssize_t n,
+                             Py_ssize_t D, double* t) noexcept nogil:
+    """t_j += sum_r wv_r Y[r, j], the rows added in order. Four features at a time,
+    the rows innermost: four independent sums in registers, where a row at a time
+    (all features, then the next row) waits on each sum's store and reload."""
+    cdef Py_ssize_t r, j = 0
+    cdef double s0, s1, s2, s3
+    while j + 4 <= D:
+        s0 = t[j]
+        s1 = t[j + 1]
+        s2 = t[j + 2]
+        s3 = t[j + 3]
+        for r in range(n):
+            s0 = s0 + wv[r] * Y[r * D + j]
+            s1 = s1 + wv[r] * Y[r * D + j + 1]
+            s2 = s2 + wv[r] * Y[r * D + j + 2]
+            s3 = s3 + wv[r] * Y[r * D + j + 3]
+        t[j] = s0
+        t[j + 1] = s1
+        t[j + 2] = s2
+        t[j + 3] = s3
+        j = j + 4
+    while j < D:
+        s0 = t[j]
+        for r in range(n):
+            s0 = s0 + wv[r] * Y[r * D + j]
+        t[j] = s0
+        j = j + 1
 
 
 cdef void _rows_block(
@@ -226,9 +334,11 @@ cdef void _rows_block(
     const Py_ssize_t* nm,   # IN (nb,) number of missing columns of each row
     const double* w,        # IN (nb,) weights, or NULL
     Py_ssize_t nb, Py_ssize_t B, Py_ssize_t D, Py_ssize_t mmax, Py_ssize_t K, bint tied,
+    Py_ssize_t fmax,        # IN at least _run_factor_doubles of this block
+    Py_ssize_t smax,        # IN at least the block's sum of nm
     const double* means,    # IN (K, D)
     const double* U,        # IN (Kp, D, D) precision factors, upper triangular
-    const double* P,        # IN (Kp, D, D) precisions
+    const double* Pt,       # IN (D, D, K) precisions, component last ('tied': repeated)
     const double* logc,     # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
     double* lse,            # OUT (nb,)
     double* resp,           # OUT (nb, K) or NULL
@@ -237,84 +347,101 @@ cdef void _rows_block(
                             # zeroed by the caller; NULL for none
     double* scratch,        # SCRATCH see _scratch_doubles
 ) noexcept nogil:
-    # Two sweeps over the components. The first computes the log-probabilities and
-    # keeps, per component and row, only -t (the conditional mean's offset, m values);
-    # the second, once the responsibilities are known, rebuilds each delta from the row
-    # and -t. So the scratch holds no (K, rows, D) array nor an m x m matrix per row
-    # and component: it stays in cache, where those did not.
+    # Two sweeps over the components. The first computes, per component, y for the
+    # block's rows, the log-probabilities without the missing block's terms and b;
+    # then, per row and for every component at once, the factors (once per run of
+    # rows of one pattern), the missing block's terms and -t (the conditional mean's
+    # offset, m values, in place of b). The second, once the responsibilities are
+    # known, rebuilds each delta from the row and -t. So the scratch holds no
+    # (K, rows, D) array nor an m x m matrix per row and component: it stays in
+    # cache, where those did not.
     cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
-    cdef double* Tb = lp + B * K                 # (K, B, mmax) -t, when slot != NULL
-    cdef double* Lf = Tb + (K * B * mmax if slot != NULL else 0)   # (m, m)
-    cdef double* Li = Lf + mm                    # (m, m)
-    cdef double* Ainv = Li + mm                  # (m, m)
-    cdef double* z = Ainv + mm                   # (m,)
-    cdef double* idg = z + mmax                  # (m,)
-    cdef unsigned char* first = <unsigned char*> (idg + mmax)   # (B,) run starts
+    # b and -t of the block's missing entries, row after row (row r's at moff[r]): b
+    # component last, for the factors; -t component first, for the statistics
+    cdef double* Tb = lp + B * K                 # (smax, K) b
+    cdef double* Tt = Tb + smax * K              # (K, smax) -t
+    cdef double* Lf = Tt + smax * K              # (m, m, K) the run's factors
+    cdef double* Li = Lf + mm * K                # (m, m, K)
+    cdef double* idg = Li + mm * K               # (m, K)
+    cdef double* Z = idg + mmax * K              # (m, K)
+    cdef double* hl = Z + mmax * K               # (K,)
+    cdef double* prod = hl + K                   # (K,)
+    cdef double* S = prod + K                    # (K,)
+    # (K, ftot) each run's P_k[M, M]^-1 (packed), when slot != NULL
+    cdef double* Ast = S + K
+    cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
+    cdef Py_ssize_t* moff = off + B              # (B,)
+    cdef double* wv = <double*> (moff + B)       # (B,) w r of the second sweep's rows
+    cdef double* Yo = wv + B                     # (B, D) y, for dgemm
+    cdef unsigned char* first = <unsigned char*> (Yo + B * D)   # (B,) run starts
     cdef double* y
     cdef double* dr
-    cdef double* tk
+    cdef double* bt
     cdef double* T2k
     cdef const double* Uk
-    cdef const double* Pk
     cdef const double* mu
     cdef const double* xr
     cdef const Py_ssize_t* Mr
-    cdef double q, v, s, top, wi, wr, sq
-    cdef double hl = 0.0
+    cdef double q, s, top, wi, wr, sq
     cdef int bD = <int> D, bnb = <int> nb, bnz
-    cdef double one = 1.0
+    cdef double one = 1.0, zero = 0.0
+    cdef double* Yy
 
-    # rows of one pattern come together (a run): its factors serve them all
+    # rows of one pattern come together (a run): its factors serve them all; the
+    # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
+    cdef Py_ssize_t ftot = 0, mtot = 0
     for r in range(nb):
+        moff[r] = mtot
+        mtot = mtot + nm[r]
         first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
+        if first[r]:
+            off[r] = ftot
+            ftot = ftot + nm[r] * (nm[r] + 1) // 2
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
-        Pk = P + kp * D * D
         mu = means + k * D
-        tk = Tb + k * B * mmax
         for r in range(nb):
             for j in range(D):
                 Y[r * D + j] = X0[r * D + j] - mu[j]
             for a in range(nm[r]):
                 Y[r * D + Mi[r * mmax + a]] = 0.0
+        # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
+        # (lower): Y^T := U^T Y^T is Y := Y U
         if D < C_BLAS_MIN_FEATURES:
             _times_upper(Y, Uk, nb, D)
+            Yy = Y
+        elif D <= GEMM_Y_MAX_D:
+            # the whole square, its zeros below the diagonal adding nothing
+            dgemm("N", "N", &bD, &bnb, &bD, &one, <double*> Uk, &bD, Y, &bD, &zero, Yo, &bD)
+            Yy = Yo
         else:
-            # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
-            # (lower): Y^T := U^T Y^T is Y := Y U
             dtrmm("L", "L", "N", "N", &bD, &bnb, &one, <double*> Uk, &bD, Y, &bD)
+            Yy = Y
         for r in range(nb):
-            y = Y + r * D
+            y = Yy + r * D
             q = _dot(y, y, D)
             m = nm[r]
-            v = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
-            if m > 0:
-                Mr = Mi + r * mmax
-                if first[r]:
-                    hl = _row_factor(Pk, Mr, m, D, Lf, idg)
-                # b = U[M, :] y (U upper: row M_a starts at column M_a), then z = L^-1 b
-                for a in range(m):
-                    s = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
-                    for c in range(a):
-                        s = s - Lf[a * m + c] * z[c]
-                    z[a] = s * idg[a]
-                s = 0.0
-                for a in range(m):
-                    s = s + z[a] * z[a]
-                v = v + 0.5 * s - hl
-                # t = L^-T z; the conditional mean's offset -t, kept for the statistics
-                for a in range(m - 1, -1, -1):
-                    s = z[a]
-                    for c in range(a + 1, m):
-                        s = s - Lf[c * m + a] * z[c]
-                    z[a] = s * idg[a]
-                    if slot != NULL:
-                        tk[r * mmax + a] = -z[a]
-            lp[r * K + k] = v
+            lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
+            # b = U[M, :] y (U upper: row M_a starts at column M_a)
+            Mr = Mi + r * mmax
+            bt = Tb + moff[r] * K + k
+            for a in range(m):
+                bt[a * K] = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
+    for r in range(nb):
+        m = nm[r]
+        if m == 0:
+            continue
+        Mr = Mi + r * mmax
+        if first[r]:
+            _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
+            if slot != NULL:
+                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r], ftot)
+        _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
+                     lp + r * K, Z, S)
 
     for r in range(nb):
         best = 0
@@ -348,9 +475,7 @@ cdef void _rows_block(
         Lw[1] = Lw[1] + wi
     for k in range(K):
         kp = 0 if tied else k
-        Pk = P + kp * D * D
         mu = means + k * D
-        tk = Tb + k * B * mmax
         T2k = T2 + kp * D * D
         # a row whose responsibility underflowed to 0 adds nothing: it is left out of
         # the sums (most rows, for a component far from them)
@@ -360,17 +485,19 @@ cdef void _rows_block(
             if wr == 0.0:
                 continue
             Nk[k] = Nk[k] + wr
-            sq = sqrt(wr)
+            wv[nz] = wr
             xr = X0 + r * D
             dr = Y + nz * D
             nz = nz + 1
             for j in range(D):
                 dr[j] = xr[j] - mu[j]
             for a in range(nm[r]):
-                dr[Mi[r * mmax + a]] = tk[r * mmax + a]
+                dr[Mi[r * mmax + a]] = Tt[k * smax + moff[r] + a]
+        _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
+        for r in range(nz):
+            sq = sqrt(wv[r])
             for j in range(D):
-                T1[k * D + j] = T1[k * D + j] + wr * dr[j]
-                dr[j] = sq * dr[j]
+                Y[r * D + j] = sq * Y[r * D + j]
         # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper triangle of
         # column-major C, which is the lower triangle (row >= column) of row-major T2k
         bnz = <int> nz
@@ -384,18 +511,32 @@ cdef void _rows_block(
             dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
         if tied:
             continue
-        # the conditional covariances, once per run of rows of one pattern
-        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Pk, T2k, Lf, Li, Ainv,
-                  idg)
+        # the conditional covariances, once per run of rows of one pattern, after
+        # the scatter
+        _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k * ftot, off,
+                  T2k)
     if tied:
         # one precision: the runs' weights summed over the components
-        _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, P, T2, Lf, Li, Ainv, idg)
+        _add_runs(nb, K, 0, K, nm, first, lp, w, Mi, mmax, D, Ast, off, T2)
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
-                                 bint stats):
-    # the last B: the run starts, one byte a row
-    return B * D + B * K + (K * B * m if stats else 0) + 3 * m * m + 2 * m + B
+                                 Py_ssize_t fmax, Py_ssize_t smax, bint stats):
+    # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
+    # B, the run starts (a byte a row)
+    return (B * D + B * K + 2 * smax * K + 2 * m * m * K + 2 * m * K + 3 * K
+            + (K * fmax if stats else 0) + 4 * B + B * D)
+
+
+cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
+                                    const Py_ssize_t* nm, Py_ssize_t nb) noexcept nogil:
+    """The doubles of one component's packed factors of a block's runs (as
+    _rows_block counts them)."""
+    cdef Py_ssize_t r, f = 0
+    for r in range(nb):
+        if r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r):
+            f = f + nm[r] * (nm[r] + 1) // 2
+    return f
 
 
 cdef double LOG_2PI = log(2.0 * 3.141592653589793)
@@ -430,7 +571,7 @@ def rows_pass(
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef bint weighted = w.shape[0] > 0
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
-    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc
+    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax, smax
     cdef int nt
     if K < 1 or D < 1:
         raise ValueError("rows_pass needs at least one component and one feature")
@@ -482,7 +623,23 @@ def rows_pass(
     G = n_blocks
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // S))
-    nsc = _scratch_doubles(B, D, m, K, want_stats)
+    fmax = 0
+    smax = 0
+    with nogil:
+        for b in range(n_blocks):
+            start = b * B
+            stop = min(start + B, n)
+            if want_stats:
+                f = _run_factor_doubles(&Mi[0, 0] + start * m if m > 0 else NULL, m,
+                                        &nm[0] + start, stop - start)
+                if f > fmax:
+                    fmax = f
+            f = 0
+            for i in range(start, stop):
+                f = f + nm[i]
+            if f > smax:
+                smax = f
+    nsc = _scratch_doubles(B, D, m, K, fmax, smax, want_stats)
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
     if want_stats:
@@ -494,8 +651,14 @@ def rows_pass(
     cdef const Py_ssize_t* nmp = &nm[0]
     cdef const double* wp = &w[0] if weighted else NULL
     cdef const double* mp = &means[0, 0]
-    cdef const double* Up = &U[0, 0, 0]
-    cdef const double* Pp = &P[0, 0, 0]
+    # the factors with exact zeros below the diagonal, for the dgemm of y
+    cdef const double[:, :, ::1] Uz = np.triu(np.asarray(U))
+    cdef const double* Up = &Uz[0, 0, 0]
+    # the precisions component last, so that the factors of a row's m x m blocks run
+    # over the components in the innermost loops ('tied': the one precision repeated)
+    cdef const double[:, :, ::1] Pt = np.ascontiguousarray(
+        np.broadcast_to(np.asarray(P).transpose(1, 2, 0), (D, D, K)))
+    cdef const double* Pp = &Pt[0, 0, 0]
     cdef const double* lcp = &logc[0]
     cdef double* lsep = &out_lse[0]
     cdef double* rp = &out_resp[0, 0] if want_resp else NULL
@@ -525,7 +688,7 @@ def rows_pass(
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
-                        stop - start, B, D, m, K, tied, mp, Up, Pp, lcp,
+                        stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Pp, lcp,
                         lsep + start, rp + start * K if want_resp else NULL,
                         labp + start if want_labels else NULL, slot, scratch)
                 free(scratch)
