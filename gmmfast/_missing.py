@@ -176,9 +176,13 @@ class RowGroup:
         self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
 
 
-#: doubles of a row-by-row block's scratch, (rows, D + K + K max m): 2 MiB, so that
-#: it stays in the cache. Not much smaller: BLAS's products on a block pay a fixed
-#: cost per call, which short blocks do not amortise (bench/results/missing.md)
+#: Rows of a row-by-row block: 2 MiB of (D + K + K max m) doubles a row, so that the
+#: block's working set stays in the cache. Not much smaller: BLAS's products on a
+#: block pay a fixed cost per call, which short blocks do not amortise
+#: (bench/results/missing.md). The pass's scratch now holds more per row than this
+#: counts (each pattern's inverses, kept from the first sweep for the second: ~3.6 MB
+#: a thread on the bench's wide case); the count stays as it was because the block
+#: size fixes how the statistics' sums are grouped, hence their bits.
 ROW_BLOCK_DOUBLES = 2**18
 
 

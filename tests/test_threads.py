@@ -267,25 +267,28 @@ def test_moment_weights_on_threads_are_the_serial_ones_and_the_formula(monkeypat
 
 _CONTROLLER_CHILD = """
 import numpy as np
-from gmmfast import GaussianMixture, _threads
+from gmmfast import {est}, _threads
 X = np.random.default_rng(0).standard_normal((500, {d}))
-g = GaussianMixture(3, covariance_type="{cov}", init_params="random_from_data",
-                    random_state=0).fit(X)
+g = {est}(n_components=3, covariance_type="{cov}", init_params="random_from_data",
+          random_state=0).fit(X)
 g.predict(X); g.score_samples(X); g.score(X)
 print(_threads._controller is not None)
 """
 
 
+@pytest.mark.parametrize("est", ["GaussianMixture", "BayesianGaussianMixture"])
 @pytest.mark.parametrize("cov, d, built", [("full", 2, False), ("full", 7, False),
                                            ("full", 8, True), ("diag", 2, True)])
-def test_thread_pools_are_scanned_only_for_kernels_that_call_blas(cov, d, built):
-    # 'full' with D < 8 calls no BLAS: building threadpoolctl's controller (a scan of
-    # every loaded library) would cost more than the fit
+def test_thread_pools_are_scanned_only_for_kernels_that_call_blas(est, cov, d, built):
+    # 'full' with D < 8 calls no BLAS (the Bayesian mixture's entropy too): building
+    # threadpoolctl's controller (a scan of every loaded library) would cost more than
+    # the fit, and without its limit a BLAS call would leave BLAS's threads spinning
     import os
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _CONTROLLER_CHILD.format(cov=cov, d=d)],
+    proc = subprocess.run([sys.executable, "-c",
+                           _CONTROLLER_CHILD.format(est=est, cov=cov, d=d)],
                           capture_output=True, text=True, timeout=120,
                           cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
     assert proc.returncode == 0, proc.stderr

@@ -129,6 +129,28 @@ cdef void _weight_terms(int cov, bint stick_breaking, Py_ssize_t K, const double
     terms[2] = 0.5 * D * sum_log_beta
 
 
+cdef void _gram_lower(const double* U, Py_ssize_t D, double* P) noexcept nogil:
+    """P = U U^T's row-major lower triangle, P[i * D + j] for j <= i, of U (D x D,
+    row-major, upper triangular). Below SMALL_D features, plain loops: a 'full' fit
+    there holds no BLAS thread limit (_threads.blas_single_thread), and a BLAS call
+    would wake BLAS's threads to spin beside the kernels' own for the next pass."""
+    cdef int d = <int> D
+    cdef char upper = b'U', transposed = b'T'
+    cdef double one = 1.0, zero = 0.0, acc
+    cdef Py_ssize_t i, j, e
+    if D >= SMALL_D:
+        # U read column-major is U^T, so P = A^T A; the column-major upper triangle of
+        # P is its row-major lower one
+        dsyrk(&upper, &transposed, &d, &d, &one, <double*> U, &d, &zero, P, &d)
+        return
+    for i in range(D):
+        for j in range(i + 1):
+            acc = 0.0
+            for e in range(i, D):      # U_ie = 0 below the diagonal
+                acc = acc + U[i * D + e] * U[j * D + e]
+            P[i * D + j] = acc
+
+
 cdef double _moved_trace(const double* P, const double* S2, const double* S1,
                          const double* N, const double* delta, Py_ssize_t k_lo,
                          Py_ssize_t k_hi, Py_ssize_t D) noexcept nogil:
@@ -178,9 +200,6 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
         raise ValueError("vb_entropy: shapes do not match")
     cdef double half_d_log_2pi = 0.5 * D * log(2.0 * M_PI)
     cdef double na = 0.0, trace = 0.0, log_det = 0.0, moved, dk_j, acc
-    cdef int d = <int> D
-    cdef char upper = b'U', transposed = b'T'
-    cdef double one = 1.0, zero = 0.0
     cdef bint no_memory = False
     # scratch: delta (K, D), the traces (K,) and whether each was taken (K,), then P
     # (D, D) for 'tied'; 'full' takes one P per thread
@@ -201,10 +220,9 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
             if cov != COV_TIED:
                 log_det = _log_det_factor(&U[k, 0], cov, D)
             na += N[k] * (log_weights[k] - half_d_log_2pi + log_det)
-        # P = U_k U_k^T: U_k read column-major is U_k^T, so P = A^T A; the
-        # column-major upper triangle of P is its row-major lower one
+        # P = U_k U_k^T
         if cov == COV_TIED:
-            dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[0, 0], &d, &zero, P, &d)
+            _gram_lower(&U[0, 0], D, P)
             trace = _moved_trace(P, &S2[0, 0], &S1[0, 0], &N[0], delta, 0, K, D)
         elif cov == COV_FULL:
             with parallel(num_threads=max(1, n_threads)):
@@ -212,8 +230,7 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
                 for k in prange(K, schedule='static'):
                     taken[k] = Pk != NULL
                     if Pk != NULL:
-                        dsyrk(&upper, &transposed, &d, &d, &one, <double*> &U[k, 0], &d,
-                              &zero, Pk, &d)
+                        _gram_lower(&U[k, 0], D, Pk)
                         traces[k] = _moved_trace(Pk, &S2[k, 0], &S1[0, 0], &N[0], delta,
                                                  k, k + 1, D)
                 free(Pk)
