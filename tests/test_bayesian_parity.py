@@ -154,14 +154,18 @@ def test_resp_entropy_sum_matches_a_direct_sum(covariance_type):
     stats = source.stats(est.weights_, est.means_, est.precisions_cholesky_, c)
     ours = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol,
                                          covariance_type)
-    (resp,) = source.per_sample(est._kernel_model(np.float64), resp=True)
-    log_resp = np.log(np.maximum(resp, np.finfo(float).tiny))
-    direct = float(np.sum(w[:, None] * resp * log_resp))
+    direct, scale = _direct_entropy(source, est, w)
     # the terms cancel: hold the error to 1e-12 of their scale, sum_i w_i |lse_i|
-    (lse,) = source.per_sample(est._kernel_model(np.float64), lse=True)
-    scale = float(w @ np.abs(lse))
     assert abs(ours - direct) <= 1e-12 * scale, (ours, direct, scale)
     assert ours < 0
+
+
+def _direct_entropy(source, est, w):
+    """sum_i w_i sum_k r_ik log r_ik over an N x K array, and sum_i w_i |lse_i|."""
+    (resp,) = source.per_sample(est._kernel_model(np.float64), resp=True)
+    log_resp = np.log(np.maximum(resp, np.finfo(float).tiny))
+    (lse,) = source.per_sample(est._kernel_model(np.float64), lse=True)
+    return float(np.sum(w[:, None] * resp * log_resp)), float(w @ np.abs(lse))
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e4])
@@ -184,12 +188,8 @@ def test_resp_entropy_sum_through_the_moment_rows(offset):
     stats.moment_weights = None
     through_traces = _variational.resp_entropy_sum(stats, c, post.means, post.prec_chol,
                                                    "full")
-    (resp,) = source.per_sample(est._kernel_model(np.float64), resp=True)
-    log_resp = np.log(np.maximum(resp, np.finfo(float).tiny))
-    direct = float(np.sum(w[:, None] * resp * log_resp))
+    direct, scale = _direct_entropy(source, est, w)
     # as above: 1e-12 of sum_i w_i |lse_i|, the scale of the terms that cancel
-    (lse,) = source.per_sample(est._kernel_model(np.float64), lse=True)
-    scale = float(w @ np.abs(lse))
     assert abs(through_w - direct) <= 1e-12 * scale, (through_w, direct, scale)
     assert abs(through_w - through_traces) <= 1e-12 * scale
 
