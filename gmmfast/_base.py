@@ -52,7 +52,7 @@ class MixtureFitLoop:
         best_lower_bounds = []
         converged_best = False
         best_n_iter = 0
-        with blas_single_thread(self._kernel_type, source.n_features):
+        with blas_single_thread(self._kernel_type, source.n_features, source.n_samples):
             context = self._begin_fit(source, random_state)
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)

@@ -45,19 +45,29 @@ def effective_n_threads(n_threads=None):
     return max(1, n)
 
 
-def blas_single_thread(covariance_type=None, n_features=None):
+#: A fit of at least this many rows holds BLAS to one thread even when its kernels
+#: call none: its initialisation does (the initial means and covariances are sums over
+#: all rows), and BLAS's threads, woken by those calls, would spin beside the kernels'
+#: own through the first iterations. The controller's one scan is small beside such a
+#: fit.
+BLAS_LIMIT_MIN_ROWS = 2**16
+
+
+def blas_single_thread(covariance_type=None, n_features=None, n_samples=None):
     """Context that holds BLAS to one thread while the kernels call it.
 
     Always, not only when several of our threads run: a BLAS call that splits its
     work over threads may sum in another order, and results must not depend on the
-    thread count. The one exception is a model whose kernels call no BLAS at all
+    thread count. The one exception is a small model whose kernels call no BLAS at all
     ('full' with fewer than ``_kernels.SMALL_FEATURES`` features runs plain loops,
-    and its M-step factorises D x D matrices of D < 8): then nothing is limited, and
-    no thread-pool controller is built (that scans every loaded library, ~10-30 ms
-    once per process, longer than a whole small fit).
+    and its M-step factorises D x D matrices of D < 8) on fewer than
+    BLAS_LIMIT_MIN_ROWS rows (``n_samples``; None: a pass over data already fitted):
+    then nothing is limited, and no thread-pool controller is built (that scans every
+    loaded library, ~10-30 ms once per process, longer than a whole small fit).
     """
     if covariance_type == "full" and n_features is not None \
-            and n_features < _kernels.SMALL_FEATURES:
+            and n_features < _kernels.SMALL_FEATURES \
+            and (n_samples is None or n_samples < BLAS_LIMIT_MIN_ROWS):
         return contextlib.nullcontext()
     global _controller
     if _controller is None:

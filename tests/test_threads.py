@@ -268,7 +268,7 @@ def test_moment_weights_on_threads_are_the_serial_ones_and_the_formula(monkeypat
 _CONTROLLER_CHILD = """
 import numpy as np
 from gmmfast import {est}, _threads
-X = np.random.default_rng(0).standard_normal((500, {d}))
+X = np.random.default_rng(0).standard_normal(({n}, {d}))
 g = {est}(n_components=3, covariance_type="{cov}", init_params="random_from_data",
           random_state=0).fit(X)
 g.predict(X); g.score_samples(X); g.score(X)
@@ -277,18 +277,21 @@ print(_threads._controller is not None)
 
 
 @pytest.mark.parametrize("est", ["GaussianMixture", "BayesianGaussianMixture"])
-@pytest.mark.parametrize("cov, d, built", [("full", 2, False), ("full", 7, False),
-                                           ("full", 8, True), ("diag", 2, True)])
-def test_thread_pools_are_scanned_only_for_kernels_that_call_blas(est, cov, d, built):
+@pytest.mark.parametrize("cov, d, n, built", [
+    ("full", 2, 500, False), ("full", 7, 500, False), ("full", 8, 500, True),
+    ("diag", 2, 500, True), ("full", 2, 2**16, True)])
+def test_thread_pools_are_scanned_only_for_kernels_that_call_blas(est, cov, d, n, built):
     # 'full' with D < 8 calls no BLAS (the Bayesian mixture's entropy too): building
     # threadpoolctl's controller (a scan of every loaded library) would cost more than
-    # the fit, and without its limit a BLAS call would leave BLAS's threads spinning
+    # a small fit, and without its limit a BLAS call would leave BLAS's threads
+    # spinning. From BLAS_LIMIT_MIN_ROWS rows the initialisation's sums over all rows
+    # would wake them: such a fit holds BLAS to one thread
     import os
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-c",
-                           _CONTROLLER_CHILD.format(est=est, cov=cov, d=d)],
+                           _CONTROLLER_CHILD.format(est=est, cov=cov, d=d, n=n)],
                           capture_output=True, text=True, timeout=120,
                           cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
     assert proc.returncode == 0, proc.stderr
