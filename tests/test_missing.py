@@ -382,11 +382,17 @@ def test_estimates_approach_the_truth_and_beat_simple_fixes():
 
 
 def _random_model(covariance_type, K, D, seed):
-    from gmmfast import _missing, _mstep
-
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(K, D, D)) / np.sqrt(D)
     cov = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(D)
+    return _model_with(cov, covariance_type, K, D, rng)
+
+
+def _model_with(cov, covariance_type, K, D, rng):
+    """MarginalModels with covariances ``cov`` (K, D, D; 'tied': the first), weights
+    and means drawn from ``rng``, and the covariances as _rows_reference reads them."""
+    from gmmfast import _missing, _mstep
+
     if covariance_type == "tied":
         cov = cov[0]
     U = _mstep.precision_cholesky(cov, covariance_type)

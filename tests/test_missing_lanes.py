@@ -7,14 +7,12 @@ against the direct computation (test_missing's reference, row by row with numpy)
 import numpy as np
 import pytest
 
-from test_missing import _as_full, _rows_reference
+from test_missing import _model_with, _rows_reference
 
 
 def _model(covariance_type, K, D, cond, seed):
     """Covariances of condition number ``cond`` (eigenvalues log-spread from 1 /
     sqrt(cond) to sqrt(cond), random orientations), means ~1 apart."""
-    from gmmfast import _missing, _mstep
-
     rng = np.random.default_rng(seed)
     Kc = 1 if covariance_type == "tied" else K
     cov = np.empty((Kc, D, D))
@@ -23,13 +21,7 @@ def _model(covariance_type, K, D, cond, seed):
         ev = np.logspace(-0.5, 0.5, D) ** np.log10(cond)
         cov[k] = (Q * ev) @ Q.T
         cov[k] = 0.5 * (cov[k] + cov[k].T)
-    if covariance_type == "tied":
-        cov = cov[0]
-    U = _mstep.precision_cholesky(cov, covariance_type)
-    weights = rng.dirichlet(np.ones(K))
-    means = rng.normal(size=(K, D))
-    return (_missing.MarginalModels(covariance_type, weights, means, U, np.float64),
-            _as_full(cov, covariance_type, K, D))
+    return _model_with(cov, covariance_type, K, D, rng)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
