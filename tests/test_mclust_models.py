@@ -334,9 +334,15 @@ def compare(dataset, models=MODELS, ks=range(1, 10)):
             labels = parts[(dataset, "hc", K)] if K > 1 else np.zeros(len(X), int)
             try:
                 w, m, p = _initial_parameters(X, labels, K, name, 0.0)
-                # mclust's M-step has no reg_covar; EM to a change of 1e-13 per sample
+                # mclust's M-step has no reg_covar; EM to a change of 1e-13 per sample.
+                # That is below the rounding noise of some fits' likelihood (raw
+                # breast-cancer data, variances 1e-9 to 1e7): built for aarch64, the
+                # K = 1 'full' fits settle into a 2-cycle 1.4e-12 apart and would run
+                # to max_iter. Ten times mclust's own count (at least 1000, at most
+                # 100 000) bounds that and leaves the slow runs room to converge.
+                max_iter = min(100_000, max(1000, 10 * abs(int(ref["n_iter"]))))
                 gm = GaussianMixture(K, covariance_type=name, reg_covar=0.0, tol=1e-13,
-                                     max_iter=100000, weights_init=w, means_init=m,
+                                     max_iter=max_iter, weights_init=w, means_init=m,
                                      precisions_init=p)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

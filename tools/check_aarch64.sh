@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build gmmfast for aarch64 and test it there, under emulation, on an x86-64 Debian host:
 #
-#   sudo tools/check_aarch64.sh [PYTEST ARGS...]      (default: the whole suite, tests/)
+#   sudo tools/check_aarch64.sh [PYTEST ARGS...]
+#
+# (default: the whole suite, tests/, in two pytest-xdist workers: the emulated
+# interpreter is one thread most of the time, so two workers use both host cores)
 #
 # What it does, and what it shows:
 #   1. an arm64 Debian (bookworm) root made by debootstrap, run through qemu-user-static
@@ -30,7 +33,7 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'check_aarch64: FAIL: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || fail "run as root (debootstrap, chroot and mounts need it)"
-(( $# )) || set -- tests
+(( $# )) || set -- -n 2 --durations=20 tests
 
 step "host: qemu-user-static, debootstrap, binfmt_misc"
 if ! command -v debootstrap >/dev/null || ! [[ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P || -x /usr/bin/qemu-aarch64-static ]]; then
@@ -93,7 +96,7 @@ fi
 # tests compare with it)
 in_root pip install -q --only-binary=:all: "numpy>=2.0" scipy scikit-learn threadpoolctl \
     "Cython>=3.0.10" "setuptools>=68" pytest hypothesis pandas matplotlib "dask[array]" \
-    distributed psutil "gmr>=1.6"
+    distributed psutil "gmr>=1.6" pytest-xdist
 
 step "gmmfast, built for aarch64 from the checkout's tracked files"
 rm -rf "$root/src/gmmfast"
