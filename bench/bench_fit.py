@@ -216,6 +216,13 @@ def parse_args(argv):
     p.add_argument("--estimator", default="gmm", choices=_estimators.ESTIMATORS,
                    help="gmm: GaussianMixture; bgm: BayesianGaussianMixture on the same "
                         "cases, beside scikit-learn's (default: %(default)s)")
+    p.add_argument("--bgm-init", default="random_from_data",
+                   choices=("kmeans", "k-means++", "random", "random_from_data"),
+                   help="init_params of both implementations' Bayesian mixtures in the "
+                        "per-iteration timing (default: %(default)s; 'kmeans' is the "
+                        "estimator's default). An iteration's time can depend on the "
+                        "start: tight components far apart take the 'full' route about "
+                        "each mean, which skips the rows a component does not own")
     p.add_argument("--parts", default="iter,e2e",
                    help="which parts to run: iter, e2e or both (default: %(default)s)")
     p.add_argument("--markdown", metavar="FILE",
@@ -274,11 +281,10 @@ def main(argv=None):
                 row["case"] = f"{case.name}[bgm]"
             if "iter" in args.parts:
                 try:
-                    # a Bayesian mixture takes no *_init: both start from the same
-                    # random_state's rows (the time of an iteration does not depend
-                    # on where it starts)
+                    # a Bayesian mixture takes no *_init: both implementations start
+                    # from the same random_state's initialisation (--bgm-init)
                     init = (_cases.make_init(X, case) if case.estimator == "gmm" else
-                            dict(init_params="random_from_data", random_state=0))
+                            dict(init_params=args.bgm_init, random_state=0))
                     row["iter"] = measure_iterations(
                         case, X, init, args.threads, args.repeats, args.quick, rates)
                     log("  per iteration: " + _report.iter_summary(row["iter"], args.threads))
@@ -304,6 +310,7 @@ def main(argv=None):
         "quick": args.quick,
         "repeats": args.repeats,
         "e2e_repeats": args.e2e_repeats,
+        "bgm_init": args.bgm_init if args.cases and args.cases[0].estimator == "bgm" else None,
         "threads": args.threads,
         "machine": info,
         "rates": rates,
