@@ -109,6 +109,12 @@ def block_size(n_rows, n_components=1, n_features=1):
     return max(1, -(-n_rows // n_blocks))
 
 
+def pass_is_threaded(n_rows, n_components, n_features):
+    """Whether a pass of this size shares its work between threads when it has more
+    than one (by its size alone, never by the thread count)."""
+    return _threads_for(2, n_rows, n_components, n_features) > 1
+
+
 def _threads_for(n_threads, n_rows, n_components, n_features):
     """The threads worth using on this pass (results do not depend on it)."""
     work = n_rows * n_components * (n_features + 2)

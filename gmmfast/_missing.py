@@ -138,15 +138,23 @@ def group_patterns(X, w=None, first_row=0):
 # ------------------------------------------- rows of rare patterns, row by row
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
-#: path (``RowGroup``): a pattern's pass costs about PATTERN_SECONDS (its marginal
-#: model, the kernel call and its threads, the expansion of its statistics) plus
-#: K |O|^3 flops at FLOP_SECONDS each (its factors and precisions); a row costs the
-#: row-by-row path about ROW_SECONDS per component more than a kernel pass. From the
-#: bench's cases (bench/results/missing.md); they only move the boundary, never the results
-#: beyond rounding. A pass's fixed cost grows with the machine's load (its threads
-#: wait for each other at its end), the row-by-row path's single call does not: so
-#: only patterns of thousands of rows get a pass of their own.
+#: path (``RowGroup``). A pattern's pass costs a fixed amount (its marginal model, the
+#: kernel call, the expansion of its statistics) plus K |O|^3 flops at FLOP_SECONDS
+#: each (its factors and precisions); a row costs the row-by-row path about
+#: ROW_SECONDS per component more than a kernel pass. The fixed amount is
+#: PATTERN_SECONDS for a pass whose work is shared between threads: its threads wait
+#: for each other at its end, and on a loaded machine that wait grows to milliseconds
+#: (the row-by-row path's single call pays it once), so only patterns of thousands of
+#: rows get a threaded pass of their own. A pass too small to be shared
+#: (``_estep.pass_is_threaded``, a rule on its size alone, so that the choice, hence
+#: the results, never depend on the thread count) runs on the calling thread and
+#: costs SERIAL_PATTERN_SECONDS, Python's part: 90-170 us measured for D <= 16 and
+#: K <= 32 (bench/results/missing.md). Before that distinction every pattern paid 2 ms,
+#: and the complete rows of 10^4 rows x 2 features went row by row, 12x the
+#: complete-data iteration (now 5x). The constants only move the boundary, never the
+#: results beyond rounding.
 PATTERN_SECONDS = 2e-3
+SERIAL_PATTERN_SECONDS = 1.5e-4
 FLOP_SECONDS = 1e-9
 ROW_SECONDS = 2e-8
 
@@ -154,7 +162,10 @@ ROW_SECONDS = 2e-8
 def kernel_pass_pays(n_rows, n_components, n_observed):
     """Whether a pattern of ``n_rows`` rows runs its own kernel pass (else it joins
     the row-by-row path)."""
-    per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3
+    fixed = (PATTERN_SECONDS
+             if _estep.pass_is_threaded(n_rows, n_components, n_observed)
+             else SERIAL_PATTERN_SECONDS)
+    per_pattern = fixed + FLOP_SECONDS * n_components * n_observed ** 3
     return n_rows * n_components * ROW_SECONDS >= per_pattern
 
 

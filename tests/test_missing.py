@@ -571,6 +571,31 @@ def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
     assert np.array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
 
 
+def test_kernel_pass_choice_by_size_alone():
+    """Which patterns get a kernel pass depends on their size, never on the threads,
+    and a pattern too small for threads pays only Python's fixed cost, not a threaded
+    pass's: the complete rows of 10^4 x 2 (K = 3) get their own pass."""
+    from gmmfast import _estep, _missing
+
+    # 8100 rows x 3 components x 2 features: below the work a pass shares
+    assert not _estep.pass_is_threaded(8100, 3, 2)
+    assert _missing.kernel_pass_pays(8100, 3, 2)
+    # a serial pass of few rows still does not pay
+    assert not _missing.kernel_pass_pays(900, 3, 1)
+    # a pass large enough for threads pays only for thousands of rows
+    assert _estep.pass_is_threaded(3000, 16, 15)
+    assert not _missing.kernel_pass_pays(3000, 16, 15)
+    assert _estep._threads_for(8, 3000, 16, 15) > 1
+    assert _estep._threads_for(1, 3000, 16, 15) == 1
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(10_000, 2))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    plan = _missing.PatternPlan(X, None, 0, 3)
+    assert [p.missing.size for p in plan.patterns] == [0]
+    assert plan.groups and (plan.groups[0].nm == 1).all()
+
+
 def _far_model(covariance_type, K, D, seed):
     """A model whose components lie far apart (in units of their deviations): most
     rows' responsibilities underflow to exactly 0 for all but one component."""
