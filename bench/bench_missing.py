@@ -2,6 +2,7 @@
 
     python bench/bench_missing.py                   # default cases, 10% missing
     python bench/bench_missing.py --cases mid,tall2d --frac 0.1 --threads 2 --repeats 3
+    python bench/bench_missing.py --cases seed2d --tile 10   # its rows 10 times over
 
 For each case of ``_cases.py`` (its data and fixed start), the same X is fitted by
 gmmfast twice from the same ``weights_init``/``means_init``/``precisions_init`` with
@@ -74,6 +75,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="cases at ~1/50 size")
+    p.add_argument("--tile", type=int, default=1,
+                   help="repeat each case's rows this many times (the same start): how "
+                        "the ratio moves with N at a fixed geometry, e.g. seed2d at "
+                        "10^4 and 10^5 rows")
     args = p.parse_args(argv)
     print("| case | N x D | K | cov | patterns | complete ms/it | missing ms/it | ratio |")
     print("|---|---|---|---|---|---|---|---|")
@@ -81,6 +86,8 @@ def main(argv=None):
         case = CASES[name.strip()]
         X = make_data(case, args.quick)
         init = make_init(X, case)
+        if args.tile > 1:
+            X = np.tile(X, (args.tile, 1))
         Xn, mask = with_holes(X, args.frac, case_seed(case) + 7)
         patterns = np.unique(np.packbits(mask, axis=1), axis=0).shape[0]
         n_iter = max(2, case.size(args.quick)[1])
