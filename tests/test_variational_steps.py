@@ -210,3 +210,57 @@ def test_entropy_and_posterior_on_threads_are_the_serial_ones():
     expected = na - 0.5 * np.einsum("kij,kji->", P, S) + 1234.5
     scale = abs(na) + 0.5 * np.abs(np.einsum("kij,kji->k", P, S)).sum() + 1234.5
     assert abs(one - expected) <= 1e-14 * scale, (one, expected)
+
+
+def _moment_problem(K, D, seed=0):
+    rng = np.random.default_rng(seed)
+    T = D * (D + 1) // 2
+    W = rng.normal(size=(K, T + D + 1))
+    A = rng.normal(size=(K, D, D))
+    S2 = A @ A.transpose(0, 2, 1)
+    return W, rng.uniform(0, 50, K), rng.normal(size=(K, D)), S2
+
+
+@pytest.mark.parametrize("K, D", [(1, 1), (3, 5), (40, 30), (140, 41)])
+def test_moment_entropy_is_the_formula_on_any_thread_count(K, D):
+    """vb_moment_entropy (the moment rows' sum_k W_k . [S2_k (a >= b), S1_k, N_k] - L)
+    against numpy's gather of the lower triangle, and the same bits on 1 and 3
+    threads."""
+    from gmmfast import _kernels
+
+    W, N, S1, S2 = _moment_problem(K, D)
+    L = -987.25
+    rows, cols = np.tril_indices(D)
+    T = rows.size
+    terms = np.concatenate([W[:, :T] * S2[:, rows, cols], W[:, T:T + D] * S1,
+                            (W[:, T + D] * N)[:, None]], axis=1)
+    expected = terms.sum() - L
+    one = _kernels.vb_moment_entropy(W, N, S1, S2, L, 1)
+    # another order of the same sums: a few ulps of the sum of the terms' magnitudes
+    assert abs(one - expected) <= 1e-14 * (np.abs(terms).sum() + abs(L)), (one, expected)
+    assert _kernels.vb_moment_entropy(W, N, S1, S2, L, 3) == one
+    # only the lower triangle is read
+    upper = np.triu(np.ones((D, D), dtype=bool), 1)
+    S2_junk = S2.copy()
+    S2_junk[:, upper] = np.nan
+    assert _kernels.vb_moment_entropy(W, N, S1, S2_junk, L, 3) == one
+
+
+def test_moment_entropy_checks_its_arguments():
+    from gmmfast import _kernels
+
+    W, N, S1, S2 = _moment_problem(4, 6)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W[:, :-1].copy(), N, S1, S2, 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W, N[:3].copy(), S1, S2, 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W, N, S1, S2[:, :5, :5].copy(), 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W[:, :1].copy(), N, S1[:, :0].copy(),
+                                   S2[:, :0, :0].copy(), 0.0)
+    with pytest.raises(ValueError):              # not C-contiguous
+        _kernels.vb_moment_entropy(W, N, S1, S2.transpose(0, 2, 1), 0.0)
+    with pytest.raises(ValueError):              # not float64
+        _kernels.vb_moment_entropy(W, N, S1, S2.astype(np.float32), 0.0)
+

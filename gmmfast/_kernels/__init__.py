@@ -34,6 +34,7 @@ from ._core import (  # noqa: F401
     stat_widths,
     vb_constants,
     vb_entropy,
+    vb_moment_entropy,
     vb_update,
     vexp,
     vexp32,

@@ -257,6 +257,59 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
     return na - 0.5 * trace - L
 
 
+cdef inline double _dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
+    """x . y in four running sums (by index mod 4, added in a fixed order): one sum
+    would wait on the latency of each addition."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 = s0 + x[i] * y[i]
+        s1 = s1 + x[i + 1] * y[i + 1]
+        s2 = s2 + x[i + 2] * y[i + 2]
+        s3 = s3 + x[i + 3] * y[i + 3]
+        i = i + 4
+    while i < n:
+        s0 = s0 + x[i] * y[i]
+        i = i + 1
+    return (s0 + s1) + (s2 + s3)
+
+
+def vb_moment_entropy(const double[:, ::1] W, const double[::1] N,
+                      const double[:, ::1] S1, const double[:, :, ::1] S2, double L,
+                      int n_threads=1):
+    """sum_i w_i sum_k r_ik log r_ik from statistics taken on the moment rows
+    (_variational.resp_entropy_sum): sum_k W_k . [S2_k (a >= b), S1_k, N_k] - L.
+
+    W (K, D(D+1)/2 + D + 1): the model's moment weights (SuffStats.moment_weights),
+    whose first D(D+1)/2 columns follow np.tril_indices(D); N (K,), S1 (K, D),
+    S2 (K, D, D) (its lower triangle is read) and L: the statistics. Each component's
+    dot product is read straight from S2's rows, without gathering its lower triangle
+    into a copy first; n_threads: over the components, whose products are then added in
+    component order (the same result on any number).
+    """
+    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], T = D * (D + 1) // 2, k, a, t
+    if (D < 1 or S1.shape[0] != K or S2.shape[0] != K or S2.shape[1] != D
+            or S2.shape[2] != D or W.shape[0] != K or W.shape[1] != T + D + 1):
+        raise ValueError("vb_moment_entropy: shapes do not match")
+    cdef double total = 0.0, acc
+    cdef double* per = <double*> malloc(max(K, 1) * sizeof(double))
+    if per == NULL:
+        raise MemoryError()
+    with nogil:
+        for k in prange(K, schedule='static', num_threads=max(1, n_threads)):
+            acc = 0.0
+            t = 0
+            for a in range(D):      # np.tril_indices order: row a holds (a, b), b <= a
+                acc = acc + _dot(&W[k, t], &S2[k, a, 0], a + 1)
+                t = t + a + 1
+            acc = acc + _dot(&W[k, T], &S1[k, 0], D)
+            per[k] = acc + W[k, T + D] * N[k]
+        for k in range(K):
+            total += per[k]
+    free(per)
+    return total - L
+
+
 def vb_update(int cov, bint stick_breaking, double weight_concentration,
               double mean_precision, const double[::1] mean_prior,
               double degrees_of_freedom, const double[::1] covariance_prior,
