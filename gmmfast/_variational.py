@@ -220,6 +220,37 @@ def update_posterior(priors, nk, xk, sk, covariance_type, prior_type, *, reg_cov
                      log_weights, weights, tuple(terms))
 
 
+def update_posterior_from_stats(priors, stats, prior_type, *, reg_covar, eps, dtype,
+                                n_threads=None):
+    """'full': the plain mixture's M-step of one E-step's statistics (``_mstep.
+    m_step_moments``) followed by ``update_posterior``, with the same numbers to the
+    bit, in one compiled call (``_kernels.vb_update_full``): each component goes from
+    its statistics to its factor on one thread, where the two steps would run the
+    M-step serially and pass K D x D arrays between them (at K = 140, D = 41 the
+    serial M-step took 0.6 ms of a 13 ms iteration on 2 threads).
+
+    eps: machine epsilon of the data's dtype (the counts' 10 eps guard). Raises as
+    update_posterior does.
+    """
+    p = priors
+    K, D = stats.S1.shape
+    stick = prior_type == "dirichlet_process"
+    threads = effective_n_threads(n_threads) if K > 1 \
+        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+    c64 = np.ascontiguousarray
+    (nk, a, b, beta, means, nu, covariances, prec_chol, failed, log_weights, weights,
+     *terms) = _kernels.vb_update_full(
+        stick, p.weight_concentration, p.mean_precision, c64(p.mean, dtype=np.float64),
+        p.degrees_of_freedom, c64(p.covariance, dtype=np.float64).reshape(-1),
+        c64(stats.N, dtype=np.float64), c64(stats.S1, dtype=np.float64),
+        c64(stats.S2, dtype=np.float64), c64(stats.shift, dtype=np.float64),
+        float(reg_covar), float(eps), _mstep._SQRT_MAX[np.dtype(dtype)], threads)
+    if failed >= 0:
+        raise ValueError(_mstep._collapse_message(failed, "full", reg_covar, K, dtype))
+    return Posterior((a, b) if stick else a, beta, means, nu, covariances, prec_chol, nk,
+                     log_weights, weights, tuple(terms))
+
+
 def lower_bound(post, entropy):
     """scikit-learn's lower bound (its constant terms removed) from a derived
     posterior (``Posterior.derive``) and sum_i w_i sum_k r_ik log r_ik of the E-step

@@ -36,6 +36,7 @@ from ._core import (  # noqa: F401
     vb_entropy,
     vb_moment_entropy,
     vb_update,
+    vb_update_full,
     vexp,
     vexp32,
     vlog,
