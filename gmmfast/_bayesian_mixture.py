@@ -26,6 +26,7 @@ from ._variational import (
     resp_entropy_sum,
     source_weight,
     update_posterior,
+    update_posterior_from_stats,
 )
 
 
@@ -554,6 +555,13 @@ default='dirichlet_process'
                              log_weights=post.log_weights)
         entropy = resp_entropy_sum(stats, post.log_weights, post.means, post.prec_chol,
                                     self.covariance_type, self.n_threads)
+        if self.covariance_type == "full":
+            # the M-step and the posterior update below in one compiled pass over the
+            # components (the same numbers)
+            post = update_posterior_from_stats(
+                self._fit_priors, stats, self.weight_concentration_prior_type,
+                reg_covar=self.reg_covar, eps=eps, dtype=dtype, n_threads=self.n_threads)
+            return post, self._lower_bound(post, entropy), stats
         # scikit-learn's nk = N + 10 eps, with the M-step's means and covariances
         nk, xk, sk = _mstep.m_step_moments(stats, self.covariance_type, self.reg_covar,
                                            eps)

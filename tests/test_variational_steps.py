@@ -192,6 +192,17 @@ def test_entropy_and_posterior_on_threads_are_the_serial_ones():
     for name in ("covariances", "prec_chol", "log_weights", "bound_terms"):
         np.testing.assert_array_equal(getattr(outs[0], name), getattr(outs[1], name))
     post = outs[0]
+    # vb_update factorises and takes the Wishart terms in its own loop over the
+    # components: the factors of precision_cholesky and the constants of derive(),
+    # to the bit
+    U = np.empty_like(post.covariances)
+    assert _kernels.precision_cholesky(post.covariances.copy(), U, np.inf, 1) == -1
+    np.testing.assert_array_equal(post.prec_chol, U)
+    again = _variational.Posterior(post.concentration, post.beta, post.means, post.nu,
+                                   post.covariances, post.prec_chol, post.nk)
+    again.derive("full", "dirichlet_process")
+    np.testing.assert_array_equal(again.log_weights, post.log_weights)
+    assert again.bound_terms == post.bound_terms
     rng = np.random.default_rng(4)
     A = rng.normal(size=(K, D, D))
     S2 = (A @ A.transpose(0, 2, 1)).reshape(K, -1)
@@ -210,3 +221,131 @@ def test_entropy_and_posterior_on_threads_are_the_serial_ones():
     expected = na - 0.5 * np.einsum("kij,kji->", P, S) + 1234.5
     scale = abs(na) + 0.5 * np.abs(np.einsum("kij,kji->k", P, S)).sum() + 1234.5
     assert abs(one - expected) <= 1e-14 * scale, (one, expected)
+
+
+def _moment_problem(K, D, seed=0):
+    rng = np.random.default_rng(seed)
+    T = D * (D + 1) // 2
+    W = rng.normal(size=(K, T + D + 1))
+    A = rng.normal(size=(K, D, D))
+    S2 = A @ A.transpose(0, 2, 1)
+    return W, rng.uniform(0, 50, K), rng.normal(size=(K, D)), S2
+
+
+@pytest.mark.parametrize("K, D", [(1, 1), (3, 5), (40, 30), (140, 41)])
+def test_moment_entropy_is_the_formula_on_any_thread_count(K, D):
+    """vb_moment_entropy (the moment rows' sum_k W_k . [S2_k (a >= b), S1_k, N_k] - L)
+    against numpy's gather of the lower triangle, and the same bits on 1 and 3
+    threads."""
+    from gmmfast import _kernels
+
+    W, N, S1, S2 = _moment_problem(K, D)
+    L = -987.25
+    rows, cols = np.tril_indices(D)
+    T = rows.size
+    terms = np.concatenate([W[:, :T] * S2[:, rows, cols], W[:, T:T + D] * S1,
+                            (W[:, T + D] * N)[:, None]], axis=1)
+    expected = terms.sum() - L
+    one = _kernels.vb_moment_entropy(W, N, S1, S2, L, 1)
+    # another order of the same sums: a few ulps of the sum of the terms' magnitudes
+    assert abs(one - expected) <= 1e-14 * (np.abs(terms).sum() + abs(L)), (one, expected)
+    assert _kernels.vb_moment_entropy(W, N, S1, S2, L, 3) == one
+    # only the lower triangle is read
+    upper = np.triu(np.ones((D, D), dtype=bool), 1)
+    S2_junk = S2.copy()
+    S2_junk[:, upper] = np.nan
+    assert _kernels.vb_moment_entropy(W, N, S1, S2_junk, L, 3) == one
+
+
+def test_moment_entropy_checks_its_arguments():
+    from gmmfast import _kernels
+
+    W, N, S1, S2 = _moment_problem(4, 6)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W[:, :-1].copy(), N, S1, S2, 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W, N[:3].copy(), S1, S2, 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W, N, S1, S2[:, :5, :5].copy(), 0.0)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.vb_moment_entropy(W[:, :1].copy(), N, S1[:, :0].copy(),
+                                   S2[:, :0, :0].copy(), 0.0)
+    with pytest.raises(ValueError):              # not C-contiguous
+        _kernels.vb_moment_entropy(W, N, S1, S2.transpose(0, 2, 1), 0.0)
+    with pytest.raises(ValueError):              # not float64
+        _kernels.vb_moment_entropy(W, N, S1, S2.astype(np.float32), 0.0)
+
+
+def _full_stats(K, D, seed=0, starved=()):
+    """'full' statistics of a random model about shifts near its means (SuffStats),
+    with the components in ``starved`` empty (N = 0, S1 = S2 = 0)."""
+    from gmmfast._mstep import SuffStats
+
+    rng = np.random.default_rng(seed)
+    N = rng.uniform(0.5, 300, K)
+    A = rng.normal(size=(K, D, 3 * D))
+    S2 = (A @ A.transpose(0, 2, 1)) * (N / (3 * D))[:, None, None]
+    S1 = rng.normal(size=(K, D)) * N[:, None] * 0.1
+    for k in starved:
+        N[k], S1[k], S2[k] = 0.0, 0.0, 0.0
+    return SuffStats(N, S1, S2, -1.0, float(N.sum()), rng.normal(3, 2, (K, D)))
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("K, D, starved", [(5, 4, ()), (40, 30, (7,)), (3, 1, ())])
+def test_update_from_stats_is_the_m_step_then_the_update(K, D, starved, prior_type):
+    """vb_update_full (the 'full' iteration's M-step and posterior update in one loop
+    over the components) gives the numbers of m_step_moments then update_posterior
+    to the bit, on 1 and on 3 threads."""
+    from gmmfast import _mstep
+
+    stats = _full_stats(K, D, starved=starved)
+    priors = _problem("full", K=K, D=D)[0]
+    eps = np.finfo(np.float64).eps
+    nk, xk, sk = _mstep.m_step_moments(stats, "full", 1e-6, eps)
+    want = _variational.update_posterior(priors, nk, xk, sk, "full", prior_type,
+                                         reg_covar=1e-6, dtype=np.float64, n_threads=1)
+    for t in (1, 3):
+        got = _variational.update_posterior_from_stats(
+            priors, stats, prior_type, reg_covar=1e-6, eps=eps, dtype=np.float64,
+            n_threads=t)
+        for name in ("nk", "beta", "means", "nu", "covariances", "prec_chol",
+                     "log_weights", "weights"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name),
+                                          err_msg=name)
+        for x, y in zip(np.atleast_1d(got.concentration), np.atleast_1d(want.concentration)):
+            np.testing.assert_array_equal(x, y)
+        assert got.bound_terms == want.bound_terms
+
+
+def test_update_from_stats_names_the_component_that_cannot_be_factorised():
+    stats = _full_stats(6, 4, starved=(4,))
+    priors = _problem("full", K=6, D=4)[0]
+    priors.covariance = np.zeros((4, 4))
+    # a starved component with no reg_covar and a zero prior covariance: its
+    # covariance is (beta0 nk / beta) (xk - m0)(xk - m0)^T / nu, of rank one
+    with pytest.raises(ValueError, match="Component 4 has a covariance that is not "
+                       "positive definite.*Increase reg_covar"):
+        _variational.update_posterior_from_stats(
+            priors, stats, "dirichlet_process", reg_covar=0.0,
+            eps=np.finfo(np.float64).eps, dtype=np.float64, n_threads=2)
+
+
+def test_update_from_stats_checks_its_arguments():
+    from gmmfast import _kernels
+
+    stats = _full_stats(4, 3)
+    priors = _problem("full", K=4, D=3)[0]
+    args = [True, 0.3, 0.8, priors.mean, 4.5, priors.covariance.reshape(-1),
+            stats.N, stats.S1, stats.S2, stats.shift, 1e-6, 1e-16, np.inf, 1]
+    _kernels.vb_update_full(*args)
+    bad = {6: stats.N[:3].copy(), 7: stats.S1[:, :2].copy(), 8: stats.S2[:, :2].copy(),
+           9: stats.shift[:3].copy(), 3: priors.mean[:2].copy(),
+           5: priors.covariance[:2, :2].reshape(-1).copy()}
+    for i, value in bad.items():
+        with pytest.raises(ValueError, match="shapes do not match"):
+            _kernels.vb_update_full(*(args[:i] + [value] + args[i + 1:]))
+    with pytest.raises(ValueError):              # not C-contiguous
+        _kernels.vb_update_full(*(args[:8] + [stats.S2.transpose(0, 2, 1)] + args[9:]))
+    with pytest.raises(ValueError):              # not float64
+        _kernels.vb_update_full(*(args[:7] + [stats.S1.astype(np.float32)] + args[8:]))

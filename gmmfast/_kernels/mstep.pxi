@@ -102,10 +102,8 @@ def precision_cholesky(double[:, :, ::1] cov, double[:, :, ::1] out,
 
 cdef Py_ssize_t _factor_precisions(const double* cov, double* out, Py_ssize_t K,
                                    Py_ssize_t D, double limit, int n_threads) except -2:
-    """precision_cholesky's work on K contiguous D x D matrices (also vb_update's)."""
-    cdef Py_ssize_t k, i, j, failed = -1
-    cdef int d = <int> D, info
-    cdef char lower = b'L', nonunit = b'N'
+    """precision_cholesky's work on K contiguous D x D matrices."""
+    cdef Py_ssize_t k, i, failed = -1
     cdef double* a
     if K == 0:
         return -1
@@ -117,23 +115,33 @@ cdef Py_ssize_t _factor_precisions(const double* cov, double* out, Py_ssize_t K,
             a = out + k * D * D
             for i in range(D * D):
                 a[i] = cov[k * D * D + i]
-            # column-major lower Cholesky L of cov; its inverse read row-major is
-            # L^{-T}, the upper factor of the precision.
-            info = 0
-            dpotrf(&lower, &d, a, &d, &info)
-            if info == 0:
-                dtrtri(&lower, &nonunit, &d, a, &d, &info)
-            if info == 0:
-                for i in range(D):
-                    for j in range(i):
-                        a[i * D + j] = 0.0
-                    for j in range(i, D):
-                        if not (-limit < a[i * D + j] < limit):
-                            info = 1
-            infos[k] = info
+            infos[k] = _factor_one(a, D, limit)
     for k in range(K):
         if infos[k] != 0:
             failed = k
             break
     free(infos)
     return failed
+
+
+cdef int _factor_one(double* a, Py_ssize_t D, double limit) noexcept nogil:
+    """One component's factor, in place: a (D x D, row-major) holds its covariance and
+    receives U with U U^T = inv(covariance). Returns 0, or non-zero when the covariance
+    is not positive definite or the factor reaches ``limit`` (see precision_cholesky).
+    Also vb_update's, inside its own loop over the components."""
+    cdef Py_ssize_t i, j
+    cdef int d = <int> D, info = 0
+    cdef char lower = b'L', nonunit = b'N'
+    # column-major lower Cholesky L of cov; its inverse read row-major is L^{-T}, the
+    # upper factor of the precision.
+    dpotrf(&lower, &d, a, &d, &info)
+    if info == 0:
+        dtrtri(&lower, &nonunit, &d, a, &d, &info)
+    if info == 0:
+        for i in range(D):
+            for j in range(i):
+                a[i * D + j] = 0.0
+            for j in range(i, D):
+                if not (-limit < a[i * D + j] < limit):
+                    info = 1
+    return info

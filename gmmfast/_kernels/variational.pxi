@@ -67,16 +67,39 @@ cdef inline Py_ssize_t _row_width(int cov, Py_ssize_t D) noexcept nogil:
     return D * D if cov == COV_FULL or cov == COV_TIED else D if cov == COV_DIAG else 1
 
 
+cdef void _wishart_terms(double nu_k, const double* U_k, int cov, Py_ssize_t D,
+                         double* out) noexcept nogil:
+    """One component's Wishart numbers for _weight_terms, from its degrees of freedom
+    and its factor's row: out[0] its part of -log_wishart (the expected log-determinant
+    and normaliser), out[1] and out[2] what its c_k gains and loses (0.5 (D log 2 +
+    sum_j psi((nu_k - j) / 2)) and 0.5 D log nu_k). D digammas and D log-gammas: on a
+    large 'full' model the bulk of _weight_terms, which vb_update therefore takes on
+    its threads, one component each."""
+    cdef Py_ssize_t j
+    cdef double log2 = log(2.0), acc = 0.0, term = 0.0, log_det
+    for j in range(D):
+        acc += psi(0.5 * (nu_k - j))
+        term += gammaln(0.5 * (nu_k - j))
+    log_det = _log_det_factor(U_k, cov, D) - 0.5 * D * log(nu_k)
+    out[0] = nu_k * log_det + nu_k * D * 0.5 * log2 + term
+    out[1] = 0.5 * (D * log2 + acc)
+    out[2] = 0.5 * D * log(nu_k)
+
+
 cdef void _weight_terms(int cov, bint stick_breaking, Py_ssize_t K, const double* a,
                         const double* b, const double* beta, const double* nu,
                         const double* U, Py_ssize_t D, double* c, double* w,
-                        double* terms) noexcept nogil:
+                        double* terms, const double* wishart=NULL) noexcept nogil:
     """vb_constants' work into c, w and terms, for shapes already checked (U: the
-    contiguous rows of the factors)."""
+    contiguous rows of the factors). wishart: NULL, or each component's
+    _wishart_terms already taken (3 a component, 'full' only): they are added here in
+    component order either way, so the sums do not depend on who took them."""
     cdef Py_ssize_t k, j
     cdef bint shared = cov == COV_TIED
-    cdef double log2 = log(2.0), total, acc, left, rest, nu_k, log_det, term, wishart_c
+    cdef double total, acc, left, rest
     cdef double log_wishart = 0.0, log_norm_weight = 0.0, sum_log_beta = 0.0
+    cdef double own[3]
+    cdef const double* wk
     # E[log pi_k] into c, the unnormalised mean weights into w
     if stick_breaking:
         rest = 0.0      # sum_{j<k} E[log(1 - v_j)] of the stick fractions v
@@ -107,18 +130,14 @@ cdef void _weight_terms(int cov, bint stick_breaking, Py_ssize_t K, const double
     # the Wishart's expected log-determinant and normaliser, per component (once,
     # shared by all, for 'tied')
     for k in range(1 if shared else K):
-        nu_k = nu[k]
-        acc = 0.0
-        term = 0.0
-        for j in range(D):
-            acc += psi(0.5 * (nu_k - j))
-            term += gammaln(0.5 * (nu_k - j))
-        log_det = _log_det_factor(U + k * _row_width(cov, D), cov, D) \
-            - 0.5 * D * log(nu_k)
-        log_wishart -= nu_k * log_det + nu_k * D * 0.5 * log2 + term
-        wishart_c = 0.5 * (D * log2 + acc)
+        if wishart != NULL:
+            wk = wishart + 3 * k
+        else:
+            _wishart_terms(nu[k], U + k * _row_width(cov, D), cov, D, own)
+            wk = own
+        log_wishart -= wk[0]
         for j in range(0 if shared else k, K if shared else k + 1):
-            c[j] = c[j] + wishart_c - 0.5 * D * log(nu_k)
+            c[j] = c[j] + wk[1] - wk[2]
     if shared:
         log_wishart = K * log_wishart
     for k in range(K):
@@ -257,6 +276,59 @@ def vb_entropy(int cov, const double[::1] N, const double[:, ::1] S1,
     return na - 0.5 * trace - L
 
 
+cdef inline double _dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
+    """x . y in four running sums (by index mod 4, added in a fixed order): one sum
+    would wait on the latency of each addition."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 = s0 + x[i] * y[i]
+        s1 = s1 + x[i + 1] * y[i + 1]
+        s2 = s2 + x[i + 2] * y[i + 2]
+        s3 = s3 + x[i + 3] * y[i + 3]
+        i = i + 4
+    while i < n:
+        s0 = s0 + x[i] * y[i]
+        i = i + 1
+    return (s0 + s1) + (s2 + s3)
+
+
+def vb_moment_entropy(const double[:, ::1] W, const double[::1] N,
+                      const double[:, ::1] S1, const double[:, :, ::1] S2, double L,
+                      int n_threads=1):
+    """sum_i w_i sum_k r_ik log r_ik from statistics taken on the moment rows
+    (_variational.resp_entropy_sum): sum_k W_k . [S2_k (a >= b), S1_k, N_k] - L.
+
+    W (K, D(D+1)/2 + D + 1): the model's moment weights (SuffStats.moment_weights),
+    whose first D(D+1)/2 columns follow np.tril_indices(D); N (K,), S1 (K, D),
+    S2 (K, D, D) (its lower triangle is read) and L: the statistics. Each component's
+    dot product is read straight from S2's rows, without gathering its lower triangle
+    into a copy first; n_threads: over the components, whose products are then added in
+    component order (the same result on any number).
+    """
+    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], T = D * (D + 1) // 2, k, a, t
+    if (D < 1 or S1.shape[0] != K or S2.shape[0] != K or S2.shape[1] != D
+            or S2.shape[2] != D or W.shape[0] != K or W.shape[1] != T + D + 1):
+        raise ValueError("vb_moment_entropy: shapes do not match")
+    cdef double total = 0.0, acc
+    cdef double* per = <double*> malloc(max(K, 1) * sizeof(double))
+    if per == NULL:
+        raise MemoryError()
+    with nogil:
+        for k in prange(K, schedule='static', num_threads=max(1, n_threads)):
+            acc = 0.0
+            t = 0
+            for a in range(D):      # np.tril_indices order: row a holds (a, b), b <= a
+                acc = acc + _dot(&W[k, t], &S2[k, a, 0], a + 1)
+                t = t + a + 1
+            acc = acc + _dot(&W[k, T], &S1[k, 0], D)
+            per[k] = acc + W[k, T + D] * N[k]
+        for k in range(K):
+            total += per[k]
+    free(per)
+    return total - L
+
+
 def vb_update(int cov, bint stick_breaking, double weight_concentration,
               double mean_precision, const double[::1] mean_prior,
               double degrees_of_freedom, const double[::1] covariance_prior,
@@ -306,6 +378,17 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
     cdef const double* cov0 = &covariance_prior[0]
     cdef double tail = 0.0, shrink, mean_nk = 0.0, diff_i, diff_j, acc
     cdef Py_ssize_t failed = -1
+    # 'full': per component, its factor's status (infos) and its Wishart numbers
+    # (_wishart_terms, 3 each), taken in the one loop over the components below
+    cdef int* infos = NULL
+    cdef double* wishart = NULL
+    if cov == COV_FULL and K > 0:
+        infos = <int*> malloc(K * sizeof(int))
+        wishart = <double*> malloc(3 * K * sizeof(double))
+        if infos == NULL or wishart == NULL:
+            free(infos)
+            free(wishart)
+            raise MemoryError()
     with nogil:
         for k in range(K - 1, -1, -1):
             if stick_breaking:
@@ -335,15 +418,16 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
         elif cov == COV_FULL:
             for k in range(K):
                 nu[k] = degrees_of_freedom + nk[k]
-            # K D^2 divisions: on the factorisations' threads (each component's own)
+            # Each component on its own thread from its covariance (K D^2 divisions)
+            # to its factor (as precision_cholesky: _factor_one) and its Wishart
+            # numbers (2 D special functions): one parallel region, the covariance
+            # still in cache when it is factorised. Nothing is summed across
+            # components here, so the numbers do not depend on the thread count.
             for k in prange(K, schedule='static', num_threads=max(1, n_threads)):
-                shrink = mean_precision / beta[k]
-                for i in range(D):
-                    diff_i = xk[k, i] - mean_prior[i]
-                    for j in range(D):
-                        diff_j = xk[k, j] - mean_prior[j]
-                        out[k * width + i * D + j] = (cov0[i * D + j] + nk[k] * sk[k, i * D + j]
-                                             + (nk[k] * shrink) * (diff_i * diff_j)) / nu[k]
+                infos[k] = _full_posterior_one(
+                    D, nk[k], beta[k], nu[k], mean_precision, &mean_prior[0], cov0,
+                    &xk[k, 0], &sk[k, 0], out + k * width, U + k * width, limit,
+                    wishart + 3 * k)
         else:
             for k in range(K):
                 nu[k] = degrees_of_freedom + nk[k]
@@ -358,9 +442,14 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
                     for j in range(D):
                         acc += (xk[k, j] - mean_prior[j]) ** 2
                     out[k] = (cov0[0] + nk[k] * (sk[k, 0] + shrink * (acc / D))) / nu[k]
-    if cov == COV_FULL or cov == COV_TIED:
-        failed = _factor_precisions(out, U, n_rows, D, limit,
-                                    n_threads if cov == COV_FULL else 1)
+    if cov == COV_FULL:
+        for k in range(K):
+            if infos[k] != 0:
+                failed = k
+                break
+        free(infos)
+    elif cov == COV_TIED:
+        failed = _factor_precisions(out, U, n_rows, D, limit, 1)
     else:
         with nogil:
             # as _mstep.precision_cholesky: a non-positive variance first, then a
@@ -375,12 +464,153 @@ def vb_update(int cov, bint stick_breaking, double weight_concentration,
                     if failed < 0 and not U[k * width + j] < limit:
                         failed = k
     if failed >= 0:
+        free(wishart)
         return (a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr, failed,
                 None, None, None, None, None)
-    log_weights = np.empty(K)
-    weights = np.empty(K)
     cdef double terms[3]
-    _weight_terms(cov, stick_breaking, K, a, b, beta, nu, U, D, _data(log_weights),
-                  _data(weights), terms)
+    try:
+        log_weights = np.empty(K)
+        weights = np.empty(K)
+        _weight_terms(cov, stick_breaking, K, a, b, beta, nu, U, D, _data(log_weights),
+                      _data(weights), terms, wishart)
+    finally:
+        free(wishart)
     return (a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr, failed,
             log_weights, weights, terms[0], terms[1], terms[2])
+
+
+cdef int _full_posterior_one(Py_ssize_t D, double nk_k, double beta_k, double nu_k,
+                             double mean_precision, const double* mean_prior,
+                             const double* cov0, const double* xk_k, const double* sk_k,
+                             double* out_k, double* U_k, double limit,
+                             double* wishart_k) noexcept nogil:
+    """One 'full' component of the variational M-step (vb_update): its covariance
+    (scikit-learn's, normalised by nu_k) into out_k, its factor into U_k (as
+    precision_cholesky: _factor_one) and, when that succeeds, its Wishart numbers
+    (_wishart_terms) into wishart_k; returns the factorisation's status. sk_k may be
+    out_k itself (each entry is read before it is written)."""
+    cdef Py_ssize_t i, j
+    cdef double shrink = mean_precision / beta_k, diff_i, diff_j
+    cdef int info
+    for i in range(D):
+        diff_i = xk_k[i] - mean_prior[i]
+        for j in range(D):
+            diff_j = xk_k[j] - mean_prior[j]
+            out_k[i * D + j] = (cov0[i * D + j] + nk_k * sk_k[i * D + j]
+                                + (nk_k * shrink) * (diff_i * diff_j)) / nu_k
+    for i in range(D * D):
+        U_k[i] = out_k[i]
+    info = _factor_one(U_k, D, limit)
+    if info == 0:
+        _wishart_terms(nu_k, U_k, COV_FULL, D, wishart_k)
+    return info
+
+
+def vb_update_full(bint stick_breaking, double weight_concentration,
+                   double mean_precision, const double[::1] mean_prior,
+                   double degrees_of_freedom, const double[::1] covariance_prior,
+                   const double[::1] N, const double[:, ::1] S1, const double[:, :, ::1] S2,
+                   const double[:, ::1] shift, double reg_covar, double eps, double limit,
+                   int n_threads):
+    """The 'full' variational M-step straight from one E-step's statistics: the
+    M-step's counts, means and covariances (m_step_full's formulas, operation for
+    operation, so the same bits) and then vb_update's, in one loop over the
+    components, each on one thread from its statistics to its factor and Wishart
+    numbers: the statistics, covariance and factor of a component stay in cache, and
+    the M-step, serial in m_step_full, runs on the factorisations' threads. Nothing
+    is summed across components in that loop, so the numbers do not depend on the
+    thread count.
+
+    N (K,), S1 (K, D), S2 (K, D, D), shift (K, D): the statistics (SuffStats);
+    covariance_prior: D*D; reg_covar, eps: as m_step_full; the rest as vb_update.
+
+    Returns (nk, a, b, beta, means, nu, covariances, prec_chol, failed, log_weights,
+    weights, log_wishart, log_norm_weight, half_d_log_beta): nk = N + 10 eps, the
+    counts of the posterior; the rest as vb_update.
+    """
+    cdef Py_ssize_t K = N.shape[0], D = S1.shape[1], k
+    if (D < 1 or S1.shape[0] != K or S2.shape[0] != K or S2.shape[1] != D
+            or S2.shape[2] != D or shift.shape[0] != K or shift.shape[1] != D
+            or mean_prior.shape[0] != D or covariance_prior.shape[0] != D * D):
+        raise ValueError("vb_update_full: shapes do not match")
+    nk_arr = np.empty(K)
+    a_arr = np.empty(K)
+    b_arr = np.empty(K) if stick_breaking else None
+    beta_arr = np.empty(K)
+    means_arr = np.empty((K, D))
+    nu_arr = np.empty(K)
+    cov_arr = np.empty((K, D, D))
+    prec_arr = np.empty((K, D, D))
+    cdef double* nk = _data(nk_arr)
+    cdef double* a = _data(a_arr)
+    cdef double* b = _data(b_arr if stick_breaking else a_arr)
+    cdef double* beta = _data(beta_arr)
+    cdef double* nu = _data(nu_arr)
+    cdef double* means = _data(means_arr)
+    cdef double* out = _data(cov_arr)
+    cdef double* U = _data(prec_arr)
+    cdef const double* cov0 = &covariance_prior[0]
+    cdef const double* m0 = &mean_prior[0]
+    cdef double tail = 0.0, ratio, centring
+    cdef Py_ssize_t failed = -1, x, y
+    cdef double* xk
+    cdef double* sk
+    # per component: its M-step mean (D), its factor's status and its Wishart numbers
+    cdef double* xks = <double*> malloc((max(K, 1) * (D + 3)) * sizeof(double))
+    cdef int* infos = <int*> malloc(max(K, 1) * sizeof(int))
+    cdef double* wishart
+    if xks == NULL or infos == NULL:
+        free(xks)
+        free(infos)
+        raise MemoryError()
+    wishart = xks + K * D
+    with nogil:
+        for k in range(K):
+            nk[k] = N[k] + 10 * eps
+        for k in range(K - 1, -1, -1):
+            if stick_breaking:
+                # a_k = 1 + nk_k, b_k = gamma + sum_{j>k} nk_j
+                a[k] = 1.0 + nk[k]
+                b[k] = weight_concentration + tail
+                tail = tail + nk[k]
+            else:
+                a[k] = weight_concentration + nk[k]
+        for k in prange(K, schedule='static', num_threads=max(1, n_threads)):
+            # m_step_full's mean and covariance (into the covariance's own slot)
+            xk = xks + k * D
+            sk = out + k * D * D
+            ratio = N[k] / nk[k]
+            for x in range(D):
+                xk[x] = shift[k, x] * ratio + S1[k, x] / nk[k]
+            for x in range(D):
+                for y in range(D):
+                    centring = (S1[k, x] * S1[k, y]) / N[k] if N[k] > 0 else 0.0
+                    sk[x * D + y] = (S2[k, x, y] - centring) / nk[k]
+                sk[x * D + x] = sk[x * D + x] + reg_covar
+            # vb_update's
+            beta[k] = mean_precision + nk[k]
+            for x in range(D):
+                means[k * D + x] = (mean_precision * m0[x] + nk[k] * xk[x]) / beta[k]
+            nu[k] = degrees_of_freedom + nk[k]
+            infos[k] = _full_posterior_one(D, nk[k], beta[k], nu[k], mean_precision, m0,
+                                           cov0, xk, sk, sk, U + k * D * D, limit,
+                                           wishart + 3 * k)
+    for k in range(K):
+        if infos[k] != 0:
+            failed = k
+            break
+    free(infos)
+    if failed >= 0:
+        free(xks)
+        return (nk_arr, a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr,
+                failed, None, None, None, None, None)
+    cdef double terms[3]
+    try:
+        log_weights = np.empty(K)
+        weights = np.empty(K)
+        _weight_terms(COV_FULL, stick_breaking, K, a, b, beta, nu, U, D,
+                      _data(log_weights), _data(weights), terms, wishart)
+    finally:
+        free(xks)
+    return (nk_arr, a_arr, b_arr, beta_arr, means_arr, nu_arr, cov_arr, prec_arr,
+            failed, log_weights, weights, terms[0], terms[1], terms[2])
