@@ -215,7 +215,7 @@ class KernelModel:
         K, D = means.shape
         T = D * (D + 1) // 2
         # K products U_k U_k^T: threads as for the factorisations that made U_k
-        threads = self.n_threads if K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+        threads = _mstep.factor_threads(self.n_threads, K, D)
         W, P = _kernels.moment_weights(U, cst, spreads, threads)
         W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
         self.moment_weights = W

@@ -457,10 +457,10 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
             stats, self._kernel_type, self.reg_covar, eps
         )
         cov = self._constrain(stats.N + 10 * eps, cov)
-        big = cov.ndim == 3 and cov.shape[0] * cov.shape[1] ** 3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED
+        # precision_cholesky uses the threads only for enough work (factor_threads)
         prec_chol = _mstep.precision_cholesky(
             cov, self._kernel_type, reg_covar=self.reg_covar, dtype=dtype,
-            n_threads=effective_n_threads(self.n_threads) if big else 1,
+            n_threads=effective_n_threads(self.n_threads),
         )
         return weights, means, cov, prec_chol
 

@@ -148,11 +148,10 @@ def group_patterns(X, w=None, first_row=0):
 #: rows get a threaded pass of their own. A pass too small to be shared
 #: (``_estep.pass_is_threaded``, a rule on its size alone, so that the choice, hence
 #: the results, never depend on the thread count) runs on the calling thread and
-#: costs SERIAL_PATTERN_SECONDS, Python's part: 90-170 us measured for D <= 16 and
-#: K <= 32 (bench/results/missing.md). Before that distinction every pattern paid 2 ms,
-#: and the complete rows of 10^4 rows x 2 features went row by row, 12x the
-#: complete-data iteration (now 5x). The constants only move the boundary, never the
-#: results beyond rounding.
+#: costs SERIAL_PATTERN_SECONDS, Python's part (measured in bench/results/missing.md):
+#: charged PATTERN_SECONDS, the complete rows of small-D data with ten thousand rows
+#: went row by row at several times a kernel pass's cost. The constants only move the
+#: boundary, never the results beyond rounding.
 PATTERN_SECONDS = 2e-3
 SERIAL_PATTERN_SECONDS = 1.5e-4
 FLOP_SECONDS = 1e-9

@@ -169,6 +169,14 @@ _SQRT_MAX = {np.dtype(t): float(np.sqrt(np.finfo(t).max)) for t in (np.float32, 
 MIN_CHOLESKY_FLOPS_THREADED = 2**20
 
 
+def factor_threads(n_threads, n_components, n_features):
+    """The threads for K factorisations (or products) of D x D matrices, one component
+    each: ``n_threads`` from MIN_CHOLESKY_FLOPS_THREADED flops (K D^3) on, else 1."""
+    if n_components > 1 and n_components * n_features**3 >= MIN_CHOLESKY_FLOPS_THREADED:
+        return n_threads
+    return 1
+
+
 def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.float64,
                        n_threads=1):
     """Upper-triangular U with U U^T = inverse covariance, per component.
@@ -184,7 +192,7 @@ def precision_cholesky(covariances, covariance_type, *, reg_covar=0.0, dtype=np.
         out = np.empty_like(mats)
         # a factor whose square overflows X's dtype counts as a collapse too
         K, D = mats.shape[0], mats.shape[1]
-        threads = n_threads if K > 1 and K * D**3 >= MIN_CHOLESKY_FLOPS_THREADED else 1
+        threads = factor_threads(n_threads, K, D)
         failed = _kernels.precision_cholesky(mats, out, _SQRT_MAX[np.dtype(dtype)], threads)
         if failed >= 0:
             raise ValueError(

@@ -63,7 +63,7 @@ def blas_single_thread(covariance_type=None, n_features=None, n_samples=None):
     and its M-step factorises D x D matrices of D < 8) on fewer than
     BLAS_LIMIT_MIN_ROWS rows (``n_samples``; None: a pass over data already fitted):
     then nothing is limited, and no thread-pool controller is built (that scans every
-    loaded library, ~10-30 ms once per process, longer than a whole small fit).
+    loaded library once per process, which costs more than a whole small fit).
     """
     if covariance_type == "full" and n_features is not None \
             and n_features < _kernels.SMALL_FEATURES \

@@ -37,9 +37,9 @@ PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 #: The moment rows' entropy sum (vb_moment_entropy) runs on threads from this many
-#: products on: below it (digits, K = 140, D = 41: 1.2e5, ~40 us on one thread) a
-#: second thread saves some 15 us, and a parallel region on a busy machine can wait
-#: milliseconds for a thread the scheduler has put aside.
+#: products on: below it (digits' K = 140, D = 41 is 1.2e5) a second thread saves
+#: less than a parallel region can wait, on a busy machine, for a thread the
+#: scheduler has put aside (bench/results/bayesian.md).
 MIN_ENTROPY_PRODUCTS_THREADED = 2**18
 
 
@@ -120,8 +120,8 @@ def resp_entropy_sum(stats, log_weights, means, prec_chol, covariance_type, n_th
     cov = covariance_type
     D = means.shape[1]
     K = means.shape[0]
-    threads = effective_n_threads(n_threads) if cov == "full" and K > 1 \
-        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+    threads = _mstep.factor_threads(effective_n_threads(n_threads), K, D) \
+        if cov == "full" else 1
     W = stats.moment_weights
     if W is not None:
         # taken with the moment rows: their weights are the model's log-densities, so
@@ -204,8 +204,8 @@ def update_posterior(priors, nk, xk, sk, covariance_type, prior_type, *, reg_cov
     cov = covariance_type
     K, D = xk.shape
     stick = prior_type == "dirichlet_process"
-    threads = effective_n_threads(n_threads) if cov == "full" and K > 1 \
-        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+    threads = _mstep.factor_threads(effective_n_threads(n_threads), K, D) \
+        if cov == "full" else 1
     (a, b, beta, means, nu, covariances, prec_chol, failed, log_weights, weights,
      *terms) = _kernels.vb_update(
         _COV_KIND[cov], stick, p.weight_concentration, p.mean_precision,
@@ -226,8 +226,8 @@ def update_posterior_from_stats(priors, stats, prior_type, *, reg_covar, eps, dt
     m_step_moments``) followed by ``update_posterior``, with the same numbers to the
     bit, in one compiled call (``_kernels.vb_update_full``): each component goes from
     its statistics to its factor on one thread, where the two steps would run the
-    M-step serially and pass K D x D arrays between them (at K = 140, D = 41 the
-    serial M-step took 0.6 ms of a 13 ms iteration on 2 threads).
+    M-step serially and pass K D x D arrays between them (with many components a
+    measurable part of the iteration: bench/results/bayesian.md).
 
     eps: machine epsilon of the data's dtype (the counts' 10 eps guard). Raises as
     update_posterior does.
@@ -235,8 +235,7 @@ def update_posterior_from_stats(priors, stats, prior_type, *, reg_covar, eps, dt
     p = priors
     K, D = stats.S1.shape
     stick = prior_type == "dirichlet_process"
-    threads = effective_n_threads(n_threads) if K > 1 \
-        and K * D**3 >= _mstep.MIN_CHOLESKY_FLOPS_THREADED else 1
+    threads = _mstep.factor_threads(effective_n_threads(n_threads), K, D)
     c64 = np.ascontiguousarray
     (nk, a, b, beta, means, nu, covariances, prec_chol, failed, log_weights, weights,
      *terms) = _kernels.vb_update_full(
