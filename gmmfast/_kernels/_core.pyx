@@ -53,7 +53,7 @@ run. Nothing in nogil code raises: workers return a status per chunk or block
 from cython.parallel cimport parallel, prange
 from libc.math cimport log, sqrt, isfinite, INFINITY, M_PI
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm, dsyrk

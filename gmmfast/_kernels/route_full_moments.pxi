@@ -18,6 +18,14 @@
 #
 # Reads: shift (data); coef, the weights W (K, Q+1), Q+1 = D(D+1)/2 + D + 1.
 
+#: A block's row goes to the per-component sums of _moments_split when at most
+#: K / MOMENTS_SPARSE_COST of its responsibilities are not exactly 0: its sum for one
+#: component costs a few times the GEMM's product of a row and a component (the GEMM
+#: reuses each moment row from registers for many components; the measurement is in
+#: bench/results/bayesian.md).
+cdef Py_ssize_t MOMENTS_SPARSE_COST = 3
+
+
 cdef struct MomentsScratch:
     double* acc       # (K, Q+1) the chunk's [S2 | S1 | N] rows: first, so that every
                       # block of the chunk finds it at the same place
@@ -25,6 +33,8 @@ cdef struct MomentsScratch:
     double* row_max   # (3n,) _normalize_cols
     double* F         # (n (Q+1) + D,) the moment rows, then one centred row
     float* yf         # (n (K + 1),) the float32 normalisation (float32 data)
+    Py_ssize_t* idx   # (3n + K + 1 + K n,) _moments_split's counts and lists of rows
+    double* rw        # (K n,) the components' responsibilities on the sparse rows
 
 
 cdef MomentsScratch _moments_layout(void* base, Py_ssize_t n, Py_ssize_t D,
@@ -38,6 +48,8 @@ cdef MomentsScratch _moments_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     t.row_max = <double*> _take(&a, 3 * n * sizeof(double))
     t.F = <double*> _take(&a, (n * Q1 + D) * sizeof(double))
     t.yf = <float*> _take(&a, n * (K + 1) * sizeof(float)) if fsize == sizeof(float) else NULL
+    t.idx = <Py_ssize_t*> _take(&a, (3 * n + K + 1 + K * n) * sizeof(Py_ssize_t))
+    t.rw = <double*> _take(&a, K * n * sizeof(double))
     nbytes[0] = a.used
     return t
 
@@ -76,16 +88,78 @@ cdef void _moments_logprob(const Model* m, const floating* X, Py_ssize_t n,
 
 cdef Py_ssize_t _moments_stats(const Model* m, const floating* X, const double* w,
                                Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    """lpt (K x n) = W F^T, normalised over the rows, then acc += R F in one GEMM."""
+    """lpt (K x n) = W F^T, normalised over the rows, then acc += R F: the rows whose
+    responsibilities are mostly exactly 0 one component at a time, the others in one
+    GEMM (_moments_split)."""
     cdef Py_ssize_t nbytes, bad, K = m.K, Q1 = _vech_width(m.D) + 1
     cdef MomentsScratch t = _moments_layout(scratch, n, m.D, K, sizeof(floating), &nbytes)
     _moments_rows_logprob(m, X, n, t.lpt, True, t.F)
     bad = _normalize_cols(t.lpt, n, K, w, s.L, t.row_max, t.yf)
     if bad >= 0:
         return bad
-    _gemm_rm(False, False, <int> K, <int> Q1, <int> n, <double> 1.0, t.lpt, <int> n, t.F,
-             <int> Q1, <double> 1.0, t.acc, <int> Q1)
+    cdef Py_ssize_t n_dense = _moments_split(t.lpt, n, K, Q1, t.F, t.acc, t.idx, t.rw)
+    if n_dense > 0:
+        _gemm_rm(False, False, <int> K, <int> Q1, <int> n_dense, <double> 1.0, t.lpt,
+                 <int> n, t.F, <int> Q1, <double> 1.0, t.acc, <int> Q1)
     return -1
+
+
+cdef Py_ssize_t _moments_split(double* lpt, Py_ssize_t n, Py_ssize_t K, Py_ssize_t Q1,
+                               double* F, double* acc, Py_ssize_t* idx,
+                               double* rw) noexcept nogil:
+    """The statistics of the block's sparse rows, and the rest made ready for the GEMM.
+
+    A row whose responsibilities are exactly 0 for all but at most K / MOMENTS_SPARSE_COST
+    components (far from most of them: with broad components near c, e.g. a Bayesian
+    mixture's kept broad by its covariance prior, half of them can be) adds r_ik F_i to
+    each of those components' sums, one component at a time (gmm_moment_rows_axpy):
+    the GEMM would spend K products of a row on it. The other rows' moment rows and
+    responsibilities are then moved to the front of F and of each row of lpt, in their
+    order, for the GEMM; returns how many. With no sparse row nothing moves and the
+    GEMM is the one of all the rows. Which rows are sparse depends on the
+    responsibilities alone, so the sums do not depend on the thread count."""
+    cdef Py_ssize_t i, j, k, mk = 0, n_sparse = 0, n_dense = 0
+    cdef Py_ssize_t* count = idx
+    cdef Py_ssize_t* sparse = idx + n
+    cdef Py_ssize_t* dense = idx + 2 * n
+    cdef Py_ssize_t* ptr = idx + 3 * n
+    cdef Py_ssize_t* rows = ptr + K + 1
+    cdef double* row
+    for i in range(n):
+        count[i] = 0
+    for k in range(K):
+        row = lpt + k * n
+        for i in range(n):
+            count[i] += row[i] != 0.0
+    for i in range(n):
+        if count[i] * MOMENTS_SPARSE_COST <= K:
+            sparse[n_sparse] = i
+            n_sparse += 1
+        else:
+            dense[n_dense] = i
+            n_dense += 1
+    if n_sparse == 0:
+        return n
+    for k in range(K):
+        ptr[k] = mk
+        row = lpt + k * n
+        for j in range(n_sparse):
+            i = sparse[j]
+            if row[i] != 0.0:
+                rows[mk] = i
+                rw[mk] = row[i]
+                mk += 1
+    ptr[K] = mk
+    gmm_moment_rows_axpy(F, Q1, K, ptr, rows, rw, acc)
+    for j in range(n_dense):
+        i = dense[j]
+        if i != j:
+            memcpy(F + j * Q1, F + i * Q1, Q1 * sizeof(double))
+    for k in range(K):
+        row = lpt + k * n
+        for j in range(n_dense):
+            row[j] = row[dense[j]]
+    return n_dense
 
 
 cdef void _moments_chunk_begin(const Model* m, Sums* s, void* scratch) noexcept nogil:

@@ -10,6 +10,8 @@
 #ifndef GMMFAST_FEATURE_ROWS_H
 #define GMMFAST_FEATURE_ROWS_H
 
+#include <math.h>
+
 #include "isa.h"
 
 /* Moment rows of a block: F_i = [z_a z_b for a = 0..D-1, b = 0..a; z_a; 1], z = x_i - c
@@ -55,6 +57,86 @@ linkage void gmm_diag_rows_##tname##_##suffix(                                  
         for (ptrdiff_t j = 0; j < lda; j++) A[i * lda + j] = (T) 0;                     \
 }
 
+/* For each component k of K: acc_k += sum_j r[j] F_{rows[j]} over its listed moment
+   rows j = ptr[k] .. ptr[k+1] - 1 (F's row stride and acc_k's length: width): the
+   components' sums over the rows of a block whose responsibilities are mostly exactly
+   0, which a GEMM would multiply all the same. Column tiles outermost, so that a tile
+   of the listed rows is read from memory once for all the components. Each entry of
+   acc takes its terms one at a time, in list order: the vector builds with one fused
+   multiply-add a term (a tile of 8 vectors of acc_k held in registers while its rows
+   stream past, the columns past the last whole vector with fma()), so they agree to
+   the bit; the baseline adds each product rounded. */
+#define GMM_ROWS_AXPY_BASE(name, linkage)                                               \
+linkage void name(const double *F, ptrdiff_t width, ptrdiff_t K, const ptrdiff_t *ptr,  \
+                  const ptrdiff_t *rows, const double *r, double *acc)                  \
+{                                                                                       \
+    for (ptrdiff_t k = 0; k < K; k++)                                                   \
+        for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++) {                               \
+            const double rj = r[j], *f = F + rows[j] * width;                           \
+            double *a = acc + k * width;                                                \
+            for (ptrdiff_t q = 0; q < width; q++) a[q] += rj * f[q];                    \
+        }                                                                               \
+}
+
+#define GMM_ROWS_AXPY_SIMD(name, linkage, V, W, B)                                      \
+linkage void name(const double *F, ptrdiff_t width, ptrdiff_t K, const ptrdiff_t *ptr,  \
+                  const ptrdiff_t *rows, const double *r, double *acc)                  \
+{                                                                                       \
+    ptrdiff_t q0 = 0;                                                                   \
+    for (; q0 + 8 * W <= width; q0 += 8 * W)                                            \
+        for (ptrdiff_t k = 0; k < K; k++) {                                             \
+            if (ptr[k] == ptr[k + 1]) continue;                                         \
+            double *a = acc + k * width + q0;                                           \
+            V c0 = _mm##B##_loadu_pd(a), c1 = _mm##B##_loadu_pd(a + W);                 \
+            V c2 = _mm##B##_loadu_pd(a + 2 * W), c3 = _mm##B##_loadu_pd(a + 3 * W);     \
+            V c4 = _mm##B##_loadu_pd(a + 4 * W), c5 = _mm##B##_loadu_pd(a + 5 * W);     \
+            V c6 = _mm##B##_loadu_pd(a + 6 * W), c7 = _mm##B##_loadu_pd(a + 7 * W);     \
+            for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++) {                           \
+                const double *f = F + rows[j] * width + q0;                             \
+                const V rj = _mm##B##_set1_pd(r[j]);                                    \
+                c0 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f), c0);                   \
+                c1 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + W), c1);               \
+                c2 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 2 * W), c2);           \
+                c3 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 3 * W), c3);           \
+                c4 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 4 * W), c4);           \
+                c5 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 5 * W), c5);           \
+                c6 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 6 * W), c6);           \
+                c7 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 7 * W), c7);           \
+            }                                                                           \
+            _mm##B##_storeu_pd(a, c0); _mm##B##_storeu_pd(a + W, c1);                   \
+            _mm##B##_storeu_pd(a + 2 * W, c2); _mm##B##_storeu_pd(a + 3 * W, c3);       \
+            _mm##B##_storeu_pd(a + 4 * W, c4); _mm##B##_storeu_pd(a + 5 * W, c5);       \
+            _mm##B##_storeu_pd(a + 6 * W, c6); _mm##B##_storeu_pd(a + 7 * W, c7);       \
+        }                                                                               \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        double *a = acc + k * width;                                                    \
+        ptrdiff_t q = q0;                                                               \
+        for (; q + W <= width; q += W) {                                                \
+            V c = _mm##B##_loadu_pd(a + q);                                             \
+            for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++)                             \
+                c = _mm##B##_fmadd_pd(_mm##B##_set1_pd(r[j]),                           \
+                                      _mm##B##_loadu_pd(F + rows[j] * width + q), c);   \
+            _mm##B##_storeu_pd(a + q, c);                                               \
+        }                                                                               \
+        for (; q < width; q++) {                                                        \
+            double c = a[q];                                                            \
+            for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++)                             \
+                c = fma(r[j], F[rows[j] * width + q], c);                               \
+            a[q] = c;                                                                   \
+        }                                                                               \
+    }                                                                                   \
+}
+
+#if GMM_MAIN_TU
+GMM_ROWS_AXPY_BASE(gmm_moment_rows_axpy_base, GMM_KERNEL)
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_avx2, GMM_KERNEL, __m256d, 4, 256)
+#elif GMM_TU_ISA == GMM_ISA_AVX512
+GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_avx512, GMM_KERNEL, __m512d, 8, 512)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_neon, GMM_KERNEL, gmm_v2d, 2, neon)
+#endif
+
 #define GMM_ROWS_ALL(suffix, linkage)                                                   \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, double, double, d)                              \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, float, double, fd)                              \
@@ -67,6 +149,8 @@ typedef void gmm_mrows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *
                             double *);
 typedef void gmm_mrows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *, double *,
                              double *);
+typedef void gmm_mrows_axpy_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *,
+                               const ptrdiff_t *, const double *, double *);
 typedef void gmm_drows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                             ptrdiff_t, double *);
 typedef void gmm_drows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
@@ -77,6 +161,7 @@ GMM_DISPATCH(gmm_drows_d_fn, gmm_diag_rows_d)
 GMM_DISPATCH(gmm_drows_fd_fn, gmm_diag_rows_fd)
 GMM_DISPATCH(gmm_mrows_d_fn, gmm_moment_rows_d)
 GMM_DISPATCH(gmm_mrows_fd_fn, gmm_moment_rows_fd)
+GMM_DISPATCH(gmm_mrows_axpy_fn, gmm_moment_rows_axpy)
 
 static void gmm_feature_rows_select(void)
 {
@@ -84,6 +169,7 @@ static void gmm_feature_rows_select(void)
     GMM_SELECT(gmm_diag_rows_fd, gmm_diag_rows_fd);
     GMM_SELECT(gmm_moment_rows_d, gmm_moment_rows_d);
     GMM_SELECT(gmm_moment_rows_fd, gmm_moment_rows_fd);
+    GMM_SELECT(gmm_moment_rows_axpy, gmm_moment_rows_axpy);
 }
 #endif
 

@@ -1,0 +1,155 @@
+"""The 'full' moment rows route's statistics when most responsibilities of some rows are
+exactly 0 (route_full_moments.pxi, _moments_split; csrc/feature_rows.h,
+gmm_moment_rows_axpy).
+
+Those rows are summed one component at a time and the rest in one GEMM. The data here
+are a few broad components and many tight ones, all near the mixture mean (so the
+route runs): the broad components' rows lie so far out in the tight components'
+metric that their responsibilities there are exactly 0, and the rows near the centre
+are shared by many components. Both halves run, with feature counts that leave every
+kind of remainder in the kernel's column tiles.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gmmfast
+from gmmfast import _estep, _kernels
+
+from _reference import log_prob
+
+#: D: moment rows of 55, 105 and 325 columns: the vector builds' tiles of 8 vectors,
+#: their single vectors and their last columns one at a time all run.
+FEATURES = [9, 13, 24]
+#: float32 data run the moment rows below _estep.FULL32_MIN_FEATURES features only
+FEATURES32 = [d for d in FEATURES if d < _estep.FULL32_MIN_FEATURES]
+K = 12
+N_BROAD = 3
+
+
+def _mixture(d, seed=0, n=1500):
+    rng = np.random.default_rng(seed)
+    means = 20.0 + rng.normal(scale=0.3, size=(K, d))
+    sd = np.where(np.arange(K) < N_BROAD, 4.0, 0.3)
+    A = rng.normal(size=(K, d, d)) / np.sqrt(d)
+    cov = (A @ A.transpose(0, 2, 1) * 0.2 + np.eye(d)) * (sd ** 2)[:, None, None]
+    labels = rng.integers(K, size=n)
+    L = np.linalg.cholesky(cov)
+    X = means[labels] + np.einsum("nij,nj->ni", L[labels], rng.normal(size=(n, d)))
+    weights = np.full(K, 1.0 / K)
+    return X, weights, means, cov
+
+
+def _model(weights, means, cov, dtype):
+    U = np.linalg.inv(np.linalg.cholesky(cov)).transpose(0, 2, 1)
+    model = _estep.KernelModel("full", weights, means, U, dtype)
+    assert model.route == _kernels.ROUTE_FULL_MOMENTS
+    return model
+
+
+def _reference(X, w, weights, means, cov, c):
+    """N, S1, S2 about c and L, from the responsibilities of the float64 reference."""
+    lp = log_prob(X, weights, means, cov, "full")
+    mx = lp.max(1, keepdims=True)
+    lse = mx[:, 0] + np.log(np.exp(lp - mx).sum(1))
+    R = np.exp(lp - lse[:, None]) * w[:, None]
+    Z = X - c
+    return R, R.sum(0), R.T @ Z, np.einsum("nk,na,nb->kab", R, Z, Z), w @ lse
+
+
+@pytest.mark.parametrize("d", FEATURES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_statistics_with_sparse_rows_are_the_formula(d, weighted):
+    X, weights, means, cov = _mixture(d)
+    w = np.random.default_rng(1).uniform(0.2, 2.0, len(X)) if weighted else None
+    model = _model(weights, means, cov, np.float64)
+    stats = _estep.suff_stats(X, w, model, 2)
+    ones = np.ones(len(X)) if w is None else w
+    R, N, S1, S2, L = _reference(X, ones, weights, means, cov, model.shift)
+    # the fixture runs both halves: rows with at most K/3 responsibilities not 0 (the
+    # per-component sums) and rows with more (the GEMM)
+    nonzero = (R != 0).sum(1)
+    assert 0.1 < (3 * nonzero <= K).mean() < 0.9
+    # Rounding: the moment rows expand the log-densities about c, off by eps times the
+    # components' spread about c (here <= ~D in their metric) times |lp| (~1e3 for the
+    # far rows); the responsibilities that matter move by that relative, and the sums
+    # by eps times the rows' squared distances from c.
+    scale = ones.sum()
+    np.testing.assert_allclose(stats.N, N, rtol=0, atol=1e-11 * scale)
+    spread = np.abs(X - model.shift).max()
+    np.testing.assert_allclose(stats.S1, S1, rtol=0, atol=1e-11 * scale * spread)
+    np.testing.assert_allclose(stats.S2, S2, rtol=0, atol=1e-11 * scale * spread ** 2)
+    assert stats.L == pytest.approx(L, rel=1e-12)
+
+
+@pytest.mark.parametrize("d", FEATURES32)
+def test_statistics_with_sparse_rows_in_float32(d):
+    X, weights, means, cov = _mixture(d)
+    X32 = X.astype(np.float32)
+    model = _model(weights, means, cov, np.float32)
+    stats = _estep.suff_stats(X32, None, model, 2)
+    R, N, S1, S2, L = _reference(X32.astype(np.float64), np.ones(len(X)), weights, means,
+                                 cov, model.shift)
+    # float32's normalisation (csrc/normalize.h) rounds the responsibilities to ~1e-7
+    # relative; the sums stay in double
+    n = len(X)
+    spread = np.abs(X32 - model.shift).max()
+    np.testing.assert_allclose(stats.N, N, rtol=0, atol=2e-6 * n)
+    np.testing.assert_allclose(stats.S1, S1, rtol=0, atol=2e-6 * n * spread)
+    np.testing.assert_allclose(stats.S2, S2, rtol=0, atol=2e-6 * n * spread ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_statistics_with_sparse_rows_on_any_thread_count(dtype):
+    X, weights, means, cov = _mixture(13)
+    X = X.astype(dtype)
+    model = _model(weights, means, cov, dtype)
+    got = [_estep.suff_stats(X, None, model, t) for t in (1, 2, 3)]
+    for s in got[1:]:
+        for a in ("N", "S1", "S2", "L"):
+            np.testing.assert_array_equal(getattr(s, a), getattr(got[0], a))
+
+
+_CHILD = """
+import hashlib, sys
+import numpy as np
+sys.path.insert(0, {here!r})
+import test_moment_rows as t
+from gmmfast import _estep
+h = hashlib.sha256()
+for d in t.FEATURES:
+    X, weights, means, cov = t._mixture(d)
+    for dtype in (np.float64, np.float32) if d in t.FEATURES32 else (np.float64,):
+        s = _estep.suff_stats(X.astype(dtype), None, t._model(weights, means, cov, dtype), 2)
+        for a in (s.N, s.S1, s.S2, np.array([s.L])):
+            h.update(np.ascontiguousarray(a).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_vector_builds_agree_to_the_bit():
+    """gmm_moment_rows_axpy takes one fused multiply-add a term in every vector build,
+    whatever its vectors' width: the AVX2 and AVX-512 builds sum the same."""
+    builds = _kernels.isa_builds()
+    if not ({"avx2+fma", "avx512"} <= set(builds)):
+        pytest.skip("needs the AVX2 and AVX-512 builds")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gmmfast.__file__)))
+    probe = subprocess.run(
+        [sys.executable, "-c", "from gmmfast import _kernels; print(_kernels.vmath_impl())"],
+        capture_output=True, text=True, timeout=120, cwd="/",
+        env=dict(env, GMMFAST_ISA="avx512"))
+    if probe.stdout.strip() != "avx512":
+        pytest.skip("this CPU does not run the AVX-512 build")
+    got = {}
+    for cap in ("avx2", "avx512"):
+        proc = subprocess.run([sys.executable, "-c", _CHILD.format(here=here)],
+                              capture_output=True, text=True, timeout=300, cwd="/",
+                              env=dict(env, GMMFAST_ISA=cap))
+        assert proc.returncode == 0, proc.stderr
+        got[cap] = proc.stdout.strip()
+    assert got["avx2"] == got["avx512"]
