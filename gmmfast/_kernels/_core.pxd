@@ -35,6 +35,8 @@ cdef extern from "csrc/kernels.h":
     void gmm_moment_rows_axpy(const double* F, Py_ssize_t width, Py_ssize_t K,
                               const Py_ssize_t* ptr, const Py_ssize_t* rows,
                               const double* r, double* acc) noexcept nogil
+    void gmm_count_nonzero_cols(const double* lpt, Py_ssize_t n, Py_ssize_t K,
+                                Py_ssize_t* count) noexcept nogil
     void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                          Py_ssize_t lda, double* A) noexcept nogil
     void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,

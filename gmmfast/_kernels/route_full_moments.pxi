@@ -125,12 +125,7 @@ cdef Py_ssize_t _moments_split(double* lpt, Py_ssize_t n, Py_ssize_t K, Py_ssize
     cdef Py_ssize_t* ptr = idx + 3 * n
     cdef Py_ssize_t* rows = ptr + K + 1
     cdef double* row
-    for i in range(n):
-        count[i] = 0
-    for k in range(K):
-        row = lpt + k * n
-        for i in range(n):
-            count[i] += row[i] != 0.0
+    gmm_count_nonzero_cols(lpt, n, K, count)
     for i in range(n):
         if count[i] * MOMENTS_SPARSE_COST <= K:
             sparse[n_sparse] = i

@@ -137,11 +137,25 @@ GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_avx512, GMM_KERNEL, __m512d, 8, 512)
 GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_neon, GMM_KERNEL, gmm_v2d, 2, neon)
 #endif
 
+/* count[i] = the number of the K entries of column i of lpt (K x n, component-major)
+   that are not exactly 0: which rows of a block are sparse (route_full_moments.pxi). */
+#define GMM_COUNT_NONZERO_FUNC(suffix, linkage)                                         \
+linkage void gmm_count_nonzero_cols_##suffix(const double *lpt, ptrdiff_t n,            \
+                                             ptrdiff_t K, ptrdiff_t *count)             \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < n; i++) count[i] = 0;                                     \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        const double *row = lpt + k * n;                                                \
+        for (ptrdiff_t i = 0; i < n; i++) count[i] += row[i] != 0.0;                    \
+    }                                                                                   \
+}
+
 #define GMM_ROWS_ALL(suffix, linkage)                                                   \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, double, double, d)                              \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, float, double, fd)                              \
     GMM_MOMENT_ROWS_FUNC(suffix, linkage, double, double, d)                            \
-    GMM_MOMENT_ROWS_FUNC(suffix, linkage, float, double, fd)
+    GMM_MOMENT_ROWS_FUNC(suffix, linkage, float, double, fd)                            \
+    GMM_COUNT_NONZERO_FUNC(suffix, linkage)
 
 GMM_INSTANTIATE(GMM_ROWS_ALL)
 
@@ -151,6 +165,7 @@ typedef void gmm_mrows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
                              double *);
 typedef void gmm_mrows_axpy_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *,
                                const ptrdiff_t *, const double *, double *);
+typedef void gmm_count_nz_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t *);
 typedef void gmm_drows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                             ptrdiff_t, double *);
 typedef void gmm_drows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
@@ -162,6 +177,7 @@ GMM_DISPATCH(gmm_drows_fd_fn, gmm_diag_rows_fd)
 GMM_DISPATCH(gmm_mrows_d_fn, gmm_moment_rows_d)
 GMM_DISPATCH(gmm_mrows_fd_fn, gmm_moment_rows_fd)
 GMM_DISPATCH(gmm_mrows_axpy_fn, gmm_moment_rows_axpy)
+GMM_DISPATCH(gmm_count_nz_fn, gmm_count_nonzero_cols)
 
 static void gmm_feature_rows_select(void)
 {
@@ -170,6 +186,7 @@ static void gmm_feature_rows_select(void)
     GMM_SELECT(gmm_moment_rows_d, gmm_moment_rows_d);
     GMM_SELECT(gmm_moment_rows_fd, gmm_moment_rows_fd);
     GMM_SELECT(gmm_moment_rows_axpy, gmm_moment_rows_axpy);
+    GMM_SELECT(gmm_count_nonzero_cols, gmm_count_nonzero_cols);
 }
 #endif
 
