@@ -11,15 +11,13 @@ kind of remainder in the kernel's column tiles.
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-import gmmfast
 from gmmfast import _estep, _kernels
 
+from _isa_builds import vector_build_outputs
 from _reference import log_prob
 
 #: D: moment rows of 55, 105 and 325 columns: the vector builds' tiles of 8 vectors,
@@ -134,22 +132,6 @@ print(h.hexdigest())
 def test_vector_builds_agree_to_the_bit():
     """gmm_moment_rows_axpy takes one fused multiply-add a term in every vector build,
     whatever its vectors' width: the AVX2 and AVX-512 builds sum the same."""
-    builds = _kernels.isa_builds()
-    if not ({"avx2+fma", "avx512"} <= set(builds)):
-        pytest.skip("needs the AVX2 and AVX-512 builds")
     here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gmmfast.__file__)))
-    probe = subprocess.run(
-        [sys.executable, "-c", "from gmmfast import _kernels; print(_kernels.vmath_impl())"],
-        capture_output=True, text=True, timeout=120, cwd="/",
-        env=dict(env, GMMFAST_ISA="avx512"))
-    if probe.stdout.strip() != "avx512":
-        pytest.skip("this CPU does not run the AVX-512 build")
-    got = {}
-    for cap in ("avx2", "avx512"):
-        proc = subprocess.run([sys.executable, "-c", _CHILD.format(here=here)],
-                              capture_output=True, text=True, timeout=300, cwd="/",
-                              env=dict(env, GMMFAST_ISA=cap))
-        assert proc.returncode == 0, proc.stderr
-        got[cap] = proc.stdout.strip()
+    got = vector_build_outputs(_CHILD.format(here=here))
     assert got["avx2"] == got["avx512"]

@@ -7,16 +7,14 @@ against a float64 reference in numpy, and the AVX2 and AVX-512 builds against ea
 other, bit for bit (the loops do the same operations in the same order in every build).
 """
 
-import hashlib
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-import gmmfast
-from gmmfast import GaussianMixture, _kernels
+from gmmfast import GaussianMixture
+
+from _isa_builds import vector_build_outputs
 
 # one or a few iterations on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Best performing initialization")
@@ -117,23 +115,6 @@ print(h.hexdigest())
 
 
 def test_vector_builds_agree_to_the_bit():
-    builds = _kernels.isa_builds()
-    if not ({"avx2+fma", "avx512"} <= set(builds)):
-        pytest.skip("needs the AVX2 and AVX-512 builds")
     here = os.path.dirname(os.path.abspath(__file__))
-    # the children import the package this process tests
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gmmfast.__file__)))
-    got = {}
-    for cap in ("avx2", "avx512"):
-        proc = subprocess.run([sys.executable, "-c", _CHILD.format(here=here)],
-                              capture_output=True, text=True, timeout=300, cwd="/",
-                              env=dict(env, GMMFAST_ISA=cap))
-        assert proc.returncode == 0, proc.stderr
-        got[cap] = proc.stdout.strip()
-    probe = subprocess.run(
-        [sys.executable, "-c", "from gmmfast import _kernels; print(_kernels.vmath_impl())"],
-        capture_output=True, text=True, timeout=120, cwd="/",
-        env=dict(env, GMMFAST_ISA="avx512"))
-    if probe.stdout.strip() != "avx512":
-        pytest.skip("this CPU does not run the AVX-512 build")
+    got = vector_build_outputs(_CHILD.format(here=here))
     assert got["avx2"] == got["avx512"]
