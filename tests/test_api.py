@@ -294,3 +294,20 @@ def test_show_config_reports_openmp_and_threads():
     assert ("OpenMP: on" in out.getvalue()) == info["openmp"]
     if not info["openmp"]:
         assert info["n_threads"] == 1
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "score"])
+def test_prediction_names_the_first_row_of_zero_density(cov, method):
+    """A row far beyond every component (its log-likelihood -inf) in a later block is
+    reported by its index in X, by every output that needs the log-likelihood.
+    (float64 only: float32 rows are expanded in double, where no float32 value is far
+    enough to make the density 0.)"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 5))
+    gm = GaussianMixture(3, covariance_type=cov, random_state=0).fit(X)
+    bad = X.copy()
+    bad[2345] = 1e300
+    bad[2900] = 1e300
+    with pytest.raises(ValueError, match=r"Row 2345 of X has zero probability"):
+        getattr(gm, method)(bad)

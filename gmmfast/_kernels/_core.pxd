@@ -26,6 +26,12 @@ cdef extern from "csrc/kernels.h":
                                float* y) noexcept nogil
     void gmm_normalize_rows_d(double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
                               double* scratch) noexcept nogil
+    void gmm_rows_lse_d(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+                        double* scratch) noexcept nogil
+    void gmm_rows_resp_d(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+                         double* scratch, double* out) noexcept nogil
+    void gmm_rows_resp_f(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+                         double* scratch, float* out) noexcept nogil
 
     # feature_rows.h
     void gmm_moment_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,

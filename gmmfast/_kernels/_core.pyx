@@ -457,10 +457,10 @@ def block_logprob(
     cdef bint want_resp = out_resp.shape[0] > 0
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef Py_ssize_t b, start, stop, i, k, best, bad
-    cdef double total, mx
-    cdef int st
+    cdef double mx
     cdef void* scratch
     cdef double* lp
+    cdef double* lse
     _check_data(params, X.shape[1], sizeof(floating))
     if N == 0:
         return STATUS_OK, -1
@@ -499,19 +499,23 @@ def block_logprob(
                             best = k
                     out_labels[start + i] = best
             if want_lse or want_resp:
-                total = 0.0
-                bad = 0
-                st = _normalize_rows(lp, stop - start, K, NULL, &total,
-                                     &out_lse[start] if want_lse else NULL, &bad,
-                                     lp + B * K)
-                if st != STATUS_OK:
-                    status[b] = st
+                # the responsibilities straight into out_resp, or only lse
+                lse = lp + B * K + (stop - start) * (K + 2)
+                if not want_resp:
+                    gmm_rows_lse_d(lp, stop - start, K, lse, lp + B * K)
+                elif floating is double:
+                    gmm_rows_resp_d(lp, stop - start, K, lse, lp + B * K,
+                                    &out_resp[start, 0])
+                else:
+                    gmm_rows_resp_f(lp, stop - start, K, lse, lp + B * K,
+                                    &out_resp[start, 0])
+                bad = _first_not_finite(lse, stop - start)
+                if bad >= 0:
+                    status[b] = STATUS_ZERO_DENSITY
                     bad_rows[b] = start + bad
                     continue
-                if want_resp:
-                    for i in range(stop - start):
-                        for k in range(K):
-                            out_resp[start + i, k] = <floating> lp[i * K + k]
+                if want_lse:
+                    memcpy(&out_lse[start], lse, (stop - start) * sizeof(double))
         free(scratch)
         free(lp)
 
@@ -519,6 +523,15 @@ def block_logprob(
         if status[b] != STATUS_OK:
             return status[b], bad_rows[b]
     return STATUS_OK, -1
+
+
+cdef Py_ssize_t _first_not_finite(const double* a, Py_ssize_t n) noexcept nogil:
+    """The first i with a[i] not finite, or -1."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not isfinite(a[i]):
+            return i
+    return -1
 
 
 cdef _check_data(Params params, Py_ssize_t D, Py_ssize_t itemsize):

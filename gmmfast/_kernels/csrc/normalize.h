@@ -112,11 +112,56 @@ linkage void gmm_normalize_rows_d_##suffix(                                     
     GMM_TRANSPOSE_ROWS(lp[i * K + k] = lpt[k * n + i])                                  \
 }
 
+/* The per-sample outputs (prediction) from a row-major block lp (n x K), each with the
+   operations of gmm_normalize_rows_d in the same order, so the same bits, and no pass
+   over the block that its output does not need:
+   - gmm_rows_lse_d: lse only (score_samples): the exponentials summed, not kept, and
+     no responsibilities or transpose back; scratch n (K + 1).
+   - gmm_rows_resp_{d,f}: the responsibilities transposed back straight into out (n x K,
+     double or float: the float is the double rounded, as a cast of lp gives), with
+     lse; scratch n (K + 2).
+   - gmm_rows_argmax_d: out[i] = the first k of the largest lp_ik (a NaN never wins, as
+     with `>` row by row), vectorised over the rows of the transposed block: a row's
+     argmax over k is a chain of compares and branches; scratch n (K + 1). */
+#define GMM_ROWS_OUT(suffix, linkage)                                                   \
+linkage void gmm_rows_lse_d_##suffix(                                                   \
+    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch)           \
+{                                                                                       \
+    double *lpt = scratch, *row_max = lpt + K * n;                                      \
+    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
+    GMM_COLS_MAX(double, lpt, n, K, row_max)                                            \
+    for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        const double *col = lpt + k * n;                                                \
+        for (ptrdiff_t i = 0; i < n; i++) lse[i] += gmm_exp1_d(col[i] - row_max[i]);    \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_d(lse[i]);         \
+}                                                                                       \
+linkage void gmm_rows_resp_d_##suffix(                                                  \
+    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch,           \
+    double *out)                                                                        \
+{                                                                                       \
+    double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
+    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
+    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
+    GMM_TRANSPOSE_ROWS(out[i * K + k] = lpt[k * n + i])                                 \
+}                                                                                       \
+linkage void gmm_rows_resp_f_##suffix(                                                  \
+    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch,           \
+    float *out)                                                                         \
+{                                                                                       \
+    double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
+    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
+    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
+    GMM_TRANSPOSE_ROWS(out[i * K + k] = (float) lpt[k * n + i])                         \
+}
+
 #define GMM_NORMALIZE_ALL(suffix, linkage)                                              \
     GMM_NORMALIZE_COLS(suffix, linkage, double, d)                                      \
     GMM_NORMALIZE_COLS(suffix, linkage, float, f)                                       \
     GMM_NORMALIZE_COLS_F32(suffix, linkage)                                             \
-    GMM_NORMALIZE_ROWS(suffix, linkage)
+    GMM_NORMALIZE_ROWS(suffix, linkage)                                                 \
+    GMM_ROWS_OUT(suffix, linkage)
 
 /* every build (AVX-512: float32 with 16 lanes; at 8, the conversions to and from
    double would cost more than the float32 arithmetic saves) */
@@ -125,6 +170,11 @@ GMM_INSTANTIATE(GMM_NORMALIZE_ALL)
 typedef void gmm_norm_d_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                            double *, double *);
 typedef void gmm_norm_rows_fn(double *, ptrdiff_t, ptrdiff_t, double *, double *);
+typedef void gmm_rows_lse_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
+typedef void gmm_rows_resp_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *,
+                                double *);
+typedef void gmm_rows_resp_f_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *,
+                                float *);
 typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                             double *, float *, float *);
 
@@ -132,12 +182,18 @@ typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, doub
 GMM_DISPATCH(gmm_norm_d_fn, gmm_normalize_cols_d)
 GMM_DISPATCH(gmm_norm_fd_fn, gmm_normalize_cols_fd)
 GMM_DISPATCH(gmm_norm_rows_fn, gmm_normalize_rows_d)
+GMM_DISPATCH(gmm_rows_lse_fn, gmm_rows_lse_d)
+GMM_DISPATCH(gmm_rows_resp_d_fn, gmm_rows_resp_d)
+GMM_DISPATCH(gmm_rows_resp_f_fn, gmm_rows_resp_f)
 
 static void gmm_normalize_select(void)
 {
     GMM_SELECT(gmm_normalize_cols_d, gmm_normalize_cols_d);
     GMM_SELECT(gmm_normalize_cols_fd, gmm_normalize_cols_fd);
     GMM_SELECT(gmm_normalize_rows_d, gmm_normalize_rows_d);
+    GMM_SELECT(gmm_rows_lse_d, gmm_rows_lse_d);
+    GMM_SELECT(gmm_rows_resp_d, gmm_rows_resp_d);
+    GMM_SELECT(gmm_rows_resp_f, gmm_rows_resp_f);
 }
 #endif
 
