@@ -20,6 +20,7 @@ from ._core import (  # noqa: F401
     CovType,
     Params,
     Status,
+    any_not_finite,
     block_logprob,
     block_stats,
     diag_weights_shape,

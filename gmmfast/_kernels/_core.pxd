@@ -15,6 +15,8 @@ cdef extern from "csrc/kernels.h":
     void gmm_log_d(double* x, Py_ssize_t n) noexcept nogil
     void gmm_exp_f(float* x, Py_ssize_t n) noexcept nogil
     void gmm_log_f(float* x, Py_ssize_t n) noexcept nogil
+    int gmm_any_not_finite_d(const double* x, Py_ssize_t n) noexcept nogil
+    int gmm_any_not_finite_f(const float* x, Py_ssize_t n) noexcept nogil
     double gmm_sum(const double* a, Py_ssize_t n) noexcept nogil
     double gmm_dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil
 

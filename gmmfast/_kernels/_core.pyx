@@ -525,6 +525,31 @@ def block_logprob(
     return STATUS_OK, -1
 
 
+#: entries a thread checks at a time in any_not_finite (a fixed split: the answer
+#: does not depend on it anyway)
+cdef Py_ssize_t FINITE_CHUNK = 1 << 16
+
+
+def any_not_finite(const floating[:, ::1] X, int n_threads):
+    """Whether X (C-contiguous) holds NaN or infinity: compiled and vectorised
+    (csrc/vmath.h), its entries in chunks over n_threads threads."""
+    cdef Py_ssize_t n = X.shape[0] * X.shape[1], c, found = 0
+    cdef Py_ssize_t n_chunks = (n + FINITE_CHUNK - 1) // FINITE_CHUNK
+    cdef const floating* x
+    if n == 0:
+        return False
+    x = &X[0, 0]
+    with nogil:
+        for c in prange(n_chunks, schedule='static', num_threads=max(1, n_threads)):
+            if floating is double:
+                found += gmm_any_not_finite_d(x + c * FINITE_CHUNK,
+                                              min(FINITE_CHUNK, n - c * FINITE_CHUNK))
+            else:
+                found += gmm_any_not_finite_f(x + c * FINITE_CHUNK,
+                                              min(FINITE_CHUNK, n - c * FINITE_CHUNK))
+    return found > 0
+
+
 cdef Py_ssize_t _first_not_finite(const double* a, Py_ssize_t n) noexcept nogil:
     """The first i with a[i] not finite, or -1."""
     cdef Py_ssize_t i

@@ -177,7 +177,20 @@ GMM_INLINE float gmm_log1_f(float x)
     linkage void gmm_exp_f_##suffix(float *x, ptrdiff_t n)                              \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_exp1_f(x[i]); }                     \
     linkage void gmm_log_f_##suffix(float *x, ptrdiff_t n)                              \
-    { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_log1_f(x[i]); }
+    { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_log1_f(x[i]); }                     \
+    GMM_NOT_FINITE(suffix, linkage, double, d)                                          \
+    GMM_NOT_FINITE(suffix, linkage, float, f)
+
+/* Whether any of x[0..n) is NaN or infinite: x - x is 0 for a finite x and NaN
+   otherwise, and NaN != 0. No branch in the loop, so it vectorises (an OR of the
+   compares); input validation of every fit and prediction runs it over all of X. */
+#define GMM_NOT_FINITE(suffix, linkage, T, t)                                           \
+    linkage int gmm_any_not_finite_##t##_##suffix(const T *x, ptrdiff_t n)              \
+    {                                                                                   \
+        int found = 0;                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) found |= (x[i] - x[i]) != (T) 0;              \
+        return found;                                                                   \
+    }
 
 /* every build (AVX-512: 8 lanes, twice the exponentials a cycle where 512-bit vectors
    run at full rate; the same operations per lane as the AVX2 build, so the same bits) */
@@ -185,12 +198,16 @@ GMM_INSTANTIATE(GMM_ARRAY_LOOPS)
 
 typedef void gmm_vfunc_d(double *, ptrdiff_t);
 typedef void gmm_vfunc_f(float *, ptrdiff_t);
+typedef int gmm_nf_d(const double *, ptrdiff_t);
+typedef int gmm_nf_f(const float *, ptrdiff_t);
 
 #if GMM_MAIN_TU
 GMM_DISPATCH(gmm_vfunc_d, gmm_exp_d)
 GMM_DISPATCH(gmm_vfunc_d, gmm_log_d)
 GMM_DISPATCH(gmm_vfunc_f, gmm_exp_f)
 GMM_DISPATCH(gmm_vfunc_f, gmm_log_f)
+GMM_DISPATCH(gmm_nf_d, gmm_any_not_finite_d)
+GMM_DISPATCH(gmm_nf_f, gmm_any_not_finite_f)
 #endif
 
 /* ------------------------------------------------------------------ sums in a fixed order */
@@ -266,6 +283,8 @@ static void gmm_vmath_select(void)
     GMM_SELECT(gmm_log_d, gmm_log_d);
     GMM_SELECT(gmm_exp_f, gmm_exp_f);
     GMM_SELECT(gmm_log_f, gmm_log_f);
+    GMM_SELECT(gmm_any_not_finite_d, gmm_any_not_finite_d);
+    GMM_SELECT(gmm_any_not_finite_f, gmm_any_not_finite_f);
 }
 #endif
 
