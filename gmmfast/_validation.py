@@ -44,8 +44,8 @@ _FINITE_THREADED_SIZE = 1 << 20
 def _all_finite(X, n_threads):
     if (isinstance(X, np.ndarray) and X.dtype in _FLOAT_DTYPES
             and X.flags.c_contiguous and X.ndim == 2):
-        # compiled, vectorised and threaded: on large X the check was a serial pass of
-        # numpy's isfinite, as long as a quarter of a prediction on two threads
+        # compiled, vectorised and threaded: numpy's isfinite is a serial pass, a large
+        # part of a prediction on big X (bench/results/geometry.md)
         valid = n_threads is None or n_threads == -1 or (
             isinstance(n_threads, Integral) and not isinstance(n_threads, bool)
             and n_threads >= 1)   # before the estimator's parameters are checked
