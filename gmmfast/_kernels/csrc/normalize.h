@@ -119,10 +119,7 @@ linkage void gmm_normalize_rows_d_##suffix(                                     
      no responsibilities or transpose back; scratch n (K + 1).
    - gmm_rows_resp_{d,f}: the responsibilities transposed back straight into out (n x K,
      double or float: the float is the double rounded, as a cast of lp gives), with
-     lse; scratch n (K + 2).
-   - gmm_rows_argmax_d: out[i] = the first k of the largest lp_ik (a NaN never wins, as
-     with `>` row by row), vectorised over the rows of the transposed block: a row's
-     argmax over k is a chain of compares and branches; scratch n (K + 1). */
+     lse; scratch n (K + 2). */
 #define GMM_ROWS_OUT(suffix, linkage)                                                   \
 linkage void gmm_rows_lse_d_##suffix(                                                   \
     const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch)           \
@@ -137,23 +134,18 @@ linkage void gmm_rows_lse_d_##suffix(                                           
     }                                                                                   \
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_d(lse[i]);         \
 }                                                                                       \
-linkage void gmm_rows_resp_d_##suffix(                                                  \
-    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch,           \
-    double *out)                                                                        \
+    GMM_ROWS_RESP(suffix, linkage, double, d)                                           \
+    GMM_ROWS_RESP(suffix, linkage, float, f)
+
+/* the responsibilities into out of type T (the double rounded, for float) */
+#define GMM_ROWS_RESP(suffix, linkage, T, t)                                            \
+linkage void gmm_rows_resp_##t##_##suffix(                                              \
+    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch, T *out)   \
 {                                                                                       \
     double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
     GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
     gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
-    GMM_TRANSPOSE_ROWS(out[i * K + k] = lpt[k * n + i])                                 \
-}                                                                                       \
-linkage void gmm_rows_resp_f_##suffix(                                                  \
-    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch,           \
-    float *out)                                                                         \
-{                                                                                       \
-    double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
-    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
-    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
-    GMM_TRANSPOSE_ROWS(out[i * K + k] = (float) lpt[k * n + i])                         \
+    GMM_TRANSPOSE_ROWS(out[i * K + k] = (T) lpt[k * n + i])                             \
 }
 
 #define GMM_NORMALIZE_ALL(suffix, linkage)                                              \
