@@ -46,9 +46,10 @@ def _all_finite(X, n_threads):
             and X.flags.c_contiguous and X.ndim == 2):
         # compiled, vectorised and threaded: numpy's isfinite is a serial pass, a large
         # part of a prediction on big X (bench/results/geometry.md)
-        valid = n_threads is None or n_threads == -1 or (
+        # before the estimator's parameters are checked: any other value, one thread
+        valid = n_threads is None or (
             isinstance(n_threads, Integral) and not isinstance(n_threads, bool)
-            and n_threads >= 1)   # before the estimator's parameters are checked
+            and (n_threads >= 1 or n_threads == -1))
         threads = effective_n_threads(n_threads) \
             if valid and X.size >= _FINITE_THREADED_SIZE else 1
         return not _kernels.any_not_finite(X, threads)

@@ -63,7 +63,6 @@ cdef int _normalize_rows(
     Py_ssize_t n, Py_ssize_t K,
     const double* w,        # IN (n,) sample weights, or NULL for ones
     double* total,          # INOUT sum_i w_i lse_i
-    double* lse_out,        # OUT (n,) lse_i, or NULL
     Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
     double* scratch,        # scratch (_normalize_rows_scratch(n, K),)
 ) noexcept nogil:
@@ -80,9 +79,6 @@ cdef int _normalize_rows(
             bad_row[0] = i
             return STATUS_ZERO_DENSITY
     total[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
-    if lse_out != NULL:
-        for i in range(n):
-            lse_out[i] = lse[i]
     return STATUS_OK
 
 
@@ -120,7 +116,7 @@ cdef Py_ssize_t _responsibilities(
     whose log-likelihood is not finite, or -1."""
     cdef Py_ssize_t i, k, bad = 0
     cdef double wi
-    if _normalize_rows(lp, n, K, w, s.L, NULL, &bad, scratch) != STATUS_OK:
+    if _normalize_rows(lp, n, K, w, s.L, &bad, scratch) != STATUS_OK:
         return bad
     for i in range(n):
         wi = 1.0 if w == NULL else w[i]
