@@ -499,8 +499,9 @@ def block_logprob(
                             best = k
                     out_labels[start + i] = best
             if want_lse or want_resp:
-                # the responsibilities straight into out_resp, or only lse
-                lse = lp + B * K + (stop - start) * (K + 2)
+                # the responsibilities straight into out_resp, or only lse; lse
+                # straight into out_lse when it is wanted
+                lse = &out_lse[start] if want_lse else lp + B * K + (stop - start) * (K + 2)
                 if not want_resp:
                     gmm_rows_lse_d(lp, stop - start, K, lse, lp + B * K)
                 elif floating is double:
@@ -514,8 +515,6 @@ def block_logprob(
                     status[b] = STATUS_ZERO_DENSITY
                     bad_rows[b] = start + bad
                     continue
-                if want_lse:
-                    memcpy(&out_lse[start], lse, (stop - start) * sizeof(double))
         free(scratch)
         free(lp)
 
