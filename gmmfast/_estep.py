@@ -182,14 +182,12 @@ class KernelModel:
         spread = None
         if _moments_worth_trying(D, self.dtype):
             c = self._as_kernel_sees(shift)
-            m = means - c
-            V = np.einsum("kd,kde->ke", m, U)
-            spreads = np.einsum("ke,ke->k", V, V)           # m^T P m = ||m U||^2
+            V, spreads = _kernels.full_spreads(U, means - c)   # m^T P m = ||U^T m||^2
             spread = spreads.max() if spreads.max() <= MOMENTS_MAX_SPREAD else None
         self.route = choose_route("full", D, self.dtype, spread)
         if self.route == _kernels.ROUTE_FULL_MOMENTS:
             self.shift = c
-            return self._moments_params(means, U, m, spreads, cst)
+            return self._moments_params(means, U, V, spreads, cst)
         self.shift = None
         data_means = np.ascontiguousarray(means, dtype=self.dtype)
         data_chol = np.ascontiguousarray(U, dtype=self.dtype)
@@ -207,17 +205,15 @@ class KernelModel:
         return _kernels.Params(self.route, self.dtype, K, D, cst=cst, means=data_means,
                                chol=data_chol, means64=means64)
 
-    def _moments_params(self, means, U, m, spreads, cst):
+    def _moments_params(self, means, U, V, spreads, cst):
         """The GEMM weights W (K, Q+1), float64 for either dtype, of the moment rows
         [z_a z_b (a >= b), z_a, 1], z = x - c (route_full_moments.pxi), with c rounded
         to the data's dtype as the kernel's rows see it (so the statistics' shift is
-        that c too)."""
+        that c too); V_k = U_k^T (mu_k - c) and the spreads from full_spreads."""
         K, D = means.shape
-        T = D * (D + 1) // 2
         # K products U_k U_k^T: threads as for the factorisations that made U_k
         threads = _mstep.factor_threads(self.n_threads, K, D)
-        W, P = _kernels.moment_weights(U, cst, spreads, threads)
-        W[:, T:T + D] = np.einsum("kde,ke->kd", P, m)
+        W = _kernels.moment_weights(U, V, cst, spreads, threads)
         self.moment_weights = W
         return _kernels.Params(self.route, self.dtype, K, D, coef=W,
                                shift=np.ascontiguousarray(self.shift, dtype=self.dtype))

@@ -26,6 +26,7 @@ FEATURES = [9, 13, 24]
 #: float32 data run the moment rows below _estep.FULL32_MIN_FEATURES features only
 FEATURES32 = [d for d in FEATURES if d < _estep.FULL32_MIN_FEATURES]
 K = 12
+EPS = np.finfo(np.float64).eps
 N_BROAD = 3
 
 
@@ -110,6 +111,80 @@ def test_statistics_with_sparse_rows_on_any_thread_count(dtype):
     for s in got[1:]:
         for a in ("N", "S1", "S2", "L"):
             np.testing.assert_array_equal(getattr(s, a), getattr(got[0], a))
+
+
+def _factors(K, D, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(K, D, D))
+    cov = A @ A.transpose(0, 2, 1) / D + np.eye(D)
+    U = np.ascontiguousarray(np.linalg.inv(np.linalg.cholesky(cov)).transpose(0, 2, 1))
+    return U, rng.normal(size=(K, D)), rng.normal(size=K)
+
+
+#: D: gmm_moment_weights' rows of one group of 4 vectors, of two (past 32), the row
+#: padding's edges (31, 32, 33) and the smallest triangles
+WEIGHT_FEATURES = [1, 2, 3, 9, 31, 32, 33, 41, 70]
+
+
+@pytest.mark.parametrize("D", WEIGHT_FEATURES)
+def test_moment_weights_are_the_formula(D):
+    """W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k, cst_k - 0.5 m_k' P_k m_k], P_k = U_k U_k^T,
+    against numpy. Each entry is a sum of at most D products, taken in another order
+    by numpy: they differ by at most a few D eps times the sum of the products' sizes."""
+    K = 5
+    U, m, cst = _factors(K, D)
+    V, spreads = _kernels.full_spreads(U, m)
+    np.testing.assert_allclose(V, np.einsum("kd,kde->ke", m, U), rtol=0,
+                               atol=4 * D * EPS * np.einsum("kd,kde->ke", abs(m), abs(U)).max())
+    np.testing.assert_allclose(spreads, (V * V).sum(axis=1), rtol=4 * D * EPS)
+    W = _kernels.moment_weights(U, V, cst, spreads, 2)
+    P = U @ U.transpose(0, 2, 1)
+    Pabs = abs(U) @ abs(U).transpose(0, 2, 1)
+    rows, cols = np.tril_indices(D)
+    T = rows.size
+    scale = np.where(rows == cols, -0.5, -1.0)
+    np.testing.assert_allclose(W[:, :T], P[:, rows, cols] * scale, rtol=0,
+                               atol=4 * D * EPS * Pabs.max())
+    Pm = np.einsum("kde,ke->kd", P, m)
+    # P m as U (U^T m): the rounding of V's sums, carried by |U|, and U's own sums
+    bound = 4 * D * EPS * np.einsum("kde,ke->kd", abs(U), np.einsum("kd,kde->ke", abs(m), abs(U)))
+    assert np.all(abs(W[:, T:T + D] - Pm) <= bound)
+    np.testing.assert_array_equal(W[:, T + D], cst - 0.5 * spreads)
+    assert W.shape == (K, T + D + 1)
+
+
+def test_moment_weights_check_their_shapes():
+    U, m, cst = _factors(3, 4)
+    V, spreads = _kernels.full_spreads(U, m)
+    for args in ((U, V[:2], cst, spreads), (U, V, cst[:2], spreads),
+                 (U, V, cst, spreads[:2]), (np.ascontiguousarray(U[:, :3, :3]), V, cst, spreads)):
+        with pytest.raises(ValueError, match="shapes do not match"):
+            _kernels.moment_weights(*args, 1)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.full_spreads(U, np.ascontiguousarray(m[:, :3]))
+
+
+_WEIGHTS_CHILD = """
+import hashlib, sys
+import numpy as np
+sys.path.insert(0, {here!r})
+import test_moment_rows as t
+from gmmfast import _kernels
+h = hashlib.sha256()
+for D in t.WEIGHT_FEATURES:
+    U, m, cst = t._factors(7, D)
+    V, spreads = _kernels.full_spreads(U, m)
+    h.update(_kernels.moment_weights(U, V, cst, spreads, 2).tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_moment_weights_agree_to_the_bit_in_the_vector_builds():
+    """gmm_moment_weights takes one fused multiply-add a term in every vector build, in
+    the same order whatever its vectors' width."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    got = vector_build_outputs(_WEIGHTS_CHILD.format(here=here))
+    assert got["avx2"] == got["avx512"]
 
 
 _CHILD = """

@@ -226,10 +226,10 @@ def test_precision_cholesky_on_threads_is_the_serial_one():
     assert _kernels.precision_cholesky(cov, out3, np.inf, 3) == 17
 
 
-def test_moment_weights_on_threads_are_the_serial_ones_and_the_formula(monkeypatch):
+def test_moment_weights_on_threads_are_the_serial_ones(monkeypatch):
     """The moment rows' weights (route_full_moments.pxi) built on 1 and 3 threads are
-    the same to the bit, and are the formula W_k = [-0.5 P_aa | -P_ab (a > b), P_k m_k,
-    cst_k - 0.5 spread_k] with P_k = U_k U_k^T taken by numpy."""
+    the same to the bit, called directly and through the model (the formula itself:
+    test_moment_rows.py)."""
     from gmmfast import _kernels
 
     rng = np.random.default_rng(6)
@@ -238,31 +238,16 @@ def test_moment_weights_on_threads_are_the_serial_ones_and_the_formula(monkeypat
     cov = A @ A.transpose(0, 2, 1) / D + np.eye(D)
     U = np.ascontiguousarray(np.linalg.inv(np.linalg.cholesky(cov)).transpose(0, 2, 1))
     m = rng.normal(size=(K, D))
-    cst, spreads = rng.normal(size=K), rng.uniform(0, 50, K)
-    W1, P1 = _kernels.moment_weights(U, cst, spreads, 1)
-    W3, P3 = _kernels.moment_weights(U, cst, spreads, 3)
+    V, spreads = _kernels.full_spreads(U, m)
+    cst = rng.normal(size=K)
+    W1 = _kernels.moment_weights(U, V, cst, spreads, 1)
+    W3 = _kernels.moment_weights(U, V, cst, spreads, 3)
     np.testing.assert_array_equal(W1, W3)
-    np.testing.assert_array_equal(P1, P3)
-    P = U @ U.transpose(0, 2, 1)
-    rows, cols = np.tril_indices(D)
-    T = rows.size
-    # dsyrk against numpy's product: the same sums, in an order BLAS chooses (numpy
-    # calls dsyrk too, so with the same BLAS they agree to the bit); a few ulps of |P|
-    np.testing.assert_allclose(P1, P, rtol=0, atol=1e-14 * np.abs(P).max())
-    np.testing.assert_array_equal(P1, P1.transpose(0, 2, 1))
-    np.testing.assert_allclose(W1[:, :T], P[:, rows, cols] * np.where(rows == cols, -0.5, -1),
-                               rtol=0, atol=1e-14 * np.abs(P).max())
-    np.testing.assert_array_equal(W1[:, T:T + D], 0.0)     # the caller's block
-    np.testing.assert_array_equal(W1[:, T + D], cst - 0.5 * spreads)
-    # the model fills that block with P_k (mu_k - c), on any number of threads
     monkeypatch.setattr(_estep, "MOMENTS_MAX_SPREAD", np.inf)
     models = [_estep.KernelModel("full", np.full(K, 1 / K), m, U, np.float64, n_threads=t)
               for t in (1, 3)]
     assert models[0].route == _kernels.ROUTE_FULL_MOMENTS
     np.testing.assert_array_equal(models[0].moment_weights, models[1].moment_weights)
-    c = models[0].shift
-    np.testing.assert_allclose(models[0].moment_weights[:, T:T + D],
-                               np.einsum("kde,ke->kd", P, m - c), rtol=1e-13)
 
 
 _CONTROLLER_CHILD = """

@@ -43,6 +43,9 @@ cdef extern from "csrc/kernels.h":
     void gmm_moment_rows_axpy(const double* F, Py_ssize_t width, Py_ssize_t K,
                               const Py_ssize_t* ptr, const Py_ssize_t* rows,
                               const double* r, double* acc) noexcept nogil
+    void gmm_moment_weights(const double* U, const double* v, Py_ssize_t D, double tail,
+                            double* W, double* L) noexcept nogil
+    Py_ssize_t gmm_moment_weights_scratch(Py_ssize_t D) noexcept nogil
     void gmm_count_nonzero_cols(const double* lpt, Py_ssize_t n, Py_ssize_t K,
                                 Py_ssize_t* count) noexcept nogil
     void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,

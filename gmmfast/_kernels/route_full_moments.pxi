@@ -178,49 +178,61 @@ cdef void _moments_chunk_end(const Model* m, Sums* s, void* scratch) noexcept no
         s.N[k] = Ck[Q1 - 1]
 
 
-def moment_weights(const double[:, :, ::1] U, const double[::1] cst,
-                   const double[::1] spreads, int n_threads):
-    """(W, P): the weights W (K, Q+1) of the header's formula but for their block
-    P_k m_k, which is left 0, and the precisions P (K, D, D), from the factors U
-    (K, D, D), the constants cst (K,) and the spreads m_k' P_k m_k (K,).
+def full_spreads(const double[:, :, ::1] U, const double[:, ::1] m):
+    """(V, spreads): V_k = U_k^T m_k (K, D) and spreads_k = m_k' P_k m_k = ||V_k||^2 (K,),
+    from the upper triangular factors U (K, D, D) and the means' offsets m (K, D) from
+    the moment rows' shift: the spreads choose the route (_estep.choose_route), and V
+    gives the weights' block P_k m_k = U_k V_k (moment_weights). Sums in index order."""
+    cdef Py_ssize_t K = U.shape[0], D = U.shape[1], k, c, d
+    if U.shape[2] != D or m.shape[0] != K or m.shape[1] != D:
+        raise ValueError("full_spreads: shapes do not match")
+    V_arr = np.zeros((K, D))
+    spreads_arr = np.zeros(K)
+    cdef double[:, ::1] V = V_arr
+    cdef double[::1] spreads = spreads_arr
+    cdef double s
+    with nogil:
+        for k in range(K):
+            for d in range(D):                 # U_dc = 0 for c < d
+                s = m[k, d]
+                for c in range(d, D):
+                    V[k, c] = V[k, c] + s * U[k, d, c]
+            s = 0.0
+            for c in range(D):
+                s = s + V[k, c] * V[k, c]
+            spreads[k] = s
+    return V_arr, spreads_arr
 
-    P_k = U_k U_k^T by BLAS's dsyrk, called as numpy's matmul calls it for U @ U^T
-    (the row-major upper triangle, mirrored), so P is numpy's to the bit; the caller
-    takes P_k m_k with numpy's einsum, whose order of summation is its own. Components
-    on n_threads threads (each is independent: the same result on any number).
-    """
-    cdef Py_ssize_t K = U.shape[0], D = U.shape[1], T = _vech_width(D) - D, k, a, b, t
-    if U.shape[2] != D or cst.shape[0] != K or spreads.shape[0] != K:
+
+def moment_weights(const double[:, :, ::1] U, const double[:, ::1] V,
+                   const double[::1] cst, const double[::1] spreads, int n_threads):
+    """The weights W (K, Q+1) of the header's formula, from the factors U (K, D, D),
+    V_k = U_k^T m_k and the spreads (full_spreads), and the constants cst (K,):
+    P_k = U_k U_k^T and P_k m_k = U_k V_k by gmm_moment_weights (csrc/feature_rows.h).
+    Components on n_threads threads (each is independent: the same result on any
+    number). Raises MemoryError when a thread's scratch cannot be had."""
+    cdef Py_ssize_t K = U.shape[0], D = U.shape[1], Q1 = _vech_width(D) + 1, k
+    if U.shape[2] != D or V.shape[0] != K or V.shape[1] != D or cst.shape[0] != K \
+            or spreads.shape[0] != K:
         raise ValueError("moment_weights: shapes do not match")
-    W_arr = np.zeros((K, T + D + 1))
-    P_arr = np.empty((K, D, D))
+    W_arr = np.empty((K, Q1))      # every entry is written
     cdef double* W = <double*> cnp.PyArray_DATA(W_arr)
-    cdef double* P = <double*> cnp.PyArray_DATA(P_arr)
-    cdef int d = <int> D
-    cdef char lower = b'L', transposed = b'T'
-    cdef double one = 1.0, zero = 0.0
-    cdef double* Pk
-    cdef double* Wk
+    cdef double* L
+    cdef Py_ssize_t n_failed = 0
     if K == 0 or D == 0:
-        return W_arr, P_arr
+        return W_arr
     with nogil, parallel(num_threads=max(1, n_threads)):
+        L = <double*> malloc(gmm_moment_weights_scratch(D) * sizeof(double))
         for k in prange(K, schedule='static'):
-            Pk = P + k * D * D
-            # column-major lower of A^T A with A = U_k read column-major (= U_k^T):
-            # U_k U_k^T's row-major upper triangle, Pk[a * D + b] for b >= a
-            dsyrk(&lower, &transposed, &d, &d, &one, <double*> &U[k, 0, 0], &d, &zero,
-                  Pk, &d)
-            Wk = W + k * (T + D + 1)
-            t = 0
-            for a in range(D):          # np.tril_indices order: (a, b), b <= a
-                for b in range(a):
-                    Pk[a * D + b] = Pk[b * D + a]
-                    Wk[t] = -Pk[a * D + b]
-                    t = t + 1
-                Wk[t] = -0.5 * Pk[a * D + a]
-                t = t + 1
-            Wk[T + D] = cst[k] - 0.5 * spreads[k]
-    return W_arr, P_arr
+            if L == NULL:
+                n_failed += 1
+            else:
+                gmm_moment_weights(&U[k, 0, 0], &V[k, 0], D, cst[k] - 0.5 * spreads[k],
+                                   W + k * Q1, L)
+        free(L)
+    if n_failed:
+        raise MemoryError("moment_weights: no memory for a thread's scratch")
+    return W_arr
 
 
 def _moments_slots(Py_ssize_t K, Py_ssize_t D, dtype):

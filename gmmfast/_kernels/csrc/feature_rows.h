@@ -150,6 +150,115 @@ linkage void gmm_count_nonzero_cols_##suffix(const double *lpt, ptrdiff_t n,    
     }                                                                                   \
 }
 
+/* The moment rows' weights of one component (route_full_moments.pxi's header):
+
+     W = [-0.5 P_aa | -P_ab (a > b), P m, tail]   (D(D+1)/2 + D + 1 entries)
+
+   in np.tril_indices order, with P = U U^T from the upper triangular factor U (D x D,
+   row-major) and P m = U v, v = U^T m, given (the spread m' P m = ||v||^2 is taken from
+   the same v). Row a of P's lower triangle is P_ab = sum_{c >= a} U_ac L_cb (b <= a),
+   L = U^T, each entry's terms in c's order (c = a, a + 1, ...): the vector builds
+   hold a row's entries in registers, 4 vectors at a time (4 independent chains of
+   multiply-adds), one fused multiply-add a term, so they agree to the bit; the
+   baseline adds each product rounded. In place of BLAS's dsyrk, which on triangles
+   this small spends more on its calls than on the sums (twice this kernel's time at
+   D = 41: bench/results/bayesian.md). L is scratch of
+   gmm_moment_weights_scratch(D) doubles: U^T with its rows padded with zeros to a
+   multiple of 32 (whole groups of 4 vectors of any build), then one row's sums; the
+   sums a group takes past b = a are not kept. */
+#define GMM_MW_GROUP 32
+GMM_INLINE ptrdiff_t gmm_moment_weights_ld(ptrdiff_t D)
+{
+    return (D + GMM_MW_GROUP - 1) / GMM_MW_GROUP * GMM_MW_GROUP;
+}
+
+GMM_INLINE ptrdiff_t gmm_moment_weights_scratch(ptrdiff_t D)
+{
+    return (D + 1) * gmm_moment_weights_ld(D);
+}
+
+/* L = U^T, padded (rows of ld), and the blocks of W after the triangle */
+GMM_INLINE void gmm_moment_weights_ends(const double *U, const double *v, ptrdiff_t D,
+                                        double tail, double *W, double *L)
+{
+    const ptrdiff_t tri = D * (D + 1) / 2, ld = gmm_moment_weights_ld(D);
+    for (ptrdiff_t c = 0; c < D; c++) {
+        double *l = L + c * ld;
+        for (ptrdiff_t b = 0; b <= c; b++) l[b] = U[b * D + c];
+        for (ptrdiff_t b = c + 1; b < ld; b++) l[b] = 0.0;
+    }
+    /* (U v)_a = sum_{c >= a} L_ca v_c: row c of L added to the first c + 1 entries,
+       each entry's terms in c's order as the triangle's */
+    double *pm = W + tri;
+    for (ptrdiff_t a = 0; a < D; a++) pm[a] = 0.0;
+    for (ptrdiff_t c = 0; c < D; c++) {
+        const double s = v[c], *l = L + c * ld;
+        for (ptrdiff_t b = 0; b <= c; b++) pm[b] += s * l[b];
+    }
+    W[tri + D] = tail;
+}
+
+/* row a of the triangle, from the row's sums p (b = 0..a) */
+GMM_INLINE void gmm_moment_weights_row(const double *p, ptrdiff_t a, double *w)
+{
+    for (ptrdiff_t b = 0; b < a; b++) w[b] = -p[b];
+    w[a] = -0.5 * p[a];
+}
+
+#define GMM_MOMENT_WEIGHTS_BASE(name, linkage)                                          \
+linkage void name(const double *U, const double *v, ptrdiff_t D, double tail,           \
+                  double *W, double *L)                                                 \
+{                                                                                       \
+    const ptrdiff_t ld = gmm_moment_weights_ld(D);                                      \
+    double *p = L + D * ld;                                                             \
+    gmm_moment_weights_ends(U, v, D, tail, W, L);                                       \
+    for (ptrdiff_t a = 0, t = 0; a < D; t += ++a) {                                     \
+        for (ptrdiff_t b = 0; b <= a; b++) {                                            \
+            double acc = 0.0;                                                           \
+            for (ptrdiff_t c = a; c < D; c++) acc += U[a * D + c] * L[c * ld + b];      \
+            p[b] = acc;                                                                 \
+        }                                                                               \
+        gmm_moment_weights_row(p, a, W + t);                                            \
+    }                                                                                   \
+}
+
+#define GMM_MOMENT_WEIGHTS_SIMD(name, linkage, V, W_, B)                                \
+linkage void name(const double *U, const double *v, ptrdiff_t D, double tail,           \
+                  double *W, double *L)                                                 \
+{                                                                                       \
+    const ptrdiff_t ld = gmm_moment_weights_ld(D), G = 4 * W_;                          \
+    double *p = L + D * ld;                                                             \
+    gmm_moment_weights_ends(U, v, D, tail, W, L);                                       \
+    for (ptrdiff_t a = 0, t = 0; a < D; t += ++a) {                                     \
+        for (ptrdiff_t b0 = 0; b0 <= a; b0 += G) {                                      \
+            V c0 = _mm##B##_setzero_pd(), c1 = c0, c2 = c0, c3 = c0;                    \
+            for (ptrdiff_t c = a; c < D; c++) {                                         \
+                const V s = _mm##B##_set1_pd(U[a * D + c]);                             \
+                const double *l = L + c * ld + b0;                                      \
+                c0 = _mm##B##_fmadd_pd(s, _mm##B##_loadu_pd(l), c0);                    \
+                c1 = _mm##B##_fmadd_pd(s, _mm##B##_loadu_pd(l + W_), c1);               \
+                c2 = _mm##B##_fmadd_pd(s, _mm##B##_loadu_pd(l + 2 * W_), c2);           \
+                c3 = _mm##B##_fmadd_pd(s, _mm##B##_loadu_pd(l + 3 * W_), c3);           \
+            }                                                                           \
+            _mm##B##_storeu_pd(p + b0, c0);                                             \
+            _mm##B##_storeu_pd(p + b0 + W_, c1);                                        \
+            _mm##B##_storeu_pd(p + b0 + 2 * W_, c2);                                    \
+            _mm##B##_storeu_pd(p + b0 + 3 * W_, c3);                                    \
+        }                                                                               \
+        gmm_moment_weights_row(p, a, W + t);                                            \
+    }                                                                                   \
+}
+
+#if GMM_MAIN_TU
+GMM_MOMENT_WEIGHTS_BASE(gmm_moment_weights_base, GMM_KERNEL)
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_avx2, GMM_KERNEL, __m256d, 4, 256)
+#elif GMM_TU_ISA == GMM_ISA_AVX512
+GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_avx512, GMM_KERNEL, __m512d, 8, 512)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_neon, GMM_KERNEL, gmm_v2d, 2, neon)
+#endif
+
 #define GMM_ROWS_ALL(suffix, linkage)                                                   \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, double, double, d)                              \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, float, double, fd)                              \
@@ -165,6 +274,8 @@ typedef void gmm_mrows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
                              double *);
 typedef void gmm_mrows_axpy_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *,
                                const ptrdiff_t *, const double *, double *);
+typedef void gmm_mweights_fn(const double *, const double *, ptrdiff_t, double, double *,
+                              double *);
 typedef void gmm_count_nz_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t *);
 typedef void gmm_drows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                             ptrdiff_t, double *);
@@ -177,6 +288,7 @@ GMM_DISPATCH(gmm_drows_fd_fn, gmm_diag_rows_fd)
 GMM_DISPATCH(gmm_mrows_d_fn, gmm_moment_rows_d)
 GMM_DISPATCH(gmm_mrows_fd_fn, gmm_moment_rows_fd)
 GMM_DISPATCH(gmm_mrows_axpy_fn, gmm_moment_rows_axpy)
+GMM_DISPATCH(gmm_mweights_fn, gmm_moment_weights)
 GMM_DISPATCH(gmm_count_nz_fn, gmm_count_nonzero_cols)
 
 static void gmm_feature_rows_select(void)
@@ -186,6 +298,7 @@ static void gmm_feature_rows_select(void)
     GMM_SELECT(gmm_moment_rows_d, gmm_moment_rows_d);
     GMM_SELECT(gmm_moment_rows_fd, gmm_moment_rows_fd);
     GMM_SELECT(gmm_moment_rows_axpy, gmm_moment_rows_axpy);
+    GMM_SELECT(gmm_moment_weights, gmm_moment_weights);
     GMM_SELECT(gmm_count_nonzero_cols, gmm_count_nonzero_cols);
 }
 #endif
