@@ -182,7 +182,8 @@ class KernelModel:
         spread = None
         if _moments_worth_trying(D, self.dtype):
             c = self._as_kernel_sees(shift)
-            V, spreads = _kernels.full_spreads(U, means - c)   # m^T P m = ||U^T m||^2
+            # m^T P m = ||U^T m||^2; means may be any layout (a column selection)
+            V, spreads = _kernels.full_spreads(U, np.ascontiguousarray(means - c))
             spread = spreads.max() if spreads.max() <= MOMENTS_MAX_SPREAD else None
         self.route = choose_route("full", D, self.dtype, spread)
         if self.route == _kernels.ROUTE_FULL_MOMENTS:

@@ -153,6 +153,23 @@ def test_moment_weights_are_the_formula(D):
     assert W.shape == (K, T + D + 1)
 
 
+def test_model_takes_means_of_any_layout(monkeypatch):
+    """The missing-values path builds models from column selections of the means
+    (means[:, observed], not C-contiguous): the moment rows' weights are the same as
+    from the same means in C order."""
+    monkeypatch.setattr(_estep, "MOMENTS_MAX_SPREAD", np.inf)
+    K, D = 4, 9
+    U, m, _ = _factors(K, D)
+    wide = np.concatenate([m, np.ones((K, 3))], axis=1)
+    views = [m, np.asfortranarray(m), wide[:, np.arange(D)], wide[:, :D]]
+    assert not views[2].flags.c_contiguous and not views[3].flags.c_contiguous
+    models = [_estep.KernelModel("full", np.full(K, 1 / K), v, U, np.float64)
+              for v in views]
+    assert models[0].route == _kernels.ROUTE_FULL_MOMENTS
+    for model in models[1:]:
+        np.testing.assert_array_equal(model.moment_weights, models[0].moment_weights)
+
+
 def test_moment_weights_check_their_shapes():
     U, m, cst = _factors(3, 4)
     V, spreads = _kernels.full_spreads(U, m)
