@@ -152,19 +152,29 @@ def group_patterns(X, w=None, first_row=0):
 #: charged PATTERN_SECONDS, the complete rows of small-D data with ten thousand rows
 #: went row by row at several times a kernel pass's cost. The constants only move the
 #: boundary, never the results beyond rounding.
+#: The complete rows' pattern needs no marginal (no factors, no covariances): its
+#: serial pass costs COMPLETE_PATTERN_SECONDS plus COMPLETE_ENTRY_SECONDS per entry
+#: of the K D x D statistics it expands (measured on passes of 16 rows, D = 2-32,
+#: K = 3-32: bench/results/missing.md).
 PATTERN_SECONDS = 2e-3
 SERIAL_PATTERN_SECONDS = 1.5e-4
+COMPLETE_PATTERN_SECONDS = 3e-5
+COMPLETE_ENTRY_SECONDS = 7e-9
 FLOP_SECONDS = 1e-9
 ROW_SECONDS = 2e-8
 
 
-def kernel_pass_pays(n_rows, n_components, n_observed):
+def kernel_pass_pays(n_rows, n_components, n_observed, complete=False):
     """Whether a pattern of ``n_rows`` rows runs its own kernel pass (else it joins
-    the row-by-row path)."""
-    fixed = (PATTERN_SECONDS
-             if _estep.pass_is_threaded(n_rows, n_components, n_observed)
-             else SERIAL_PATTERN_SECONDS)
-    per_pattern = fixed + FLOP_SECONDS * n_components * n_observed ** 3
+    the row-by-row path); ``complete``: the pattern of the rows missing nothing."""
+    if _estep.pass_is_threaded(n_rows, n_components, n_observed):
+        per_pattern = PATTERN_SECONDS + FLOP_SECONDS * n_components * n_observed ** 3
+    elif complete:
+        per_pattern = (COMPLETE_PATTERN_SECONDS
+                       + COMPLETE_ENTRY_SECONDS * n_components * n_observed ** 2)
+    else:
+        per_pattern = (SERIAL_PATTERN_SECONDS
+                       + FLOP_SECONDS * n_components * n_observed ** 3)
     return n_rows * n_components * ROW_SECONDS >= per_pattern
 
 
@@ -282,7 +292,8 @@ class PatternPlan:
         patterns = group_patterns(X, w, first_row)
         keep, rare = [], []
         for pat in patterns:
-            if kernel_pass_pays(pat.rows.size, n_components, pat.observed.size):
+            if kernel_pass_pays(pat.rows.size, n_components, pat.observed.size,
+                                complete=pat.missing.size == 0):
                 keep.append(pat)
             else:
                 rare.append(pat)
@@ -327,6 +338,8 @@ class Marginal:
         (|M|, |O|) 'tied', None for 'diag' and 'spherical' (independent features).
     C : conditional covariance of the missing block: (K, |M|, |M|) 'full',
         (|M|, |M|) 'tied', (K, |M|) 'diag' (variances), (K,) 'spherical'.
+
+    ``covariances`` may be None for 'full' and 'tied' when nothing is missing.
     """
 
     def __init__(self, covariance_type, weights, means, covariances, U, observed,
@@ -338,10 +351,10 @@ class Marginal:
         self.means_M = means[:, missing]
         self.B = self.C = None
         if cov_type in ("full", "tied"):
-            S = covariances if cov_type == "full" else covariances[None]
-            if missing.size == 0:
+            if missing.size == 0:   # the mixture itself (covariances may be None)
                 Uo = U if cov_type == "full" else U[None]
             else:
+                S = covariances if cov_type == "full" else covariances[None]
                 Soo = np.ascontiguousarray(S[:, observed][:, :, observed])
                 Uo = _mstep.precision_cholesky(Soo, "full", reg_covar=reg_covar, dtype=dtype)
                 Smo = S[:, missing][:, :, observed]
@@ -521,8 +534,12 @@ class MarginalModels:
         key = observed.tobytes()
         marg = self._cache.get(key)
         if marg is None:
+            # the complete rows' marginal is the mixture itself: no covariances (K
+            # inverses an iteration, the most of a small fit's pass)
+            cov = (None if missing.size == 0 and self.covariance_type in ("full", "tied")
+                   else self.covariances)
             marg = Marginal(self.covariance_type, self.weights, self.means,
-                            self.covariances, self.U, observed, missing, self.dtype)
+                            cov, self.U, observed, missing, self.dtype)
             self._cache[key] = marg
         return marg
 

@@ -127,7 +127,7 @@ def path(request, monkeypatch):
     from gmmfast import _missing
 
     monkeypatch.setattr(_missing, "kernel_pass_pays",
-                        lambda *args: request.param == "kernel")
+                        lambda *args, **kwargs: request.param == "kernel")
     return request.param
 
 
@@ -457,7 +457,7 @@ def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, mon
             X[i + 1] = rng.normal(size=D) * 1.5
             X[i + 1, rng.choice(D, m, replace=False)] = np.nan
     w = rng.uniform(0.2, 3.0, n) if weighted else None
-    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     # blocks of 64 rows: several blocks, each with rows of every m
     monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
@@ -541,7 +541,7 @@ def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):
     from gmmfast import _missing
 
     X, _ = _data(n=60, seed=13)
-    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     plan = _missing.PatternPlan(X, None, 0, 2)
     group = plan.groups[0]
     with pytest.raises(ValueError, match="must be finite"):
@@ -596,6 +596,55 @@ def test_kernel_pass_choice_by_size_alone():
     assert plan.groups and (plan.groups[0].nm == 1).all()
 
 
+def test_complete_rows_pay_for_their_pass_sooner():
+    """The complete rows' pass needs no marginal model, so it pays from a few
+    hundred rows where a pattern with a missing feature needs thousands: on 1,000 x 2
+    with 10% missing (K = 3) the complete rows get their own pass."""
+    from gmmfast import _missing
+
+    assert _missing.kernel_pass_pays(800, 3, 2, complete=True)
+    assert not _missing.kernel_pass_pays(800, 3, 2)
+    assert not _missing.kernel_pass_pays(100, 3, 2, complete=True)
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(1000, 2))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    plan = _missing.PatternPlan(X, None, 0, 3)
+    assert [p.missing.size for p in plan.patterns] == [0]
+    assert (plan.groups[0].nm == 1).all()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_complete_rows_need_no_covariances(covariance_type, monkeypatch):
+    """The complete rows' marginal is the mixture itself: their pass computes no
+    covariances (K inverses an iteration); with the other rows row by row (which read
+    the precisions), a fit computes none, and lands where the fit with every row row by
+    row does (the same EM; the sums in another order)."""
+    from gmmfast import _missing
+
+    X, _ = _data()
+    calls = []
+    real = _missing.full_covariances
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_missing, "full_covariances", counted)
+    fits = []
+    for kept in (lambda n, K, o, complete=False: complete,
+                 lambda n, K, o, complete=False: False):
+        monkeypatch.setattr(_missing, "kernel_pass_pays", kept)
+        fits.append(GaussianMixture(3, covariance_type=covariance_type,
+                                    missing="marginalize", max_iter=5, tol=0,
+                                    random_state=0).fit(X))
+        if len(fits) == 1:
+            assert calls == []
+    for a in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(fits[0], a), getattr(fits[1], a),
+                                   rtol=1e-12, atol=1e-13)
+
+
 def _far_model(covariance_type, K, D, seed):
     """A model whose components lie far apart (in units of their deviations): most
     rows' responsibilities underflow to exactly 0 for all but one component."""
@@ -628,7 +677,7 @@ def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
         X[i:i + 3, rng.choice(D, m, replace=False)] = np.nan
         X[i + 3, rng.choice(D, rng.integers(0, D), replace=False)] = np.nan
     w = rng.uniform(0.2, 3.0, n)
-    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1

@@ -44,7 +44,7 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
         X[i:i + run, rng.choice(D, m, replace=False)] = np.nan
         i += run
     w = rng.uniform(0.2, 3.0, n)
-    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args: False)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     # blocks of a few rows: runs cut by block boundaries
     monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
