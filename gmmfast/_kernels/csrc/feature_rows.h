@@ -127,15 +127,7 @@ linkage void name(const double *F, ptrdiff_t width, ptrdiff_t K, const ptrdiff_t
     }                                                                                   \
 }
 
-#if GMM_MAIN_TU
-GMM_ROWS_AXPY_BASE(gmm_moment_rows_axpy_base, GMM_KERNEL)
-#elif GMM_TU_ISA == GMM_ISA_AVX2
-GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_avx2, GMM_KERNEL, __m256d, 4, 256)
-#elif GMM_TU_ISA == GMM_ISA_AVX512
-GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_avx512, GMM_KERNEL, __m512d, 8, 512)
-#elif GMM_TU_ISA == GMM_ISA_NEON
-GMM_ROWS_AXPY_SIMD(gmm_moment_rows_axpy_neon, GMM_KERNEL, gmm_v2d, 2, neon)
-#endif
+GMM_TILED_D(gmm_moment_rows_axpy, GMM_ROWS_AXPY_BASE, GMM_ROWS_AXPY_SIMD)
 
 /* count[i] = the number of the K entries of column i of lpt (K x n, component-major)
    that are not exactly 0: which rows of a block are sparse (route_full_moments.pxi). */
@@ -249,15 +241,7 @@ linkage void name(const double *U, const double *v, ptrdiff_t D, double tail,   
     }                                                                                   \
 }
 
-#if GMM_MAIN_TU
-GMM_MOMENT_WEIGHTS_BASE(gmm_moment_weights_base, GMM_KERNEL)
-#elif GMM_TU_ISA == GMM_ISA_AVX2
-GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_avx2, GMM_KERNEL, __m256d, 4, 256)
-#elif GMM_TU_ISA == GMM_ISA_AVX512
-GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_avx512, GMM_KERNEL, __m512d, 8, 512)
-#elif GMM_TU_ISA == GMM_ISA_NEON
-GMM_MOMENT_WEIGHTS_SIMD(gmm_moment_weights_neon, GMM_KERNEL, gmm_v2d, 2, neon)
-#endif
+GMM_TILED_D(gmm_moment_weights, GMM_MOMENT_WEIGHTS_BASE, GMM_MOMENT_WEIGHTS_SIMD)
 
 #define GMM_ROWS_ALL(suffix, linkage)                                                   \
     GMM_DIAG_ROWS_FUNC(suffix, linkage, double, double, d)                              \

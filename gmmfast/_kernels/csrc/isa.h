@@ -112,6 +112,11 @@
 #define GMM_INSTANTIATE_(M, suffix) M(suffix, GMM_KERNEL)
 #define GMM_INSTANTIATE(M) GMM_INSTANTIATE_(M, GMM_SUFFIX)
 
+/* GMM_TILED_D(name, BASE, SIMD): this unit's build name_<suffix> of a double-precision
+   tiled kernel, from its plain C form BASE(fname, linkage) in the module's unit and its
+   vector form SIMD(fname, linkage, vector type, doubles a vector, intrinsics' prefix
+   B of _mm<B>_...) in the vector units. Defined after the NEON shims' types below. */
+
 #if GMM_TU_X86
 #include <immintrin.h>
 #endif
@@ -136,6 +141,16 @@ GMM_INLINE gmm_v4f _mmneon_add_ps(gmm_v4f a, gmm_v4f b) { return vaddq_f32(a, b)
 /* a * b + c, rounded once */
 GMM_INLINE gmm_v4f _mmneon_fmadd_ps(gmm_v4f a, gmm_v4f b, gmm_v4f c) { return vfmaq_f32(c, a, b); }
 GMM_INLINE gmm_v2d _mmneon_fmadd_pd(gmm_v2d a, gmm_v2d b, gmm_v2d c) { return vfmaq_f64(c, a, b); }
+#endif
+
+#if GMM_MAIN_TU
+#define GMM_TILED_D(name, BASE, SIMD) BASE(name##_base, GMM_KERNEL)
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+#define GMM_TILED_D(name, BASE, SIMD) SIMD(name##_avx2, GMM_KERNEL, __m256d, 4, 256)
+#elif GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_TILED_D(name, BASE, SIMD) SIMD(name##_avx512, GMM_KERNEL, __m512d, 8, 512)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+#define GMM_TILED_D(name, BASE, SIMD) SIMD(name##_neon, GMM_KERNEL, gmm_v2d, 2, neon)
 #endif
 
 #if GMM_MAIN_TU
