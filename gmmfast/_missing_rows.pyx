@@ -651,14 +651,29 @@ def rows_pass(
     cdef const Py_ssize_t* nmp = &nm[0]
     cdef const double* wp = &w[0] if weighted else NULL
     cdef const double* mp = &means[0, 0]
-    # the factors with exact zeros below the diagonal, for the dgemm of y
-    cdef const double[:, :, ::1] Uz = np.triu(np.asarray(U))
-    cdef const double* Up = &Uz[0, 0, 0]
-    # the precisions component last, so that the factors of a row's m x m blocks run
-    # over the components in the innermost loops ('tied': the one precision repeated)
-    cdef const double[:, :, ::1] Pt = np.ascontiguousarray(
-        np.broadcast_to(np.asarray(P).transpose(1, 2, 0), (D, D, K)))
-    cdef const double* Pp = &Pt[0, 0, 0]
+    # the factors with exact zeros below the diagonal, for the dgemm of y; the
+    # precisions component last, so that the factors of a row's m x m blocks run over
+    # the components in the innermost loops ('tied': the one precision repeated).
+    # Copied in loops here: numpy's triu and transpose cost more than the copies on
+    # small data, where the pass is run every iteration on a few hundred rows.
+    cdef double* Uzb = <double*> malloc(Kp * D * D * sizeof(double))
+    cdef double* Ptb = <double*> malloc(D * D * K * sizeof(double))
+    if Uzb == NULL or Ptb == NULL:
+        free(Uzb)
+        free(Ptb)
+        free(slots)
+        raise MemoryError("rows_pass: no memory for the factors")
+    with nogil:
+        for c in range(Kp):
+            for a in range(D):
+                for b in range(D):
+                    Uzb[(c * D + a) * D + b] = U[c, a, b] if b >= a else 0.0
+        for a in range(D):
+            for b in range(D):
+                for c in range(K):
+                    Ptb[(a * D + b) * K + c] = P[c if Kp == K else 0, a, b]
+    cdef const double* Up = Uzb
+    cdef const double* Pp = Ptb
     cdef const double* lcp = &logc[0]
     cdef double* lsep = &out_lse[0]
     cdef double* rp = &out_resp[0, 0] if want_resp else NULL
@@ -704,6 +719,8 @@ def rows_pass(
                             accp[j] = accp[j] + slots[c * S + j]
     finally:
         free(slots)
+        free(Uzb)
+        free(Ptb)
     if want_stats:
         for c in range(Kt):
             for i in range(D):

@@ -587,8 +587,16 @@ def test_kernel_pass_choice_by_size_alone():
     assert not _missing.kernel_pass_pays(3000, 16, 15)
     assert _estep._threads_for(8, 3000, 16, 15) > 1
     assert _estep._threads_for(1, 3000, 16, 15) == 1
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(10_000, 2))
+    _assert_only_complete_rows_pass(10_000, seed=5)
+
+
+def _assert_only_complete_rows_pass(n, seed):
+    """n x 2 with 10% of the entries missing, K = 3: the complete rows take a kernel
+    pass of their own, the rows with a hole go row by row."""
+    from gmmfast import _missing
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
     X[rng.random(X.shape) < 0.1] = np.nan
     X = X[~np.isnan(X).all(axis=1)]
     plan = _missing.PatternPlan(X, None, 0, 3)
@@ -605,13 +613,7 @@ def test_complete_rows_pay_for_their_pass_sooner():
     assert _missing.kernel_pass_pays(800, 3, 2, complete=True)
     assert not _missing.kernel_pass_pays(800, 3, 2)
     assert not _missing.kernel_pass_pays(100, 3, 2, complete=True)
-    rng = np.random.default_rng(6)
-    X = rng.normal(size=(1000, 2))
-    X[rng.random(X.shape) < 0.1] = np.nan
-    X = X[~np.isnan(X).all(axis=1)]
-    plan = _missing.PatternPlan(X, None, 0, 3)
-    assert [p.missing.size for p in plan.patterns] == [0]
-    assert (plan.groups[0].nm == 1).all()
+    _assert_only_complete_rows_pass(1000, seed=6)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
