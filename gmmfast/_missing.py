@@ -24,8 +24,8 @@ observed columns, whose statistics and log-densities the compiled kernels comput
 iteration this module builds each pattern's marginal factors (one Cholesky of the
 observed block per component) and expands its statistics to D dimensions. A pattern
 with too few rows to pay for that (``kernel_pass_pays``) joins the row-by-row path
-(``RowGroup``), compiled in ``_missing_rows.pyx``, which needs per row only the m x m
-block of the precision of its m missing features.
+(``_missing_rowpath.py``, compiled in ``_missing_rows.pyx``), which needs per row only
+the m x m block of the precision of its m missing features.
 
 'diag' and 'spherical' need no grouping: their features are independent within a
 component, so a missing feature only drops its own term from each log-density. Each
@@ -40,11 +40,10 @@ The expanded statistics are taken about the current means (``SuffStats.shift`` i
 statistics about a shift.
 """
 
-import contextlib
-
 import numpy as np
 
 from . import _estep, _mstep, _sources
+from ._missing_rowpath import RowGroup, rows_outputs, rows_stats
 from ._mstep import SuffStats
 
 
@@ -135,7 +134,7 @@ def group_patterns(X, w=None, first_row=0):
     return patterns
 
 
-# ------------------------------------------- rows of rare patterns, row by row
+# ------------------------ a kernel pass per pattern, or the row-by-row path
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
 #: path (``RowGroup``). A pattern's pass costs a fixed amount (its marginal model, the
@@ -176,110 +175,6 @@ def kernel_pass_pays(n_rows, n_components, n_observed, complete=False):
         per_pattern = (SERIAL_PATTERN_SECONDS
                        + FLOP_SECONDS * n_components * n_observed ** 3)
     return n_rows * n_components * ROW_SECONDS >= per_pattern
-
-
-class RowGroup:
-    """The rows of patterns too rare for a kernel pass each: X0 (n, D) float64 with
-    the missing entries 0, Mi (n, max m) the missing columns of each row (the first
-    nm[i] of row i, increasing; 0 after them), nm (n,) their number, rows (n,) the
-    rows in the piece (those of a pattern together), w (n,) or None. Their E-step is compiled, one
-    call for all of them (``_missing_rows.rows_pass``)."""
-
-    __slots__ = ("X0", "Mi", "nm", "rows", "w")
-
-    def __init__(self, X0, Mi, nm, rows, w):
-        # checked once here rather than on every pass: the compiled pass reads them
-        # as they are
-        if not np.isfinite(X0).all() or (w is not None and not np.isfinite(w).all()):
-            raise ValueError("row-by-row pass: the observed entries and the weights "
-                             "must be finite")
-        self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
-
-
-#: Rows of a row-by-row block: 2 MiB of (D + K + K max m) doubles a row, so that the
-#: block's working set stays in the cache. Not much smaller: BLAS's products on a
-#: block pay a fixed cost per call, which short blocks do not amortise
-#: (bench/results/missing.md). The pass's scratch now holds more per row than this
-#: counts (each pattern's inverses, kept from the first sweep for the second: ~3.6 MB
-#: a thread on the bench's wide case); the count stays as it was because the block
-#: size fixes how the statistics' sums are grouped, hence their bits.
-ROW_BLOCK_DOUBLES = 2**18
-
-
-def _row_block(group, n_components):
-    D = group.X0.shape[1]
-    m = group.Mi.shape[1]
-    return max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
-
-
-def _check_rows(lse, group, start):
-    bad = ~np.isfinite(lse)
-    if bad.any():
-        raise _estep._zero_density_error(start + int(group.rows[bad].min()))
-
-
-def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None):
-    """Run the compiled row-by-row pass on a RowGroup, every array checked first:
-    the compiled code trusts their dtypes, shapes and finiteness."""
-    from . import _missing_rows
-    from ._threads import blas_single_thread
-
-    K, D = models.means.shape
-    X0, Mi, nm, w = group.X0, group.Mi, group.nm, group.w
-    if (X0.dtype != np.float64 or X0.ndim != 2 or X0.shape[1] != D
-            or not X0.flags.c_contiguous or Mi.dtype != np.intp or Mi.ndim != 2
-            or Mi.shape[0] != X0.shape[0] or not Mi.flags.c_contiguous
-            or nm.dtype != np.intp or nm.shape != (X0.shape[0],)
-            or not nm.flags.c_contiguous):
-        raise ValueError("row-by-row pass: the rows are not a float64 (n, D) array "
-                         "with intp arrays of missing columns (n, m) and counts (n,)")
-    if w is not None and (w.dtype != np.float64 or w.shape != (X0.shape[0],)
-                          or not w.flags.c_contiguous):
-        raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
-    U, P, logc = models.row_params()
-    # with few features the pass calls no BLAS, and holding BLAS to one thread (a
-    # thread-pool controller's call) would cost more than the pass
-    limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
-             else blas_single_thread())
-    empty = np.empty(0)
-    with limit:
-        _missing_rows.rows_pass(
-            X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
-            _row_block(group, K), max(1, int(n_threads)),
-            lse, np.empty((0, K)) if resp is None else resp,
-            np.empty(0, dtype=np.intp) if labels is None else labels,
-            empty if stats is None else stats)
-
-
-def rows_stats(models, group, total, start, n_threads=1):
-    """Add a RowGroup's expanded statistics (about the means) into ``total``."""
-    K, D = models.means.shape
-    tied = models.covariance_type == "tied"
-    Kt = 1 if tied else K
-    n = group.X0.shape[0]
-    acc = np.zeros(K + K * D + Kt * D * D + 2)
-    lse = np.empty(n)
-    _rows_pass(models, group, n_threads, lse, stats=acc)
-    _check_rows(lse, group, start)
-    total.N += acc[:K]
-    total.T1 += acc[K:K + K * D].reshape(K, D)
-    T2 = acc[K + K * D:K + K * D + Kt * D * D]
-    total.T2 += T2.reshape(D, D) if tied else T2.reshape(K, D, D)
-    total.L += float(acc[-2])
-    total.sum_w += float(acc[-1])
-
-
-def rows_outputs(models, group, outs, start, wanted, n_threads=1):
-    n, K = group.X0.shape[0], models.n_components
-    lse = np.empty(n)
-    resp = np.empty((n, K)) if wanted.get("resp") else None
-    labels = np.empty(n, dtype=np.intp) if wanted.get("labels") else None
-    _rows_pass(models, group, n_threads, lse, resp, labels)
-    _check_rows(lse, group, start)
-    parts = [p for p, want in ((lse, "lse"), (resp, "resp"), (labels, "labels"))
-             if wanted.get(want)]
-    for out, part in zip(outs, parts):
-        out[group.rows] = part
 
 
 class PatternPlan:

@@ -441,7 +441,7 @@ def _rows_reference(X, w, models, S):
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, monkeypatch):
-    from gmmfast import _missing
+    from gmmfast import _missing, _missing_rowpath
 
     K, D, n = 3, 9, 402
     models, S = _random_model(covariance_type, K, D, seed=21)
@@ -459,7 +459,7 @@ def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, mon
     w = rng.uniform(0.2, 3.0, n) if weighted else None
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     # blocks of 64 rows: several blocks, each with rows of every m
-    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1
     ref = _rows_reference(X, np.ones(n) if w is None else w, models, S)
@@ -559,10 +559,10 @@ def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
-    from gmmfast import _missing
+    from gmmfast import _missing, _missing_rowpath
 
     # several row blocks, so that two threads share the row-by-row work
-    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 2 * 64)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 2 * 64)
     X, _ = _data(n=3000, seed=12)
     fits = [_fit(X, covariance_type, 4, n_threads=t) for t in (1, 2)]
     for name in ("weights_", "means_", "covariances_"):
@@ -669,7 +669,7 @@ def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
     """The row-by-row pass's plain loops (few features), its BLAS products (general
     and symmetric scatter by width), and its skip of rows whose responsibility is 0,
     each against the direct computation."""
-    from gmmfast import _missing
+    from gmmfast import _missing, _missing_rowpath
 
     K = 3
     models, S = (_far_model if far else _random_model)(covariance_type, K, D, seed=31)
@@ -682,7 +682,7 @@ def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
         X[i + 3, rng.choice(D, rng.integers(0, D), replace=False)] = np.nan
     w = rng.uniform(0.2, 3.0, n)
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
-    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1
     ref = _rows_reference(X, w, models, S)

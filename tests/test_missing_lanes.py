@@ -29,7 +29,7 @@ def _model(covariance_type, K, D, cond, seed):
 @pytest.mark.parametrize("cond", [10.0, 1e6], ids=["condition 10", "condition 1e6"])
 def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
                                                        monkeypatch):
-    from gmmfast import _missing
+    from gmmfast import _missing, _missing_rowpath
 
     D, n = 12, 150
     models, S = _model(covariance_type, K, D, cond, seed=41 + K)
@@ -46,7 +46,7 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
     w = rng.uniform(0.2, 3.0, n)
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     # blocks of a few rows: runs cut by block boundaries
-    monkeypatch.setattr(_missing, "ROW_BLOCK_DOUBLES", 64)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64)
     plan = _missing.PatternPlan(X, w, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1
     ref = _rows_reference(X, w, models, S)
