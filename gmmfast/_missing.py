@@ -42,7 +42,7 @@ statistics about a shift.
 
 import numpy as np
 
-from . import _estep, _mstep, _sources
+from . import _estep, _kernels, _mstep, _sources
 from ._missing_rowpath import RowGroup, rows_outputs, rows_stats
 from ._mstep import SuffStats
 
@@ -371,6 +371,30 @@ class ExpandedStats:
         return SuffStats(self.N, self.T1, self.T2, self.L, self.sum_w, self.means)
 
 
+#: The row-by-row pass takes the moment rows about the mixture mean c (as the complete
+#: data's kernels do near c) while every component's spread (_estep.MOMENTS_MAX_SPREAD)
+#: and its fill spread (``fill_spread``) are at most these: the missing entries stand at
+#: c in the moment rows, and the terms that take them back out cost about this many
+#: units of rounding, relative, in the log-densities (_missing_moments.pxi). On the
+#: bench's mid and wide cases the fill spread is 120-590 (its bound; 16-38 over their
+#: patterns).
+MOMENTS_MAX_FILL = 4 * _estep.MOMENTS_MAX_SPREAD
+
+
+def moments_fit(n_features):
+    """Whether the row-by-row pass can take moment rows at all at this width: from
+    _missing_rows.BLAS_MIN_FEATURES features on (below, its plain loops are faster)."""
+    from . import _missing_rows
+    return n_features >= _missing_rows.BLAS_MIN_FEATURES
+
+
+def fill_spread(m, P):
+    """(K,) a bound on m_kM^T P_k[M, M] m_kM over every set M of missing columns,
+    with m_k = mu_k - c: the largest eigenvalue of P_k times ||m_k||^2 (that of
+    P_k[M, M] is at most P_k's)."""
+    return np.linalg.eigvalsh(P)[:, -1] * np.einsum("kd,kd->k", m, m)
+
+
 class MarginalModels:
     """A mixture's marginal models, one per pattern of observed columns, made on demand."""
 
@@ -424,6 +448,24 @@ class MarginalModels:
                 raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
             self._row_params = U, P, np.ascontiguousarray(logc)
         return self._row_params
+
+    def moment_params(self):
+        """(c, W) for the row-by-row pass through moment rows about the mixture mean
+        c, the weights of _kernels.moment_weights; None for 'tied', below
+        ``moments_fit``'s width, or where the expansion about c would cost precision
+        (the spread bounds above). Made once per model."""
+        if not hasattr(self, "_moment_params"):
+            self._moment_params = None
+            if self.covariance_type == "full" and moments_fit(self.means.shape[1]):
+                U, _, logc = self.row_params()
+                c = self.weights @ self.means
+                V, spreads = _kernels.full_spreads(U, np.ascontiguousarray(self.means - c))
+                if (spreads.max() <= _estep.MOMENTS_MAX_SPREAD
+                        and fill_spread(self.means - c, self.precisions).max()
+                        <= MOMENTS_MAX_FILL):
+                    W = _kernels.moment_weights(U, V, logc, spreads, 1)
+                    self._moment_params = c, W
+        return self._moment_params
 
     def of(self, observed, missing):
         key = observed.tobytes()

@@ -17,7 +17,7 @@ class RowGroup:
     rows in the piece (those of a pattern together), w (n,) or None. Their E-step is
     compiled, one call for all of them (``_missing_rows.rows_pass``)."""
 
-    __slots__ = ("X0", "Mi", "nm", "rows", "w")
+    __slots__ = ("X0", "Mi", "nm", "rows", "w", "n_runs")
 
     def __init__(self, X0, Mi, nm, rows, w):
         # checked once here rather than on every pass: the compiled pass reads them
@@ -26,6 +26,9 @@ class RowGroup:
             raise ValueError("row-by-row pass: the observed entries and the weights "
                              "must be finite")
         self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
+        # runs of rows of one pattern (Mi holds 0 after each row's nm[i] columns)
+        self.n_runs = int(min(1, nm.shape[0]) + np.count_nonzero(
+            (nm[1:] != nm[:-1]) | (Mi[1:] != Mi[:-1]).any(axis=1)))
 
 
 #: Rows of a row-by-row block: 2 MiB of (D + K + K max m) doubles a row, so that the
@@ -38,9 +41,25 @@ class RowGroup:
 ROW_BLOCK_DOUBLES = 2**18
 
 
-def _row_block(group, n_components):
+#: Rows of a block through moment rows: 1 MiB of their D (D + 1) / 2 + D + 1 products
+#: and the row's D + K, which the block's two GEMMs read (as the complete data's
+#: kernels keep a block's moment rows in a thread's share of the cache).
+MOMENT_BLOCK_DOUBLES = 2**17
+
+
+#: The moment rows only for rows in runs of one pattern this long on average: a run's
+#: products over its features then go through BLAS, where rows alone (each its own
+#: pattern, as on the bench's wide case) make per-row loops of m D K multiply-adds that
+#: cost more than the other route's GEMMs save (bench/results/missing.md).
+MOMENT_MIN_RUN = 8
+
+
+def _row_block(group, n_components, moments=False):
     D = group.X0.shape[1]
     m = group.Mi.shape[1]
+    if moments:
+        return max(64, MOMENT_BLOCK_DOUBLES // (D * (D + 1) // 2 + 2 * D + 1
+                                                + n_components))
     return max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
 
 
@@ -69,6 +88,8 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
                           or not w.flags.c_contiguous):
         raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
     U, P, logc = models.row_params()
+    moments = (models.moment_params()
+               if X0.shape[0] >= MOMENT_MIN_RUN * group.n_runs else None)
     # with few features the pass calls no BLAS, and holding BLAS to one thread (a
     # thread-pool controller's call) would cost more than the pass
     limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
@@ -77,7 +98,9 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     with limit:
         _missing_rows.rows_pass(
             X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
-            _row_block(group, K), max(1, int(n_threads)),
+            empty if moments is None else moments[0],
+            np.empty((0, 0)) if moments is None else moments[1],
+            _row_block(group, K, moments is not None), max(1, int(n_threads)),
             lse, np.empty((0, K)) if resp is None else resp,
             np.empty(0, dtype=np.intp) if labels is None else labels,
             empty if stats is None else stats)

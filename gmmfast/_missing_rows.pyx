@@ -43,6 +43,10 @@ the same order whatever the number of threads, and the results are bit-identical
 any thread count. BLAS must be held to one thread by the caller (a BLAS call that
 splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
 
+'full' mixtures near their mixture mean take another route through the same
+factors and solves: moment rows about that mean, as the complete data's kernels do
+(_missing_moments.pxi, included below).
+
 Nothing here raises inside nogil code: allocation failure is reported per block and
 raised as MemoryError afterwards. Non-finite inputs cannot make it read or write out
 of bounds (only the indices in Mi can, and they are checked); they give NaN.
@@ -50,7 +54,7 @@ of bounds (only the indices in Mi can, and they are checked); they give NaN.
 
 from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, log, exp
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 
 from scipy.linalg.cython_blas cimport dgemm, dtrmm, dsyrk
@@ -542,6 +546,9 @@ cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
 cdef double LOG_2PI = log(2.0 * 3.141592653589793)
 
 
+include "_missing_moments.pxi"
+
+
 def rows_pass(
     const double[:, ::1] X0,          # IN (n, D) rows, missing entries 0
     const Py_ssize_t[:, ::1] Mi,      # IN (n, mmax) missing columns: row i's first nm[i],
@@ -552,6 +559,8 @@ def rows_pass(
     const double[:, :, ::1] U,        # IN (Kp, D, D) upper precision factors (Kp = 1: tied)
     const double[:, :, ::1] P,        # IN (Kp, D, D) precisions U U^T
     const double[::1] logc,           # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
+    const double[::1] shift,          # IN (D,) c, for the moment rows ('full'); (0,): not
+    const double[:, ::1] W,           # IN (K, D(D+1)/2 + D + 1) their weights, or (0, 0)
     Py_ssize_t block,                 # rows per block (> 0)
     int n_threads,
     double[::1] out_lse,              # OUT (n,)
@@ -561,7 +570,9 @@ def rows_pass(
 ):
     """Marginal log-densities, responsibilities, labels and expanded statistics of rows
     with missing features (see the module doc). ``out_stats`` (if not empty)
-    receives N, T1, T2 (symmetric), sum w lse and sum w, added to what it holds."""
+    receives N, T1, T2 (symmetric), sum w lse and sum w, added to what it holds.
+    With ``shift`` and ``W`` not empty, through moment rows about the shift
+    (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on)."""
     cdef Py_ssize_t n = X0.shape[0], D = X0.shape[1], m = Mi.shape[1]
     cdef Py_ssize_t K = means.shape[0], Kp = U.shape[0]
     cdef bint tied = Kp == 1 and K > 1
@@ -570,6 +581,8 @@ def rows_pass(
     cdef bint want_resp = out_resp.shape[0] > 0
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef bint weighted = w.shape[0] > 0
+    cdef bint moments = shift.shape[0] > 0
+    cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
     cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax, smax
     cdef int nt
@@ -592,6 +605,12 @@ def rows_pass(
         raise ValueError(f"rows_pass: logc has {logc.shape[0]} entries; expected {K}")
     if block <= 0:
         raise ValueError("rows_pass needs block > 0")
+    if moments and (tied or shift.shape[0] != D or W.shape[0] != K or W.shape[1] != Q1
+                    or D < C_BLAS_MIN_FEATURES):
+        raise ValueError(f"rows_pass: the moment rows need 'full' with at least "
+                         f"{BLAS_MIN_FEATURES} features, a shift of {D} and weights "
+                         f"({K}, {Q1}); got {shift.shape[0]} and ({W.shape[0]}, "
+                         f"{W.shape[1]})")
     if out_lse.shape[0] != n:
         raise ValueError(f"rows_pass: out_lse has {out_lse.shape[0]} rows; expected {n}")
     if out_resp.shape[1] != K or (want_resp and out_resp.shape[0] != n):
@@ -621,8 +640,10 @@ def rows_pass(
     B = min(block, n)
     n_blocks = (n + B - 1) // B
     G = n_blocks
+    # a block's slot: the statistics as they leave, or the moment rows' own
+    cdef Py_ssize_t SB = _moments_slot_doubles(K, D) if moments else S
     if want_stats:
-        G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // S))
+        G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // SB))
     fmax = 0
     smax = 0
     with nogil:
@@ -639,12 +660,18 @@ def rows_pass(
                 f = f + nm[i]
             if f > smax:
                 smax = f
-    nsc = _scratch_doubles(B, D, m, K, fmax, smax, want_stats)
+    nsc = (_moments_scratch_doubles(B, D, m, K, fmax, smax, want_stats) if moments
+           else _scratch_doubles(B, D, m, K, fmax, smax, want_stats))
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
+    cdef double* accm = NULL
     if want_stats:
-        slots = <double*> malloc(G * S * sizeof(double))
-        if slots == NULL:
+        slots = <double*> malloc(G * SB * sizeof(double))
+        if moments:
+            accm = <double*> calloc(SB, sizeof(double))
+        if slots == NULL or (moments and accm == NULL):
+            free(slots)
+            free(accm)
             raise MemoryError("rows_pass: no memory for the statistics of a round")
     cdef const double* Xp = &X0[0, 0]
     cdef const Py_ssize_t* Mp = &Mi[0, 0] if m > 0 else NULL
@@ -658,10 +685,14 @@ def rows_pass(
     # small data, where the pass is run every iteration on a few hundred rows.
     cdef double* Uzb = <double*> malloc(Kp * D * D * sizeof(double))
     cdef double* Ptb = <double*> malloc(D * D * K * sizeof(double))
-    if Uzb == NULL or Ptb == NULL:
+    # the moment rows' m_k = mu_k - c and P_k m_k, component last
+    cdef double* Mtb = <double*> malloc(2 * D * K * sizeof(double)) if moments else NULL
+    if Uzb == NULL or Ptb == NULL or (moments and Mtb == NULL):
         free(Uzb)
         free(Ptb)
+        free(Mtb)
         free(slots)
+        free(accm)
         raise MemoryError("rows_pass: no memory for the factors")
     with nogil:
         for c in range(Kp):
@@ -672,6 +703,11 @@ def rows_pass(
             for b in range(D):
                 for c in range(K):
                     Ptb[(a * D + b) * K + c] = P[c if Kp == K else 0, a, b]
+        if moments:
+            for a in range(D):
+                for c in range(K):
+                    Mtb[a * K + c] = means[c, a] - shift[a]
+                    Mtb[D * K + a * K + c] = W[c, Q1 - D - 1 + a]
     cdef const double* Up = Uzb
     cdef const double* Pp = Ptb
     cdef const double* lcp = &logc[0]
@@ -698,8 +734,17 @@ def rows_pass(
                     stop = min(start + B, n)
                     slot = NULL
                     if want_stats:
-                        slot = slots + bb * S
-                        memset(slot, 0, S * sizeof(double))
+                        slot = slots + bb * SB
+                        memset(slot, 0, SB * sizeof(double))
+                    if moments:
+                        _rows_block_moments(
+                            Xp + start * D, Mp + start * m if m > 0 else NULL,
+                            nmp + start, wp + start if weighted else NULL,
+                            stop - start, B, D, m, K, fmax, smax, &shift[0], &W[0, 0],
+                            Mtb, Mtb + D * K, Pp, lsep + start,
+                            rp + start * K if want_resp else NULL,
+                            labp + start if want_labels else NULL, slot, scratch)
+                        continue
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
@@ -715,12 +760,20 @@ def rows_pass(
                 # the rounds
                 with nogil:
                     for c in range(nr):
-                        for j in range(S):
-                            accp[j] = accp[j] + slots[c * S + j]
+                        if moments:
+                            for j in range(SB):
+                                accm[j] = accm[j] + slots[c * SB + j]
+                        else:
+                            for j in range(S):
+                                accp[j] = accp[j] + slots[c * S + j]
+        if want_stats and moments:
+            _moments_finish(accm, K, D, Mtb, accp)
     finally:
         free(slots)
+        free(accm)
         free(Uzb)
         free(Ptb)
+        free(Mtb)
     if want_stats:
         for c in range(Kt):
             for i in range(D):

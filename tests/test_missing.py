@@ -490,7 +490,8 @@ def _rows_pass_args(n=5, D=4, K=2, m=2):
     return dict(
         X0=rng.normal(size=(n, D)), Mi=Mi, nm=np.full(n, m, dtype=np.intp),
         w=np.empty(0), means=np.zeros((K, D)), U=U, P=U.copy(),
-        logc=np.zeros(K), block=2, n_threads=2, out_lse=np.empty(n),
+        logc=np.zeros(K), shift=np.empty(0), W=np.empty((0, 0)), block=2, n_threads=2,
+        out_lse=np.empty(n),
         out_resp=np.empty((n, K)), out_labels=np.empty(n, dtype=np.intp),
         out_stats=np.zeros(K + K * D + K * D * D + 2))
 
@@ -522,7 +523,16 @@ def _bad_rows_pass_args():
         "resp of other width": changed(out_resp=np.empty((5, 3))),
         "short labels": changed(out_labels=np.empty(4, dtype=np.intp)),
         "short statistics": changed(out_stats=np.zeros(7)),
+        # moment rows: 'full' from 8 features on, with a shift and weights of its width
+        "moment rows at 4 features": changed(shift=np.zeros(4), W=np.zeros((2, 15))),
     }
+    wide = dict(_rows_pass_args(D=8), shift=np.zeros(8), W=np.zeros((2, 45)))
+    cases.update({
+        "moment shift of other width": dict(wide, shift=np.zeros(7)),
+        "moment weights of other width": dict(wide, W=np.zeros((2, 44))),
+        "moment weights of other components": dict(wide, W=np.zeros((3, 45))),
+        "moment rows for 'tied'": dict(wide, U=wide["U"][:1], P=wide["P"][:1]),
+    })
     return list(cases.items())
 
 
@@ -533,6 +543,8 @@ def test_compiled_rows_refuse_what_they_cannot_read(name, args):
 
     # the arguments as given run (so each failure below is the one change's)
     _missing_rows.rows_pass(**_rows_pass_args())
+    _missing_rows.rows_pass(**dict(_rows_pass_args(D=8), shift=np.zeros(8),
+                                   W=np.zeros((2, 45))))
     with pytest.raises(ValueError):
         _missing_rows.rows_pass(**args)
 
