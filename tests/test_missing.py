@@ -438,6 +438,22 @@ def _rows_reference(X, w, models, S):
     return lse, resp, logp.argmax(axis=1), wr.sum(axis=0), T1, T2, w @ lse, w.sum()
 
 
+def _row_path_outputs(X, w, models, S):
+    """Every row of X in one row group (the caller keeps every pattern off a kernel
+    pass of its own): the plan, the direct computation (``_rows_reference``) and the
+    compiled pass's log-densities, responsibilities and labels on 2 threads."""
+    from gmmfast import _missing
+
+    n, K = len(X), models.means.shape[0]
+    plan = _missing.PatternPlan(X, w, 0, K)
+    assert plan.patterns == [] and len(plan.groups) == 1
+    ref = _rows_reference(X, np.ones(n) if w is None else w, models, S)
+    outs = (np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.intp))
+    _missing.piece_outputs(models, plan, 0, 2, list(outs), lse=True, resp=True,
+                           labels=True)
+    return plan, ref, outs
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, monkeypatch):
@@ -460,12 +476,7 @@ def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, mon
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     # blocks of 64 rows: several blocks, each with rows of every m
     monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64)
-    plan = _missing.PatternPlan(X, w, 0, K)
-    assert plan.patterns == [] and len(plan.groups) == 1
-    ref = _rows_reference(X, np.ones(n) if w is None else w, models, S)
-    lse, resp, labels = (np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.intp))
-    _missing.piece_outputs(models, plan, 0, 2, [lse, resp, labels], lse=True, resp=True,
-                           labels=True)
+    plan, ref, (lse, resp, labels) = _row_path_outputs(X, w, models, S)
     # log-densities of ~10 in size from 9-D factorisations of condition ~10: a few
     # ulps of rounding each, against scipy's eigendecomposition
     np.testing.assert_allclose(lse, ref[0], rtol=0, atol=1e-12)

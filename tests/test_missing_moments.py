@@ -8,7 +8,7 @@ chunks, weights, any thread count."""
 import numpy as np
 import pytest
 
-from test_missing import _data, _fit, _model_with, _rows_reference, _start, reference_em
+from test_missing import _data, _fit, _model_with, _row_path_outputs, _start, reference_em
 
 
 def _model(K, D, seed, spread=1.0):
@@ -67,12 +67,7 @@ def test_moment_rows_are_the_direct_computation(K, weighted, routes, monkeypatch
     w = np.random.default_rng(52).uniform(0.2, 3.0, n) if weighted else None
     # blocks of 64 rows
     monkeypatch.setattr(_missing_rowpath, "MOMENT_BLOCK_DOUBLES", 64 * (66 + K))
-    plan = _missing.PatternPlan(X, w, 0, K)
-    assert plan.patterns == [] and len(plan.groups) == 1
-    ref = _rows_reference(X, np.ones(n) if w is None else w, models, S)
-    lse, resp, labels = (np.empty(n), np.empty((n, K)), np.empty(n, dtype=np.intp))
-    _missing.piece_outputs(models, plan, 0, 2, [lse, resp, labels], lse=True, resp=True,
-                           labels=True)
+    plan, ref, (lse, resp, labels) = _row_path_outputs(X, w, models, S)
     st = _missing.piece_stats(models, plan, 0, 2)
     assert routes == [True, True]
     # log-densities of ~10 in size, means ~1 from the mixture mean: the expansion
