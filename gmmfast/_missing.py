@@ -40,6 +40,8 @@ The expanded statistics are taken about the current means (``SuffStats.shift`` i
 statistics about a shift.
 """
 
+import math
+
 import numpy as np
 
 from . import _estep, _kernels, _mstep, _sources
@@ -242,8 +244,13 @@ class Marginal:
         self.covariance_type = cov_type = covariance_type
         self.observed, self.missing = observed, missing
         means = np.asarray(means, dtype=np.float64)
-        self.means_O = means[:, observed]
-        self.means_M = means[:, missing]
+        if missing.size == 0:
+            # the mixture itself: its means as they are (no copy; seed2d-sized fits
+            # make this marginal every iteration)
+            self.means_O, self.means_M = means, means[:, :0]
+        else:
+            self.means_O = means[:, observed]
+            self.means_M = means[:, missing]
         self.B = self.C = None
         if cov_type in ("full", "tied"):
             if missing.size == 0:   # the mixture itself (covariances may be None)
@@ -303,12 +310,31 @@ class ExpandedStats:
         K, D = means.shape
         self.covariance_type = covariance_type
         self.means = means
-        self.N = np.zeros(K)
-        self.T1 = np.zeros((K, D))
-        self.T2 = np.zeros({"full": (K, D, D), "tied": (D, D), "diag": (K, D),
-                            "spherical": (K,)}[covariance_type])
-        self.L = 0.0
-        self.sum_w = 0.0
+        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D),
+                 "spherical": (K,)}[covariance_type]
+        t2 = math.prod(shape)
+        # one buffer, laid out as the compiled row pass adds its sums (N, T1, T2, L,
+        # sum w), so that it adds them in place
+        self.flat = np.zeros(K + K * D + t2 + 2)
+        self.N = self.flat[:K]
+        self.T1 = self.flat[K:K + K * D].reshape(K, D)
+        self.T2 = self.flat[K + K * D:K + K * D + t2].reshape(shape)
+
+    @property
+    def L(self):
+        return float(self.flat[-2])
+
+    @L.setter
+    def L(self, value):
+        self.flat[-2] = value
+
+    @property
+    def sum_w(self):
+        return float(self.flat[-1])
+
+    @sum_w.setter
+    def sum_w(self, value):
+        self.flat[-1] = value
 
     def add(self, marg, st):
         """Add one pattern's observed-block statistics ``st`` (SuffStats)."""
@@ -321,6 +347,11 @@ class ExpandedStats:
         self.L += st.L
         self.sum_w += st.sum_w
         full_block = M.size == 0
+        if cov == "full" and full_block and st.shift is marg.means_O:
+            # statistics about the means already (d = 0): as they are
+            self.T1 += st.S1
+            self.T2 += st.S2
+            return
         if cov == "full":
             # about mu_kO: S2 - S1 d^T - d S1^T + N d d^T (d = 0 when the kernel took
             # them about the means, which leaves S2's bits untouched)
@@ -429,24 +460,17 @@ class MarginalModels:
         float64 with Kp = 1 for 'tied', and (K,) log pi_k + sum_j log U_k,jj - 0.5 D
         log 2 pi; checked finite (the means too), made once per model."""
         if getattr(self, "_row_params", None) is None:
+            from . import _missing_rows
+
             tied = self.covariance_type == "tied"
             U = np.ascontiguousarray(self.U[None] if tied else self.U, dtype=np.float64)
             P = np.ascontiguousarray(self.precisions[None] if tied else self.precisions,
                                      dtype=np.float64)
-            if not (np.isfinite(U).all() and np.isfinite(P).all()
-                    and np.isfinite(self.means).all()):
-                raise ValueError("the mixture's means or precisions are not finite")
             if not self.means.flags.c_contiguous:
                 self.means = np.ascontiguousarray(self.means)
-            log_det = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
-            if not np.isfinite(log_det).all():
-                raise ValueError("a precision factor has a diagonal entry <= 0")
-            with np.errstate(divide="ignore"):
-                logc = (np.log(self.weights) + log_det
-                        - 0.5 * self.means.shape[1] * _LOG_2PI)
-            if np.isnan(logc).any() or np.isposinf(logc).any():
-                raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
-            self._row_params = U, P, np.ascontiguousarray(logc)
+            logc = _missing_rows.row_constants(
+                np.ascontiguousarray(self.weights), self.means, U, P)
+            self._row_params = U, P, logc
         return self._row_params
 
     def moment_params(self):

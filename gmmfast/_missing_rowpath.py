@@ -17,18 +17,37 @@ class RowGroup:
     rows in the piece (those of a pattern together), w (n,) or None. Their E-step is
     compiled, one call for all of them (``_missing_rows.rows_pass``)."""
 
-    __slots__ = ("X0", "Mi", "nm", "rows", "w", "n_runs")
+    __slots__ = ("_X0", "_Mi", "_nm", "_rows", "_w", "n_runs")
 
     def __init__(self, X0, Mi, nm, rows, w):
-        # checked once here rather than on every pass: the compiled pass reads them
-        # as they are
+        # checked once here rather than on every pass (the compiled pass reads them
+        # as they are), and read-only from here on
+        n = X0.shape[0] if X0.ndim == 2 else -1
+        if (X0.dtype != np.float64 or X0.ndim != 2 or not X0.flags.c_contiguous
+                or Mi.dtype != np.intp or Mi.ndim != 2 or Mi.shape[0] != n
+                or not Mi.flags.c_contiguous or nm.dtype != np.intp
+                or nm.shape != (n,) or not nm.flags.c_contiguous):
+            raise ValueError("row-by-row pass: the rows are not a float64 (n, D) array "
+                             "with intp arrays of missing columns (n, m) and counts (n,)")
+        if w is not None and (w.dtype != np.float64 or w.shape != (n,)
+                              or not w.flags.c_contiguous):
+            raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
         if not np.isfinite(X0).all() or (w is not None and not np.isfinite(w).all()):
             raise ValueError("row-by-row pass: the observed entries and the weights "
                              "must be finite")
-        self.X0, self.Mi, self.nm, self.rows, self.w = X0, Mi, nm, rows, w
+        for a in (X0, Mi, nm, w):
+            if a is not None:
+                a.flags.writeable = False
+        self._X0, self._Mi, self._nm, self._rows, self._w = X0, Mi, nm, rows, w
         # runs of rows of one pattern (Mi holds 0 after each row's nm[i] columns)
-        self.n_runs = int(min(1, nm.shape[0]) + np.count_nonzero(
+        self.n_runs = int(min(1, n) + np.count_nonzero(
             (nm[1:] != nm[:-1]) | (Mi[1:] != Mi[:-1]).any(axis=1)))
+
+    X0 = property(lambda self: self._X0)
+    Mi = property(lambda self: self._Mi)
+    nm = property(lambda self: self._nm)
+    rows = property(lambda self: self._rows)
+    w = property(lambda self: self._w)
 
 
 #: Rows of a row-by-row block: 2 MiB of (D + K + K max m) doubles a row, so that the
@@ -63,30 +82,26 @@ def _row_block(group, n_components, moments=False):
     return max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
 
 
-def _check_rows(lse, group, start):
-    bad = ~np.isfinite(lse)
-    if bad.any():
+def _check_rows(n_bad, lse, group, start):
+    """Raise for the first row (in the piece's order) of zero density, if any of the
+    pass's ``n_bad`` rows."""
+    if n_bad:
+        bad = ~np.isfinite(lse)
         raise _estep._zero_density_error(start + int(group.rows[bad].min()))
 
 
 def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None):
-    """Run the compiled row-by-row pass on a RowGroup, every array checked first:
-    the compiled code trusts their dtypes, shapes and finiteness."""
+    """Run the compiled row-by-row pass on a RowGroup (its arrays checked when it was
+    made; the model's by ``row_params``): the compiled code trusts their dtypes,
+    shapes and finiteness. Returns the number of rows of zero density."""
     from . import _missing_rows
     from ._threads import blas_single_thread
 
     K, D = models.means.shape
     X0, Mi, nm, w = group.X0, group.Mi, group.nm, group.w
-    if (X0.dtype != np.float64 or X0.ndim != 2 or X0.shape[1] != D
-            or not X0.flags.c_contiguous or Mi.dtype != np.intp or Mi.ndim != 2
-            or Mi.shape[0] != X0.shape[0] or not Mi.flags.c_contiguous
-            or nm.dtype != np.intp or nm.shape != (X0.shape[0],)
-            or not nm.flags.c_contiguous):
-        raise ValueError("row-by-row pass: the rows are not a float64 (n, D) array "
-                         "with intp arrays of missing columns (n, m) and counts (n,)")
-    if w is not None and (w.dtype != np.float64 or w.shape != (X0.shape[0],)
-                          or not w.flags.c_contiguous):
-        raise ValueError("row-by-row pass: the weights are not a float64 (n,) array")
+    if X0.shape[1] != D:
+        raise ValueError(f"row-by-row pass: the rows have {X0.shape[1]} features; the "
+                         f"mixture {D}")
     U, P, logc = models.row_params()
     moments = (models.moment_params()
                if X0.shape[0] >= MOMENT_MIN_RUN * group.n_runs else None)
@@ -96,7 +111,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
              else blas_single_thread())
     empty = np.empty(0)
     with limit:
-        _missing_rows.rows_pass(
+        return _missing_rows.rows_pass(
             X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
             empty if moments is None else moments[0],
             np.empty((0, 0)) if moments is None else moments[1],
@@ -108,20 +123,10 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
 
 def rows_stats(models, group, total, start, n_threads=1):
     """Add a RowGroup's expanded statistics (about the means) into ``total``."""
-    K, D = models.means.shape
-    tied = models.covariance_type == "tied"
-    Kt = 1 if tied else K
-    n = group.X0.shape[0]
-    acc = np.zeros(K + K * D + Kt * D * D + 2)
-    lse = np.empty(n)
-    _rows_pass(models, group, n_threads, lse, stats=acc)
-    _check_rows(lse, group, start)
-    total.N += acc[:K]
-    total.T1 += acc[K:K + K * D].reshape(K, D)
-    T2 = acc[K + K * D:K + K * D + Kt * D * D]
-    total.T2 += T2.reshape(D, D) if tied else T2.reshape(K, D, D)
-    total.L += float(acc[-2])
-    total.sum_w += float(acc[-1])
+    lse = np.empty(group.X0.shape[0])
+    # the pass adds into total's buffer, laid out as it writes
+    _check_rows(_rows_pass(models, group, n_threads, lse, stats=total.flat), lse, group,
+                start)
 
 
 def rows_outputs(models, group, outs, start, wanted, n_threads=1):
@@ -129,8 +134,8 @@ def rows_outputs(models, group, outs, start, wanted, n_threads=1):
     lse = np.empty(n)
     resp = np.empty((n, K)) if wanted.get("resp") else None
     labels = np.empty(n, dtype=np.intp) if wanted.get("labels") else None
-    _rows_pass(models, group, n_threads, lse, resp, labels)
-    _check_rows(lse, group, start)
+    _check_rows(_rows_pass(models, group, n_threads, lse, resp, labels), lse, group,
+                start)
     parts = [p for p, want in ((lse, "lse"), (resp, "resp"), (labels, "labels"))
              if wanted.get(want)]
     for out, part in zip(outs, parts):

@@ -53,7 +53,7 @@ of bounds (only the indices in Mi can, and they are checked); they give NaN.
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport sqrt, log, exp
+from libc.math cimport sqrt, log, exp, isfinite, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 
@@ -207,6 +207,15 @@ cdef void _lanes_solve(
 ) noexcept nogil:
     """One row, every component: z = L^-1 b, lp += 0.5 ||z||^2 - hl, -t = -L^-T z."""
     cdef Py_ssize_t a, c, k
+    cdef double z
+    if m == 1:
+        # the same operations in one loop (the general case's take eight, each with
+        # its own overhead, for one missing feature: most rows at small D)
+        for k in range(K):
+            z = bt[k] * idg[k]
+            lp[k] = lp[k] + 0.5 * (z * z) - hl[k]
+            tt[k * ts] = -(z * idg[k])
+        return
     for a in range(m):
         for k in range(K):
             S[k] = bt[a * K + k]
@@ -247,14 +256,17 @@ cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) n
             Y[r * D + j] = s
 
 
-cdef void _add_scatter(const double* Y, Py_ssize_t n, Py_ssize_t D, double* T) noexcept nogil:
-    """T += Y^T Y, the lower triangle (row >= column) of row-major T: plain loops, for
-    few features."""
+cdef void _add_scatter(const double* Y, const double* wv, Py_ssize_t n, Py_ssize_t D,
+                       double* T) noexcept nogil:
+    """T += Y^T diag(wv) Y, the lower triangle (row >= column) of row-major T: plain
+    loops, for few features (with BLAS, the rows are scaled by sqrt(wv) instead)."""
     cdef Py_ssize_t r, a, c
+    cdef double wa
     for r in range(n):
         for a in range(D):
+            wa = wv[r] * Y[r * D + a]
             for c in range(a + 1):
-                T[a * D + c] = T[a * D + c] + Y[r * D + a] * Y[r * D + c]
+                T[a * D + c] = T[a * D + c] + wa * Y[r * D + c]
 
 
 cdef inline bint _same_missing(const Py_ssize_t* Mi, Py_ssize_t mmax,
@@ -498,6 +510,12 @@ cdef void _rows_block(
             for a in range(nm[r]):
                 dr[Mi[r * mmax + a]] = Tt[k * smax + moff[r] + a]
         _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
+        if D < C_BLAS_MIN_FEATURES:
+            _add_scatter(Y, wv, nz, D, T2k)
+            if not tied:
+                _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D,
+                          Ast + k * ftot, off, T2k)
+            continue
         for r in range(nz):
             sq = sqrt(wv[r])
             for j in range(D):
@@ -505,9 +523,7 @@ cdef void _rows_block(
         # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper triangle of
         # column-major C, which is the lower triangle (row >= column) of row-major T2k
         bnz = <int> nz
-        if D < C_BLAS_MIN_FEATURES:
-            _add_scatter(Y, nz, D, T2k)
-        elif nz > 0 and D <= GEMM_SCATTER_MAX_D:
+        if nz > 0 and D <= GEMM_SCATTER_MAX_D:
             # the whole square (the upper triangle is overwritten at the end): BLAS's
             # general product is faster than its symmetric one at these widths
             dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
@@ -549,6 +565,47 @@ cdef double LOG_2PI = log(2.0 * 3.141592653589793)
 include "_missing_moments.pxi"
 
 
+def row_constants(const double[::1] weights, const double[:, ::1] means,
+                  const double[:, :, ::1] U, const double[:, :, ::1] P):
+    """logc (K,) = log w_k + sum_j log U_k,jj - 0.5 D log 2 pi (U (Kp, D, D), Kp = 1:
+    'tied') for rows_pass, once the model is checked: means, U and P finite, U's
+    diagonal > 0, the weights in [0, inf) (a weight of 0 gives -inf: that component
+    is never chosen). In one call: small fits make a model every iteration, and the
+    same in numpy is a score of calls."""
+    cdef Py_ssize_t K = means.shape[0], D = means.shape[1], Kp = U.shape[0]
+    cdef Py_ssize_t k, a, b
+    cdef double ld
+    cdef bint finite = True
+    if weights.shape[0] != K or not (Kp == K or Kp == 1) or U.shape[1] != D \
+            or U.shape[2] != D or P.shape[0] != Kp or P.shape[1] != D or P.shape[2] != D:
+        raise ValueError("row_constants: shapes do not match")
+    logc_arr = np.empty(K)
+    cdef double[::1] logc = logc_arr
+    with nogil:
+        for k in range(K):
+            for a in range(D):
+                finite = finite and isfinite(means[k, a])
+        for k in range(Kp):
+            for a in range(D):
+                for b in range(D):
+                    finite = finite and isfinite(U[k, a, b]) and isfinite(P[k, a, b])
+    if not finite:
+        raise ValueError("the mixture's means or precisions are not finite")
+    for k in range(Kp):
+        for a in range(D):
+            if not U[k, a, a] > 0.0:
+                raise ValueError("a precision factor has a diagonal entry <= 0")
+    for k in range(K):
+        if not (weights[k] >= 0.0 and isfinite(weights[k])):
+            raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
+        ld = 0.0
+        for a in range(D):
+            ld = ld + log(U[0 if Kp == 1 else k, a, a])
+        logc[k] = ((log(weights[k]) if weights[k] > 0.0 else -INFINITY) + ld
+                   - 0.5 * D * LOG_2PI)
+    return logc_arr
+
+
 def rows_pass(
     const double[:, ::1] X0,          # IN (n, D) rows, missing entries 0
     const Py_ssize_t[:, ::1] Mi,      # IN (n, mmax) missing columns: row i's first nm[i],
@@ -570,7 +627,9 @@ def rows_pass(
 ):
     """Marginal log-densities, responsibilities, labels and expanded statistics of rows
     with missing features (see the module doc). ``out_stats`` (if not empty)
-    receives N, T1, T2 (symmetric), sum w lse and sum w, added to what it holds.
+    receives N, T1, T2 (symmetric), sum w lse and sum w, added to what it holds (its
+    T2 symmetric before). Returns the number of rows whose log-density is not finite
+    (zero density under every component).
     With ``shift`` and ``W`` not empty, through moment rows about the shift
     (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on)."""
     cdef Py_ssize_t n = X0.shape[0], D = X0.shape[1], m = Mi.shape[1]
@@ -635,7 +694,7 @@ def rows_pass(
                     f"rows_pass: row {i} of Mi is not an increasing list of columns "
                     f"in [0, {D})")
     if n == 0:
-        return
+        return 0
     n_threads = max(1, n_threads)
     B = min(block, n)
     n_blocks = (n + B - 1) // B
@@ -780,3 +839,8 @@ def rows_pass(
                 for j in range(i + 1, D):
                     out_stats[K + K * D + c * D * D + i * D + j] = \
                         out_stats[K + K * D + c * D * D + j * D + i]
+    cdef Py_ssize_t n_bad = 0
+    for i in range(n):
+        if not isfinite(out_lse[i]):
+            n_bad = n_bad + 1
+    return n_bad

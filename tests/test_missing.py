@@ -574,9 +574,19 @@ def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):
     models.means[0, 0] = np.nan
     with pytest.raises(ValueError, match="not finite"):
         _missing.piece_stats(models, plan, 0, 1)
-    models, _ = _random_model("full", 2, X.shape[1], seed=1)
-    group.Mi = group.Mi.astype(np.int32)
     with pytest.raises(ValueError, match="intp arrays of missing columns"):
+        _missing.RowGroup(group.X0, group.Mi.astype(np.int32), group.nm, group.rows,
+                          None)
+    with pytest.raises(ValueError, match="float64 .n,. array"):
+        _missing.RowGroup(group.X0, group.Mi, group.nm, group.rows,
+                          np.ones(len(group.rows), dtype=np.float32))
+    # what was checked stays as it was
+    with pytest.raises(AttributeError):
+        group.Mi = group.Mi.astype(np.int32)
+    with pytest.raises(ValueError, match="read-only"):
+        group.X0[0, 0] = np.nan
+    models, _ = _random_model("full", 2, X.shape[1] + 1, seed=1)
+    with pytest.raises(ValueError, match="features"):
         _missing.piece_stats(models, plan, 0, 1)
 
 
