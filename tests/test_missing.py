@@ -590,6 +590,51 @@ def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):
         _missing.piece_stats(models, plan, 0, 1)
 
 
+@pytest.mark.parametrize("tied", [False, True])
+def test_row_constants_check_the_model(tied):
+    from gmmfast import _missing_rows
+
+    rng = np.random.default_rng(90)
+    K, D = 3, 4
+    Kp = 1 if tied else K
+    U = np.triu(rng.normal(size=(Kp, D, D)))
+    U[:, np.arange(D), np.arange(D)] = rng.uniform(0.5, 2.0, (Kp, D))
+    P = U @ U.transpose(0, 2, 1)
+    means = rng.normal(size=(K, D))
+    w = np.array([0.5, 0.5, 0.0])
+
+    def run(**kw):
+        args = dict(weights=w, means=means, U=U, P=P)
+        args.update(kw)
+        return _missing_rows.row_constants(**args)
+
+    logc = run()
+    diag = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+    # libm's log and numpy's may differ in the last place
+    np.testing.assert_allclose(logc[:2], np.log(w[:2]) + diag[[0, 0] if tied else [0, 1]]
+                               - 0.5 * D * np.log(2 * np.pi), rtol=4e-16)
+    assert logc[2] == -np.inf      # an empty component, never chosen
+    bad_means = means.copy()
+    bad_means[1, 2] = np.nan
+    bad_U = U.copy()
+    bad_U[0, 0, 3] = np.inf
+    with pytest.raises(ValueError, match="not finite"):
+        run(means=bad_means)
+    with pytest.raises(ValueError, match="not finite"):
+        run(U=bad_U)
+    flat_U = U.copy()
+    flat_U[0, 1, 1] = 0.0
+    with pytest.raises(ValueError, match="diagonal entry <= 0"):
+        run(U=flat_U)
+    for bad in (-0.1, np.nan, np.inf):
+        with pytest.raises(ValueError, match="weights are not in"):
+            run(weights=np.array([0.5, bad, 0.5]))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        run(weights=w[:2])
+    with pytest.raises(ValueError, match="shapes do not match"):
+        run(P=P[:, :3, :3].copy())
+
+
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_same_bits_on_any_thread_count(covariance_type, path, monkeypatch):
     from gmmfast import _missing, _missing_rowpath
