@@ -13,188 +13,51 @@
 #
 #         delta^T P delta = d^T P d + 2 m_kM . b - m_kM^T P_k[M, M] m_kM,
 #
-#     m D + m^2 multiply-adds a row and component, vectorised over the components
-#     (precisions component last), against the GEMM's D (D + 1) / 2. b is what the
-#     other route computes too; from it the factors, -t and the log-density are the
-#     same code (_lanes_factor, _lanes_solve).
+#     m D + m^2 multiply-adds a row and component against the GEMM's D (D + 1) / 2:
+#     P_k[i, :] z for every row of a block that misses column i in one GEMM (rows
+#     gathered by column, whatever their patterns; precisions component last), the
+#     rest per run of one pattern. b is what the other route computes too; from it
+#     the factors, -t and the log-density are the same code (_lanes_factor,
+#     _lanes_solve).
 #   - The filled row z^ (the conditional mean at M) is z + s_k with s_k = m_kM - t at
 #     M and 0 elsewhere, so its moment row is F plus entries that are 0 in F: s_a z_b
 #     and s_a s_b for a in M, and s_a. The statistics are the GEMM's sum_r w r F_r
 #     plus, per row, component and missing column a, w r s_a (z + s / 2) added to row
-#     a of a (D, D, K) array C; the block's second moments are then the GEMM's
-#     triangle + C + C^T (the halves of s s^T make one), and the conditional
+#     a of a (D, D, K) array C (the z part again one GEMM per column over the rows
+#     gathered for b, the s part per row); the block's second moments are then the
+#     GEMM's triangle + C + C^T (the halves of s s^T make one), and the conditional
 #     covariances P_k[M, M]^-1 (their diagonal halved, for the same reason) once per
 #     run of one pattern.
 #
 # The expansion about c costs precision as on the complete data's route: the caller
 # takes this route only while every component lies within its spread bound of c, and
 # while the filled form's extra terms (m_kM^T P_k[M, M] m_kM, at most the fill bound
-# of _missing_rowpath) stay as small. The statistics leave about the means, as the
+# of _missing.py) stay as small. The statistics leave about the means, as the
 # other route gives them (T1 = S1 - N m, T2 = S2 - T1 m^T - m T1^T - N m m^T).
 
 
-cdef enum:
-    # components a chunk of _run_b and _run_moments holds in registers
-    KC = 16
-    # rows of a piece of a run in _run_moments
-    RUN_ROWS = 64
-    # from this many rows a run's products over the features go through BLAS (its
-    # calls cost more than the arithmetic of fewer rows)
-    RUN_GEMM_ROWS = 8
-
-
-cdef void _run_b(const double* Pt, const double* Mt, const double* PMt,
-                 const Py_ssize_t* Mr, Py_ssize_t m, const double* Z, Py_ssize_t r0,
-                 Py_ssize_t r1, Py_ssize_t D, Py_ssize_t K, const Py_ssize_t* moff,
-                 double* Tb, double* base, double* qc) noexcept nogil:
-    """b = P[M, :] z - (P m)_M + P[M, M] m_M (component last, into Tb) for the rows
-    r0..r1-1 of a run of one pattern M, and the run's qc = 0.5 m_M^T P[M, M] m_M. The
-    terms that do not depend on the row once per run; the sums over z KC components
-    at a time, in registers (one at a time, each would be stored and reloaded)."""
-    cdef Py_ssize_t a, a2, i, j, k, kc, kk, r
-    cdef const double* Pi
+cdef void _run_base(const double* Pt, const double* Mt, const double* PMt,
+                    const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
+                    double* base, double* qc) noexcept nogil:
+    """For a run of one pattern M: base (m, K) = P[M, M] m_M - (P m)_M, the part of
+    b = (P delta)_M that does not depend on the row, and qc = 0.5 m_M^T P[M, M] m_M."""
+    cdef Py_ssize_t a, a2, i, k
     cdef const double* Prow
-    cdef const double* z
-    cdef double* bt
-    cdef double s
-    cdef double s8[KC]
-    cdef int bK, bD, bn, ldc
-    cdef double one = 1.0
+    cdef double* ba
     for k in range(K):
         qc[k] = 0.0
     for a in range(m):
         i = Mr[a]
+        ba = base + a * K
         for k in range(K):
-            base[k] = 0.0
+            ba[k] = 0.0
         for a2 in range(m):
             Prow = Pt + (i * D + Mr[a2]) * K
             for k in range(K):
-                base[k] = base[k] + Prow[k] * Mt[Mr[a2] * K + k]
+                ba[k] = ba[k] + Prow[k] * Mt[Mr[a2] * K + k]
         for k in range(K):
-            qc[k] = qc[k] + 0.5 * Mt[i * K + k] * base[k]
-            base[k] = base[k] - PMt[i * K + k]
-        Pi = Pt + i * D * K
-        if r1 - r0 >= RUN_GEMM_ROWS:
-            # the run's b_a, (rows, K) at a stride of m K in Tb, = base + Z P[i, :]:
-            # column-major, (K, rows) = P[i, :]^T (K, D) Z^T (D, rows)
-            for r in range(r0, r1):
-                bt = Tb + (moff[r] + a) * K
-                for k in range(K):
-                    bt[k] = base[k]
-            bK = <int> K
-            bD = <int> D
-            bn = <int> (r1 - r0)
-            ldc = <int> (m * K)
-            dgemm("N", "N", &bK, &bn, &bD, &one, <double*> Pi, &bK, <double*> (Z + r0 * D),
-                  &bD, &one, Tb + (moff[r0] + a) * K, &ldc)
-            continue
-        for r in range(r0, r1):
-            z = Z + r * D
-            bt = Tb + (moff[r] + a) * K
-            kc = 0
-            while kc + KC <= K:
-                for kk in range(KC):
-                    s8[kk] = base[kc + kk]
-                for j in range(D):
-                    for kk in range(KC):
-                        s8[kk] = s8[kk] + Pi[j * K + kc + kk] * z[j]
-                for kk in range(KC):
-                    bt[kc + kk] = s8[kk]
-                kc = kc + KC
-            for k in range(kc, K):
-                s = base[k]
-                for j in range(D):
-                    s = s + Pi[j * K + k] * z[j]
-                bt[k] = s
-
-
-cdef void _run_moments(const double* Mt, const double* Tt, Py_ssize_t smax,
-                       const Py_ssize_t* moff, const double* wr, const double* Z,
-                       const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t r0, Py_ssize_t r1,
-                       Py_ssize_t D, Py_ssize_t K, double* acc, double* Cd,
-                       double* G, double* Sr, double* s1) noexcept nogil:
-    """The filled rows' extra statistics for rows r0..r1-1 (at most RUN_ROWS) of a run
-    of one pattern M: with Sr the rows' s (rows, m, K) and, per missing column i =
-    M_a, G = w r s_a (rows, K): S1_i += sum_r G and row i of C += sum_r G (z + s / 2).
-    Every loop runs over the components innermost, the sums over the rows in
-    registers (_acc_rows), and C is written once per piece."""
-    cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1, tri = D * (D + 1) // 2
-    cdef Py_ssize_t n = r1 - r0, a, a2, i, j, k, t
-    cdef const double* Sa
-    cdef int bK = <int> K, bD = <int> D, bn = <int> n
-    cdef double one = 1.0
-    for t in range(n):
-        for a in range(m):
-            for k in range(K):
-                Sr[(t * m + a) * K + k] = Mt[Mr[a] * K + k] + Tt[k * smax + moff[r0 + t] + a]
-    for a in range(m):
-        i = Mr[a]
-        for k in range(K):
-            s1[k] = 0.0
-        for t in range(n):
-            Sa = Sr + (t * m + a) * K
-            for k in range(K):
-                G[t * K + k] = wr[(r0 + t) * K + k] * Sa[k]
-                s1[k] = s1[k] + G[t * K + k]
-        for k in range(K):
-            acc[k * Q1 + tri + i] = acc[k * Q1 + tri + i] + s1[k]
-        # z is 0 at M: the observed columns from z (the missing ones add 0), then the
-        # missing ones from s / 2
-        if n >= RUN_GEMM_ROWS:
-            # column-major, row i of C (K, D) += G^T (K, rows) Z (rows, D)
-            dgemm("N", "T", &bK, &bD, &bn, &one, G, &bK, <double*> (Z + r0 * D), &bD,
-                  &one, Cd + i * D * K, &bK)
-        else:
-            for j in range(D):
-                _acc_rows(G, K, Z + r0 * D + j, D, n, 1.0, Cd + (i * D + j) * K)
-        for a2 in range(m):
-            _acc_rows_v(G, Sr + a2 * K, m * K, n, K, 0.5, Cd + (i * D + Mr[a2]) * K)
-
-
-cdef inline void _acc_rows(const double* G, Py_ssize_t K, const double* v,
-                           Py_ssize_t vs, Py_ssize_t n, double h,
-                           double* out) noexcept nogil:
-    """out_k += h sum_t G[t, k] v[t vs], KC components at a time in registers."""
-    cdef Py_ssize_t kc = 0, kk, t, k
-    cdef double s8[KC]
-    cdef double s
-    while kc + KC <= K:
-        for kk in range(KC):
-            s8[kk] = 0.0
-        for t in range(n):
-            for kk in range(KC):
-                s8[kk] = s8[kk] + G[t * K + kc + kk] * v[t * vs]
-        for kk in range(KC):
-            out[kc + kk] = out[kc + kk] + h * s8[kk]
-        kc = kc + KC
-    for k in range(kc, K):
-        s = 0.0
-        for t in range(n):
-            s = s + G[t * K + k] * v[t * vs]
-        out[k] = out[k] + h * s
-
-
-cdef inline void _acc_rows_v(const double* G, const double* V, Py_ssize_t vs,
-                             Py_ssize_t n, Py_ssize_t K, double h,
-                             double* out) noexcept nogil:
-    """out_k += h sum_t G[t, k] V[t vs + k], KC components at a time in registers."""
-    cdef Py_ssize_t kc = 0, kk, t, k
-    cdef double s8[KC]
-    cdef double s
-    while kc + KC <= K:
-        for kk in range(KC):
-            s8[kk] = 0.0
-        for t in range(n):
-            for kk in range(KC):
-                s8[kk] = s8[kk] + G[t * K + kc + kk] * V[t * vs + kc + kk]
-        for kk in range(KC):
-            out[kc + kk] = out[kc + kk] + h * s8[kk]
-        kc = kc + KC
-    for k in range(kc, K):
-        s = 0.0
-        for t in range(n):
-            s = s + G[t * K + k] * V[t * vs + k]
-        out[k] = out[k] + h * s
+            qc[k] = qc[k] + 0.5 * Mt[i * K + k] * ba[k]
+            ba[k] = ba[k] - PMt[i * K + k]
 
 
 cdef void _moment_row(const double* z, Py_ssize_t D, double* f) noexcept nogil:
@@ -220,11 +83,34 @@ cdef Py_ssize_t _moments_slot_doubles(Py_ssize_t K, Py_ssize_t D) noexcept nogil
 cdef Py_ssize_t _moments_scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m,
                                          Py_ssize_t K, Py_ssize_t fmax, Py_ssize_t smax,
                                          bint stats) noexcept nogil:
-    # as _rows_block_moments lays it out; the last 3 B hold the run offsets and starts
-    return (B * D + B * (D * (D + 1) // 2 + D + 1) + B * K + 2 * smax * K
-            + 2 * m * m * K + 2 * m * K + (5 + RUN_ROWS + RUN_ROWS * m) * K
-            + (K * fmax if stats else 0)
-            + 3 * B)
+    # as _rows_block_moments lays it out; then the index arrays (3 B + 2 D + 1 + 2 smax)
+    return (B * D + B * (D * (D + 1) // 2 + D + 1) + B * K + 4 * smax * K + smax * D
+            + 2 * m * m * K + 3 * m * K + 5 * K + (K * fmax if stats else 0)
+            + 3 * B + 2 * D + 1 + 2 * smax)
+
+
+cdef void _by_column(const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
+                     const Py_ssize_t* moff, Py_ssize_t nb, Py_ssize_t D,
+                     Py_ssize_t* cst, Py_ssize_t* cur, Py_ssize_t* ent,
+                     Py_ssize_t* erow) noexcept nogil:
+    """The block's missing entries (entry e = moff[r] + a: row r's a-th missing
+    column) grouped by column: column i's are ent[cst[i]:cst[i + 1]], in row order;
+    erow[e] = r."""
+    cdef Py_ssize_t r, a, i, e
+    for i in range(D + 1):
+        cst[i] = 0
+    for r in range(nb):
+        for a in range(nm[r]):
+            cst[Mi[r * mmax + a] + 1] = cst[Mi[r * mmax + a] + 1] + 1
+            erow[moff[r] + a] = r
+    for i in range(D):
+        cst[i + 1] = cst[i + 1] + cst[i]
+        cur[i] = cst[i]
+    for r in range(nb):
+        for a in range(nm[r]):
+            i = Mi[r * mmax + a]
+            ent[cur[i]] = moff[r] + a
+            cur[i] = cur[i] + 1
 
 
 cdef void _rows_block_moments(
@@ -243,35 +129,46 @@ cdef void _rows_block_moments(
     double* slot,           # OUT _moments_slot_doubles, zeroed by the caller; or NULL
     double* scratch,
 ) noexcept nogil:
+    # The products over the features that involve a missing column i, b's P[i, :] z
+    # and the statistics' s_i z, are taken for all the block's rows missing i at once:
+    # a GEMM per column over those rows, gathered (whatever their patterns). The
+    # terms of the m x m blocks stay per run of one pattern, or per row.
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1, tri = D * (D + 1) // 2
-    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, a2, i, m, best
+    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, a2, i, m, best, e, t, n_i
     cdef double* Z = scratch                     # (B, D) z, 0 at the missing columns
     cdef double* F = Z + B * D                   # (B, Q+1) moment rows
     cdef double* lp = F + B * Q1                 # (B, K) log-densities, then w r
-    cdef double* Tb = lp + B * K                 # (smax, K) b, component last
+    # per missing entry e (row r's a-th missing column at e = moff[r] + a)
+    cdef double* Tb = lp + B * K                 # (smax, K) b
     cdef double* Tt = Tb + smax * K              # (K, smax) -t, component first
-    cdef double* Lf = Tt + smax * K              # (m, m, K)
+    cdef double* Sv = Tt + smax * K              # (smax, K) s = m_M - t
+    cdef double* Gc = Sv + smax * K              # (smax, K) by column: P[i, :] z, w r s
+    cdef double* Zc = Gc + smax * K              # (smax, D) by column: the rows' z
+    cdef double* Lf = Zc + smax * D              # (m, m, K)
     cdef double* Li = Lf + mm * K                # (m, m, K)
     cdef double* idg = Li + mm * K               # (m, K)
     cdef double* Zs = idg + mmax * K             # (m, K)
-    cdef double* qc = Zs + mmax * K              # (K,) a run's 0.5 m_M^T P[M, M] m_M
-    cdef double* sv = qc + K                     # (RUN_ROWS, K) a piece of a run's w r s
-    cdef double* Sr = sv + RUN_ROWS * K          # (RUN_ROWS, m, K) its s
-    cdef double* hl = Sr + RUN_ROWS * mmax * K   # (K,)
+    cdef double* base = Zs + mmax * K            # (m, K) a run's row-free part of b
+    cdef double* qc = base + mmax * K            # (K,) a run's 0.5 m_M^T P[M, M] m_M
+    cdef double* hl = qc + K                     # (K,)
     cdef double* prod = hl + K                   # (K,)
     cdef double* S = prod + K                    # (K,)
     cdef double* g = S + K                       # (K,)
     cdef double* Ast = g + K                     # (K, ftot) when slot != NULL
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
-    cdef Py_ssize_t* moff = off + B
-    cdef unsigned char* first = <unsigned char*> (moff + B)
+    cdef Py_ssize_t* moff = off + B              # (B,)
+    cdef Py_ssize_t* cst = moff + B              # (D + 1,) column starts in ent
+    cdef Py_ssize_t* cur = cst + D + 1           # (D,)
+    cdef Py_ssize_t* ent = cur + D               # (smax,) entries by column
+    cdef Py_ssize_t* erow = ent + smax           # (smax,) each entry's row
+    cdef unsigned char* first = <unsigned char*> (erow + smax)   # (B,) run starts
     cdef const Py_ssize_t* Mr
     cdef const double* Prow
     cdef double* bt
     cdef double* Cd
     cdef double* Ck
-    cdef double zj, s, top, wi, h
-    cdef int bK = <int> K, bnb = <int> nb, bQ1 = <int> Q1
+    cdef double s, top, wi
+    cdef int bK = <int> K, bnb = <int> nb, bQ1 = <int> Q1, bD = <int> D, bn
     cdef double one = 1.0, zero = 0.0
 
     cdef Py_ssize_t ftot = 0, mtot = 0
@@ -282,6 +179,7 @@ cdef void _rows_block_moments(
         if first[r]:
             off[r] = ftot
             ftot = ftot + nm[r] * (nm[r] + 1) // 2
+    _by_column(Mi, mmax, nm, moff, nb, D, cst, cur, ent, erow)
     for r in range(nb):
         for j in range(D):
             Z[r * D + j] = X0[r * D + j] - c[j]
@@ -290,30 +188,48 @@ cdef void _rows_block_moments(
         _moment_row(Z + r * D, D, F + r * Q1)
     # row-major lp (nb, K) is column-major lp^T (K, nb) = W F^T
     dgemm("T", "N", &bK, &bnb, &bQ1, &one, <double*> W, &bQ1, F, &bQ1, &zero, lp, &bK)
+    # P[i, :] z for the rows missing column i: (n_i, K) = Zc (n_i, D) P[i, :] (D, K),
+    # column-major (K, n_i) = P[i, :]^T (K, D) Zc^T (D, n_i)
+    for i in range(D):
+        n_i = cst[i + 1] - cst[i]
+        if n_i == 0:
+            continue
+        for t in range(cst[i], cst[i + 1]):
+            r = erow[ent[t]]
+            for j in range(D):
+                Zc[t * D + j] = Z[r * D + j]
+        bn = <int> n_i
+        dgemm("N", "N", &bK, &bn, &bD, &one, <double*> (Pt + i * D * K), &bK,
+              Zc + cst[i] * D, &bD, &zero, Gc + cst[i] * K, &bK)
+        for t in range(cst[i], cst[i + 1]):
+            e = ent[t]
+            for k in range(K):
+                Tb[e * K + k] = Gc[t * K + k]
 
     r = 0
     while r < nb:
-        # a run of rows r..r2-1 of one pattern: b for all of it, then each row's
-        # factors (once per run), log-density and -t
+        # a run of rows r..r2-1 of one pattern: b's row-free part and the factors
+        # once, then each row's log-density and -t
         r2 = r + 1
         while r2 < nb and not first[r2]:
             r2 = r2 + 1
         m = nm[r]
         Mr = Mi + r * mmax
         if m > 0:
-            _run_b(Pt, Mt, PMt, Mr, m, Z, r, r2, D, K, moff, Tb, g, qc)
+            _run_base(Pt, Mt, PMt, Mr, m, D, K, base, qc)
             _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
             if slot != NULL:
                 _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r], ftot)
         for r3 in range(r, r2 if m > 0 else r):
-            # the form of delta from that of d: + 2 m_M . b - m_M^T P[M, M] m_M,
-            # that is lp - m_M . b + 0.5 m_M^T P[M, M] m_M; and the observed
-            # block's 2 pi
+            # b = P[M, :] z + base; the form of delta from that of d: + 2 m_M . b -
+            # m_M^T P[M, M] m_M, that is lp - m_M . b + 0.5 m_M^T P[M, M] m_M; and the
+            # observed block's 2 pi
             for k in range(K):
                 S[k] = qc[k] + 0.5 * m * LOG_2PI
             for a in range(m):
                 bt = Tb + (moff[r3] + a) * K
                 for k in range(K):
+                    bt[k] = bt[k] + base[a * K + k]
                     S[k] = S[k] - Mt[Mr[a] * K + k] * bt[k]
             for k in range(K):
                 lp[r3 * K + k] = lp[r3 * K + k] + S[k]
@@ -356,19 +272,44 @@ cdef void _rows_block_moments(
     # column-major acc^T (Q+1, K) += F^T (w r): F^T column-major (Q+1, nb), w r
     # row-major (nb, K) column-major (K, nb)
     dgemm("N", "T", &bQ1, &bK, &bnb, &one, F, &bQ1, lp, &bK, &one, acc, &bQ1)
-    r = 0
-    while r < nb:
-        r2 = r + 1
-        while r2 < nb and not first[r2]:
-            r2 = r2 + 1
-        if nm[r] > 0:
-            # in pieces of RUN_ROWS rows, so that their w r s stay in the L1 cache
-            r3 = r
-            while r3 < r2:
-                _run_moments(Mt, Tt, smax, moff, lp, Z, Mi + r * mmax, nm[r], r3,
-                             min(r3 + RUN_ROWS, r2), D, K, acc, Cd, sv, Sr, g)
-                r3 = r3 + RUN_ROWS
-        r = r2
+    # s = m_M - t per missing entry, component last
+    for r in range(nb):
+        Mr = Mi + r * mmax
+        for a in range(nm[r]):
+            e = moff[r] + a
+            for k in range(K):
+                Sv[e * K + k] = Mt[Mr[a] * K + k] + Tt[k * smax + e]
+    # per missing column i, over its rows: S1_i += sum w r s_i, and row i of C +=
+    # (w r s_i)^T z, column-major C_i (K, D) += Gc^T (K, n_i) Zc (n_i, D)
+    for i in range(D):
+        n_i = cst[i + 1] - cst[i]
+        if n_i == 0:
+            continue
+        for k in range(K):
+            g[k] = 0.0
+        for t in range(cst[i], cst[i + 1]):
+            e = ent[t]
+            r = erow[e]
+            for k in range(K):
+                Gc[t * K + k] = lp[r * K + k] * Sv[e * K + k]
+                g[k] = g[k] + Gc[t * K + k]
+        for k in range(K):
+            acc[k * Q1 + tri + i] = acc[k * Q1 + tri + i] + g[k]
+        bn = <int> n_i
+        dgemm("N", "T", &bK, &bD, &bn, &one, Gc + cst[i] * K, &bK, Zc + cst[i] * D, &bD,
+              &one, Cd + i * D * K, &bK)
+    # the missing columns' s s^T / 2 (z is 0 there), row by row
+    for r in range(nb):
+        m = nm[r]
+        Mr = Mi + r * mmax
+        for a in range(m):
+            for k in range(K):
+                g[k] = 0.5 * lp[r * K + k] * Sv[(moff[r] + a) * K + k]
+            for a2 in range(m):
+                Ck = Cd + (Mr[a] * D + Mr[a2]) * K
+                Prow = Sv + (moff[r] + a2) * K
+                for k in range(K):
+                    Ck[k] = Ck[k] + g[k] * Prow[k]
     _add_runs_moments(nb, K, nm, first, lp, Mi, mmax, D, Ast, ftot, off, Cd, S)
 
 
@@ -429,5 +370,6 @@ cdef void _moments_finish(const double* acc, Py_ssize_t K, Py_ssize_t D,
                     s2 - t1a * Mt[b * K + k]
                     - Mt[a * K + k] * (acc[k * Q1 + tri + b] - N * Mt[b * K + k])
                     - N * Mt[a * K + k] * Mt[b * K + k])
-    out[K + K * D + K * D * D] = out[K + K * D + K * D * D] + acc[K * Q1 + D * D * K]
-    out[K + K * D + K * D * D + 1] = out[K + K * D + K * D * D + 1] + acc[K * Q1 + D * D * K + 1]
+    cdef Py_ssize_t o = K + K * D + K * D * D, a2 = K * Q1 + D * D * K
+    out[o] = out[o] + acc[a2]
+    out[o + 1] = out[o + 1] + acc[a2 + 1]

@@ -66,10 +66,10 @@ ROW_BLOCK_DOUBLES = 2**18
 MOMENT_BLOCK_DOUBLES = 2**17
 
 
-#: The moment rows only for rows in runs of one pattern this long on average: a run's
-#: products over its features then go through BLAS, where rows alone (each its own
-#: pattern, as on the bench's wide case) make per-row loops of m D K multiply-adds that
-#: cost more than the other route's GEMMs save (bench/results/missing.md).
+#: The moment rows only for rows in runs of one pattern this long on average. Where
+#: nearly every row is a pattern of its own (the bench's wide case, runs of 1) the
+#: route measured at par with the other or slower, where on mid (runs of 31) it is
+#: 1.4 times faster (bench/results/missing.md); between the two it is not measured.
 MOMENT_MIN_RUN = 8
 
 

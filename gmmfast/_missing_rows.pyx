@@ -577,7 +577,8 @@ def row_constants(const double[::1] weights, const double[:, ::1] means,
     cdef double ld
     cdef bint finite = True
     if weights.shape[0] != K or not (Kp == K or Kp == 1) or U.shape[1] != D \
-            or U.shape[2] != D or P.shape[0] != Kp or P.shape[1] != D or P.shape[2] != D:
+            or U.shape[2] != D or P.shape[0] != Kp or P.shape[1] != D \
+            or P.shape[2] != D:
         raise ValueError("row_constants: shapes do not match")
     logc_arr = np.empty(K)
     cdef double[::1] logc = logc_arr
@@ -616,8 +617,8 @@ def rows_pass(
     const double[:, :, ::1] U,        # IN (Kp, D, D) upper precision factors (Kp = 1: tied)
     const double[:, :, ::1] P,        # IN (Kp, D, D) precisions U U^T
     const double[::1] logc,           # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
-    const double[::1] shift,          # IN (D,) c, for the moment rows ('full'); (0,): not
-    const double[:, ::1] W,           # IN (K, D(D+1)/2 + D + 1) their weights, or (0, 0)
+    const double[::1] shift,          # IN (D,) c of the moment rows ('full'), or (0,)
+    const double[:, ::1] W,           # IN (K, D(D+1)/2 + D + 1) their weights or (0, 0)
     Py_ssize_t block,                 # rows per block (> 0)
     int n_threads,
     double[::1] out_lse,              # OUT (n,)

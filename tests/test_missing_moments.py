@@ -1,9 +1,8 @@
 """The row-by-row pass through moment rows about the mixture mean
-(gmmfast/_missing_moments.pxi): when it is taken, and that it computes what the other
-route and the direct computation do (test_missing's reference, row by row with
-numpy): rows in runs of one pattern short enough for its loops and long enough for
-its BLAS products and its pieces, numbers of components that do and do not fill its
-chunks, weights, any thread count."""
+(gmmfast/_missing_moments.pxi): when it is taken, and that it computes what the direct
+computation does (test_missing's reference, row by row with numpy): rows in runs of
+one pattern of several lengths, cut by blocks, every column missing in some rows and
+none in others, one component and several, weights, any thread count."""
 
 import numpy as np
 import pytest
@@ -61,8 +60,7 @@ def test_moment_rows_are_the_direct_computation(K, weighted, routes, monkeypatch
 
     D, n = 10, 700
     models, S = _model(K, D, seed=50 + K)
-    # runs of 2 (the per-row loops), 9-12 (BLAS) and 150 (pieces of 64 rows, cut by
-    # blocks); K = 17 has a chunk of 16 components and one left over
+    # runs of 2, 9, 12 and 150 rows (cut by the blocks)
     X = _runs(models, n, [2, 9, 12, 150], seed=51 + K)
     w = np.random.default_rng(52).uniform(0.2, 3.0, n) if weighted else None
     # blocks of 64 rows
