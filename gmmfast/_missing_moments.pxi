@@ -83,10 +83,11 @@ cdef Py_ssize_t _moments_slot_doubles(Py_ssize_t K, Py_ssize_t D) noexcept nogil
 cdef Py_ssize_t _moments_scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m,
                                          Py_ssize_t K, Py_ssize_t fmax, Py_ssize_t smax,
                                          bint stats) noexcept nogil:
-    # as _rows_block_moments lays it out; then the index arrays (3 B + 2 D + 1 + 2 smax)
+    # as _rows_block_moments lays it out; then the index arrays (3 B + K + 2 D + 1 +
+    # 2 smax)
     return (B * D + B * (D * (D + 1) // 2 + D + 1) + B * K + 4 * smax * K + smax * D
-            + 2 * m * m * K + 3 * m * K + 5 * K + (K * fmax if stats else 0)
-            + 3 * B + 2 * D + 1 + 2 * smax)
+            + 4 * m * m * K + 4 * m * K + 5 * K + (K * fmax if stats else 0)
+            + 3 * B + K + 2 * D + 1 + 2 * smax)
 
 
 cdef void _by_column(const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
@@ -154,10 +155,14 @@ cdef void _rows_block_moments(
     cdef double* prod = hl + K                   # (K,)
     cdef double* S = prod + K                    # (K,)
     cdef double* g = S + K                       # (K,)
-    cdef double* Ast = g + K                     # (K, ftot) when slot != NULL
+    cdef double* Lc = g + K                      # (m, m, K) _run_inverses' lanes
+    cdef double* idgc = Lc + mm * K              # (m, K)
+    cdef double* Ac = idgc + mmax * K            # (K, m (m + 1) / 2)
+    cdef double* Ast = Ac + mm * K               # (K, ftot) when slot != NULL
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
-    cdef Py_ssize_t* cst = moff + B              # (D + 1,) column starts in ent
+    cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
+    cdef Py_ssize_t* cst = kx + K                # (D + 1,) column starts in ent
     cdef Py_ssize_t* cur = cst + D + 1           # (D,)
     cdef Py_ssize_t* ent = cur + D               # (smax,) entries by column
     cdef Py_ssize_t* erow = ent + smax           # (smax,) each entry's row
@@ -218,8 +223,6 @@ cdef void _rows_block_moments(
         if m > 0:
             _run_base(Pt, Mt, PMt, Mr, m, D, K, base, qc)
             _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
-            if slot != NULL:
-                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r], ftot)
         for r3 in range(r, r2 if m > 0 else r):
             # b = P[M, :] z + base; the form of delta from that of d: + 2 m_M . b -
             # m_M^T P[M, M] m_M, that is lp - m_M . b + 0.5 m_M^T P[M, M] m_M; and the
@@ -235,6 +238,9 @@ cdef void _rows_block_moments(
                 lp[r3 * K + k] = lp[r3 * K + k] + S[k]
             _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r3] * K, Tt + moff[r3], smax,
                          lp + r3 * K, Zs, S)
+        if m > 0 and slot != NULL:
+            _run_inverses(Lf, idg, m, K, False, lp + r * K, r2 - r, Lc, idgc, Li, S,
+                          Ac, kx, Ast, ftot, off[r])
         r = r2
 
     for r in range(nb):

@@ -192,6 +192,69 @@ cdef void _lanes_inverse(
             at = at + 1
 
 
+#: lp - top below this: the responsibility exp(lp - top) / s is exactly 0 (exp
+#: underflows to 0 below about -745.13)
+cdef double RESP_UNDERFLOW = -750.0
+
+
+cdef void _run_inverses(
+    const double* Lf,       # IN (m, m, K) the run's factors (_lanes_factor)
+    const double* idg,      # IN (m, K)
+    Py_ssize_t m, Py_ssize_t K, bint tied,
+    const double* lp,       # IN (rows, K) the run's rows' log-densities, complete
+    Py_ssize_t n,           # the run's rows
+    double* Lc,             # SCRATCH (m, m, K)
+    double* idgc,           # SCRATCH (m, K)
+    double* Li,             # SCRATCH (m, m, K)
+    double* S,              # SCRATCH (K,)
+    double* Ac,             # SCRATCH (K, m (m + 1) / 2)
+    Py_ssize_t* kx,         # SCRATCH (K,)
+    double* Ast, Py_ssize_t ftot, Py_ssize_t off,   # OUT component k's at Ast + k ftot + off
+) noexcept nogil:
+    """The run's P_k[M, M]^-1 (as _lanes_inverse leaves them) for the components whose
+    statistics read them: those with a responsibility not exactly 0 in some row of
+    the run (_add_runs adds nothing for the others), 'tied' the first only (the one
+    precision, which _add_runs reads). Their lanes are gathered and inverted
+    together; each lane's operations are those of all K at once, so the bits too.
+    Most components of a well-separated mixture are 0 on most rows (digits: 99%)."""
+    cdef Py_ssize_t k, r, j, t, a, nk = 0, fs = m * (m + 1) // 2
+    cdef double top
+    if tied:
+        kx[0] = 0
+        nk = 1
+    else:
+        for k in range(K):
+            S[k] = 0.0
+        for r in range(n):
+            top = lp[r * K]
+            for k in range(1, K):
+                if lp[r * K + k] > top:
+                    top = lp[r * K + k]
+            for k in range(K):
+                # NaN counts as wanted
+                if not (lp[r * K + k] - top < RESP_UNDERFLOW):
+                    S[k] = 1.0
+        for k in range(K):
+            if S[k] != 0.0:
+                kx[nk] = k
+                nk = nk + 1
+    if nk == K:
+        _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off, ftot)
+        return
+    if nk == 0:
+        return
+    for j in range(m * m):
+        for t in range(nk):
+            Lc[j * nk + t] = Lf[j * K + kx[t]]
+    for j in range(m):
+        for t in range(nk):
+            idgc[j * nk + t] = idg[j * K + kx[t]]
+    _lanes_inverse(Lc, idgc, m, nk, Li, S, Ac, fs)
+    for t in range(nk):
+        for a in range(fs):
+            Ast[kx[t] * ftot + off + a] = Ac[t * fs + a]
+
+
 cdef void _lanes_solve(
     const double* L,        # IN (m, m, K) lower factors
     const double* idg,      # IN (m, K)
@@ -371,7 +434,7 @@ cdef void _rows_block(
     # known, rebuilds each delta from the row and -t. So the scratch holds no
     # (K, rows, D) array nor an m x m matrix per row and component: it stays in
     # cache, where those did not.
-    cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz
+    cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz, rs = 0
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
@@ -386,11 +449,16 @@ cdef void _rows_block(
     cdef double* hl = Z + mmax * K               # (K,)
     cdef double* prod = hl + K                   # (K,)
     cdef double* S = prod + K                    # (K,)
+    # _run_inverses' gathered lanes: factors, 1 / diagonals, inverses
+    cdef double* Lc = S + K                      # (m, m, K)
+    cdef double* idgc = Lc + mm * K              # (m, K)
+    cdef double* Ac = idgc + mmax * K            # (K, m (m + 1) / 2)
     # (K, ftot) each run's P_k[M, M]^-1 (packed), when slot != NULL
-    cdef double* Ast = S + K
+    cdef double* Ast = Ac + mm * K
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
-    cdef double* wv = <double*> (moff + B)       # (B,) w r of the second sweep's rows
+    cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
+    cdef double* wv = <double*> (kx + K)         # (B,) w r of the second sweep's rows
     cdef double* Yo = wv + B                     # (B, D) y, for dgemm
     cdef unsigned char* first = <unsigned char*> (Yo + B * D)   # (B,) run starts
     cdef double* y
@@ -453,11 +521,14 @@ cdef void _rows_block(
             continue
         Mr = Mi + r * mmax
         if first[r]:
+            rs = r
             _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
-            if slot != NULL:
-                _lanes_inverse(Lf, idg, m, K, Li, S, Ast + off[r], ftot)
         _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
                      lp + r * K, Z, S)
+        if slot != NULL and (r + 1 == nb or first[r + 1]):
+            # the run's last row: its inverses, for the components that need them
+            _run_inverses(Lf, idg, m, K, tied, lp + rs * K, r + 1 - rs, Lc, idgc, Li,
+                          S, Ac, kx, Ast, ftot, off[rs])
 
     for r in range(nb):
         best = 0
@@ -544,8 +615,8 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
                                  Py_ssize_t fmax, Py_ssize_t smax, bint stats):
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
     # B, the run starts (a byte a row)
-    return (B * D + B * K + 2 * smax * K + 2 * m * m * K + 2 * m * K + 3 * K
-            + (K * fmax if stats else 0) + 4 * B + B * D)
+    return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 3 * K
+            + (K * fmax if stats else 0) + 4 * B + K + B * D)
 
 
 cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
