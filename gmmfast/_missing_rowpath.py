@@ -17,7 +17,7 @@ class RowGroup:
     rows in the piece (those of a pattern together), w (n,) or None. Their E-step is
     compiled, one call for all of them (``_missing_rows.rows_pass``)."""
 
-    __slots__ = ("_X0", "_Mi", "_nm", "_rows", "_w", "n_runs")
+    __slots__ = ("_X0", "_Mi", "_nm", "_rows", "_w")
 
     def __init__(self, X0, Mi, nm, rows, w):
         # checked once here rather than on every pass (the compiled pass reads them
@@ -39,9 +39,6 @@ class RowGroup:
             if a is not None:
                 a.flags.writeable = False
         self._X0, self._Mi, self._nm, self._rows, self._w = X0, Mi, nm, rows, w
-        # runs of rows of one pattern (Mi holds 0 after each row's nm[i] columns)
-        self.n_runs = int(min(1, n) + np.count_nonzero(
-            (nm[1:] != nm[:-1]) | (Mi[1:] != Mi[:-1]).any(axis=1)))
 
     X0 = property(lambda self: self._X0)
     Mi = property(lambda self: self._Mi)
@@ -60,26 +57,27 @@ class RowGroup:
 ROW_BLOCK_DOUBLES = 2**18
 
 
-#: Rows of a block through moment rows: 1 MiB of their D (D + 1) / 2 + D + 1 products
-#: and the row's D + K, which the block's two GEMMs read (as the complete data's
+#: Rows of a sub-block through moment rows: 1 MiB of their D (D + 1) / 2 + D + 1
+#: products and the row's D + K, which its two GEMMs read (as the complete data's
 #: kernels keep a block's moment rows in a thread's share of the cache).
 MOMENT_BLOCK_DOUBLES = 2**17
-
-
-#: The moment rows only for rows in runs of one pattern this long on average. Where
-#: nearly every row is a pattern of its own (the bench's wide case, runs of 1) the
-#: route measured at par with the other or slower, where on mid (runs of 31) it is
-#: 1.4 times faster (bench/results/missing.md); between the two it is not measured.
-MOMENT_MIN_RUN = 8
+#: Sub-blocks of a block through moment rows: a block's statistics, K (D (D + 1) / 2 +
+#: D + 1) + K D^2 doubles (1.6 MB on the bench's wide case), are zeroed and added into
+#: the total once per block.
+MOMENT_SUB_BLOCKS = 8
 
 
 def _row_block(group, n_components, moments=False):
+    """(rows per block, rows per sub-block): the sub-block is the block but through
+    moment rows."""
     D = group.X0.shape[1]
     m = group.Mi.shape[1]
     if moments:
-        return max(64, MOMENT_BLOCK_DOUBLES // (D * (D + 1) // 2 + 2 * D + 1
-                                                + n_components))
-    return max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
+        sub = max(16, MOMENT_BLOCK_DOUBLES // (D * (D + 1) // 2 + 2 * D + 1
+                                               + n_components))
+        return MOMENT_SUB_BLOCKS * sub, sub
+    block = max(64, ROW_BLOCK_DOUBLES // (D + n_components * (1 + m)))
+    return block, block
 
 
 def _check_rows(n_bad, lse, group, start):
@@ -103,8 +101,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
         raise ValueError(f"row-by-row pass: the rows have {X0.shape[1]} features; the "
                          f"mixture {D}")
     U, P, logc = models.row_params()
-    moments = (models.moment_params()
-               if X0.shape[0] >= MOMENT_MIN_RUN * group.n_runs else None)
+    moments = models.moment_params()
     # with few features the pass calls no BLAS, and holding BLAS to one thread (a
     # thread-pool controller's call) would cost more than the pass
     limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
@@ -115,7 +112,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
             X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
             empty if moments is None else moments[0],
             np.empty((0, 0)) if moments is None else moments[1],
-            _row_block(group, K, moments is not None), max(1, int(n_threads)),
+            *_row_block(group, K, moments is not None), max(1, int(n_threads)),
             lse, np.empty((0, K)) if resp is None else resp,
             np.empty(0, dtype=np.intp) if labels is None else labels,
             empty if stats is None else stats)

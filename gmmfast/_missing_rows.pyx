@@ -691,6 +691,7 @@ def rows_pass(
     const double[::1] shift,          # IN (D,) c of the moment rows ('full'), or (0,)
     const double[:, ::1] W,           # IN (K, D(D+1)/2 + D + 1) their weights or (0, 0)
     Py_ssize_t block,                 # rows per block (> 0)
+    Py_ssize_t sub_block,             # moment rows: rows per sub-block (> 0, <= block)
     int n_threads,
     double[::1] out_lse,              # OUT (n,)
     double[:, ::1] out_resp,          # OUT (n, K) or (0, K)
@@ -715,7 +716,8 @@ def rows_pass(
     cdef bint moments = shift.shape[0] > 0
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
-    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, B, n_blocks, G, nsc, f, fmax, smax
+    cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, sstop, B, n_blocks, G, nsc, f
+    cdef Py_ssize_t fmax, smax
     cdef int nt
     if K < 1 or D < 1:
         raise ValueError("rows_pass needs at least one component and one feature")
@@ -734,8 +736,8 @@ def rows_pass(
                          f"({Kp}, {D}, {D})")
     if logc.shape[0] != K:
         raise ValueError(f"rows_pass: logc has {logc.shape[0]} entries; expected {K}")
-    if block <= 0:
-        raise ValueError("rows_pass needs block > 0")
+    if block <= 0 or sub_block <= 0 or sub_block > block:
+        raise ValueError("rows_pass needs 0 < sub_block <= block")
     if moments and (tied or shift.shape[0] != D or W.shape[0] != K or W.shape[1] != Q1
                     or D < C_BLAS_MIN_FEATURES):
         raise ValueError(f"rows_pass: the moment rows need 'full' with at least "
@@ -775,12 +777,17 @@ def rows_pass(
     cdef Py_ssize_t SB = _moments_slot_doubles(K, D) if moments else S
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // SB))
+    # the moment rows take a block in sub-blocks (the unit of their scratch; the
+    # block, of their statistics): the largest sub-block's factors and entries
+    cdef Py_ssize_t Bs = min(sub_block, B) if moments else B
     fmax = 0
     smax = 0
     with nogil:
-        for b in range(n_blocks):
-            start = b * B
-            stop = min(start + B, n)
+        for b in range((n + Bs - 1) // Bs):
+            start = b * Bs
+            stop = min(start + Bs, n)
+            if moments and stop > start + B - (start % B):
+                stop = start + B - (start % B)   # a sub-block never spans two blocks
             if want_stats:
                 f = _run_factor_doubles(&Mi[0, 0] + start * m if m > 0 else NULL, m,
                                         &nm[0] + start, stop - start)
@@ -791,7 +798,7 @@ def rows_pass(
                 f = f + nm[i]
             if f > smax:
                 smax = f
-    nsc = (_moments_scratch_doubles(B, D, m, K, fmax, smax, want_stats) if moments
+    nsc = (_moments_scratch_doubles(Bs, D, m, K, fmax, smax, want_stats) if moments
            else _scratch_doubles(B, D, m, K, fmax, smax, want_stats))
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
@@ -868,13 +875,17 @@ def rows_pass(
                         slot = slots + bb * SB
                         memset(slot, 0, SB * sizeof(double))
                     if moments:
-                        _rows_block_moments(
-                            Xp + start * D, Mp + start * m if m > 0 else NULL,
-                            nmp + start, wp + start if weighted else NULL,
-                            stop - start, B, D, m, K, fmax, smax, &shift[0], &W[0, 0],
-                            Mtb, Mtb + D * K, Pp, lsep + start,
-                            rp + start * K if want_resp else NULL,
-                            labp + start if want_labels else NULL, slot, scratch)
+                        # the block's sub-blocks in order, into its one slot
+                        while start < stop:
+                            sstop = min(start + Bs, stop)
+                            _rows_block_moments(
+                                Xp + start * D, Mp + start * m if m > 0 else NULL,
+                                nmp + start, wp + start if weighted else NULL,
+                                sstop - start, Bs, D, m, K, fmax, smax, &shift[0],
+                                &W[0, 0], Mtb, Mtb + D * K, Pp, lsep + start,
+                                rp + start * K if want_resp else NULL,
+                                labp + start if want_labels else NULL, slot, scratch)
+                            start = sstop
                         continue
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,

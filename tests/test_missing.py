@@ -501,7 +501,8 @@ def _rows_pass_args(n=5, D=4, K=2, m=2):
     return dict(
         X0=rng.normal(size=(n, D)), Mi=Mi, nm=np.full(n, m, dtype=np.intp),
         w=np.empty(0), means=np.zeros((K, D)), U=U, P=U.copy(),
-        logc=np.zeros(K), shift=np.empty(0), W=np.empty((0, 0)), block=2, n_threads=2,
+        logc=np.zeros(K), shift=np.empty(0), W=np.empty((0, 0)), block=2, sub_block=2,
+        n_threads=2,
         out_lse=np.empty(n),
         out_resp=np.empty((n, K)), out_labels=np.empty(n, dtype=np.intp),
         out_stats=np.zeros(K + K * D + K * D * D + 2))
@@ -529,7 +530,9 @@ def _bad_rows_pass_args():
         "U of 3 components": changed(U=np.zeros((3, 4, 4))),
         "P not like U": changed(P=np.zeros((1, 4, 4))),
         "short logc": changed(logc=np.zeros(1)),
-        "block 0": changed(block=0),
+        "block 0": changed(block=0, sub_block=0),
+        "sub-block 0": changed(sub_block=0),
+        "sub-block over the block": changed(sub_block=3),
         "short lse": changed(out_lse=np.empty(4)),
         "resp of other width": changed(out_resp=np.empty((5, 3))),
         "short labels": changed(out_labels=np.empty(4, dtype=np.intp)),

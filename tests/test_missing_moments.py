@@ -63,8 +63,10 @@ def test_moment_rows_are_the_direct_computation(K, weighted, routes, monkeypatch
     # runs of 2, 9, 12 and 150 rows (cut by the blocks)
     X = _runs(models, n, [2, 9, 12, 150], seed=51 + K)
     w = np.random.default_rng(52).uniform(0.2, 3.0, n) if weighted else None
-    # blocks of 64 rows
+    # sub-blocks of ~60 rows, blocks of 8 of them: both cut runs
     monkeypatch.setattr(_missing_rowpath, "MOMENT_BLOCK_DOUBLES", 64 * (66 + K))
+    assert _missing_rowpath._row_block(_missing.PatternPlan(X, w, 0, K).groups[0], K,
+                                       True)[1] < 64
     plan, ref, (lse, resp, labels) = _row_path_outputs(X, w, models, S)
     st = _missing.piece_stats(models, plan, 0, 2)
     assert routes == [True, True]
@@ -97,18 +99,13 @@ def _route(models, X):
     _missing.piece_stats(models, plan, 0, 1)
 
 
-def test_route_taken_only_where_it_pays_and_keeps_precision(routes):
-    from gmmfast import _missing, _missing_rowpath
-
+def test_route_taken_only_where_it_keeps_precision(routes):
     K, D = 3, 9
     models, _ = _model(K, D, seed=60)
-    long_runs = _runs(models, 400, [20], seed=61)
-    _route(models, long_runs)
-    # rows each of its own pattern: the per-row loops would cost more than they save
-    short = _runs(models, 400, [1, 2], seed=62)
-    assert 400 < _missing_rowpath.MOMENT_MIN_RUN * _missing.PatternPlan(
-        short, None, 0, K).groups[0].n_runs
-    _route(models, short)
+    _route(models, _runs(models, 400, [20], seed=61))
+    # rows each of its own pattern: the products over a missing column are taken for
+    # all the rows missing it at once, whatever their patterns
+    _route(models, _runs(models, 400, [1, 2], seed=62))
     # means far apart in the precisions' metric: the expansion about the mixture mean
     # would cost precision
     far, _ = _model(K, D, seed=60, spread=30.0)
@@ -116,7 +113,7 @@ def test_route_taken_only_where_it_pays_and_keeps_precision(routes):
     # too few features
     few, _ = _model(K, 7, seed=63)
     _route(few, _runs(few, 400, [20], seed=64))
-    assert routes == [True, False, False, False]
+    assert routes == [True, True, False, False]
 
 
 def test_fill_spread_bounds_every_missing_block():
