@@ -8,7 +8,8 @@ import contextlib
 
 import numpy as np
 
-from . import _estep
+from . import _estep, _missing_rows
+from ._threads import blas_single_thread
 
 class RowGroup:
     """The rows of patterns too rare for a kernel pass each: X0 (n, D) float64 with
@@ -80,6 +81,12 @@ def _row_block(group, n_components, moments=False):
     return block, block
 
 
+# the pass's "none" for an optional array (empty: nothing is ever written to them)
+_NONE = np.empty(0)
+_NONE_2D = np.empty((0, 0))
+_NO_LABELS = np.empty(0, dtype=np.intp)
+
+
 def _check_rows(n_bad, lse, group, start):
     """Raise for the first row (in the piece's order) of zero density, if any of the
     pass's ``n_bad`` rows."""
@@ -92,9 +99,6 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     """Run the compiled row-by-row pass on a RowGroup (its arrays checked when it was
     made; the model's by ``row_params``): the compiled code trusts their dtypes,
     shapes and finiteness. Returns the number of rows of zero density."""
-    from . import _missing_rows
-    from ._threads import blas_single_thread
-
     K, D = models.means.shape
     X0, Mi, nm, w = group.X0, group.Mi, group.nm, group.w
     if X0.shape[1] != D:
@@ -106,16 +110,15 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     # thread-pool controller's call) would cost more than the pass
     limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
              else blas_single_thread())
-    empty = np.empty(0)
     with limit:
         return _missing_rows.rows_pass(
-            X0, Mi, nm, empty if w is None else w, models.means, U, P, logc,
-            empty if moments is None else moments[0],
-            np.empty((0, 0)) if moments is None else moments[1],
+            X0, Mi, nm, _NONE if w is None else w, models.means, U, P, logc,
+            _NONE if moments is None else moments[0],
+            _NONE_2D if moments is None else moments[1],
             *_row_block(group, K, moments is not None), max(1, int(n_threads)),
             lse, np.empty((0, K)) if resp is None else resp,
-            np.empty(0, dtype=np.intp) if labels is None else labels,
-            empty if stats is None else stats)
+            _NO_LABELS if labels is None else labels,
+            _NONE if stats is None else stats)
 
 
 def rows_stats(models, group, total, start, n_threads=1):
