@@ -148,3 +148,22 @@ def test_fit_through_moment_rows_is_the_numpy_em(routes):
     np.testing.assert_allclose(gm.means_, ref[1], rtol=0, atol=1e-10)
     np.testing.assert_allclose(gm.covariances_, ref[2], rtol=0, atol=1e-10)
     assert abs(gm.lower_bound_ - ref[3]) < 1e-10 * abs(ref[3])
+
+
+def test_empty_component_through_moment_rows(routes):
+    # a weight of 0: log 0 = -inf in the moment rows' weights; the component is never
+    # chosen, its responsibilities and statistics are exactly 0, nothing is NaN
+    from gmmfast import _missing
+
+    K, D, n = 3, 9, 300
+    models, S = _model(K, D, seed=95)
+    models.weights = np.array([0.6, 0.0, 0.4])
+    X = _runs(models, n, [1, 5, 20], seed=96)
+    with np.errstate(divide="ignore"):     # the reference's log 0
+        plan, ref, (lse, resp, labels) = _row_path_outputs(X, None, models, S)
+    st = _missing.piece_stats(models, plan, 0, 2)
+    assert routes == [True, True]
+    assert np.all(resp[:, 1] == 0.0) and not np.any(labels == 1)
+    assert st.N[1] == 0.0 and np.all(st.S1[1] == 0.0) and np.all(st.S2[1] == 0.0)
+    assert np.isfinite(lse).all() and np.isfinite(st.S2).all()
+    np.testing.assert_allclose(lse, ref[0], rtol=0, atol=1e-12)
