@@ -303,6 +303,17 @@ class Marginal:
         return self.C[:, None, None] * np.eye(m)[None]
 
 
+def _buffer_entry(i):
+    """A float attribute kept in entry i of the instance's ``flat`` buffer."""
+    def get(self):
+        return float(self.flat[i])
+
+    def set(self, value):
+        self.flat[i] = value
+
+    return property(get, set)
+
+
 class ExpandedStats:
     """D-dimensional statistics about the current means, summed over patterns."""
 
@@ -320,21 +331,8 @@ class ExpandedStats:
         self.T1 = self.flat[K:K + K * D].reshape(K, D)
         self.T2 = self.flat[K + K * D:K + K * D + t2].reshape(shape)
 
-    @property
-    def L(self):
-        return float(self.flat[-2])
-
-    @L.setter
-    def L(self, value):
-        self.flat[-2] = value
-
-    @property
-    def sum_w(self):
-        return float(self.flat[-1])
-
-    @sum_w.setter
-    def sum_w(self, value):
-        self.flat[-1] = value
+    L = _buffer_entry(-2)        # sum w lse
+    sum_w = _buffer_entry(-1)
 
     def add(self, marg, st):
         """Add one pattern's observed-block statistics ``st`` (SuffStats)."""
