@@ -362,7 +362,7 @@ extensions = [
     Extension(
         "gmmfast._missing_rows",
         ["gmmfast/_missing_rows.pyx"],
-        depends=["gmmfast/_missing_moments.pxi"],
+        depends=["gmmfast/_missing_lanes.pxi", "gmmfast/_missing_moments.pxi"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args) + exact_args,
