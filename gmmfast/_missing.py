@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from . import _estep, _kernels, _mstep, _sources
+from . import _estep, _kernels, _missing_rows, _mstep, _sources
 from ._missing_rowpath import RowGroup, rows_outputs, rows_stats
 from ._mstep import SuffStats
 
@@ -413,7 +413,6 @@ MOMENTS_MAX_FILL = 4 * _estep.MOMENTS_MAX_SPREAD
 def moments_fit(n_features):
     """Whether the row-by-row pass can take moment rows at all at this width: from
     _missing_rows.BLAS_MIN_FEATURES features on (below, its plain loops are faster)."""
-    from . import _missing_rows
     return n_features >= _missing_rows.BLAS_MIN_FEATURES
 
 
@@ -458,8 +457,6 @@ class MarginalModels:
         float64 with Kp = 1 for 'tied', and (K,) log pi_k + sum_j log U_k,jj - 0.5 D
         log 2 pi; checked finite (the means too), made once per model."""
         if getattr(self, "_row_params", None) is None:
-            from . import _missing_rows
-
             tied = self.covariance_type == "tied"
             U = np.ascontiguousarray(self.U[None] if tied else self.U, dtype=np.float64)
             P = np.ascontiguousarray(self.precisions[None] if tied else self.precisions,
@@ -481,10 +478,10 @@ class MarginalModels:
             if self.covariance_type == "full" and moments_fit(self.means.shape[1]):
                 U, _, logc = self.row_params()
                 c = self.weights @ self.means
-                V, spreads = _kernels.full_spreads(U, np.ascontiguousarray(self.means - c))
+                m = np.ascontiguousarray(self.means - c)
+                V, spreads = _kernels.full_spreads(U, m)
                 if (spreads.max() <= _estep.MOMENTS_MAX_SPREAD
-                        and fill_spread(self.means - c, self.precisions).max()
-                        <= MOMENTS_MAX_FILL):
+                        and fill_spread(m, self.precisions).max() <= MOMENTS_MAX_FILL):
                     W = _kernels.moment_weights(U, V, logc, spreads, 1)
                     self._moment_params = c, W
         return self._moment_params

@@ -135,7 +135,7 @@ cdef void _rows_block_moments(
     # a GEMM per column over those rows, gathered (whatever their patterns). The
     # terms of the m x m blocks stay per run of one pattern, or per row.
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1, tri = D * (D + 1) // 2
-    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, a2, i, m, best, e, t, n_i
+    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, a2, i, m, e, t, n_i
     cdef double* Z = scratch                     # (B, D) z, 0 at the missing columns
     cdef double* F = Z + B * D                   # (B, Q+1) moment rows
     cdef double* lp = F + B * Q1                 # (B, K) log-densities, then w r
@@ -168,22 +168,15 @@ cdef void _rows_block_moments(
     cdef Py_ssize_t* erow = ent + smax           # (smax,) each entry's row
     cdef unsigned char* first = <unsigned char*> (erow + smax)   # (B,) run starts
     cdef const Py_ssize_t* Mr
-    cdef const double* Prow
+    cdef const double* Sa
     cdef double* bt
     cdef double* Cd
     cdef double* Ck
-    cdef double s, top, wi
+    cdef double wi
     cdef int bK = <int> K, bnb = <int> nb, bQ1 = <int> Q1, bD = <int> D, bn
     cdef double one = 1.0, zero = 0.0
 
-    cdef Py_ssize_t ftot = 0, mtot = 0
-    for r in range(nb):
-        moff[r] = mtot
-        mtot = mtot + nm[r]
-        first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
-        if first[r]:
-            off[r] = ftot
-            ftot = ftot + nm[r] * (nm[r] + 1) // 2
+    cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
     _by_column(Mi, mmax, nm, moff, nb, D, cst, cur, ent, erow)
     for r in range(nb):
         for j in range(D):
@@ -243,25 +236,7 @@ cdef void _rows_block_moments(
                           Ac, kx, Ast, ftot, off[r])
         r = r2
 
-    for r in range(nb):
-        best = 0
-        top = lp[r * K]
-        for k in range(1, K):
-            if lp[r * K + k] > top:
-                top = lp[r * K + k]
-                best = k
-        s = 0.0
-        for k in range(K):
-            lp[r * K + k] = exp(lp[r * K + k] - top)
-            s = s + lp[r * K + k]
-        lse[r] = log(s) + top
-        for k in range(K):
-            lp[r * K + k] = lp[r * K + k] / s
-        if resp != NULL:
-            for k in range(K):
-                resp[r * K + k] = lp[r * K + k]
-        if labels != NULL:
-            labels[r] = best
+    _normalize_rows(lp, nb, K, lse, resp, labels)
 
     if slot == NULL:
         return
@@ -313,9 +288,9 @@ cdef void _rows_block_moments(
                 g[k] = 0.5 * lp[r * K + k] * Sv[(moff[r] + a) * K + k]
             for a2 in range(m):
                 Ck = Cd + (Mr[a] * D + Mr[a2]) * K
-                Prow = Sv + (moff[r] + a2) * K
+                Sa = Sv + (moff[r] + a2) * K
                 for k in range(K):
-                    Ck[k] = Ck[k] + g[k] * Prow[k]
+                    Ck[k] = Ck[k] + g[k] * Sa[k]
     _add_runs_moments(nb, K, nm, first, lp, Mi, mmax, D, Ast, ftot, off, Cd, S)
 
 

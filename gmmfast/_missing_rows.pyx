@@ -144,6 +144,50 @@ cdef inline bint _same_missing(const Py_ssize_t* Mi, Py_ssize_t mmax,
     return True
 
 
+cdef Py_ssize_t _run_layout(const Py_ssize_t* Mi, Py_ssize_t mmax,
+                            const Py_ssize_t* nm, Py_ssize_t nb, Py_ssize_t* moff,
+                            unsigned char* first, Py_ssize_t* off) noexcept nogil:
+    """A block's bookkeeping: moff[r], where row r's missing entries start among the
+    block's; first[r], whether row r starts a run of one pattern; off[r] for such a
+    row, where its run's packed m x m inverses start. Returns their total doubles."""
+    cdef Py_ssize_t r, ftot = 0, mtot = 0
+    for r in range(nb):
+        moff[r] = mtot
+        mtot = mtot + nm[r]
+        first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
+        if first[r]:
+            off[r] = ftot
+            ftot = ftot + nm[r] * (nm[r] + 1) // 2
+    return ftot
+
+
+cdef void _normalize_rows(double* lp, Py_ssize_t nb, Py_ssize_t K, double* lse,
+                          double* resp, Py_ssize_t* labels) noexcept nogil:
+    """Per row: lse = log sum_k exp lp_k, lp := the responsibilities, and the copies
+    the caller asked for (resp, labels: NULL for none)."""
+    cdef Py_ssize_t r, k, best
+    cdef double top, s
+    for r in range(nb):
+        best = 0
+        top = lp[r * K]
+        for k in range(1, K):
+            if lp[r * K + k] > top:
+                top = lp[r * K + k]
+                best = k
+        s = 0.0
+        for k in range(K):
+            lp[r * K + k] = exp(lp[r * K + k] - top)
+            s = s + lp[r * K + k]
+        lse[r] = log(s) + top
+        for k in range(K):
+            lp[r * K + k] = lp[r * K + k] / s
+        if resp != NULL:
+            for k in range(K):
+                resp[r * K + k] = lp[r * K + k]
+        if labels != NULL:
+            labels[r] = best
+
+
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
                     const Py_ssize_t* nm, const unsigned char* first, const double* lp,
                     const double* w, const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
@@ -234,7 +278,7 @@ cdef void _rows_block(
     # known, rebuilds each delta from the row and -t. So the scratch holds no
     # (K, rows, D) array nor an m x m matrix per row and component: it stays in
     # cache, where those did not.
-    cdef Py_ssize_t k, kp, r, j, a, c, best, m, nz, rs = 0
+    cdef Py_ssize_t k, kp, r, j, a, c, m, nz, rs = 0
     cdef Py_ssize_t mm = mmax * mmax
     cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
@@ -269,21 +313,14 @@ cdef void _rows_block(
     cdef const double* mu
     cdef const double* xr
     cdef const Py_ssize_t* Mr
-    cdef double q, s, top, wi, wr, sq
+    cdef double q, wi, wr, sq
     cdef int bD = <int> D, bnb = <int> nb, bnz
     cdef double one = 1.0, zero = 0.0
     cdef double* Yy
 
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
-    cdef Py_ssize_t ftot = 0, mtot = 0
-    for r in range(nb):
-        moff[r] = mtot
-        mtot = mtot + nm[r]
-        first[r] = r == 0 or not _same_missing(Mi, mmax, nm, r - 1, r)
-        if first[r]:
-            off[r] = ftot
-            ftot = ftot + nm[r] * (nm[r] + 1) // 2
+    cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
@@ -330,25 +367,7 @@ cdef void _rows_block(
             _run_inverses(Lf, idg, m, K, tied, lp + rs * K, r + 1 - rs, Lc, idgc, Li,
                           S, Ac, kx, Ast, ftot, off[rs])
 
-    for r in range(nb):
-        best = 0
-        top = lp[r * K]
-        for k in range(1, K):
-            if lp[r * K + k] > top:
-                top = lp[r * K + k]
-                best = k
-        s = 0.0
-        for k in range(K):
-            lp[r * K + k] = exp(lp[r * K + k] - top)
-            s = s + lp[r * K + k]
-        lse[r] = log(s) + top
-        for k in range(K):
-            lp[r * K + k] = lp[r * K + k] / s
-        if resp != NULL:
-            for k in range(K):
-                resp[r * K + k] = lp[r * K + k]
-        if labels != NULL:
-            labels[r] = best
+    _normalize_rows(lp, nb, K, lse, resp, labels)
 
     if slot == NULL:
         return
