@@ -234,29 +234,33 @@ class BuildExt(build_ext):
                 print(f"gmmfast: not copying {os.path.basename(built)} into the "
                       f"checkout ({exc})", file=sys.stderr)
 
-    def _add_isa_builds(self, ext):
-        """Compile each vector build of the kernels (ISA_BUILDS) with its own flags and
-        link it into ext. A build the compiler cannot make is left out, with a warning:
-        the module then runs the others (the baseline build always exists)."""
+    def _add_isa_builds(self, ext, unit, exact=False):
+        """Compile each vector build (ISA_BUILDS) of gmmfast/_kernels/csrc/<unit>_<name>.c
+        with its own flags and link it into ext. A build the compiler cannot make is
+        left out, with a warning: the module then runs the others (the baseline build
+        always exists). exact: without contraction of a * b + c (the module's own
+        flags), so that every build gives the baseline's bits."""
         from setuptools.errors import CompileError
 
         names = []
         for name, flags in isa_builds(self.compiler.compiler_type,
                                       sysconfig.get_platform()):
-            source = f"gmmfast/_kernels/csrc/isa_{name}.c"
+            if exact:
+                flags = [f for f in flags if f != "/fp:contract"] + exact_args + lane_args
+            source = f"gmmfast/_kernels/csrc/{unit}_{name}.c"
             try:
                 objects = self.compiler.compile(
                     [source], output_dir=self.build_temp, depends=ext.depends,
                     extra_postargs=list(opt_args) + flags)
             except CompileError:
-                print(f"WARNING: gmmfast's {name} build did not compile "
-                      f"(flags: {' '.join(flags)}); the kernels are built without it.",
+                print(f"WARNING: gmmfast's {name} build of {ext.name} did not compile "
+                      f"(flags: {' '.join(flags)}); it is built without it.",
                       file=sys.stderr)
                 continue
             ext.extra_objects = list(ext.extra_objects or []) + objects
             ext.define_macros = list(ext.define_macros) + [(f"GMM_BUILD_{name.upper()}", "1")]
             names.append(name)
-        print(f"gmmfast: kernel builds: baseline{''.join(', ' + n for n in names)}")
+        print(f"gmmfast: {ext.name} builds: baseline{''.join(', ' + n for n in names)}")
 
     def build_extensions(self):
         mode = os.environ.get("GMMFAST_OPENMP", "auto").strip().lower()
@@ -307,7 +311,9 @@ class BuildExt(build_ext):
             self.force = self.compiler.force = True
         for ext in self.extensions:
             if ext.name == "gmmfast._kernels._core":
-                self._add_isa_builds(ext)
+                self._add_isa_builds(ext, "isa")
+            elif ext.name == "gmmfast._missing_rows":
+                self._add_isa_builds(ext, "missing_isa", exact=True)
         super().build_extensions()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(stamp, "w") as f:
@@ -337,6 +343,10 @@ else:
 # (ISA_BUILDS) keep their flags: their multiply-adds are meant, and the tests bound
 # what they change. MSVC does not contract at /O2 unless told (/fp:contract).
 exact_args = [] if sysconfig.get_platform().startswith("win") else ["-ffp-contract=off"]
+# The missing values' lanes (csrc/missing_lanes.h) take a sqrt per lane: with errno to
+# set for a negative argument, gcc leaves those scalar, with a branch each. sqrt is
+# correctly rounded with or without errno, so this changes no result.
+lane_args = [] if sysconfig.get_platform().startswith("win") else ["-fno-math-errno"]
 
 extensions = [
     Extension(
@@ -362,8 +372,11 @@ extensions = [
     Extension(
         "gmmfast._missing_rows",
         ["gmmfast/_missing_rows.pyx"],
-        depends=["gmmfast/_missing_lanes.pxi", "gmmfast/_missing_moments.pxi"],
-        include_dirs=[np.get_include()],
+        # the lanes' C header and its vector builds (csrc/missing_isa_<name>.c)
+        depends=["gmmfast/_missing_lanes.pxi", "gmmfast/_missing_moments.pxi",
+                 "gmmfast/_kernels/csrc/isa.h", "gmmfast/_kernels/csrc/missing_lanes.h"]
+        + sorted(glob.glob("gmmfast/_kernels/csrc/missing_isa_*.c")),
+        include_dirs=[np.get_include(), "gmmfast/_kernels/csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args) + exact_args,
         extra_link_args=[],

@@ -17,8 +17,8 @@
 #     P_k[i, :] z for every row of a block that misses column i in one GEMM (rows
 #     gathered by column, whatever their patterns; precisions component last), the
 #     rest per run of one pattern. b is what the other route computes too; from it
-#     the factors, -t and the log-density are the same code (_lanes_factor,
-#     _lanes_solve).
+#     the factors, -t and the log-density are the same code (gmm_lanes_factor,
+#     gmm_lanes_solve).
 #   - The filled row z^ (the conditional mean at M) is z + s_k with s_k = m_kM - t at
 #     M and 0 elsewhere, so its moment row is F plus entries that are 0 in F: s_a z_b
 #     and s_a s_b for a in M, and s_a. The statistics are the GEMM's sum_r w r F_r
@@ -34,30 +34,6 @@
 # while the filled form's extra terms (m_kM^T P_k[M, M] m_kM, at most the fill bound
 # of _missing.py) stay as small. The statistics leave about the means, as the
 # other route gives them (T1 = S1 - N m, T2 = S2 - T1 m^T - m T1^T - N m m^T).
-
-
-cdef void _run_base(const double* Pt, const double* Mt, const double* PMt,
-                    const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
-                    double* base, double* qc) noexcept nogil:
-    """For a run of one pattern M: base (m, K) = P[M, M] m_M - (P m)_M, the part of
-    b = (P delta)_M that does not depend on the row, and qc = 0.5 m_M^T P[M, M] m_M."""
-    cdef Py_ssize_t a, a2, i, k
-    cdef const double* Prow
-    cdef double* ba
-    for k in range(K):
-        qc[k] = 0.0
-    for a in range(m):
-        i = Mr[a]
-        ba = base + a * K
-        for k in range(K):
-            ba[k] = 0.0
-        for a2 in range(m):
-            Prow = Pt + (i * D + Mr[a2]) * K
-            for k in range(K):
-                ba[k] = ba[k] + Prow[k] * Mt[Mr[a2] * K + k]
-        for k in range(K):
-            qc[k] = qc[k] + 0.5 * Mt[i * K + k] * ba[k]
-            ba[k] = ba[k] - PMt[i * K + k]
 
 
 cdef void _moment_row(const double* z, Py_ssize_t D, double* f) noexcept nogil:
@@ -86,7 +62,7 @@ cdef Py_ssize_t _moments_scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t 
     # as _rows_block_moments lays it out; then the index arrays (3 B + K + 2 D + 1 +
     # 2 smax)
     return (B * D + B * (D * (D + 1) // 2 + D + 1) + B * K + 4 * smax * K + smax * D
-            + 4 * m * m * K + 4 * m * K + 5 * K + (K * fmax if stats else 0)
+            + 4 * m * m * K + 4 * m * K + 4 * K + (K * fmax if stats else 0)
             + 3 * B + K + 2 * D + 1 + 2 * smax)
 
 
@@ -135,7 +111,7 @@ cdef void _rows_block_moments(
     # a GEMM per column over those rows, gathered (whatever their patterns). The
     # terms of the m x m blocks stay per run of one pattern, or per row.
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1, tri = D * (D + 1) // 2
-    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, a2, i, m, e, t, n_i
+    cdef Py_ssize_t mm = mmax * mmax, k, r, r2, r3, j, a, i, m, e, t, n_i
     cdef double* Z = scratch                     # (B, D) z, 0 at the missing columns
     cdef double* F = Z + B * D                   # (B, Q+1) moment rows
     cdef double* lp = F + B * Q1                 # (B, K) log-densities, then w r
@@ -152,8 +128,7 @@ cdef void _rows_block_moments(
     cdef double* base = Zs + mmax * K            # (m, K) a run's row-free part of b
     cdef double* qc = base + mmax * K            # (K,) a run's 0.5 m_M^T P[M, M] m_M
     cdef double* hl = qc + K                     # (K,)
-    cdef double* prod = hl + K                   # (K,)
-    cdef double* S = prod + K                    # (K,)
+    cdef double* S = hl + K                      # (K,)
     cdef double* g = S + K                       # (K,)
     cdef double* Lc = g + K                      # (m, m, K) _run_inverses' lanes
     cdef double* idgc = Lc + mm * K              # (m, K)
@@ -168,10 +143,8 @@ cdef void _rows_block_moments(
     cdef Py_ssize_t* erow = ent + smax           # (smax,) each entry's row
     cdef unsigned char* first = <unsigned char*> (erow + smax)   # (B,) run starts
     cdef const Py_ssize_t* Mr
-    cdef const double* Sa
     cdef double* bt
     cdef double* Cd
-    cdef double* Ck
     cdef double wi
     cdef int bK = <int> K, bnb = <int> nb, bQ1 = <int> Q1, bD = <int> D, bn
     cdef double one = 1.0, zero = 0.0
@@ -214,8 +187,8 @@ cdef void _rows_block_moments(
         m = nm[r]
         Mr = Mi + r * mmax
         if m > 0:
-            _run_base(Pt, Mt, PMt, Mr, m, D, K, base, qc)
-            _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
+            gmm_lanes_base(Pt, Mt, PMt, Mr, m, D, K, base, qc)
+            gmm_lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl)
         for r3 in range(r, r2 if m > 0 else r):
             # b = P[M, :] z + base; the form of delta from that of d: + 2 m_M . b -
             # m_M^T P[M, M] m_M, that is lp - m_M . b + 0.5 m_M^T P[M, M] m_M; and the
@@ -229,8 +202,8 @@ cdef void _rows_block_moments(
                     S[k] = S[k] - Mt[Mr[a] * K + k] * bt[k]
             for k in range(K):
                 lp[r3 * K + k] = lp[r3 * K + k] + S[k]
-            _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r3] * K, Tt + moff[r3], smax,
-                         lp + r3 * K, Zs, S)
+            gmm_lanes_solve(Lf, idg, hl, m, K, Tb + moff[r3] * K, Tt + moff[r3], smax,
+                            lp + r3 * K, Zs)
         if m > 0 and slot != NULL:
             _run_inverses(Lf, idg, m, K, False, lp + r * K, r2 - r, Lc, idgc, Li, S,
                           Ac, kx, Ast, ftot, off[r])
@@ -281,16 +254,7 @@ cdef void _rows_block_moments(
               &one, Cd + i * D * K, &bK)
     # the missing columns' s s^T / 2 (z is 0 there), row by row
     for r in range(nb):
-        m = nm[r]
-        Mr = Mi + r * mmax
-        for a in range(m):
-            for k in range(K):
-                g[k] = 0.5 * lp[r * K + k] * Sv[(moff[r] + a) * K + k]
-            for a2 in range(m):
-                Ck = Cd + (Mr[a] * D + Mr[a2]) * K
-                Sa = Sv + (moff[r] + a2) * K
-                for k in range(K):
-                    Ck[k] = Ck[k] + g[k] * Sa[k]
+        gmm_lanes_fill_outer(lp + r * K, Sv + moff[r] * K, Mi + r * mmax, nm[r], D, K, Cd)
     _add_runs_moments(nb, K, nm, first, lp, Mi, mmax, D, Ast, ftot, off, Cd, S)
 
 

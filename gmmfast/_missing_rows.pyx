@@ -60,6 +60,8 @@ from libc.string cimport memset, memcpy
 
 from scipy.linalg.cython_blas cimport dgemm, dtrmm, dsyrk
 
+import os as _os
+
 import numpy as np
 
 cdef enum:
@@ -103,6 +105,20 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
 
 
 include "_missing_lanes.pxi"
+
+# GMMFAST_ISA caps the lanes' instruction set as it caps the kernels' (_kernels/_core.pyx)
+_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
+gmm_missing_lanes_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+
+
+def lanes_impl():
+    """Which build of the lanes runs: 'avx512', 'avx2+fma', 'neon' or 'baseline'."""
+    return gmm_isa_name().decode()
+
+
+def lanes_builds():
+    """The builds of the lanes compiled into this module, baseline first."""
+    return tuple(gmm_isa_builds().decode().split(","))
 
 
 cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
@@ -291,8 +307,7 @@ cdef void _rows_block(
     cdef double* idg = Li + mm * K               # (m, K)
     cdef double* Z = idg + mmax * K              # (m, K)
     cdef double* hl = Z + mmax * K               # (K,)
-    cdef double* prod = hl + K                   # (K,)
-    cdef double* S = prod + K                    # (K,)
+    cdef double* S = hl + K                      # (K,)
     # _run_inverses' gathered lanes: factors, 1 / diagonals, inverses
     cdef double* Lc = S + K                      # (m, m, K)
     cdef double* idgc = Lc + mm * K              # (m, K)
@@ -359,9 +374,9 @@ cdef void _rows_block(
         Mr = Mi + r * mmax
         if first[r]:
             rs = r
-            _lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl, prod, S)
-        _lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
-                     lp + r * K, Z, S)
+            gmm_lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl)
+        gmm_lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
+                        lp + r * K, Z)
         if slot != NULL and (r + 1 == nb or first[r + 1]):
             # the run's last row: its inverses, for the components that need them
             _run_inverses(Lf, idg, m, K, tied, lp + rs * K, r + 1 - rs, Lc, idgc, Li,
@@ -434,7 +449,7 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
                                  Py_ssize_t fmax, Py_ssize_t smax, bint stats):
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
     # B, the run starts (a byte a row)
-    return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 3 * K
+    return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
             + (K * fmax if stats else 0) + 4 * B + K + B * D)
 
 

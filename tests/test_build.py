@@ -40,10 +40,13 @@ def test_cython_sources_are_shipped_as_package_data():
         assert (kernels / name).is_file(), f"{name} is not installed in {kernels}"
     routes = sorted(p.name for p in kernels.glob("route_*.pxi"))
     assert len(routes) == _kernels.N_ROUTES, routes   # one file a route
-    included = (kernels / "csrc" / "kernels.h").read_text()
+    # every header in the kernel module (kernels.h) or the missing values' row pass,
+    # which has its own builds of missing_lanes.h
+    included = ((kernels / "csrc" / "kernels.h").read_text()
+                + (PACKAGE / "_missing_lanes.pxi").read_text())
     for header in kernels.glob("csrc/*.h"):
         if header.name not in ("kernels.h", "omp_shim.h"):
-            assert f'#include "{header.name}"' in included, header.name
+            assert f'"{header.name}"' in included, header.name
 
 
 def test_show_config_reports_the_build():
@@ -68,6 +71,11 @@ def test_show_config_names_the_kernel_build():
     assert info["isa_builds"] == _kernels.isa_builds()
     assert info["isa"] in info["isa_builds"]
     assert f"kernels: {info['isa']} (built: {', '.join(info['isa_builds'])})" in out.getvalue()
+    # the missing values' lanes are built from the same table and chosen alike
+    from gmmfast import _missing_rows
+
+    assert _missing_rows.lanes_builds() == _kernels.isa_builds()
+    assert _missing_rows.lanes_impl() == _kernels.vmath_impl()
 
 
 def test_gmmfast_isa_caps_the_build_in_a_new_process():
@@ -75,7 +83,9 @@ def test_gmmfast_isa_caps_the_build_in_a_new_process():
     import subprocess
     import sys
 
-    code = "from gmmfast import _kernels; print(_kernels.vmath_impl())"
+    # the kernels and the missing values' lanes (their own module) choose alike
+    code = ("from gmmfast import _kernels, _missing_rows; "
+            "print(_kernels.vmath_impl(), _missing_rows.lanes_impl())")
     builds = _kernels.isa_builds()
     got = {}
     for cap in ("baseline", "avx2", "neon", "avx512"):
@@ -83,7 +93,9 @@ def test_gmmfast_isa_caps_the_build_in_a_new_process():
                               env=dict(os.environ, GMMFAST_ISA=cap), timeout=120,
                               cwd=str(PACKAGE.parent.parent))
         assert proc.returncode == 0, proc.stderr
-        got[cap] = proc.stdout.strip()
+        kernels, lanes = proc.stdout.split()
+        assert lanes == kernels, cap
+        got[cap] = kernels
     assert got["baseline"] == "baseline"
     # the caps never give a build that is not compiled in, nor a wider one than asked
     assert set(got.values()) <= set(builds)

@@ -4,8 +4,14 @@ and do not fill the vector registers, rows with up to D - 1 missing features, ru
 one pattern spread over block boundaries, and ill-conditioned covariances, each
 against the direct computation (test_missing's reference, row by row with numpy)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+
+import gmmfast
 
 from test_missing import _model_with, _rows_reference
 
@@ -25,7 +31,9 @@ def _model(covariance_type, K, D, cond, seed):
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
-@pytest.mark.parametrize("K", [1, 2, 7, 17])
+# K: the lanes go in tiles of 32 components, then one of 16 and one of 8, then the
+# rest (csrc/missing_lanes.h); 40 = 32 + 8, 63 = 32 + 16 + 8 + 7
+@pytest.mark.parametrize("K", [1, 2, 7, 17, 40, 63])
 @pytest.mark.parametrize("cond", [10.0, 1e6], ids=["condition 10", "condition 1e6"])
 def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
                                                        monkeypatch):
@@ -75,3 +83,77 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
     # the conditional covariances keep the expected scatter positive definite
     T2s = st.S2[None] if covariance_type == "tied" else st.S2
     assert (np.linalg.eigvalsh(T2s) > 0).all()
+
+
+# Run in a child process per GMMFAST_ISA cap (read once, at import): the row pass on
+# the saved inputs, both routes, and a digest of every output.
+_CHILD = """
+import hashlib, sys
+import numpy as np
+from gmmfast import _missing_rows
+a = np.load(sys.argv[1])
+n, D = a["X0"].shape
+K = a["means"].shape[0]
+out = [_missing_rows.lanes_impl()]
+for shift, W in ((a["shift"], a["W"]), (np.empty(0), np.empty((0, 0)))):
+    lse, resp = np.empty(n), np.empty((n, K))
+    labels, stats = np.empty(n, dtype=np.intp), np.zeros(K + K * D + K * D * D + 2)
+    _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
+                            a["P"], a["logc"], shift, W, 37, 37, 2, lse, resp,
+                            labels, np.empty(0))
+    _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
+                            a["P"], a["logc"], shift, W, 64, 16, 2, np.empty(n),
+                            np.empty((0, K)), np.empty(0, dtype=np.intp), stats)
+    h = hashlib.sha256()
+    for x in (lse, resp, labels, stats):
+        h.update(x.tobytes())
+    out.append(h.hexdigest())
+print(" ".join(out))
+"""
+
+
+def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path):
+    # The lanes' vector builds are compiled without contraction (setup.py): per
+    # component they do the baseline's operations in its order, so every build must
+    # give the same bits, on both routes of the pass (moment rows and the other).
+    # 70 components: two tiles of 32 and a rest of 6.
+    from gmmfast import _missing_rows
+
+    builds = _missing_rows.lanes_builds()
+    if len(builds) == 1:
+        pytest.skip("only the baseline build of the lanes is compiled in")
+    K, D, n = 70, 10, 300
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(K, D, D)) / np.sqrt(D)
+    models, _ = _model_with(A @ A.transpose(0, 2, 1) + 0.5 * np.eye(D), "full", K, D,
+                            rng)
+    moments = models.moment_params()
+    assert moments is not None   # the moment rows' route is exercised too
+    U, P, logc = models.row_params()
+    X0 = models.means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
+    nm = rng.integers(1, D, n)
+    nm[rng.random(n) < 0.3] = 1
+    Mi = np.zeros((n, D - 1), dtype=np.intp)
+    for i in range(n):
+        Mi[i, :nm[i]] = np.sort(rng.choice(D, nm[i], replace=False))
+        X0[i, Mi[i, :nm[i]]] = 0.0
+    Mi[150:160] = Mi[150]       # a run of one pattern across the blocks' boundaries
+    nm[150:160] = nm[150]
+    for i in range(150, 160):
+        X0[i, Mi[i, :nm[i]]] = 0.0
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, X0=X0, Mi=Mi, nm=nm, w=rng.uniform(0.5, 2.0, n),
+             means=models.means, U=U, P=P, logc=logc, shift=moments[0], W=moments[1])
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gmmfast.__file__)))
+    got = {}
+    for cap in ("baseline", "avx2", "neon", "avx512"):
+        proc = subprocess.run([sys.executable, "-c", _CHILD, str(inputs)],
+                              capture_output=True, text=True, timeout=300, cwd="/",
+                              env=dict(env, GMMFAST_ISA=cap))
+        assert proc.returncode == 0, proc.stderr
+        impl, *digests = proc.stdout.split()
+        got[impl] = digests
+    assert "baseline" in got and len(got) >= 2, got   # at least two builds compared
+    assert set(got) <= set(builds)
+    first = next(iter(got.values()))
+    assert all(d == first for d in got.values()), got
