@@ -24,6 +24,10 @@ cdef extern from "missing_lanes.h":
     void gmm_lanes_solve(const double* L, const double* idg, const double* hl,
                          Py_ssize_t m, Py_ssize_t K, const double* bt, double* tt,
                          Py_ssize_t ts, double* lp, double* Z) noexcept nogil
+    # the kernels' row-major normalisation (normalize.h): lp (nb, K) := the
+    # responsibilities, lse (nb,); scratch nb (K + 2)
+    void gmm_normalize_rows_d(double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+                              double* scratch) noexcept nogil
     # moment rows (_missing_moments.pxi): a run's base (m, K) = P[M, M] m_M - (P m)_M
     # and qc (K,) = 0.5 m_M^T P[M, M] m_M
     void gmm_lanes_base(const double* Pt, const double* Mt, const double* PMt,

@@ -62,7 +62,7 @@ cdef Py_ssize_t _moments_scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t 
     # as _rows_block_moments lays it out; then the index arrays (3 B + K + 2 D + 1 +
     # 2 smax)
     return (B * D + B * (D * (D + 1) // 2 + D + 1) + B * K + 4 * smax * K + smax * D
-            + 4 * m * m * K + 4 * m * K + 4 * K + (K * fmax if stats else 0)
+            + 4 * m * m * K + 4 * m * K + 4 * K + B * (K + 2) + (K * fmax if stats else 0)
             + 3 * B + K + 2 * D + 1 + 2 * smax)
 
 
@@ -133,7 +133,8 @@ cdef void _rows_block_moments(
     cdef double* Lc = g + K                      # (m, m, K) _run_inverses' lanes
     cdef double* idgc = Lc + mm * K              # (m, K)
     cdef double* Ac = idgc + mmax * K            # (K, m (m + 1) / 2)
-    cdef double* Ast = Ac + mm * K               # (K, ftot) when slot != NULL
+    cdef double* Nw = Ac + mm * K                # (B (K + 2),) the normalisation's
+    cdef double* Ast = Nw + B * (K + 2)          # (K, ftot) when slot != NULL
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
     cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
@@ -209,7 +210,7 @@ cdef void _rows_block_moments(
                           Ac, kx, Ast, ftot, off[r])
         r = r2
 
-    _normalize_rows(lp, nb, K, lse, resp, labels)
+    _normalize_rows(lp, nb, K, lse, resp, labels, Nw)
 
     if slot == NULL:
         return

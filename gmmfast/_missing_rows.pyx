@@ -178,30 +178,25 @@ cdef Py_ssize_t _run_layout(const Py_ssize_t* Mi, Py_ssize_t mmax,
 
 
 cdef void _normalize_rows(double* lp, Py_ssize_t nb, Py_ssize_t K, double* lse,
-                          double* resp, Py_ssize_t* labels) noexcept nogil:
-    """Per row: lse = log sum_k exp lp_k, lp := the responsibilities, and the copies
-    the caller asked for (resp, labels: NULL for none)."""
+                          double* resp, Py_ssize_t* labels, double* scratch) noexcept nogil:
+    """Per row: lse = log sum_k exp lp_k, lp := the responsibilities (the kernels'
+    row-major normalisation, gmm_normalize_rows_d: the same operations as the complete
+    rows' passes, with their vector exp and log), and the copies the caller asked for
+    (resp, labels: NULL for none). scratch: nb (K + 2) doubles."""
     cdef Py_ssize_t r, k, best
-    cdef double top, s
-    for r in range(nb):
-        best = 0
-        top = lp[r * K]
-        for k in range(1, K):
-            if lp[r * K + k] > top:
-                top = lp[r * K + k]
-                best = k
-        s = 0.0
-        for k in range(K):
-            lp[r * K + k] = exp(lp[r * K + k] - top)
-            s = s + lp[r * K + k]
-        lse[r] = log(s) + top
-        for k in range(K):
-            lp[r * K + k] = lp[r * K + k] / s
-        if resp != NULL:
-            for k in range(K):
-                resp[r * K + k] = lp[r * K + k]
-        if labels != NULL:
+    cdef double top
+    if labels != NULL:
+        for r in range(nb):
+            best = 0
+            top = lp[r * K]
+            for k in range(1, K):
+                if lp[r * K + k] > top:
+                    top = lp[r * K + k]
+                    best = k
             labels[r] = best
+    gmm_normalize_rows_d(lp, nb, K, lse, scratch)
+    if resp != NULL:
+        memcpy(resp, lp, nb * K * sizeof(double))
 
 
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
@@ -319,7 +314,8 @@ cdef void _rows_block(
     cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
     cdef double* wv = <double*> (kx + K)         # (B,) w r of the second sweep's rows
     cdef double* Yo = wv + B                     # (B, D) y, for dgemm
-    cdef unsigned char* first = <unsigned char*> (Yo + B * D)   # (B,) run starts
+    cdef double* Nw = Yo + B * D                 # (B (K + 2),) the normalisation's
+    cdef unsigned char* first = <unsigned char*> (Nw + B * (K + 2))   # (B,) run starts
     cdef double* y
     cdef double* dr
     cdef double* bt
@@ -382,7 +378,7 @@ cdef void _rows_block(
             _run_inverses(Lf, idg, m, K, tied, lp + rs * K, r + 1 - rs, Lc, idgc, Li,
                           S, Ac, kx, Ast, ftot, off[rs])
 
-    _normalize_rows(lp, nb, K, lse, resp, labels)
+    _normalize_rows(lp, nb, K, lse, resp, labels, Nw)
 
     if slot == NULL:
         return
@@ -450,7 +446,7 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
     # B, the run starts (a byte a row)
     return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
-            + (K * fmax if stats else 0) + 4 * B + K + B * D)
+            + (K * fmax if stats else 0) + 4 * B + K + B * D + B * (K + 2))
 
 
 cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,

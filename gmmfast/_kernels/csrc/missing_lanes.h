@@ -22,6 +22,8 @@
 
 #include <math.h>
 #include "isa.h"
+/* the kernels' vector exp and log, and their row-major normalisation, built here too */
+#include "normalize.h"
 
 /* components a tile */
 #define GMM_ML 32
@@ -308,6 +310,8 @@ GMM_DISPATCH(gmm_lanes_fill_outer_fn, gmm_lanes_fill_outer)
 static void gmm_missing_lanes_init(int max_level)
 {
     gmm_isa_detect(max_level);
+    gmm_vmath_select();
+    gmm_normalize_select();
     GMM_SELECT(gmm_lanes_factor, gmm_lanes_factor);
     GMM_SELECT(gmm_lanes_inverse, gmm_lanes_inverse);
     GMM_SELECT(gmm_lanes_solve, gmm_lanes_solve);
