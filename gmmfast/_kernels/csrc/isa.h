@@ -89,8 +89,12 @@
 #define GMM_TU_X86 (GMM_TU_ISA == GMM_ISA_AVX2 || GMM_TU_ISA == GMM_ISA_AVX512)
 
 /* Linkage of a kernel: static in the module's unit; in a vector unit, external (the
-   module's unit calls it) but hidden, so that no symbol leaves the extension. */
-#if GMM_MAIN_TU
+   module's unit calls it) but hidden, so that no symbol leaves the extension. In the
+   module's unit a kernel may go unused (the missing values' module builds the
+   normalisation's header for one of its kernels). */
+#if GMM_MAIN_TU && defined(__GNUC__)
+#define GMM_KERNEL static __attribute__((unused))
+#elif GMM_MAIN_TU
 #define GMM_KERNEL static
 #elif defined(__GNUC__) && !defined(_WIN32)
 #define GMM_KERNEL __attribute__((visibility("hidden")))
