@@ -46,7 +46,8 @@ splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
 'full' mixtures near their mixture mean take another route through the same
 factors and solves: moment rows about that mean, as the complete data's kernels do
 (_missing_moments.pxi, included below). The factors, inverses and solves of both
-are in _missing_lanes.pxi.
+are C (gmmfast/_kernels/csrc/missing_lanes.h, a build per instruction set, declared
+in _missing_lanes.pxi), and so is the normalisation (the kernels' normalize.h).
 
 Nothing here raises inside nogil code: allocation failure is reported per block and
 raised as MemoryError afterwards. Non-finite inputs cannot make it read or write out
