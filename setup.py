@@ -314,6 +314,8 @@ class BuildExt(build_ext):
                 self._add_isa_builds(ext, "isa")
             elif ext.name == "gmmfast._missing_rows":
                 self._add_isa_builds(ext, "missing_isa", exact=True)
+            elif ext.name == "gmmfast._kmeans":
+                self._add_isa_builds(ext, "kmeans_isa", exact=True)
         super().build_extensions()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(stamp, "w") as f:
@@ -343,9 +345,10 @@ else:
 # (ISA_BUILDS) keep their flags: their multiply-adds are meant, and the tests bound
 # what they change. MSVC does not contract at /O2 unless told (/fp:contract).
 exact_args = [] if sysconfig.get_platform().startswith("win") else ["-ffp-contract=off"]
-# The missing values' lanes (csrc/missing_lanes.h) take a sqrt per lane: with errno to
-# set for a negative argument, gcc leaves those scalar, with a branch each. sqrt is
-# correctly rounded with or without errno, so this changes no result.
+# The exact modules' vector units (_add_isa_builds(exact=True)): the missing values'
+# lanes (csrc/missing_lanes.h) take a sqrt per lane, and with errno to set for a
+# negative argument gcc leaves those scalar, with a branch each. sqrt is correctly
+# rounded with or without errno, so this changes no result.
 lane_args = [] if sysconfig.get_platform().startswith("win") else ["-fno-math-errno"]
 
 extensions = [
@@ -364,7 +367,10 @@ extensions = [
     Extension(
         "gmmfast._kmeans",
         ["gmmfast/_kmeans.pyx"],
-        include_dirs=[np.get_include()],
+        # k-means++'s distance tiles and their vector builds (csrc/kmeans_isa_<name>.c)
+        depends=["gmmfast/_kernels/csrc/isa.h", "gmmfast/_kernels/csrc/kmeans_tiles.h"]
+        + sorted(glob.glob("gmmfast/_kernels/csrc/kmeans_isa_*.c")),
+        include_dirs=[np.get_include(), "gmmfast/_kernels/csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         extra_compile_args=list(opt_args) + exact_args,
         extra_link_args=[],

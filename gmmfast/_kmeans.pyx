@@ -16,9 +16,9 @@ k-means++ (``kpp_distances``): the squared distance from every row to T candidat
 centres, with scikit-learn's formula and rounding steps:
 ``d = ((-2 <c, xc>) + ||c||^2) + ||xc||^2`` in double (the dot product summed over the
 features in order), cast to X's dtype, clipped below at 0, then the minimum with the
-row's current closest distance. Pairs where a float32 GEMM proves (with a margin for
-its rounding) that the candidate is farther than the closest centre get that minimum,
-the closest distance, without the double computation.
+row's current closest distance. Every pair is computed, in tiles of rows with one
+SIMD lane a row (gmmfast/_kernels/csrc/kmeans_tiles.h, a build per instruction set,
+chosen at import as the kernels' are; ``tiles_impl()`` names it).
 
 Lloyd (``lloyd_assign``): labels are ``argmin_j ||c_j||^2 - 2 <xc, c_j>`` computed, as
 scikit-learn computes it, by a GEMM in X's dtype (float32 data: float32 centres), the
@@ -45,6 +45,8 @@ from libc.stdlib cimport malloc, free
 
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import os as _os
 
 import numpy as np
 
@@ -76,49 +78,51 @@ cdef inline floating _fmax(floating a, floating b) noexcept nogil:
     else:
         return gmm_km_max_d(a, b)
 
+cdef extern from "kmeans_tiles.h":
+    void gmm_kmeans_tiles_init(int max_level) noexcept nogil
+    const char* gmm_isa_name() noexcept nogil
+    const char* gmm_isa_builds() noexcept nogil
+    Py_ssize_t GMM_KM_TILE
+    # a block's k-means++ distances (kmeans_tiles.h: tiles of rows, one lane a row)
+    void gmm_kpp_block_d(const double* X, Py_ssize_t m, Py_ssize_t D, const double* mc,
+                         const double* cand, const double* cn, Py_ssize_t T,
+                         const double* xx, const double* closest, double* out,
+                         Py_ssize_t ldo, double* xt) noexcept nogil
+    void gmm_kpp_block_f(const float* X, Py_ssize_t m, Py_ssize_t D, const float* mc,
+                         const double* cand, const double* cn, Py_ssize_t T,
+                         const double* xx, const float* closest, float* out,
+                         Py_ssize_t ldo, double* xt) noexcept nogil
+
+# GMMFAST_ISA caps the tiles' instruction set as it caps the kernels' (_kernels/_core.pyx)
+_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
+gmm_kmeans_tiles_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+
+
+def tiles_impl():
+    """Which build of the k-means++ tiles runs: 'avx512', 'avx2+fma', 'neon' or
+    'baseline'."""
+    return gmm_isa_name().decode()
+
+
+def tiles_builds():
+    """The builds of the k-means++ tiles compiled into this module, baseline first."""
+    return tuple(gmm_isa_builds().decode().split(","))
+
+
+cdef inline void _kpp_block(const floating* X, Py_ssize_t m, Py_ssize_t D,
+                            const floating* mc, const double* cand, const double* cn,
+                            Py_ssize_t T, const double* xx, const floating* closest,
+                            floating* out, Py_ssize_t ldo, double* xt) noexcept nogil:
+    if floating is double:
+        gmm_kpp_block_d(X, m, D, mc, cand, cn, T, xx, closest, out, ldo, xt)
+    else:
+        gmm_kpp_block_f(X, m, D, mc, cand, cn, T, xx, closest, out, ldo, xt)
+
+
 cdef Py_ssize_t BLOCK = 1024
 
 STATUS_OK = 0
 STATUS_NO_MEMORY = 1
-
-cdef enum:
-    TILE = 8  # rows per tile of the k-means++ distances (one SIMD lane each)
-
-
-cdef inline void _centred_tile(
-    const floating* X,    # IN rows i0 .. i0 + R - 1 of X (row-major, D columns)
-    const floating* m,    # IN (D,) the centre
-    Py_ssize_t R,
-    Py_ssize_t D,
-    double* xt,           # OUT (D, TILE) the centred rows, transposed; lanes >= R zero
-) noexcept nogil:
-    cdef Py_ssize_t r, d
-    for r in range(R):
-        for d in range(D):
-            xt[d * TILE + r] = <double> (X[r * D + d] - m[d])
-    for r in range(R, TILE):
-        for d in range(D):
-            xt[d * TILE + r] = 0.0
-
-
-cdef inline void _dots_tile(
-    const double* xt,     # IN (D, TILE) rows of a tile, transposed
-    const double* c,      # IN (D,) one centre
-    Py_ssize_t D,
-    double* g,            # OUT (TILE,) g_r = sum_d c_d xt[d, r], summed in feature order
-) noexcept nogil:
-    cdef double acc[TILE]
-    cdef Py_ssize_t d, r
-    cdef double cd
-    for r in range(TILE):
-        acc[r] = 0.0
-    for d in range(D):
-        cd = c[d]
-        for r in range(TILE):
-            acc[r] = acc[r] + cd * xt[d * TILE + r]
-    for r in range(TILE):
-        g[r] = acc[r]
-
 
 def kpp_distances(
     const floating[:, ::1] X,       # IN (N, D) the data, not centred
@@ -132,13 +136,10 @@ def kpp_distances(
 ):
     """Squared distances from every row to T candidate centres (see the module doc).
 
-    Without ``closest`` (the first centre) every distance is computed: rows eight at a
-    time (a tile), one SIMD lane per row, every dot product summed over the features in
-    order. With ``closest``, a float32 GEMM first screens the pairs: where its value,
-    less a bound on its rounding, is above ``closest[i]``, the minimum is
-    ``closest[i]`` whatever the exact distance, and that is written without computing
-    it; the other pairs get the exact computation. Only a few pairs per row (those
-    where the candidate may be the nearer) need it.
+    Every distance is computed, rows eight at a time (a tile), one SIMD lane per row,
+    every dot product summed over the features in order, four candidates at once
+    (csrc/kmeans_tiles.h, a build per instruction set); with ``closest``, its minimum
+    with ``closest[i]``.
 
     Returns
     -------
@@ -146,25 +147,11 @@ def kpp_distances(
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], T = cand.shape[0]
     cdef Py_ssize_t n_blocks = (N + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t b, i, i0, r, R, t, d, m, start, stop
+    cdef Py_ssize_t b, start, stop
     cdef bint has_closest = closest.shape[0] > 0
-    cdef double v, g1, xi, cl, approx
-    cdef floating f
     cdef int tid
-    cdef double *scratch
+    cdef double *xts
     cdef double *xt
-    cdef double *g
-    cdef float *fscratch
-    cdef float *rows32
-    cdef float *G32
-    cdef float *cand32
-    cdef Py_ssize_t per_thread = D * TILE + TILE
-    cdef Py_ssize_t per_thread_f = BLOCK * (D + T)
-    cdef int bm, bt, bk
-    cdef float one = 1, zero = 0
-    # float32 GEMM rounding, and the rounding of the inputs to float32, are below
-    # (D + 3) eps32 (||x||^2 + ||c||^2): screen with four times that
-    cdef double screen = 4.0 * (D + 4) * 1.1920928955078125e-07
     if N == 0 or T == 0:
         return STATUS_OK
     cdef const floating* Xp = &X[0, 0]
@@ -175,78 +162,19 @@ def kpp_distances(
     cdef const floating* clp = &closest[0] if has_closest else NULL
     cdef floating* op = &out[0, 0]
     n_threads = max(1, n_threads)
-    if not has_closest:
-        scratch = <double*> malloc(n_threads * per_thread * sizeof(double))
-        if scratch == NULL:
-            return STATUS_NO_MEMORY
-        with nogil, parallel(num_threads=n_threads):
-            tid = threadid()
-            xt = scratch + tid * per_thread   # (D, TILE): the tile's centred rows, transposed
-            g = xt + D * TILE                 # (TILE,) dot products
-            for b in prange(n_blocks, schedule='static'):
-                start = b * BLOCK
-                stop = min(start + BLOCK, N)
-                i0 = start
-                while i0 < stop:
-                    R = min(<Py_ssize_t> TILE, stop - i0)
-                    _centred_tile(Xp + i0 * D, mp, R, D, xt)
-                    for t in range(T):
-                        _dots_tile(xt, cp + t * D, D, g)
-                        for r in range(R):
-                            i = i0 + r
-                            v = (-2.0 * g[r] + cnp[t]) + xxp[i]
-                            f = <floating> v
-                            if f < 0:
-                                f = 0
-                            op[t * N + i] = f
-                    i0 = i0 + TILE
-        free(scratch)
-        return STATUS_OK
-
-    fscratch = <float*> malloc((n_threads * per_thread_f + T * D) * sizeof(float))
-    if fscratch == NULL:
+    # each thread's tile of centred rows, transposed (kmeans_tiles.h)
+    xts = <double*> malloc(n_threads * D * GMM_KM_TILE * sizeof(double))
+    if xts == NULL:
         return STATUS_NO_MEMORY
-    cand32 = fscratch + n_threads * per_thread_f
-    for t in range(T):
-        for d in range(D):
-            cand32[t * D + d] = <float> cp[t * D + d]
-    bt = <int> T
-    bk = <int> D
     with nogil, parallel(num_threads=n_threads):
         tid = threadid()
-        rows32 = fscratch + tid * per_thread_f   # (BLOCK, D) centred rows, float32
-        G32 = rows32 + BLOCK * D                 # (BLOCK, T) their screening dot products
+        xt = xts + tid * D * GMM_KM_TILE
         for b in prange(n_blocks, schedule='static'):
             start = b * BLOCK
             stop = min(start + BLOCK, N)
-            m = stop - start
-            for r in range(m):
-                for d in range(D):
-                    rows32[r * D + d] = <float> (Xp[(start + r) * D + d] - mp[d])
-            bm = <int> m
-            # G32 (m, T) = rows32 (m, D) cand32^T, as column-major G32^T = cand32 rows32^T
-            sgemm("T", "N", &bt, &bm, &bk, &one, cand32, &bk, rows32, &bk, &zero, G32, &bt)
-            for r in range(m):
-                i = start + r
-                xi = xxp[i]
-                cl = clp[i]
-                for t in range(T):
-                    approx = (cnp[t] + xi) - 2.0 * G32[r * T + t]
-                    if approx - screen * (xi + cnp[t]) > cl:
-                        op[t * N + i] = clp[i]
-                        continue
-                    # the exact distance, as in the unscreened pass
-                    g1 = 0.0
-                    for d in range(D):
-                        g1 = g1 + cp[t * D + d] * <double> (Xp[i * D + d] - mp[d])
-                    v = (-2.0 * g1 + cnp[t]) + xi
-                    f = <floating> v
-                    if f < 0:
-                        f = 0
-                    if clp[i] <= f:
-                        f = clp[i]
-                    op[t * N + i] = f
-    free(fscratch)
+            _kpp_block(Xp + start * D, stop - start, D, mp, cp, cnp, T, xxp + start,
+                       clp + start if has_closest else NULL, op + start, N, xt)
+    free(xts)
     return STATUS_OK
 
 

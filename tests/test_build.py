@@ -40,10 +40,11 @@ def test_cython_sources_are_shipped_as_package_data():
         assert (kernels / name).is_file(), f"{name} is not installed in {kernels}"
     routes = sorted(p.name for p in kernels.glob("route_*.pxi"))
     assert len(routes) == _kernels.N_ROUTES, routes   # one file a route
-    # every header in the kernel module (kernels.h) or the missing values' row pass,
-    # which has its own builds of missing_lanes.h
+    # every header in the kernel module (kernels.h), the missing values' row pass or
+    # the k-means start, which have their own builds of missing_lanes.h, kmeans_tiles.h
     included = ((kernels / "csrc" / "kernels.h").read_text()
-                + (PACKAGE / "_missing_lanes.pxi").read_text())
+                + (PACKAGE / "_missing_lanes.pxi").read_text()
+                + (PACKAGE / "_kmeans.pyx").read_text())
     for header in kernels.glob("csrc/*.h"):
         if header.name not in ("kernels.h", "omp_shim.h"):
             assert f'"{header.name}"' in included, header.name
@@ -71,11 +72,12 @@ def test_show_config_names_the_kernel_build():
     assert info["isa_builds"] == _kernels.isa_builds()
     assert info["isa"] in info["isa_builds"]
     assert f"kernels: {info['isa']} (built: {', '.join(info['isa_builds'])})" in out.getvalue()
-    # the missing values' lanes are built from the same table and chosen alike
-    from gmmfast import _missing_rows
+    # the missing values' lanes and the k-means tiles are built from the same table
+    # and chosen alike
+    from gmmfast import _kmeans, _missing_rows
 
-    assert _missing_rows.lanes_builds() == _kernels.isa_builds()
-    assert _missing_rows.lanes_impl() == _kernels.vmath_impl()
+    assert _missing_rows.lanes_builds() == _kmeans.tiles_builds() == _kernels.isa_builds()
+    assert _missing_rows.lanes_impl() == _kmeans.tiles_impl() == _kernels.vmath_impl()
 
 
 def test_gmmfast_isa_caps_the_build_in_a_new_process():
@@ -84,8 +86,8 @@ def test_gmmfast_isa_caps_the_build_in_a_new_process():
     import sys
 
     # the kernels and the missing values' lanes (their own module) choose alike
-    code = ("from gmmfast import _kernels, _missing_rows; "
-            "print(_kernels.vmath_impl(), _missing_rows.lanes_impl())")
+    code = ("from gmmfast import _kernels, _kmeans, _missing_rows; "
+            "print(_kernels.vmath_impl(), _missing_rows.lanes_impl(), _kmeans.tiles_impl())")
     builds = _kernels.isa_builds()
     got = {}
     for cap in ("baseline", "avx2", "neon", "avx512"):
@@ -93,8 +95,8 @@ def test_gmmfast_isa_caps_the_build_in_a_new_process():
                               env=dict(os.environ, GMMFAST_ISA=cap), timeout=120,
                               cwd=str(PACKAGE.parent.parent))
         assert proc.returncode == 0, proc.stderr
-        kernels, lanes = proc.stdout.split()
-        assert lanes == kernels, cap
+        kernels, lanes, tiles = proc.stdout.split()
+        assert lanes == tiles == kernels, cap
         got[cap] = kernels
     assert got["baseline"] == "baseline"
     # the caps never give a build that is not compiled in, nor a wider one than asked

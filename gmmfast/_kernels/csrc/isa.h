@@ -12,9 +12,11 @@
      csrc/isa_avx512.c  (GMM_TU_ISA = GMM_ISA_AVX512)   x86-64 AVX-512 F, DQ, VL
      csrc/isa_neon.c    (GMM_TU_ISA = GMM_ISA_NEON)     aarch64 ASIMD (NEON, with FMA)
 
-   The missing values' row pass (_missing_rows.pyx) includes missing_lanes.h, which
-   includes this header: the same builds, choice and dispatch for its lanes, with
-   units csrc/missing_isa_<name>.c of their own (compiled without contraction).
+   The missing values' row pass (_missing_rows.pyx) includes missing_lanes.h, and the
+   k-means start (_kmeans.pyx) kmeans_tiles.h, which include this header: the same
+   builds, choice and dispatch for their kernels, with units of their own
+   (csrc/missing_isa_<name>.c, csrc/kmeans_isa_<name>.c, compiled without
+   contraction).
 
    Nothing is compiled with -march=native. Each of those files defines GMM_TU_ISA and
    includes kernels.h; every header then instantiates its kernels for that unit under
