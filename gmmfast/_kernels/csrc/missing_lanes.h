@@ -60,18 +60,25 @@ linkage void gmm_lanes_factor_##suffix(                                         
         GMM_LANE_LOOP                                                                   \
         for (ptrdiff_t l = 0; l < nl; l++) { h[l] = 0.0; prod[l] = 1.0; }               \
         for (ptrdiff_t j = 0; j < m; j++) {                                             \
-            const double *src = Pt + (Mr[j] * D + Mr[j]) * K + k0;                      \
             double *Lj = L + j * m * K + k0;                                            \
-            GMM_LANE_LOOP                                                               \
-            for (ptrdiff_t l = 0; l < nl; l++) S[l] = src[l];                           \
-            for (ptrdiff_t c = 0; c < j; c++) {                                         \
+            /* column j: P[M_i, M_j] - sum_c L[i, c] L[j, c] for i >= j, then the      \
+               diagonal's square root and the others divided by it */                   \
+            for (ptrdiff_t i = j; i < m; i++) {                                         \
+                const double *si = Pt + (Mr[i] * D + Mr[j]) * K + k0;                   \
+                double *Li = L + i * m * K + k0;                                        \
                 GMM_LANE_LOOP                                                           \
-                for (ptrdiff_t l = 0; l < nl; l++)                                      \
-                    S[l] = S[l] - Lj[c * K + l] * Lj[c * K + l];                        \
+                for (ptrdiff_t l = 0; l < nl; l++) S[l] = si[l];                        \
+                for (ptrdiff_t c = 0; c < j; c++) {                                     \
+                    GMM_LANE_LOOP                                                       \
+                    for (ptrdiff_t l = 0; l < nl; l++)                                  \
+                        S[l] = S[l] - Li[c * K + l] * Lj[c * K + l];                    \
+                }                                                                       \
+                GMM_LANE_LOOP                                                           \
+                for (ptrdiff_t l = 0; l < nl; l++) Li[j * K + l] = S[l];                \
             }                                                                           \
             GMM_LANE_LOOP                                                               \
             for (ptrdiff_t l = 0; l < nl; l++) {                                        \
-                Lj[j * K + l] = sqrt(S[l]);                                             \
+                Lj[j * K + l] = sqrt(Lj[j * K + l]);                                    \
                 idg[j * K + k0 + l] = 1.0 / Lj[j * K + l];                              \
                 /* one log per run and component rather than m: the product, taken     \
                    into the log before it can leave the range of doubles */             \
@@ -83,18 +90,10 @@ linkage void gmm_lanes_factor_##suffix(                                         
                     prod[l] = 1.0;                                                      \
                 }                                                                       \
             for (ptrdiff_t i = j + 1; i < m; i++) {                                     \
-                const double *si = Pt + (Mr[i] * D + Mr[j]) * K + k0;                  \
                 double *Li = L + i * m * K + k0;                                        \
                 GMM_LANE_LOOP                                                           \
-                for (ptrdiff_t l = 0; l < nl; l++) S[l] = si[l];                        \
-                for (ptrdiff_t c = 0; c < j; c++) {                                     \
-                    GMM_LANE_LOOP                                                       \
-                    for (ptrdiff_t l = 0; l < nl; l++)                                  \
-                        S[l] = S[l] - Li[c * K + l] * Lj[c * K + l];                    \
-                }                                                                       \
-                GMM_LANE_LOOP                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++)                                      \
-                    Li[j * K + l] = S[l] * idg[j * K + k0 + l];                         \
+                    Li[j * K + l] = Li[j * K + l] * idg[j * K + k0 + l];                \
             }                                                                           \
         }                                                                               \
         for (ptrdiff_t l = 0; l < nl; l++) hl[k0 + l] = h[l] + log(prod[l]);            \
