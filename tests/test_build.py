@@ -172,7 +172,13 @@ def test_flag_table_for_every_wheel_platform():
 def test_every_build_in_the_flag_table_has_its_translation_unit():
     table = _setup_flag_table()["ISA_BUILDS"]
     csrc = Path(__file__).resolve().parent.parent / "gmmfast" / "_kernels" / "csrc"
-    for name in table:
-        text = (csrc / f"isa_{name}.c").read_text()
-        assert f"#define GMM_TU_ISA GMM_ISA_{name.upper()}" in text, name
-    assert sorted(p.stem[len("isa_"):] for p in csrc.glob("isa_*.c")) == sorted(table)
+    # the kernels' units, and those of the modules with builds of their own (setup.py's
+    # _add_isa_builds: the missing values' lanes, k-means++'s tiles)
+    for unit, header in (("isa", "kernels.h"), ("missing_isa", "missing_lanes.h"),
+                         ("kmeans_isa", "kmeans_tiles.h")):
+        for name in table:
+            text = (csrc / f"{unit}_{name}.c").read_text()
+            assert f"#define GMM_TU_ISA GMM_ISA_{name.upper()}" in text, (unit, name)
+            assert f'#include "{header}"' in text, (unit, name)
+        units = sorted(p.stem[len(unit) + 1:] for p in csrc.glob(f"{unit}_*.c"))
+        assert units == sorted(table), unit
