@@ -55,7 +55,7 @@ of bounds (only the indices in Mi can, and they are checked); they give NaN.
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport sqrt, log, exp, isfinite, INFINITY
+from libc.math cimport sqrt, log, isfinite, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 
