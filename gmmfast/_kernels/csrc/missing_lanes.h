@@ -1,7 +1,9 @@
 /* The m x m blocks of a row's missing features, for all components at once: the row
    pass of missing values (gmmfast/_missing_rows.pyx) factors P_k[M, M] for every
    component k, inverts the factors where its statistics read them, and solves with
-   them row by row. m is small (a row's missing features), K may be large.
+   them row by row; through moment rows (_missing_moments.pxi) it also takes a run's
+   row-free part of b and a row's filled entries' products over all components. m is
+   small (a row's missing features), K may be large.
 
    Arrays are component last ((m, m, K): entry (i, j) of component k at
    (i m + j) K + k), so that one vector holds the same entry of consecutive
