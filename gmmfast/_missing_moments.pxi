@@ -265,7 +265,9 @@ cdef void _add_runs_moments(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
                             const double* Ast, Py_ssize_t ftot, const Py_ssize_t* off,
                             double* Cd, double* S) noexcept nogil:
     """C[M, M] += (the run's sum of w r) P_k[M, M]^-1 once per run of rows of one
-    pattern, the lower triangle with its diagonal halved (C + C^T is the total)."""
+    pattern, the lower triangle with its diagonal halved (C + C^T is the total).
+    A component whose sum is 0 adds nothing and its inverse is not read: _run_inverses
+    leaves it unformed (0 times whatever that memory holds could be NaN)."""
     cdef Py_ssize_t r = 0, r2, k, m, a, b, at
     cdef const Py_ssize_t* Mr
     cdef double h
@@ -287,7 +289,8 @@ cdef void _add_runs_moments(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
                     h = 0.5 if a == b else 1.0
                     Ck = Cd + (Mr[a] * D + Mr[b]) * K
                     for k in range(K):
-                        Ck[k] = Ck[k] + h * S[k] * Ast[k * ftot + off[r] + at]
+                        if S[k] != 0.0:
+                            Ck[k] = Ck[k] + h * S[k] * Ast[k * ftot + off[r] + at]
                     at = at + 1
         r = r2
 
