@@ -1,4 +1,5 @@
-"""Drive every compiled kernel entry point once per code path, small, for valgrind.
+"""Drive every compiled kernel entry point once per code path, small, for valgrind
+(the kernel module, the missing values' row pass, and k-means through the fits).
 
 Every covariance type, both dtypes, D below and above the BLAS threshold (8) and the
 wide-block threshold (32), 'full' both through moment rows and per component, with and
@@ -84,6 +85,35 @@ def main():
     mats = np.array([np.eye(4), np.zeros((4, 4)), np.eye(4)])
     out = np.empty_like(mats)
     assert _kernels.precision_cholesky(mats, out) == 1
+    # missing values: the compiled row pass (_missing_rows) through moment rows (D = 9,
+    # components near the mixture mean) and per component (D = 3, and 'tied'), every
+    # row in it, and a component of weight 0 (its inverses are never formed, and the
+    # statistics must not read them)
+    from gmmfast import _missing
+
+    pays = _missing.kernel_pass_pays
+    _missing.kernel_pass_pays = lambda *args, **kwargs: False
+    try:
+        for cov_type, D in (("full", 9), ("full", 3), ("tied", 9)):
+            weights, means, cov, _ = model_for(rng, cov_type, 3, D, np.float64)
+            means *= 0.3
+            U = _mstep.precision_cholesky(cov, cov_type)
+            for wts in (weights, np.array([0.6, 0.0, 0.4])):
+                models = _missing.MarginalModels(cov_type, wts, means, U, np.float64)
+                Xm = means[rng.integers(0, 3, 300)] + rng.normal(size=(300, D))
+                Xm[rng.random(Xm.shape) < 0.2] = np.nan
+                Xm[np.isnan(Xm).all(axis=1), 0] = 0.0
+                plan = _missing.PatternPlan(Xm, None, 0, 3)
+                for n_threads in (1, 2):
+                    st = _missing.piece_stats(models, plan, 0, n_threads)
+                    assert np.isfinite(st.S2).all() and np.isfinite(st.N).all()
+                    outs = [np.empty(300), np.empty((300, 3)), np.empty(300, np.intp)]
+                    _missing.piece_outputs(models, plan, 0, n_threads, outs, lse=True,
+                                           resp=True, labels=True)
+                    assert np.isfinite(outs[0]).all()
+                    checked += 2
+    finally:
+        _missing.kernel_pass_pays = pays
     # the estimator end to end, both dtypes
     X = _reference.make_data(0, n=300)
     for dtype in (np.float64, np.float32):
