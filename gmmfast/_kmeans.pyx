@@ -46,7 +46,7 @@ from libc.stdlib cimport malloc, free
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-import os as _os
+from gmmfast._isa_cap import isa_cap
 
 import numpy as np
 
@@ -93,9 +93,8 @@ cdef extern from "kmeans_tiles.h":
                          const double* xx, const float* closest, float* out,
                          Py_ssize_t ldo, double* xt) noexcept nogil
 
-# GMMFAST_ISA caps the tiles' instruction set as it caps the kernels' (_kernels/_core.pyx)
-_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
-gmm_kmeans_tiles_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+# GMMFAST_ISA caps the build chosen here, as every module's (_isa_cap.py)
+gmm_kmeans_tiles_init(isa_cap())
 
 
 def tiles_impl():

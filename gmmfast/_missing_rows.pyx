@@ -61,7 +61,7 @@ from libc.string cimport memset, memcpy
 
 from scipy.linalg.cython_blas cimport dgemm, dtrmm, dsyrk
 
-import os as _os
+from gmmfast._isa_cap import isa_cap
 
 import numpy as np
 
@@ -107,9 +107,8 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
 
 include "_missing_lanes.pxi"
 
-# GMMFAST_ISA caps the lanes' instruction set as it caps the kernels' (_kernels/_core.pyx)
-_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
-gmm_missing_lanes_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+# GMMFAST_ISA caps the build chosen here, as every module's (_isa_cap.py)
+gmm_missing_lanes_init(isa_cap())
 
 
 def lanes_impl():

@@ -59,7 +59,7 @@ from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm, dtrmm, strmm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtri
 
-import os as _os
+from gmmfast._isa_cap import isa_cap
 
 import numpy as np
 cimport numpy as cnp
@@ -68,11 +68,8 @@ cnp.import_array()
 F64 = np.dtype(np.float64)
 F32 = np.dtype(np.float32)
 
-# GMMFAST_ISA caps the instruction set chosen at import (default: the widest build this
-# CPU runs), so that the narrower builds can be tested on a wide machine: baseline (0),
-# then avx2 on x86-64 or neon on aarch64 (1), then avx512 (2).
-_ISA_LEVELS = {"baseline": 0, "avx2": 1, "neon": 1, "avx512": 2}
-gmm_kernels_init(_ISA_LEVELS.get(_os.environ.get("GMMFAST_ISA", "avx512").lower(), 2))
+# GMMFAST_ISA caps the build chosen here, as every module's (_isa_cap.py)
+gmm_kernels_init(isa_cap())
 
 # Below this many features 'full' runs feature-major in C (route_full_small.pxi), and
 # 'tied' multiplies by its factor with plain loops: a BLAS call would cost more than its
