@@ -277,8 +277,10 @@ cdef void _rows_block(
     double* lse,            # OUT (nb,)
     double* resp,           # OUT (nb, K) or NULL
     Py_ssize_t* labels,     # OUT (nb,) or NULL
-    double* slot,           # OUT statistics N (K), T1 (K, D), T2 (Kt, D, D), L, sum_w;
-                            # zeroed by the caller; NULL for none
+    double* slot,           # OUT statistics N (K), T1 (K, D), T2 (Kt, D, D), L, sum_w,
+                            # then K flags: 1 where component k's T2 was written.
+                            # Zeroed by the caller but for the T2s ('full': each is
+                            # zeroed here before its first write); NULL for none
     double* scratch,        # SCRATCH see _scratch_doubles
 ) noexcept nogil:
     # Two sweeps over the components. The first computes, per component, y for the
@@ -410,6 +412,13 @@ cdef void _rows_block(
                 dr[j] = xr[j] - mu[j]
             for a in range(nm[r]):
                 dr[Mi[r * mmax + a]] = Tt[k * smax + moff[r] + a]
+        if nz == 0:
+            # no row of the block is in this component: its statistics are all 0
+            # (its T2 is not even zeroed: the slot's flag tells the caller)
+            continue
+        if not tied:
+            memset(T2k, 0, D * D * sizeof(double))
+            Lw[2 + k] = 1.0
         _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
         if D < C_BLAS_MIN_FEATURES:
             _add_scatter(Y, wv, nz, D, T2k)
@@ -604,7 +613,11 @@ def rows_pass(
     n_blocks = (n + B - 1) // B
     G = n_blocks
     # a block's slot: the statistics as they leave, or the moment rows' own
-    cdef Py_ssize_t SB = _moments_slot_doubles(K, D) if moments else S
+    # (the other route's: the statistics, then K flags of the components whose T2
+    # the block wrote; the others' are not zeroed, nor added into the total)
+    cdef Py_ssize_t SB = _moments_slot_doubles(K, D) if moments else S + K
+    # the part of the other route's slot before the T2s, and the T2s' length
+    cdef Py_ssize_t s_head = K + K * D, s_t2 = Kt * D * D
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // SB))
     # the moment rows take a block in sub-blocks (the unit of their scratch; the
@@ -667,10 +680,13 @@ def rows_pass(
             for a in range(D):
                 for b in range(D):
                     Uzb[(c * D + a) * D + b] = U[c, a, b] if b >= a else 0.0
-        for a in range(D):
-            for b in range(D):
-                for c in range(K):
-                    Ptb[(a * D + b) * K + c] = P[c if Kp == K else 0, a, b]
+        # 16 components at a time: P_c's rows read in 16 streams, where one component
+        # a step read each entry from its own cache line (K D^2 of them)
+        for f in range(0, K, 16):
+            for a in range(D):
+                for b in range(D):
+                    for c in range(f, min(f + 16, K)):
+                        Ptb[(a * D + b) * K + c] = P[c if Kp == K else 0, a, b]
         if moments:
             for a in range(D):
                 for c in range(K):
@@ -703,7 +719,12 @@ def rows_pass(
                     slot = NULL
                     if want_stats:
                         slot = slots + bb * SB
-                        memset(slot, 0, SB * sizeof(double))
+                        if moments or tied:
+                            memset(slot, 0, SB * sizeof(double))
+                        else:
+                            memset(slot, 0, s_head * sizeof(double))
+                            memset(slot + s_head + s_t2, 0,
+                                   (SB - s_head - s_t2) * sizeof(double))
                     if moments:
                         # the block's sub-blocks in order, into its one slot
                         while start < stop:
@@ -736,8 +757,19 @@ def rows_pass(
                             for j in range(SB):
                                 accm[j] = accm[j] + slots[c * SB + j]
                         else:
-                            for j in range(S):
-                                accp[j] = accp[j] + slots[c * S + j]
+                            # the components' T2s the block did not write hold 0
+                            # (or less: they were not zeroed) and add nothing
+                            slot = slots + c * SB
+                            for j in range(s_head):
+                                accp[j] = accp[j] + slot[j]
+                            for f in range(Kt):
+                                if not tied and slot[S + f] == 0.0:
+                                    continue
+                                for j in range(s_head + f * D * D,
+                                               s_head + (f + 1) * D * D):
+                                    accp[j] = accp[j] + slot[j]
+                            for j in range(s_head + s_t2, S):
+                                accp[j] = accp[j] + slot[j]
         if want_stats and moments:
             _moments_finish(accm, K, D, Mtb, accp)
     finally:
