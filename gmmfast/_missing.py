@@ -468,6 +468,26 @@ class MarginalModels:
             self._row_params = U, P, logc
         return self._row_params
 
+    def single_products(self):
+        """Whether the row-by-row pass takes its quadratic forms in float32 products:
+        for float32 data, 'full', from _estep.FULL32_MIN_FEATURES features on, as the
+        complete float32 rows take theirs (the route about each mean)."""
+        return (self.dtype == np.float32 and self.covariance_type == "full"
+                and self.means.shape[1] >= _estep.FULL32_MIN_FEATURES)
+
+    def row_factors32(self):
+        """The float32 factors of ``single_products`` (_missing_rows.padded_factors32),
+        or None; made once per model."""
+        if not hasattr(self, "_row_factors32"):
+            self._row_factors32 = None
+            if self.single_products():
+                U, _, _ = self.row_params()
+                Uf = _missing_rows.padded_factors32(U)
+                if not np.isfinite(Uf).all():
+                    raise ValueError("the mixture's precision factors overflow float32")
+                self._row_factors32 = Uf
+        return self._row_factors32
+
     def moment_params(self):
         """(c, W) for the row-by-row pass through moment rows about the mixture mean
         c, the weights of _kernels.moment_weights; None for 'tied', below

@@ -33,6 +33,14 @@ cdef extern from "missing_lanes.h":
     void gmm_lanes_base(const double* Pt, const double* Mt, const double* PMt,
                         const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
                         double* base, double* qc) noexcept nogil
+    # float32 data: one component over a block's rows transposed (Xt, Ot (D, ldx),
+    # ldx a multiple of GMM_MY_MAX; Ot 1 observed, 0 missing): q (n,) = ||y||^2 with
+    # y = ((x - mu) o) U in float32 products (Up (D4, D4) float32, D4 = D rounded up
+    # to 4), V (D, ldx) float32 = (U y)^T; Z, Y (D4, GMM_MY_MAX) float32 scratch
+    enum: GMM_MY_MAX
+    void gmm_lanes32_yv(const double* Xt, const double* Ot, Py_ssize_t ldx, Py_ssize_t n,
+                        Py_ssize_t D, const double* mu, const float* Up, double* q,
+                        float* V, float* Z, float* Y) noexcept nogil
     # moment rows: one row's C[Mr[a], Mr[a2]] += (0.5 wr s_a) s_a2, C (D, D, K)
     void gmm_lanes_fill_outer(const double* wr, const double* Sv, const Py_ssize_t* Mr,
                               Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,

@@ -84,6 +84,7 @@ def _row_block(group, n_components, moments=False):
 # the pass's "none" for an optional array (empty: nothing is ever written to them)
 _NONE = np.empty(0)
 _NONE_2D = np.empty((0, 0))
+_NONE_3D32 = np.empty((0, 0, 0), dtype=np.float32)
 _NO_LABELS = np.empty(0, dtype=np.intp)
 
 
@@ -106,6 +107,9 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
                          f"mixture {D}")
     U, P, logc = models.row_params()
     moments = models.moment_params()
+    # float32 products where the complete float32 rows take them, unless through
+    # moment rows (in double; where they apply, the faster on the bench's wide case)
+    Uf = models.row_factors32() if moments is None else None
     # with few features the pass calls no BLAS, and holding BLAS to one thread (a
     # thread-pool controller's call) would cost more than the pass
     limit = (contextlib.nullcontext() if D < _missing_rows.BLAS_MIN_FEATURES
@@ -113,6 +117,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     with limit:
         return _missing_rows.rows_pass(
             X0, Mi, nm, _NONE if w is None else w, models.means, U, P, logc,
+            _NONE_3D32 if Uf is None else Uf,
             _NONE if moments is None else moments[0],
             _NONE_2D if moments is None else moments[1],
             *_row_block(group, K, moments is not None), max(1, int(n_threads)),

@@ -49,6 +49,14 @@ factors and solves: moment rows about that mean, as the complete data's kernels 
 are C (gmmfast/_kernels/csrc/missing_lanes.h, a build per instruction set, declared
 in _missing_lanes.pxi), and so is the normalisation (the kernels' normalize.h).
 
+float32 data ('full', from 16 features on, where the complete float32 rows take their
+quadratic forms in float32 products), off the moment rows' route: the first sweep's y,
+q and b come from gmm_lanes32_yv instead of BLAS, over the block transposed, one row
+a lane: z = delta rounded to float32 (the centring in double), y = z U and v = U y in
+float32 products (b is v at the row's missing columns), q summed in double. The
+factors, solves, and the second sweep's statistics stay in double; the conditional
+means -t carry b's float32 rounding.
+
 Nothing here raises inside nogil code: allocation failure is reported per block and
 raised as MemoryError afterwards. Non-finite inputs cannot make it read or write out
 of bounds (only the indices in Mi can, and they are checked); they give NaN.
@@ -272,6 +280,8 @@ cdef void _rows_block(
     Py_ssize_t smax,        # IN at least the block's sum of nm
     const double* means,    # IN (K, D)
     const double* U,        # IN (Kp, D, D) precision factors, upper triangular
+    const float* Uf,        # IN (Kp, D4, D4) the same in float32, padded (D4 = D
+                            # rounded up to 4), for float32 products; NULL for none
     const double* Pt,       # IN (D, D, K) precisions, component last ('tied': repeated)
     const double* logc,     # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
     double* lse,            # OUT (nb,)
@@ -317,7 +327,17 @@ cdef void _rows_block(
     cdef double* wv = <double*> (kx + K)         # (B,) w r of the second sweep's rows
     cdef double* Yo = wv + B                     # (B, D) y, for dgemm
     cdef double* Nw = Yo + B * D                 # (B (K + 2),) the normalisation's
-    cdef unsigned char* first = <unsigned char*> (Nw + B * (K + 2))   # (B,) run starts
+    # float32 products (Uf): the block transposed, each row's observed entries
+    # flagged, and the lanes' outputs and scratch (ldx: B rounded up to their groups)
+    cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
+    cdef double* Xt = Nw + B * (K + 2)           # (D, ldx)
+    cdef double* Ot = Xt + (D * ldx if Uf != NULL else 0)       # (D, ldx)
+    cdef double* qd = Ot + (D * ldx if Uf != NULL else 0)       # (ldx,)
+    cdef float* V32 = <float*> (qd + (ldx if Uf != NULL else 0))   # (D, ldx)
+    cdef float* Z32 = V32 + (D * ldx if Uf != NULL else 0)      # (D4, GMM_MY_MAX)
+    cdef float* Y32 = Z32 + (D4 * GMM_MY_MAX if Uf != NULL else 0)   # (D4, GMM_MY_MAX)
+    cdef unsigned char* first = <unsigned char*> (
+        Y32 + (D4 * GMM_MY_MAX if Uf != NULL else 0))                # (B,) run starts
     cdef double* y
     cdef double* dr
     cdef double* bt
@@ -334,10 +354,32 @@ cdef void _rows_block(
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
     cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
+    if Uf != NULL:
+        for j in range(D * ldx):
+            Ot[j] = 0.0
+            Xt[j] = 0.0
+        for r in range(nb):
+            for j in range(D):
+                Xt[j * ldx + r] = X0[r * D + j]
+                Ot[j * ldx + r] = 1.0
+            for a in range(nm[r]):
+                Ot[Mi[r * mmax + a] * ldx + r] = 0.0
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
         mu = means + k * D
+        if Uf != NULL:
+            # q, and b at each row's missing columns of V = (U y)^T, in float32
+            # products as the complete float32 rows take theirs
+            gmm_lanes32_yv(Xt, Ot, ldx, nb, D, mu, Uf + kp * D4 * D4, qd, V32, Z32, Y32)
+            for r in range(nb):
+                m = nm[r]
+                lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * qd[r]
+                Mr = Mi + r * mmax
+                bt = Tb + moff[r] * K + k
+                for a in range(m):
+                    bt[a * K] = V32[Mr[a] * ldx + r]
+            continue
         for r in range(nb):
             for j in range(D):
                 Y[r * D + j] = X0[r * D + j] - mu[j]
@@ -451,11 +493,19 @@ cdef void _rows_block(
 
 
 cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ssize_t K,
-                                 Py_ssize_t fmax, Py_ssize_t smax, bint stats):
+                                 Py_ssize_t fmax, Py_ssize_t smax, bint stats,
+                                 bint single):
     # as _rows_block lays it out; then B offsets of the runs' inverses and, the last
-    # B, the run starts (a byte a row)
+    # B, the run starts (a byte a row); the float32 lanes' (single) counted in doubles
+    cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
-            + (K * fmax if stats else 0) + 4 * B + K + B * D + B * (K + 2))
+            + (K * fmax if stats else 0) + 4 * B + K + B * D + B * (K + 2)
+            + (3 * D * ldx + ldx + 2 * D4 * GMM_MY_MAX if single else 0))
+
+
+cdef inline Py_ssize_t _lanes32_ldx(Py_ssize_t B) noexcept nogil:
+    """The float32 lanes' row stride: B rounded up to their largest group."""
+    return (B + GMM_MY_MAX - 1) // GMM_MY_MAX * GMM_MY_MAX
 
 
 cdef Py_ssize_t _run_factor_doubles(const Py_ssize_t* Mi, Py_ssize_t mmax,
@@ -517,6 +567,24 @@ def row_constants(const double[::1] weights, const double[:, ::1] means,
     return logc_arr
 
 
+def padded_factors32(const double[:, :, ::1] U):
+    """The float32 factors ``rows_pass`` reads for float32 products: (Kp, D4, D4),
+    U_k's upper triangle rounded to float32 and zeros elsewhere, D4 = D rounded up to
+    4 (the lanes take four columns, and four rows, at a time)."""
+    cdef Py_ssize_t Kp = U.shape[0], D = U.shape[1], D4 = (D + 3) // 4 * 4
+    cdef Py_ssize_t k, a, b
+    if U.shape[2] != D:
+        raise ValueError("padded_factors32: U is not (Kp, D, D)")
+    out = np.zeros((Kp, D4, D4), dtype=np.float32)
+    cdef float[:, :, ::1] o = out
+    with nogil:
+        for k in range(Kp):
+            for a in range(D):
+                for b in range(a, D):
+                    o[k, a, b] = <float> U[k, a, b]
+    return out
+
+
 def rows_pass(
     const double[:, ::1] X0,          # IN (n, D) rows, missing entries 0
     const Py_ssize_t[:, ::1] Mi,      # IN (n, mmax) missing columns: row i's first nm[i],
@@ -527,6 +595,8 @@ def rows_pass(
     const double[:, :, ::1] U,        # IN (Kp, D, D) upper precision factors (Kp = 1: tied)
     const double[:, :, ::1] P,        # IN (Kp, D, D) precisions U U^T
     const double[::1] logc,           # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
+    const float[:, :, ::1] Uf,        # IN (Kp, D4, D4) U in float32, zero-padded, or
+                                      # (0, 0, 0): see ``padded_factors32``
     const double[::1] shift,          # IN (D,) c of the moment rows ('full'), or (0,)
     const double[:, ::1] W,           # IN (K, D(D+1)/2 + D + 1) their weights or (0, 0)
     Py_ssize_t block,                 # rows per block (> 0)
@@ -543,7 +613,10 @@ def rows_pass(
     T2 symmetric before). Returns the number of rows whose log-density is not finite
     (zero density under every component).
     With ``shift`` and ``W`` not empty, through moment rows about the shift
-    (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on)."""
+    (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on). With
+    ``Uf`` not empty (and no moment rows), the quadratic forms q and b in float32
+    products (gmm_lanes32_yv): for float32 data, whose complete rows take theirs so;
+    the factors, solves and statistics stay in double."""
     cdef Py_ssize_t n = X0.shape[0], D = X0.shape[1], m = Mi.shape[1]
     cdef Py_ssize_t K = means.shape[0], Kp = U.shape[0]
     cdef bint tied = Kp == 1 and K > 1
@@ -553,6 +626,8 @@ def rows_pass(
     cdef bint want_labels = out_labels.shape[0] > 0
     cdef bint weighted = w.shape[0] > 0
     cdef bint moments = shift.shape[0] > 0
+    cdef bint single = Uf.shape[0] > 0
+    cdef Py_ssize_t D4 = (D + 3) // 4 * 4
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
     cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, sstop, B, n_blocks, G, nsc, f
@@ -583,6 +658,11 @@ def rows_pass(
                          f"{BLAS_MIN_FEATURES} features, a shift of {D} and weights "
                          f"({K}, {Q1}); got {shift.shape[0]} and ({W.shape[0]}, "
                          f"{W.shape[1]})")
+    if single and (moments or Uf.shape[0] != Kp or Uf.shape[1] != D4
+                   or Uf.shape[2] != D4):
+        raise ValueError(f"rows_pass: the float32 factors have shape ({Uf.shape[0]}, "
+                         f"{Uf.shape[1]}, {Uf.shape[2]}); expected ({Kp}, {D4}, {D4}), "
+                         f"without moment rows")
     if out_lse.shape[0] != n:
         raise ValueError(f"rows_pass: out_lse has {out_lse.shape[0]} rows; expected {n}")
     if out_resp.shape[1] != K or (want_resp and out_resp.shape[0] != n):
@@ -642,7 +722,7 @@ def rows_pass(
             if f > smax:
                 smax = f
     nsc = (_moments_scratch_doubles(Bs, D, m, K, fmax, smax, want_stats) if moments
-           else _scratch_doubles(B, D, m, K, fmax, smax, want_stats))
+           else _scratch_doubles(B, D, m, K, fmax, smax, want_stats, single))
     cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
     cdef double* slots = NULL
     cdef double* accm = NULL
@@ -693,6 +773,7 @@ def rows_pass(
                     Mtb[a * K + c] = means[c, a] - shift[a]
                     Mtb[D * K + a * K + c] = W[c, Q1 - D - 1 + a]
     cdef const double* Up = Uzb
+    cdef const float* Ufp = &Uf[0, 0, 0] if single else NULL
     cdef const double* Pp = Ptb
     cdef const double* lcp = &logc[0]
     cdef double* lsep = &out_lse[0]
@@ -741,7 +822,7 @@ def rows_pass(
                     _rows_block(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
-                        stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Pp, lcp,
+                        stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Ufp, Pp, lcp,
                         lsep + start, rp + start * K if want_resp else NULL,
                         labp + start if want_labels else NULL, slot, scratch)
                 free(scratch)

@@ -177,6 +177,66 @@ def test_float32(covariance_type, path):
     assert g32.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
+def _wide_float32_data(seed):
+    """800 x 20 float32 rows of two clusters, 10% of the entries missing: nearly every
+    row a pattern of its own (the row-by-row pass), wide enough for its float32
+    products ('full' from _estep.FULL32_MIN_FEATURES features on)."""
+    from gmmfast import _estep
+
+    D = 20
+    assert D >= _estep.FULL32_MIN_FEATURES
+    rng = np.random.default_rng(seed)
+    # clusters far apart: beyond the moment rows' spread bound (those are in double)
+    X = np.vstack([rng.normal(c, 1.0, (400, D)) for c in rng.normal(0, 6.0, (2, D))])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    return X.astype(np.float32)
+
+
+def test_float32_products_fit_the_float64_model(monkeypatch):
+    from gmmfast import _missing_rows
+
+    X = _wide_float32_data(seed=21)
+    seen = []
+    real = _missing_rows.rows_pass
+
+    def spy(*args):
+        seen.append(args[8].shape[0] > 0)     # given float32 factors
+        return real(*args)
+
+    monkeypatch.setattr(_missing_rows, "rows_pass", spy)
+    g32 = _fit(X, "full", 5)
+    # the start's means are near the mixture mean (moment rows, in double); once
+    # they are apart, float32 products
+    assert seen[-1]
+    seen.clear()
+    g64 = _fit(X.astype(np.float64), "full", 5)
+    assert seen and not any(seen)
+    # Separated clusters: the float32 forms' rounding (~D eps32 of a form) moves
+    # the responsibilities by far less than the float32 parameters' own rounding
+    # (measured: means within 4.6e-7 of the float64 fit's, half an ulp of their
+    # largest, 13; covariances within 6e-8, an ulp of theirs is 1.2e-7; the lower
+    # bound within 6e-10 relative). Asserted: 4 ulps of each array's largest entry.
+    for name in ("means_", "covariances_"):
+        a32, a64 = getattr(g32, name), getattr(g64, name)
+        assert a32.dtype == np.float32
+        ulp = np.spacing(np.abs(a32).max())
+        np.testing.assert_allclose(a32, a64, rtol=0, atol=4 * ulp, err_msg=name)
+    assert g32.lower_bound_ == pytest.approx(g64.lower_bound_, rel=1e-8)
+
+
+def test_float32_products_same_bits_on_any_thread_count(monkeypatch):
+    from gmmfast import _missing_rowpath
+
+    # several row blocks, so that two threads share them
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64 * 64)
+    X = _wide_float32_data(seed=22)
+    fits = [_fit(X, "full", 4, n_threads=t) for t in (1, 2)]
+    for name in ("weights_", "means_", "covariances_"):
+        assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name)), name
+    assert fits[0].lower_bounds_ == fits[1].lower_bounds_
+    assert np.array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
+
+
 def test_integer_weights_are_repeated_rows():
     X, _ = _data(seed=4)
     reps = np.random.default_rng(0).integers(0, 3, len(X))
@@ -402,9 +462,10 @@ def _model_with(cov, covariance_type, K, D, rng):
             _as_full(cov, covariance_type, K, D))
 
 
-def _rows_reference(X, w, models, S):
+def _rows_reference(X, w, models, S, resp=None):
     """Per row, written out: marginal log-densities, responsibilities, and the
-    expected complete-data statistics about the means."""
+    expected complete-data statistics about the means (weighted by ``resp`` if given,
+    in place of the responsibilities computed here)."""
     K, D = models.means.shape
     n = len(X)
     logp = np.empty((n, K))
@@ -428,7 +489,8 @@ def _rows_reference(X, w, models, S):
             per.append((d, C))
         parts.append(per)
     lse = logsumexp(logp, axis=1)
-    resp = np.exp(logp - lse[:, None])
+    if resp is None:
+        resp = np.exp(logp - lse[:, None])
     wr = resp * w[:, None]
     for i in range(n):
         for k in range(K):
@@ -501,7 +563,8 @@ def _rows_pass_args(n=5, D=4, K=2, m=2):
     return dict(
         X0=rng.normal(size=(n, D)), Mi=Mi, nm=np.full(n, m, dtype=np.intp),
         w=np.empty(0), means=np.zeros((K, D)), U=U, P=U.copy(),
-        logc=np.zeros(K), shift=np.empty(0), W=np.empty((0, 0)), block=2, sub_block=2,
+        logc=np.zeros(K), Uf=np.empty((0, 0, 0), dtype=np.float32), shift=np.empty(0),
+        W=np.empty((0, 0)), block=2, sub_block=2,
         n_threads=2,
         out_lse=np.empty(n),
         out_resp=np.empty((n, K)), out_labels=np.empty(n, dtype=np.intp),
@@ -539,6 +602,11 @@ def _bad_rows_pass_args():
         "short statistics": changed(out_stats=np.zeros(7)),
         # moment rows: 'full' from 8 features on, with a shift and weights of its width
         "moment rows at 4 features": changed(shift=np.zeros(4), W=np.zeros((2, 15))),
+        # float32 factors: (Kp, D4, D4), D4 = D rounded up to 4, float32
+        "float32 factors not padded": changed(Uf=np.zeros((2, 3, 3), dtype=np.float32)),
+        "float32 factors of other width": changed(Uf=np.zeros((2, 8, 8), dtype=np.float32)),
+        "float32 factors of 3 components": changed(Uf=np.zeros((3, 4, 4), dtype=np.float32)),
+        "float64 factors for float32 products": changed(Uf=np.zeros((2, 4, 4))),
     }
     wide = dict(_rows_pass_args(D=8), shift=np.zeros(8), W=np.zeros((2, 45)))
     cases.update({
@@ -546,6 +614,8 @@ def _bad_rows_pass_args():
         "moment weights of other width": dict(wide, W=np.zeros((2, 44))),
         "moment weights of other components": dict(wide, W=np.zeros((3, 45))),
         "moment rows for 'tied'": dict(wide, U=wide["U"][:1], P=wide["P"][:1]),
+        "moment rows with float32 products": dict(wide, Uf=np.zeros((2, 8, 8),
+                                                                    dtype=np.float32)),
     })
     return list(cases.items())
 
@@ -559,6 +629,8 @@ def test_compiled_rows_refuse_what_they_cannot_read(name, args):
     _missing_rows.rows_pass(**_rows_pass_args())
     _missing_rows.rows_pass(**dict(_rows_pass_args(D=8), shift=np.zeros(8),
                                    W=np.zeros((2, 45))))
+    _missing_rows.rows_pass(**dict(_rows_pass_args(), Uf=np.zeros((2, 4, 4),
+                                                                  dtype=np.float32)))
     with pytest.raises(ValueError):
         _missing_rows.rows_pass(**args)
 

@@ -85,6 +85,66 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
     assert (np.linalg.eigvalsh(T2s) > 0).all()
 
 
+@pytest.mark.parametrize("D", [16, 37])
+@pytest.mark.parametrize("K", [3, 40])
+@pytest.mark.parametrize("cond", [10.0, 1e4], ids=["condition 10", "condition 1e4"])
+def test_float32_products_hold_float32_rounding(D, K, cond, monkeypatch):
+    """Float32 data ('full', from 16 features on) take q and b in float32 products
+    (csrc/missing_lanes.h's gmm_lanes32_yv), as the complete float32 rows take theirs;
+    the factors, solves and statistics stay in double. D = 37: padded to 40, groups
+    of rows with a rest (203 rows)."""
+    from gmmfast import _missing, _missing_rowpath
+
+    m64, S = _model("full", K, D, cond, seed=7 + K + D)
+    m32 = _missing.MarginalModels("full", m64.weights, m64.means, m64.U, np.float32)
+    assert m32.row_factors32() is not None and m64.row_factors32() is None
+    rng = np.random.default_rng(D + K)
+    n = 203
+    X = (m64.means[rng.integers(0, K, n)] + rng.normal(size=(n, D)))
+    X = X.astype(np.float32).astype(np.float64)    # float32 data
+    for i in range(n):
+        X[i, rng.choice(D, rng.integers(0, D), replace=False)] = np.nan
+    w = rng.uniform(0.2, 3.0, n)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
+    # the other route (moment rows are in double and would take these means)
+    monkeypatch.setattr(_missing, "moments_fit", lambda n_features: False)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 4096)   # 2-4 blocks
+    plan = _missing.PatternPlan(X, w, 0, K)
+    assert plan.patterns == [] and len(plan.groups) == 1
+    out = {}
+    for name, models in (("64", m64), ("32", m32)):
+        lse, resp = np.empty(n), np.empty((n, K))
+        _missing.piece_outputs(models, plan, 0, 2, [lse, resp], lse=True, resp=True)
+        out[name] = lse, resp, _missing.piece_stats(models, plan, 0, 2)
+    lse32, resp32, st = out["32"]
+    lse64 = out["64"][0]
+    assert not np.array_equal(lse32, lse64)     # float32 products were taken
+    # The forward error of y = z U in float32 (z rounded, then D fused products a
+    # sum) is at most ~D u sum_l |z_l U_lj| a column, u = eps32 / 2; q = ||y||^2 then
+    # moves by at most D eps32 || |z| |U| ||^2 to first order, and b's share of the
+    # marginal form (||z||^2 <= q) by as much in these runs. Per row, against that
+    # bound over the components (measured: at most 3% of it).
+    d = np.where(np.isnan(X)[:, None, :], 0.0,
+                 np.nan_to_num(X)[:, None, :] - m64.means[None])
+    qa = (np.einsum("nkd,kde->nke", np.abs(d), np.abs(np.triu(m64.U))) ** 2).sum(-1)
+    bound = D * np.finfo(np.float32).eps * qa.max(axis=1)
+    assert (np.abs(lse32 - lse64) <= bound).all()
+    # The statistics, against the direct computation weighted by these
+    # responsibilities. N is their sum, in double: to double's rounding (as
+    # test_components_at_once_are_the_direct_computation).
+    ref = _rows_reference(X, w, m64, S, resp=resp32)
+    np.testing.assert_allclose(st.N, ref[3], rtol=0,
+                               atol=max(1e-13, 10 * cond * np.finfo(float).eps) * n)
+    # S1 and S2 read the conditional means mu_M - t, t = P[M, M]^-1 b with b in
+    # float32 products: b's rounding (~D eps32 of its terms) grows through the
+    # missing block's inverse. Measured: at most 2% of D eps32 sqrt(cond) of the
+    # largest entry (1.5% at condition 1e4, 0.7% at 10); asserted 10%.
+    tol32 = 0.1 * D * np.finfo(np.float32).eps * np.sqrt(cond)
+    np.testing.assert_allclose(st.S1, ref[4], rtol=0, atol=tol32 * np.abs(ref[4]).max())
+    np.testing.assert_allclose(st.S2, ref[5], rtol=0, atol=tol32 * np.abs(ref[5]).max())
+    assert np.array_equal(st.S2, np.swapaxes(st.S2, -1, -2))
+
+
 # Run in a child process per GMMFAST_ISA cap (read once, at import): the row pass on
 # the saved inputs, both routes, and a digest of every output.
 _CHILD = """
@@ -95,14 +155,19 @@ a = np.load(sys.argv[1])
 n, D = a["X0"].shape
 K = a["means"].shape[0]
 out = [_missing_rows.lanes_impl()]
-for shift, W in ((a["shift"], a["W"]), (np.empty(0), np.empty((0, 0)))):
+none32 = np.empty((0, 0, 0), dtype=np.float32)
+Uf = _missing_rows.padded_factors32(a["U"])
+# moment rows; the other route in double; the other route in float32 products
+for shift, W, U32 in ((a["shift"], a["W"], none32),
+                      (np.empty(0), np.empty((0, 0)), none32),
+                      (np.empty(0), np.empty((0, 0)), Uf)):
     lse, resp = np.empty(n), np.empty((n, K))
     labels, stats = np.empty(n, dtype=np.intp), np.zeros(K + K * D + K * D * D + 2)
     _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
-                            a["P"], a["logc"], shift, W, 37, 37, 2, lse, resp,
+                            a["P"], a["logc"], U32, shift, W, 37, 37, 2, lse, resp,
                             labels, np.empty(0))
     _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
-                            a["P"], a["logc"], shift, W, 64, 16, 2, np.empty(n),
+                            a["P"], a["logc"], U32, shift, W, 64, 16, 2, np.empty(n),
                             np.empty((0, K)), np.empty(0, dtype=np.intp), stats)
     h = hashlib.sha256()
     for x in (lse, resp, labels, stats):
@@ -115,7 +180,9 @@ print(" ".join(out))
 def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path):
     # The lanes' vector builds are compiled without contraction (setup.py): per
     # component they do the baseline's operations in its order, so every build must
-    # give the same bits, on both routes of the pass (moment rows and the other).
+    # give the same bits, on both routes of the pass (moment rows and the other, in
+    # double and in float32 products: those fused in every build, fmaf in the
+    # baseline's).
     # 70 components: two tiles of 32 and a rest of 6.
     from gmmfast import _missing_rows
 

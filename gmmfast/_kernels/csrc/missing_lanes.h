@@ -278,12 +278,168 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
         }                                                                               \
     }
 
+/* float32 data ('full', from 16 features on): a component's quadratic forms over a
+   block's rows in float32 products, one row a lane, as the complete float32 rows take
+   theirs (triangular.h's gmm_full32_lp), where the double form takes them by BLAS.
+   A group of GMM_MY rows (two vector registers a sum) at a time; the group's size
+   changes no result, each lane's operations being those of its row alone, with one
+   fused multiply-add a product in every build (fmaf in the baseline's). */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_MY 32
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+#define GMM_MY 16
+#else
+#define GMM_MY 8
+#endif
+/* the largest group of any build: the callers' row counts (ldx) are multiples of it */
+#define GMM_MY_MAX 32
+
+/* The two triangular products of a group, on 4 columns of y (4 rows of U for V) at a
+   time: plain C for the baseline, intrinsics for the vector builds (B: isa.h's
+   _mm<B>_ prefix, V its float vector type, W its floats a vector, GMM_MY = 2 W). */
+#define GMM_Y4_BASE(Z, Up, D4, j0, lend, Y)                                             \
+    {                                                                                   \
+        float a_[4][GMM_MY];                                                            \
+        for (int t_ = 0; t_ < 4; t_++)                                                  \
+            for (int r_ = 0; r_ < GMM_MY; r_++) a_[t_][r_] = 0.0f;                      \
+        for (ptrdiff_t l_ = 0; l_ < (lend); l_++)                                       \
+            for (int t_ = 0; t_ < 4; t_++)                                              \
+                for (int r_ = 0; r_ < GMM_MY; r_++)                                     \
+                    a_[t_][r_] = fmaf((Z)[l_ * GMM_MY + r_], (Up)[l_ * (D4) + (j0) + t_], \
+                                      a_[t_][r_]);                                      \
+        for (int t_ = 0; t_ < 4; t_++)                                                  \
+            for (int r_ = 0; r_ < GMM_MY; r_++)                                         \
+                (Y)[((j0) + t_) * GMM_MY + r_] = a_[t_][r_];                            \
+    }
+#define GMM_V4_BASE(Y, Up, D4, i, D, a_)                                                \
+    {                                                                                   \
+        for (int t_ = 0; t_ < 4; t_++)                                                  \
+            for (int r_ = 0; r_ < GMM_MY; r_++) a_[t_][r_] = 0.0f;                      \
+        for (ptrdiff_t j_ = (i); j_ < (D); j_++)                                        \
+            for (int t_ = 0; t_ < 4; t_++)                                              \
+                for (int r_ = 0; r_ < GMM_MY; r_++)                                     \
+                    a_[t_][r_] = fmaf((Up)[((i) + t_) * (D4) + j_], (Y)[j_ * GMM_MY + r_], \
+                                      a_[t_][r_]);                                      \
+    }
+#define GMM_Y4_SIMD(V, B, W, Z, Up, D4, j0, lend, Y)                                    \
+    {                                                                                   \
+        V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
+        V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                           \
+        const float *u_ = (Up) + (j0);                                                  \
+        const float *z_ = (Z);                                                          \
+        for (ptrdiff_t l_ = 0; l_ < (lend); l_++, u_ += (D4), z_ += GMM_MY) {           \
+            const V za = _mm##B##_loadu_ps(z_), zb = _mm##B##_loadu_ps(z_ + W);         \
+            V ut = _mm##B##_set1_ps(u_[0]);                                             \
+            a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0);     \
+            ut = _mm##B##_set1_ps(u_[1]);                                               \
+            a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1);     \
+            ut = _mm##B##_set1_ps(u_[2]);                                               \
+            a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2);     \
+            ut = _mm##B##_set1_ps(u_[3]);                                               \
+            a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3);     \
+        }                                                                               \
+        float *y_ = (Y) + (j0) * GMM_MY;                                                \
+        _mm##B##_storeu_ps(y_, a0); _mm##B##_storeu_ps(y_ + W, b0);                     \
+        _mm##B##_storeu_ps(y_ + GMM_MY, a1); _mm##B##_storeu_ps(y_ + GMM_MY + W, b1);   \
+        _mm##B##_storeu_ps(y_ + 2 * GMM_MY, a2);                                        \
+        _mm##B##_storeu_ps(y_ + 2 * GMM_MY + W, b2);                                    \
+        _mm##B##_storeu_ps(y_ + 3 * GMM_MY, a3);                                        \
+        _mm##B##_storeu_ps(y_ + 3 * GMM_MY + W, b3);                                    \
+    }
+#define GMM_V4_SIMD(V, B, W, Y, Up, D4, i, D, a_)                                       \
+    {                                                                                   \
+        V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
+        V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                           \
+        const float *u_ = (Up) + (i) * (D4) + (i);                                      \
+        const float *y_ = (Y) + (i) * GMM_MY;                                           \
+        for (ptrdiff_t j_ = (i); j_ < (D); j_++, u_++, y_ += GMM_MY) {                  \
+            const V ya = _mm##B##_loadu_ps(y_), yb = _mm##B##_loadu_ps(y_ + W);         \
+            V ut = _mm##B##_set1_ps(u_[0]);                                             \
+            a0 = _mm##B##_fmadd_ps(ut, ya, a0); b0 = _mm##B##_fmadd_ps(ut, yb, b0);     \
+            ut = _mm##B##_set1_ps(u_[D4]);                                              \
+            a1 = _mm##B##_fmadd_ps(ut, ya, a1); b1 = _mm##B##_fmadd_ps(ut, yb, b1);     \
+            ut = _mm##B##_set1_ps(u_[2 * (D4)]);                                        \
+            a2 = _mm##B##_fmadd_ps(ut, ya, a2); b2 = _mm##B##_fmadd_ps(ut, yb, b2);     \
+            ut = _mm##B##_set1_ps(u_[3 * (D4)]);                                        \
+            a3 = _mm##B##_fmadd_ps(ut, ya, a3); b3 = _mm##B##_fmadd_ps(ut, yb, b3);     \
+        }                                                                               \
+        _mm##B##_storeu_ps(a_[0], a0); _mm##B##_storeu_ps(a_[0] + W, b0);               \
+        _mm##B##_storeu_ps(a_[1], a1); _mm##B##_storeu_ps(a_[1] + W, b1);               \
+        _mm##B##_storeu_ps(a_[2], a2); _mm##B##_storeu_ps(a_[2] + W, b2);               \
+        _mm##B##_storeu_ps(a_[3], a3); _mm##B##_storeu_ps(a_[3] + W, b3);               \
+    }
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_Y4(...) GMM_Y4_SIMD(__m512, 512, 16, __VA_ARGS__)
+#define GMM_V4(...) GMM_V4_SIMD(__m512, 512, 16, __VA_ARGS__)
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+#define GMM_Y4(...) GMM_Y4_SIMD(__m256, 256, 8, __VA_ARGS__)
+#define GMM_V4(...) GMM_V4_SIMD(__m256, 256, 8, __VA_ARGS__)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+#define GMM_Y4(...) GMM_Y4_SIMD(gmm_v4f, neon, 4, __VA_ARGS__)
+#define GMM_V4(...) GMM_V4_SIMD(gmm_v4f, neon, 4, __VA_ARGS__)
+#else
+#define GMM_Y4 GMM_Y4_BASE
+#define GMM_V4 GMM_V4_BASE
+#endif
+
+#define GMM_LANES32_YV(suffix, linkage)                                                 \
+/* One component over a block's rows, transposed (Xt, Ot: D x ldx doubles, ldx a      \
+   multiple of GMM_MY_MAX, columns n..ldx zero; Ot 1 where a row's feature is         \
+   observed, 0 where missing): z = (x - mu) o rounded to float32 (the centring in      \
+   double), y = z U in float32 products (Up: D4 x D4, U's upper triangle, zeros        \
+   elsewhere; D4 = D rounded up to 4), q[i] = ||y_i||^2 in double (a float's square is \
+   exact in double), and V (D x ldx) = (U y)^T in float32 products: at a row's         \
+   missing columns, its b = (P delta)_M. Z, Y: D4 x GMM_MY_MAX floats of scratch. */   \
+linkage void gmm_lanes32_yv_##suffix(                                                   \
+    const double *Xt, const double *Ot, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t D,        \
+    const double *mu, const float *Up, double *q, float *V, float *Z, float *Y)         \
+{                                                                                       \
+    const ptrdiff_t D4 = (D + 3) / 4 * 4;                                               \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += GMM_MY) {                                      \
+        for (ptrdiff_t l = 0; l < D4; l++) {                                            \
+            float *z = Z + l * GMM_MY;                                                  \
+            if (l >= D) {                                                               \
+                for (int r = 0; r < GMM_MY; r++) z[r] = 0.0f;                           \
+                continue;                                                               \
+            }                                                                           \
+            const double *x = Xt + l * ldx + i0, *o = Ot + l * ldx + i0;                \
+            const double ml = mu[l];                                                    \
+            GMM_LANE_LOOP                                                               \
+            for (int r = 0; r < GMM_MY; r++) z[r] = (float) ((x[r] - ml) * o[r]);       \
+        }                                                                               \
+        /* y, four columns at a time, over the rows of U down to their last column's */ \
+        for (ptrdiff_t j0 = 0; j0 < D4; j0 += 4) {                                      \
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
+            GMM_Y4(Z, Up, D4, j0, lend, Y)                                              \
+        }                                                                               \
+        double s[GMM_MY];                                                               \
+        for (int r = 0; r < GMM_MY; r++) s[r] = 0.0;                                    \
+        for (ptrdiff_t j = 0; j < D; j++) {                                             \
+            const float *y = Y + j * GMM_MY;                                            \
+            GMM_LANE_LOOP                                                               \
+            for (int r = 0; r < GMM_MY; r++) s[r] = s[r] + (double) y[r] * (double) y[r]; \
+        }                                                                               \
+        const ptrdiff_t nr = n - i0 < GMM_MY ? n - i0 : GMM_MY;                         \
+        for (ptrdiff_t r = 0; r < nr; r++) q[i0 + r] = s[r];                            \
+        /* U y, four rows of U at a time, over the columns from the first row's */      \
+        for (ptrdiff_t i = 0; i < D; i += 4) {                                          \
+            float a[4][GMM_MY];                                                         \
+            GMM_V4(Y, Up, D4, i, D, a)                                                  \
+            for (int t = 0; t < 4 && i + t < D; t++) {                                  \
+                float *v = V + (i + t) * ldx + i0;                                      \
+                for (int r = 0; r < GMM_MY; r++) v[r] = a[t][r];                        \
+            }                                                                           \
+        }                                                                               \
+    }                                                                                   \
+}
+
 #define GMM_MISSING_LANES(suffix, linkage)                                              \
     GMM_LANES_FACTOR(suffix, linkage)                                                   \
     GMM_LANES_INVERSE(suffix, linkage)                                                  \
     GMM_LANES_SOLVE(suffix, linkage)                                                    \
     GMM_LANES_BASE(suffix, linkage)                                                     \
-    GMM_LANES_FILL_OUTER(suffix, linkage)
+    GMM_LANES_FILL_OUTER(suffix, linkage)                                               \
+    GMM_LANES32_YV(suffix, linkage)
 
 GMM_INSTANTIATE(GMM_MISSING_LANES)
 
@@ -305,6 +461,10 @@ typedef void gmm_lanes_fill_outer_fn(const double *, const double *, const ptrdi
 GMM_DISPATCH(gmm_lanes_solve_fn, gmm_lanes_solve)
 GMM_DISPATCH(gmm_lanes_base_fn, gmm_lanes_base)
 GMM_DISPATCH(gmm_lanes_fill_outer_fn, gmm_lanes_fill_outer)
+typedef void gmm_lanes32_yv_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
+                               ptrdiff_t, const double *, const float *, double *, float *,
+                               float *, float *);
+GMM_DISPATCH(gmm_lanes32_yv_fn, gmm_lanes32_yv)
 
 /* Choose the instruction set (as the kernels do, isa.h), then point every function at
    its build: once, at the module's import. */
@@ -318,6 +478,7 @@ static void gmm_missing_lanes_init(int max_level)
     GMM_SELECT(gmm_lanes_solve, gmm_lanes_solve);
     GMM_SELECT(gmm_lanes_base, gmm_lanes_base);
     GMM_SELECT(gmm_lanes_fill_outer, gmm_lanes_fill_outer);
+    GMM_SELECT(gmm_lanes32_yv, gmm_lanes32_yv);
 }
 #endif
 
