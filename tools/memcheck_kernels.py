@@ -86,20 +86,25 @@ def main():
     out = np.empty_like(mats)
     assert _kernels.precision_cholesky(mats, out) == 1
     # missing values: the compiled row pass (_missing_rows) through moment rows (D = 9,
-    # components near the mixture mean) and per component (D = 3, and 'tied'), every
-    # row in it, and a component of weight 0 (its inverses are never formed, and the
-    # statistics must not read them)
+    # components near the mixture mean) and per component (D = 3, and 'tied'; D = 17
+    # float32, far apart: the float32 lanes, 17 padded to 20 and a rest of rows),
+    # every row in it, and a component of weight 0 (its inverses are never formed,
+    # and the statistics must not read them)
     from gmmfast import _missing
 
     pays = _missing.kernel_pass_pays
     _missing.kernel_pass_pays = lambda *args, **kwargs: False
     try:
-        for cov_type, D in (("full", 9), ("full", 3), ("tied", 9)):
+        for cov_type, D, dt in (("full", 9, np.float64), ("full", 3, np.float64),
+                                ("tied", 9, np.float64), ("full", 17, np.float32)):
             weights, means, cov, _ = model_for(rng, cov_type, 3, D, np.float64)
-            means *= 0.3
+            means *= 0.3 if dt == np.float64 else 30.0
             U = _mstep.precision_cholesky(cov, cov_type)
             for wts in (weights, np.array([0.6, 0.0, 0.4])):
-                models = _missing.MarginalModels(cov_type, wts, means, U, np.float64)
+                models = _missing.MarginalModels(cov_type, wts, means, U, dt)
+                assert (models.row_factors32() is not None) == (dt == np.float32)
+                assert (models.moment_params() is not None) == (D == 9 and
+                                                                 cov_type == "full")
                 Xm = means[rng.integers(0, 3, 300)] + rng.normal(size=(300, D))
                 Xm[rng.random(Xm.shape) < 0.2] = np.nan
                 Xm[np.isnan(Xm).all(axis=1), 0] = 0.0
