@@ -484,7 +484,10 @@ class MarginalModels:
                 U, _, _ = self.row_params()
                 Uf = _missing_rows.padded_factors32(U)
                 if not np.isfinite(Uf).all():
-                    raise ValueError("the mixture's precision factors overflow float32")
+                    raise ValueError(
+                        "the mixture's precision factors overflow float32: a covariance "
+                        "is too small for float32 data; raise reg_covar, or fit the "
+                        "data as float64")
                 self._row_factors32 = Uf
         return self._row_factors32
 

@@ -224,6 +224,21 @@ def test_float32_products_fit_the_float64_model(monkeypatch):
     assert g32.lower_bound_ == pytest.approx(g64.lower_bound_, rel=1e-8)
 
 
+def test_float32_factors_that_overflow_are_refused():
+    from gmmfast import _missing
+
+    D = 16
+    U = np.repeat(np.eye(D)[None], 2, axis=0)
+    U[1, 3, 3] = 1e39          # a variance of 1e-78: finite in double, not in float32
+    models = _missing.MarginalModels("full", np.full(2, 0.5), np.zeros((2, D)), U,
+                                     np.float32)
+    with pytest.raises(ValueError, match="overflow float32.*reg_covar"):
+        models.row_factors32()
+    # the same model for float64 data takes no float32 factors
+    assert _missing.MarginalModels("full", np.full(2, 0.5), np.zeros((2, D)), U,
+                                   np.float64).row_factors32() is None
+
+
 def test_float32_products_same_bits_on_any_thread_count(monkeypatch):
     from gmmfast import _missing_rowpath
 
