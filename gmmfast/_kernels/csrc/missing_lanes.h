@@ -26,6 +26,8 @@
 #include "isa.h"
 /* the kernels' vector exp and log, and their row-major normalisation, built here too */
 #include "normalize.h"
+/* the float32 products' tile (gmm_lanes32_yv), shared with the complete rows' */
+#include "tri32_tile.h"
 
 /* components a tile */
 #define GMM_ML 32
@@ -323,21 +325,7 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
     }
 #define GMM_Y4_SIMD(V, B, W, Z, Up, D4, j0, lend, Y)                                    \
     {                                                                                   \
-        V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
-        V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                           \
-        const float *u_ = (Up) + (j0);                                                  \
-        const float *z_ = (Z);                                                          \
-        for (ptrdiff_t l_ = 0; l_ < (lend); l_++, u_ += (D4), z_ += GMM_MY) {           \
-            const V za = _mm##B##_loadu_ps(z_), zb = _mm##B##_loadu_ps(z_ + W);         \
-            V ut = _mm##B##_set1_ps(u_[0]);                                             \
-            a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0);     \
-            ut = _mm##B##_set1_ps(u_[1]);                                               \
-            a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1);     \
-            ut = _mm##B##_set1_ps(u_[2]);                                               \
-            a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2);     \
-            ut = _mm##B##_set1_ps(u_[3]);                                               \
-            a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3);     \
-        }                                                                               \
+        GMM_TRI32_TILE(V, B, W, Z, GMM_MY, (Up) + (j0), D4, lend)                       \
         float *y_ = (Y) + (j0) * GMM_MY;                                                \
         _mm##B##_storeu_ps(y_, a0); _mm##B##_storeu_ps(y_ + W, b0);                     \
         _mm##B##_storeu_ps(y_ + GMM_MY, a1); _mm##B##_storeu_ps(y_ + GMM_MY + W, b1);   \

@@ -14,6 +14,7 @@
 #define GMMFAST_TRIANGULAR_H
 
 #include "vmath.h"
+#include "tri32_tile.h"
 
 /* ------------------------------------------------------------------ double, row-major */
 
@@ -276,21 +277,7 @@ linkage void name(const float *Xt, ptrdiff_t n, ptrdiff_t D, const float *mu,   
         for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
             const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
             const int h = (int) ((j0 / 4) & 1);                                         \
-            V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
-            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
-            const float *u = Up + j0;                                                   \
-            const float *z = Zt;                                                        \
-            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
-                const V za = _mm##B##_loadu_ps(z), zb = _mm##B##_loadu_ps(z + W);       \
-                V ut = _mm##B##_set1_ps(u[0]);                                          \
-                a0 = _mm##B##_fmadd_ps(za, ut, a0); b0 = _mm##B##_fmadd_ps(zb, ut, b0); \
-                ut = _mm##B##_set1_ps(u[1]);                                            \
-                a1 = _mm##B##_fmadd_ps(za, ut, a1); b1 = _mm##B##_fmadd_ps(zb, ut, b1); \
-                ut = _mm##B##_set1_ps(u[2]);                                            \
-                a2 = _mm##B##_fmadd_ps(za, ut, a2); b2 = _mm##B##_fmadd_ps(zb, ut, b2); \
-                ut = _mm##B##_set1_ps(u[3]);                                            \
-                a3 = _mm##B##_fmadd_ps(za, ut, a3); b3 = _mm##B##_fmadd_ps(zb, ut, b3); \
-            }                                                                           \
+            GMM_TRI32_TILE(V, B, W, Zt, 2 * W, Up + j0, D4, lend)                       \
             qa[h] = _mm##B##_fmadd_ps(a0, a0, qa[h]); qb[h] = _mm##B##_fmadd_ps(b0, b0, qb[h]); \
             qa[h] = _mm##B##_fmadd_ps(a1, a1, qa[h]); qb[h] = _mm##B##_fmadd_ps(b1, b1, qb[h]); \
             qa[h] = _mm##B##_fmadd_ps(a2, a2, qa[h]); qb[h] = _mm##B##_fmadd_ps(b2, b2, qb[h]); \
