@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import gmmfast
 from gmmfast import GaussianMixture
 
-from _reference import make_data
+from _reference import log_prob, make_data
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -294,6 +294,29 @@ def test_show_config_reports_openmp_and_threads():
     assert ("OpenMP: on" in out.getvalue()) == info["openmp"]
     if not info["openmp"]:
         assert info["n_threads"] == 1
+
+
+@pytest.mark.parametrize("cov", COV_TYPES)
+@pytest.mark.parametrize("d", [3, 12])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_takes_the_first_of_equal_components(cov, d, dtype):
+    """Components 1 and 3 made equal (the same parameters, so the same log-densities,
+    bit for bit): predict takes the first of them, as numpy's and scikit-learn's
+    argmax do, and agrees with the reference's argmax on every other row. 1001 rows:
+    the kernels' vector groups of rows and the rows left after them."""
+    X = make_data(0, n=1001, d=d)[:1001].astype(dtype)
+    gm = GaussianMixture(4, covariance_type=cov, random_state=0).fit(X)
+    half = (gm.weights_[1] + gm.weights_[3]) / 2
+    gm.weights_ = np.array([gm.weights_[0], half, gm.weights_[2], half])
+    gm.means_ = gm.means_[[0, 1, 2, 1]]
+    if cov != "tied":
+        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+            setattr(gm, name, getattr(gm, name)[[0, 1, 2, 1]])
+    labels = gm.predict(X)
+    ref = np.argmax(log_prob(X, gm.weights_, gm.means_, gm.covariances_, cov), axis=1)
+    assert np.count_nonzero(labels == 1) > 0   # the tie is met
+    assert np.count_nonzero(labels == 3) == 0
+    np.testing.assert_array_equal(labels, ref)
 
 
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])

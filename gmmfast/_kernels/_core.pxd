@@ -28,11 +28,13 @@ cdef extern from "csrc/kernels.h":
                                float* y) noexcept nogil
     void gmm_normalize_rows_d(double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
                               double* scratch) noexcept nogil
-    void gmm_rows_lse_d(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
-                        double* scratch) noexcept nogil
-    void gmm_rows_resp_d(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+    void gmm_cols_lse_d(const double* lpt, Py_ssize_t n, Py_ssize_t K, double* lse,
+                        double* row_max) noexcept nogil
+    void gmm_cols_argmax(const double* lpt, Py_ssize_t n, Py_ssize_t K, double* best,
+                         Py_ssize_t* label) noexcept nogil
+    void gmm_cols_resp_d(double* lpt, Py_ssize_t n, Py_ssize_t K, double* lse,
                          double* scratch, double* out) noexcept nogil
-    void gmm_rows_resp_f(const double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
+    void gmm_cols_resp_f(double* lpt, Py_ssize_t n, Py_ssize_t K, double* lse,
                          double* scratch, float* out) noexcept nogil
 
     # feature_rows.h
@@ -80,7 +82,8 @@ cdef extern from "csrc/kernels.h":
     Py_ssize_t gmm_diag_lda(Py_ssize_t D) noexcept nogil
     Py_ssize_t gmm_diag_ldw(Py_ssize_t K) noexcept nogil
     void gmm_diag_lp(const double* Wt, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t P,
-                     const double* A, Py_ssize_t m, Py_ssize_t lda, double* lpt) noexcept nogil
+                     const double* A, Py_ssize_t m, Py_ssize_t lda, double* lpt,
+                     Py_ssize_t ldt) noexcept nogil
     void gmm_diag_moments(const double* R, Py_ssize_t K, const double* A, Py_ssize_t m,
                           Py_ssize_t lda, double* C, double* N) noexcept nogil
 
@@ -143,8 +146,9 @@ ctypedef struct Arena:
 
 
 # A route's functions. stats: the block's statistics added into Sums; returns the first
-# row (block index) whose log-likelihood is not finite, or -1. logprob: lp (n x K,
-# row-major) = log pi_k + log N(x_i | k). scratch: the bytes both need for B rows.
+# row (block index) whose log-likelihood is not finite, or -1. logprob: lpt (K x n,
+# component-major: lpt[k n + i]) = log pi_k + log N(x_i | k), the layout of the
+# normalisation and of the statistics' passes. scratch: the bytes both need for B rows.
 # chunk_begin / chunk_end: NULL, or set up and fold back an accumulator of the route's
 # own kept in the scratch across a chunk's blocks.
 ctypedef Py_ssize_t (*scratch_fn)(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,

@@ -453,10 +453,9 @@ def block_logprob(
     cdef bint want_lse = out_lse.shape[0] > 0
     cdef bint want_resp = out_resp.shape[0] > 0
     cdef bint want_labels = out_labels.shape[0] > 0
-    cdef Py_ssize_t b, start, stop, i, k, best, bad
-    cdef double mx
+    cdef Py_ssize_t b, start, stop, n, bad
     cdef void* scratch
-    cdef double* lp
+    cdef double* lpt
     cdef double* lse
     _check_data(params, X.shape[1], sizeof(floating))
     if N == 0:
@@ -475,45 +474,40 @@ def block_logprob(
 
     with nogil, parallel(num_threads=n_threads):
         scratch = malloc(nbytes)
-        lp = <double*> malloc((B * K + _normalize_rows_scratch(B, K)) * sizeof(double))
+        # lpt, then 3 B of scratch (the normalisation's 2 B, and lse when not wanted)
+        lpt = <double*> malloc((B * K + 3 * B) * sizeof(double))
         for b in prange(n_blocks, schedule='dynamic'):   # rows are independent
-            if scratch == NULL or lp == NULL:
+            if scratch == NULL or lpt == NULL:
                 status[b] = STATUS_NO_MEMORY
                 continue
             start = b * B
             stop = min(start + B, N)
+            n = stop - start
             if floating is double:
-                route.logprob_d(m, &X[start, 0], stop - start, lp, scratch)
+                route.logprob_d(m, &X[start, 0], n, lpt, scratch)
             else:
-                route.logprob_f(m, &X[start, 0], stop - start, lp, scratch)
+                route.logprob_f(m, &X[start, 0], n, lpt, scratch)
+            # lpt (K x n, component-major): the outputs vectorised over the rows
+            # (csrc/normalize.h), the labels first (the responsibilities overwrite lpt)
             if want_labels:
-                for i in range(stop - start):
-                    best = 0
-                    mx = lp[i * K]
-                    for k in range(1, K):
-                        if lp[i * K + k] > mx:
-                            mx = lp[i * K + k]
-                            best = k
-                    out_labels[start + i] = best
+                gmm_cols_argmax(lpt, n, K, lpt + B * K,
+                                <Py_ssize_t*> &out_labels[start])
             if want_lse or want_resp:
-                # the responsibilities straight into out_resp, or only lse; lse
-                # straight into out_lse when it is wanted
-                lse = &out_lse[start] if want_lse else lp + B * K + (stop - start) * (K + 2)
+                # lse straight into out_lse when it is wanted
+                lse = &out_lse[start] if want_lse else lpt + B * K + 2 * n
                 if not want_resp:
-                    gmm_rows_lse_d(lp, stop - start, K, lse, lp + B * K)
+                    gmm_cols_lse_d(lpt, n, K, lse, lpt + B * K)
                 elif floating is double:
-                    gmm_rows_resp_d(lp, stop - start, K, lse, lp + B * K,
-                                    &out_resp[start, 0])
+                    gmm_cols_resp_d(lpt, n, K, lse, lpt + B * K, &out_resp[start, 0])
                 else:
-                    gmm_rows_resp_f(lp, stop - start, K, lse, lp + B * K,
-                                    &out_resp[start, 0])
-                bad = _first_not_finite(lse, stop - start)
+                    gmm_cols_resp_f(lpt, n, K, lse, lpt + B * K, &out_resp[start, 0])
+                bad = _first_not_finite(lse, n)
                 if bad >= 0:
                     status[b] = STATUS_ZERO_DENSITY
                     bad_rows[b] = start + bad
                     continue
         free(scratch)
-        free(lp)
+        free(lpt)
 
     for b in range(n_blocks):
         if status[b] != STATUS_OK:

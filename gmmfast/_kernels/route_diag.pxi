@@ -12,7 +12,7 @@
 # zero-padded to ldw = K rounded up to 4 (diag_weights_shape).
 
 cdef struct DiagScratch:
-    double* A         # (max(n, ROWS) + 3, lda) the feature rows
+    double* A         # (ROWS + 3, lda) the feature rows of ROWS rows at a time
     double* lpt       # (K, ROWS) log-densities, component-major
     double* row_max   # (3 ROWS,) _normalize_cols
     double* C         # (K, lda) the block's [S2 | S1] sums
@@ -24,7 +24,7 @@ cdef DiagScratch _diag_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t
     cdef Arena a = _arena(base)
     cdef DiagScratch t
     cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
-    t.A = <double*> _take(&a, (max(n, S) + 3) * lda * sizeof(double))
+    t.A = <double*> _take(&a, (S + 3) * lda * sizeof(double))
     t.lpt = <double*> _take(&a, K * S * sizeof(double))
     t.row_max = <double*> _take(&a, 3 * S * sizeof(double))
     t.C = <double*> _take(&a, K * lda * sizeof(double))
@@ -48,19 +48,19 @@ cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
         gmm_diag_rows_fd(X, n, D, c, lda, A)
 
 
-cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
+cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lpt,
                         void* scratch) noexcept nogil:
-    """lp = A Wt[:2D] + cst, row-major, for the per-sample outputs (by BLAS: the tiles of
-    diag_products.h write lp component-major, the layout of the statistics' pass)."""
-    cdef Py_ssize_t nbytes, i, k, D = m.D, K = m.K
-    cdef Py_ssize_t lda = gmm_diag_lda(D), ldw = gmm_diag_ldw(K)
+    """lpt (K x n) = Wt[:2D]^T A^T + cst: the statistics' pass's tiles and sums (so the
+    fit's log-densities to the bit), GMM_DIAG_ROWS rows at a time so that the rows
+    stay in L1."""
+    cdef Py_ssize_t nbytes, sb, i0, rows, D = m.D, K = m.K
+    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
     cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)
-    _diag_rows(X, n, D, <const floating*> m.shift, lda, t.A)
-    _gemm_rm(False, False, <int> n, <int> K, <int> (2 * D), 1.0, t.A, <int> lda, m.coef,
-             <int> ldw, 0.0, lp, <int> K)
-    for i in range(n):
-        for k in range(K):
-            lp[i * K + k] += m.coef[2 * D * ldw + k]
+    for sb in range((n + S - 1) // S):
+        i0 = sb * S
+        rows = min(S, n - i0)
+        _diag_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A)
+        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, lpt + i0, n)
 
 
 cdef Py_ssize_t _diag_stats(const Model* m, const floating* X, const double* w,
@@ -73,7 +73,7 @@ cdef Py_ssize_t _diag_stats(const Model* m, const floating* X, const double* w,
         i0 = sb * S
         rows = min(S, n - i0)
         _diag_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A)
-        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, t.lpt)
+        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, t.lpt, rows)
         bad = _normalize_cols(t.lpt, rows, K, NULL if w == NULL else w + i0, s.L,
                               t.row_max, t.yf)
         if bad >= 0:

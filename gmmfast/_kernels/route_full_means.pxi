@@ -73,7 +73,8 @@ cdef Py_ssize_t _full_means_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
 
 
 cdef void _full_means_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                              double* lp, void* scratch) noexcept nogil:
+                              double* lpt, void* scratch) noexcept nogil:
+    """lpt (K x n), a component's row at a time (the kernels' output stride 1)."""
     cdef Py_ssize_t nbytes, k, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
     cdef FullMeansScratch t = _full_means_layout(scratch, n, D, K, sizeof(floating),
                                                  &nbytes)
@@ -81,12 +82,12 @@ cdef void _full_means_logprob(const Model* m, const floating* X, Py_ssize_t n,
     cdef const floating* U = <const floating*> m.chol
     if floating is double:
         for k in range(K):
-            gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, m.cst[k], lp,
+            gmm_tri_sqnorm_d(X, n, D, 1, 0, M + k * D, U + k * D * D, m.cst[k], lpt + k * n,
                              t.up, t.zt)
     else:
         gmm_full32_transpose(X, n, D, t.xt)
         for k in range(K):
-            gmm_full32_lp(t.xt, n, D, M + k * D, U + k * D * D4, m.cst[k], lp + k, K,
+            gmm_full32_lp(t.xt, n, D, M + k * D, U + k * D * D4, m.cst[k], lpt + k * n, 1,
                           t.zt32)
 
 
@@ -134,7 +135,9 @@ cdef Py_ssize_t _full_means_stats(const Model* m, const floating* X, const doubl
     cdef const floating* M = <const floating*> m.means
     cdef const floating* U = <const floating*> m.chol
     if floating is double:
-        _full_means_logprob(m, X, n, t.lp, scratch)
+        for k in range(K):   # lp row-major (n x K), the layout of the scatter's weights
+            gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, m.cst[k], t.lp,
+                             t.up, t.zt)
         bad = _responsibilities(t.lp, n, K, w, s, t.norm)
         if bad >= 0:
             return bad

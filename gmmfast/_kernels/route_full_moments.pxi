@@ -62,28 +62,24 @@ cdef Py_ssize_t _moments_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
 
 
 cdef void _moments_rows_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                                double* lp, bint by_component, double* F) noexcept nogil:
-    """lp = F W^T ((n, K), or (K, n) by_component), the moment rows F formed first."""
+                                double* lpt, double* F) noexcept nogil:
+    """lpt (K x n) = W F^T, the moment rows F formed first."""
     cdef Py_ssize_t D = m.D, K = m.K, Q1 = _vech_width(D) + 1
     cdef const floating* c = <const floating*> m.shift
     if floating is double:
         gmm_moment_rows_d(X, n, D, c, F, F + n * Q1)
     else:
         gmm_moment_rows_fd(X, n, D, c, F, F + n * Q1)
-    if by_component:
-        _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <double> 1.0, m.coef, <int> Q1,
-                 F, <int> Q1, <double> 0.0, lp, <int> n)
-    else:
-        _gemm_rm(False, True, <int> n, <int> K, <int> Q1, <double> 1.0, F, <int> Q1,
-                 m.coef, <int> Q1, <double> 0.0, lp, <int> K)
+    _gemm_rm(False, True, <int> K, <int> n, <int> Q1, <double> 1.0, m.coef, <int> Q1,
+             F, <int> Q1, <double> 0.0, lpt, <int> n)
 
 
 cdef void _moments_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                           double* lp, void* scratch) noexcept nogil:
+                           double* lpt, void* scratch) noexcept nogil:
     cdef Py_ssize_t nbytes
     cdef MomentsScratch t = _moments_layout(scratch, n, m.D, m.K, sizeof(floating),
                                             &nbytes)
-    _moments_rows_logprob(m, X, n, lp, False, t.F)
+    _moments_rows_logprob(m, X, n, lpt, t.F)
 
 
 cdef Py_ssize_t _moments_stats(const Model* m, const floating* X, const double* w,
@@ -93,7 +89,7 @@ cdef Py_ssize_t _moments_stats(const Model* m, const floating* X, const double* 
     GEMM (_moments_split)."""
     cdef Py_ssize_t nbytes, bad, K = m.K, Q1 = _vech_width(m.D) + 1
     cdef MomentsScratch t = _moments_layout(scratch, n, m.D, K, sizeof(floating), &nbytes)
-    _moments_rows_logprob(m, X, n, t.lpt, True, t.F)
+    _moments_rows_logprob(m, X, n, t.lpt, t.F)
     bad = _normalize_cols(t.lpt, n, K, w, s.L, t.row_max, t.yf)
     if bad >= 0:
         return bad

@@ -42,11 +42,10 @@ cdef Py_ssize_t _full_small_stats(const Model* m, const floating* X, const doubl
 
 
 cdef void _full_small_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                              double* lp, void* scratch) noexcept nogil:
-    """Row-major, for the per-sample outputs: the same quadratic form as small_full.h
+                              double* lpt, void* scratch) noexcept nogil:
+    """lpt (K x n) for the per-sample outputs: the same quadratic form as small_full.h
     (y_j summed over l <= j, q over j), in the data's type. (A second copy because
-    small_full.h's is feature-major and fused with the block's statistics, while the
-    per-row driver wants lp by rows.)"""
+    small_full.h's is fused with the block's statistics.)"""
     cdef Py_ssize_t nbytes, i, j, l, k, D = m.D, K = m.K
     cdef FullSmallScratch t = _full_small_layout(scratch, n, D, K, sizeof(floating),
                                                  &nbytes)
@@ -70,7 +69,7 @@ cdef void _full_small_logprob(const Model* m, const floating* X, Py_ssize_t n,
                 for l in range(j + 1):
                     y += z[l] * Uk[l * D + j]
                 q += y * y
-            lp[i * K + k] = m.cst[k] - 0.5 * q
+            lpt[k * n + i] = m.cst[k] - 0.5 * q
 
 
 def _full_small_slots(Py_ssize_t K, Py_ssize_t D, dtype):

@@ -56,15 +56,16 @@ cdef void _spherical_cross(const Model* m, const floating* X, Py_ssize_t n,
 
 
 cdef void _spherical_logprob(const Model* m, const floating* X, Py_ssize_t n,
-                             double* lp, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, k, D = m.D, K = m.K
-    cdef SphericalScratch t = _spherical_layout(scratch, n, D, K, sizeof(floating),
+                             double* lpt, void* scratch) noexcept nogil:
+    """lpt (K x n): the statistics' pass's log-densities (csrc/shared_shift.h)."""
+    cdef Py_ssize_t nbytes
+    cdef SphericalScratch t = _spherical_layout(scratch, n, m.D, m.K, sizeof(floating),
                                                 &nbytes)
-    cdef floating* G = <floating*> t.g
     _spherical_cross(m, X, n, &t)
-    for i in range(n):
-        for k in range(K):
-            lp[i * K + k] = m.cst[k] - 0.5 * m.prec[k] * (t.xx[i] - 2.0 * G[i * K + k])
+    if floating is double:
+        gmm_spherical_lp_d(<const double*> t.g, n, m.K, t.xx, m.cst, m.prec, lpt)
+    else:
+        gmm_spherical_lp_f(<const float*> t.g, n, m.K, t.xx, m.cst, m.prec, lpt)
 
 
 cdef Py_ssize_t _spherical_stats(const Model* m, const floating* X, const double* w,

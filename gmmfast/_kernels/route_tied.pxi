@@ -105,13 +105,12 @@ cdef void _tied_logprob_cols(const Model* m, const floating* Z, Py_ssize_t n,
         gmm_tied_lp_fd(zt, n, m.D, m.K, <const float*> m.whitened_means, m.cst, lpt)
 
 
-cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lp,
+cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lpt,
                         void* scratch) noexcept nogil:
     cdef Py_ssize_t nbytes
     cdef TiedScratch t = _tied_layout(scratch, n, m.D, m.K, sizeof(floating), &nbytes)
     _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
-    gmm_cols_to_rows_w(t.lpt, n, m.K, NULL, lp, NULL)
+    _tied_logprob_cols(m, <floating*> t.z, n, lpt, t.zt)
 
 
 cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,

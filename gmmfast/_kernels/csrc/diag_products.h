@@ -7,7 +7,8 @@
                                                            to m rounded up to 4)
      Wt  = [-0.5 P ; P (mu - c) ; cst]^T                  ((2D + 1) x ldw)
 
-     lpt[k, i] = cst_k + sum_{p < 2D} A_ip Wt_pk          (K x m, component-major)
+     lpt[k, i] = cst_k + sum_{p < 2D} A_ip Wt_pk          (K x m, component-major:
+                                                           lpt[k ldt + i], ldt >= m)
      C[k, :]  += sum_i R[k, i] A_i,   N_k += sum_i R[k, i]
 
    with R (K x m) the weighted responsibilities. BLAS runs these thin shapes (m x 2D by
@@ -42,20 +43,21 @@ GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
    TILE(Wt, ldw, P, Ai, lda, out, m, nr, nk, NV): one text for both builds. */
 #define GMM_DIAG_LP_TILES(KERNEL, TILE)                                                 \
     GMM_KERNEL void KERNEL(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,   \
-                           const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)    \
+                           const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt,    \
+                           ptrdiff_t ldt)                                               \
     {                                                                                   \
         for (ptrdiff_t k = 0; k < K; k += 12) {                                         \
             const int nk = K - k < 12 ? (int) (K - k) : 12;                             \
             for (ptrdiff_t i = 0; i < m; i += 4) {                                      \
                 const int nr = m - i < 4 ? (int) (m - i) : 4;                           \
                 const double *Ai = A + i * lda;                                         \
-                double *out = lpt + k * m + i;                                          \
+                double *out = lpt + k * ldt + i;                                        \
                 if (nk > 8)                                                             \
-                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);                   \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 3);                 \
                 else if (nk > 4)                                                        \
-                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);                   \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 2);                 \
                 else                                                                    \
-                    TILE(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);                   \
+                    TILE(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 1);                 \
             }                                                                           \
         }                                                                               \
     }
@@ -97,7 +99,7 @@ GMM_INLINE ptrdiff_t gmm_diag_ldw(ptrdiff_t K) { return (K + 3) / 4 * 4; }
 /* ------------------------------------------------------------------ baseline */
 
 typedef void gmm_diag_lp_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
-                            ptrdiff_t, ptrdiff_t, double *);
+                            ptrdiff_t, ptrdiff_t, double *, ptrdiff_t);
 typedef void gmm_diag_moments_fn(const double *, ptrdiff_t, const double *, ptrdiff_t,
                                  ptrdiff_t, double *, double *);
 
@@ -107,7 +109,8 @@ typedef void gmm_diag_moments_fn(const double *, ptrdiff_t, const double *, ptrd
    features in order, as in the vector builds. */
 #define GMM_DIAG_KB 8
 static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
-                             const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
+                             const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt,
+                             ptrdiff_t ldt)
 {
     for (ptrdiff_t k0 = 0; k0 < K; k0 += GMM_DIAG_KB) {
         const ptrdiff_t nk = K - k0 < GMM_DIAG_KB ? K - k0 : GMM_DIAG_KB;
@@ -124,7 +127,7 @@ static void gmm_diag_lp_base(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdi
                 }
             }
             for (ptrdiff_t k = 0; k < nk; k++)
-                for (ptrdiff_t r = 0; r < nr; r++) lpt[(k0 + k) * m + i0 + r] = acc[r][k];
+                for (ptrdiff_t r = 0; r < nr; r++) lpt[(k0 + k) * ldt + i0 + r] = acc[r][k];
         }
     }
 }
@@ -323,22 +326,23 @@ GMM_INLINE void gmm_diag_lp_tile512(const double *Wt, ptrdiff_t ldw, ptrdiff_t P
 }
 
 GMM_KERNEL void gmm_diag_lp_avx512(const double *Wt, ptrdiff_t ldw, ptrdiff_t K, ptrdiff_t P,
-                               const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt)
+                               const double *A, ptrdiff_t m, ptrdiff_t lda, double *lpt,
+                               ptrdiff_t ldt)
 {
     for (ptrdiff_t k = 0; k < K; k += 32) {
         const int nk = K - k < 32 ? (int) (K - k) : 32;
         for (ptrdiff_t i = 0; i < m; i += 4) {
             const int nr = m - i < 4 ? (int) (m - i) : 4;
             const double *Ai = A + i * lda;
-            double *out = lpt + k * m + i;
+            double *out = lpt + k * ldt + i;
             if (nk > 24)
-                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 4);
+                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 4);
             else if (nk > 16)
-                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 3);
+                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 3);
             else if (nk > 8)
-                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 2);
+                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 2);
             else
-                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, m, nr, nk, 1);
+                gmm_diag_lp_tile512(Wt + k, ldw, P, Ai, lda, out, ldt, nr, nk, 1);
         }
     }
 }

@@ -8,7 +8,8 @@
      rows and 'diag', formed in double about c): the exponentials and the sums in
      float32, as scikit-learn's float32 computes them.
    and a row-major form, gmm_normalize_rows_d (n x K, for the routes that produce lp
-   row by row), through the first.
+   row by row), through the first; and the per-sample outputs (prediction) of a
+   component-major block, gmm_cols_*.
 */
 #ifndef GMMFAST_NORMALIZE_H
 #define GMMFAST_NORMALIZE_H
@@ -112,20 +113,102 @@ linkage void gmm_normalize_rows_d_##suffix(                                     
     GMM_TRANSPOSE_ROWS(lp[i * K + k] = lpt[k * n + i])                                  \
 }
 
-/* The per-sample outputs (prediction) from a row-major block lp (n x K), each with the
-   operations of gmm_normalize_rows_d in the same order, so the same bits, and no pass
-   over the block that its output does not need:
-   - gmm_rows_lse_d: lse only (score_samples): the exponentials summed, not kept, and
-     no responsibilities or transpose back; scratch n (K + 1).
-   - gmm_rows_resp_{d,f}: the responsibilities transposed back straight into out (n x K,
-     double or float: the float is the double rounded, as a cast of lp gives), with
-     lse; scratch n (K + 2). */
-#define GMM_ROWS_OUT(suffix, linkage)                                                   \
-linkage void gmm_rows_lse_d_##suffix(                                                   \
-    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch)           \
+/* gmm_cols_argmax's vector part: from row i0 on, 4 vectors of rows at a time, each
+   lane's best entry and its component held in registers across the components (a
+   compare and two selects a component; four independent chains, so that one's latency
+   hides behind the others). Every form gives the same labels: no arithmetic, the same
+   compares; the rows past the last group take the scalar loop after it. */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_ARGMAX_GROUPS                                                               \
+    for (; i0 + 32 <= n; i0 += 32) {                                                    \
+        __m512d b[4];                                                                   \
+        __m512i l[4];                                                                   \
+        for (int g = 0; g < 4; g++) {                                                   \
+            b[g] = _mm512_loadu_pd(lpt + i0 + 8 * g);                                   \
+            l[g] = _mm512_setzero_si512();                                              \
+        }                                                                               \
+        for (ptrdiff_t k = 1; k < K; k++) {                                             \
+            const __m512i kv = _mm512_set1_epi64(k);                                    \
+            for (int g = 0; g < 4; g++) {                                               \
+                const __m512d c = _mm512_loadu_pd(lpt + k * n + i0 + 8 * g);            \
+                const __mmask8 gt = _mm512_cmp_pd_mask(c, b[g], _CMP_GT_OQ);            \
+                b[g] = _mm512_mask_mov_pd(b[g], gt, c);                                 \
+                l[g] = _mm512_mask_mov_epi64(l[g], gt, kv);                             \
+            }                                                                           \
+        }                                                                               \
+        for (int g = 0; g < 4; g++)                                                     \
+            _mm512_storeu_si512((void *) (label + i0 + 8 * g), l[g]);                   \
+    }
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+#define GMM_ARGMAX_GROUPS                                                               \
+    for (; i0 + 16 <= n; i0 += 16) {                                                    \
+        __m256d b[4], l[4];   /* l: the labels' int64 bits */                           \
+        for (int g = 0; g < 4; g++) {                                                   \
+            b[g] = _mm256_loadu_pd(lpt + i0 + 4 * g);                                   \
+            l[g] = _mm256_setzero_pd();                                                 \
+        }                                                                               \
+        for (ptrdiff_t k = 1; k < K; k++) {                                             \
+            const __m256d kv = _mm256_castsi256_pd(_mm256_set1_epi64x(k));              \
+            for (int g = 0; g < 4; g++) {                                               \
+                const __m256d c = _mm256_loadu_pd(lpt + k * n + i0 + 4 * g);            \
+                const __m256d gt = _mm256_cmp_pd(c, b[g], _CMP_GT_OQ);                  \
+                b[g] = _mm256_blendv_pd(b[g], c, gt);                                   \
+                l[g] = _mm256_blendv_pd(l[g], kv, gt);                                  \
+            }                                                                           \
+        }                                                                               \
+        for (int g = 0; g < 4; g++)                                                     \
+            _mm256_storeu_si256((__m256i *) (label + i0 + 4 * g),                       \
+                                _mm256_castpd_si256(l[g]));                             \
+    }
+#else   /* plain C that the compiler vectorises over the 8 rows: each group's best and
+           labels replaced whole (updated in place, gcc stores only the lanes that
+           changed, behind a branch that mispredicts) */
+#define GMM_ARGMAX_GROUPS                                                               \
+    for (; i0 + 8 <= n; i0 += 8) {                                                      \
+        double b[8];                                                                    \
+        ptrdiff_t l[8];                                                                 \
+        GMM_LANE_LOOP                                                                   \
+        for (int r = 0; r < 8; r++) {                                                   \
+            b[r] = lpt[i0 + r];                                                         \
+            l[r] = 0;                                                                   \
+        }                                                                               \
+        for (ptrdiff_t k = 1; k < K; k++) {                                             \
+            const double *col = lpt + k * n + i0;                                       \
+            double nb[8];                                                               \
+            ptrdiff_t nl[8];                                                            \
+            GMM_LANE_LOOP                                                               \
+            for (int r = 0; r < 8; r++) {                                               \
+                const int gt = col[r] > b[r];                                           \
+                nb[r] = gt ? col[r] : b[r];                                             \
+                nl[r] = gt ? k : l[r];                                                  \
+            }                                                                           \
+            GMM_LANE_LOOP                                                               \
+            for (int r = 0; r < 8; r++) {                                               \
+                b[r] = nb[r];                                                           \
+                l[r] = nl[r];                                                           \
+            }                                                                           \
+        }                                                                               \
+        GMM_LANE_LOOP                                                                   \
+        for (int r = 0; r < 8; r++) label[i0 + r] = l[r];                               \
+    }
+#endif
+
+/* The per-sample outputs (prediction) from a component-major block lpt (K x n, the
+   layout every route's log-densities come in), with no pass over the block that the
+   output does not need:
+   - gmm_cols_lse_d: lse only (score_samples): the operations of gmm_normalize_cols_d's
+     lse in the same order, so the same bits, the exponentials summed and not kept;
+     scratch n.
+   - gmm_cols_resp_{d,f}: gmm_normalize_cols_d, the responsibilities then transposed
+     straight into out (n x K, double or float: the float is the double rounded, as a
+     cast gives), with lse; scratch 2n.
+   - gmm_cols_argmax: label_i = the first k of the largest lpt[k, i] (an entry compared
+     with '>', so a NaN is never chosen over an earlier entry, as a row-by-row loop
+     with '>' does), vectorised over the rows; scratch n. */
+#define GMM_COLS_OUT(suffix, linkage)                                                   \
+linkage void gmm_cols_lse_d_##suffix(                                                   \
+    const double *lpt, ptrdiff_t n, ptrdiff_t K, double *lse, double *row_max)          \
 {                                                                                       \
-    double *lpt = scratch, *row_max = lpt + K * n;                                      \
-    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
     GMM_COLS_MAX(double, lpt, n, K, row_max)                                            \
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
@@ -134,17 +217,31 @@ linkage void gmm_rows_lse_d_##suffix(                                           
     }                                                                                   \
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_d(lse[i]);         \
 }                                                                                       \
-    GMM_ROWS_RESP(suffix, linkage, double, d)                                           \
-    GMM_ROWS_RESP(suffix, linkage, float, f)
+                                                                                        \
+linkage void gmm_cols_argmax_##suffix(                                                  \
+    const double *lpt, ptrdiff_t n, ptrdiff_t K, double *best, ptrdiff_t *label)        \
+{                                                                                       \
+    ptrdiff_t i0 = 0;                                                                   \
+    GMM_ARGMAX_GROUPS                                                                   \
+    for (ptrdiff_t i = i0; i < n; i++) {                                                \
+        best[i] = lpt[i];                                                               \
+        label[i] = 0;                                                                   \
+        for (ptrdiff_t k = 1; k < K; k++)                                               \
+            if (lpt[k * n + i] > best[i]) {                                             \
+                best[i] = lpt[k * n + i];                                               \
+                label[i] = k;                                                           \
+            }                                                                           \
+    }                                                                                   \
+}                                                                                       \
+    GMM_COLS_RESP(suffix, linkage, double, d)                                           \
+    GMM_COLS_RESP(suffix, linkage, float, f)
 
 /* the responsibilities into out of type T (the double rounded, for float) */
-#define GMM_ROWS_RESP(suffix, linkage, T, t)                                            \
-linkage void gmm_rows_resp_##t##_##suffix(                                              \
-    const double *lp, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch, T *out)   \
+#define GMM_COLS_RESP(suffix, linkage, T, t)                                            \
+linkage void gmm_cols_resp_##t##_##suffix(                                              \
+    double *lpt, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch, T *out)        \
 {                                                                                       \
-    double *lpt = scratch, *row_max = lpt + K * n, *scale = row_max + n;                \
-    GMM_TRANSPOSE_ROWS(lpt[k * n + i] = lp[i * K + k])                                  \
-    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, row_max, scale);                \
+    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, scratch, scratch + n);          \
     GMM_TRANSPOSE_ROWS(out[i * K + k] = (T) lpt[k * n + i])                             \
 }
 
@@ -153,7 +250,7 @@ linkage void gmm_rows_resp_##t##_##suffix(                                      
     GMM_NORMALIZE_COLS(suffix, linkage, float, f)                                       \
     GMM_NORMALIZE_COLS_F32(suffix, linkage)                                             \
     GMM_NORMALIZE_ROWS(suffix, linkage)                                                 \
-    GMM_ROWS_OUT(suffix, linkage)
+    GMM_COLS_OUT(suffix, linkage)
 
 /* every build (AVX-512: float32 with 16 lanes; at 8, the conversions to and from
    double would cost more than the float32 arithmetic saves) */
@@ -162,11 +259,10 @@ GMM_INSTANTIATE(GMM_NORMALIZE_ALL)
 typedef void gmm_norm_d_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                            double *, double *);
 typedef void gmm_norm_rows_fn(double *, ptrdiff_t, ptrdiff_t, double *, double *);
-typedef void gmm_rows_lse_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
-typedef void gmm_rows_resp_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *,
-                                double *);
-typedef void gmm_rows_resp_f_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *,
-                                float *);
+typedef void gmm_cols_lse_fn(const double *, ptrdiff_t, ptrdiff_t, double *, double *);
+typedef void gmm_cols_argmax_fn(const double *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t *);
+typedef void gmm_cols_resp_d_fn(double *, ptrdiff_t, ptrdiff_t, double *, double *, double *);
+typedef void gmm_cols_resp_f_fn(double *, ptrdiff_t, ptrdiff_t, double *, double *, float *);
 typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                             double *, float *, float *);
 
@@ -174,18 +270,20 @@ typedef void gmm_norm_fd_fn(double *, ptrdiff_t, ptrdiff_t, const double *, doub
 GMM_DISPATCH(gmm_norm_d_fn, gmm_normalize_cols_d)
 GMM_DISPATCH(gmm_norm_fd_fn, gmm_normalize_cols_fd)
 GMM_DISPATCH(gmm_norm_rows_fn, gmm_normalize_rows_d)
-GMM_DISPATCH(gmm_rows_lse_fn, gmm_rows_lse_d)
-GMM_DISPATCH(gmm_rows_resp_d_fn, gmm_rows_resp_d)
-GMM_DISPATCH(gmm_rows_resp_f_fn, gmm_rows_resp_f)
+GMM_DISPATCH(gmm_cols_lse_fn, gmm_cols_lse_d)
+GMM_DISPATCH(gmm_cols_argmax_fn, gmm_cols_argmax)
+GMM_DISPATCH(gmm_cols_resp_d_fn, gmm_cols_resp_d)
+GMM_DISPATCH(gmm_cols_resp_f_fn, gmm_cols_resp_f)
 
 static void gmm_normalize_select(void)
 {
     GMM_SELECT(gmm_normalize_cols_d, gmm_normalize_cols_d);
     GMM_SELECT(gmm_normalize_cols_fd, gmm_normalize_cols_fd);
     GMM_SELECT(gmm_normalize_rows_d, gmm_normalize_rows_d);
-    GMM_SELECT(gmm_rows_lse_d, gmm_rows_lse_d);
-    GMM_SELECT(gmm_rows_resp_d, gmm_rows_resp_d);
-    GMM_SELECT(gmm_rows_resp_f, gmm_rows_resp_f);
+    GMM_SELECT(gmm_cols_lse_d, gmm_cols_lse_d);
+    GMM_SELECT(gmm_cols_argmax, gmm_cols_argmax);
+    GMM_SELECT(gmm_cols_resp_d, gmm_cols_resp_d);
+    GMM_SELECT(gmm_cols_resp_f, gmm_cols_resp_f);
 }
 #endif
 
