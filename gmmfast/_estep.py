@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import _kernels, _mstep
+from . import _kernels, _mstep, _validation
 from ._mstep import SuffStats
 
 COV_CODES = {
@@ -369,11 +369,14 @@ def _empty(shape, dtype):
     return _EMPTY[key]
 
 
-def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
+def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False,
+               check_finite=False):
     """Per-row outputs under ``model``: any of log-likelihood, responsibilities, label.
 
     Returns a tuple of the requested arrays in the order (lse, resp, labels); lse is
-    float64, resp has X's dtype, labels are intp.
+    float64, resp has X's dtype, labels are intp. check_finite: X is not yet checked
+    for NaN and infinity; the kernel checks each block as it reads it, and X holding
+    any raises ``_validation.check_finite``'s error.
     """
     n, K = X.shape[0], model.n_components
     out_lse = np.empty(n) if lse else _empty((0,), np.float64)
@@ -382,7 +385,10 @@ def per_sample(X, model, n_threads, *, lse=False, resp=False, labels=False):
     status, row = _kernels.block_logprob(
         model.params, X, out_lse, out_resp, out_labels,
         block_size(n, K, model.n_features), _threads_for(n_threads, n, model.n_components, model.n_features),
+        check_finite,
     )
+    if status == _kernels.NOT_FINITE:
+        _validation.check_finite(X, n_threads=n_threads)   # raises, naming the rows
     if status != _kernels.OK:
         _raise_status(status, row)
     wanted = [(lse, out_lse), (resp, out_resp), (labels, out_labels)]

@@ -271,7 +271,8 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         """
         return self._fit(X, sample_weight, want_labels=True)
 
-    def _source(self, X, sample_weight, *, reset, ensure_min_samples=1):
+    def _source(self, X, sample_weight, *, reset, ensure_min_samples=1,
+                defer_finite=False):
         """Validate X and sample_weight; return the stats source that reads them.
 
         dask arrays -> ``_dask.DaskSource``; np.memmap and other row-sliceable
@@ -279,7 +280,8 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         C-contiguous float array in memory -> ``_sources.InMemorySource``.
         """
         return _inputs.stats_source(self, X, sample_weight, reset=reset,
-                                    ensure_min_samples=ensure_min_samples)
+                                    ensure_min_samples=ensure_min_samples,
+                                    defer_finite=defer_finite)
 
     # ------------------------------------------ the hooks of the fit loop (_base)
 
@@ -510,7 +512,8 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
     def _per_sample(self, X, **wanted):
         """(source, outputs): per-sample outputs of in-memory or piecewise-read X."""
         check_is_fitted(self)
-        source = self._source(X, None, reset=False)
+        # NaN and infinity checked by the kernel as it reads X, not by a pass of its own
+        source = self._source(X, None, reset=False, defer_finite=True)
         with blas_single_thread(self._kernel_type, source.n_features):
             return source, source.per_sample(_inputs.model_for(self, source), **wanted)
 
@@ -575,7 +578,7 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
             from . import _dask
 
             return _dask.score(self, X, sample_weight)
-        source = self._source(X, sample_weight, reset=False)
+        source = self._source(X, sample_weight, reset=False, defer_finite=True)
         model = _inputs.model_for(self, source)
         with blas_single_thread(self._kernel_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):

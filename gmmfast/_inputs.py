@@ -8,13 +8,16 @@ from . import _sources, _validation
 from ._threads import effective_n_threads
 
 
-def stats_source(est, X, sample_weight, *, reset, ensure_min_samples=1):
+def stats_source(est, X, sample_weight, *, reset, ensure_min_samples=1,
+                 defer_finite=False):
     """Validate X and sample_weight; return the stats source that reads them.
 
     dask arrays -> ``_dask.DaskSource``; np.memmap and other row-sliceable arrays ->
     ``_sources.ChunkedSource``; anything else is validated into a C-contiguous float
     array in memory -> ``_sources.InMemorySource``. With ``missing='marginalize'`` and
     NaN in X, the ``_missing`` (or ``_missing_dask``) source instead.
+    ``defer_finite``: an in-memory X is checked for NaN and infinity by the per-sample
+    pass as it reads X (``_sources.InMemorySource``'s finite_checked).
     """
     n_threads = effective_n_threads(est.n_threads)
     args = (est._kernel_type, est.n_components, n_threads)
@@ -38,9 +41,10 @@ def stats_source(est, X, sample_weight, *, reset, ensure_min_samples=1):
         )
         w = _validation.check_sample_weight(sample_weight, n_samples)
         return _sources.ChunkedSource(X, w, *args)
-    X = _validation.check_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples)
+    X = _validation.check_X(est, X, reset=reset, ensure_min_samples=ensure_min_samples,
+                            defer_finite=defer_finite)
     w = _validation.check_sample_weight(sample_weight, X.shape[0])
-    return _sources.InMemorySource(X, w, *args)
+    return _sources.InMemorySource(X, w, *args, finite_checked=not defer_finite)
 
 
 def model_for(est, source):

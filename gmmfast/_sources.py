@@ -33,7 +33,7 @@ order of floating-point additions and therefore the last bits, not more.
 
 import numpy as np
 
-from . import _estep
+from . import _estep, _validation
 
 #: A piece read by ChunkedSource holds at most this many bytes once converted to
 #: float64 (rounded down to whole kernel blocks, at least one block).
@@ -121,10 +121,17 @@ class InMemorySource:
     covariance_type : str
     n_components : int
     n_threads : int
+    finite_checked : bool
+        False: X is validated but for NaN and infinity, which the per-sample pass
+        checks block by block as it reads X (one pass over X fewer; a prediction on
+        10^6 x 16 'diag' spent 12% of its time in the separate check). Any other use
+        of X checks it first.
     """
 
-    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads):
+    def __init__(self, X, sample_weight, covariance_type, n_components, n_threads,
+                 finite_checked=True):
         self.X, self.w = X, sample_weight
+        self.finite_checked = finite_checked
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.covariance_type = covariance_type
@@ -134,6 +141,7 @@ class InMemorySource:
 
     def init_data(self, random_state):
         """All of X and its weights: the in-memory fit initialises from every row."""
+        self._check_finite()
         return self.X, self.w
 
     def model(self, weights, means, precisions_cholesky, log_weights=None):
@@ -145,6 +153,7 @@ class InMemorySource:
     def stats(self, weights, means, precisions_cholesky, log_weights=None):
         """Sufficient statistics of all rows under the given parameters (log_weights:
         see ``_estep.KernelModel``)."""
+        self._check_finite()
         if self._workspace is None:
             self._workspace = _estep.StatsWorkspace(
                 self.n_samples, self.n_components, self.n_features, self.covariance_type
@@ -154,7 +163,13 @@ class InMemorySource:
 
     def per_sample(self, model, **wanted):
         """``_estep.per_sample`` over X (see there)."""
-        return _estep.per_sample(self.X, model, self.n_threads, **wanted)
+        return _estep.per_sample(self.X, model, self.n_threads,
+                                 check_finite=not self.finite_checked, **wanted)
+
+    def _check_finite(self):
+        if not self.finite_checked:
+            _validation.check_finite(self.X, n_threads=self.n_threads)
+            self.finite_checked = True
 
 
 class ChunkedSource:

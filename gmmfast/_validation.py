@@ -77,7 +77,8 @@ def check_finite(X, name="X", n_threads=1):
     )
 
 
-def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False):
+def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False,
+            defer_finite=False):
     """Validate X as scikit-learn does, with clearer messages.
 
     Returns a 2-D C-contiguous float32 or float64 array. An array that is already
@@ -85,7 +86,8 @@ def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False):
     integers, float16, Fortran order, strided views) is converted once.
     Sets or checks n_features_in_ and feature_names_in_. ``allow_nan``: NaN marks a
     missing entry (``missing='marginalize'``), checked by the caller; infinity is
-    still refused.
+    still refused. ``defer_finite``: NaN and infinity are left to the caller, whose
+    kernel pass checks X as it reads it and raises ``check_finite``'s error.
 
     As in scikit-learn, ``fit`` (``reset=True``) converts arrays of numeric strings to
     floats, while the scoring methods (``reset=False``) refuse strings.
@@ -98,7 +100,7 @@ def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False):
             estimator.n_features_in_ = X.shape[1]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_
-        if not allow_nan:
+        if not (allow_nan or defer_finite):
             check_finite(X, n_threads=getattr(estimator, "n_threads", None))
         return X
     try:
@@ -118,7 +120,7 @@ def check_X(estimator, X, *, reset, ensure_min_samples=1, allow_nan=False):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if not allow_nan:
+    if not (allow_nan or defer_finite):
         check_finite(X, n_threads=getattr(estimator, "n_threads", None))
     return X
 

@@ -155,6 +155,8 @@ class Priors:
 
 def sibling_source(source, covariance_type, n_components):
     """A stats source over the same data and weights for another kind of model."""
+    if hasattr(source, "_check_finite"):   # the sibling reads X as checked
+        source._check_finite()
     return type(source)(source.X, source.w, covariance_type, n_components,
                         source.n_threads)
 

@@ -45,3 +45,29 @@ def test_invalid_n_threads_leaves_the_parameter_error_to_fit(n_threads):
     X = np.random.default_rng(2).normal(size=(2000, 600))   # above the threaded size
     with pytest.raises((ValueError, TypeError), match="n_threads"):
         GaussianMixture(2, n_threads=n_threads).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "predict", "score"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_outputs_pass_checks_every_block_it_reads(dtype, method, n_threads):
+    """The per-sample outputs check X as their kernel reads it, block by block, in
+    place of a pass of their own: a NaN or an infinity in the first row, in a block in
+    the middle, or in the last entry of a partial last block is refused with the
+    check's own message, which counts and names the rows."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3001, 7)).astype(dtype)
+    gm = GaussianMixture(3, covariance_type="diag", random_state=0, max_iter=2,
+                         n_threads=n_threads).fit(X)
+    for row, col in ((0, 0), (1500, 3), (3000, 6)):
+        for value, message in ((np.nan, "NaN"), (np.inf, r"infinity \(inf\)")):
+            Y = X.copy()
+            Y[row, col] = value
+            with pytest.raises(ValueError,
+                               match=rf"X contains {message} in 1 row \(first: row {row}\)"):
+                getattr(gm, method)(Y)
+    Y = X.copy()
+    Y[[7, 2999], [1, 2]] = np.nan
+    with pytest.raises(ValueError, match=r"NaN in 2 rows \(first: row 7\)"):
+        getattr(gm, method)(Y)
+    getattr(gm, method)(X)   # the clean X still passes

@@ -7,6 +7,7 @@ Everything the Python layer calls is re-exported here.
 
 from ._core import (  # noqa: F401
     NO_MEMORY,
+    NOT_FINITE,
     OK,
     SMALL_FEATURES,
     ZERO_DENSITY,

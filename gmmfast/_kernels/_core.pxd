@@ -111,6 +111,7 @@ cpdef enum Status:
     STATUS_OK = 0
     STATUS_NO_MEMORY = 1
     STATUS_ZERO_DENSITY = 2   # a row whose log-likelihood is not finite
+    STATUS_NOT_FINITE = 3     # X holds NaN or infinity (block_logprob's check_finite)
 
 
 # A mixture as a route reads it (Params builds it). Each route reads the fields its

@@ -80,6 +80,7 @@ SMALL_FEATURES = GMM_SMALL_D   # the same, for the Python layer
 OK = STATUS_OK
 NO_MEMORY = STATUS_NO_MEMORY
 ZERO_DENSITY = STATUS_ZERO_DENSITY
+NOT_FINITE = STATUS_NOT_FINITE
 
 include "common.pxi"
 include "route_full_small.pxi"
@@ -433,10 +434,13 @@ def block_logprob(
     cnp.intp_t[::1] out_labels,
     Py_ssize_t block_size,
     int n_threads,
+    bint check_finite=False,
 ):
     """Per-row outputs under ``params``: log-likelihood, responsibilities, label.
 
-    Each output may be an empty array (shape 0) when not wanted.
+    Each output may be an empty array (shape 0) when not wanted. check_finite: X has
+    not been checked for NaN and infinity; each block is checked as it is read (in
+    cache, where a separate pass would read X from memory once more).
 
     out_lse : (n_samples,) log sum_k pi_k N(x_i | k). OUT.
     out_resp : (n_samples, K) responsibilities. OUT.
@@ -445,7 +449,9 @@ def block_logprob(
     Returns
     -------
     (status, row) : STATUS_OK and -1, or STATUS_ZERO_DENSITY and the first bad row
-        (STATUS_ZERO_DENSITY is returned only when out_lse or out_resp is wanted).
+        (STATUS_ZERO_DENSITY is returned only when out_lse or out_resp is wanted), or
+        STATUS_NOT_FINITE and the first row of a block that holds NaN or infinity (the
+        caller's own check then names the rows).
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = params.n_components
     cdef Py_ssize_t B = block_size
@@ -483,6 +489,15 @@ def block_logprob(
             start = b * B
             stop = min(start + B, N)
             n = stop - start
+            if check_finite:
+                if floating is double:
+                    bad = gmm_any_not_finite_d(&X[start, 0], n * D)
+                else:
+                    bad = gmm_any_not_finite_f(&X[start, 0], n * D)
+                if bad:
+                    status[b] = STATUS_NOT_FINITE
+                    bad_rows[b] = start
+                    continue
             if floating is double:
                 route.logprob_d(m, &X[start, 0], n, lpt, scratch)
             else:
