@@ -233,6 +233,46 @@ def padded_factors32(const double[:, :, ::1] U):
     return out
 
 
+#: doubles of a round's slots that a thread adds at a time (_add_slots)
+cdef Py_ssize_t ADD_CHUNK = 4096
+
+
+cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* acc,
+                     bint moments, bint tied, Py_ssize_t Kt, Py_ssize_t D, Py_ssize_t S,
+                     Py_ssize_t s_head, int nt) noexcept nogil:
+    """acc[j] += the nr slots' entry j, in block order, for every entry j of a slot
+    (the moment rows': all SB; the other route's: its S statistics, the T2 of a
+    component a block did not write skipped, as it holds 0 or less, having not been
+    zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
+    same sums whatever the threads and the rounds. The entries in chunks over nt
+    threads."""
+    cdef Py_ssize_t n_entries = SB if moments else S
+    cdef Py_ssize_t t2_end = s_head + Kt * D * D
+    cdef Py_ssize_t ch, j0, j1, c, j, e, f
+    cdef const double* slot
+    for ch in prange((n_entries + ADD_CHUNK - 1) // ADD_CHUNK, num_threads=nt,
+                     schedule='static'):
+        j0 = ch * ADD_CHUNK
+        j1 = min(j0 + ADD_CHUNK, n_entries)
+        for c in range(nr):
+            slot = slots + c * SB
+            j = j0
+            while j < j1:
+                if moments or j >= t2_end:
+                    e = j1
+                elif j < s_head:
+                    e = min(j1, s_head)
+                else:   # component f's T2, added only where the block wrote it
+                    f = (j - s_head) // (D * D)
+                    e = min(j1, s_head + (f + 1) * D * D)
+                    if not tied and slot[S + f] == 0.0:
+                        j = e
+                        continue
+                while j < e:
+                    acc[j] = acc[j] + slot[j]
+                    j = j + 1
+
+
 def rows_pass(
     const double[:, ::1] X0,          # IN (n, D) rows, missing entries 0
     const Py_ssize_t[:, ::1] Mi,      # IN (n, mmax) missing columns: row i's first nm[i],
@@ -478,27 +518,9 @@ def rows_pass(
                 if status[b] != STATUS_OK:
                     raise MemoryError("rows_pass: no memory for a thread's scratch")
             if want_stats:
-                # the slots in block order: the same sums whatever the threads and
-                # the rounds
                 with nogil:
-                    for c in range(nr):
-                        if moments:
-                            for j in range(SB):
-                                accm[j] = accm[j] + slots[c * SB + j]
-                        else:
-                            # the components' T2s the block did not write hold 0
-                            # (or less: they were not zeroed) and add nothing
-                            slot = slots + c * SB
-                            for j in range(s_head):
-                                accp[j] = accp[j] + slot[j]
-                            for f in range(Kt):
-                                if not tied and slot[S + f] == 0.0:
-                                    continue
-                                for j in range(s_head + f * D * D,
-                                               s_head + (f + 1) * D * D):
-                                    accp[j] = accp[j] + slot[j]
-                            for j in range(s_head + s_t2, S):
-                                accp[j] = accp[j] + slot[j]
+                    _add_slots(slots, nr, SB, accm if moments else accp, moments, tied,
+                               Kt, D, S, s_head, nt)
         if want_stats and moments:
             _moments_finish(accm, K, D, Mtb, accp)
     finally:
