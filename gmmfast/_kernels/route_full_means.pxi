@@ -4,8 +4,9 @@
 # scatter about that component's mean (csrc/rank_update.h): exact centring, at the cost
 # of a pass over the block for every component.
 #
-# float64 data: log-densities row-major (gmm_tri_sqnorm_d), the row-major
-# normalisation, then the scatter of the rows whose responsibility is not exactly 0.
+# float64 data: the block transposed, log-densities one row a lane (gmm_tri_lanes_d,
+# gmm_tri_sqnorm_d's operations), the row-major normalisation, then the scatter of the
+# rows whose responsibility is not exactly 0.
 # float32 data: the block transposed, log-densities one row a lane in float32
 # products, normalised component-major in float32, then each component's scatter in
 # float32 about the block's own centre, shifted back to the mean in double.
@@ -24,7 +25,8 @@ cdef struct FullMeansScratch:
     # float64 data
     double* lp        # (n, K) log-densities, then weighted responsibilities
     double* norm      # _normalize_rows' scratch
-    double* zt        # (4 D,) 4 centred rows, feature-major (gmm_tri_sqnorm_d)
+    double* xtd       # (D, ldx) the block transposed (gmm_tri_lanes_d)
+    double* zt        # (D, GROUP) a group of centred rows, feature-major
     double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_sqnorm_d)
     double* z         # (n + ld8) ld8: the scaled centred rows, then the tile sums T
     # float32 data
@@ -48,7 +50,8 @@ cdef FullMeansScratch _full_means_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     if fsize == sizeof(double):
         t.lp = <double*> _take(&a, n * K * sizeof(double))
         t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
-        t.zt = <double*> _take(&a, 4 * D * sizeof(double))
+        t.xtd = <double*> _take(&a, D * gmm_tri_lanes_ldx(n) * sizeof(double))
+        t.zt = <double*> _take(&a, GMM_TRI_LANES_GROUP * D * sizeof(double))
         t.up = <double*> _take(&a, D * (D + 16) * sizeof(double))
         t.z = <double*> _take(&a, (n + ld8) * ld8 * sizeof(double))
     else:
@@ -81,9 +84,10 @@ cdef void _full_means_logprob(const Model* m, const floating* X, Py_ssize_t n,
     cdef const floating* M = <const floating*> m.means
     cdef const floating* U = <const floating*> m.chol
     if floating is double:
+        gmm_tri_lanes_transpose(X, n, D, t.xtd)
         for k in range(K):
-            gmm_tri_sqnorm_d(X, n, D, 1, 0, M + k * D, U + k * D * D, m.cst[k], lpt + k * n,
-                             t.up, t.zt)
+            gmm_tri_lanes_d(t.xtd, n, D, M + k * D, U + k * D * D, m.cst[k], lpt + k * n,
+                            1, t.up, t.zt)
     else:
         gmm_full32_transpose(X, n, D, t.xt)
         for k in range(K):
@@ -135,9 +139,10 @@ cdef Py_ssize_t _full_means_stats(const Model* m, const floating* X, const doubl
     cdef const floating* M = <const floating*> m.means
     cdef const floating* U = <const floating*> m.chol
     if floating is double:
+        gmm_tri_lanes_transpose(X, n, D, t.xtd)
         for k in range(K):   # lp row-major (n x K), the layout of the scatter's weights
-            gmm_tri_sqnorm_d(X, n, D, K, k, M + k * D, U + k * D * D, m.cst[k], t.lp,
-                             t.up, t.zt)
+            gmm_tri_lanes_d(t.xtd, n, D, M + k * D, U + k * D * D, m.cst[k], t.lp + k, K,
+                            t.up, t.zt)
         bad = _responsibilities(t.lp, n, K, w, s, t.norm)
         if bad >= 0:
             return bad

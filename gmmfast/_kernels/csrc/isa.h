@@ -148,6 +148,8 @@ GMM_INLINE void _mmneon_storeu_ps(float *p, gmm_v4f v) { vst1q_f32(p, v); }
 GMM_INLINE void _mmneon_storeu_pd(double *p, gmm_v2d v) { vst1q_f64(p, v); }
 GMM_INLINE gmm_v4f _mmneon_sub_ps(gmm_v4f a, gmm_v4f b) { return vsubq_f32(a, b); }
 GMM_INLINE gmm_v4f _mmneon_add_ps(gmm_v4f a, gmm_v4f b) { return vaddq_f32(a, b); }
+GMM_INLINE gmm_v2d _mmneon_sub_pd(gmm_v2d a, gmm_v2d b) { return vsubq_f64(a, b); }
+GMM_INLINE gmm_v2d _mmneon_add_pd(gmm_v2d a, gmm_v2d b) { return vaddq_f64(a, b); }
 /* a * b + c, rounded once */
 GMM_INLINE gmm_v4f _mmneon_fmadd_ps(gmm_v4f a, gmm_v4f b, gmm_v4f c) { return vfmaq_f32(c, a, b); }
 GMM_INLINE gmm_v2d _mmneon_fmadd_pd(gmm_v2d a, gmm_v2d b, gmm_v2d c) { return vfmaq_f64(c, a, b); }

@@ -404,10 +404,153 @@ GMM_INLINE void gmm_full32_put_neon(float32x4_t q0, float32x4_t q1, double cst, 
 GMM_FULL32_LP(gmm_full32_lp_neon, GMM_KERNEL, gmm_v4f, neon, 4, gmm_full32_put_neon)
 #endif
 
+/* ------------------------------------------------------------------ double, a row a lane */
+
+/* gmm_tri_sqnorm's log-densities with the rows along the lanes, for the route about
+   each mean (route_full_means.pxi) from 8 features on: the block transposed once
+   (Xt: D x ldx doubles, ldx = n rounded up to GMM_TRI_LANES_GROUP, zero columns after
+   n), then per component GW rows at a time (16 with AVX-512, 8 with AVX2, 4 with NEON,
+   8 in the baseline build) centred into Zt (D x GW) and, per row,
+
+     y_j = sum_{l <= j} z_l U_lj  (in order of l),   s_p += y_j^2 for p = j mod 8,
+     lp = cst - 0.5 ((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7))
+
+   which are gmm_tri_sqnorm's operations in its order, one fused multiply-add a product
+   and a square in the vector builds (none in the baseline build), so its bits: its
+   tiles run each y_j on over terms l > j too, but those multiply U's zeros below the
+   diagonal and add exact zeros (a finite z; a sum that is 0 throughout may differ only
+   in the sign of that zero, which its square removes). Here only the columns of a tile
+   of four take part, and no horizontal sums: at D = 8 the row-major tiles spent most
+   of their time on the shuffles of a short row. Up: D x D4 scratch (U padded). */
+#define GMM_TRI_LANES_GROUP 16
+
+GMM_INLINE ptrdiff_t gmm_tri_lanes_ldx(ptrdiff_t n)
+{
+    return (n + GMM_TRI_LANES_GROUP - 1) / GMM_TRI_LANES_GROUP * GMM_TRI_LANES_GROUP;
+}
+
+/* lp[(i0 + r) rs] = cst - 0.5 q for the rows r < nr of a group, from its q (in lanes) */
+#define GMM_TRI_LANES_PUT(q, nr, i0, cst, lp, rs)                                       \
+    for (ptrdiff_t r_ = 0; r_ < (nr); r_++) (lp)[((i0) + r_) * (rs)] = (cst) - 0.5 * (q)[r_];
+
+typedef void gmm_tri_lanes_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                              const double *, double, double *, ptrdiff_t, double *,
+                              double *);
+
+#if GMM_MAIN_TU
+/* Xt (D x ldx) = X^T (n x D), zero columns from n to ldx. */
+static void gmm_tri_lanes_transpose(const double *X, ptrdiff_t n, ptrdiff_t D, double *Xt)
+{
+    const ptrdiff_t ldx = gmm_tri_lanes_ldx(n);
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {   /* 8 rows a cache line of Xt's rows */
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;
+        for (ptrdiff_t a = 0; a < D; a++)
+            for (ptrdiff_t i = i0; i < i1; i++) Xt[a * ldx + i] = X[i * D + a];
+    }
+    for (ptrdiff_t a = 0; a < D; a++)
+        for (ptrdiff_t i = n; i < ldx; i++) Xt[a * ldx + i] = 0.0;
+}
+
+static void gmm_tri_lanes_d_base(const double *Xt, ptrdiff_t n, ptrdiff_t D, const double *mu,
+                                 const double *U, double cst, double *lp, ptrdiff_t rs,
+                                 double *Up, double *Zt)
+{
+    const ptrdiff_t ldx = gmm_tri_lanes_ldx(n), D4 = (D + 3) / 4 * 4;
+    GMM_TRI_PAD(double, U, D, D4, Up)
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {
+        double s[8][8], q[8];
+        for (ptrdiff_t l = 0; l < D; l++)
+            for (int r = 0; r < 8; r++) Zt[8 * l + r] = Xt[l * ldx + i0 + r] - mu[l];
+        for (int p = 0; p < 8; p++)
+            for (int r = 0; r < 8; r++) s[p][r] = 0.0;
+        for (ptrdiff_t j = 0; j < D; j++)
+            for (int r = 0; r < 8; r++) {
+                double y = 0.0;
+                for (ptrdiff_t l = 0; l <= j; l++) y += Zt[8 * l + r] * Up[l * D4 + j];
+                s[j % 8][r] += y * y;
+            }
+        for (int r = 0; r < 8; r++)
+            q[r] = ((s[0][r] + s[1][r]) + (s[2][r] + s[3][r]))
+                   + ((s[4][r] + s[5][r]) + (s[6][r] + s[7][r]));
+        GMM_TRI_LANES_PUT(q, n - i0 < 8 ? n - i0 : 8, i0, cst, lp, rs)
+    }
+}
+
+GMM_DISPATCH(gmm_tri_lanes_fn, gmm_tri_lanes_d)
+#endif
+
+/* The vector builds: W doubles a vector, two vectors of rows (a, b) a group; four
+   columns j0..j0+3 of y at a time (8 accumulators), the squares into the 8 positions'
+   sums (16 vectors). */
+#define GMM_TRI_LANES_D(name, linkage, V, B, W)                                         \
+linkage void name(const double *Xt, ptrdiff_t n, ptrdiff_t D, const double *mu,         \
+                  const double *U, double cst, double *lp, ptrdiff_t rs, double *Up,    \
+                  double *Zt)                                                           \
+{                                                                                       \
+    const ptrdiff_t ldx = gmm_tri_lanes_ldx(n), D4 = (D + 3) / 4 * 4;                   \
+    GMM_TRI_PAD(double, U, D, D4, Up)                                                   \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 2 * W) {                                       \
+        for (ptrdiff_t l = 0; l < D; l++) {                                             \
+            const V m = _mm##B##_set1_pd(mu[l]);                                        \
+            const double *x = Xt + l * ldx + i0;                                        \
+            _mm##B##_storeu_pd(Zt + 2 * W * l, _mm##B##_sub_pd(_mm##B##_loadu_pd(x), m)); \
+            _mm##B##_storeu_pd(Zt + 2 * W * l + W,                                      \
+                               _mm##B##_sub_pd(_mm##B##_loadu_pd(x + W), m));           \
+        }                                                                               \
+        V sa[8], sb[8];                                                                 \
+        for (int p = 0; p < 8; p++) sa[p] = sb[p] = _mm##B##_setzero_pd();              \
+        for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
+            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
+            V a0 = _mm##B##_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                    \
+            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
+            const double *u = Up + j0, *z = Zt;                                         \
+            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
+                const V za = _mm##B##_loadu_pd(z), zb = _mm##B##_loadu_pd(z + W);       \
+                V ut = _mm##B##_set1_pd(u[0]);                                          \
+                a0 = _mm##B##_fmadd_pd(za, ut, a0); b0 = _mm##B##_fmadd_pd(zb, ut, b0); \
+                ut = _mm##B##_set1_pd(u[1]);                                            \
+                a1 = _mm##B##_fmadd_pd(za, ut, a1); b1 = _mm##B##_fmadd_pd(zb, ut, b1); \
+                ut = _mm##B##_set1_pd(u[2]);                                            \
+                a2 = _mm##B##_fmadd_pd(za, ut, a2); b2 = _mm##B##_fmadd_pd(zb, ut, b2); \
+                ut = _mm##B##_set1_pd(u[3]);                                            \
+                a3 = _mm##B##_fmadd_pd(za, ut, a3); b3 = _mm##B##_fmadd_pd(zb, ut, b3); \
+            }                                                                           \
+            if (j0 % 8 == 0) {                                                          \
+                sa[0] = _mm##B##_fmadd_pd(a0, a0, sa[0]); sb[0] = _mm##B##_fmadd_pd(b0, b0, sb[0]); \
+                sa[1] = _mm##B##_fmadd_pd(a1, a1, sa[1]); sb[1] = _mm##B##_fmadd_pd(b1, b1, sb[1]); \
+                sa[2] = _mm##B##_fmadd_pd(a2, a2, sa[2]); sb[2] = _mm##B##_fmadd_pd(b2, b2, sb[2]); \
+                sa[3] = _mm##B##_fmadd_pd(a3, a3, sa[3]); sb[3] = _mm##B##_fmadd_pd(b3, b3, sb[3]); \
+            } else {                                                                    \
+                sa[4] = _mm##B##_fmadd_pd(a0, a0, sa[4]); sb[4] = _mm##B##_fmadd_pd(b0, b0, sb[4]); \
+                sa[5] = _mm##B##_fmadd_pd(a1, a1, sa[5]); sb[5] = _mm##B##_fmadd_pd(b1, b1, sb[5]); \
+                sa[6] = _mm##B##_fmadd_pd(a2, a2, sa[6]); sb[6] = _mm##B##_fmadd_pd(b2, b2, sb[6]); \
+                sa[7] = _mm##B##_fmadd_pd(a3, a3, sa[7]); sb[7] = _mm##B##_fmadd_pd(b3, b3, sb[7]); \
+            }                                                                           \
+        }                                                                               \
+        double q[2 * W];                                                                \
+        _mm##B##_storeu_pd(q, _mm##B##_add_pd(                                          \
+            _mm##B##_add_pd(_mm##B##_add_pd(sa[0], sa[1]), _mm##B##_add_pd(sa[2], sa[3])), \
+            _mm##B##_add_pd(_mm##B##_add_pd(sa[4], sa[5]), _mm##B##_add_pd(sa[6], sa[7])))); \
+        _mm##B##_storeu_pd(q + W, _mm##B##_add_pd(                                      \
+            _mm##B##_add_pd(_mm##B##_add_pd(sb[0], sb[1]), _mm##B##_add_pd(sb[2], sb[3])), \
+            _mm##B##_add_pd(_mm##B##_add_pd(sb[4], sb[5]), _mm##B##_add_pd(sb[6], sb[7])))); \
+        GMM_TRI_LANES_PUT(q, n - i0 < 2 * W ? n - i0 : 2 * W, i0, cst, lp, rs)          \
+    }                                                                                   \
+}
+
+#if GMM_TU_ISA == GMM_ISA_AVX2
+GMM_TRI_LANES_D(gmm_tri_lanes_d_avx2, GMM_KERNEL, __m256d, 256, 4)
+#elif GMM_TU_ISA == GMM_ISA_AVX512
+GMM_TRI_LANES_D(gmm_tri_lanes_d_avx512, GMM_KERNEL, __m512d, 512, 8)
+#elif GMM_TU_ISA == GMM_ISA_NEON
+GMM_TRI_LANES_D(gmm_tri_lanes_d_neon, GMM_KERNEL, gmm_v2d, neon, 2)
+#endif
+
 #if GMM_MAIN_TU
 static void gmm_triangular_select(void)
 {
     GMM_SELECT(gmm_tri_sqnorm_d, gmm_tri_sqnorm_d);
+    GMM_SELECT(gmm_tri_lanes_d, gmm_tri_lanes_d);
     GMM_SELECT(gmm_full32_lp, gmm_full32_lp);
 }
 #endif
