@@ -80,6 +80,9 @@ cdef extern from "csrc/kernels.h":
     Py_ssize_t gmm_full_ld8(Py_ssize_t D) noexcept nogil
     void gmm_rank_update_d(const double* Z, Py_ssize_t m, Py_ssize_t D, double* S,
                            double* T) noexcept nogil
+    Py_ssize_t gmm_means_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D,
+                                const double* mu, const double* R, Py_ssize_t rs,
+                                double* S1, double* Z, Py_ssize_t ld) noexcept nogil
     void gmm_full32_scatter(const float* X, Py_ssize_t n, Py_ssize_t D, const double* mu,
                             const double* Rk, double* Nk, double* S1k, double* S2k,
                             float* Z, float* T, float* cf, double* sc) noexcept nogil

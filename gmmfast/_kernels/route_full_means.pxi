@@ -101,28 +101,11 @@ cdef void _full_means_scatter_d(const double* X, Py_ssize_t n, Py_ssize_t D,
     """S1_k += sum_i r_ik (x_i - mu_k), S2_k += the scatter of sqrt(r_ik) (x_i - mu_k),
     over the rows whose responsibility is not exactly zero (the others add exactly
     nothing; with well-separated components most do). Z: (n + ld8) ld8 doubles."""
-    cdef Py_ssize_t i, a, k, m, ld = gmm_full_ld8(D)
-    cdef const double* mu
-    cdef double r, s, za
+    cdef Py_ssize_t k, m, ld = gmm_full_ld8(D)
     cdef double* S2k
-    cdef double* S1k
     for k in range(K):
-        mu = M + k * D
-        S1k = S1 + k * D
         S2k = S2 + k * D * D
-        m = 0
-        for i in range(n):
-            r = R[i * K + k]
-            if r == 0.0:
-                continue
-            s = sqrt(r)
-            for a in range(D):
-                za = X[i * D + a] - mu[a]
-                S1k[a] += r * za
-                Z[m * ld + a] = s * za
-            for a in range(D, ld):
-                Z[m * ld + a] = 0.0
-            m += 1
+        m = gmm_means_rows_d(X, n, D, M + k * D, R + k, K, S1 + k * D, Z, ld)
         if m == 0:
             continue
         if m < SYRK_MIN_ROWS:

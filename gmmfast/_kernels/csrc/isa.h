@@ -76,6 +76,21 @@
 #define GMM_LANE_LOOP
 #endif
 
+/* GMM_EXACT_ATTR on a kernel and GMM_EXACT_BODY first in its body: no a * b + c of it
+   is fused into one multiply-add, in any build (the vector builds of the kernels are
+   otherwise compiled to contract): for loops whose results must be the baseline's
+   scalar code's, bit for bit. */
+#if defined(__clang__)
+#define GMM_EXACT_ATTR
+#define GMM_EXACT_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define GMM_EXACT_ATTR __attribute__((optimize("fp-contract=off")))
+#define GMM_EXACT_BODY
+#else
+#define GMM_EXACT_ATTR
+#define GMM_EXACT_BODY
+#endif
+
 /* gmm_isa's values, and the GMM_TU_ISA of each build's translation unit */
 #define GMM_ISA_BASELINE 0
 #define GMM_ISA_AVX2 1

@@ -24,16 +24,6 @@
 #include "isa.h"
 #include "normalize.h"
 
-#if defined(__clang__)
-#define GMM_EXACT_ATTR
-#define GMM_EXACT_BODY _Pragma("clang fp contract(off)")
-#elif defined(__GNUC__)
-#define GMM_EXACT_ATTR __attribute__((optimize("fp-contract=off")))
-#define GMM_EXACT_BODY
-#else
-#define GMM_EXACT_ATTR
-#define GMM_EXACT_BODY
-#endif
 #if defined(_MSC_VER) && !defined(__clang__)
 #pragma fp_contract(off)
 #endif
