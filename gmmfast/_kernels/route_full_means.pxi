@@ -5,8 +5,9 @@
 # of a pass over the block for every component.
 #
 # float64 data: the block transposed, log-densities one row a lane (gmm_tri_lanes_d,
-# gmm_tri_sqnorm_d's operations), the row-major normalisation, then the scatter of the
-# rows whose responsibility is not exactly 0.
+# gmm_tri_sqnorm_d's operations) component-major, normalised there with the
+# operations of the row-major _responsibilities (as 'tied' and 'spherical'), then the
+# scatter of the rows whose responsibility is not exactly 0.
 # float32 data: the block transposed, log-densities one row a lane in float32
 # products, normalised component-major in float32, then each component's scatter in
 # float32 about the block's own centre, shifted back to the mean in double.
@@ -23,8 +24,8 @@ cdef Py_ssize_t SYRK_MIN_ROWS = 8
 
 cdef struct FullMeansScratch:
     # float64 data
-    double* lp        # (n, K) log-densities, then weighted responsibilities
-    double* norm      # _normalize_rows' scratch
+    double* lp        # (n, K) weighted responsibilities
+    double* norm      # (3n,) the normalisation's scratch, then lse
     double* xtd       # (D, ldx) the block transposed (gmm_tri_lanes_d)
     double* zt        # (D, GROUP) a group of centred rows, feature-major
     double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_sqnorm_d)
@@ -36,7 +37,7 @@ cdef struct FullMeansScratch:
     float* t32        # (Dp, Dp) their products
     float* cf         # (Dp + n,) the block's centre, then n square roots
     float* yf         # (n (K + 1),) the float32 normalisation
-    double* lpt       # (K, n) log-densities, component-major
+    double* lpt       # (K, n) log-densities, component-major (both dtypes)
     double* row_max   # (3n,) _normalize_cols
     double* sc        # (3D,) the scatter's shift back to the mean
 
@@ -49,7 +50,8 @@ cdef FullMeansScratch _full_means_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     cdef Py_ssize_t ld8 = gmm_full_ld8(D), dp = gmm_full32_dp(D)
     if fsize == sizeof(double):
         t.lp = <double*> _take(&a, n * K * sizeof(double))
-        t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
+        t.norm = <double*> _take(&a, 3 * n * sizeof(double))
+        t.lpt = <double*> _take(&a, K * n * sizeof(double))
         t.xtd = <double*> _take(&a, D * gmm_tri_lanes_ldx(n) * sizeof(double))
         t.zt = <double*> _take(&a, GMM_TRI_LANES_GROUP * D * sizeof(double))
         t.up = <double*> _take(&a, D * (D + 16) * sizeof(double))
@@ -116,19 +118,24 @@ cdef void _full_means_scatter_d(const double* X, Py_ssize_t n, Py_ssize_t D,
 
 cdef Py_ssize_t _full_means_stats(const Model* m, const floating* X, const double* w,
                                   Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, k, bad, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
+    cdef Py_ssize_t nbytes, i, k, bad, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
     cdef FullMeansScratch t = _full_means_layout(scratch, n, D, K, sizeof(floating),
                                                  &nbytes)
     cdef const floating* M = <const floating*> m.means
     cdef const floating* U = <const floating*> m.chol
     if floating is double:
         gmm_tri_lanes_transpose(X, n, D, t.xtd)
-        for k in range(K):   # lp row-major (n x K), the layout of the scatter's weights
-            gmm_tri_lanes_d(t.xtd, n, D, M + k * D, U + k * D * D, m.cst[k], t.lp + k, K,
-                            t.up, t.zt)
-        bad = _responsibilities(t.lp, n, K, w, s, t.norm)
-        if bad >= 0:
-            return bad
+        for k in range(K):
+            gmm_tri_lanes_d(t.xtd, n, D, M + k * D, U + k * D * D, m.cst[k],
+                            t.lpt + k * n, 1, t.up, t.zt)
+        # _responsibilities' operations: normalised unweighted, L += sum w_i lse_i,
+        # then w_i r_ik row-major (the scatter's layout) and N_k summed in row order
+        gmm_normalize_cols_d(t.lpt, n, K, NULL, t.norm + 2 * n, t.norm, t.norm + n)
+        for i in range(n):
+            if not isfinite(t.norm[2 * n + i]):
+                return i
+        s.L[0] += gmm_sum(t.norm + 2 * n, n) if w == NULL else gmm_dot(w, t.norm + 2 * n, n)
+        gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
         _full_means_scatter_d(X, n, D, K, M, t.lp, s.S1, s.S2, t.z)
         return -1
     else:
