@@ -56,9 +56,6 @@ cdef extern from "csrc/kernels.h":
                           Py_ssize_t lda, double* A) noexcept nogil
 
     # triangular.h
-    void gmm_tri_sqnorm_d(const double* X, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                          Py_ssize_t k, const double* mu, const double* U, double cst,
-                          double* lp, double* Up, double* Zt) noexcept nogil
     Py_ssize_t GMM_TRI_LANES_GROUP
     Py_ssize_t gmm_tri_lanes_ldx(Py_ssize_t n) noexcept nogil
     void gmm_tri_lanes_transpose(const double* X, Py_ssize_t n, Py_ssize_t D,

@@ -4,8 +4,8 @@
 # scatter about that component's mean (csrc/rank_update.h): exact centring, at the cost
 # of a pass over the block for every component.
 #
-# float64 data: the block transposed, log-densities one row a lane (gmm_tri_lanes_d,
-# gmm_tri_sqnorm_d's operations) component-major, normalised there with the
+# float64 data: the block transposed, log-densities one row a lane (gmm_tri_lanes_d)
+# component-major, normalised there with the
 # operations of the row-major _responsibilities (as 'tied' and 'spherical'), then the
 # scatter of the rows whose responsibility is not exactly 0.
 # float32 data: the block transposed, log-densities one row a lane in float32
@@ -28,7 +28,7 @@ cdef struct FullMeansScratch:
     double* norm      # (3n,) the normalisation's scratch, then lse
     double* xtd       # (D, ldx) the block transposed (gmm_tri_lanes_d)
     double* zt        # (D, GROUP) a group of centred rows, feature-major
-    double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_sqnorm_d)
+    double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_lanes_d)
     double* z         # (n + ld8) ld8: the scaled centred rows, then the tile sums T
     # float32 data
     float* xt         # (D, ldx) the block transposed

@@ -2,11 +2,11 @@
    block, for 'full' about each mean (route_full_means.pxi). U is upper triangular:
    y_j = sum_{l <= j} z_l U_lj with z = x - mu, so only the triangle is multiplied.
 
-   Two layouts, which differ on purpose:
-   - double, row-major (gmm_tri_sqnorm_d): 4 rows x 8 columns of y in registers;
-   - float32, one row a lane (gmm_full32_lp): the block transposed feature-major and 16
-     rows (32 with AVX-512) a group, float32 products as scikit-learn's float32 takes
-     them, lp formed in double.
+   Both forms run one row a lane, the block transposed feature-major:
+   - double (gmm_tri_lanes_d): 16 rows a group with AVX-512, each product and square
+     one fused multiply-add, in an order fixed by the code, not by the vector width;
+   - float32 (gmm_full32_lp): 32 rows a group with AVX-512, float32 products as
+     scikit-learn's float32 takes them, lp formed in double.
    (The small-D kernel, small_full.h, and the Cython tied and small-D row loops keep
    their own short forms: there the feature loop is too short to tile.)
 */
@@ -16,25 +16,8 @@
 #include "vmath.h"
 #include "tri32_tile.h"
 
-/* ------------------------------------------------------------------ double, row-major */
-
-/* 'full' log-densities of one component over a block, for components far apart (the
-   route about each mean): lp[i*K + k] = cst - 0.5 * ||(x_i - mu) U||^2, the centring,
-   the triangular product and the squared norm in one pass. Register-blocked: 4 rows x
-   TW columns of y = z U accumulate over l = 0..j (the triangle only, a tile at a time),
-   so the centred rows, their product and U stay in L1 and nothing is written but lp (a
-   BLAS trmm on blocks of a few hundred rows runs well below its GEMM rate, and needs
-   the centred rows and their products stored: two more passes over them). U (D x D
-   row-major, upper triangular; its lower part is not read) is first copied into Up
-   (D x Dp, Dp = D rounded up to TW, zeros below the diagonal and beyond D); Zt holds
-   4 centred rows feature-major (D x 4).
-   Each y_ij is summed over l in order and the squares per column position then in a
-   fixed tree: the order of operations is fixed by the code, not by the vector width.
-   Built for double only (float32 data runs one row a lane, below). */
-
-/* The set-up shared by every build of gmm_tri_sqnorm: U_k into Up (D x Dp, zeros below
-   the diagonal and beyond D), and rows i0..i0+nr-1 centred into Zt (D x 4, feature-major,
-   zeros for the missing rows of a last group). */
+/* U_k (D x D row-major, upper triangular; its lower part is not read) into Up
+   (D x Dp, zeros below the diagonal and beyond D) */
 #define GMM_TRI_PAD(T, U, D, Dp, Up)                                                    \
     for (ptrdiff_t l_ = 0; l_ < (D); l_++) {  /* three plain loops: no masked loads */ \
         T *up_ = (Up) + l_ * (Dp);                                                      \
@@ -42,150 +25,6 @@
         for (ptrdiff_t j_ = l_; j_ < (D); j_++) up_[j_] = (U)[l_ * (D) + j_];           \
         for (ptrdiff_t j_ = (D); j_ < (Dp); j_++) up_[j_] = (T) 0;                      \
     }
-#define GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
-    for (ptrdiff_t l_ = 0; l_ < (D); l_++)                                              \
-        for (int r_ = 0; r_ < 4; r_++)                                                  \
-            (Zt)[l_ * 4 + r_] = r_ < (nr) ? (X)[((i0) + r_) * (D) + l_] - (mu)[l_] : (T) 0;
-
-#define GMM_TRI_SQNORM_FUNC(suffix, linkage, T, tname, TW)                                  \
-linkage void gmm_tri_sqnorm_##tname##_##suffix(                                     \
-    const T *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const T *mu,        \
-    const T *U, double cst, double *lp, T *Up, T *Zt)                                   \
-{                                                                                       \
-    const ptrdiff_t Dp = (D + TW - 1) / TW * TW;                                        \
-    GMM_TRI_PAD(T, U, D, Dp, Up)                                                        \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {                                           \
-        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;                                   \
-        double s[4][TW];                                                                \
-        GMM_TRI_CENTRE4(T, X, D, mu, i0, nr, Zt)                                        \
-        for (int r = 0; r < 4; r++)                                                     \
-            for (int t = 0; t < TW; t++) s[r][t] = 0.0;                                 \
-        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += TW) {                                     \
-            const ptrdiff_t lend = j0 + TW < D ? j0 + TW : D;                           \
-            T acc[4][TW];                                                               \
-            for (int r = 0; r < 4; r++)                                                 \
-                for (int t = 0; t < TW; t++) acc[r][t] = (T) 0;                         \
-            for (ptrdiff_t l = 0; l < lend; l++) {                                      \
-                const T *u = Up + l * Dp + j0;                                          \
-                for (int r = 0; r < 4; r++) {                                           \
-                    const T zr = Zt[l * 4 + r];                                         \
-                    for (int t = 0; t < TW; t++) acc[r][t] += zr * u[t];                \
-                }                                                                       \
-            }                                                                           \
-            for (int r = 0; r < 4; r++)                                                 \
-                for (int t = 0; t < TW; t++)                                            \
-                    s[r][t] += (double) acc[r][t] * (double) acc[r][t];                 \
-        }                                                                               \
-        for (int r = 0; r < nr; r++) {                                                  \
-            for (int t = 8; t < TW; t++) s[r][t - 8] += s[r][t];                        \
-            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(s[r]);                          \
-        }                                                                               \
-    }                                                                                   \
-}
-
-typedef void gmm_trisq_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                            const double *, const double *, double, double *, double *,
-                            double *);
-
-#if GMM_MAIN_TU
-GMM_TRI_SQNORM_FUNC(base, static, double, d, 8)
-GMM_DISPATCH(gmm_trisq_d_fn, gmm_tri_sqnorm_d)
-#endif
-
-#if GMM_TU_X86
-/* gmm_tri_sqnorm with AVX2 intrinsics, for the AVX2 and the AVX-512 builds: gcc
-   vectorised the C above with a lane permute for every broadcast (slower than
-   OpenBLAS's trmm). The operations per element are those of the C (one fused
-   multiply-add per product and per square, the same order), so the bits are those of
-   any FMA build of it. */
-
-/* GMM_TRI_CENTRE4 for a whole group of 4 rows, 4 features at a time: the 4 rows'
-   centred features (one subtraction each, as in the macro) transposed 4 x 4 into Zt.
-   The scalar macro tests every row, in the kernel's innermost set-up. */
-GMM_INLINE void gmm_tri_centre4_d_avx2(const double *X, ptrdiff_t D,
-                                                     const double *mu, double *Zt)
-{
-    ptrdiff_t l = 0;
-    for (; l + 4 <= D; l += 4) {
-        const __m256d m = _mm256_loadu_pd(mu + l);
-        const __m256d r0 = _mm256_sub_pd(_mm256_loadu_pd(X + l), m);
-        const __m256d r1 = _mm256_sub_pd(_mm256_loadu_pd(X + D + l), m);
-        const __m256d r2 = _mm256_sub_pd(_mm256_loadu_pd(X + 2 * D + l), m);
-        const __m256d r3 = _mm256_sub_pd(_mm256_loadu_pd(X + 3 * D + l), m);
-        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-        _mm256_storeu_pd(Zt + 4 * l, _mm256_permute2f128_pd(t0, t2, 0x20));
-        _mm256_storeu_pd(Zt + 4 * l + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
-        _mm256_storeu_pd(Zt + 4 * l + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
-        _mm256_storeu_pd(Zt + 4 * l + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
-    }
-    for (; l < D; l++)
-        for (int r = 0; r < 4; r++) Zt[l * 4 + r] = X[r * D + l] - mu[l];
-}
-
-GMM_KERNEL void GMM_NAME(gmm_tri_sqnorm_d)(
-    const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
-    const double *U, double cst, double *lp, double *Up, double *Zt)
-{
-    /* tiles of 8 columns, the last one of 4 when 4 or fewer columns remain */
-    const ptrdiff_t Dp = (D + 3) / 4 * 4;
-    GMM_TRI_PAD(double, U, D, Dp, Up)
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
-        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
-        __m256d s[4][2];
-        if (nr == 4)
-            gmm_tri_centre4_d_avx2(X + i0 * D, D, mu, Zt);
-        else
-            GMM_TRI_CENTRE4(double, X, D, mu, i0, nr, Zt)
-        for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_pd();
-        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
-            const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
-            if (Dp - j0 == 4) {
-                __m256d b0 = _mm256_setzero_pd(), b1 = b0, b2 = b0, b3 = b0;
-                for (ptrdiff_t l = 0; l < lend; l++) {
-                    const double *z = Zt + l * 4;
-                    const __m256d u0 = _mm256_loadu_pd(Up + l * Dp + j0);
-                    b0 = _mm256_fmadd_pd(_mm256_broadcast_sd(z), u0, b0);
-                    b1 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 1), u0, b1);
-                    b2 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 2), u0, b2);
-                    b3 = _mm256_fmadd_pd(_mm256_broadcast_sd(z + 3), u0, b3);
-                }
-                s[0][0] = _mm256_fmadd_pd(b0, b0, s[0][0]);
-                s[1][0] = _mm256_fmadd_pd(b1, b1, s[1][0]);
-                s[2][0] = _mm256_fmadd_pd(b2, b2, s[2][0]);
-                s[3][0] = _mm256_fmadd_pd(b3, b3, s[3][0]);
-                break;
-            }
-            __m256d a00 = _mm256_setzero_pd(), a01 = a00, a10 = a00, a11 = a00;
-            __m256d a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-            for (ptrdiff_t l = 0; l < lend; l++) {
-                const double *u = Up + l * Dp + j0;
-                const double *z = Zt + l * 4;
-                const __m256d u0 = _mm256_loadu_pd(u), u1 = _mm256_loadu_pd(u + 4);
-                __m256d zr = _mm256_broadcast_sd(z);
-                a00 = _mm256_fmadd_pd(zr, u0, a00); a01 = _mm256_fmadd_pd(zr, u1, a01);
-                zr = _mm256_broadcast_sd(z + 1);
-                a10 = _mm256_fmadd_pd(zr, u0, a10); a11 = _mm256_fmadd_pd(zr, u1, a11);
-                zr = _mm256_broadcast_sd(z + 2);
-                a20 = _mm256_fmadd_pd(zr, u0, a20); a21 = _mm256_fmadd_pd(zr, u1, a21);
-                zr = _mm256_broadcast_sd(z + 3);
-                a30 = _mm256_fmadd_pd(zr, u0, a30); a31 = _mm256_fmadd_pd(zr, u1, a31);
-            }
-            s[0][0] = _mm256_fmadd_pd(a00, a00, s[0][0]); s[0][1] = _mm256_fmadd_pd(a01, a01, s[0][1]);
-            s[1][0] = _mm256_fmadd_pd(a10, a10, s[1][0]); s[1][1] = _mm256_fmadd_pd(a11, a11, s[1][1]);
-            s[2][0] = _mm256_fmadd_pd(a20, a20, s[2][0]); s[2][1] = _mm256_fmadd_pd(a21, a21, s[2][1]);
-            s[3][0] = _mm256_fmadd_pd(a30, a30, s[3][0]); s[3][1] = _mm256_fmadd_pd(a31, a31, s[3][1]);
-        }
-        for (int r = 0; r < nr; r++) {
-            double t[8];
-            _mm256_storeu_pd(t, s[r][0]);
-            _mm256_storeu_pd(t + 4, s[r][1]);
-            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
-        }
-    }
-}
-
-#endif
 
 /* ------------------------------------------------------------------ float32, a row a lane */
 
@@ -327,70 +166,6 @@ GMM_FULL32_LP(gmm_full32_lp_avx512, GMM_KERNEL, __m512, 512, 16, gmm_full32_put_
 #endif
 
 #if GMM_TU_ISA == GMM_ISA_NEON
-/* gmm_tri_sqnorm with NEON intrinsics: the AVX2 build's tiles (4 rows x 8 columns, 4
-   where 4 or fewer remain) as 4 vectors of 2 per row, z taken by lane. The same
-   operations per element in the same order as the AVX2 build. */
-GMM_KERNEL void GMM_NAME(gmm_tri_sqnorm_d)(
-    const double *X, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, ptrdiff_t k, const double *mu,
-    const double *U, double cst, double *lp, double *Up, double *Zt)
-{
-    const ptrdiff_t Dp = (D + 3) / 4 * 4;
-    GMM_TRI_PAD(double, U, D, Dp, Up)
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 4) {
-        const ptrdiff_t nr = n - i0 < 4 ? n - i0 : 4;
-        float64x2_t s[4][4];
-        GMM_TRI_CENTRE4(double, X, D, mu, i0, nr, Zt)
-        for (int r = 0; r < 4; r++)
-            for (int v = 0; v < 4; v++) s[r][v] = vdupq_n_f64(0.0);
-        for (ptrdiff_t j0 = 0; j0 < Dp; j0 += 8) {
-            const ptrdiff_t lend = j0 + 8 < D ? j0 + 8 : D;
-            const int nv = Dp - j0 == 4 ? 2 : 4;   /* vectors of 2 columns in this tile */
-            float64x2_t a[4][4];
-            for (int r = 0; r < 4; r++)
-                for (int v = 0; v < 4; v++) a[r][v] = vdupq_n_f64(0.0);
-            if (nv == 2) {
-                for (ptrdiff_t l = 0; l < lend; l++) {
-                    const double *u = Up + l * Dp + j0;
-                    const float64x2_t z01 = vld1q_f64(Zt + l * 4), z23 = vld1q_f64(Zt + l * 4 + 2);
-                    const float64x2_t u0 = vld1q_f64(u), u1 = vld1q_f64(u + 2);
-                    a[0][0] = vfmaq_laneq_f64(a[0][0], u0, z01, 0);
-                    a[0][1] = vfmaq_laneq_f64(a[0][1], u1, z01, 0);
-                    a[1][0] = vfmaq_laneq_f64(a[1][0], u0, z01, 1);
-                    a[1][1] = vfmaq_laneq_f64(a[1][1], u1, z01, 1);
-                    a[2][0] = vfmaq_laneq_f64(a[2][0], u0, z23, 0);
-                    a[2][1] = vfmaq_laneq_f64(a[2][1], u1, z23, 0);
-                    a[3][0] = vfmaq_laneq_f64(a[3][0], u0, z23, 1);
-                    a[3][1] = vfmaq_laneq_f64(a[3][1], u1, z23, 1);
-                }
-            } else {
-                for (ptrdiff_t l = 0; l < lend; l++) {
-                    const double *u = Up + l * Dp + j0;
-                    const float64x2_t z01 = vld1q_f64(Zt + l * 4), z23 = vld1q_f64(Zt + l * 4 + 2);
-                    const float64x2_t u0 = vld1q_f64(u), u1 = vld1q_f64(u + 2);
-                    const float64x2_t u2 = vld1q_f64(u + 4), u3 = vld1q_f64(u + 6);
-#define GMM_TRI_NEON_ROW(r, zv, lane)                                                   \
-                    a[r][0] = vfmaq_laneq_f64(a[r][0], u0, zv, lane);                   \
-                    a[r][1] = vfmaq_laneq_f64(a[r][1], u1, zv, lane);                   \
-                    a[r][2] = vfmaq_laneq_f64(a[r][2], u2, zv, lane);                   \
-                    a[r][3] = vfmaq_laneq_f64(a[r][3], u3, zv, lane);
-                    GMM_TRI_NEON_ROW(0, z01, 0)
-                    GMM_TRI_NEON_ROW(1, z01, 1)
-                    GMM_TRI_NEON_ROW(2, z23, 0)
-                    GMM_TRI_NEON_ROW(3, z23, 1)
-#undef GMM_TRI_NEON_ROW
-                }
-            }
-            for (int r = 0; r < 4; r++)
-                for (int v = 0; v < nv; v++) s[r][v] = vfmaq_f64(s[r][v], a[r][v], a[r][v]);
-        }
-        for (int r = 0; r < nr; r++) {
-            double t[8];
-            for (int v = 0; v < 4; v++) vst1q_f64(t + 2 * v, s[r][v]);
-            lp[(i0 + r) * K + k] = cst - 0.5 * gmm_sum8(t);
-        }
-    }
-}
-
 /* t[0..7] = cst - 0.5 [q0 | q1] in double. */
 GMM_INLINE void gmm_full32_put_neon(float32x4_t q0, float32x4_t q1, double cst, double *t)
 {
@@ -406,22 +181,21 @@ GMM_FULL32_LP(gmm_full32_lp_neon, GMM_KERNEL, gmm_v4f, neon, 4, gmm_full32_put_n
 
 /* ------------------------------------------------------------------ double, a row a lane */
 
-/* gmm_tri_sqnorm's log-densities with the rows along the lanes, for the route about
-   each mean (route_full_means.pxi) from 8 features on: the block transposed once
-   (Xt: D x ldx doubles, ldx = n rounded up to GMM_TRI_LANES_GROUP, zero columns after
-   n), then per component GW rows at a time (16 with AVX-512, 8 with AVX2, 4 with NEON,
-   8 in the baseline build) centred into Zt (D x GW) and, per row,
+/* 'full' log-densities of one component over a block, for the route about each mean
+   (route_full_means.pxi): the block transposed once (Xt: D x ldx doubles, ldx = n
+   rounded up to GMM_TRI_LANES_GROUP, zero columns after n), then GW rows at a time
+   (16 with AVX-512, 8 with AVX2 and the baseline, 4 with NEON) centred into Zt (D x GW)
+   and, per row,
 
      y_j = sum_{l <= j} z_l U_lj  (in order of l),   s_p += y_j^2 for p = j mod 8,
-     lp = cst - 0.5 ((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7))
+     lp = cst - 0.5 (((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7)))
 
-   which are gmm_tri_sqnorm's operations in its order, one fused multiply-add a product
-   and a square in the vector builds (none in the baseline build), so its bits: its
-   tiles run each y_j on over terms l > j too, but those multiply U's zeros below the
-   diagonal and add exact zeros (a finite z; a sum that is 0 throughout may differ only
-   in the sign of that zero, which its square removes). Here only the columns of a tile
-   of four take part, and no horizontal sums: at D = 8 the row-major tiles spent most
-   of their time on the shuffles of a short row. Up: D x D4 scratch (U padded). */
+   one fused multiply-add a product and a square in the vector builds, none in the
+   baseline build; four columns of y at a time over the triangle of U only (8
+   accumulators), the squares into the 8 position sums, and no horizontal sums. (The
+   row-major tiles this replaced, 4 rows x 8 columns, ran these sums in this order,
+   plus terms l > j that multiply U's zeros and add exact zeros: the same bits, and at
+   D = 8 most of their time went to the shuffles of a short row.) Up: D x D4 scratch. */
 #define GMM_TRI_LANES_GROUP 16
 
 GMM_INLINE ptrdiff_t gmm_tri_lanes_ldx(ptrdiff_t n)
@@ -549,7 +323,6 @@ GMM_TRI_LANES_D(gmm_tri_lanes_d_neon, GMM_KERNEL, gmm_v2d, neon, 2)
 #if GMM_MAIN_TU
 static void gmm_triangular_select(void)
 {
-    GMM_SELECT(gmm_tri_sqnorm_d, gmm_tri_sqnorm_d);
     GMM_SELECT(gmm_tri_lanes_d, gmm_tri_lanes_d);
     GMM_SELECT(gmm_full32_lp, gmm_full32_lp);
 }
