@@ -9,7 +9,8 @@
      normalize.h      log-sum-exp normalisation of component-major blocks
      feature_rows.h   rows of products that turn quadratic forms into GEMMs
      triangular.h     the triangular quadratic form ||(x - mu) U||^2
-     tri32_tile.h     its float32 tile, one row a lane (the missing values' row pass
+     tri_tile.h       its tile, one row a lane, float32 or double (the missing values'
+                      row pass takes the float32 one too)
                       takes it too)
      rank_update.h    symmetric rank updates (weighted scatters)
      diag_products.h  the two products of a 'diag' block
@@ -24,7 +25,7 @@
 #include "vmath.h"
 #include "normalize.h"
 #include "feature_rows.h"
-#include "tri32_tile.h"
+#include "tri_tile.h"
 #include "triangular.h"
 #include "rank_update.h"
 #include "diag_products.h"

@@ -27,7 +27,7 @@
 /* the kernels' vector exp and log, and their row-major normalisation, built here too */
 #include "normalize.h"
 /* the float32 products' tile (gmm_lanes32_yv), shared with the complete rows' */
-#include "tri32_tile.h"
+#include "tri_tile.h"
 
 /* components a tile */
 #define GMM_ML 32

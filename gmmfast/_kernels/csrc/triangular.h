@@ -14,7 +14,7 @@
 #define GMMFAST_TRIANGULAR_H
 
 #include "vmath.h"
-#include "tri32_tile.h"
+#include "tri_tile.h"
 
 /* U_k (D x D row-major, upper triangular; its lower part is not read) into Up
    (D x Dp, zeros below the diagonal and beyond D) */
@@ -275,20 +275,7 @@ linkage void name(const double *Xt, ptrdiff_t n, ptrdiff_t D, const double *mu, 
         for (int p = 0; p < 8; p++) sa[p] = sb[p] = _mm##B##_setzero_pd();              \
         for (ptrdiff_t j0 = 0; j0 < D; j0 += 4) {                                       \
             const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
-            V a0 = _mm##B##_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                    \
-            V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                       \
-            const double *u = Up + j0, *z = Zt;                                         \
-            for (ptrdiff_t l = 0; l < lend; l++, u += D4, z += 2 * W) {                 \
-                const V za = _mm##B##_loadu_pd(z), zb = _mm##B##_loadu_pd(z + W);       \
-                V ut = _mm##B##_set1_pd(u[0]);                                          \
-                a0 = _mm##B##_fmadd_pd(za, ut, a0); b0 = _mm##B##_fmadd_pd(zb, ut, b0); \
-                ut = _mm##B##_set1_pd(u[1]);                                            \
-                a1 = _mm##B##_fmadd_pd(za, ut, a1); b1 = _mm##B##_fmadd_pd(zb, ut, b1); \
-                ut = _mm##B##_set1_pd(u[2]);                                            \
-                a2 = _mm##B##_fmadd_pd(za, ut, a2); b2 = _mm##B##_fmadd_pd(zb, ut, b2); \
-                ut = _mm##B##_set1_pd(u[3]);                                            \
-                a3 = _mm##B##_fmadd_pd(za, ut, a3); b3 = _mm##B##_fmadd_pd(zb, ut, b3); \
-            }                                                                           \
+            GMM_TRI_TILE(V, B, W, pd, double, Zt, 2 * W, Up + j0, D4, lend)             \
             if (j0 % 8 == 0) {                                                          \
                 sa[0] = _mm##B##_fmadd_pd(a0, a0, sa[0]); sb[0] = _mm##B##_fmadd_pd(b0, b0, sb[0]); \
                 sa[1] = _mm##B##_fmadd_pd(a1, a1, sa[1]); sb[1] = _mm##B##_fmadd_pd(b1, b1, sb[1]); \
