@@ -89,7 +89,9 @@ FULL_PATHS = pytest.mark.parametrize(
     "d, spread, code",
     [(3, None, SMALL), (12, 0.0, MEANS), (41, 0.0, MEANS), (12, np.inf, MOMENTS),
      (40, np.inf, MOMENTS)],
-    # the triangular kernel's tiles: 12 = 8 + 4 columns, 41 = 5 x 8 + 1 (padded)
+    # the triangular kernel (a row a lane, four columns of y at a time): 12 = 3 x 4
+    # columns, 41 = 10 x 4 + 1 (padded); the square sums' 8 positions filled once (12)
+    # or five times (41); 1500 rows leave blocks with a partial last group of rows
     ids=["loops", "tri12", "tri41", "moments12", "moments40"])
 
 
