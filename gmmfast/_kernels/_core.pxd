@@ -26,8 +26,9 @@ cdef extern from "csrc/kernels.h":
     void gmm_normalize_cols_fd(double* lpt, Py_ssize_t n, Py_ssize_t K, const double* w,
                                double* lse, double* row_max, float* sum,
                                float* y) noexcept nogil
-    void gmm_normalize_rows_d(double* lp, Py_ssize_t n, Py_ssize_t K, double* lse,
-                              double* scratch) noexcept nogil
+    # shared_shift.h
+    void gmm_cols_to_rows_w(const double* lpt, Py_ssize_t n, Py_ssize_t K,
+                            const double* w, double* lp, double* N) noexcept nogil
     void gmm_cols_lse_d(const double* lpt, Py_ssize_t n, Py_ssize_t K, double* lse,
                         double* row_max) noexcept nogil
     void gmm_cols_argmax(const double* lpt, Py_ssize_t n, Py_ssize_t K, double* best,

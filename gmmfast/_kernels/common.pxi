@@ -53,35 +53,6 @@ cdef inline void _trmm_upper_right(int n, int d, const floating* U,
 # Log-sum-exp normalisations. Row-major here (routes whose log-densities come a row at
 # a time, and every per-sample output); component-major in csrc/normalize.h.
 
-cdef inline Py_ssize_t _normalize_rows_scratch(Py_ssize_t n, Py_ssize_t K) noexcept nogil:
-    """Doubles of scratch _normalize_rows needs for n rows."""
-    return n * (K + 3)
-
-
-cdef int _normalize_rows(
-    double* lp,             # INOUT (n, K): weighted log-prob in, responsibilities out
-    Py_ssize_t n, Py_ssize_t K,
-    const double* w,        # IN (n,) sample weights, or NULL for ones
-    double* total,          # INOUT sum_i w_i lse_i
-    Py_ssize_t* bad_row,    # OUT first row with a non-finite lse (block index)
-    double* scratch,        # scratch (_normalize_rows_scratch(n, K),)
-) noexcept nogil:
-    """Turn lp into responsibilities; return STATUS_ZERO_DENSITY on a bad row.
-
-    Row by row: shift by the row's maximum, exp, r = e / sum, lse = max + log(sum);
-    run as gmm_normalize_rows_d (csrc/normalize.h), which vectorises over the rows.
-    """
-    cdef Py_ssize_t i
-    cdef double* lse = scratch + n * (K + 2)
-    gmm_normalize_rows_d(lp, n, K, lse, scratch)
-    for i in range(n):
-        if not isfinite(lse[i]):
-            bad_row[0] = i
-            return STATUS_ZERO_DENSITY
-    total[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
-    return STATUS_OK
-
-
 cdef Py_ssize_t _normalize_cols(
     double* lpt,            # INOUT (K, n): weighted log-prob in, w_i r_ki out
     Py_ssize_t n, Py_ssize_t K,
@@ -107,22 +78,25 @@ cdef Py_ssize_t _normalize_cols(
 
 
 cdef Py_ssize_t _responsibilities(
-    double* lp,             # INOUT (n, K): weighted log-prob in, w_i r_ik out
+    double* lpt,            # INOUT (K, n): weighted log-prob in, responsibilities out
     Py_ssize_t n, Py_ssize_t K, const double* w, Sums* s,
-    double* scratch,        # scratch (_normalize_rows_scratch(n, K),)
+    double* scratch,        # scratch (3n,)
+    double* R,              # OUT (n, K) weighted responsibilities w_i r_ik, row-major
 ) noexcept nogil:
-    """The row-major routes' step between log-densities and statistics: normalise
-    (L += sum w_i lse_i), weight by w_i, N += the column sums. Returns the first row
-    whose log-likelihood is not finite, or -1."""
-    cdef Py_ssize_t i, k, bad = 0
-    cdef double wi
-    if _normalize_rows(lp, n, K, w, s.L, &bad, scratch) != STATUS_OK:
-        return bad
+    """The step between a route's log-densities and its statistics, when these read
+    the responsibilities by rows: each row's log-sum-exp (the maximum, exp(lp - max),
+    the sum over k in order, r = e * (1 / sum), lse = max + log(sum)), vectorised
+    over the rows (gmm_normalize_cols_d); L += sum w_i lse_i; then R = w_i r_ik and
+    N_k += R[i, k] over the rows in order (gmm_cols_to_rows_w). Returns the first row
+    whose log-likelihood is not finite (L then unchanged), or -1."""
+    cdef Py_ssize_t i
+    cdef double* lse = scratch + 2 * n
+    gmm_normalize_cols_d(lpt, n, K, NULL, lse, scratch, scratch + n)
     for i in range(n):
-        wi = 1.0 if w == NULL else w[i]
-        for k in range(K):
-            lp[i * K + k] *= wi
-            s.N[k] += lp[i * K + k]
+        if not isfinite(lse[i]):
+            return i
+    s.L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
+    gmm_cols_to_rows_w(lpt, n, K, w, R, s.N)
     return -1
 
 

@@ -5,9 +5,8 @@
 # of a pass over the block for every component.
 #
 # float64 data: the block transposed, log-densities one row a lane (gmm_tri_lanes_d)
-# component-major, normalised there with the
-# operations of the row-major _responsibilities (as 'tied' and 'spherical'), then the
-# scatter of the rows whose responsibility is not exactly 0.
+# component-major, _responsibilities (row-major, weighted), then the scatter of the rows
+# whose responsibility is not exactly 0.
 # float32 data: the block transposed, log-densities one row a lane in float32
 # products, normalised component-major in float32, then each component's scatter in
 # float32 about the block's own centre, shifted back to the mean in double.
@@ -25,7 +24,7 @@ cdef Py_ssize_t SYRK_MIN_ROWS = 8
 cdef struct FullMeansScratch:
     # float64 data
     double* lp        # (n, K) weighted responsibilities
-    double* norm      # (3n,) the normalisation's scratch, then lse
+    double* norm      # (3n,) _responsibilities' scratch
     double* xtd       # (D, ldx) the block transposed (gmm_tri_lanes_d)
     double* zt        # (D, GROUP) a group of centred rows, feature-major
     double* up        # (D (D + 16),) U padded to the tiles' width (gmm_tri_lanes_d)
@@ -118,31 +117,19 @@ cdef void _full_means_scatter_d(const double* X, Py_ssize_t n, Py_ssize_t D,
 
 cdef Py_ssize_t _full_means_stats(const Model* m, const floating* X, const double* w,
                                   Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, k, bad, D = m.D, K = m.K, D4 = gmm_full32_d4(D)
+    cdef Py_ssize_t nbytes, k, bad, D = m.D, K = m.K
     cdef FullMeansScratch t = _full_means_layout(scratch, n, D, K, sizeof(floating),
                                                  &nbytes)
-    cdef const floating* M = <const floating*> m.means
-    cdef const floating* U = <const floating*> m.chol
+    _full_means_logprob(m, X, n, t.lpt, scratch)
     if floating is double:
-        gmm_tri_lanes_transpose(X, n, D, t.xtd)
-        for k in range(K):
-            gmm_tri_lanes_d(t.xtd, n, D, M + k * D, U + k * D * D, m.cst[k],
-                            t.lpt + k * n, 1, t.up, t.zt)
-        # _responsibilities' operations: normalised unweighted, L += sum w_i lse_i,
-        # then w_i r_ik row-major (the scatter's layout) and N_k summed in row order
-        gmm_normalize_cols_d(t.lpt, n, K, NULL, t.norm + 2 * n, t.norm, t.norm + n)
-        for i in range(n):
-            if not isfinite(t.norm[2 * n + i]):
-                return i
-        s.L[0] += gmm_sum(t.norm + 2 * n, n) if w == NULL else gmm_dot(w, t.norm + 2 * n, n)
-        gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
-        _full_means_scatter_d(X, n, D, K, M, t.lp, s.S1, s.S2, t.z)
+        # weighted responsibilities row-major, the layout of the scatter's rows
+        bad = _responsibilities(t.lpt, n, K, w, s, t.norm, t.lp)
+        if bad >= 0:
+            return bad
+        _full_means_scatter_d(X, n, D, K, <const double*> m.means, t.lp, s.S1, s.S2,
+                              t.z)
         return -1
     else:
-        gmm_full32_transpose(X, n, D, t.xt)
-        for k in range(K):
-            gmm_full32_lp(t.xt, n, D, M + k * D, U + k * D * D4, m.cst[k],
-                          t.lpt + k * n, 1, t.zt32)
         bad = _normalize_cols(t.lpt, n, K, w, s.L, t.row_max, t.yf)
         if bad >= 0:
             return bad

@@ -8,7 +8,7 @@
 cdef struct SphericalScratch:
     double* lp        # (n, K) log-densities, then weighted responsibilities
     double* lpt       # (K, n) the same, component-major (the statistics' pass)
-    double* norm      # _normalize_rows' scratch
+    double* norm      # (3n,) _responsibilities' scratch
     void* z           # (n, D) data: x - c
     void* g           # (n, K) data: (x - c).(mu_k - c)
     double* xx        # (n,) ||x - c||^2
@@ -22,7 +22,7 @@ cdef SphericalScratch _spherical_layout(void* base, Py_ssize_t n, Py_ssize_t D,
     cdef SphericalScratch t
     t.lp = <double*> _take(&a, n * K * sizeof(double))
     t.lpt = <double*> _take(&a, n * K * sizeof(double))
-    t.norm = <double*> _take(&a, _normalize_rows_scratch(n, K) * sizeof(double))
+    t.norm = <double*> _take(&a, 3 * n * sizeof(double))
     t.z = _take(&a, n * D * fsize)
     t.g = _take(&a, n * K * fsize)
     t.xx = <double*> _take(&a, n * sizeof(double))
@@ -70,28 +70,18 @@ cdef void _spherical_logprob(const Model* m, const floating* X, Py_ssize_t n,
 
 cdef Py_ssize_t _spherical_stats(const Model* m, const floating* X, const double* w,
                                  Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, j, D = m.D, K = m.K
+    cdef Py_ssize_t nbytes, i, j, bad, D = m.D, K = m.K
     cdef SphericalScratch t = _spherical_layout(scratch, n, D, K, sizeof(floating),
                                                 &nbytes)
     cdef const floating* c = <const floating*> m.shift
     cdef double d, q
-    cdef double* lse = t.norm + 2 * n
     cdef const double* A
     cdef const double* AA
-    _spherical_cross(m, X, n, &t)
-    # the log-densities straight into the component-major layout of the normalisation,
-    # which then runs the operations of _responsibilities' row-by-row log-sum-exp
-    # (csrc/shared_shift.h, csrc/normalize.h)
-    if floating is double:
-        gmm_spherical_lp_d(<const double*> t.g, n, K, t.xx, m.cst, m.prec, t.lpt)
-    else:
-        gmm_spherical_lp_f(<const float*> t.g, n, K, t.xx, m.cst, m.prec, t.lpt)
-    gmm_normalize_cols_d(t.lpt, n, K, NULL, lse, t.norm, t.norm + n)
-    for i in range(n):
-        if not isfinite(lse[i]):
-            return i
-    s.L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
-    gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
+    # the log-densities, leaving the centred rows and their norms in t.z and t.xx
+    _spherical_logprob(m, X, n, t.lpt, scratch)
+    bad = _responsibilities(t.lpt, n, K, w, s, t.norm, t.lp)
+    if bad >= 0:
+        return bad
     if floating is double:
         # x - c and ||x - c||^2 in double are t.z and t.xx already, to the bit
         A = <const double*> t.z

@@ -21,8 +21,6 @@ cdef extern from "csrc/kernels.h":
     void gmm_spherical_lp_f(const float* G, Py_ssize_t n, Py_ssize_t K,
                             const double* xx, const double* cst, const double* prec,
                             double* lpt) noexcept nogil
-    void gmm_cols_to_rows_w(const double* lpt, Py_ssize_t n, Py_ssize_t K,
-                            const double* w, double* lp, double* N) noexcept nogil
     void gmm_center_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                            double* Z, double* xx) noexcept nogil
     void gmm_center_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
@@ -115,24 +113,16 @@ cdef void _tied_logprob(const Model* m, const floating* X, Py_ssize_t n, double*
 
 cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
                             Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, i, j, D = m.D, K = m.K
+    cdef Py_ssize_t nbytes, i, j, bad, D = m.D, K = m.K
     cdef Py_ssize_t ld = gmm_full_ld8(D) if D >= SMALL_D else D
     cdef TiedScratch t = _tied_layout(scratch, n, D, K, sizeof(floating), &nbytes)
     cdef const floating* c = <const floating*> m.shift
     cdef double r
-    cdef double* lse = t.norm + 2 * n
     cdef double* A = t.Z    # (n, ld) x - c in double (padded for gmm_rank_update_d)
-    _tied_whiten(m, X, n, <floating*> t.z)
-    _tied_logprob_cols(m, <floating*> t.z, n, t.lpt, t.zt)
-    # the row-by-row log-sum-exp's operations (_normalize_rows), vectorised over rows
-    gmm_normalize_cols_d(t.lpt, n, K, NULL, lse, t.norm, t.norm + n)
-    for i in range(n):
-        if not isfinite(lse[i]):
-            return i
-    s.L[0] += gmm_sum(lse, n) if w == NULL else gmm_dot(w, lse, n)
-    # weighted, row-major (for the GEMM), N adding the rows in order (as
-    # _responsibilities)
-    gmm_cols_to_rows_w(t.lpt, n, K, w, t.lp, s.N)
+    _tied_logprob(m, X, n, t.lpt, scratch)
+    bad = _responsibilities(t.lpt, n, K, w, s, t.norm, t.lp)   # row-major, for the GEMM
+    if bad >= 0:
+        return bad
     if floating is double:
         gmm_center_rows_dd(X, n, D, c, ld, A)
     else:
