@@ -251,9 +251,12 @@ class KernelModel:
             return _kernels.Params(self.route, self.dtype, K, D, shift=shift, coef=Wt)
         prec = U * U
         cst = base + D * np.log(U) - 0.5 * prec * (Mc * Mc).sum(axis=1)
-        return _kernels.Params(self.route, self.dtype, K, D, cst=np.ascontiguousarray(cst),
-                               shift=shift, prec=np.ascontiguousarray(prec),
-                               centred_means=np.ascontiguousarray(Mc, dtype=self.dtype))
+        # the weights of the feature rows [x - c, ||x - c||^2] and the constants
+        Wt = np.zeros(_kernels.spherical_weights_shape(D, K))
+        Wt[:D, :K] = (prec[:, None] * Mc).T
+        Wt[D, :K] = -0.5 * prec
+        Wt[D + 1, :K] = cst
+        return _kernels.Params(self.route, self.dtype, K, D, shift=shift, coef=Wt)
 
     def _as_kernel_sees(self, shift):
         """The global shift c rounded to the data's dtype, as the kernels read it: the

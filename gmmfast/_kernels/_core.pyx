@@ -173,8 +173,7 @@ cdef _check_route(int route):
 
 # The Model field each slot name fills (Params._set).
 _SLOT_FIELDS = {name: i for i, name in enumerate((
-    "cst", "means", "means64", "chol", "chol64", "shift", "centred_means",
-    "whitened_means", "coef", "prec"))}
+    "cst", "means", "means64", "chol", "chol64", "shift", "whitened_means", "coef"))}
 # (route, K, D, dtype) -> ((field, name, shape, typenum), ...): a model is made every
 # EM iteration, and for small problems its set-up is a visible part of the iteration
 _SLOT_SPECS = {}
@@ -207,13 +206,11 @@ cdef class Params:
 
     def __init__(self, int route, dtype, Py_ssize_t n_components, Py_ssize_t n_features,
                  *, cst=None, means=None, means64=None, chol=None, chol64=None,
-                 shift=None, centred_means=None, whitened_means=None, coef=None,
-                 prec=None):
+                 shift=None, whitened_means=None, coef=None):
         cdef cnp.ndarray arr
         cdef int field, typenum, n_given = 0
         # in _SLOT_FIELDS' order
-        given = (cst, means, means64, chol, chol64, shift, centred_means, whitened_means,
-                 coef, prec)
+        given = (cst, means, means64, chol, chol64, shift, whitened_means, coef)
         _check_route(route)
         if not isinstance(dtype, np.dtype):
             dtype = np.dtype(dtype)
@@ -262,13 +259,9 @@ cdef class Params:
         elif field == 5:
             self.model.shift = p
         elif field == 6:
-            self.model.centred_means = p
-        elif field == 7:
             self.model.whitened_means = p
-        elif field == 8:
-            self.model.coef = <const double*> p
         else:
-            self.model.prec = <const double*> p
+            self.model.coef = <const double*> p
 
 
 # ---------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 # both products in kernels of our own (csrc/diag_products.h), GMM_DIAG_ROWS rows at a
 # time so that the rows, the log-densities and the tiles stay in L1; the normalisation
 # between them component-major (csrc/normalize.h). The rows in double for float32 data
-# too: the expansion about c would lose float32's accuracy.
+# too: the expansion about c would lose float32's accuracy. Route 'spherical' runs the
+# same pass (_linear_stats, _linear_logprob) on its own feature rows.
 #
 # Reads: shift (data); coef, Wt ((2D + 1) x ldw) = [-0.5 P ; P (mu - c) ; cst]^T,
 # zero-padded to ldw = K rounded up to 4 (diag_weights_shape).
@@ -15,15 +16,15 @@ cdef struct DiagScratch:
     double* A         # (ROWS + 3, lda) the feature rows of ROWS rows at a time
     double* lpt       # (K, ROWS) log-densities, component-major
     double* row_max   # (3 ROWS,) _normalize_cols
-    double* C         # (K, lda) the block's [S2 | S1] sums
+    double* C         # (K, lda) the block's sums of the weighted feature rows
     float* yf         # (ROWS (K + 1),) the float32 normalisation (float32 data)
 
 
-cdef DiagScratch _diag_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
-                              Py_ssize_t fsize, Py_ssize_t* nbytes) noexcept nogil:
+cdef DiagScratch _linear_layout(void* base, Py_ssize_t lda, Py_ssize_t K, Py_ssize_t fsize,
+                                Py_ssize_t* nbytes) noexcept nogil:
     cdef Arena a = _arena(base)
     cdef DiagScratch t
-    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
+    cdef Py_ssize_t S = GMM_DIAG_ROWS
     t.A = <double*> _take(&a, (S + 3) * lda * sizeof(double))
     t.lpt = <double*> _take(&a, K * S * sizeof(double))
     t.row_max = <double*> _take(&a, 3 * S * sizeof(double))
@@ -36,49 +37,74 @@ cdef DiagScratch _diag_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t
 cdef Py_ssize_t _diag_scratch(Py_ssize_t B, Py_ssize_t D, Py_ssize_t K,
                               Py_ssize_t fsize) noexcept nogil:
     cdef Py_ssize_t nbytes
-    _diag_layout(NULL, B, D, K, fsize, &nbytes)
+    _linear_layout(NULL, gmm_diag_lda(D), K, fsize, &nbytes)
     return nbytes
 
 
-cdef inline void _diag_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
-                            const floating* c, Py_ssize_t lda, double* A) noexcept nogil:
-    if floating is double:
+cdef inline void _feature_rows(const floating* X, Py_ssize_t n, Py_ssize_t D,
+                               const floating* c, Py_ssize_t lda, double* A,
+                               bint spherical) noexcept nogil:
+    """'diag': A = [z^2, z, 0 ...]; 'spherical': A = [z, ||z||^2, 0 ...] (in double)."""
+    if spherical:
+        if floating is double:
+            gmm_sph_rows_d(X, n, D, c, lda, A)
+        else:
+            gmm_sph_rows_f(X, n, D, c, lda, A)
+    elif floating is double:
         gmm_diag_rows_d(X, n, D, c, lda, A)
     else:
         gmm_diag_rows_fd(X, n, D, c, lda, A)
 
 
-cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lpt,
-                        void* scratch) noexcept nogil:
-    """lpt (K x n) = Wt[:2D]^T A^T + cst: the statistics' pass's tiles and sums (so the
-    fit's log-densities to the bit), GMM_DIAG_ROWS rows at a time so that the rows
-    stay in L1."""
-    cdef Py_ssize_t nbytes, sb, i0, rows, D = m.D, K = m.K
-    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
-    cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)
+cdef void _linear_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lpt,
+                          void* scratch, Py_ssize_t P, Py_ssize_t lda,
+                          bint spherical) noexcept nogil:
+    """lpt (K x n) = Wt[:P]^T A^T + cst for the P features of the rows A (lda columns):
+    the statistics' pass's tiles and sums (so the fit's log-densities to the bit),
+    GMM_DIAG_ROWS rows at a time so that the rows stay in L1."""
+    cdef Py_ssize_t nbytes, sb, i0, rows, D = m.D, K = m.K, S = GMM_DIAG_ROWS
+    cdef DiagScratch t = _linear_layout(scratch, lda, K, sizeof(floating), &nbytes)
     for sb in range((n + S - 1) // S):
         i0 = sb * S
         rows = min(S, n - i0)
-        _diag_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A)
-        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, lpt + i0, n)
+        _feature_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A, spherical)
+        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, P, t.A, rows, lda, lpt + i0, n)
 
 
-cdef Py_ssize_t _diag_stats(const Model* m, const floating* X, const double* w,
-                            Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
-    cdef Py_ssize_t nbytes, j, k, sb, i0, rows, bad, D = m.D, K = m.K
-    cdef Py_ssize_t lda = gmm_diag_lda(D), S = GMM_DIAG_ROWS
-    cdef DiagScratch t = _diag_layout(scratch, n, D, K, sizeof(floating), &nbytes)
+cdef Py_ssize_t _linear_stats(const Model* m, const floating* X, const double* w,
+                              Py_ssize_t n, Sums* s, void* scratch, Py_ssize_t P,
+                              Py_ssize_t lda, bint spherical) noexcept nogil:
+    """The log-densities, their normalisation and the weighted sums of the feature rows
+    into C (K x lda, the scratch's, left for the caller), N and L; the first bad row,
+    or -1."""
+    cdef Py_ssize_t nbytes, sb, i0, rows, bad, D = m.D, K = m.K, S = GMM_DIAG_ROWS
+    cdef DiagScratch t = _linear_layout(scratch, lda, K, sizeof(floating), &nbytes)
     memset(t.C, 0, K * lda * sizeof(double))
     for sb in range((n + S - 1) // S):
         i0 = sb * S
         rows = min(S, n - i0)
-        _diag_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A)
-        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, 2 * D, t.A, rows, lda, t.lpt, rows)
+        _feature_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A, spherical)
+        gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, P, t.A, rows, lda, t.lpt, rows)
         bad = _normalize_cols(t.lpt, rows, K, NULL if w == NULL else w + i0, s.L,
                               t.row_max, t.yf)
         if bad >= 0:
             return i0 + bad
         gmm_diag_moments(t.lpt, K, t.A, rows, lda, t.C, s.N)
+    return -1
+
+
+cdef void _diag_logprob(const Model* m, const floating* X, Py_ssize_t n, double* lpt,
+                        void* scratch) noexcept nogil:
+    _linear_logprob(m, X, n, lpt, scratch, 2 * m.D, gmm_diag_lda(m.D), False)
+
+
+cdef Py_ssize_t _diag_stats(const Model* m, const floating* X, const double* w,
+                            Py_ssize_t n, Sums* s, void* scratch) noexcept nogil:
+    cdef Py_ssize_t nbytes, j, k, bad, D = m.D, K = m.K, lda = gmm_diag_lda(D)
+    cdef DiagScratch t = _linear_layout(scratch, lda, K, sizeof(floating), &nbytes)
+    bad = _linear_stats(m, X, w, n, s, scratch, 2 * D, lda, False)
+    if bad >= 0:
+        return bad
     for k in range(K):   # S2 holds per component [the D second moments | the D first]
         for j in range(2 * D):
             s.S2[k * 2 * D + j] += t.C[k * lda + j]

@@ -15,16 +15,10 @@ cdef extern from "csrc/kernels.h":
                        const double* V, const double* cst, double* lpt) noexcept nogil
     void gmm_tied_lp_fd(const double* zt, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                         const float* V, const double* cst, double* lpt) noexcept nogil
-    void gmm_spherical_lp_d(const double* G, Py_ssize_t n, Py_ssize_t K,
-                            const double* xx, const double* cst, const double* prec,
-                            double* lpt) noexcept nogil
-    void gmm_spherical_lp_f(const float* G, Py_ssize_t n, Py_ssize_t K,
-                            const double* xx, const double* cst, const double* prec,
-                            double* lpt) noexcept nogil
     void gmm_center_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
-                           double* Z, double* xx) noexcept nogil
+                           double* Z) noexcept nogil
     void gmm_center_rows_f(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
-                           float* Z, double* xx) noexcept nogil
+                           float* Z) noexcept nogil
     void gmm_center_rows_dd(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                             Py_ssize_t lda, double* A) noexcept nogil
     void gmm_center_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,
@@ -72,9 +66,9 @@ cdef void _tied_whiten(const Model* m, const floating* X, Py_ssize_t n,
     cdef floating* z
     cdef double y
     if floating is double:
-        gmm_center_rows_d(X, n, D, c, Z, NULL)
+        gmm_center_rows_d(X, n, D, c, Z)
     else:
-        gmm_center_rows_f(X, n, D, c, Z, NULL)
+        gmm_center_rows_f(X, n, D, c, Z)
     if D < SMALL_D:
         # in place, last column first: y_j needs z_0..z_j only (a BLAS call would cost
         # more than these few products)

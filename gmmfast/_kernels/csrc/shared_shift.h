@@ -4,9 +4,9 @@
 
      gmm_rows_to_cols_<t>   zt (D x n) := Z (n x D), the transpose of a block
      gmm_tied_lp_<t>        'tied': lpt[k, i] = cst_k - 0.5 sum_j (zt[j, i] - V[k, j])^2
-     gmm_spherical_lp_<t>   'spherical': lpt[k, i] = cst_k - 0.5 p_k (xx_i - 2 G[i, k])
      gmm_cols_to_rows_w     lp[i, k] := lpt[k, i] w_i, then N_k += lp[i, k] in row order
-     gmm_center_rows_<t>    Z := X - c (and spherical's ||x - c||^2); A := X - c in double
+     gmm_center_rows_<t>    Z := X - c; A := X - c in double
+     gmm_sph_rows_<t>       'spherical': A := [x - c, ||x - c||^2] in double
 
    (<t>: d for float64 data, f or fd for float32 data; the log-densities are computed in
    double for both.)
@@ -124,56 +124,6 @@ GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                         
     }                                                                                   \
 }
 
-/* 'spherical': lpt (K x n, double) from the cross products G (n x K, the data's type T)
-   and the squared norms xx (n): lpt[k, i] = cst_k - (0.5 p_k) (xx_i - 2 double(G_ik)).
-   The plain form eight rows at a time (transposing G as it goes); the AVX-512 form in
-   tiles of 8 rows x 8 components transposed in registers, the rest one at a time. */
-#define GMM_SPH_ONE(i, k)                                                               \
-    lpt[(k) * n + (i)] = cst[k] - (0.5 * prec[k]) * (xx[i] - 2.0 * (double) G[(i) * K + (k)]);
-
-#if GMM_TU_ISA == GMM_ISA_AVX512
-#define GMM_SPH_LOAD8_double(p) _mm512_loadu_pd(p)
-#define GMM_SPH_LOAD8_float(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
-#define GMM_SPH_BODY(T)                                                                 \
-    const ptrdiff_t n8 = n / 8 * 8, K8 = K / 8 * 8;                                     \
-    const __m512d two = _mm512_set1_pd(2.0);                                            \
-    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
-        const __m512d x = _mm512_loadu_pd(xx + i0);                                     \
-        for (ptrdiff_t k0 = 0; k0 < K8; k0 += 8) {                                      \
-            __m512d r[8];                                                               \
-            for (int a = 0; a < 8; a++) r[a] = GMM_SPH_LOAD8_##T(G + (i0 + a) * K + k0);\
-            gmm_transpose8_pd(r);                                                       \
-            for (int b = 0; b < 8; b++) {                                               \
-                const ptrdiff_t k = k0 + b;                                             \
-                const __m512d y = _mm512_sub_pd(x, _mm512_mul_pd(two, r[b]));           \
-                _mm512_storeu_pd(lpt + k * n + i0,                                      \
-                    _mm512_sub_pd(_mm512_set1_pd(cst[k]),                               \
-                                  _mm512_mul_pd(_mm512_set1_pd(0.5 * prec[k]), y)));    \
-            }                                                                           \
-        }                                                                               \
-        for (ptrdiff_t i = i0; i < i0 + 8; i++)                                         \
-            for (ptrdiff_t k = K8; k < K; k++) GMM_SPH_ONE(i, k)                        \
-    }                                                                                   \
-    for (ptrdiff_t i = n8; i < n; i++)                                                  \
-        for (ptrdiff_t k = 0; k < K; k++) GMM_SPH_ONE(i, k)
-#else
-#define GMM_SPH_BODY(T)                                                                 \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
-        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
-        for (ptrdiff_t k = 0; k < K; k++)                                               \
-            for (ptrdiff_t i = i0; i < i1; i++) GMM_SPH_ONE(i, k)                       \
-    }
-#endif
-
-#define GMM_SPHERICAL_LP(suffix, linkage, T, t)                                         \
-GMM_EXACT_ATTR linkage void gmm_spherical_lp_##t##_##suffix(                           \
-    const T *G, ptrdiff_t n, ptrdiff_t K, const double *xx, const double *cst,          \
-    const double *prec, double *lpt)                                                    \
-{                                                                                       \
-    GMM_EXACT_BODY                                                                      \
-    GMM_SPH_BODY(T)                                                                     \
-}
-
 /* lp (n x K) := lpt (K x n) with row i weighted by w_i (w NULL: by 1, exactly a copy);
    then, if N is given, N_k += lp[i, k] over the rows in order. The plain form: eight rows
    at a time, then the sums vectorised over k. The AVX-512 form: tiles of 8 components x
@@ -230,53 +180,13 @@ GMM_EXACT_ATTR linkage void gmm_cols_to_rows_w_##suffix(                        
     GMM_C2R_BODY                                                                        \
 }
 
-/* Z (n x D, the data's type T) := X - c, and xx_i := sum_j double(z_ij)^2 in the order
-   of j (xx may be NULL). The plain form sums eight rows at a time; the AVX-512 form
-   reads tiles of 8 rows x 8 features of Z and transposes them in registers, so that its
-   vectors run over the rows (the features from the last multiple of 8 on, and the rows
-   from the last multiple of 8 on, one at a time, after them). */
-#define GMM_XX_PLAIN(i0, i1)                                                            \
-    for (ptrdiff_t i = (i0); i < (i1); i++) xx[i] = 0.0;                                \
-    for (ptrdiff_t j = 0; j < D; j++)                                                   \
-        for (ptrdiff_t i = (i0); i < (i1); i++)                                         \
-            xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];
-
-#if GMM_TU_ISA == GMM_ISA_AVX512
-#define GMM_XX_BODY(T)                                                                  \
-    const ptrdiff_t n8 = n / 8 * 8, D8 = D / 8 * 8;                                     \
-    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
-        __m512d acc = _mm512_setzero_pd();                                              \
-        for (ptrdiff_t j0 = 0; j0 < D8; j0 += 8) {                                      \
-            __m512d r[8];                                                               \
-            for (int a = 0; a < 8; a++) r[a] = GMM_SPH_LOAD8_##T(Z + (i0 + a) * D + j0);\
-            gmm_transpose8_pd(r);                                                       \
-            for (int b = 0; b < 8; b++)                                                 \
-                acc = _mm512_add_pd(acc, _mm512_mul_pd(r[b], r[b]));                    \
-        }                                                                               \
-        _mm512_storeu_pd(xx + i0, acc);                                                 \
-        for (ptrdiff_t j = D8; j < D; j++)                                              \
-            for (ptrdiff_t i = i0; i < i0 + 8; i++)                                     \
-                xx[i] += (double) Z[i * D + j] * (double) Z[i * D + j];                 \
-    }                                                                                   \
-    GMM_XX_PLAIN(n8, n)
-#else
-#define GMM_XX_BODY(T)                                                                  \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
-        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
-        GMM_XX_PLAIN(i0, i1)                                                            \
-    }
-#endif
-
+/* Z (n x D, the data's type T) := X - c */
 #define GMM_CENTER_ROWS(suffix, linkage, T, t)                                          \
-GMM_EXACT_ATTR linkage void gmm_center_rows_##t##_##suffix(                            \
-    const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, T *Z, double *xx)                 \
+linkage void gmm_center_rows_##t##_##suffix(                                            \
+    const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, T *Z)                             \
 {                                                                                       \
-    GMM_EXACT_BODY                                                                      \
     for (ptrdiff_t i = 0; i < n; i++)                                                   \
         for (ptrdiff_t j = 0; j < D; j++) Z[i * D + j] = X[i * D + j] - c[j];           \
-    if (xx != NULL) {                                                                   \
-        GMM_XX_BODY(T)                                                                  \
-    }                                                                                   \
 }
 
 /* A (n x lda, double) := double(X) - double(c), zero from column D to lda */
@@ -290,18 +200,72 @@ linkage void gmm_center_rows_##t##d_##suffix(                                   
     }                                                                                   \
 }
 
+/* 'spherical' feature rows (route_spherical.pxi): A (n x lda, double, lda >= D + 1) :=
+   [z, ||z||^2, 0 ...] with z = double(x) - double(c) (exact for float32 data) and the
+   squared norm summed in double in the order of j; zero rows from n up to n rounded up
+   to 4 (diag_products.h's tiles read them). The plain form a row at a time; the AVX-512
+   form reads tiles of 8 rows x 8 features of A and transposes them in registers, so
+   that its vectors run over the rows (the features from the last multiple of 8 on, and
+   the rows from the last multiple of 8 on, one at a time, after them). */
+#define GMM_SPH_XX_PLAIN(i0, i1)                                                        \
+    for (ptrdiff_t i = (i0); i < (i1); i++) {                                           \
+        double q = 0.0;                                                                 \
+        for (ptrdiff_t j = 0; j < D; j++) q += A[i * lda + j] * A[i * lda + j];         \
+        A[i * lda + D] = q;                                                             \
+    }
+
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_SPH_XX_BODY                                                                 \
+    const ptrdiff_t n8 = n / 8 * 8, D8 = D / 8 * 8;                                     \
+    for (ptrdiff_t i0 = 0; i0 < n8; i0 += 8) {                                          \
+        __m512d acc = _mm512_setzero_pd();                                              \
+        for (ptrdiff_t j0 = 0; j0 < D8; j0 += 8) {                                      \
+            __m512d r[8];                                                               \
+            for (int a = 0; a < 8; a++) r[a] = _mm512_loadu_pd(A + (i0 + a) * lda + j0);\
+            gmm_transpose8_pd(r);                                                       \
+            for (int b = 0; b < 8; b++)                                                 \
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(r[b], r[b]));                    \
+        }                                                                               \
+        double q[8];                                                                    \
+        _mm512_storeu_pd(q, acc);                                                       \
+        for (int a = 0; a < 8; a++) {                                                   \
+            const double *z = A + (i0 + a) * lda;                                       \
+            for (ptrdiff_t j = D8; j < D; j++) q[a] += z[j] * z[j];                     \
+            A[(i0 + a) * lda + D] = q[a];                                               \
+        }                                                                               \
+    }                                                                                   \
+    GMM_SPH_XX_PLAIN(n8, n)
+#else
+#define GMM_SPH_XX_BODY GMM_SPH_XX_PLAIN(0, n)
+#endif
+
+#define GMM_SPH_ROWS(suffix, linkage, T, t)                                             \
+GMM_EXACT_ATTR linkage void gmm_sph_rows_##t##_##suffix(                                \
+    const T *X, ptrdiff_t n, ptrdiff_t D, const T *c, ptrdiff_t lda, double *A)         \
+{                                                                                       \
+    GMM_EXACT_BODY                                                                      \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        for (ptrdiff_t j = 0; j < D; j++)                                               \
+            A[i * lda + j] = (double) X[i * D + j] - (double) c[j];                     \
+        for (ptrdiff_t j = D + 1; j < lda; j++) A[i * lda + j] = 0.0;                   \
+    }                                                                                   \
+    GMM_SPH_XX_BODY                                                                     \
+    for (ptrdiff_t i = n; i < (n + 3) / 4 * 4; i++)                                     \
+        for (ptrdiff_t j = 0; j < lda; j++) A[i * lda + j] = 0.0;                       \
+}
+
 #define GMM_SHARED_SHIFT_ALL(suffix, linkage)                                           \
     GMM_ROWS_TO_COLS(suffix, linkage, double, double, d)                                \
     GMM_ROWS_TO_COLS(suffix, linkage, float, double, fd)                                \
     GMM_TIED_LP(suffix, linkage, double, double, d)                                     \
     GMM_TIED_LP(suffix, linkage, double, float, fd)                                     \
-    GMM_SPHERICAL_LP(suffix, linkage, double, d)                                        \
-    GMM_SPHERICAL_LP(suffix, linkage, float, f)                                         \
     GMM_COLS_TO_ROWS_W(suffix, linkage)                                                 \
     GMM_CENTER_ROWS(suffix, linkage, double, d)                                         \
     GMM_CENTER_ROWS(suffix, linkage, float, f)                                          \
     GMM_CENTER_ROWS_D(suffix, linkage, double, d)                                       \
-    GMM_CENTER_ROWS_D(suffix, linkage, float, f)
+    GMM_CENTER_ROWS_D(suffix, linkage, float, f)                                        \
+    GMM_SPH_ROWS(suffix, linkage, double, d)                                            \
+    GMM_SPH_ROWS(suffix, linkage, float, f)
 
 GMM_INSTANTIATE(GMM_SHARED_SHIFT_ALL)
 
@@ -315,16 +279,15 @@ typedef void gmm_tied_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                               const double *, const double *, double *);
 typedef void gmm_tied_lp_f_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                               const float *, const double *, double *);
-typedef void gmm_sph_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
-                             const double *, const double *, double *);
-typedef void gmm_sph_lp_f_fn(const float *, ptrdiff_t, ptrdiff_t, const double *,
-                             const double *, const double *, double *);
 typedef void gmm_c2r_fn(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                         double *);
 typedef void gmm_center_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
-                             double *, double *);
-typedef void gmm_center_f_fn(const float *, ptrdiff_t, ptrdiff_t, const float *, float *,
                              double *);
+typedef void gmm_center_f_fn(const float *, ptrdiff_t, ptrdiff_t, const float *, float *);
+typedef void gmm_sph_rows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
+                               ptrdiff_t, double *);
+typedef void gmm_sph_rows_f_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
+                               ptrdiff_t, double *);
 typedef void gmm_center_dd_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                               ptrdiff_t, double *);
 typedef void gmm_center_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
@@ -335,13 +298,13 @@ GMM_DISPATCH(gmm_r2c_d_fn, gmm_rows_to_cols_d)
 GMM_DISPATCH(gmm_r2c_f_fn, gmm_rows_to_cols_fd)
 GMM_DISPATCH(gmm_tied_lp_d_fn, gmm_tied_lp_d)
 GMM_DISPATCH(gmm_tied_lp_f_fn, gmm_tied_lp_fd)
-GMM_DISPATCH(gmm_sph_lp_d_fn, gmm_spherical_lp_d)
-GMM_DISPATCH(gmm_sph_lp_f_fn, gmm_spherical_lp_f)
 GMM_DISPATCH(gmm_c2r_fn, gmm_cols_to_rows_w)
 GMM_DISPATCH(gmm_center_d_fn, gmm_center_rows_d)
 GMM_DISPATCH(gmm_center_f_fn, gmm_center_rows_f)
 GMM_DISPATCH(gmm_center_dd_fn, gmm_center_rows_dd)
 GMM_DISPATCH(gmm_center_fd_fn, gmm_center_rows_fd)
+GMM_DISPATCH(gmm_sph_rows_d_fn, gmm_sph_rows_d)
+GMM_DISPATCH(gmm_sph_rows_f_fn, gmm_sph_rows_f)
 
 static void gmm_shared_shift_select(void)
 {
@@ -349,13 +312,13 @@ static void gmm_shared_shift_select(void)
     GMM_SELECT(gmm_rows_to_cols_fd, gmm_rows_to_cols_fd);
     GMM_SELECT(gmm_tied_lp_d, gmm_tied_lp_d);
     GMM_SELECT(gmm_tied_lp_fd, gmm_tied_lp_fd);
-    GMM_SELECT(gmm_spherical_lp_d, gmm_spherical_lp_d);
-    GMM_SELECT(gmm_spherical_lp_f, gmm_spherical_lp_f);
     GMM_SELECT(gmm_cols_to_rows_w, gmm_cols_to_rows_w);
     GMM_SELECT(gmm_center_rows_d, gmm_center_rows_d);
     GMM_SELECT(gmm_center_rows_f, gmm_center_rows_f);
     GMM_SELECT(gmm_center_rows_dd, gmm_center_rows_dd);
     GMM_SELECT(gmm_center_rows_fd, gmm_center_rows_fd);
+    GMM_SELECT(gmm_sph_rows_d, gmm_sph_rows_d);
+    GMM_SELECT(gmm_sph_rows_f, gmm_sph_rows_f);
 }
 #endif
 
