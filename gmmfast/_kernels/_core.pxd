@@ -97,6 +97,8 @@ cdef extern from "csrc/kernels.h":
 
     # small_full.h
     Py_ssize_t GMM_SMALL_D
+    Py_ssize_t gmm_full_small_scratch(Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                                      Py_ssize_t size) noexcept nogil
     Py_ssize_t gmm_full_small_block_d(
         const double* X, const double* w, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
         const double* cst, const double* M, const double* U, double* N, double* S1,

@@ -6,7 +6,7 @@
 # them); means and chol in the data's dtype, for the per-sample outputs.
 
 cdef struct FullSmallScratch:
-    void* block       # n (2D + K + 3) items of the data's type: small_full.h's block
+    void* block       # small_full.h's block (gmm_full_small_scratch bytes)
     void* z           # (n, D) data: a centred row per row, for the per-sample outputs
 
 
@@ -15,7 +15,7 @@ cdef FullSmallScratch _full_small_layout(void* base, Py_ssize_t n, Py_ssize_t D,
                                          Py_ssize_t* nbytes) noexcept nogil:
     cdef Arena a = _arena(base)
     cdef FullSmallScratch t
-    t.block = _take(&a, n * (2 * D + K + 3) * fsize)
+    t.block = _take(&a, gmm_full_small_scratch(n, D, K, fsize))
     t.z = _take(&a, n * D * fsize)
     nbytes[0] = a.used
     return t

@@ -13,10 +13,15 @@
    The log-densities and the normalisation are computed in the data's type T (float32
    data in float32); the statistics in double, about the means in double (the shifts
    they are reported about: about the float32 means, every new mean would be off by
-   their rounding, ~5e-4 at an offset of 1e4; and gcc left the float32 products added
-   into double sums scalar, twice the time of the double kernel). Every sum over rows
-   is accumulated in double (eight partial sums in a fixed order). Parameters arrive in
-   double and are rounded to T for the log-densities.
+   their rounding, ~5e-4 at an offset of 1e4). For float32 data with D > 2 they read a
+   double copy of the block (exact, made in one pass): converted inside the
+   statistics' loop, gcc stored each converted vector in two halves and loaded it back
+   whole, a failed store-to-load forwarding every group of rows, and the float32 block
+   took most of its time there. (With D <= 2, whose rows go one at a time, the
+   conversion in the loop costs less; a double copy of the responsibilities too cost
+   more than it saved: a component's groups of rows that are all exactly 0 skip it.) Every sum over rows is accumulated in
+   double (eight partial sums in a fixed order). Parameters arrive in double and are
+   rounded to T for the log-densities.
    Built for every instruction set (isa.h).
 */
 #ifndef GMMFAST_SMALL_FULL_H
@@ -26,6 +31,22 @@
 #include "normalize.h"
 
 #define GMM_SMALL_D 8
+
+/* Scratch of gmm_full_small_block_<t> for n rows, in bytes: the block in T (xt, y, lse,
+   scale, lpt: n (D + K + 3) items) to the next multiple of 64 bytes, then for float32
+   data a double copy of xt (n D doubles, read for D > 2). */
+GMM_INLINE ptrdiff_t gmm_small_narrow_bytes(ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,
+                                            ptrdiff_t size)
+{
+    return (n * (D + K + 3) * size + 63) / 64 * 64;
+}
+
+GMM_INLINE ptrdiff_t gmm_full_small_scratch(ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,
+                                            ptrdiff_t size)
+{
+    return gmm_small_narrow_bytes(n, D, K, size)
+        + (size == (ptrdiff_t) sizeof(float) ? n * D * (ptrdiff_t) sizeof(double) : 0);
+}
 
 /* lpt (K x n) from xt (D x n), one pass over the rows a component: the D centred
    features, the triangular product and the squared norm stay in registers (the body is
@@ -112,9 +133,9 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
         }                                                                               \
     }
 
-#define GMM_SMALL_STATS(suffix, linkage, T, t)                                             \
+#define GMM_SMALL_STATS(suffix, linkage, TX, T, t)                                     \
 GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                               \
-    const T *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K, const double *M,          \
+    const TX *xt, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K, const double *M,         \
     const T *R, double *N, double *S1, double *S2)                                      \
 {                                                                                       \
     enum { NS = GMM_SMALL_D * (GMM_SMALL_D + 3) / 2 + 1 };                              \
@@ -147,9 +168,9 @@ GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                            
 
 /* The whole of one block: transpose, log-probabilities, normalisation, statistics.
    Returns the index of the first row whose log-likelihood is not finite (statistics
-   then not accumulated), or -1. L += sum_i w_i lse_i. scratch: n (2D + K + 3) of T.
+   then not accumulated), or -1. L += sum_i w_i lse_i.
    The body is compiled for each D < GMM_SMALL_D (a constant there: the loops over
-   features unroll), the function dispatches on D. */
+   features unroll), the function dispatches on D. scratch: gmm_full_small_scratch. */
 #define GMM_SMALL_BLOCK(suffix, linkage, T, t)                                             \
 GMM_INLINE ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                     \
     const T *X, const double *w, ptrdiff_t n, const ptrdiff_t D, ptrdiff_t K,           \
@@ -169,7 +190,14 @@ GMM_INLINE ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                  
         for (ptrdiff_t i = 0; i < n; i++)                                               \
             if (!(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL)) return i;                   \
     *L += w ? gmm_wsum_##t(w, lse, n) : gmm_sum_##t(lse, n);                            \
-    gmm_small_stats_body_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2);                \
+    if (sizeof(T) == sizeof(double) || D <= 2) {                                        \
+        gmm_small_stats_body_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2);            \
+    } else {   /* float32, D > 2: the block in double (see the top of this file) */     \
+        double *xd = (double *) ((char *) scratch                                       \
+                                 + gmm_small_narrow_bytes(n, D, K, sizeof(T)));         \
+        for (ptrdiff_t i = 0; i < D * n; i++) xd[i] = (double) xt[i];                   \
+        gmm_small_stats_body_##t##d_##suffix(xd, n, D, K, M, lpt, N, S1, S2);           \
+    }                                                                                   \
     return -1;                                                                          \
 }                                                                                       \
 linkage ptrdiff_t gmm_full_small_block_##t##_##suffix(                              \
@@ -198,10 +226,11 @@ linkage ptrdiff_t gmm_full_small_block_##t##_##suffix(                          
 
 #define GMM_SMALL_ALL(suffix, linkage)                                                  \
     GMM_SMALL_LOGPROB(suffix, linkage, double, d)                                       \
-    GMM_SMALL_STATS(suffix, linkage, double, d)                                         \
+    GMM_SMALL_STATS(suffix, linkage, double, double, d)                                 \
     GMM_SMALL_BLOCK(suffix, linkage, double, d)                                         \
     GMM_SMALL_LOGPROB(suffix, linkage, float, f)                                        \
-    GMM_SMALL_STATS(suffix, linkage, float, f)                                          \
+    GMM_SMALL_STATS(suffix, linkage, float, float, f)                                   \
+    GMM_SMALL_STATS(suffix, linkage, double, float, fd)                                 \
     GMM_SMALL_BLOCK(suffix, linkage, float, f)
 
 GMM_INSTANTIATE(GMM_SMALL_ALL)
