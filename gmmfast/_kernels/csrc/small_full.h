@@ -13,13 +13,12 @@
    The log-densities and the normalisation are computed in the data's type T (float32
    data in float32); the statistics in double, about the means in double (the shifts
    they are reported about: about the float32 means, every new mean would be off by
-   their rounding, ~5e-4 at an offset of 1e4). For float32 data with D > 2 they read a
-   double copy of the block (exact, made in one pass): converted inside the
-   statistics' loop, gcc stored each converted vector in two halves and loaded it back
-   whole, a failed store-to-load forwarding every group of rows, and the float32 block
-   took most of its time there. (With D <= 2, whose rows go one at a time, the
-   conversion in the loop costs less; a double copy of the responsibilities too cost
-   more than it saved: a component's groups of rows that are all exactly 0 skip it.) Every sum over rows is accumulated in
+   their rounding, ~5e-4 at an offset of 1e4). For float32 data they read a double copy
+   of the block (exact, made in one pass): converted inside the statistics' loop, gcc
+   stored each converted vector in two halves and loaded it back whole, a failed
+   store-to-load forwarding every group of rows, and the float32 block took most of its
+   time there. (A double copy of the responsibilities too cost more than it saved: a
+   component's groups of rows that are all exactly 0 skip them.) Every sum over rows is accumulated in
    double (eight partial sums in a fixed order). Parameters arrive in double and are
    rounded to T for the log-densities.
    Built for every instruction set (isa.h).
@@ -34,7 +33,7 @@
 
 /* Scratch of gmm_full_small_block_<t> for n rows, in bytes: the block in T (xt, y, lse,
    scale, lpt: n (D + K + 3) items) to the next multiple of 64 bytes, then for float32
-   data a double copy of xt (n D doubles, read for D > 2). */
+   data a double copy of xt (n D doubles). */
 GMM_INLINE ptrdiff_t gmm_small_narrow_bytes(ptrdiff_t n, ptrdiff_t D, ptrdiff_t K,
                                             ptrdiff_t size)
 {
@@ -89,10 +88,12 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
    row i going to sum i % 8, added in gmm_sum8's order: per row, u_a = r z_a (in double),
    N += r, S1_a += u_a, S2_ab += u_a z_b (b <= a), each in double. The whole groups of
    eight rows are written lane by lane (the loops over l innermost, over the features
-   unrolled), which the compiler turns into one vector operation a statement; a group
-   whose eight responsibilities are all exactly zero adds exactly nothing and is passed
-   over (far-apart components: most of them). The last n % 8 rows, and every row for
-   D <= 2, go one at a time. */
+   unrolled), which the compiler turns into one vector operation a statement; from
+   D = 3 on, a group whose eight responsibilities are all exactly zero adds exactly
+   nothing and is passed over (far-apart components: most of them; with fewer features
+   the test costs more than it saves). The last n % 8 rows go one at a time. (Written a
+   row at a time for D <= 2, gcc kept the eight sums in memory, a load and a store
+   every term.) */
 #define GMM_SMALL_STATS_ROW(T, i, l)                                                    \
     {                                                                                   \
         double z[GMM_SMALL_D];                                                          \
@@ -110,11 +111,12 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
 /* the eight lanes of a group of rows: one vector operation (isa.h) */
 #define GMM_SMALL_LANES(l) GMM_LANE_LOOP for (int l = 0; l < 8; l++)
 
-#define GMM_SMALL_STATS_GROUP(T, i0)                                                    \
+#define GMM_SMALL_STATS_GROUP(T, i0, CHECK)                                             \
     {                                                                                   \
         double zg[GMM_SMALL_D][8], rg[8], ua[8];                                        \
-        int any = 0;                                                                    \
-        GMM_SMALL_LANES(l) any |= r[(i0) + l] != 0;                                     \
+        int any = !(CHECK);                                                             \
+        if (CHECK)                                                                      \
+            GMM_SMALL_LANES(l) any |= r[(i0) + l] != 0;                                 \
         if (any) {                                                                      \
             GMM_SMALL_LANES(l) rg[l] = (double) r[(i0) + l];                            \
             GMM_UNROLL_FEATURES                                                         \
@@ -150,11 +152,10 @@ GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                            
         ptrdiff_t i0 = 0;                                                               \
         if (D > 2)                                                                      \
             for (; i0 + 8 <= n; i0 += 8)   /* whole groups: a constant trip count */    \
-                GMM_SMALL_STATS_GROUP(T, i0)                                            \
-        else   /* gcc unrolls these few features itself; the test costs more */         \
+                GMM_SMALL_STATS_GROUP(T, i0, 1)                                         \
+        else   /* so few features: the test costs more than it saves */                 \
             for (; i0 + 8 <= n; i0 += 8)                                                \
-                for (int l = 0; l < 8; l++)                                             \
-                    GMM_SMALL_STATS_ROW(T, i0 + l, l)                                   \
+                GMM_SMALL_STATS_GROUP(T, i0, 0)                                         \
         for (int l = 0; i0 + l < n; l++)                                                \
             GMM_SMALL_STATS_ROW(T, i0 + l, l)                                           \
         N[k] += gmm_sum8(acc[0]);                                                       \
@@ -165,6 +166,18 @@ GMM_INLINE void gmm_small_stats_body_##t##_##suffix(                            
         }                                                                               \
     }                                                                                   \
 }
+
+/* The statistics of a block: of double data from its block; of float32 data from a
+   double copy of it (see the top of this file). */
+#define GMM_SMALL_STATS_CALL_double(suffix)                                             \
+    gmm_small_stats_body_d_##suffix(xt, n, D, K, M, lpt, N, S1, S2);
+#define GMM_SMALL_STATS_CALL_float(suffix)                                              \
+    {                                                                                   \
+        double *xd = (double *) ((char *) scratch                                       \
+                                 + gmm_small_narrow_bytes(n, D, K, sizeof(float)));     \
+        for (ptrdiff_t i = 0; i < D * n; i++) xd[i] = (double) xt[i];                   \
+        gmm_small_stats_body_fd_##suffix(xd, n, D, K, M, lpt, N, S1, S2);               \
+    }
 
 /* The whole of one block: transpose, log-probabilities, normalisation, statistics.
    Returns the index of the first row whose log-likelihood is not finite (statistics
@@ -190,14 +203,7 @@ GMM_INLINE ptrdiff_t gmm_full_small_block_body_##t##_##suffix(                  
         for (ptrdiff_t i = 0; i < n; i++)                                               \
             if (!(lse[i] > -HUGE_VAL && lse[i] < HUGE_VAL)) return i;                   \
     *L += w ? gmm_wsum_##t(w, lse, n) : gmm_sum_##t(lse, n);                            \
-    if (sizeof(T) == sizeof(double) || D <= 2) {                                        \
-        gmm_small_stats_body_##t##_##suffix(xt, n, D, K, M, lpt, N, S1, S2);            \
-    } else {   /* float32, D > 2: the block in double (see the top of this file) */     \
-        double *xd = (double *) ((char *) scratch                                       \
-                                 + gmm_small_narrow_bytes(n, D, K, sizeof(T)));         \
-        for (ptrdiff_t i = 0; i < D * n; i++) xd[i] = (double) xt[i];                   \
-        gmm_small_stats_body_##t##d_##suffix(xd, n, D, K, M, lpt, N, S1, S2);           \
-    }                                                                                   \
+    GMM_SMALL_STATS_CALL_##T(suffix)                                                    \
     return -1;                                                                          \
 }                                                                                       \
 linkage ptrdiff_t gmm_full_small_block_##t##_##suffix(                              \
@@ -229,7 +235,6 @@ linkage ptrdiff_t gmm_full_small_block_##t##_##suffix(                          
     GMM_SMALL_STATS(suffix, linkage, double, double, d)                                 \
     GMM_SMALL_BLOCK(suffix, linkage, double, d)                                         \
     GMM_SMALL_LOGPROB(suffix, linkage, float, f)                                        \
-    GMM_SMALL_STATS(suffix, linkage, float, float, f)                                   \
     GMM_SMALL_STATS(suffix, linkage, double, float, fd)                                 \
     GMM_SMALL_BLOCK(suffix, linkage, float, f)
 
