@@ -235,11 +235,18 @@ class KernelModel:
         shift = np.ascontiguousarray(self.shift, dtype=self.dtype)
         Mc = means - self.shift
         if covariance_type == "tied":
-            cst = base + np.log(np.diag(U)).sum()
-            return _kernels.Params(
-                self.route, self.dtype, K, D, cst=np.ascontiguousarray(cst), shift=shift,
-                whitened_means=np.ascontiguousarray(Mc @ U, dtype=self.dtype),
-                chol=np.ascontiguousarray(U[None], dtype=self.dtype))
+            chol = np.ascontiguousarray(U[None], dtype=self.dtype)
+            # the whitened means through the factor as the kernel's rows see it
+            V = Mc @ chol[0].astype(np.float64)
+            cst = base + np.log(np.diag(U)).sum() - 0.5 * (V * V).sum(axis=1)
+            # the weights of the feature rows [y, ||y||^2], y = (x - c) U, and the
+            # constants
+            Wt = np.zeros(_kernels.tied_weights_shape(D, K))
+            Wt[:D, :K] = V.T
+            Wt[D, :K] = -0.5
+            Wt[D + 1, :K] = cst
+            return _kernels.Params(self.route, self.dtype, K, D, shift=shift, chol=chol,
+                                   coef=Wt)
         if covariance_type == "diag":
             P = U * U
             cst = base + np.log(U).sum(axis=1) - 0.5 * (P * Mc * Mc).sum(axis=1)

@@ -26,6 +26,7 @@ from ._core import (  # noqa: F401
     block_stats,
     diag_weights_shape,
     spherical_weights_shape,
+    tied_weights_shape,
     full_constants,
     full_spreads,
     isa_builds,

@@ -135,7 +135,6 @@ ctypedef struct Model:
     const void* chol           # data: precision Cholesky factors, as the route lays them
     const double* chol64       # (K, D, D) the factors in double
     const void* shift          # data (D,) the global shift c
-    const void* whitened_means # data (K, D) (mu_k - c) U
     const double* coef         # GEMM weights of a route's feature rows
 
 

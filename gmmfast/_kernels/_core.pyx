@@ -86,9 +86,9 @@ include "common.pxi"
 include "route_full_small.pxi"
 include "route_full_means.pxi"
 include "route_full_moments.pxi"
-include "route_tied.pxi"
 include "route_diag.pxi"
 include "route_spherical.pxi"
+include "route_tied.pxi"
 
 
 # ---------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ cdef _check_route(int route):
 
 # The Model field each slot name fills (Params._set).
 _SLOT_FIELDS = {name: i for i, name in enumerate((
-    "cst", "means", "means64", "chol", "chol64", "shift", "whitened_means", "coef"))}
+    "cst", "means", "means64", "chol", "chol64", "shift", "coef"))}
 # (route, K, D, dtype) -> ((field, name, shape, typenum), ...): a model is made every
 # EM iteration, and for small problems its set-up is a visible part of the iteration
 _SLOT_SPECS = {}
@@ -206,11 +206,11 @@ cdef class Params:
 
     def __init__(self, int route, dtype, Py_ssize_t n_components, Py_ssize_t n_features,
                  *, cst=None, means=None, means64=None, chol=None, chol64=None,
-                 shift=None, whitened_means=None, coef=None):
+                 shift=None, coef=None):
         cdef cnp.ndarray arr
         cdef int field, typenum, n_given = 0
         # in _SLOT_FIELDS' order
-        given = (cst, means, means64, chol, chol64, shift, whitened_means, coef)
+        given = (cst, means, means64, chol, chol64, shift, coef)
         _check_route(route)
         if not isinstance(dtype, np.dtype):
             dtype = np.dtype(dtype)
@@ -258,8 +258,6 @@ cdef class Params:
             self.model.chol64 = <const double*> p
         elif field == 5:
             self.model.shift = p
-        elif field == 6:
-            self.model.whitened_means = p
         else:
             self.model.coef = <const double*> p
 

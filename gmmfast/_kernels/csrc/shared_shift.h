@@ -1,22 +1,20 @@
-/* The per-element loops of the 'tied' and 'spherical' routes (route_tied.pxi,
-   route_spherical.pxi), built for every instruction set (isa.h) and vectorised over the
+/* Per-element loops of the routes about a shared shift c ('tied', 'spherical' and 'full'
+   about each mean), built for every instruction set (isa.h) and vectorised over the
    rows of a block:
 
-     gmm_rows_to_cols_<t>   zt (D x n) := Z (n x D), the transpose of a block
-     gmm_tied_lp_<t>        'tied': lpt[k, i] = cst_k - 0.5 sum_j (zt[j, i] - V[k, j])^2
      gmm_cols_to_rows_w     lp[i, k] := lpt[k, i] w_i, then N_k += lp[i, k] in row order
      gmm_center_rows_<t>    Z := X - c; A := X - c in double
-     gmm_sph_rows_<t>       'spherical': A := [x - c, ||x - c||^2] in double
+     gmm_sph_rows_<t>       A := [z, ||z||^2] in double, z = x - c: the feature rows of
+                            'spherical' (and of 'tied', on the whitened rows about 0)
 
-   (<t>: d for float64 data, f or fd for float32 data; the log-densities are computed in
-   double for both.)
+   (<t>: d for float64 data, f or fd for float32 data.)
 
-   Bits. These are the operations of the routes' former row-by-row loops, element by
-   element and in the same order (the sums over j in order of j, N_k over the rows in
-   order), so every build gives the results of the baseline build's scalar code. For
-   that, no multiply and add here may be fused into one FMA: the vector builds are
-   compiled with FMA and gcc and clang would otherwise contract d * d + q; GMM_EXACT
-   turns contraction off for these functions (and MSVC's /fp:contract for this file).
+   Bits. Element by element the same operations in the same order in every build (the
+   sums over j in order of j, N_k over the rows in order), so every build gives the
+   results of the baseline build's scalar code. For that, no multiply and add here may
+   be fused into one FMA: the vector builds are compiled with FMA and gcc and clang
+   would otherwise contract d * d + q; GMM_EXACT turns contraction off for these
+   functions (and MSVC's /fp:contract for this file).
 */
 #ifndef GMMFAST_SHARED_SHIFT_H
 #define GMMFAST_SHARED_SHIFT_H
@@ -27,10 +25,6 @@
 #if defined(_MSC_VER) && !defined(__clang__)
 #pragma fp_contract(off)
 #endif
-
-/* Rows per tile of the 'tied' distances: the tile's sums stay in registers while the
-   loop runs over the features (four AVX-512 vectors, eight AVX2 ones) */
-#define GMM_TIED_TILE 32
 
 #if GMM_TU_ISA == GMM_ISA_AVX512
 /* r[0..7] := the transpose of the 8 x 8 block whose rows are r[0..7] (moves only) */
@@ -59,70 +53,6 @@ GMM_INLINE void gmm_transpose8_pd(__m512d r[8])
     r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xDD);
 }
 #endif
-
-/* zt (D x n, type TO) := Z (n x D), eight rows at a time: the eight rows' entries of a feature
-   share a cache line of zt (see GMM_TRANSPOSE_ROWS in normalize.h) */
-#define GMM_ROWS_TO_COLS(suffix, linkage, T, TO, t)                                     \
-linkage void gmm_rows_to_cols_##t##_##suffix(const T *Z, ptrdiff_t n, ptrdiff_t D,     \
-                                               TO *zt)                                  \
-{                                                                                       \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += 8) {                                           \
-        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
-        for (ptrdiff_t j = 0; j < D; j++)                                               \
-            for (ptrdiff_t i = i0; i < i1; i++) zt[j * n + i] = (TO) Z[i * D + j];         \
-    }                                                                                   \
-}
-
-/* 'tied': lpt (K x n, double) from the whitened rows zt (D x n; float32 data's already
-   converted to double, exactly, by gmm_rows_to_cols_fd: once a row rather than once a
-   component) and the whitened means V (K x D, the data's type T): per row and
-   component, in this order,
-   d_j = double(zt_ji) - double(V_kj), q = ((d_0^2 + d_1^2) + ...) from q = 0,
-   lpt = cst_k - 0.5 q. A tile of GMM_TIED_TILE rows at a time, its K sums built over
-   the features in registers. */
-#define GMM_TIED_LP(suffix, linkage, TZ, T, t)                                          \
-GMM_EXACT_ATTR linkage void gmm_tied_lp_##t##_##suffix(                                \
-    const TZ *zt, ptrdiff_t n, ptrdiff_t D, ptrdiff_t K, const T *V,                    \
-    const double *cst, double *lpt)                                                     \
-{                                                                                       \
-    GMM_EXACT_BODY                                                                      \
-    ptrdiff_t i0 = 0;                                                                   \
-    for (; i0 + GMM_TIED_TILE <= n; i0 += GMM_TIED_TILE) {                              \
-        for (ptrdiff_t k = 0; k < K; k++) {                                             \
-            double q[GMM_TIED_TILE];                                                    \
-            const T *vk = V + k * D;                                                    \
-            for (int i = 0; i < GMM_TIED_TILE; i++) q[i] = 0.0;                         \
-            for (ptrdiff_t j = 0; j < D; j++) {                                         \
-                const double v = (double) vk[j];                                        \
-                const TZ *zj = zt + j * n + i0;                                          \
-                for (int i = 0; i < GMM_TIED_TILE; i++) {                               \
-                    const double d = (double) zj[i] - v;                                \
-                    q[i] += d * d;                                                      \
-                }                                                                       \
-            }                                                                           \
-            const double ck = cst[k];                                                   \
-            double *out = lpt + k * n + i0;                                             \
-            for (int i = 0; i < GMM_TIED_TILE; i++) out[i] = ck - 0.5 * q[i];           \
-        }                                                                               \
-    }                                                                                   \
-    if (i0 < n) {                                                                       \
-        for (ptrdiff_t k = 0; k < K; k++) {                                             \
-            double *q = lpt + k * n;                                                    \
-            const T *vk = V + k * D;                                                    \
-            for (ptrdiff_t i = i0; i < n; i++) q[i] = 0.0;                              \
-            for (ptrdiff_t j = 0; j < D; j++) {                                         \
-                const double v = (double) vk[j];                                        \
-                const TZ *zj = zt + j * n;                                               \
-                for (ptrdiff_t i = i0; i < n; i++) {                                    \
-                    const double d = (double) zj[i] - v;                                \
-                    q[i] += d * d;                                                      \
-                }                                                                       \
-            }                                                                           \
-            const double ck = cst[k];                                                   \
-            for (ptrdiff_t i = i0; i < n; i++) q[i] = ck - 0.5 * q[i];                  \
-        }                                                                               \
-    }                                                                                   \
-}
 
 /* lp (n x K) := lpt (K x n) with row i weighted by w_i (w NULL: by 1, exactly a copy);
    then, if N is given, N_k += lp[i, k] over the rows in order. The plain form: eight rows
@@ -255,10 +185,6 @@ GMM_EXACT_ATTR linkage void gmm_sph_rows_##t##_##suffix(                        
 }
 
 #define GMM_SHARED_SHIFT_ALL(suffix, linkage)                                           \
-    GMM_ROWS_TO_COLS(suffix, linkage, double, double, d)                                \
-    GMM_ROWS_TO_COLS(suffix, linkage, float, double, fd)                                \
-    GMM_TIED_LP(suffix, linkage, double, double, d)                                     \
-    GMM_TIED_LP(suffix, linkage, double, float, fd)                                     \
     GMM_COLS_TO_ROWS_W(suffix, linkage)                                                 \
     GMM_CENTER_ROWS(suffix, linkage, double, d)                                         \
     GMM_CENTER_ROWS(suffix, linkage, float, f)                                          \
@@ -273,12 +199,6 @@ GMM_INSTANTIATE(GMM_SHARED_SHIFT_ALL)
 #pragma fp_contract(on)
 #endif
 
-typedef void gmm_r2c_d_fn(const double *, ptrdiff_t, ptrdiff_t, double *);
-typedef void gmm_r2c_f_fn(const float *, ptrdiff_t, ptrdiff_t, double *);
-typedef void gmm_tied_lp_d_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                              const double *, const double *, double *);
-typedef void gmm_tied_lp_f_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                              const float *, const double *, double *);
 typedef void gmm_c2r_fn(const double *, ptrdiff_t, ptrdiff_t, const double *, double *,
                         double *);
 typedef void gmm_center_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
@@ -294,10 +214,6 @@ typedef void gmm_center_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *
                               ptrdiff_t, double *);
 
 #if GMM_MAIN_TU
-GMM_DISPATCH(gmm_r2c_d_fn, gmm_rows_to_cols_d)
-GMM_DISPATCH(gmm_r2c_f_fn, gmm_rows_to_cols_fd)
-GMM_DISPATCH(gmm_tied_lp_d_fn, gmm_tied_lp_d)
-GMM_DISPATCH(gmm_tied_lp_f_fn, gmm_tied_lp_fd)
 GMM_DISPATCH(gmm_c2r_fn, gmm_cols_to_rows_w)
 GMM_DISPATCH(gmm_center_d_fn, gmm_center_rows_d)
 GMM_DISPATCH(gmm_center_f_fn, gmm_center_rows_f)
@@ -308,10 +224,6 @@ GMM_DISPATCH(gmm_sph_rows_f_fn, gmm_sph_rows_f)
 
 static void gmm_shared_shift_select(void)
 {
-    GMM_SELECT(gmm_rows_to_cols_d, gmm_rows_to_cols_d);
-    GMM_SELECT(gmm_rows_to_cols_fd, gmm_rows_to_cols_fd);
-    GMM_SELECT(gmm_tied_lp_d, gmm_tied_lp_d);
-    GMM_SELECT(gmm_tied_lp_fd, gmm_tied_lp_fd);
     GMM_SELECT(gmm_cols_to_rows_w, gmm_cols_to_rows_w);
     GMM_SELECT(gmm_center_rows_d, gmm_center_rows_d);
     GMM_SELECT(gmm_center_rows_f, gmm_center_rows_f);
