@@ -111,13 +111,45 @@ GMM_INLINE void gmm_small_logprob_body_##t##_##suffix(                          
 /* the eight lanes of a group of rows: one vector operation (isa.h) */
 #define GMM_SMALL_LANES(l) GMM_LANE_LOOP for (int l = 0; l < 8; l++)
 
+/* Whether any of the eight responsibilities at p (double or float) is not 0 (NaN
+   counts, as with !=): in the x86 vector builds one compare and a mask test, where
+   the compiler's own form of the loop (an OR of the lanes by shifts) took a sixth of
+   a small block's time. */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_ANY8_double(p)                                                              \
+    (_mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ) != 0)
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+#define GMM_ANY8_double(p)                                                              \
+    ((_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), _mm256_setzero_pd(),       \
+                                       _CMP_NEQ_UQ))                                    \
+      | _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd((p) + 4), _mm256_setzero_pd(), \
+                                         _CMP_NEQ_UQ))) != 0)
+#endif
+#if GMM_TU_X86
+#define GMM_ANY8_float(p)                                                               \
+    (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(),        \
+                                      _CMP_NEQ_UQ)) != 0)
+#else
+GMM_INLINE int gmm_any8_d(const double *p)
+{
+    int any = 0;
+    GMM_SMALL_LANES(l) any |= p[l] != 0;
+    return any;
+}
+GMM_INLINE int gmm_any8_f(const float *p)
+{
+    int any = 0;
+    GMM_SMALL_LANES(l) any |= p[l] != 0;
+    return any;
+}
+#define GMM_ANY8_double(p) gmm_any8_d(p)
+#define GMM_ANY8_float(p) gmm_any8_f(p)
+#endif
+
 #define GMM_SMALL_STATS_GROUP(T, i0, CHECK)                                             \
     {                                                                                   \
         double zg[GMM_SMALL_D][8], rg[8], ua[8];                                        \
-        int any = !(CHECK);                                                             \
-        if (CHECK)                                                                      \
-            GMM_SMALL_LANES(l) any |= r[(i0) + l] != 0;                                 \
-        if (any) {                                                                      \
+        if (!(CHECK) || GMM_ANY8_##T(r + (i0))) {                                       \
             GMM_SMALL_LANES(l) rg[l] = (double) r[(i0) + l];                            \
             GMM_UNROLL_FEATURES                                                         \
             for (ptrdiff_t a = 0; a < D; a++)                                           \
