@@ -79,14 +79,15 @@ cdef Py_ssize_t _linear_stats(const Model* m, const floating* X, const double* w
     or -1."""
     cdef Py_ssize_t nbytes, sb, i0, rows, bad, D = m.D, K = m.K, S = GMM_DIAG_ROWS
     cdef DiagScratch t = _linear_layout(scratch, lda, K, sizeof(floating), &nbytes)
+    cdef const double* wi
     memset(t.C, 0, K * lda * sizeof(double))
     for sb in range((n + S - 1) // S):
         i0 = sb * S
         rows = min(S, n - i0)
         _feature_rows(X + i0 * D, rows, D, <const floating*> m.shift, lda, t.A, spherical)
         gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, P, t.A, rows, lda, t.lpt, rows)
-        bad = _normalize_cols(t.lpt, rows, K, NULL if w == NULL else w + i0, s.L,
-                              t.row_max, t.yf)
+        wi = w + i0 if w != NULL else NULL
+        bad = _normalize_cols(t.lpt, rows, K, wi, s.L, t.row_max, t.yf)
         if bad >= 0:
             return i0 + bad
         gmm_diag_moments(t.lpt, K, t.A, rows, lda, t.C, s.N)

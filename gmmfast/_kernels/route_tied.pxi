@@ -129,6 +129,7 @@ cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
     cdef floating* Y = <floating*> t.y
     cdef double r
     cdef double* Z = t.Z    # (n, ld) x - c in double
+    cdef const double* wi
     memset(t.zero, 0, D * sizeof(floating))
     memset(t.C, 0, K * ld * sizeof(double))
     _tied_whiten(m, X, n, Y)
@@ -141,8 +142,8 @@ cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
         rows = min(S, n - i0)
         _tied_rows(Y + i0 * D, rows, D, <const floating*> t.zero, lda, t.A)
         gmm_diag_lp(m.coef, gmm_diag_ldw(K), K, D + 1, t.A, rows, lda, t.lpt, rows)
-        bad = _normalize_cols(t.lpt, rows, K, NULL if w == NULL else w + i0, s.L,
-                              t.row_max, t.yf)
+        wi = w + i0 if w != NULL else NULL
+        bad = _normalize_cols(t.lpt, rows, K, wi, s.L, t.row_max, t.yf)
         if bad >= 0:
             return i0 + bad
         gmm_diag_moments(t.lpt, K, Z + i0 * ld, rows, ld, t.C, s.N)
