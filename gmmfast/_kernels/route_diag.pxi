@@ -7,7 +7,8 @@
 # time so that the rows, the log-densities and the tiles stay in L1; the normalisation
 # between them component-major (csrc/normalize.h). The rows in double for float32 data
 # too: the expansion about c would lose float32's accuracy. Route 'spherical' runs the
-# same pass (_linear_stats, _linear_logprob) on its own feature rows.
+# same pass (_linear_stats, _linear_logprob) on its own feature rows, and route 'tied'
+# the same kernels on the rows of its whitened data.
 #
 # Reads: shift (data); coef, Wt ((2D + 1) x ldw) = [-0.5 P ; P (mu - c) ; cst]^T,
 # zero-padded to ldw = K rounded up to 4 (diag_weights_shape).
