@@ -103,16 +103,6 @@ cdef Py_ssize_t _responsibilities(
 # ---------------------------------------------------------------------------------
 # Statistics from weighted responsibilities R (n x K, double)
 
-cdef inline void _add_resp_products(
-    const double* R,        # IN  (n, K) weighted responsibilities
-    Py_ssize_t n, Py_ssize_t K, Py_ssize_t P,
-    const double* A,        # IN  (n, P) per-row features
-    double* S,              # INOUT (K, P) += R^T A
-) noexcept nogil:
-    _gemm_rm(True, False, <int> K, <int> P, <int> n, <double> 1.0,
-             R, <int> K, A, <int> P, <double> 1.0, S, <int> P)
-
-
 cdef inline void _scatter_lower_rows(const double* Z, Py_ssize_t m, Py_ssize_t D,
                                      Py_ssize_t ld, double* S) noexcept nogil:
     """S (D x D, lower triangle) += Z^T Z over m rows (row stride ld), a row at a time:
