@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from ._hc import HierarchicalStart
+from . import _kmeans
 from ._kmeans_init import kmeans_labels
 from ._mstep import _add_to_diagonal
 
@@ -98,32 +99,47 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
     eps = np.finfo(X.dtype).eps
     K, D = n_components, X.shape[1]
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-    nk = np.empty(K)
-    means = np.empty((K, D))
-    # per-component weighted scatter about the component's mean
-    scatter = np.empty((K, D, D)) if covariance_type == "full" else np.empty((K, D))
-    for k in range(K):
-        if kind == "labels":
-            rows = np.flatnonzero(assign == k)
-            Xk = X[rows].astype(np.float64)
-            rk = w[rows]
-        else:
-            Xk = X.astype(np.float64, copy=False)
-            rk = w * assign[:, k]
-        nk[k] = rk.sum() + 10 * eps
-        means[k] = rk @ Xk / nk[k]
-        if covariance_type == "tied":
-            continue
-        diff = Xk - means[k]
+    if kind == "labels":
+        # hard labels: weights, means and squared deviations in two compiled passes over
+        # the rows, where a copy of each label's rows cost ten times as much; 'full' then
+        # gathers each label's rows for its scatter, a product BLAS does best
+        nk = np.empty(K)
+        means = np.empty((K, D))
+        scatter = np.empty((K, D)) if covariance_type in ("diag", "spherical") \
+            else np.empty((0, D))
+        _kmeans.label_moments(
+            np.ascontiguousarray(X),
+            np.empty(0) if sample_weight is None
+            else np.ascontiguousarray(sample_weight, dtype=np.float64),
+            np.ascontiguousarray(assign, dtype=np.intp), 10 * eps, nk, means, scatter)
         if covariance_type == "full":
-            scatter[k] = (rk[:, None] * diff).T @ diff
-        else:
-            scatter[k] = rk @ (diff * diff)
+            scatter = np.empty((K, D, D))
+            for k in range(K):
+                rows = np.flatnonzero(assign == k)
+                diff = X[rows].astype(np.float64, copy=False) - means[k]
+                scatter[k] = (w[rows][:, None] * diff).T @ diff
+    else:
+        nk = np.empty(K)
+        means = np.empty((K, D))
+        # per-component weighted scatter about the component's mean
+        scatter = np.empty((K, D, D)) if covariance_type == "full" else np.empty((K, D))
+        Xk = X.astype(np.float64, copy=False)
+        for k in range(K):
+            rk = w * assign[:, k]
+            nk[k] = rk.sum() + 10 * eps
+            means[k] = rk @ Xk / nk[k]
+            if covariance_type == "tied":
+                continue
+            diff = Xk - means[k]
+            if covariance_type == "full":
+                scatter[k] = (rk[:, None] * diff).T @ diff
+            else:
+                scatter[k] = rk @ (diff * diff)
     if covariance_type == "full":
         cov = scatter / nk[:, None, None]
         _add_to_diagonal(cov, reg_covar)
     elif covariance_type == "tied":
-        cov = _tied_init_covariance(X, w, nk, means)
+        cov = _tied_init_covariance(X, w, nk, means, unit_weights=sample_weight is None)
         _add_to_diagonal(cov, reg_covar)
     elif covariance_type == "diag":
         cov = scatter / nk[:, None] + reg_covar
@@ -132,7 +148,7 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
     return nk, means, cov
 
 
-def _tied_init_covariance(X, w, nk, means):
+def _tied_init_covariance(X, w, nk, means, unit_weights=False):
     """scikit-learn's tied estimate, (sum_i w_i x_i x_i^T - sum_k nk m_k m_k^T) / sum nk.
 
     Its first sum runs over all samples, also those no component is responsible for
@@ -148,6 +164,8 @@ def _tied_init_covariance(X, w, nk, means):
     Xc = X.astype(np.float64) - c
     mc = means - c
     a = nk @ mc
-    scatter = (w[:, None] * Xc).T @ Xc - (nk[:, None] * mc).T @ mc
+    # unit weights: w x' is x' itself (a product by 1 is exact), so no weighted copy
+    Xw = Xc if unit_weights else w[:, None] * Xc
+    scatter = Xw.T @ Xc - (nk[:, None] * mc).T @ mc
     scatter -= np.outer(c, a) + np.outer(a, c) - (w.sum() - nk.sum()) * np.outer(c, c)
     return scatter / nk.sum()

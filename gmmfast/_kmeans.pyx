@@ -521,6 +521,65 @@ def lloyd_sums(
     return STATUS_OK
 
 
+def label_moments(
+    const floating[:, ::1] X,          # IN (N, D)
+    const double[::1] w,               # IN (N,) weights, or (0,) for all ones
+    const Py_ssize_t[::1] labels,      # IN (N,) a component per row, -1 for none
+    double eps10,                      # IN added to every component's weight
+    double[::1] nk,                    # OUT (K,) sum of w_i by label, plus eps10
+    double[:, ::1] means,              # OUT (K, D) sum of w_i x_i by label, over nk
+    double[:, ::1] sq,                 # OUT (K, D) sum of w_i (x_i - mean)^2 by label, or (0, D)
+):
+    """Initial parameters' moments from hard labels, in two passes over the rows.
+
+    Serial, each sum over the rows in row order, in double (float32 rows widened): the
+    weights and weighted sums of the rows of each label, the means from them, then the
+    weighted squared deviations from those means. What scikit-learn's estimates from
+    0/1 responsibilities compute, without gathering each label's rows into a copy.
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = nk.shape[0]
+    cdef Py_ssize_t i, d, k
+    cdef bint has_w = w.shape[0] > 0
+    cdef bint want_sq = sq.shape[0] > 0
+    cdef double wi, t
+    if labels.shape[0] != N or means.shape[0] != K or means.shape[1] != D \
+            or (want_sq and (sq.shape[0] != K or sq.shape[1] != D)) \
+            or (has_w and w.shape[0] != N):
+        raise ValueError("label_moments: inconsistent shapes")
+    for i in range(N):
+        if labels[i] >= K:
+            raise ValueError("label_moments: a label is not below n_components")
+    with nogil:
+        for k in range(K):
+            nk[k] = 0.0
+            for d in range(D):
+                means[k, d] = 0.0
+                if want_sq:
+                    sq[k, d] = 0.0
+        for i in range(N):
+            k = labels[i]
+            if k < 0:
+                continue
+            wi = w[i] if has_w else 1.0
+            nk[k] = nk[k] + wi
+            for d in range(D):
+                means[k, d] = means[k, d] + wi * <double> X[i, d]
+        for k in range(K):
+            nk[k] = nk[k] + eps10
+            for d in range(D):
+                means[k, d] = means[k, d] / nk[k]
+        if want_sq:
+            for i in range(N):
+                k = labels[i]
+                if k < 0:
+                    continue
+                wi = w[i] if has_w else 1.0
+                for d in range(D):
+                    t = <double> X[i, d] - means[k, d]
+                    sq[k, d] = sq[k, d] + wi * (t * t)
+    return STATUS_OK
+
+
 def block_rows():
     """Rows per block of the work split (fixed, whatever the thread count)."""
     return BLOCK

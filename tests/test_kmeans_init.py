@@ -184,3 +184,76 @@ def test_gaussian_mixture_default_init_same_as_sklearn(covariance_type):
     sk = SkGM(5, covariance_type=covariance_type, random_state=4).fit(X)
     np.testing.assert_allclose(gf.means_, sk.means_, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gf.weights_, sk.weights_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_moments_are_the_sums_by_label(dtype, weighted):
+    """label_moments: weights, means and squared deviations by label, rows labelled -1
+    left out, a label with no row at zero; against numpy's sums over each label's rows
+    (the same sums in another order: agreement to a few ulps of the largest term)."""
+    from gmmfast import _kmeans
+
+    rng = np.random.RandomState(3)
+    n, D, K = 3001, 7, 6
+    X = (rng.randn(n, D) * 3 + 40).astype(dtype)
+    labels = rng.randint(-1, K - 1, n).astype(np.intp)  # label K - 1 has no row
+    w = rng.rand(n) if weighted else np.ones(n)
+    eps10 = 10 * np.finfo(dtype).eps
+    nk, means, sq = np.empty(K), np.empty((K, D)), np.empty((K, D))
+    _kmeans.label_moments(X, w if weighted else np.empty(0), labels, eps10, nk, means, sq)
+    Xd = X.astype(np.float64)
+    for k in range(K):
+        rows = labels == k
+        nk_ref = w[rows].sum() + eps10
+        m_ref = w[rows] @ Xd[rows] / nk_ref
+        sq_ref = w[rows] @ (Xd[rows] - m_ref) ** 2
+        np.testing.assert_allclose(nk[k], nk_ref, rtol=1e-13)
+        # the sums of n terms each round at 2^-53: n eps of the sum of |terms| bounds them
+        np.testing.assert_allclose(means[k], m_ref, rtol=0, atol=n * 1.2e-16 * 40 * 1.1)
+        np.testing.assert_allclose(sq[k], sq_ref, rtol=n * 1.2e-16, atol=1e-300)
+    assert nk[K - 1] == eps10 and not means[K - 1].any() and not sq[K - 1].any()
+
+
+def test_label_moments_checks_its_arguments():
+    from gmmfast import _kmeans
+
+    X = np.ones((5, 2))
+    nk, means, sq = np.empty(3), np.empty((3, 2)), np.empty((3, 2))
+    with pytest.raises(ValueError, match="not below n_components"):
+        _kmeans.label_moments(X, np.empty(0), np.array([0, 1, 3, 0, 0], dtype=np.intp),
+                              0.0, nk, means, sq)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _kmeans.label_moments(X, np.ones(4), np.zeros(5, dtype=np.intp), 0.0, nk, means, sq)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _kmeans.label_moments(X, np.empty(0), np.zeros(5, dtype=np.intp), 0.0, nk,
+                              np.empty((3, 3)), sq)
+
+
+@pytest.mark.parametrize("covariance_type, weighted", [
+    ("full", False), ("full", True), ("tied", False), ("diag", False), ("diag", True),
+    ("spherical", False), ("spherical", True)])
+def test_initial_parameters_from_labels_are_sklearns(covariance_type, weighted):
+    """The initial parameters from hard labels are scikit-learn's estimates from the
+    same 0/1 responsibilities (its _estimate_gaussian_parameters), to rounding; with
+    weights, from responsibilities scaled by them. (Not weighted 'tied': that helper's
+    tied estimate sums x x^T over the rows unweighted.)"""
+    from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+
+    from gmmfast import _init
+
+    rng = np.random.RandomState(5)
+    n, D, K = 2000, 5, 4
+    X = rng.randn(n, D) + 3 * rng.randint(0, K, n)[:, None]
+    labels = rng.randint(0, K, n)
+    w = rng.rand(n) + 0.5 if weighted else None
+    nk, means, cov = _init.parameters_from_assignments(
+        X, w, "labels", labels, K, covariance_type, 1e-6)
+    resp = np.zeros((n, K))
+    resp[np.arange(n), labels] = 1.0 if w is None else w
+    nk_s, means_s, cov_s = _estimate_gaussian_parameters(X, resp, 1e-6, covariance_type)
+    np.testing.assert_allclose(nk, nk_s, rtol=1e-14)
+    np.testing.assert_allclose(means, means_s, rtol=1e-13, atol=1e-13)
+    # scikit-learn's raw moments for 'diag' and 'spherical' lose digits to cancellation
+    # (entries ~10 about means ~10): 1e-11 covers theirs, ours is the centred sum
+    np.testing.assert_allclose(cov, cov_s, rtol=1e-11, atol=1e-12)
