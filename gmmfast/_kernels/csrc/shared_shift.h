@@ -26,34 +26,6 @@
 #pragma fp_contract(off)
 #endif
 
-#if GMM_TU_ISA == GMM_ISA_AVX512
-/* r[0..7] := the transpose of the 8 x 8 block whose rows are r[0..7] (moves only) */
-GMM_INLINE void gmm_transpose8_pd(__m512d r[8])
-{
-    __m512d t[8], u[8];
-    for (int a = 0; a < 4; a++) {
-        t[2 * a] = _mm512_unpacklo_pd(r[2 * a], r[2 * a + 1]);
-        t[2 * a + 1] = _mm512_unpackhi_pd(r[2 * a], r[2 * a + 1]);
-    }
-    u[0] = _mm512_shuffle_f64x2(t[0], t[2], 0x88);
-    u[1] = _mm512_shuffle_f64x2(t[0], t[2], 0xDD);
-    u[2] = _mm512_shuffle_f64x2(t[1], t[3], 0x88);
-    u[3] = _mm512_shuffle_f64x2(t[1], t[3], 0xDD);
-    u[4] = _mm512_shuffle_f64x2(t[4], t[6], 0x88);
-    u[5] = _mm512_shuffle_f64x2(t[4], t[6], 0xDD);
-    u[6] = _mm512_shuffle_f64x2(t[5], t[7], 0x88);
-    u[7] = _mm512_shuffle_f64x2(t[5], t[7], 0xDD);
-    r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x88);
-    r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xDD);
-    r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x88);
-    r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xDD);
-    r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x88);
-    r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xDD);
-    r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
-    r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xDD);
-}
-#endif
-
 /* lp (n x K) := lpt (K x n) with row i weighted by w_i (w NULL: by 1, exactly a copy);
    then, if N is given, N_k += lp[i, k] over the rows in order. The plain form: eight rows
    at a time, then the sums vectorised over k. The AVX-512 form: tiles of 8 components x
