@@ -26,21 +26,38 @@
 #define GMM_KM_CANDS 4
 
 /* The AVX-512 and AVX2 builds read a full tile straight from X instead (xt is for the
-   other builds and partial tiles): 8 features at a time, the 8 x 8 block loaded a row a
-   vector (AVX2: 4 x 4 blocks, two a tile), centred (in X's dtype, then widened, as xt's elements are), transposed in
-   registers and added into each lane's chains feature by feature, in order; the last
-   D % 8 features one at a time. The same products and sums as xt's loop, so the same
-   bits, without storing and reloading every element (most of a call at D = 16).
-   Loaded a block of 8 features at a time, the tile's rows are 8 interleaved streams,
-   which the hardware prefetchers did not follow once X was larger than the caches
-   (twice xt's time at 10^5 x 64): the first candidate group prefetches the next
-   tile's rows, also across the block's end, where the same thread's next block
-   starts (two or four tiles ahead, or none past a block's end, measured slower than
-   xt's loop at D = 32 and 64). c0..c3 may repeat a candidate (fewer than four); acc
-   receives their 4 x 8 sums. */
+   other builds and partial tiles): a block of the tile's features at a time (8 x 8
+   with AVX-512; AVX2 two 4 x 4 blocks, a half-tile each) loaded a row a vector,
+   centred (in X's dtype, then widened, as xt's elements are), transposed in registers
+   and added into each lane's chains feature by feature, in order; the last features
+   one at a time. The same products and sums as xt's loop, so the same bits, without
+   storing and reloading every element (most of a call at D = 16). Loaded a block of
+   features at a time, the tile's rows are interleaved streams, which the hardware
+   prefetchers did not follow once X was larger than the caches (twice xt's time at
+   10^5 x 64): the first candidate group prefetches the next tile's rows, also across
+   the block's end, where the same thread's next block starts (two or four tiles
+   ahead, or none past a block's end, measured slower than xt's loop at D = 32 and
+   64). c0..c3 may repeat a candidate (fewer than four); acc receives their 4 x 8
+   sums. */
+#if GMM_TU_X86
+/* the next tile's rows, tile_bytes from X, into the cache: an address only (a prefetch
+   never faults), formed as an integer since it may lie past the end of X */
+GMM_INLINE void gmm_km_prefetch_next(const void *X, size_t tile_bytes)
+{
+    const uintptr_t next = (uintptr_t) X + tile_bytes;
+    for (uintptr_t e = 0; e < tile_bytes; e += 64)
+        _mm_prefetch((const char *) (next + e), _MM_HINT_T0);
+}
+#define GMM_KM_TILE_DOTS_HEAD(TI, tname)                                                \
+GMM_INLINE void gmm_km_tile_dots_##tname(const TI *X, ptrdiff_t D, const TI *mc,        \
+                                         const double *c0, const double *c1,            \
+                                         const double *c2, const double *c3,            \
+                                         int prefetch,                                  \
+                                         double acc[GMM_KM_CANDS][GMM_KM_TILE])
+#endif
+
 #if GMM_TU_ISA == GMM_ISA_AVX512
 #define GMM_KM_FUSED 1
-#define GMM_KM_AHEAD 1
 #define GMM_KM_CENTRE8_d(x, m) _mm512_sub_pd(_mm512_loadu_pd(x), _mm512_loadu_pd(m))
 #define GMM_KM_CENTRE8_f(x, m) \
     _mm512_cvtps_pd(_mm256_sub_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(m)))
@@ -50,21 +67,11 @@
     a2 = _mm512_add_pd(a2, _mm512_mul_pd(_mm512_set1_pd(c2[j]), x));                    \
     a3 = _mm512_add_pd(a3, _mm512_mul_pd(_mm512_set1_pd(c3[j]), x));
 #define GMM_KM_TILE_DOTS(TI, tname)                                                     \
-GMM_INLINE void gmm_km_tile_dots_##tname(const TI *X, ptrdiff_t D, const TI *mc,        \
-                                         const double *c0, const double *c1,            \
-                                         const double *c2, const double *c3,            \
-                                         int prefetch,                                  \
-                                         double acc[GMM_KM_CANDS][GMM_KM_TILE])         \
+GMM_KM_TILE_DOTS_HEAD(TI, tname)                                                        \
 {                                                                                       \
     __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;                        \
     const ptrdiff_t D8 = D / 8 * 8;                                                     \
-    if (prefetch) {                                                                     \
-        /* an address only (a prefetch never faults): formed as an integer, since it   \
-           may lie past the end of X */                                                 \
-        const uintptr_t next = (uintptr_t) X + GMM_KM_AHEAD * GMM_KM_TILE * D * sizeof(TI);\
-        for (uintptr_t e = 0; e < GMM_KM_TILE * D * sizeof(TI); e += 64)                \
-            _mm_prefetch((const char *) (next + e), _MM_HINT_T0);                       \
-    }                                                                                   \
+    if (prefetch) gmm_km_prefetch_next(X, GMM_KM_TILE * D * sizeof(TI));                \
     for (ptrdiff_t d0 = 0; d0 < D8; d0 += 8) {                                          \
         __m512d r[8];                                                                   \
         for (int a = 0; a < 8; a++)                                                     \
@@ -92,7 +99,6 @@ GMM_KM_TILE_DOTS(float, f)
 #elif GMM_TU_ISA == GMM_ISA_AVX2
 /* The same with 4 x 4 blocks: a tile is two halves of 4 rows, a vector each */
 #define GMM_KM_FUSED 1
-#define GMM_KM_AHEAD 1
 #define GMM_KM_CENTRE4_d(x, m) _mm256_sub_pd(_mm256_loadu_pd(x), _mm256_loadu_pd(m))
 #define GMM_KM_CENTRE4_f(x, m) _mm256_cvtps_pd(_mm_sub_ps(_mm_loadu_ps(x), _mm_loadu_ps(m)))
 /* r[0..3] := the transpose of the 4 x 4 block whose rows are r[0..3] (moves only) */
@@ -111,20 +117,12 @@ GMM_INLINE void gmm_km_transpose4_pd(__m256d r[4])
     a[2][h] = _mm256_add_pd(a[2][h], _mm256_mul_pd(_mm256_set1_pd(c2[j]), x));          \
     a[3][h] = _mm256_add_pd(a[3][h], _mm256_mul_pd(_mm256_set1_pd(c3[j]), x));
 #define GMM_KM_TILE_DOTS(TI, tname)                                                     \
-GMM_INLINE void gmm_km_tile_dots_##tname(const TI *X, ptrdiff_t D, const TI *mc,        \
-                                         const double *c0, const double *c1,            \
-                                         const double *c2, const double *c3,            \
-                                         int prefetch,                                  \
-                                         double acc[GMM_KM_CANDS][GMM_KM_TILE])         \
+GMM_KM_TILE_DOTS_HEAD(TI, tname)                                                        \
 {                                                                                       \
     __m256d a[GMM_KM_CANDS][2];                                                         \
     for (int c = 0; c < GMM_KM_CANDS; c++) a[c][0] = a[c][1] = _mm256_setzero_pd();     \
     const ptrdiff_t D4 = D / 4 * 4;                                                     \
-    if (prefetch) {                                                                     \
-        const uintptr_t next = (uintptr_t) X + GMM_KM_AHEAD * GMM_KM_TILE * D * sizeof(TI);\
-        for (uintptr_t e = 0; e < GMM_KM_TILE * D * sizeof(TI); e += 64)                \
-            _mm_prefetch((const char *) (next + e), _MM_HINT_T0);                       \
-    }                                                                                   \
+    if (prefetch) gmm_km_prefetch_next(X, GMM_KM_TILE * D * sizeof(TI));                \
     for (ptrdiff_t d0 = 0; d0 < D4; d0 += 4) {                                          \
         __m256d lo[4], hi[4];                                                           \
         for (int b = 0; b < 4; b++) {                                                   \
