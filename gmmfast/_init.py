@@ -99,12 +99,12 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
     eps = np.finfo(X.dtype).eps
     K, D = n_components, X.shape[1]
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    nk = np.empty(K)
+    means = np.empty((K, D))
     if kind == "labels":
         # hard labels: weights, means and squared deviations in two compiled passes over
         # the rows, where a copy of each label's rows cost ten times as much; 'full' then
         # gathers each label's rows for its scatter, a product BLAS does best
-        nk = np.empty(K)
-        means = np.empty((K, D))
         scatter = np.empty((K, D)) if covariance_type in ("diag", "spherical") \
             else np.empty((0, D))
         _kmeans.label_moments(
@@ -119,8 +119,6 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
                 diff = X[rows].astype(np.float64, copy=False) - means[k]
                 scatter[k] = (w[rows][:, None] * diff).T @ diff
     else:
-        nk = np.empty(K)
-        means = np.empty((K, D))
         # per-component weighted scatter about the component's mean
         scatter = np.empty((K, D, D)) if covariance_type == "full" else np.empty((K, D))
         Xk = X.astype(np.float64, copy=False)
