@@ -38,7 +38,10 @@ linkage void gmm_normalize_cols_##t##_##suffix(                                 
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         T *col = lpt + k * n;                                                           \
-        for (ptrdiff_t i = 0; i < n; i++) {                                             \
+        ptrdiff_t i = 0;                                                                \
+        GMM_EXP_LANES_##t(i, n, GMM_SUB8_D(col, row_max, i),                           \
+                          _mm512_storeu_pd(col + i, e); GMM_ADD8_D(lse + i, e))      \
+        for (; i < n; i++) {                                                            \
             col[i] = gmm_exp1_##t(col[i] - row_max[i]);                                 \
             lse[i] += col[i];                                                           \
         }                                                                               \
@@ -213,7 +216,9 @@ linkage void gmm_cols_lse_d_##suffix(                                           
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = 0;                                       \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         const double *col = lpt + k * n;                                                \
-        for (ptrdiff_t i = 0; i < n; i++) lse[i] += gmm_exp1_d(col[i] - row_max[i]);    \
+        ptrdiff_t i = 0;                                                                \
+        GMM_EXP_D_LANES(i, n, GMM_SUB8_D(col, row_max, i), GMM_ADD8_D(lse + i, e))      \
+        for (; i < n; i++) lse[i] += gmm_exp1_d(col[i] - row_max[i]);                   \
     }                                                                                   \
     for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_d(lse[i]);         \
 }                                                                                       \

@@ -53,7 +53,8 @@ GMM_INLINE double gmm_exp1_d(double x)
     x = x < -746.0 ? -746.0 : x;                        /* keeps NaN, maps -inf */
     n = (x * log2e + GMM_ROUND_D) - GMM_ROUND_D;        /* nearest integer */
     r = (x - n * ln2_hi) - n * ln2_lo;                  /* |r| <= ln2 / 2 */
-    /* Taylor series to r^12 / 12!: truncation < 2e-17 relative on |r| <= 0.347 */
+    /* Taylor series to r^12 / 12!: truncation up to 2.3e-16 relative on |r| <= 0.347
+       (at r = -ln 2 / 2; with the rounding, 3.2e-16 measured) */
     p = 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
     p = p * r + 1.0 / 3628800.0;
@@ -70,6 +71,57 @@ GMM_INLINE double gmm_exp1_d(double x)
     h = (n * 0.5 + GMM_ROUND_D) - GMM_ROUND_D;
     return (1.0 + p) * gmm_pow2_d(h) * gmm_pow2_d(n - h);
 }
+
+/* gmm_exp1_d on 8 lanes, for the AVX-512 build's hot loops (GMM_EXP_D_LANES). The
+   same operations as gcc makes of gmm_exp1_d under that build's flags (each a * b + c
+   fused, the clamp's lanes, whose result is exp(-746) = 0, zeroed), except 2^n: one
+   vscalefpd, which rounds (1 + p) 2^n once, as the product by 2^h and then by
+   2^(n - h) does (the first factor is exact). So the same bits, in ~11 fewer
+   operations of ~33. tests/test_vmath.py holds the AVX-512 build to the AVX2
+   build's bits. */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+GMM_INLINE __m512d gmm_exp8_d(__m512d x)
+{
+    const __m512d round = _mm512_set1_pd(GMM_ROUND_D);
+    const __mmask8 keep = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-746.0), _CMP_NLT_UQ);
+    const __m512d n = _mm512_sub_pd(
+        _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), round), round);
+    const __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10),
+                                       _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x));
+    __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 479001600.0), r,
+                                _mm512_set1_pd(1.0 / 39916800.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3628800.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+    p = _mm512_fmadd_pd(_mm512_mul_pd(p, r), r, r);
+    return _mm512_maskz_scalef_pd(keep, _mm512_add_pd(p, _mm512_set1_pd(1.0)), n);
+}
+
+/* for (; i + 8 <= n; i += 8): e = exp(X) (X a vector expression of i), then STMT
+   (which reads e and i); the caller's scalar loop takes the rest with gmm_exp1_d,
+   with the same bits. Nothing in the other builds, whose compilers vectorise that
+   loop as it is. */
+#define GMM_EXP_D_LANES(i, n, X, STMT)                                                  \
+    for (; (i) + 8 <= (n); (i) += 8) {                                                  \
+        const __m512d e = gmm_exp8_d(X);                                                \
+        STMT;                                                                           \
+    }
+/* the vector a[i..i+8) - b[i..i+8) */
+#define GMM_SUB8_D(a, b, i) _mm512_sub_pd(_mm512_loadu_pd((a) + (i)), _mm512_loadu_pd((b) + (i)))
+/* p[0..8) += e */
+#define GMM_ADD8_D(p, e) _mm512_storeu_pd((p), _mm512_add_pd(_mm512_loadu_pd(p), (e)))
+#else
+#define GMM_EXP_D_LANES(i, n, X, STMT)
+#endif
+/* the lanes for a type's normalisation: double's, and none for float */
+#define GMM_EXP_LANES_d GMM_EXP_D_LANES
+#define GMM_EXP_LANES_f(i, n, X, STMT)
 
 GMM_INLINE double gmm_log1_d(double x)
 {
@@ -131,7 +183,7 @@ GMM_INLINE float gmm_exp1_f(float x)
     x = x < -104.0f ? -104.0f : x;                /* keeps n, r finite; maps -inf */
     n = (x * log2e + GMM_ROUND_F) - GMM_ROUND_F;
     r = (x - n * ln2_hi) - n * ln2_lo;
-    /* Taylor to r^7 / 7!: truncation < 3e-9 relative on |r| <= 0.347 */
+    /* Taylor to r^7 / 7!: truncation up to 7e-9 relative on |r| <= 0.347 */
     p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -171,7 +223,11 @@ GMM_INLINE float gmm_log1_f(float x)
 
 #define GMM_ARRAY_LOOPS(suffix, linkage)                                                \
     linkage void gmm_exp_d_##suffix(double *x, ptrdiff_t n)                             \
-    { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_exp1_d(x[i]); }                     \
+    {                                                                                   \
+        ptrdiff_t i = 0;                                                                \
+        GMM_EXP_D_LANES(i, n, _mm512_loadu_pd(x + i), _mm512_storeu_pd(x + i, e))       \
+        for (; i < n; i++) x[i] = gmm_exp1_d(x[i]);                                     \
+    }                                                                                   \
     linkage void gmm_log_d_##suffix(double *x, ptrdiff_t n)                             \
     { for (ptrdiff_t i = 0; i < n; i++) x[i] = gmm_log1_d(x[i]); }                     \
     linkage void gmm_exp_f_##suffix(float *x, ptrdiff_t n)                              \
