@@ -29,9 +29,12 @@
 
 /* Normalise lpt (K x n) into weighted responsibilities w_i r_ki, and write
    lse_i = log sum_k exp(lpt_ki) into lse (n). A row whose lse is not finite shows up
-   as a non-finite lse_i (NaN or -inf propagate through every step); the caller checks. */
+   as a non-finite lse_i (NaN or -inf propagate through every step); the caller checks.
+   In two steps: gmm_exp_cols_<t> leaves lpt_ki = exp(lpt_ki - max_i), scale_i =
+   w_i / sum_i and lse; the products lpt_ki scale_i are then taken in place, or (the
+   per-sample outputs) as the block is transposed into its output. */
 #define GMM_NORMALIZE_COLS(suffix, linkage, T, t)                                         \
-linkage void gmm_normalize_cols_##t##_##suffix(                                    \
+GMM_INLINE void gmm_exp_cols_##t##_##suffix(                                            \
     T *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, T *lse, T *row_max, T *scale)    \
 {                                                                                       \
     GMM_COLS_MAX(T, lpt, n, K, row_max)                                                 \
@@ -47,11 +50,17 @@ linkage void gmm_normalize_cols_##t##_##suffix(                                 
         }                                                                               \
     }                                                                                   \
     for (ptrdiff_t i = 0; i < n; i++) scale[i] = (T) (w ? w[i] : 1.0) / lse[i];         \
+    for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_##t(lse[i]);       \
+}                                                                                       \
+                                                                                        \
+linkage void gmm_normalize_cols_##t##_##suffix(                                    \
+    T *lpt, ptrdiff_t n, ptrdiff_t K, const double *w, T *lse, T *row_max, T *scale)    \
+{                                                                                       \
+    gmm_exp_cols_##t##_##suffix(lpt, n, K, w, lse, row_max, scale);                     \
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         T *col = lpt + k * n;                                                           \
         for (ptrdiff_t i = 0; i < n; i++) col[i] *= scale[i];                           \
     }                                                                                   \
-    for (ptrdiff_t i = 0; i < n; i++) lse[i] = row_max[i] + gmm_log1_##t(lse[i]);       \
 }
 
 /* float32 data: the normalisation in float32, as scikit-learn's float32 does it, from
@@ -202,9 +211,9 @@ linkage void gmm_normalize_rows_d_##suffix(                                     
    - gmm_cols_lse_d: lse only (score_samples): the operations of gmm_normalize_cols_d's
      lse in the same order, so the same bits, the exponentials summed and not kept;
      scratch n.
-   - gmm_cols_resp_{d,f}: gmm_normalize_cols_d, the responsibilities then transposed
-     straight into out (n x K, double or float: the float is the double rounded, as a
-     cast gives), with lse; scratch 2n.
+   - gmm_cols_resp_{d,f}: gmm_normalize_cols_d's operations, its last products
+     (e (1 / sum)) taken as the block is transposed straight into out (n x K, double or
+     float: the float is the double rounded, as a cast gives), with lse; scratch 2n.
    - gmm_cols_argmax: label_i = the first k of the largest lpt[k, i] (an entry compared
      with '>', so a NaN is never chosen over an earlier entry, as a row-by-row loop
      with '>' does), vectorised over the rows; scratch n. */
@@ -241,13 +250,50 @@ linkage void gmm_cols_argmax_##suffix(                                          
     GMM_COLS_RESP(suffix, linkage, double, d)                                           \
     GMM_COLS_RESP(suffix, linkage, float, f)
 
+/* The AVX-512 build's full groups of 8 rows x 8 components: the products e scale
+   (the same as gmm_normalize_cols_d's) transposed in registers, so that each row's 8
+   responsibilities go out in one store (the loop after it takes the rest of the
+   components, then the other rows, with the same products). */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_RESP_TILES(STORE)                                                           \
+    for (; K >= 8 && i0 + 8 <= n; i0 += 8) {                                            \
+        const __m512d sc = _mm512_loadu_pd(scale + i0);                                 \
+        ptrdiff_t k0 = 0;                                                               \
+        for (; k0 + 8 <= K; k0 += 8) {                                                  \
+            __m512d r[8];                                                               \
+            for (int c = 0; c < 8; c++)                                                 \
+                r[c] = _mm512_mul_pd(_mm512_loadu_pd(lpt + (k0 + c) * n + i0), sc);     \
+            gmm_transpose8_pd(r);                                                       \
+            for (int c = 0; c < 8; c++) STORE(out + (i0 + c) * K + k0, r[c]);           \
+        }                                                                               \
+        for (ptrdiff_t k = k0; k < K; k++)                                              \
+            for (ptrdiff_t i = i0; i < i0 + 8; i++)                                     \
+                out[i * K + k] = lpt[k * n + i] * scale[i];                             \
+    }
+#define GMM_STORE8_D(p, v) _mm512_storeu_pd((p), (v))
+#define GMM_STORE8_F(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+#define GMM_RESP_TILES_d GMM_RESP_TILES(GMM_STORE8_D)
+#define GMM_RESP_TILES_f GMM_RESP_TILES(GMM_STORE8_F)
+#else
+#define GMM_RESP_TILES_d
+#define GMM_RESP_TILES_f
+#endif
+
 /* the responsibilities into out of type T (the double rounded, for float) */
 #define GMM_COLS_RESP(suffix, linkage, T, t)                                            \
 linkage void gmm_cols_resp_##t##_##suffix(                                              \
     double *lpt, ptrdiff_t n, ptrdiff_t K, double *lse, double *scratch, T *out)        \
 {                                                                                       \
-    gmm_normalize_cols_d_##suffix(lpt, n, K, NULL, lse, scratch, scratch + n);          \
-    GMM_TRANSPOSE_ROWS(out[i * K + k] = (T) lpt[k * n + i])                             \
+    const double *scale = scratch + n;                                                  \
+    ptrdiff_t i0 = 0;                                                                   \
+    gmm_exp_cols_d_##suffix(lpt, n, K, NULL, lse, scratch, scratch + n);                \
+    GMM_RESP_TILES_##t                                                                  \
+    for (; i0 < n; i0 += 8) {                                                           \
+        const ptrdiff_t i1 = n - i0 < 8 ? n : i0 + 8;                                   \
+        for (ptrdiff_t k = 0; k < K; k++)                                               \
+            for (ptrdiff_t i = i0; i < i1; i++)                                         \
+                out[i * K + k] = (T) (lpt[k * n + i] * scale[i]);                       \
+    }                                                                                   \
 }
 
 #define GMM_NORMALIZE_ALL(suffix, linkage)                                              \
