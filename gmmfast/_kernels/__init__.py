@@ -30,6 +30,7 @@ from ._core import (  # noqa: F401
     full_constants,
     full_spreads,
     isa_builds,
+    linear_sparse_cost,
     m_step_full,
     moment_weights,
     openmp_enabled,

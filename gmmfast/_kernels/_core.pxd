@@ -51,6 +51,8 @@ cdef extern from "csrc/kernels.h":
     Py_ssize_t gmm_moment_weights_scratch(Py_ssize_t D) noexcept nogil
     void gmm_count_nonzero_cols(const double* lpt, Py_ssize_t n, Py_ssize_t K,
                                 Py_ssize_t* count) noexcept nogil
+    void gmm_nonzero_lists(const double* lpt, Py_ssize_t n, Py_ssize_t K, Py_ssize_t* ptr,
+                           Py_ssize_t* rows, double* r) noexcept nogil
     void gmm_diag_rows_d(const double* X, Py_ssize_t n, Py_ssize_t D, const double* c,
                          Py_ssize_t lda, double* A) noexcept nogil
     void gmm_diag_rows_fd(const float* X, Py_ssize_t n, Py_ssize_t D, const float* c,

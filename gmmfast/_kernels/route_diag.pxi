@@ -19,6 +19,54 @@ cdef struct DiagScratch:
     double* row_max   # (3 ROWS,) _normalize_cols
     double* C         # (K, lda) the block's sums of the weighted feature rows
     float* yf         # (ROWS (K + 1),) the float32 normalisation (float32 data)
+    Py_ssize_t* idx   # (K + 9 + K ROWS,) _linear_moments' lists
+    double* rw        # (K ROWS + 8,) their responsibilities
+
+
+#: _linear_moments' cost model, in multiply-adds of one lane (one thread's perf
+#: profiles on Zen 4, AVX-512, of 'diag' fits with D = 16 and 128 by both ways): the
+#: moments kernel takes K m lda; the lists lda + LINEAR_SPARSE_ENTRY for each entry
+#: listed (its row's loads and its component's accumulators, a few entries a
+#: component: latency, not width) and LINEAR_SPARSE_SCAN for each entry of R (making
+#: the lists, and N's sums apart). So from D ~ 8 on, when few entries are not 0.
+cdef Py_ssize_t LINEAR_SPARSE_ENTRY = 73
+cdef Py_ssize_t LINEAR_SPARSE_SCAN = 13
+
+
+cdef void _linear_moments(const double* R, Py_ssize_t K, const double* A, Py_ssize_t m,
+                          Py_ssize_t lda, double* C, double* N, Py_ssize_t* idx,
+                          double* rw) noexcept nogil:
+    """C (K x lda) += R A and N += the row sums of R (K x m, component-major): the
+    moments kernel (csrc/diag_products.h), or, when most of R is exactly 0 (clusters
+    apart from each other), the same sums over R's other entries alone, by per-component
+    lists of them in row order (gmm_moment_rows_axpy). The same bits either way: each
+    entry of C takes its terms one at a time in row order with the same operation in
+    both (a fused multiply-add in the vector builds), and a term r a with r = 0 adds
+    exactly nothing (C starts at +0 and never becomes -0; a NaN r is listed). So which
+    one runs depends on R alone and changes no result."""
+    cdef Py_ssize_t k
+    cdef Py_ssize_t* ptr = idx
+    cdef Py_ssize_t* rows = idx + K + 1
+    gmm_nonzero_lists(R, m, K, ptr, rows, rw)
+    if ptr[K] * (lda + LINEAR_SPARSE_ENTRY) + LINEAR_SPARSE_SCAN * K * m > K * m * lda:
+        gmm_diag_moments(R, K, A, m, lda, C, N)
+        return
+    gmm_moment_rows_axpy(A, lda, K, ptr, rows, rw, C)
+    for k in range(K):
+        N[k] += gmm_sum(R + k * m, m)
+
+
+def linear_sparse_cost(entry=None, scan=None):
+    """(LINEAR_SPARSE_ENTRY, LINEAR_SPARSE_SCAN) after setting those given: the cost
+    model by which _linear_moments takes the moments kernel or the lists. For tests
+    (tests/test_linear_moments.py runs fits both ways): the choice changes no result,
+    only the time. Not safe while a fit runs in another thread."""
+    global LINEAR_SPARSE_ENTRY, LINEAR_SPARSE_SCAN
+    if entry is not None:
+        LINEAR_SPARSE_ENTRY = entry
+    if scan is not None:
+        LINEAR_SPARSE_SCAN = scan
+    return LINEAR_SPARSE_ENTRY, LINEAR_SPARSE_SCAN
 
 
 cdef DiagScratch _linear_layout(void* base, Py_ssize_t lda, Py_ssize_t K, Py_ssize_t fsize,
@@ -31,6 +79,8 @@ cdef DiagScratch _linear_layout(void* base, Py_ssize_t lda, Py_ssize_t K, Py_ssi
     t.row_max = <double*> _take(&a, 3 * S * sizeof(double))
     t.C = <double*> _take(&a, K * lda * sizeof(double))
     t.yf = <float*> _take(&a, S * (K + 1) * sizeof(float)) if fsize == sizeof(float) else NULL
+    t.idx = <Py_ssize_t*> _take(&a, (K + 9 + K * S) * sizeof(Py_ssize_t))
+    t.rw = <double*> _take(&a, (K * S + 8) * sizeof(double))
     nbytes[0] = a.used
     return t
 
@@ -91,7 +141,7 @@ cdef Py_ssize_t _linear_stats(const Model* m, const floating* X, const double* w
         bad = _normalize_cols(t.lpt, rows, K, wi, s.L, t.row_max, t.yf)
         if bad >= 0:
             return i0 + bad
-        gmm_diag_moments(t.lpt, K, t.A, rows, lda, t.C, s.N)
+        _linear_moments(t.lpt, K, t.A, rows, lda, t.C, s.N, t.idx, t.rw)
     return -1
 
 

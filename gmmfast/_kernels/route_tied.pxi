@@ -35,6 +35,8 @@ cdef struct TiedScratch:
     double* row_max   # (3 ROWS,) _normalize_cols
     double* C         # (K, max(lda, ld)) the block's sums of R^T (X - c)
     float* yf         # (ROWS (K + 1),) the float32 normalisation (float32 data)
+    Py_ssize_t* idx   # (K + 9 + K ROWS,) _linear_moments' lists
+    double* rw        # (K ROWS + 8,) their responsibilities
 
 
 cdef inline Py_ssize_t _tied_ld(Py_ssize_t D) noexcept nogil:
@@ -56,6 +58,8 @@ cdef TiedScratch _tied_layout(void* base, Py_ssize_t n, Py_ssize_t D, Py_ssize_t
     t.row_max = <double*> _take(&a, 3 * S * sizeof(double))
     t.C = <double*> _take(&a, K * max(lda, ld) * sizeof(double))
     t.yf = <float*> _take(&a, S * (K + 1) * sizeof(float)) if fsize == sizeof(float) else NULL
+    t.idx = <Py_ssize_t*> _take(&a, (K + 9 + K * S) * sizeof(Py_ssize_t))
+    t.rw = <double*> _take(&a, (K * S + 8) * sizeof(double))
     nbytes[0] = a.used
     return t
 
@@ -146,7 +150,7 @@ cdef Py_ssize_t _tied_stats(const Model* m, const floating* X, const double* w,
         bad = _normalize_cols(t.lpt, rows, K, wi, s.L, t.row_max, t.yf)
         if bad >= 0:
             return i0 + bad
-        gmm_diag_moments(t.lpt, K, Z + i0 * ld, rows, ld, t.C, s.N)
+        _linear_moments(t.lpt, K, Z + i0 * ld, rows, ld, t.C, s.N, t.idx, t.rw)
     for k in range(K):
         for j in range(D):
             s.S1[k * D + j] += t.C[k * ld + j]

@@ -111,6 +111,21 @@ linkage void name(const double *F, ptrdiff_t width, ptrdiff_t K, const ptrdiff_t
     for (ptrdiff_t k = 0; k < K; k++) {                                                 \
         double *a = acc + k * width;                                                    \
         ptrdiff_t q = q0;                                                               \
+        if (ptr[k] == ptr[k + 1]) continue;                                             \
+        for (; q + 4 * W <= width; q += 4 * W) {   /* four chains, not one */           \
+            V c0 = _mm##B##_loadu_pd(a + q), c1 = _mm##B##_loadu_pd(a + q + W);         \
+            V c2 = _mm##B##_loadu_pd(a + q + 2 * W), c3 = _mm##B##_loadu_pd(a + q + 3 * W); \
+            for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++) {                           \
+                const double *f = F + rows[j] * width + q;                              \
+                const V rj = _mm##B##_set1_pd(r[j]);                                    \
+                c0 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f), c0);                   \
+                c1 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + W), c1);               \
+                c2 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 2 * W), c2);           \
+                c3 = _mm##B##_fmadd_pd(rj, _mm##B##_loadu_pd(f + 3 * W), c3);           \
+            }                                                                           \
+            _mm##B##_storeu_pd(a + q, c0); _mm##B##_storeu_pd(a + q + W, c1);           \
+            _mm##B##_storeu_pd(a + q + 2 * W, c2); _mm##B##_storeu_pd(a + q + 3 * W, c3); \
+        }                                                                               \
         for (; q + W <= width; q += W) {                                                \
             V c = _mm##B##_loadu_pd(a + q);                                             \
             for (ptrdiff_t j = ptr[k]; j < ptr[k + 1]; j++)                             \
@@ -140,6 +155,57 @@ linkage void gmm_count_nonzero_cols_##suffix(const double *lpt, ptrdiff_t n,    
         const double *row = lpt + k * n;                                                \
         for (ptrdiff_t i = 0; i < n; i++) count[i] += row[i] != 0.0;                    \
     }                                                                                   \
+}
+
+/* Per-component lists of the entries of lpt (K x n, component-major) not exactly 0
+   (a NaN is listed), each in row order: rows[ptr[k] .. ptr[k+1]) their rows and
+   r[...] their values, ptr[K] their number. rows and r need 8 entries of slack past
+   it (a group of 8 rows is written whole). For the sums of a block whose
+   responsibilities are mostly 0 (route_diag.pxi's _linear_moments). No branch on the
+   data (whether a group of rows has an entry is as good as random, and the
+   mispredictions cost more than the group): the AVX-512 build packs each group's
+   entries with vcompresspd (the register form: the memory form is microcoded on
+   Zen 4); plain C writes every entry and keeps those not 0. */
+GMM_INLINE unsigned gmm_popcount8(unsigned b)   /* bits set in b < 256, no popcnt needed */
+{
+    b = b - ((b >> 1) & 0x55u);
+    b = (b & 0x33u) + ((b >> 2) & 0x33u);
+    return (b + (b >> 4)) & 0x0Fu;
+}
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_NONZERO_GROUPS                                                              \
+    for (; i0 + 8 <= n; i0 += 8) {                                                      \
+        const __m512d v = _mm512_loadu_pd(row + i0);                                    \
+        const __mmask8 nz = _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_NEQ_UQ);    \
+        const __m512i idx = _mm512_add_epi64(_mm512_set1_epi64(i0), lanes);             \
+        _mm512_storeu_pd(r + mk, _mm512_maskz_compress_pd(nz, v));                      \
+        _mm512_storeu_si512((void *) (rows + mk), _mm512_maskz_compress_epi64(nz, idx)); \
+        mk += gmm_popcount8((unsigned) nz);                                             \
+    }
+#define GMM_NONZERO_SETUP const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+#else
+#define GMM_NONZERO_GROUPS
+#define GMM_NONZERO_SETUP
+#endif
+
+#define GMM_NONZERO_LISTS_FUNC(suffix, linkage)                                         \
+linkage void gmm_nonzero_lists_##suffix(const double *lpt, ptrdiff_t n, ptrdiff_t K,    \
+                                        ptrdiff_t *ptr, ptrdiff_t *rows, double *r)     \
+{                                                                                       \
+    ptrdiff_t mk = 0;                                                                   \
+    GMM_NONZERO_SETUP                                                                   \
+    for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+        const double *row = lpt + k * n;                                                \
+        ptrdiff_t i0 = 0;                                                               \
+        ptr[k] = mk;                                                                    \
+        GMM_NONZERO_GROUPS                                                              \
+        for (; i0 < n; i0++) {                                                          \
+            rows[mk] = i0;                                                              \
+            r[mk] = row[i0];                                                            \
+            mk += row[i0] != 0.0;                                                       \
+        }                                                                               \
+    }                                                                                   \
+    ptr[K] = mk;                                                                        \
 }
 
 /* The moment rows' weights of one component (route_full_moments.pxi's header):
@@ -248,7 +314,8 @@ GMM_TILED_D(gmm_moment_weights, GMM_MOMENT_WEIGHTS_BASE, GMM_MOMENT_WEIGHTS_SIMD
     GMM_DIAG_ROWS_FUNC(suffix, linkage, float, double, fd)                              \
     GMM_MOMENT_ROWS_FUNC(suffix, linkage, double, double, d)                            \
     GMM_MOMENT_ROWS_FUNC(suffix, linkage, float, double, fd)                            \
-    GMM_COUNT_NONZERO_FUNC(suffix, linkage)
+    GMM_COUNT_NONZERO_FUNC(suffix, linkage)                                             \
+    GMM_NONZERO_LISTS_FUNC(suffix, linkage)
 
 GMM_INSTANTIATE(GMM_ROWS_ALL)
 
@@ -261,6 +328,8 @@ typedef void gmm_mrows_axpy_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdi
 typedef void gmm_mweights_fn(const double *, const double *, ptrdiff_t, double, double *,
                               double *);
 typedef void gmm_count_nz_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t *);
+typedef void gmm_nz_lists_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t *, ptrdiff_t *,
+                             double *);
 typedef void gmm_drows_d_fn(const double *, ptrdiff_t, ptrdiff_t, const double *,
                             ptrdiff_t, double *);
 typedef void gmm_drows_fd_fn(const float *, ptrdiff_t, ptrdiff_t, const float *,
@@ -274,6 +343,7 @@ GMM_DISPATCH(gmm_mrows_fd_fn, gmm_moment_rows_fd)
 GMM_DISPATCH(gmm_mrows_axpy_fn, gmm_moment_rows_axpy)
 GMM_DISPATCH(gmm_mweights_fn, gmm_moment_weights)
 GMM_DISPATCH(gmm_count_nz_fn, gmm_count_nonzero_cols)
+GMM_DISPATCH(gmm_nz_lists_fn, gmm_nonzero_lists)
 
 static void gmm_feature_rows_select(void)
 {
@@ -284,6 +354,7 @@ static void gmm_feature_rows_select(void)
     GMM_SELECT(gmm_moment_rows_axpy, gmm_moment_rows_axpy);
     GMM_SELECT(gmm_moment_weights, gmm_moment_weights);
     GMM_SELECT(gmm_count_nonzero_cols, gmm_count_nonzero_cols);
+    GMM_SELECT(gmm_nonzero_lists, gmm_nonzero_lists);
 }
 #endif
 
