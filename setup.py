@@ -382,6 +382,7 @@ extensions = [
         depends=["gmmfast/_missing_lanes.pxi", "gmmfast/_missing_moments.pxi",
                  "gmmfast/_missing_components.pxi",
                  "gmmfast/_kernels/csrc/isa.h", "gmmfast/_kernels/csrc/missing_lanes.h",
+                 "gmmfast/_kernels/csrc/normalize.h", "gmmfast/_kernels/csrc/vmath.h",
                  "gmmfast/_kernels/csrc/tri_tile.h"]
         + sorted(glob.glob("gmmfast/_kernels/csrc/missing_isa_*.c")),
         include_dirs=[np.get_include(), "gmmfast/_kernels/csrc"],

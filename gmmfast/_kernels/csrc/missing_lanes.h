@@ -24,7 +24,10 @@
 
 #include <math.h>
 #include "isa.h"
-/* the kernels' vector exp and log, and their row-major normalisation, built here too */
+/* the kernels' vector exp and log, and their row-major normalisation, built here too:
+   without the AVX-512 exponential's lanes (vmath.h, gmm_exp8_d), whose multiply-adds
+   are fused, so that this module's builds keep the baseline's bits */
+#define GMM_UNFUSED_TU 1
 #include "normalize.h"
 /* the float32 products' tile (gmm_lanes32_yv), shared with the complete rows' */
 #include "tri_tile.h"

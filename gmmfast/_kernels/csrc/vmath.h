@@ -78,8 +78,9 @@ GMM_INLINE double gmm_exp1_d(double x)
    vscalefpd, which rounds (1 + p) 2^n once, as the product by 2^h and then by
    2^(n - h) does (the first factor is exact). So the same bits, in ~11 fewer
    operations of ~33. tests/test_vmath.py holds the AVX-512 build to the AVX2
-   build's bits. */
-#if GMM_TU_ISA == GMM_ISA_AVX512
+   build's bits. Not in a unit that keeps the baseline's unfused bits (GMM_UNFUSED_TU:
+   the missing values' lanes), where the plain loop compiles without contraction. */
+#if GMM_TU_ISA == GMM_ISA_AVX512 && !defined(GMM_UNFUSED_TU)
 GMM_INLINE __m512d gmm_exp8_d(__m512d x)
 {
     const __m512d round = _mm512_set1_pd(GMM_ROUND_D);
