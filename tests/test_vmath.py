@@ -3,8 +3,8 @@
 Bounds, and why: both are Cody-Waite reductions with a polynomial whose truncation is
 at most 2.3e-16 (double exp, at r = -ln 2 / 2) / 7e-9 (float exp) relative; with the
 rounding in about a dozen multiply-adds the errors measure 3.2e-16 (exp), 4.1e-16 (log,
-worst just above 1), 1.2e-7 (float exp and log) relative. We allow 4e-16 / 5e-16 / 2.5e-7: two to three units
-in the last place.
+worst just above 1), 1.2e-7 (float exp and log) relative. We allow 4e-16 / 5e-16 /
+2.5e-7: two to three units in the last place.
 """
 
 import numpy as np
