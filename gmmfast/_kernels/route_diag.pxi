@@ -44,13 +44,20 @@ cdef void _linear_moments(const double* R, Py_ssize_t K, const double* A, Py_ssi
     both (a fused multiply-add in the vector builds), and a term r a with r = 0 adds
     exactly nothing (C starts at +0 and never becomes -0; a NaN r is listed). So which
     one runs depends on R alone and changes no result."""
-    cdef Py_ssize_t k
+    cdef Py_ssize_t i, k, nnz = 0
     cdef Py_ssize_t* ptr = idx
     cdef Py_ssize_t* rows = idx + K + 1
-    gmm_nonzero_lists(R, m, K, ptr, rows, rw)
-    if ptr[K] * (lda + LINEAR_SPARSE_ENTRY) + LINEAR_SPARSE_SCAN * K * m > K * m * lda:
+    # the lists cost at least their scan: below that width the kernel is cheaper
+    # whatever R holds, and R is not read twice
+    if lda > LINEAR_SPARSE_SCAN:
+        gmm_count_nonzero_cols(R, m, K, rows)     # per row, in rows' space for now
+        for i in range(m):
+            nnz += rows[i]
+    if lda <= LINEAR_SPARSE_SCAN or (
+            nnz * (lda + LINEAR_SPARSE_ENTRY) + LINEAR_SPARSE_SCAN * K * m > K * m * lda):
         gmm_diag_moments(R, K, A, m, lda, C, N)
         return
+    gmm_nonzero_lists(R, m, K, ptr, rows, rw)
     gmm_moment_rows_axpy(A, lda, K, ptr, rows, rw, C)
     for k in range(K):
         N[k] += gmm_sum(R + k * m, m)
