@@ -15,7 +15,8 @@ cdef extern from "missing_lanes.h":
     void gmm_lanes_factor(const double* Pt, const Py_ssize_t* Mr, Py_ssize_t m,
                           Py_ssize_t D, Py_ssize_t K, double* L, double* idg,
                           double* hl) noexcept nogil
-    # the lower triangles of A_k^-1 = L^-T L^-1 row by row, component k's at Ap[k fs];
+    # the lower triangles of A_k^-1 = L^-T L^-1 row by row, entry a of component k at
+    # Ap[a fs + k];
     # Li (m, m, K) scratch
     void gmm_lanes_inverse(const double* L, const double* idg, Py_ssize_t m, Py_ssize_t K,
                            double* Li, double* Ap, Py_ssize_t fs) noexcept nogil
@@ -36,11 +37,25 @@ cdef extern from "missing_lanes.h":
     # float32 data: one component over a block's rows transposed (Xt, Ot (D, ldx),
     # ldx a multiple of GMM_MY_MAX; Ot 1 observed, 0 missing): q (n,) = ||y||^2 with
     # y = ((x - mu) o) U in float32 products (Up (D4, D4) float32, D4 = D rounded up
-    # to 4), V (D, ldx) float32 = (U y)^T; Z, Y (D4, GMM_MY_MAX) float32 scratch
+    # to 4); Z, Y (D4, GMM_MY_MAX) float32 scratch
     enum: GMM_MY_MAX
-    void gmm_lanes32_yv(const double* Xt, const double* Ot, Py_ssize_t ldx, Py_ssize_t n,
-                        Py_ssize_t D, const double* mu, const float* Up, double* q,
-                        float* V, float* Z, float* Y) noexcept nogil
+    void gmm_lanes32_q(const double* Xt, const double* Ot, Py_ssize_t ldx, Py_ssize_t n,
+                       Py_ssize_t D, const double* mu, const float* Up, double* q,
+                       float* Z, float* Y) noexcept nogil
+    # float32 products: a run's conditional covariances, Cd (D (D + 1) / 2, K) +=
+    # S_k A_k at its entries (A: the run's inverses, component last)
+    void gmm_lanes_cond_add(const double* S, const double* Ar, const Py_ssize_t* Mr,
+                            Py_ssize_t m, Py_ssize_t K, double* Cd) noexcept nogil
+    # float32 products: a component's rows Y (n, D): e (D,) = sum wv Y, their weighted
+    # mean d (D,), Z (n, ld) float32 = sqrt(wv) (Y - d), zero-padded; returns sum wv
+    double gmm_rows32_center(const double* Y, const double* wv, Py_ssize_t n,
+                             Py_ssize_t D, double* d, double* e, float* Z,
+                             Py_ssize_t ld) noexcept nogil
+    # T (ld, ld), its lower triangle = Z^T Z over the n rows of Z (n, ld) float32, ld a
+    # multiple of GMM_R32_LD: float32 sums over chunks of rows, added in double
+    enum: GMM_R32_LD
+    void gmm_rank32(const float* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t ld,
+                    double* T) noexcept nogil
     # moment rows: one row's C[Mr[a], Mr[a2]] += (0.5 wr s_a) s_a2, C (D, D, K)
     void gmm_lanes_fill_outer(const double* wr, const double* Sv, const Py_ssize_t* Mr,
                               Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
@@ -62,9 +77,9 @@ cdef void _run_inverses(
     double* idgc,           # SCRATCH (m, K)
     double* Li,             # SCRATCH (m, m, K)
     double* S,              # SCRATCH (K,)
-    double* Ac,             # SCRATCH (K, m (m + 1) / 2)
+    double* Ac,             # SCRATCH (m (m + 1) / 2, K)
     Py_ssize_t* kx,         # SCRATCH (K,)
-    double* Ast, Py_ssize_t ftot, Py_ssize_t off,   # OUT component k's at Ast + k ftot + off
+    double* Ast, Py_ssize_t off,    # OUT entry a of component k's at Ast[(off + a) K + k]
 ) noexcept nogil:
     """The run's P_k[M, M]^-1 (as gmm_lanes_inverse leaves them) for the components whose
     statistics read them: those with a responsibility not exactly 0 in some row of
@@ -94,7 +109,7 @@ cdef void _run_inverses(
                 kx[nk] = k
                 nk = nk + 1
     if nk == K:
-        gmm_lanes_inverse(Lf, idg, m, K, Li, Ast + off, ftot)
+        gmm_lanes_inverse(Lf, idg, m, K, Li, Ast + off * K, K)
         return
     if nk == 0:
         return
@@ -104,7 +119,7 @@ cdef void _run_inverses(
     for j in range(m):
         for t in range(nk):
             idgc[j * nk + t] = idg[j * K + kx[t]]
-    gmm_lanes_inverse(Lc, idgc, m, nk, Li, Ac, fs)
-    for t in range(nk):
-        for a in range(fs):
-            Ast[kx[t] * ftot + off + a] = Ac[t * fs + a]
+    gmm_lanes_inverse(Lc, idgc, m, nk, Li, Ac, nk)
+    for a in range(fs):
+        for t in range(nk):
+            Ast[(off + a) * K + kx[t]] = Ac[a * nk + t]

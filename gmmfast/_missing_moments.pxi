@@ -90,6 +90,36 @@ cdef void _by_column(const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm
             cur[i] = cur[i] + 1
 
 
+cdef void _columns_pz(const double* Z, Py_ssize_t D, Py_ssize_t K, const double* Pt,
+                      const Py_ssize_t* cst, const Py_ssize_t* ent,
+                      const Py_ssize_t* erow, double* Zc, double* Gc,
+                      double* Tb) noexcept nogil:
+    """Tb[e, :] = P_k[i, :] z_r for every missing entry e (row r's, column i; _by_column's
+    cst, ent, erow) and component k: per column, one GEMM over the rows missing it,
+    gathered into Zc (their z, (n_i, D)), whatever their patterns; Gc (n_i, K) its
+    product. Pt (D, D, K) the precisions component last."""
+    cdef Py_ssize_t i, t, r, j, e, k, n_i
+    cdef int bK = <int> K, bD = <int> D, bn
+    cdef double one = 1.0, zero = 0.0
+    # (n_i, K) = Zc (n_i, D) P[i, :] (D, K), column-major (K, n_i) = P[i, :]^T (K, D)
+    # Zc^T (D, n_i)
+    for i in range(D):
+        n_i = cst[i + 1] - cst[i]
+        if n_i == 0:
+            continue
+        for t in range(cst[i], cst[i + 1]):
+            r = erow[ent[t]]
+            for j in range(D):
+                Zc[t * D + j] = Z[r * D + j]
+        bn = <int> n_i
+        dgemm("N", "N", &bK, &bn, &bD, &one, <double*> (Pt + i * D * K), &bK,
+              Zc + cst[i] * D, &bD, &zero, Gc + cst[i] * K, &bK)
+        for t in range(cst[i], cst[i + 1]):
+            e = ent[t]
+            for k in range(K):
+                Tb[e * K + k] = Gc[t * K + k]
+
+
 cdef void _rows_block_moments(
     const double* X0,       # IN (nb, D) rows, missing entries 0
     const Py_ssize_t* Mi,   # IN (nb, mmax)
@@ -132,9 +162,9 @@ cdef void _rows_block_moments(
     cdef double* g = S + K                       # (K,)
     cdef double* Lc = g + K                      # (m, m, K) _run_inverses' lanes
     cdef double* idgc = Lc + mm * K              # (m, K)
-    cdef double* Ac = idgc + mmax * K            # (K, m (m + 1) / 2)
+    cdef double* Ac = idgc + mmax * K            # (m (m + 1) / 2, K)
     cdef double* Nw = Ac + mm * K                # (B (K + 2),) the normalisation's
-    cdef double* Ast = Nw + B * (K + 2)          # (K, ftot) when slot != NULL
+    cdef double* Ast = Nw + B * (K + 2)          # (ftot, K) when slot != NULL
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
     cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
@@ -160,23 +190,7 @@ cdef void _rows_block_moments(
         _moment_row(Z + r * D, D, F + r * Q1)
     # row-major lp (nb, K) is column-major lp^T (K, nb) = W F^T
     dgemm("T", "N", &bK, &bnb, &bQ1, &one, <double*> W, &bQ1, F, &bQ1, &zero, lp, &bK)
-    # P[i, :] z for the rows missing column i: (n_i, K) = Zc (n_i, D) P[i, :] (D, K),
-    # column-major (K, n_i) = P[i, :]^T (K, D) Zc^T (D, n_i)
-    for i in range(D):
-        n_i = cst[i + 1] - cst[i]
-        if n_i == 0:
-            continue
-        for t in range(cst[i], cst[i + 1]):
-            r = erow[ent[t]]
-            for j in range(D):
-                Zc[t * D + j] = Z[r * D + j]
-        bn = <int> n_i
-        dgemm("N", "N", &bK, &bn, &bD, &one, <double*> (Pt + i * D * K), &bK,
-              Zc + cst[i] * D, &bD, &zero, Gc + cst[i] * K, &bK)
-        for t in range(cst[i], cst[i + 1]):
-            e = ent[t]
-            for k in range(K):
-                Tb[e * K + k] = Gc[t * K + k]
+    _columns_pz(Z, D, K, Pt, cst, ent, erow, Zc, Gc, Tb)
 
     r = 0
     while r < nb:
@@ -207,7 +221,7 @@ cdef void _rows_block_moments(
                             lp + r3 * K, Zs)
         if m > 0 and slot != NULL:
             _run_inverses(Lf, idg, m, K, False, lp + r * K, r2 - r, Lc, idgc, Li, S,
-                          Ac, kx, Ast, ftot, off[r])
+                          Ac, kx, Ast, off[r])
         r = r2
 
     _normalize_rows(lp, nb, K, lse, resp, labels, Nw)
@@ -256,13 +270,13 @@ cdef void _rows_block_moments(
     # the missing columns' s s^T / 2 (z is 0 there), row by row
     for r in range(nb):
         gmm_lanes_fill_outer(lp + r * K, Sv + moff[r] * K, Mi + r * mmax, nm[r], D, K, Cd)
-    _add_runs_moments(nb, K, nm, first, lp, Mi, mmax, D, Ast, ftot, off, Cd, S)
+    _add_runs_moments(nb, K, nm, first, lp, Mi, mmax, D, Ast, off, Cd, S)
 
 
 cdef void _add_runs_moments(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
                             const unsigned char* first, const double* wr,
                             const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
-                            const double* Ast, Py_ssize_t ftot, const Py_ssize_t* off,
+                            const double* Ast, const Py_ssize_t* off,
                             double* Cd, double* S) noexcept nogil:
     """C[M, M] += (the run's sum of w r) P_k[M, M]^-1 once per run of rows of one
     pattern, the lower triangle with its diagonal halved (C + C^T is the total).
@@ -290,7 +304,7 @@ cdef void _add_runs_moments(Py_ssize_t nb, Py_ssize_t K, const Py_ssize_t* nm,
                     Ck = Cd + (Mr[a] * D + Mr[b]) * K
                     for k in range(K):
                         if S[k] != 0.0:
-                            Ck[k] = Ck[k] + h * S[k] * Ast[k * ftot + off[r] + at]
+                            Ck[k] = Ck[k] + h * S[k] * Ast[(off[r] + at) * K + k]
                     at = at + 1
         r = r2
 

@@ -51,12 +51,20 @@ are C (gmmfast/_kernels/csrc/missing_lanes.h, a build per instruction set, decla
 in _missing_lanes.pxi), and so is the normalisation (the kernels' normalize.h).
 
 float32 data ('full', from 16 features on, where the complete float32 rows take their
-quadratic forms in float32 products), off the moment rows' route: the first sweep's y,
-q and b come from gmm_lanes32_yv instead of BLAS, over the block transposed, one row
-a lane: z = delta rounded to float32 (the centring in double), y = z U and v = U y in
-float32 products (b is v at the row's missing columns), q summed in double. The
-factors, solves, and the second sweep's statistics stay in double; the conditional
-means -t carry b's float32 rounding.
+quadratic forms in float32 products), off the moment rows' route (which _missing.py
+leaves from 32 features on, where this is faster), as the complete float32 rows:
+- q from gmm_lanes32_q instead of BLAS, over the block transposed, one row a lane: z
+  = delta rounded to float32 (the centring in double), y = z U in float32 products, q
+  summed in double;
+- b in double, as the moment rows take it (_rows_b_columns): about the means' mean c,
+  one GEMM per missing column over the rows missing it, and a run's row-free part;
+- a component's scatter in float32 products about the block's rows' weighted mean
+  (_scatter32: float32 sums over 32 rows, added in double, the shift back to the
+  mean exact in double), where it holds at least FLOAT32_SCATTER_MIN_ROWS rows;
+- the conditional covariances of all components at once, component last, into an
+  array of the slot's own (_add_runs_cd) where most rows hold most components (a
+  cost per block, _cd_pays: from the block's data alone).
+The factors, solves and inverses stay in double.
 
 Nothing here raises inside nogil code: allocation failure is reported per block and
 raised as MemoryError afterwards. Non-finite inputs cannot make it read or write out
@@ -233,20 +241,45 @@ def padded_factors32(const double[:, :, ::1] U):
     return out
 
 
+cdef void _shift_terms(const double[:, ::1] means, const double* Pt, Py_ssize_t D,
+                       Py_ssize_t K, double* c, double* Mt, double* PMt) noexcept nogil:
+    """The shift of b's products with float32 data (_rows_b_columns): c (D,) the
+    means' mean (any c is exact; near the rows it keeps z = x - c small), Mt (D, K)
+    m_k = mu_k - c and PMt (D, K) P_k m_k, component last (Pt (D, D, K))."""
+    cdef Py_ssize_t a, b, k
+    cdef double s
+    for a in range(D):
+        s = 0.0
+        for k in range(K):
+            s = s + means[k, a]
+        c[a] = s / K
+    for a in range(D):
+        for k in range(K):
+            Mt[a * K + k] = means[k, a] - c[a]
+    for a in range(D):
+        for k in range(K):
+            PMt[a * K + k] = 0.0
+        for b in range(D):
+            for k in range(K):
+                PMt[a * K + k] = PMt[a * K + k] + Pt[(a * D + b) * K + k] * Mt[b * K + k]
+
+
 #: doubles of a round's slots that a thread adds at a time (_add_slots)
 cdef Py_ssize_t ADD_CHUNK = 4096
 
 
 cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* acc,
                      bint moments, bint tied, Py_ssize_t Kt, Py_ssize_t D, Py_ssize_t S,
-                     Py_ssize_t s_head, int nt) noexcept nogil:
+                     Py_ssize_t s_head, int nt, Py_ssize_t n_plain=0) noexcept nogil:
     """acc[j] += the nr slots' entry j, in block order, for every entry j of a slot
-    (the moment rows': all SB; the other route's: its S statistics, the T2 of a
+    (n_plain > 0: its first n_plain, every one, from the slots whose entry before the
+    first, a flag, is not 0; else the moment rows': all SB; the other route's: its S
+    statistics, the T2 of a
     component a block did not write skipped, as it holds 0 or less, having not been
     zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
     same sums whatever the threads and the rounds. The entries in chunks over nt
     threads."""
-    cdef Py_ssize_t n_entries = SB if moments else S
+    cdef Py_ssize_t n_entries = n_plain if n_plain > 0 else (SB if moments else S)
     cdef Py_ssize_t t2_end = s_head + Kt * D * D
     cdef Py_ssize_t ch, j0, j1, c, j, e, f
     cdef const double* slot
@@ -256,6 +289,8 @@ cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* 
         j1 = min(j0 + ADD_CHUNK, n_entries)
         for c in range(nr):
             slot = slots + c * SB
+            if n_plain > 0 and slot[-1] == 0.0:
+                continue
             j = j0
             while j < j1:
                 if moments or j >= t2_end:
@@ -302,9 +337,9 @@ def rows_pass(
     (zero density under every component).
     With ``shift`` and ``W`` not empty, through moment rows about the shift
     (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on). With
-    ``Uf`` not empty (and no moment rows), the quadratic forms q and b in float32
-    products (gmm_lanes32_yv): for float32 data, whose complete rows take theirs so;
-    the factors, solves and statistics stay in double."""
+    ``Uf`` not empty (and no moment rows), the quadratic forms q and the scatter in
+    float32 products, b in double about the means' mean (the module doc): for float32
+    data, whose complete rows take theirs so. 'full' only."""
     cdef Py_ssize_t n = X0.shape[0], D = X0.shape[1], m = Mi.shape[1]
     cdef Py_ssize_t K = means.shape[0], Kp = U.shape[0]
     cdef bint tied = Kp == 1 and K > 1
@@ -346,11 +381,11 @@ def rows_pass(
                          f"{BLAS_MIN_FEATURES} features, a shift of {D} and weights "
                          f"({K}, {Q1}); got {shift.shape[0]} and ({W.shape[0]}, "
                          f"{W.shape[1]})")
-    if single and (moments or Uf.shape[0] != Kp or Uf.shape[1] != D4
+    if single and (moments or tied or Uf.shape[0] != Kp or Uf.shape[1] != D4
                    or Uf.shape[2] != D4):
         raise ValueError(f"rows_pass: the float32 factors have shape ({Uf.shape[0]}, "
                          f"{Uf.shape[1]}, {Uf.shape[2]}); expected ({Kp}, {D4}, {D4}), "
-                         f"without moment rows")
+                         f"'full', without moment rows")
     if out_lse.shape[0] != n:
         raise ValueError(f"rows_pass: out_lse has {out_lse.shape[0]} rows; expected {n}")
     if out_resp.shape[1] != K or (want_resp and out_resp.shape[0] != n):
@@ -383,7 +418,11 @@ def rows_pass(
     # a block's slot: the statistics as they leave, or the moment rows' own
     # (the other route's: the statistics, then K flags of the components whose T2
     # the block wrote; the others' are not zeroed, nor added into the total)
-    cdef Py_ssize_t SB = _moments_slot_doubles(K, D) if moments else S + K
+    # (float32 products: then a flag and the conditional covariances, (D (D + 1) / 2,
+    # K), when the flag is 1)
+    cdef Py_ssize_t ncd = D * (D + 1) // 2 * K if single else 0
+    cdef Py_ssize_t SB = (_moments_slot_doubles(K, D) if moments
+                          else S + K + (1 + ncd if single else 0))
     # the part of the other route's slot before the T2s, and the T2s' length
     cdef Py_ssize_t s_head = K + K * D, s_t2 = Kt * D * D
     if want_stats:
@@ -416,9 +455,9 @@ def rows_pass(
     cdef double* accm = NULL
     if want_stats:
         slots = <double*> malloc(G * SB * sizeof(double))
-        if moments:
-            accm = <double*> calloc(SB, sizeof(double))
-        if slots == NULL or (moments and accm == NULL):
+        if moments or single:
+            accm = <double*> calloc(SB if moments else ncd, sizeof(double))
+        if slots == NULL or ((moments or single) and accm == NULL):
             free(slots)
             free(accm)
             raise MemoryError("rows_pass: no memory for the statistics of a round")
@@ -434,9 +473,11 @@ def rows_pass(
     # small data, where the pass is run every iteration on a few hundred rows.
     cdef double* Uzb = <double*> malloc(Kp * D * D * sizeof(double))
     cdef double* Ptb = <double*> malloc(D * D * K * sizeof(double))
-    # the moment rows' m_k = mu_k - c and P_k m_k, component last
-    cdef double* Mtb = <double*> malloc(2 * D * K * sizeof(double)) if moments else NULL
-    if Uzb == NULL or Ptb == NULL or (moments and Mtb == NULL):
+    # the moment rows' m_k = mu_k - c and P_k m_k, component last, and with float32
+    # products b's (c their shift: the means' mean)
+    cdef double* Mtb = (<double*> malloc((2 * K + 1) * D * sizeof(double))
+                        if moments or single else NULL)
+    if Uzb == NULL or Ptb == NULL or ((moments or single) and Mtb == NULL):
         free(Uzb)
         free(Ptb)
         free(Mtb)
@@ -460,6 +501,8 @@ def rows_pass(
                 for c in range(K):
                     Mtb[a * K + c] = means[c, a] - shift[a]
                     Mtb[D * K + a * K + c] = W[c, Q1 - D - 1 + a]
+        elif single:
+            _shift_terms(means, Ptb, D, K, Mtb + 2 * D * K, Mtb, Mtb + D * K)
     cdef const double* Up = Uzb
     cdef const float* Ufp = &Uf[0, 0, 0] if single else NULL
     cdef const double* Pp = Ptb
@@ -493,7 +536,7 @@ def rows_pass(
                         else:
                             memset(slot, 0, s_head * sizeof(double))
                             memset(slot + s_head + s_t2, 0,
-                                   (SB - s_head - s_t2) * sizeof(double))
+                                   (SB - ncd - s_head - s_t2) * sizeof(double))
                     if moments:
                         # the block's sub-blocks in order, into its one slot
                         while start < stop:
@@ -511,6 +554,7 @@ def rows_pass(
                         Xp + start * D, Mp + start * m if m > 0 else NULL,
                         nmp + start, wp + start if weighted else NULL,
                         stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Ufp, Pp, lcp,
+                        Mtb + 2 * D * K if single else NULL, Mtb, Mtb + D * K,
                         lsep + start, rp + start * K if want_resp else NULL,
                         labp + start if want_labels else NULL, slot, scratch)
                 free(scratch)
@@ -521,8 +565,19 @@ def rows_pass(
                 with nogil:
                     _add_slots(slots, nr, SB, accm if moments else accp, moments, tied,
                                Kt, D, S, s_head, nt)
+                    if single:
+                        _add_slots(slots + S + K + 1, nr, SB, accm, True, False, Kt, D,
+                                   ncd, 0, nt, ncd)
         if want_stats and moments:
             _moments_finish(accm, K, D, Mtb, accp)
+        elif want_stats and single:
+            with nogil:
+                for c in range(K):
+                    for i in range(D):
+                        for j in range(i + 1):
+                            accp[K + K * D + (c * D + i) * D + j] = (
+                                accp[K + K * D + (c * D + i) * D + j]
+                                + accm[(i * (i + 1) // 2 + j) * K + c])
     finally:
         free(slots)
         free(accm)

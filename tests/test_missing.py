@@ -622,6 +622,10 @@ def _bad_rows_pass_args():
         "float32 factors of other width": changed(Uf=np.zeros((2, 8, 8), dtype=np.float32)),
         "float32 factors of 3 components": changed(Uf=np.zeros((3, 4, 4), dtype=np.float32)),
         "float64 factors for float32 products": changed(Uf=np.zeros((2, 4, 4))),
+        # float32 products are 'full' only
+        "float32 products for 'tied'": changed(
+            U=_rows_pass_args()["U"][:1], P=_rows_pass_args()["P"][:1],
+            Uf=np.zeros((1, 4, 4), dtype=np.float32)),
     }
     wide = dict(_rows_pass_args(D=8), shift=np.zeros(8), W=np.zeros((2, 45)))
     cases.update({
@@ -648,6 +652,17 @@ def test_compiled_rows_refuse_what_they_cannot_read(name, args):
                                                                   dtype=np.float32)))
     with pytest.raises(ValueError):
         _missing_rows.rows_pass(**args)
+
+
+def test_conditional_covariances_mode_is_checked():
+    from gmmfast import _missing_rows
+
+    assert _missing_rows.conditional_covariances_mode() == "cost"
+    with pytest.raises(ValueError, match="mode must be one of"):
+        _missing_rows.conditional_covariances_mode("sometimes")
+    assert _missing_rows.conditional_covariances_mode() == "cost"
+    assert _missing_rows.conditional_covariances_mode("apart") == "cost"
+    assert _missing_rows.conditional_covariances_mode("cost") == "apart"
 
 
 def test_row_by_row_inputs_are_checked_before_the_compiled_pass(monkeypatch):

@@ -29,11 +29,23 @@
    are fused, so that this module's builds keep the baseline's bits */
 #define GMM_UNFUSED_TU 1
 #include "normalize.h"
-/* the float32 products' tile (gmm_lanes32_yv), shared with the complete rows' */
+/* the float32 products' tile (gmm_lanes32_q), shared with the complete rows' */
 #include "tri_tile.h"
 
 /* components a tile */
 #define GMM_ML 32
+
+/* A loop over a tile's lanes (its components): vectorised across them. Left to
+   itself, gcc vectorised some tiles along the loop around it instead (the m x m
+   entries, read through the row's missing columns: gathered a double at a time) and
+   kept the lanes' sums in memory. Each lane's operations and their order stay its
+   own (no reduction across the lanes), so this changes no result. The module's units
+   are compiled with OpenMP's simd directives (-fopenmp-simd, setup.py). */
+#if defined(_OPENMP) || defined(__clang__) || defined(__GNUC__)
+#define GMM_ML_LANES _Pragma("omp simd")
+#else
+#define GMM_ML_LANES
+#endif
 
 /* Tiles of GMM_ML components, then one of 16 and one of 8 if that many are left, then
    the rest: the bodies below are written once for a variable nl <= GMM_ML and
@@ -64,7 +76,7 @@ linkage void gmm_lanes_factor_##suffix(                                         
     {                                                                                   \
         const ptrdiff_t nl = (NL);                                                      \
         double S[GMM_ML], prod[GMM_ML], h[GMM_ML];                                      \
-        GMM_LANE_LOOP                                                                   \
+        GMM_ML_LANES                                                                   \
         for (ptrdiff_t l = 0; l < nl; l++) { h[l] = 0.0; prod[l] = 1.0; }               \
         for (ptrdiff_t j = 0; j < m; j++) {                                             \
             double *Lj = L + j * m * K + k0;                                            \
@@ -73,17 +85,17 @@ linkage void gmm_lanes_factor_##suffix(                                         
             for (ptrdiff_t i = j; i < m; i++) {                                         \
                 const double *si = Pt + (Mr[i] * D + Mr[j]) * K + k0;                   \
                 double *Li = L + i * m * K + k0;                                        \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = si[l];                        \
                 for (ptrdiff_t c = 0; c < j; c++) {                                     \
-                    GMM_LANE_LOOP                                                       \
+                    GMM_ML_LANES                                                       \
                     for (ptrdiff_t l = 0; l < nl; l++)                                  \
                         S[l] = S[l] - Li[c * K + l] * Lj[c * K + l];                    \
                 }                                                                       \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) Li[j * K + l] = S[l];                \
             }                                                                           \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++) {                                        \
                 Lj[j * K + l] = sqrt(Lj[j * K + l]);                                    \
                 idg[j * K + k0 + l] = 1.0 / Lj[j * K + l];                              \
@@ -98,7 +110,7 @@ linkage void gmm_lanes_factor_##suffix(                                         
                 }                                                                       \
             for (ptrdiff_t i = j + 1; i < m; i++) {                                     \
                 double *Li = L + i * m * K + k0;                                        \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++)                                      \
                     Li[j * K + l] = Li[j * K + l] * idg[j * K + k0 + l];                \
             }                                                                           \
@@ -109,7 +121,8 @@ linkage void gmm_lanes_factor_##suffix(                                         
 #define GMM_LANES_INVERSE(suffix, linkage)                                              \
 /* The inverses of the factored P_k[M, M] (L, idg from gmm_lanes_factor): Li (m, m, K) \
    scratch, L^-1; Ap the lower triangle of A^-1 = L^-T L^-1 row by row ((a, c) for     \
-   c <= a), component k's from Ap[k fs]. */                                             \
+   c <= a), component last: entry at of component k at Ap[at fs + k] (fs >= K; one     \
+   vector store a tile's entry, where component first took a store a lane). */          \
 linkage void gmm_lanes_inverse_##suffix(                                                \
     const double *L, const double *idg, ptrdiff_t m, ptrdiff_t K, double *Li,           \
     double *Ap, ptrdiff_t fs)                                                           \
@@ -123,19 +136,19 @@ linkage void gmm_lanes_inverse_##suffix(                                        
         double S[GMM_ML];                                                               \
         ptrdiff_t at = 0;                                                               \
         for (ptrdiff_t j = 0; j < m; j++) {                                             \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++)                                          \
                 Li[(j * m + j) * K + k0 + l] = idg[j * K + k0 + l];                     \
             for (ptrdiff_t i = j + 1; i < m; i++) {                                     \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = 0.0;                          \
                 for (ptrdiff_t c = j; c < i; c++) {                                     \
                     const double *Lic = L + (i * m + c) * K + k0;                       \
                     const double *Licj = Li + (c * m + j) * K + k0;                     \
-                    GMM_LANE_LOOP                                                       \
+                    GMM_ML_LANES                                                       \
                     for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] + Lic[l] * Licj[l];  \
                 }                                                                       \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++)                                      \
                     Li[(i * m + j) * K + k0 + l] = -S[l] * idg[i * K + k0 + l];         \
             }                                                                           \
@@ -143,15 +156,16 @@ linkage void gmm_lanes_inverse_##suffix(                                        
         for (ptrdiff_t a = 0; a < m; a++)                                               \
             for (ptrdiff_t c = 0; c <= a; c++) {                                        \
                 /* (A^-1)[c, a] = sum_{t >= a} Li[t, c] Li[t, a] */                     \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = 0.0;                          \
                 for (ptrdiff_t i = a; i < m; i++) {                                     \
                     const double *Lc = Li + (i * m + c) * K + k0;                       \
                     const double *La = Li + (i * m + a) * K + k0;                       \
-                    GMM_LANE_LOOP                                                       \
+                    GMM_ML_LANES                                                       \
                     for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] + Lc[l] * La[l];     \
                 }                                                                       \
-                for (ptrdiff_t l = 0; l < nl; l++) Ap[(k0 + l) * fs + at] = S[l];       \
+                GMM_ML_LANES                                                            \
+                for (ptrdiff_t l = 0; l < nl; l++) Ap[at * fs + k0 + l] = S[l];         \
                 at++;                                                                   \
             }                                                                           \
     }
@@ -179,38 +193,38 @@ linkage void gmm_lanes_solve_##suffix(                                          
             }                                                                           \
         } else {                                                                        \
             for (ptrdiff_t a = 0; a < m; a++) {                                         \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = bt[a * K + k0 + l];           \
                 for (ptrdiff_t c = 0; c < a; c++) {                                     \
                     const double *Lac = L + (a * m + c) * K + k0;                       \
                     const double *Zc = Z + c * K + k0;                                  \
-                    GMM_LANE_LOOP                                                       \
+                    GMM_ML_LANES                                                       \
                     for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] - Lac[l] * Zc[l];    \
                 }                                                                       \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++)                                      \
                     Z[a * K + k0 + l] = S[l] * idg[a * K + k0 + l];                     \
             }                                                                           \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++) S[l] = 0.0;                              \
             for (ptrdiff_t a = 0; a < m; a++) {                                         \
                 const double *Za = Z + a * K + k0;                                      \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] + Za[l] * Za[l];         \
             }                                                                           \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++)                                          \
                 lp[k0 + l] = lp[k0 + l] + 0.5 * S[l] - hl[k0 + l];                      \
             for (ptrdiff_t a = m - 1; a >= 0; a--) {                                    \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = Z[a * K + k0 + l];            \
                 for (ptrdiff_t c = a + 1; c < m; c++) {                                 \
                     const double *Lca = L + (c * m + a) * K + k0;                       \
                     const double *Zc = Z + c * K + k0;                                  \
-                    GMM_LANE_LOOP                                                       \
+                    GMM_ML_LANES                                                       \
                     for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] - Lca[l] * Zc[l];    \
                 }                                                                       \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++)                                      \
                     Z[a * K + k0 + l] = S[l] * idg[a * K + k0 + l];                     \
                 for (ptrdiff_t l = 0; l < nl; l++) tt[(k0 + l) * ts + a] = -Z[a * K + k0 + l]; \
@@ -233,25 +247,25 @@ linkage void gmm_lanes_base_##suffix(                                           
     {                                                                                   \
         const ptrdiff_t nl = (NL);                                                      \
         double q[GMM_ML], S[GMM_ML];                                                    \
-        GMM_LANE_LOOP                                                                   \
+        GMM_ML_LANES                                                                   \
         for (ptrdiff_t l = 0; l < nl; l++) q[l] = 0.0;                                  \
         for (ptrdiff_t a = 0; a < m; a++) {                                             \
             const ptrdiff_t i = Mr[a];                                                  \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++) S[l] = 0.0;                              \
             for (ptrdiff_t a2 = 0; a2 < m; a2++) {                                      \
                 const double *Prow = Pt + (i * D + Mr[a2]) * K + k0;                    \
                 const double *Ma2 = Mt + Mr[a2] * K + k0;                               \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) S[l] = S[l] + Prow[l] * Ma2[l];      \
             }                                                                           \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++) {                                        \
                 q[l] = q[l] + 0.5 * Mt[i * K + k0 + l] * S[l];                          \
                 base[a * K + k0 + l] = S[l] - PMt[i * K + k0 + l];                      \
             }                                                                           \
         }                                                                               \
-        GMM_LANE_LOOP                                                                   \
+        GMM_ML_LANES                                                                   \
         for (ptrdiff_t l = 0; l < nl; l++) qc[k0 + l] = q[l];                           \
     }
 
@@ -271,13 +285,13 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
         const ptrdiff_t nl = (NL);                                                      \
         double g[GMM_ML];                                                               \
         for (ptrdiff_t a = 0; a < m; a++) {                                             \
-            GMM_LANE_LOOP                                                               \
+            GMM_ML_LANES                                                               \
             for (ptrdiff_t l = 0; l < nl; l++)                                          \
                 g[l] = 0.5 * wr[k0 + l] * Sv[a * K + k0 + l];                           \
             for (ptrdiff_t a2 = 0; a2 < m; a2++) {                                      \
                 double *Ck = C + (Mr[a] * D + Mr[a2]) * K + k0;                         \
                 const double *Sa = Sv + a2 * K + k0;                                    \
-                GMM_LANE_LOOP                                                           \
+                GMM_ML_LANES                                                           \
                 for (ptrdiff_t l = 0; l < nl; l++) Ck[l] = Ck[l] + g[l] * Sa[l];        \
             }                                                                           \
         }                                                                               \
@@ -299,9 +313,9 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
 /* the largest group of any build: the callers' row counts (ldx) are multiples of it */
 #define GMM_MY_MAX 32
 
-/* The two triangular products of a group, on 4 columns of y (4 rows of U for V) at a
-   time: plain C for the baseline, intrinsics for the vector builds (B: isa.h's
-   _mm<B>_ prefix, V its float vector type, W its floats a vector, GMM_MY = 2 W). */
+/* The triangular product of a group, on 4 columns of y at a time: plain C for the
+   baseline, intrinsics for the vector builds (B: isa.h's _mm<B>_ prefix, V its float
+   vector type, W its floats a vector, GMM_MY = 2 W). */
 #define GMM_Y4_BASE(Z, Up, D4, j0, lend, Y)                                             \
     {                                                                                   \
         float a_[4][GMM_MY];                                                            \
@@ -316,16 +330,6 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
             for (int r_ = 0; r_ < GMM_MY; r_++)                                         \
                 (Y)[((j0) + t_) * GMM_MY + r_] = a_[t_][r_];                            \
     }
-#define GMM_V4_BASE(Y, Up, D4, i, D, a_)                                                \
-    {                                                                                   \
-        for (int t_ = 0; t_ < 4; t_++)                                                  \
-            for (int r_ = 0; r_ < GMM_MY; r_++) a_[t_][r_] = 0.0f;                      \
-        for (ptrdiff_t j_ = (i); j_ < (D); j_++)                                        \
-            for (int t_ = 0; t_ < 4; t_++)                                              \
-                for (int r_ = 0; r_ < GMM_MY; r_++)                                     \
-                    a_[t_][r_] = fmaf((Up)[((i) + t_) * (D4) + j_], (Y)[j_ * GMM_MY + r_], \
-                                      a_[t_][r_]);                                      \
-    }
 #define GMM_Y4_SIMD(V, B, W, Z, Up, D4, j0, lend, Y)                                    \
     {                                                                                   \
         GMM_TRI32_TILE(V, B, W, Z, GMM_MY, (Up) + (j0), D4, lend)                       \
@@ -337,53 +341,26 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
         _mm##B##_storeu_ps(y_ + 3 * GMM_MY, a3);                                        \
         _mm##B##_storeu_ps(y_ + 3 * GMM_MY + W, b3);                                    \
     }
-#define GMM_V4_SIMD(V, B, W, Y, Up, D4, i, D, a_)                                       \
-    {                                                                                   \
-        V a0 = _mm##B##_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
-        V b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                           \
-        const float *u_ = (Up) + (i) * (D4) + (i);                                      \
-        const float *y_ = (Y) + (i) * GMM_MY;                                           \
-        for (ptrdiff_t j_ = (i); j_ < (D); j_++, u_++, y_ += GMM_MY) {                  \
-            const V ya = _mm##B##_loadu_ps(y_), yb = _mm##B##_loadu_ps(y_ + W);         \
-            V ut = _mm##B##_set1_ps(u_[0]);                                             \
-            a0 = _mm##B##_fmadd_ps(ut, ya, a0); b0 = _mm##B##_fmadd_ps(ut, yb, b0);     \
-            ut = _mm##B##_set1_ps(u_[D4]);                                              \
-            a1 = _mm##B##_fmadd_ps(ut, ya, a1); b1 = _mm##B##_fmadd_ps(ut, yb, b1);     \
-            ut = _mm##B##_set1_ps(u_[2 * (D4)]);                                        \
-            a2 = _mm##B##_fmadd_ps(ut, ya, a2); b2 = _mm##B##_fmadd_ps(ut, yb, b2);     \
-            ut = _mm##B##_set1_ps(u_[3 * (D4)]);                                        \
-            a3 = _mm##B##_fmadd_ps(ut, ya, a3); b3 = _mm##B##_fmadd_ps(ut, yb, b3);     \
-        }                                                                               \
-        _mm##B##_storeu_ps(a_[0], a0); _mm##B##_storeu_ps(a_[0] + W, b0);               \
-        _mm##B##_storeu_ps(a_[1], a1); _mm##B##_storeu_ps(a_[1] + W, b1);               \
-        _mm##B##_storeu_ps(a_[2], a2); _mm##B##_storeu_ps(a_[2] + W, b2);               \
-        _mm##B##_storeu_ps(a_[3], a3); _mm##B##_storeu_ps(a_[3] + W, b3);               \
-    }
 #if GMM_TU_ISA == GMM_ISA_AVX512
 #define GMM_Y4(...) GMM_Y4_SIMD(__m512, 512, 16, __VA_ARGS__)
-#define GMM_V4(...) GMM_V4_SIMD(__m512, 512, 16, __VA_ARGS__)
 #elif GMM_TU_ISA == GMM_ISA_AVX2
 #define GMM_Y4(...) GMM_Y4_SIMD(__m256, 256, 8, __VA_ARGS__)
-#define GMM_V4(...) GMM_V4_SIMD(__m256, 256, 8, __VA_ARGS__)
 #elif GMM_TU_ISA == GMM_ISA_NEON
 #define GMM_Y4(...) GMM_Y4_SIMD(gmm_v4f, neon, 4, __VA_ARGS__)
-#define GMM_V4(...) GMM_V4_SIMD(gmm_v4f, neon, 4, __VA_ARGS__)
 #else
 #define GMM_Y4 GMM_Y4_BASE
-#define GMM_V4 GMM_V4_BASE
 #endif
 
-#define GMM_LANES32_YV(suffix, linkage)                                                 \
+#define GMM_LANES32_Q(suffix, linkage)                                                 \
 /* One component over a block's rows, transposed (Xt, Ot: D x ldx doubles, ldx a      \
    multiple of GMM_MY_MAX, columns n..ldx zero; Ot 1 where a row's feature is         \
    observed, 0 where missing): z = (x - mu) o rounded to float32 (the centring in      \
    double), y = z U in float32 products (Up: D4 x D4, U's upper triangle, zeros        \
    elsewhere; D4 = D rounded up to 4), q[i] = ||y_i||^2 in double (a float's square is \
-   exact in double), and V (D x ldx) = (U y)^T in float32 products: at a row's         \
-   missing columns, its b = (P delta)_M. Z, Y: D4 x GMM_MY_MAX floats of scratch. */   \
-linkage void gmm_lanes32_yv_##suffix(                                                   \
+   exact in double). Z, Y: D4 x GMM_MY_MAX floats of scratch. */                       \
+linkage void gmm_lanes32_q_##suffix(                                                    \
     const double *Xt, const double *Ot, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t D,        \
-    const double *mu, const float *Up, double *q, float *V, float *Z, float *Y)         \
+    const double *mu, const float *Up, double *q, float *Z, float *Y)                   \
 {                                                                                       \
     const ptrdiff_t D4 = (D + 3) / 4 * 4;                                               \
     for (ptrdiff_t i0 = 0; i0 < n; i0 += GMM_MY) {                                      \
@@ -412,13 +389,157 @@ linkage void gmm_lanes32_yv_##suffix(                                           
         }                                                                               \
         const ptrdiff_t nr = n - i0 < GMM_MY ? n - i0 : GMM_MY;                         \
         for (ptrdiff_t r = 0; r < nr; r++) q[i0 + r] = s[r];                            \
-        /* U y, four rows of U at a time, over the columns from the first row's */      \
-        for (ptrdiff_t i = 0; i < D; i += 4) {                                          \
-            float a[4][GMM_MY];                                                         \
-            GMM_V4(Y, Up, D4, i, D, a)                                                  \
-            for (int t = 0; t < 4 && i + t < D; t++) {                                  \
-                float *v = V + (i + t) * ldx + i0;                                      \
-                for (int r = 0; r < GMM_MY; r++) v[r] = a[t][r];                        \
+    }                                                                                   \
+}
+
+#define GMM_LANES_COND_ADD(suffix, linkage)                                             \
+/* One run of rows of pattern Mr (m columns, increasing), every component: the         \
+   conditional covariances Cd[(i (i + 1) / 2 + j) K + k] += S[k] A_k[a, c] for each    \
+   entry (i, j) = (Mr[a], Mr[c]), c <= a, of the run's inverses A (Ar: entry at of     \
+   component k at Ar[at K + k], gmm_lanes_inverse's order), S (K,) the run's sums of   \
+   weights times responsibilities. A component whose S is 0 adds nothing: its inverse \
+   may not have been formed (whatever that memory holds, the sum is not taken). */     \
+linkage void gmm_lanes_cond_add_##suffix(                                               \
+    const double *S, const double *Ar, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t K,   \
+    double *Cd)                                                                         \
+{                                                                                       \
+    ptrdiff_t at = 0;                                                                   \
+    for (ptrdiff_t a = 0; a < m; a++)                                                   \
+        for (ptrdiff_t c = 0; c <= a; c++, at++) {                                      \
+            const double *A = Ar + at * K;                                              \
+            double *C = Cd + (Mr[a] * (Mr[a] + 1) / 2 + Mr[c]) * K;                     \
+            GMM_ML_LANES                                                                \
+            for (ptrdiff_t k = 0; k < K; k++)                                           \
+                C[k] = S[k] != 0.0 ? C[k] + S[k] * A[k] : C[k];                         \
+        }                                                                               \
+}
+
+/* gmm_rank32's tile width (floats): two vector registers a sum in the vector builds */
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_R32_W 32
+#else
+#define GMM_R32_W 16
+#endif
+/* the callers' row stride: a multiple of every build's tile */
+#define GMM_R32_LD 32
+/* rows of a float32 sum of gmm_rank32, before it is added in double */
+#define GMM_R32_CHUNK 32
+
+/* gmm_rank32's sums over the rows for one tile, c_t[l] += z[a0 + t] z[b0 + l]: plain C
+   (fmaf) for the baseline and NEON, intrinsics for the x86 vector builds, whose eight
+   sums then stay in registers (gcc spilled the plain form's to the stack). */
+#if GMM_TU_ISA == GMM_ISA_AVX512 || GMM_TU_ISA == GMM_ISA_AVX2
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_R32_V __m512
+#define GMM_R32_OP(op) _mm512_##op##_ps
+#define GMM_R32_H 16
+#else
+#define GMM_R32_V __m256
+#define GMM_R32_OP(op) _mm256_##op##_ps
+#define GMM_R32_H 8
+#endif
+#define GMM_RANK32_ROWS(Z, n, ld, a0, b0, c0, c1, c2, c3)                               \
+    {                                                                                   \
+        GMM_R32_V s00 = GMM_R32_OP(setzero)(), s01 = s00, s10 = s00, s11 = s00,         \
+                  s20 = s00, s21 = s00, s30 = s00, s31 = s00;                           \
+        for (ptrdiff_t i = 0; i < (n); i++) {                                           \
+            const float *z = (Z) + i * (ld);                                            \
+            const GMM_R32_V u0 = GMM_R32_OP(loadu)(z + (b0)),                           \
+                            u1 = GMM_R32_OP(loadu)(z + (b0) + GMM_R32_H);               \
+            GMM_R32_V v = GMM_R32_OP(set1)(z[(a0)]);                                    \
+            s00 = GMM_R32_OP(fmadd)(v, u0, s00); s01 = GMM_R32_OP(fmadd)(v, u1, s01);   \
+            v = GMM_R32_OP(set1)(z[(a0) + 1]);                                          \
+            s10 = GMM_R32_OP(fmadd)(v, u0, s10); s11 = GMM_R32_OP(fmadd)(v, u1, s11);   \
+            v = GMM_R32_OP(set1)(z[(a0) + 2]);                                          \
+            s20 = GMM_R32_OP(fmadd)(v, u0, s20); s21 = GMM_R32_OP(fmadd)(v, u1, s21);   \
+            v = GMM_R32_OP(set1)(z[(a0) + 3]);                                          \
+            s30 = GMM_R32_OP(fmadd)(v, u0, s30); s31 = GMM_R32_OP(fmadd)(v, u1, s31);   \
+        }                                                                               \
+        GMM_R32_OP(storeu)(c0, s00); GMM_R32_OP(storeu)(c0 + GMM_R32_H, s01);           \
+        GMM_R32_OP(storeu)(c1, s10); GMM_R32_OP(storeu)(c1 + GMM_R32_H, s11);           \
+        GMM_R32_OP(storeu)(c2, s20); GMM_R32_OP(storeu)(c2 + GMM_R32_H, s21);           \
+        GMM_R32_OP(storeu)(c3, s30); GMM_R32_OP(storeu)(c3 + GMM_R32_H, s31);           \
+    }
+#else
+#define GMM_RANK32_ROWS(Z, n, ld, a0, b0, c0, c1, c2, c3)                               \
+    GMM_ML_LANES                                                                        \
+    for (int l = 0; l < GMM_R32_W; l++) {                                               \
+        c0[l] = 0.0f; c1[l] = 0.0f; c2[l] = 0.0f; c3[l] = 0.0f;                         \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < (n); i++) {                                               \
+        const float *z = (Z) + i * (ld), *zb = z + (b0);                                \
+        const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
+        GMM_ML_LANES                                                                    \
+        for (int l = 0; l < GMM_R32_W; l++) {                                           \
+            c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
+            c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
+            c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
+            c3[l] = fmaf(z3, zb[l], c3[l]);                                             \
+        }                                                                               \
+    }
+#endif
+
+#define GMM_ROWS32_CENTER(suffix, linkage)                                              \
+/* float32 products of a component's scatter (_missing_components.pxi, _scatter32):    \
+   over the n rows of Y (n x D, each x - mu in double) with weights wv (n,): nb = sum  \
+   wv, e (D,) = sum wv Y (each feature's sum over the rows in order), d = e / nb the   \
+   rows' weighted mean, and Z (n x ld float32, ld >= D, zero-padded) = sqrt(wv) (Y -   \
+   d) rounded once. Returns nb. */                                                     \
+linkage double gmm_rows32_center_##suffix(                                              \
+    const double *Y, const double *wv, ptrdiff_t n, ptrdiff_t D, double *d, double *e,  \
+    float *Z, ptrdiff_t ld)                                                             \
+{                                                                                       \
+    double nb = 0.0;                                                                    \
+    for (ptrdiff_t r = 0; r < n; r++) nb = nb + wv[r];                                  \
+    for (ptrdiff_t a = 0; a < D; a++) e[a] = 0.0;                                       \
+    for (ptrdiff_t r = 0; r < n; r++) {                                                 \
+        const double w = wv[r], *y = Y + r * D;                                         \
+        GMM_ML_LANES                                                                    \
+        for (ptrdiff_t a = 0; a < D; a++) e[a] = e[a] + w * y[a];                       \
+    }                                                                                   \
+    GMM_ML_LANES                                                                        \
+    for (ptrdiff_t a = 0; a < D; a++) d[a] = e[a] / nb;                                 \
+    for (ptrdiff_t r = 0; r < n; r++) {                                                 \
+        const double s = sqrt(wv[r]), *y = Y + r * D;                                   \
+        float *z = Z + r * ld;                                                          \
+        GMM_ML_LANES                                                                    \
+        for (ptrdiff_t a = 0; a < D; a++) z[a] = (float) (s * (y[a] - d[a]));           \
+        for (ptrdiff_t a = D; a < ld; a++) z[a] = 0.0f;                                 \
+    }                                                                                   \
+    return nb;                                                                          \
+}
+
+#define GMM_RANK32(suffix, linkage)                                                     \
+/* T (double) = Z^T Z over the n rows of Z (n x ld floats, ld a multiple of           \
+   GMM_R32_LD, columns D..ld zero): row a of T (row stride ld) is written from column  \
+   0 to a, rounded up to the tile (the lower triangle, and some entries above it).     \
+   Products and sums in float32 over chunks of GMM_R32_CHUNK rows (one fused           \
+   multiply-add a row and entry, in row order: fmaf, a vector FMA in the vector        \
+   builds), the chunks' sums added in double: a float32 sum's rounding grows with its  \
+   terms, and over a block's few hundred rows it reached 5 ulps of a float32           \
+   covariance. Every build gives the same bits whatever its tile's width. Tiles of 4   \
+   rows of T by GMM_R32_W columns, their sums in registers over a chunk (OpenBLAS's    \
+   ssyrk packed both operands on every call: a third of its time on these shapes). */  \
+linkage void gmm_rank32_##suffix(const float *Z, ptrdiff_t n, ptrdiff_t D, ptrdiff_t ld, \
+                                 double *T)                                             \
+{                                                                                       \
+    for (ptrdiff_t a0 = 0; a0 < D; a0 += 4) {                                          \
+        const ptrdiff_t na = D - a0 < 4 ? D - a0 : 4;                                   \
+        for (ptrdiff_t b0 = 0; b0 < a0 + na; b0 += GMM_R32_W) {                         \
+            float c[4][GMM_R32_W];                                                      \
+            double *t = T + a0 * ld + b0;                                               \
+            for (ptrdiff_t u = 0; u < na; u++) {                                        \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_R32_W; l++) t[u * ld + l] = 0.0;                \
+            }                                                                           \
+            for (ptrdiff_t i0 = 0; i0 < n; i0 += GMM_R32_CHUNK) {                       \
+                const ptrdiff_t ni = n - i0 < GMM_R32_CHUNK ? n - i0 : GMM_R32_CHUNK;   \
+                GMM_RANK32_ROWS(Z + i0 * ld, ni, ld, a0, b0, c[0], c[1], c[2], c[3])    \
+                for (ptrdiff_t u = 0; u < na; u++) {                                    \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_R32_W; l++)                                 \
+                        t[u * ld + l] = t[u * ld + l] + (double) c[u][l];               \
+                }                                                                       \
             }                                                                           \
         }                                                                               \
     }                                                                                   \
@@ -430,7 +551,10 @@ linkage void gmm_lanes32_yv_##suffix(                                           
     GMM_LANES_SOLVE(suffix, linkage)                                                    \
     GMM_LANES_BASE(suffix, linkage)                                                     \
     GMM_LANES_FILL_OUTER(suffix, linkage)                                               \
-    GMM_LANES32_YV(suffix, linkage)
+    GMM_LANES32_Q(suffix, linkage)                                                     \
+    GMM_LANES_COND_ADD(suffix, linkage)                                                 \
+    GMM_ROWS32_CENTER(suffix, linkage)                                                  \
+    GMM_RANK32(suffix, linkage)
 
 GMM_INSTANTIATE(GMM_MISSING_LANES)
 
@@ -452,10 +576,18 @@ typedef void gmm_lanes_fill_outer_fn(const double *, const double *, const ptrdi
 GMM_DISPATCH(gmm_lanes_solve_fn, gmm_lanes_solve)
 GMM_DISPATCH(gmm_lanes_base_fn, gmm_lanes_base)
 GMM_DISPATCH(gmm_lanes_fill_outer_fn, gmm_lanes_fill_outer)
-typedef void gmm_lanes32_yv_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
-                               ptrdiff_t, const double *, const float *, double *, float *,
-                               float *, float *);
-GMM_DISPATCH(gmm_lanes32_yv_fn, gmm_lanes32_yv)
+typedef void gmm_lanes32_q_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
+                              ptrdiff_t, const double *, const float *, double *, float *,
+                              float *);
+GMM_DISPATCH(gmm_lanes32_q_fn, gmm_lanes32_q)
+typedef void gmm_lanes_cond_add_fn(const double *, const double *, const ptrdiff_t *,
+                                   ptrdiff_t, ptrdiff_t, double *);
+GMM_DISPATCH(gmm_lanes_cond_add_fn, gmm_lanes_cond_add)
+typedef double gmm_rows32_center_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
+                                    double *, double *, float *, ptrdiff_t);
+GMM_DISPATCH(gmm_rows32_center_fn, gmm_rows32_center)
+typedef void gmm_rank32_fn(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, double *);
+GMM_DISPATCH(gmm_rank32_fn, gmm_rank32)
 
 /* Choose the instruction set (as the kernels do, isa.h), then point every function at
    its build: once, at the module's import. */
@@ -469,7 +601,10 @@ static void gmm_missing_lanes_init(int max_level)
     GMM_SELECT(gmm_lanes_solve, gmm_lanes_solve);
     GMM_SELECT(gmm_lanes_base, gmm_lanes_base);
     GMM_SELECT(gmm_lanes_fill_outer, gmm_lanes_fill_outer);
-    GMM_SELECT(gmm_lanes32_yv, gmm_lanes32_yv);
+    GMM_SELECT(gmm_lanes32_q, gmm_lanes32_q);
+    GMM_SELECT(gmm_lanes_cond_add, gmm_lanes_cond_add);
+    GMM_SELECT(gmm_rows32_center, gmm_rows32_center);
+    GMM_SELECT(gmm_rank32, gmm_rank32);
 }
 #endif
 

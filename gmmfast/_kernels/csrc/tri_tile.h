@@ -1,6 +1,6 @@
 /* The triangular product's tile, one row a lane, in float32 (GMM_TRI32_TILE: the
    complete rows' log-densities, triangular.h's gmm_full32_lp, and the missing values'
-   quadratic forms, missing_lanes.h's gmm_lanes32_yv) or double (triangular.h's
+   quadratic forms, missing_lanes.h's gmm_lanes32_q) or double (triangular.h's
    gmm_tri_lanes_d): four columns j0..j0+3 of y = z U for a group of 2W rows held in two
    vectors of W elements of type T (isa.h's _mm<B>_<op>_<S> intrinsics, S = ps or pd,
    and their NEON shims; V the vector type). Z: the group's centred features,
