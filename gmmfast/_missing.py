@@ -409,6 +409,15 @@ class ExpandedStats:
 #: patterns).
 MOMENTS_MAX_FILL = 4 * _estep.MOMENTS_MAX_SPREAD
 
+#: From this many features on, float32 data ('full') takes the row pass's float32
+#: products even where the moment rows would apply: the moment rows' two GEMMs are in
+#: double (D^2 K multiply-adds a row), the float32 route's quadratic forms and scatter
+#: in float32 (half the cost each). One thread, 50,000 rows, K = 16, 10% missing
+#: (bench/results/missing.md): at D = 24 the moment rows were 5% faster, at D = 32 the
+#: float32 products 24%, at D = 48 19%, and at the bench's wide case (D = 64, K = 32)
+#: 25-30%.
+FLOAT32_OVER_MOMENTS_MIN_FEATURES = 32
+
 
 def moments_fit(n_features):
     """Whether the row-by-row pass can take moment rows at all at this width: from
@@ -494,11 +503,15 @@ class MarginalModels:
     def moment_params(self):
         """(c, W) for the row-by-row pass through moment rows about the mixture mean
         c, the weights of _kernels.moment_weights; None for 'tied', below
-        ``moments_fit``'s width, or where the expansion about c would cost precision
-        (the spread bounds above). Made once per model."""
+        ``moments_fit``'s width, where the expansion about c would cost precision
+        (the spread bounds above), or where float32 products are faster
+        (``FLOAT32_OVER_MOMENTS_MIN_FEATURES``). Made once per model."""
         if not hasattr(self, "_moment_params"):
             self._moment_params = None
-            if self.covariance_type == "full" and moments_fit(self.means.shape[1]):
+            D = self.means.shape[1]
+            if (self.covariance_type == "full" and moments_fit(D)
+                    and not (self.single_products()
+                             and D >= FLOAT32_OVER_MOMENTS_MIN_FEATURES)):
                 U, _, logc = self.row_params()
                 c = self.weights @ self.means
                 m = np.ascontiguousarray(self.means - c)

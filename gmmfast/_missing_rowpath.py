@@ -108,7 +108,8 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     U, P, logc = models.row_params()
     moments = models.moment_params()
     # float32 products where the complete float32 rows take them, unless through
-    # moment rows (in double; where they apply, the faster on the bench's wide case)
+    # moment rows (in double; moment_params leaves the widest float32 data to the
+    # float32 products, faster there)
     Uf = models.row_factors32() if moments is None else None
     # with few features the pass calls no BLAS, and holding BLAS to one thread (a
     # thread-pool controller's call) would cost more than the pass
