@@ -353,7 +353,8 @@ cdef void _rows_block(
     cdef Py_ssize_t* off = <Py_ssize_t*> (Ast + (K * fmax if slot != NULL else 0))
     cdef Py_ssize_t* moff = off + B              # (B,)
     cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
-    cdef double* wv = <double*> (kx + K)         # (B,) w r of the second sweep's rows
+    cdef Py_ssize_t* sel = kx + K                # (B,) the second sweep's rows
+    cdef double* wv = <double*> (sel + B)        # (B,) their w r
     cdef double* Yo = wv + B                     # (B, D) y, for dgemm
     cdef double* Nw = Yo + B * D                 # (B (K + 2),) the normalisation's
     # float32 products (Uf): the block transposed, each row's observed entries
@@ -379,12 +380,10 @@ cdef void _rows_block(
     cdef unsigned char* first = <unsigned char*> (
         erow + (smax if Uf != NULL else 0))                     # (B,) run starts
     cdef double* y
-    cdef double* dr
     cdef double* bt
     cdef double* T2k
     cdef const double* Uk
     cdef const double* mu
-    cdef const double* xr
     cdef const Py_ssize_t* Mr
     cdef double q, wi, wr, sq
     cdef int bD = <int> D, bnb = <int> nb, bnz
@@ -396,15 +395,7 @@ cdef void _rows_block(
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
     cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
     if Uf != NULL:
-        for j in range(D * ldx):
-            Ot[j] = 0.0
-            Xt[j] = 0.0
-        for r in range(nb):
-            for j in range(D):
-                Xt[j * ldx + r] = X0[r * D + j]
-                Ot[j * ldx + r] = 1.0
-            for a in range(nm[r]):
-                Ot[Mi[r * mmax + a] * ldx + r] = 0.0
+        gmm_rows_transpose(X0, nb, D, Mi, mmax, nm, ldx, Xt, Ot)
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
@@ -493,13 +484,9 @@ cdef void _rows_block(
                 continue
             Nk[k] = Nk[k] + wr
             wv[nz] = wr
-            xr = X0 + r * D
-            dr = Y + nz * D
+            sel[nz] = r
             nz = nz + 1
-            for j in range(D):
-                dr[j] = xr[j] - mu[j]
-            for a in range(nm[r]):
-                dr[Mi[r * mmax + a]] = Tt[k * smax + moff[r] + a]
+        gmm_rows_delta(X0, D, sel, nz, mu, Mi, mmax, nm, moff, Tt + k * smax, Y)
         if nz == 0:
             # no row of the block is in this component: its statistics are all 0
             # (its T2 is not even zeroed: the slot's flag tells the caller)
@@ -548,7 +535,7 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
     # B, the run starts (a byte a row); the float32 lanes' (single) counted in doubles
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
-            + (K * fmax if stats else 0) + 4 * B + K + B * D + B * (K + 2)
+            + (K * fmax if stats else 0) + 5 * B + K + B * D + B * (K + 2)
             + (2 * D * ldx + ldx + 2 * D4 * GMM_MY_MAX + _scatter32_doubles(B, D)
                + smax * D + smax * K + m * K + K + 2 * D + 1 + 2 * smax
                if single else 0))

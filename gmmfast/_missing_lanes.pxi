@@ -42,6 +42,15 @@ cdef extern from "missing_lanes.h":
     void gmm_lanes32_q(const double* Xt, const double* Ot, Py_ssize_t ldx, Py_ssize_t n,
                        Py_ssize_t D, const double* mu, const float* Up, double* q,
                        float* Z, float* Y) noexcept nogil
+    # Y (nz, D) = X0[rows] - mu, each row's missing entries then tk[moff[r] + a]
+    void gmm_rows_delta(const double* X0, Py_ssize_t D, const Py_ssize_t* rows,
+                        Py_ssize_t nz, const double* mu, const Py_ssize_t* Mi,
+                        Py_ssize_t mmax, const Py_ssize_t* nm, const Py_ssize_t* moff,
+                        const double* tk, double* Y) noexcept nogil
+    # a block's rows transposed for gmm_lanes32_q: Xt, Ot (D, ldx)
+    void gmm_rows_transpose(const double* X0, Py_ssize_t nb, Py_ssize_t D,
+                            const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
+                            Py_ssize_t ldx, double* Xt, double* Ot) noexcept nogil
     # float32 products: a run's conditional covariances, Cd (D (D + 1) / 2, K) +=
     # S_k A_k at its entries (A: the run's inverses, component last)
     void gmm_lanes_cond_add(const double* S, const double* Ar, const Py_ssize_t* Mr,

@@ -43,8 +43,11 @@
    are compiled with OpenMP's simd directives (-fopenmp-simd, setup.py). */
 #if defined(_OPENMP) || defined(__clang__) || defined(__GNUC__)
 #define GMM_ML_LANES _Pragma("omp simd")
+/* the same, for a loop that ORs its lanes' tests into out_ */
+#define GMM_ML_ANY_OUT _Pragma("omp simd reduction(|:out_)")
 #else
 #define GMM_ML_LANES
+#define GMM_ML_ANY_OUT
 #endif
 
 /* Tiles of GMM_ML components, then one of 16 and one of 8 if that many are left, then
@@ -103,11 +106,18 @@ linkage void gmm_lanes_factor_##suffix(                                         
                    into the log before it can leave the range of doubles */             \
                 prod[l] = prod[l] * Lj[j * K + l];                                      \
             }                                                                           \
+            /* the lanes tested at once: a lane's own test and log only where one is    \
+               out of range (rare), as a branch a lane cost a scalar pass a column */   \
+            int out_ = 0;                                                               \
+            GMM_ML_ANY_OUT                                                              \
             for (ptrdiff_t l = 0; l < nl; l++)                                          \
-                if (prod[l] > 1e100 || prod[l] < 1e-100) {                              \
-                    h[l] = h[l] + log(prod[l]);                                         \
-                    prod[l] = 1.0;                                                      \
-                }                                                                       \
+                out_ |= (prod[l] > 1e100) | (prod[l] < 1e-100);                         \
+            if (out_)                                                                   \
+                for (ptrdiff_t l = 0; l < nl; l++)                                      \
+                    if (prod[l] > 1e100 || prod[l] < 1e-100) {                          \
+                        h[l] = h[l] + log(prod[l]);                                     \
+                        prod[l] = 1.0;                                                  \
+                    }                                                                   \
             for (ptrdiff_t i = j + 1; i < m; i++) {                                     \
                 double *Li = L + i * m * K + k0;                                        \
                 GMM_ML_LANES                                                           \
@@ -351,6 +361,80 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
 #define GMM_Y4 GMM_Y4_BASE
 #endif
 
+/* A group's q (s[r], GMM_MY doubles) = sum_j y_j^2 over the columns in order, each
+   float's square exact in double. The x86 vector builds add each tile's four columns
+   as they leave its registers (a float's square is exact in double, so the fused
+   multiply-add is the baseline's product and sum); the baseline and NEON store y (Y)
+   and sum it after. The columns of the last tile beyond D are 0 (U's padding): they
+   add 0. */
+#define GMM_Q32_STORED(Z, Up, D, D4, Y, s)                                              \
+    {                                                                                   \
+        /* y, four columns at a time, over the rows of U down to their last column's */ \
+        for (ptrdiff_t j0 = 0; j0 < (D4); j0 += 4) {                                    \
+            const ptrdiff_t lend = j0 + 4 < (D) ? j0 + 4 : (D);                         \
+            GMM_Y4(Z, Up, D4, j0, lend, Y)                                              \
+        }                                                                               \
+        for (int r = 0; r < GMM_MY; r++) s[r] = 0.0;                                    \
+        for (ptrdiff_t j = 0; j < (D); j++) {                                           \
+            const float *y = (Y) + j * GMM_MY;                                          \
+            GMM_LANE_LOOP                                                               \
+            for (int r = 0; r < GMM_MY; r++) s[r] = s[r] + (double) y[r] * (double) y[r]; \
+        }                                                                               \
+    }
+#if GMM_TU_ISA == GMM_ISA_AVX512
+/* four doubles vectors of 8 rows += the squares of a (rows 0-15) and b (16-31) */
+#define GMM_Q32_ADD(a, b)                                                               \
+    {                                                                                   \
+        __m512d t_ = _mm512_cvtps_pd(_mm512_castps512_ps256(a));                        \
+        s0 = _mm512_fmadd_pd(t_, t_, s0);                                               \
+        t_ = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))); \
+        s1 = _mm512_fmadd_pd(t_, t_, s1);                                               \
+        t_ = _mm512_cvtps_pd(_mm512_castps512_ps256(b));                                \
+        s2 = _mm512_fmadd_pd(t_, t_, s2);                                               \
+        t_ = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1))); \
+        s3 = _mm512_fmadd_pd(t_, t_, s3);                                               \
+    }
+#define GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
+    {                                                                                   \
+        __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                    \
+        for (ptrdiff_t j0 = 0; j0 < (D4); j0 += 4) {                                    \
+            const ptrdiff_t lend = j0 + 4 < (D) ? j0 + 4 : (D);                         \
+            GMM_TRI32_TILE(__m512, 512, 16, Z, GMM_MY, (Up) + j0, D4, lend)             \
+            GMM_Q32_ADD(a0, b0) GMM_Q32_ADD(a1, b1)                                     \
+            GMM_Q32_ADD(a2, b2) GMM_Q32_ADD(a3, b3)                                     \
+        }                                                                               \
+        _mm512_storeu_pd(s, s0); _mm512_storeu_pd(s + 8, s1);                           \
+        _mm512_storeu_pd(s + 16, s2); _mm512_storeu_pd(s + 24, s3);                     \
+    }
+#elif GMM_TU_ISA == GMM_ISA_AVX2
+/* four doubles vectors of 4 rows += the squares of a (rows 0-7) and b (8-15) */
+#define GMM_Q32_ADD(a, b)                                                               \
+    {                                                                                   \
+        __m256d t_ = _mm256_cvtps_pd(_mm256_castps256_ps128(a));                        \
+        s0 = _mm256_fmadd_pd(t_, t_, s0);                                               \
+        t_ = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));                              \
+        s1 = _mm256_fmadd_pd(t_, t_, s1);                                               \
+        t_ = _mm256_cvtps_pd(_mm256_castps256_ps128(b));                                \
+        s2 = _mm256_fmadd_pd(t_, t_, s2);                                               \
+        t_ = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));                              \
+        s3 = _mm256_fmadd_pd(t_, t_, s3);                                               \
+    }
+#define GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
+    {                                                                                   \
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                    \
+        for (ptrdiff_t j0 = 0; j0 < (D4); j0 += 4) {                                    \
+            const ptrdiff_t lend = j0 + 4 < (D) ? j0 + 4 : (D);                         \
+            GMM_TRI32_TILE(__m256, 256, 8, Z, GMM_MY, (Up) + j0, D4, lend)              \
+            GMM_Q32_ADD(a0, b0) GMM_Q32_ADD(a1, b1)                                     \
+            GMM_Q32_ADD(a2, b2) GMM_Q32_ADD(a3, b3)                                     \
+        }                                                                               \
+        _mm256_storeu_pd(s, s0); _mm256_storeu_pd(s + 4, s1);                           \
+        _mm256_storeu_pd(s + 8, s2); _mm256_storeu_pd(s + 12, s3);                      \
+    }
+#else
+#define GMM_Q32 GMM_Q32_STORED
+#endif
+
 #define GMM_LANES32_Q(suffix, linkage)                                                 \
 /* One component over a block's rows, transposed (Xt, Ot: D x ldx doubles, ldx a      \
    multiple of GMM_MY_MAX, columns n..ldx zero; Ot 1 where a row's feature is         \
@@ -375,18 +459,8 @@ linkage void gmm_lanes32_q_##suffix(                                            
             GMM_LANE_LOOP                                                               \
             for (int r = 0; r < GMM_MY; r++) z[r] = (float) ((x[r] - ml) * o[r]);       \
         }                                                                               \
-        /* y, four columns at a time, over the rows of U down to their last column's */ \
-        for (ptrdiff_t j0 = 0; j0 < D4; j0 += 4) {                                      \
-            const ptrdiff_t lend = j0 + 4 < D ? j0 + 4 : D;                             \
-            GMM_Y4(Z, Up, D4, j0, lend, Y)                                              \
-        }                                                                               \
         double s[GMM_MY];                                                               \
-        for (int r = 0; r < GMM_MY; r++) s[r] = 0.0;                                    \
-        for (ptrdiff_t j = 0; j < D; j++) {                                             \
-            const float *y = Y + j * GMM_MY;                                            \
-            GMM_LANE_LOOP                                                               \
-            for (int r = 0; r < GMM_MY; r++) s[r] = s[r] + (double) y[r] * (double) y[r]; \
-        }                                                                               \
+        GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
         const ptrdiff_t nr = n - i0 < GMM_MY ? n - i0 : GMM_MY;                         \
         for (ptrdiff_t r = 0; r < nr; r++) q[i0 + r] = s[r];                            \
     }                                                                                   \
@@ -545,6 +619,56 @@ linkage void gmm_rank32_##suffix(const float *Z, ptrdiff_t n, ptrdiff_t D, ptrdi
     }                                                                                   \
 }
 
+#define GMM_ROWS_DELTA(suffix, linkage)                                                 \
+/* Y (nz x D) = the rows rows[0..nz) of X0 (D a row) less mu, each row's missing       \
+   entries (Mi, nm; mmax a row) then set to its entries of tk (tk[moff[r] + a]: the    \
+   conditional mean's offset -t). */                                                   \
+linkage void gmm_rows_delta_##suffix(                                                   \
+    const double *X0, ptrdiff_t D, const ptrdiff_t *rows, ptrdiff_t nz,                 \
+    const double *mu, const ptrdiff_t *Mi, ptrdiff_t mmax, const ptrdiff_t *nm,         \
+    const ptrdiff_t *moff, const double *tk, double *Y)                                 \
+{                                                                                       \
+    for (ptrdiff_t i = 0; i < nz; i++) {                                                \
+        const ptrdiff_t r = rows[i];                                                    \
+        const double *x = X0 + r * D;                                                   \
+        double *y = Y + i * D;                                                          \
+        GMM_ML_LANES                                                                    \
+        for (ptrdiff_t j = 0; j < D; j++) y[j] = x[j] - mu[j];                          \
+        for (ptrdiff_t a = 0; a < nm[r]; a++) y[Mi[r * mmax + a]] = tk[moff[r] + a];    \
+    }                                                                                   \
+}                                                                                       \
+                                                                                        \
+/* A block's rows transposed for gmm_lanes32_q: Xt (D x ldx) the nb rows of X0 (D a    \
+   row), Ot 1 where observed and 0 where missing (Mi, nm); columns nb..ldx 0. */       \
+linkage void gmm_rows_transpose_##suffix(                                               \
+    const double *X0, ptrdiff_t nb, ptrdiff_t D, const ptrdiff_t *Mi, ptrdiff_t mmax,   \
+    const ptrdiff_t *nm, ptrdiff_t ldx, double *Xt, double *Ot)                         \
+{                                                                                       \
+    /* 8 rows at a time: each feature's 8 entries one store */                        \
+    ptrdiff_t r0 = 0;                                                                   \
+    for (; r0 + 8 <= nb; r0 += 8)                                                       \
+        for (ptrdiff_t j = 0; j < D; j++) {                                             \
+            double *xt = Xt + j * ldx + r0, *ot = Ot + j * ldx + r0;                    \
+            GMM_ML_LANES                                                                \
+            for (int t = 0; t < 8; t++) {                                               \
+                xt[t] = X0[(r0 + t) * D + j];                                           \
+                ot[t] = 1.0;                                                            \
+            }                                                                           \
+        }                                                                               \
+    for (ptrdiff_t j = 0; j < D; j++) {                                                 \
+        for (ptrdiff_t r = r0; r < nb; r++) {                                           \
+            Xt[j * ldx + r] = X0[r * D + j];                                            \
+            Ot[j * ldx + r] = 1.0;                                                      \
+        }                                                                               \
+        for (ptrdiff_t r = nb; r < ldx; r++) {                                          \
+            Xt[j * ldx + r] = 0.0;                                                      \
+            Ot[j * ldx + r] = 0.0;                                                      \
+        }                                                                               \
+    }                                                                                   \
+    for (ptrdiff_t r = 0; r < nb; r++)                                                  \
+        for (ptrdiff_t a = 0; a < nm[r]; a++) Ot[Mi[r * mmax + a] * ldx + r] = 0.0;     \
+}
+
 #define GMM_MISSING_LANES(suffix, linkage)                                              \
     GMM_LANES_FACTOR(suffix, linkage)                                                   \
     GMM_LANES_INVERSE(suffix, linkage)                                                  \
@@ -554,7 +678,8 @@ linkage void gmm_rank32_##suffix(const float *Z, ptrdiff_t n, ptrdiff_t D, ptrdi
     GMM_LANES32_Q(suffix, linkage)                                                     \
     GMM_LANES_COND_ADD(suffix, linkage)                                                 \
     GMM_ROWS32_CENTER(suffix, linkage)                                                  \
-    GMM_RANK32(suffix, linkage)
+    GMM_RANK32(suffix, linkage)                                                         \
+    GMM_ROWS_DELTA(suffix, linkage)
 
 GMM_INSTANTIATE(GMM_MISSING_LANES)
 
@@ -588,6 +713,15 @@ typedef double gmm_rows32_center_fn(const double *, const double *, ptrdiff_t, p
 GMM_DISPATCH(gmm_rows32_center_fn, gmm_rows32_center)
 typedef void gmm_rank32_fn(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, double *);
 GMM_DISPATCH(gmm_rank32_fn, gmm_rank32)
+typedef void gmm_rows_delta_fn(const double *, ptrdiff_t, const ptrdiff_t *, ptrdiff_t,
+                               const double *, const ptrdiff_t *, ptrdiff_t,
+                               const ptrdiff_t *, const ptrdiff_t *, const double *,
+                               double *);
+GMM_DISPATCH(gmm_rows_delta_fn, gmm_rows_delta)
+typedef void gmm_rows_transpose_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *,
+                                   ptrdiff_t, const ptrdiff_t *, ptrdiff_t, double *,
+                                   double *);
+GMM_DISPATCH(gmm_rows_transpose_fn, gmm_rows_transpose)
 
 /* Choose the instruction set (as the kernels do, isa.h), then point every function at
    its build: once, at the module's import. */
@@ -605,6 +739,8 @@ static void gmm_missing_lanes_init(int max_level)
     GMM_SELECT(gmm_lanes_cond_add, gmm_lanes_cond_add);
     GMM_SELECT(gmm_rows32_center, gmm_rows32_center);
     GMM_SELECT(gmm_rank32, gmm_rank32);
+    GMM_SELECT(gmm_rows_delta, gmm_rows_delta);
+    GMM_SELECT(gmm_rows_transpose, gmm_rows_transpose);
 }
 #endif
 
