@@ -534,6 +534,21 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
         GMM_R32_OP(storeu)(c2, s20); GMM_R32_OP(storeu)(c2 + GMM_R32_H, s21);           \
         GMM_R32_OP(storeu)(c3, s30); GMM_R32_OP(storeu)(c3 + GMM_R32_H, s31);           \
     }
+/* half a tile's columns (a vector a row): the diagonal's last columns */
+#define GMM_RANK32_ROWS_HALF(Z, n, ld, a0, b0, c0, c1, c2, c3)                          \
+    {                                                                                   \
+        GMM_R32_V s00 = GMM_R32_OP(setzero)(), s10 = s00, s20 = s00, s30 = s00;         \
+        for (ptrdiff_t i = 0; i < (n); i++) {                                           \
+            const float *z = (Z) + i * (ld);                                            \
+            const GMM_R32_V u0 = GMM_R32_OP(loadu)(z + (b0));                           \
+            s00 = GMM_R32_OP(fmadd)(GMM_R32_OP(set1)(z[(a0)]), u0, s00);                \
+            s10 = GMM_R32_OP(fmadd)(GMM_R32_OP(set1)(z[(a0) + 1]), u0, s10);            \
+            s20 = GMM_R32_OP(fmadd)(GMM_R32_OP(set1)(z[(a0) + 2]), u0, s20);            \
+            s30 = GMM_R32_OP(fmadd)(GMM_R32_OP(set1)(z[(a0) + 3]), u0, s30);            \
+        }                                                                               \
+        GMM_R32_OP(storeu)(c0, s00); GMM_R32_OP(storeu)(c1, s10);                       \
+        GMM_R32_OP(storeu)(c2, s20); GMM_R32_OP(storeu)(c3, s30);                       \
+    }
 #else
 #define GMM_RANK32_ROWS(Z, n, ld, a0, b0, c0, c1, c2, c3)                               \
     GMM_ML_LANES                                                                        \
@@ -545,6 +560,22 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
         const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
         GMM_ML_LANES                                                                    \
         for (int l = 0; l < GMM_R32_W; l++) {                                           \
+            c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
+            c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
+            c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
+            c3[l] = fmaf(z3, zb[l], c3[l]);                                             \
+        }                                                                               \
+    }
+#define GMM_RANK32_ROWS_HALF(Z, n, ld, a0, b0, c0, c1, c2, c3)                          \
+    GMM_ML_LANES                                                                        \
+    for (int l = 0; l < GMM_R32_W / 2; l++) {                                           \
+        c0[l] = 0.0f; c1[l] = 0.0f; c2[l] = 0.0f; c3[l] = 0.0f;                         \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < (n); i++) {                                               \
+        const float *z = (Z) + i * (ld), *zb = z + (b0);                                \
+        const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
+        GMM_ML_LANES                                                                    \
+        for (int l = 0; l < GMM_R32_W / 2; l++) {                                       \
             c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
             c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
             c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
@@ -592,7 +623,8 @@ linkage double gmm_rows32_center_##suffix(                                      
    builds), the chunks' sums added in double: a float32 sum's rounding grows with its  \
    terms, and over a block's few hundred rows it reached 5 ulps of a float32           \
    covariance. Every build gives the same bits whatever its tile's width. Tiles of 4   \
-   rows of T by GMM_R32_W columns, their sums in registers over a chunk (OpenBLAS's    \
+   rows of T by GMM_R32_W columns (half as many for the diagonal's last tile where      \
+   they cover it), their sums in registers over a chunk (OpenBLAS's                    \
    ssyrk packed both operands on every call: a third of its time on these shapes). */  \
 linkage void gmm_rank32_##suffix(const float *Z, ptrdiff_t n, ptrdiff_t D, ptrdiff_t ld, \
                                  double *T)                                             \
@@ -606,12 +638,20 @@ linkage void gmm_rank32_##suffix(const float *Z, ptrdiff_t n, ptrdiff_t D, ptrdi
                 GMM_ML_LANES                                                            \
                 for (int l = 0; l < GMM_R32_W; l++) t[u * ld + l] = 0.0;                \
             }                                                                           \
+            /* the diagonal's last tile: half its columns where they cover the rows */  \
+            const int half = a0 + na - b0 <= GMM_R32_W / 2;                             \
+            const int w = half ? GMM_R32_W / 2 : GMM_R32_W;                             \
             for (ptrdiff_t i0 = 0; i0 < n; i0 += GMM_R32_CHUNK) {                       \
                 const ptrdiff_t ni = n - i0 < GMM_R32_CHUNK ? n - i0 : GMM_R32_CHUNK;   \
-                GMM_RANK32_ROWS(Z + i0 * ld, ni, ld, a0, b0, c[0], c[1], c[2], c[3])    \
+                if (half) {                                                             \
+                    GMM_RANK32_ROWS_HALF(Z + i0 * ld, ni, ld, a0, b0, c[0], c[1], c[2], \
+                                         c[3])                                          \
+                } else {                                                                \
+                    GMM_RANK32_ROWS(Z + i0 * ld, ni, ld, a0, b0, c[0], c[1], c[2], c[3]) \
+                }                                                                       \
                 for (ptrdiff_t u = 0; u < na; u++) {                                    \
                     GMM_ML_LANES                                                        \
-                    for (int l = 0; l < GMM_R32_W; l++)                                 \
+                    for (int l = 0; l < w; l++)                                         \
                         t[u * ld + l] = t[u * ld + l] + (double) c[u][l];               \
                 }                                                                       \
             }                                                                           \
