@@ -382,54 +382,48 @@ linkage void gmm_lanes_fill_outer_##suffix(                                     
         }                                                                               \
     }
 #if GMM_TU_ISA == GMM_ISA_AVX512
-/* four doubles vectors of 8 rows += the squares of a (rows 0-15) and b (16-31) */
-#define GMM_Q32_ADD(a, b)                                                               \
-    {                                                                                   \
-        __m512d t_ = _mm512_cvtps_pd(_mm512_castps512_ps256(a));                        \
-        s0 = _mm512_fmadd_pd(t_, t_, s0);                                               \
-        t_ = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))); \
-        s1 = _mm512_fmadd_pd(t_, t_, s1);                                               \
-        t_ = _mm512_cvtps_pd(_mm512_castps512_ps256(b));                                \
-        s2 = _mm512_fmadd_pd(t_, t_, s2);                                               \
-        t_ = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1))); \
-        s3 = _mm512_fmadd_pd(t_, t_, s3);                                               \
-    }
-#define GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
-    {                                                                                   \
-        __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                    \
-        for (ptrdiff_t j0 = 0; j0 < (D4); j0 += 4) {                                    \
-            const ptrdiff_t lend = j0 + 4 < (D) ? j0 + 4 : (D);                         \
-            GMM_TRI32_TILE(__m512, 512, 16, Z, GMM_MY, (Up) + j0, D4, lend)             \
-            GMM_Q32_ADD(a0, b0) GMM_Q32_ADD(a1, b1)                                     \
-            GMM_Q32_ADD(a2, b2) GMM_Q32_ADD(a3, b3)                                     \
-        }                                                                               \
-        _mm512_storeu_pd(s, s0); _mm512_storeu_pd(s + 8, s1);                           \
-        _mm512_storeu_pd(s + 16, s2); _mm512_storeu_pd(s + 24, s3);                     \
-    }
+/* double vectors of 8 rows; a tile's float vectors hold 16 (a: rows 0-15, b: 16-31) */
+#define GMM_Q32_VD __m512d
+#define GMM_Q32_PD(op) _mm512_##op##_pd
+#define GMM_Q32_LO(a) _mm512_cvtps_pd(_mm512_castps512_ps256(a))
+#define GMM_Q32_HI(a)                                                                   \
+    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)))
+#define GMM_Q32_TILE(Z, U, D4, lend) GMM_TRI32_TILE(__m512, 512, 16, Z, GMM_MY, U, D4, lend)
+#define GMM_Q32_N 8
 #elif GMM_TU_ISA == GMM_ISA_AVX2
-/* four doubles vectors of 4 rows += the squares of a (rows 0-7) and b (8-15) */
+/* double vectors of 4 rows; a tile's float vectors hold 8 (a: rows 0-7, b: 8-15) */
+#define GMM_Q32_VD __m256d
+#define GMM_Q32_PD(op) _mm256_##op##_pd
+#define GMM_Q32_LO(a) _mm256_cvtps_pd(_mm256_castps256_ps128(a))
+#define GMM_Q32_HI(a) _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))
+#define GMM_Q32_TILE(Z, U, D4, lend) GMM_TRI32_TILE(__m256, 256, 8, Z, GMM_MY, U, D4, lend)
+#define GMM_Q32_N 4
+#endif
+#ifdef GMM_Q32_VD
+/* s0..s3 (the group's rows in order) += the squares of a tile's column (a, b) */
 #define GMM_Q32_ADD(a, b)                                                               \
     {                                                                                   \
-        __m256d t_ = _mm256_cvtps_pd(_mm256_castps256_ps128(a));                        \
-        s0 = _mm256_fmadd_pd(t_, t_, s0);                                               \
-        t_ = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));                              \
-        s1 = _mm256_fmadd_pd(t_, t_, s1);                                               \
-        t_ = _mm256_cvtps_pd(_mm256_castps256_ps128(b));                                \
-        s2 = _mm256_fmadd_pd(t_, t_, s2);                                               \
-        t_ = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));                              \
-        s3 = _mm256_fmadd_pd(t_, t_, s3);                                               \
+        GMM_Q32_VD t_ = GMM_Q32_LO(a);                                                  \
+        s0 = GMM_Q32_PD(fmadd)(t_, t_, s0);                                             \
+        t_ = GMM_Q32_HI(a);                                                             \
+        s1 = GMM_Q32_PD(fmadd)(t_, t_, s1);                                             \
+        t_ = GMM_Q32_LO(b);                                                             \
+        s2 = GMM_Q32_PD(fmadd)(t_, t_, s2);                                             \
+        t_ = GMM_Q32_HI(b);                                                             \
+        s3 = GMM_Q32_PD(fmadd)(t_, t_, s3);                                             \
     }
 #define GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
     {                                                                                   \
-        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;                    \
+        GMM_Q32_VD s0 = GMM_Q32_PD(setzero)(), s1 = s0, s2 = s0, s3 = s0;               \
         for (ptrdiff_t j0 = 0; j0 < (D4); j0 += 4) {                                    \
             const ptrdiff_t lend = j0 + 4 < (D) ? j0 + 4 : (D);                         \
-            GMM_TRI32_TILE(__m256, 256, 8, Z, GMM_MY, (Up) + j0, D4, lend)              \
+            GMM_Q32_TILE(Z, (Up) + j0, D4, lend)                                        \
             GMM_Q32_ADD(a0, b0) GMM_Q32_ADD(a1, b1)                                     \
             GMM_Q32_ADD(a2, b2) GMM_Q32_ADD(a3, b3)                                     \
         }                                                                               \
-        _mm256_storeu_pd(s, s0); _mm256_storeu_pd(s + 4, s1);                           \
-        _mm256_storeu_pd(s + 8, s2); _mm256_storeu_pd(s + 12, s3);                      \
+        GMM_Q32_PD(storeu)(s, s0); GMM_Q32_PD(storeu)(s + GMM_Q32_N, s1);               \
+        GMM_Q32_PD(storeu)(s + 2 * GMM_Q32_N, s2);                                      \
+        GMM_Q32_PD(storeu)(s + 3 * GMM_Q32_N, s3);                                      \
     }
 #else
 #define GMM_Q32 GMM_Q32_STORED
@@ -550,38 +544,27 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
         GMM_R32_OP(storeu)(c2, s20); GMM_R32_OP(storeu)(c3, s30);                       \
     }
 #else
+/* plain C: the rows' sums over a tile of w columns */
+#define GMM_RANK32_ROWS_W(Z, n, ld, a0, b0, c0, c1, c2, c3, w)                          \
+    GMM_ML_LANES                                                                        \
+    for (int l = 0; l < (w); l++) {                                                     \
+        c0[l] = 0.0f; c1[l] = 0.0f; c2[l] = 0.0f; c3[l] = 0.0f;                         \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < (n); i++) {                                               \
+        const float *z = (Z) + i * (ld), *zb = z + (b0);                                \
+        const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
+        GMM_ML_LANES                                                                    \
+        for (int l = 0; l < (w); l++) {                                                 \
+            c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
+            c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
+            c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
+            c3[l] = fmaf(z3, zb[l], c3[l]);                                             \
+        }                                                                               \
+    }
 #define GMM_RANK32_ROWS(Z, n, ld, a0, b0, c0, c1, c2, c3)                               \
-    GMM_ML_LANES                                                                        \
-    for (int l = 0; l < GMM_R32_W; l++) {                                               \
-        c0[l] = 0.0f; c1[l] = 0.0f; c2[l] = 0.0f; c3[l] = 0.0f;                         \
-    }                                                                                   \
-    for (ptrdiff_t i = 0; i < (n); i++) {                                               \
-        const float *z = (Z) + i * (ld), *zb = z + (b0);                                \
-        const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
-        GMM_ML_LANES                                                                    \
-        for (int l = 0; l < GMM_R32_W; l++) {                                           \
-            c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
-            c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
-            c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
-            c3[l] = fmaf(z3, zb[l], c3[l]);                                             \
-        }                                                                               \
-    }
+    GMM_RANK32_ROWS_W(Z, n, ld, a0, b0, c0, c1, c2, c3, GMM_R32_W)
 #define GMM_RANK32_ROWS_HALF(Z, n, ld, a0, b0, c0, c1, c2, c3)                          \
-    GMM_ML_LANES                                                                        \
-    for (int l = 0; l < GMM_R32_W / 2; l++) {                                           \
-        c0[l] = 0.0f; c1[l] = 0.0f; c2[l] = 0.0f; c3[l] = 0.0f;                         \
-    }                                                                                   \
-    for (ptrdiff_t i = 0; i < (n); i++) {                                               \
-        const float *z = (Z) + i * (ld), *zb = z + (b0);                                \
-        const float z0 = z[(a0)], z1 = z[(a0) + 1], z2 = z[(a0) + 2], z3 = z[(a0) + 3]; \
-        GMM_ML_LANES                                                                    \
-        for (int l = 0; l < GMM_R32_W / 2; l++) {                                       \
-            c0[l] = fmaf(z0, zb[l], c0[l]);                                             \
-            c1[l] = fmaf(z1, zb[l], c1[l]);                                             \
-            c2[l] = fmaf(z2, zb[l], c2[l]);                                             \
-            c3[l] = fmaf(z3, zb[l], c3[l]);                                             \
-        }                                                                               \
-    }
+    GMM_RANK32_ROWS_W(Z, n, ld, a0, b0, c0, c1, c2, c3, GMM_R32_W / 2)
 #endif
 
 #define GMM_ROWS32_CENTER(suffix, linkage)                                              \
