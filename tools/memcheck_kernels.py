@@ -87,16 +87,23 @@ def main():
     assert _kernels.precision_cholesky(mats, out) == 1
     # missing values: the compiled row pass (_missing_rows) through moment rows (D = 9,
     # components near the mixture mean) and per component (D = 3, and 'tied'; D = 17
-    # float32, far apart: the float32 lanes, 17 padded to 20 and a rest of rows),
-    # every row in it, and a component of weight 0 (its inverses are never formed,
-    # and the statistics must not read them)
-    from gmmfast import _missing
+    # and 37 float32, far apart: the float32 lanes, 17 padded to 20 and a rest of
+    # rows, the float32 scatter's rows padded to 32 and 64, the conditional
+    # covariances all components at once and one at a time), every row in it, and a
+    # component of weight 0 (its inverses are never formed, and the statistics must
+    # not read them)
+    from gmmfast import _missing, _missing_rows
 
     pays = _missing.kernel_pass_pays
     _missing.kernel_pass_pays = lambda *args, **kwargs: False
+    cd_mode = _missing_rows.conditional_covariances_mode()
     try:
-        for cov_type, D, dt in (("full", 9, np.float64), ("full", 3, np.float64),
-                                ("tied", 9, np.float64), ("full", 17, np.float32)):
+        for cov_type, D, dt, cd in (("full", 9, np.float64, "cost"),
+                                    ("full", 3, np.float64, "cost"),
+                                    ("tied", 9, np.float64, "cost"),
+                                    ("full", 17, np.float32, "together"),
+                                    ("full", 37, np.float32, "apart")):
+            _missing_rows.conditional_covariances_mode(cd)
             weights, means, cov, _ = model_for(rng, cov_type, 3, D, np.float64)
             means *= 0.3 if dt == np.float64 else 30.0
             U = _mstep.precision_cholesky(cov, cov_type)
@@ -119,6 +126,7 @@ def main():
                     checked += 2
     finally:
         _missing.kernel_pass_pays = pays
+        _missing_rows.conditional_covariances_mode(cd_mode)
     # the estimator end to end, both dtypes
     X = _reference.make_data(0, n=300)
     for dtype in (np.float64, np.float32):
