@@ -224,8 +224,9 @@ cdef inline Py_ssize_t _scatter32_doubles(Py_ssize_t B, Py_ssize_t D) noexcept n
 cdef void _scatter32(const double* Y, const double* wv, Py_ssize_t nz, Py_ssize_t D,
                      double* T1k, double* T2k, double* F) noexcept nogil:
     """T1k += sum_r wv_r Y_r and T2k (the lower triangle, row >= column, of row-major
-    (D, D)) += sum_r wv_r Y_r Y_r^T over the nz rows of Y (each x - mu, in double); the
-    second in float32 products as the
+    (D, D)) := sum_r wv_r Y_r Y_r^T over the nz rows of Y (each x - mu, in double),
+    written, not added: the block's first and only scatter of the component (its upper
+    triangle is never read, nor zeroed); the second in float32 products as the
     complete float32 rows' rank update takes them: about the rows' own weighted mean
     d (so the products carry no cancellation to lose digits to), Z = sqrt(wv) (Y - d)
     rounded to float32, T = Z^T Z (gmm_rank32: float32 sums over chunks of rows, added
@@ -248,8 +249,7 @@ cdef void _scatter32(const double* Y, const double* wv, Py_ssize_t nz, Py_ssize_
     for a in range(D):
         ua = nb * d[a] + e[a]
         for b in range(a + 1):
-            T2k[a * D + b] = T2k[a * D + b] + (T[a * ld + b]
-                                               + (ua * d[b] + d[a] * e[b]))
+            T2k[a * D + b] = T[a * ld + b] + (ua * d[b] + d[a] * e[b])
 
 
 cdef void _rows_b_columns(
@@ -492,11 +492,13 @@ cdef void _rows_block(
             # (its T2 is not even zeroed: the slot's flag tells the caller)
             continue
         if not tied:
-            memset(T2k, 0, D * D * sizeof(double))
             Lw[2 + k] = 1.0
         if single and nz >= FLOAT32_SCATTER_MIN_ROWS:
+            # writes T2k's lower triangle, the only one read: no zeroing
             _scatter32(Y, wv, nz, D, T1 + k * D, T2k, F32)
         else:
+            if not tied:
+                memset(T2k, 0, D * D * sizeof(double))
             _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
             if D < C_BLAS_MIN_FEATURES:
                 _add_scatter(Y, wv, nz, D, T2k)

@@ -274,14 +274,14 @@ cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* 
     """acc[j] += the nr slots' entry j, in block order, for every entry j of a slot
     (n_plain > 0: its first n_plain, every one, from the slots whose entry before the
     first, a flag, is not 0; else the moment rows': all SB; the other route's: its S
-    statistics, the T2 of a
+    statistics, the T2s' lower triangles only, the T2 of a
     component a block did not write skipped, as it holds 0 or less, having not been
     zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
     same sums whatever the threads and the rounds. The entries in chunks over nt
     threads."""
     cdef Py_ssize_t n_entries = n_plain if n_plain > 0 else (SB if moments else S)
     cdef Py_ssize_t t2_end = s_head + Kt * D * D
-    cdef Py_ssize_t ch, j0, j1, c, j, e, f
+    cdef Py_ssize_t ch, j0, j1, c, j, e, f, t, a, b, r
     cdef const double* slot
     for ch in prange((n_entries + ADD_CHUNK - 1) // ADD_CHUNK, num_threads=nt,
                      schedule='static'):
@@ -303,6 +303,21 @@ cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* 
                     if not tied and slot[S + f] == 0.0:
                         j = e
                         continue
+                    # its lower triangle (row >= column), row by row: the upper is
+                    # never read (rows_pass mirrors the total's lower triangle at the
+                    # end), nor always written
+                    while j < e:
+                        t = j - s_head - f * D * D
+                        a = t // D
+                        b = t - a * D
+                        if b > a:       # past the row's diagonal: the next row
+                            j = j + D - b
+                            continue
+                        r = min(e, j + a + 1 - b)
+                        while j < r:
+                            acc[j] = acc[j] + slot[j]
+                            j = j + 1
+                    continue
                 while j < e:
                     acc[j] = acc[j] + slot[j]
                     j = j + 1
