@@ -18,14 +18,15 @@ mu_kO)(x_iO - mu_kO)^T: with A_k the D x |O| map (identity on O, B_k on M),
     sum_i w_i r_ik E[(x_i - mu_k)(x_i - mu_k)^T]      = A_k s2_k A_k^T + N_k (0 (+) C_k).
 
 'full' and 'tied': rows are grouped by their pattern of missingness once per fit
-(``group_patterns``); each pattern's marginal model is an ordinary mixture over its
-observed columns, whose statistics and log-densities the compiled kernels compute
-(``_estep.suff_stats``, ``_estep.per_sample``) exactly as for complete data. Per
-iteration this module builds each pattern's marginal factors (one Cholesky of the
-observed block per component) and expands its statistics to D dimensions. A pattern
-with too few rows to pay for that (``kernel_pass_pays``) joins the row-by-row path
-(``_missing_rowpath.py``, compiled in ``_missing_rows.pyx``), which needs per row only
-the m x m block of the precision of its m missing features.
+(``_PatternIndex``, ``PatternPlan``); each pattern's marginal model is an ordinary
+mixture over its observed columns, whose statistics and log-densities the compiled
+kernels compute (``_estep.suff_stats``, ``_estep.per_sample``) exactly as for complete
+data. Per iteration this module builds each pattern's marginal factors (one Cholesky
+of the observed block per component) and expands its statistics to D dimensions. A
+pattern with too few rows to pay for that (``kernel_pass_pays``,
+``kernel_pass_mask``) joins the row-by-row path (``_missing_rowpath.py``, compiled in
+``_missing_rows.pyx``), which needs per row only the m x m block of the precision of
+its m missing features.
 
 'diag' and 'spherical' need no grouping: their features are independent within a
 component, so a missing feature only drops its own term from each log-density. Each
@@ -101,39 +102,57 @@ class Pattern:
         self.workspace = None
 
 
+class _PatternIndex:
+    """The rows of X grouped by pattern of missingness, as arrays (no copy of X).
+
+    Patterns are numbered in their order: the complete rows' first (if any), then by
+    increasing number of missing features, ties by first row; the order is fixed by X
+    alone. ``mask`` (n, D) is X's NaN; pattern p has ``counts[p]`` rows,
+    ``rows[starts[p]:starts[p + 1]]`` (increasing), its missing features
+    ``n_missing[p]``, and ``mask[first[p]]`` is its mask.
+    """
+
+    def __init__(self, X, first_row=0):
+        check_missing_values(X, first_row)
+        self.mask = mask = np.isnan(X)
+        packed = np.packbits(mask, axis=1)
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n_missing = mask[first].sum(axis=1)
+        # complete rows first (0 missing), then by number missing, then by first row
+        rank = np.lexsort((first, n_missing))
+        position = np.empty_like(rank)
+        position[rank] = np.arange(rank.size)
+        # the rows by pattern in that order, each pattern's in increasing order
+        self.rows = np.argsort(position[inverse], kind="stable")
+        self.counts = np.bincount(position[inverse], minlength=rank.size)
+        self.starts = np.concatenate(([0], np.cumsum(self.counts)))
+        self.first = first[rank]
+        self.n_missing = n_missing[rank]
+
+    def pattern(self, p, X, w):
+        """Pattern p as a Pattern (its observed block of X copied)."""
+        rows = self.rows[self.starts[p]:self.starts[p + 1]]
+        m = self.mask[self.first[p]]
+        cols = np.arange(m.size)
+        observed, missing = cols[~m], cols[m]
+        if missing.size == 0:
+            Xo = X[rows] if rows.size < X.shape[0] else X
+        else:
+            Xo = X[np.ix_(rows, observed)]
+        return Pattern(observed, missing, rows, np.ascontiguousarray(Xo),
+                       None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64))
+
+
 def group_patterns(X, w=None, first_row=0):
     """Group the rows of X (NaN = missing) by pattern of missingness.
 
     Returns a list of Pattern, the complete rows (if any) first, then by decreasing
     number of observed features; the order is fixed by X alone.
     """
-    check_missing_values(X, first_row)
-    n, D = X.shape
-    mask = np.isnan(X)
-    packed = np.packbits(mask, axis=1)
-    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
-    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, minlength=uniq.size)
-    n_missing = mask[first].sum(axis=1)
-    # complete rows first (0 missing), then by number missing, then by first row
-    rank = np.lexsort((first, n_missing))
-    order = np.argsort(inverse, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(counts)))
-    patterns = []
-    cols = np.arange(D)
-    for p in rank:
-        rows = order[starts[p]:starts[p + 1]]
-        m = mask[first[p]]
-        observed, missing = cols[~m], cols[m]
-        if missing.size == 0:
-            Xo = X[rows] if rows.size < n else X
-        else:
-            Xo = X[np.ix_(rows, observed)]
-        patterns.append(Pattern(
-            observed, missing, rows, np.ascontiguousarray(Xo),
-            None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64)))
-    return patterns
+    index = _PatternIndex(X, first_row)
+    return [index.pattern(p, X, w) for p in range(index.counts.size)]
 
 
 # ------------------------ a kernel pass per pattern, or the row-by-row path
@@ -179,6 +198,21 @@ def kernel_pass_pays(n_rows, n_components, n_observed, complete=False):
     return n_rows * n_components * ROW_SECONDS >= per_pattern
 
 
+def kernel_pass_mask(counts, n_components, n_missing, n_features):
+    """``kernel_pass_pays`` of every pattern at once (counts, n_missing: (P,) arrays).
+    A pattern whose rows cost less than the cheapest pass of its own
+    (COMPLETE_PATTERN_SECONDS, below every branch of kernel_pass_pays) is rare without
+    asking: most of them, when the patterns are many (random holes in wide data: one a
+    row), where a Python call each cost a second."""
+    out = np.zeros(counts.size, dtype=bool)
+    for p in np.flatnonzero(counts * n_components * ROW_SECONDS
+                            >= COMPLETE_PATTERN_SECONDS):
+        out[p] = kernel_pass_pays(int(counts[p]), n_components,
+                                  n_features - int(n_missing[p]),
+                                  complete=bool(n_missing[p] == 0))
+    return out
+
+
 class PatternPlan:
     """A piece's rows for 'full' and 'tied': patterns with a kernel pass each, and the
     rows of rarer patterns grouped by their number of missing features."""
@@ -186,28 +220,22 @@ class PatternPlan:
     __slots__ = ("patterns", "groups")
 
     def __init__(self, X, w, first_row, n_components):
-        patterns = group_patterns(X, w, first_row)
-        keep, rare = [], []
-        for pat in patterns:
-            if kernel_pass_pays(pat.rows.size, n_components, pat.observed.size,
-                                complete=pat.missing.size == 0):
-                keep.append(pat)
-            else:
-                rare.append(pat)
-        self.patterns = keep
+        index = _PatternIndex(X, first_row)
+        counts, n_missing = index.counts, index.n_missing
+        kept = kernel_pass_mask(counts, n_components, n_missing, X.shape[1])
+        self.patterns = [index.pattern(p, X, w) for p in np.flatnonzero(kept)]
         self.groups = []
-        if rare:
+        rare_rows = np.repeat(~kept, counts)
+        if rare_rows.any():
             # all rare rows in one group, one compiled call a pass; the rows of a
-            # pattern together, so that they share its factors
-            rows = np.concatenate([p.rows for p in rare])
-            mmax = max(p.missing.size for p in rare)
+            # pattern together, so that they share its factors: in the patterns' order
+            rows = index.rows[rare_rows]
+            nm = np.repeat(n_missing[~kept], counts[~kept]).astype(np.intp)
+            mmax = int(nm.max())
+            # each row's missing columns, increasing (nonzero reads row by row)
+            r, c = np.nonzero(index.mask[rows])
             Mi = np.zeros((rows.size, mmax), dtype=np.intp)
-            nm = np.empty(rows.size, dtype=np.intp)
-            at = 0
-            for p in rare:
-                Mi[at:at + p.rows.size, :p.missing.size] = p.missing
-                nm[at:at + p.rows.size] = p.missing.size
-                at += p.rows.size
+            Mi[r, np.arange(r.size) - np.repeat(np.cumsum(nm) - nm, nm)] = c
             X0 = np.array(X[rows], dtype=np.float64)
             X0[np.isnan(X0)] = 0.0
             self.groups.append(RowGroup(

@@ -126,8 +126,9 @@ def path(request, monkeypatch):
     few rows, through the row-by-row path: force one or the other."""
     from gmmfast import _missing
 
-    monkeypatch.setattr(_missing, "kernel_pass_pays",
-                        lambda *args, **kwargs: request.param == "kernel")
+    monkeypatch.setattr(_missing, "kernel_pass_mask",
+                        lambda counts, *args: np.full(counts.size,
+                                                      request.param == "kernel"))
     return request.param
 
 
