@@ -294,6 +294,48 @@ cdef void _rows_b_columns(
         r = r2
 
 
+cdef void _conditional_means(
+    const double* R, Py_ssize_t nb, Py_ssize_t K, Py_ssize_t D,
+    const double* means,    # IN (K, D)
+    const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm, const Py_ssize_t* moff,
+    const double* Tt, Py_ssize_t smax,  # IN (K, smax) -t of the block's missing entries
+    double* cmean,          # OUT (nb, mmax) row r's first nm[r] entries
+) noexcept nogil:
+    """E[x_M | x_O] = sum_k r_k E[x_M | x_O, k] of each row, with E[x_M | x_O, k] =
+    mu_kM - t_k (R (nb, K) the responsibilities): a component whose responsibility is
+    exactly 0 adds nothing, and is not read."""
+    cdef Py_ssize_t r, a, k, j
+    cdef double s, rk
+    for r in range(nb):
+        for a in range(nm[r]):
+            j = Mi[r * mmax + a]
+            s = 0.0
+            for k in range(K):
+                rk = R[r * K + k]
+                if rk != 0.0:
+                    s = s + rk * (means[k * D + j] + Tt[k * smax + moff[r] + a])
+            cmean[r * mmax + a] = s
+
+
+cdef void _draw_row(const double* L, const double* idg, Py_ssize_t m, Py_ssize_t K,
+                    Py_ssize_t k, const Py_ssize_t* Mr, const double* mu,
+                    const double* tt, double* x) noexcept nogil:
+    """x (m,), standard normal draws, := mu_M + tt + L^-T x with L L^T = P_k[M, M]
+    (component k of the run's factors L (m, m, K), idg their inverse diagonals) and tt
+    its -t: a draw of the conditional law N(mu_M - t, P_k[M, M]^-1), as L^-T x has
+    covariance L^-T L^-1. The back substitution in place (x[c], c > a, already
+    solved)."""
+    cdef Py_ssize_t a, c
+    cdef double s
+    for a in range(m - 1, -1, -1):
+        s = x[a]
+        for c in range(a + 1, m):
+            s = s - L[(c * m + a) * K + k] * x[c]
+        x[a] = s * idg[a * K + k]
+    for a in range(m):
+        x[a] = mu[Mr[a]] + tt[a] + x[a]
+
+
 cdef void _rows_block(
     const double* X0,       # IN (nb, D) rows, missing entries 0
     const Py_ssize_t* Mi,   # IN (nb, mmax) missing columns, the first nm[r] of row r
@@ -314,6 +356,10 @@ cdef void _rows_block(
     double* lse,            # OUT (nb,)
     double* resp,           # OUT (nb, K) or NULL
     Py_ssize_t* labels,     # OUT (nb,) or NULL
+    double* cmean,          # OUT (nb, mmax) E[x_M | x_O] (_conditional_means) or NULL
+    const Py_ssize_t* choice,   # IN (nb,) with draw: a component of each row
+    double* draw,           # IN/OUT (nb, mmax) standard normal, then a draw of x_M | x_O
+                            # under component choice[r] (_draw_row); or NULL
     double* slot,           # OUT statistics N (K), T1 (K, D), T2 (Kt, D, D), L, sum_w,
                             # then K flags: 1 where component k's T2 was written,
                             # and with Uf one more, 1 where the conditional
@@ -447,12 +493,17 @@ cdef void _rows_block(
             gmm_lanes_factor(Pt, Mr, m, D, K, Lf, idg, hl)
         gmm_lanes_solve(Lf, idg, hl, m, K, Tb + moff[r] * K, Tt + moff[r], smax,
                         lp + r * K, Z)
+        if draw != NULL:
+            _draw_row(Lf, idg, m, K, choice[r], Mr, means + choice[r] * D,
+                      Tt + choice[r] * smax + moff[r], draw + r * mmax)
         if slot != NULL and (r + 1 == nb or first[r + 1]):
             # the run's last row: its inverses, for the components that need them
             _run_inverses(Lf, idg, m, K, tied, lp + rs * K, r + 1 - rs, Lc, idgc, Li,
                           S, Ac, kx, Ast, off[rs])
 
     _normalize_rows(lp, nb, K, lse, resp, labels, Nw)
+    if cmean != NULL:
+        _conditional_means(lp, nb, K, D, means, Mi, mmax, nm, moff, Tt, smax, cmean)
 
     if slot == NULL:
         return

@@ -96,7 +96,8 @@ def _check_rows(n_bad, lse, group, start):
         raise _estep._zero_density_error(start + int(group.rows[bad].min()))
 
 
-def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None):
+def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None,
+               cmean=None, choice=None, draw=None):
     """Run the compiled row-by-row pass on a RowGroup (its arrays checked when it was
     made; the model's by ``row_params``): the compiled code trusts their dtypes,
     shapes and finiteness. Returns the number of rows of zero density."""
@@ -106,7 +107,9 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
         raise ValueError(f"row-by-row pass: the rows have {X0.shape[1]} features; the "
                          f"mixture {D}")
     U, P, logc = models.row_params()
-    moments = models.moment_params()
+    # the conditional means and draws come from the row route's own -t and factors
+    # (not the moment rows')
+    moments = models.moment_params() if cmean is None and draw is None else None
     # float32 products where the complete float32 rows take them, unless through
     # moment rows (in double; moment_params leaves the widest float32 data to the
     # float32 products, faster there)
@@ -124,7 +127,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
             *_row_block(group, K, moments is not None), max(1, int(n_threads)),
             lse, np.empty((0, K)) if resp is None else resp,
             _NO_LABELS if labels is None else labels,
-            _NONE if stats is None else stats)
+            _NONE if stats is None else stats, cmean, choice, draw)
 
 
 def rows_stats(models, group, total, start, n_threads=1):
@@ -146,3 +149,34 @@ def rows_outputs(models, group, outs, start, wanted, n_threads=1):
              if wanted.get(want)]
     for out, part in zip(outs, parts):
         out[group.rows] = part
+
+
+def rows_conditional_means(models, group, n_threads=1):
+    """The conditional means E[x_M | x_O] of a RowGroup's missing entries: (n, mmax),
+    row i's in its first ``group.nm[i]`` columns (for its columns ``group.Mi[i]``),
+    the rest 0; and the rows' log-densities (n,), -inf for a row of zero density
+    (its means then not defined: the caller names the row)."""
+    n = group.X0.shape[0]
+    lse = np.empty(n)
+    cmean = np.zeros((n, group.Mi.shape[1]))
+    _rows_pass(models, group, n_threads, lse, cmean=cmean)
+    return cmean, lse
+
+
+def rows_conditional_draws(models, group, rng, n_threads=1):
+    """A draw of each RowGroup row's missing entries from their conditional law given
+    its observed ones: a component from the row's responsibilities, then that
+    component's conditional Gaussian (laid out as ``rows_conditional_means``'); and
+    the rows' log-densities, -inf for a row of zero density (its draw not defined)."""
+    n, K = group.X0.shape[0], models.n_components
+    lse = np.empty(n)
+    resp = np.empty((n, K))
+    _rows_pass(models, group, n_threads, lse, resp)
+    # the component as the other conditional draws choose it (_conditioning._draw)
+    cum = np.cumsum(resp, axis=1)
+    u = rng.random_sample((n, 1)) * cum[:, -1:]
+    choice = np.minimum((u > cum).sum(axis=1), K - 1).astype(np.intp)
+    draw = rng.standard_normal((n, group.Mi.shape[1]))
+    if np.isfinite(lse).all():
+        _rows_pass(models, group, n_threads, lse, choice=choice, draw=draw)
+    return draw, lse

@@ -344,6 +344,12 @@ def rows_pass(
     double[:, ::1] out_resp,          # OUT (n, K) or (0, K)
     Py_ssize_t[::1] out_labels,       # OUT (n,) or (0,)
     double[::1] out_stats,            # OUT (K + K D + Kt D D + 2,) added into, or (0,)
+    double[:, ::1] out_cmean=None,    # OUT (n, mmax) or None: row i's first nm[i]
+                                      # entries E[x_M | x_O], the rest not written
+    const Py_ssize_t[::1] draw_choice=None,  # IN (n,) a component of each row, or None
+    double[:, ::1] draw=None,         # IN/OUT (n, mmax) with draw_choice: row i's first
+                                      # nm[i] entries standard normal draws, replaced
+                                      # by a draw of x_M | x_O, component draw_choice[i]
 ):
     """Marginal log-densities, responsibilities, labels and expanded statistics of rows
     with missing features (see the module doc). ``out_stats`` (if not empty)
@@ -354,7 +360,12 @@ def rows_pass(
     (_missing_moments.pxi; 'full' only, from BLAS_MIN_FEATURES features on). With
     ``Uf`` not empty (and no moment rows), the quadratic forms q and the scatter in
     float32 products, b in double about the means' mean (the module doc): for float32
-    data, whose complete rows take theirs so. 'full' only."""
+    data, whose complete rows take theirs so. 'full' only. ``out_cmean`` (not with
+    moment rows): the conditional means of the missing entries, sum_k r_k (mu_kM -
+    t_k) with t_k = P_k[M, M]^-1 (P_k delta)_M, from the pass's own t. ``draw`` (not
+    with moment rows): mu_kM - t_k + L_k^-T z for the given component k of each row,
+    with L_k L_k^T = P_k[M, M] the pass's own factor: a draw of N(mu_kM - t_k,
+    P_k[M, M]^-1), the component's conditional law, from z standard normal."""
     cdef Py_ssize_t n = X0.shape[0], D = X0.shape[1], m = Mi.shape[1]
     cdef Py_ssize_t K = means.shape[0], Kp = U.shape[0]
     cdef bint tied = Kp == 1 and K > 1
@@ -365,6 +376,8 @@ def rows_pass(
     cdef bint weighted = w.shape[0] > 0
     cdef bint moments = shift.shape[0] > 0
     cdef bint single = Uf.shape[0] > 0
+    cdef bint want_cmean = out_cmean is not None and Mi.shape[1] > 0
+    cdef bint want_draw = draw is not None and Mi.shape[1] > 0
     cdef Py_ssize_t D4 = (D + 3) // 4 * 4
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
@@ -401,6 +414,21 @@ def rows_pass(
         raise ValueError(f"rows_pass: the float32 factors have shape ({Uf.shape[0]}, "
                          f"{Uf.shape[1]}, {Uf.shape[2]}); expected ({Kp}, {D4}, {D4}), "
                          f"'full', without moment rows")
+    if out_cmean is not None and (moments or out_cmean.shape[0] != n
+                                  or out_cmean.shape[1] != Mi.shape[1]):
+        raise ValueError(f"rows_pass: out_cmean has shape ({out_cmean.shape[0]}, "
+                         f"{out_cmean.shape[1]}); expected ({n}, {Mi.shape[1]}), "
+                         f"without moment rows")
+    if (draw is None) != (draw_choice is None) or draw is not None and (
+            moments or draw.shape[0] != n or draw.shape[1] != Mi.shape[1]
+            or draw_choice.shape[0] != n):
+        raise ValueError(f"rows_pass: draw and draw_choice go together, ({n}, "
+                         f"{Mi.shape[1]}) and ({n},), without moment rows")
+    if draw_choice is not None:
+        for i in range(n):
+            if draw_choice[i] < 0 or draw_choice[i] >= K:
+                raise ValueError(f"rows_pass: draw_choice[{i}] = {draw_choice[i]} is not "
+                                 f"a component of {K}")
     if out_lse.shape[0] != n:
         raise ValueError(f"rows_pass: out_lse has {out_lse.shape[0]} rows; expected {n}")
     if out_resp.shape[1] != K or (want_resp and out_resp.shape[0] != n):
@@ -526,6 +554,9 @@ def rows_pass(
     cdef double* rp = &out_resp[0, 0] if want_resp else NULL
     cdef Py_ssize_t* labp = &out_labels[0] if want_labels else NULL
     cdef double* accp = &out_stats[0] if want_stats else NULL
+    cdef double* cmp = &out_cmean[0, 0] if want_cmean else NULL
+    cdef double* drp = &draw[0, 0] if want_draw else NULL
+    cdef const Py_ssize_t* chp = &draw_choice[0] if want_draw else NULL
     cdef double* scratch
     cdef double* slot
     try:
@@ -571,7 +602,10 @@ def rows_pass(
                         stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Ufp, Pp, lcp,
                         Mtb + 2 * D * K if single else NULL, Mtb, Mtb + D * K,
                         lsep + start, rp + start * K if want_resp else NULL,
-                        labp + start if want_labels else NULL, slot, scratch)
+                        labp + start if want_labels else NULL,
+                        cmp + start * m if want_cmean else NULL,
+                        chp + start if want_draw else NULL,
+                        drp + start * m if want_draw else NULL, slot, scratch)
                 free(scratch)
             for b in range(r0, r0 + nr):
                 if status[b] != STATUS_OK:

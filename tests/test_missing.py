@@ -627,6 +627,17 @@ def _bad_rows_pass_args():
         "float32 products for 'tied'": changed(
             U=_rows_pass_args()["U"][:1], P=_rows_pass_args()["P"][:1],
             Uf=np.zeros((1, 4, 4), dtype=np.float32)),
+        # conditional means (n, mmax); draws (n, mmax) with a component (n,) each
+        "conditional means of other width": changed(out_cmean=np.empty((5, 3))),
+        "conditional means of fewer rows": changed(out_cmean=np.empty((4, 2))),
+        "draws without components": changed(draw=np.zeros((5, 2))),
+        "components without draws": changed(draw_choice=np.zeros(5, dtype=np.intp)),
+        "draws of other width": changed(draw=np.zeros((5, 3)),
+                                        draw_choice=np.zeros(5, dtype=np.intp)),
+        "a component out of range": changed(
+            draw=np.zeros((5, 2)), draw_choice=np.array([0, 1, 2, 0, 1], dtype=np.intp)),
+        "a negative component": changed(
+            draw=np.zeros((5, 2)), draw_choice=np.array([0, -1, 0, 0, 1], dtype=np.intp)),
     }
     wide = dict(_rows_pass_args(D=8), shift=np.zeros(8), W=np.zeros((2, 45)))
     cases.update({
@@ -636,6 +647,9 @@ def _bad_rows_pass_args():
         "moment rows for 'tied'": dict(wide, U=wide["U"][:1], P=wide["P"][:1]),
         "moment rows with float32 products": dict(wide, Uf=np.zeros((2, 8, 8),
                                                                     dtype=np.float32)),
+        "moment rows with conditional means": dict(wide, out_cmean=np.empty((5, 2))),
+        "moment rows with draws": dict(wide, draw=np.zeros((5, 2)),
+                                       draw_choice=np.zeros(5, dtype=np.intp)),
     })
     return list(cases.items())
 
@@ -651,6 +665,9 @@ def test_compiled_rows_refuse_what_they_cannot_read(name, args):
                                    W=np.zeros((2, 45))))
     _missing_rows.rows_pass(**dict(_rows_pass_args(), Uf=np.zeros((2, 4, 4),
                                                                   dtype=np.float32)))
+    _missing_rows.rows_pass(**dict(_rows_pass_args(), out_cmean=np.empty((5, 2)),
+                                   draw=np.zeros((5, 2)),
+                                   draw_choice=np.array([0, 1, 1, 0, 1], dtype=np.intp)))
     with pytest.raises(ValueError):
         _missing_rows.rows_pass(**args)
 
