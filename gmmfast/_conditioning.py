@@ -11,6 +11,8 @@ factor of Sigma_kOO per component). The weights are the responsibilities of the
 marginal mixture over O, computed by the compiled kernels (``_estep.per_sample``).
 """
 
+import contextlib
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -228,17 +230,7 @@ def impute(est, X, method="mean", random_state=None):
     has_missing = np.flatnonzero(mask.any(axis=1) & ~empty)
     with blas_single_thread():
         if has_missing.size:
-            sub = X64[has_missing]
-            for pat in _missing.group_patterns(sub):
-                marg = models.of(pat.observed, pat.missing)
-                (resp,) = _estep.per_sample(pat.X, marg.model, n_threads, resp=True)
-                rows = has_missing[pat.rows]
-                if method == "mean":
-                    fill = marg.conditional_means(pat.X, resp)
-                else:
-                    fill = _draw(resp, marg.conditional_means(pat.X),
-                                 marg.conditional_covariances(), 1, rng)[:, 0]
-                out[np.ix_(rows, pat.missing)] = fill
+            _impute_rows(models, X64[has_missing], has_missing, n_threads, out, rng)
     if empty.any():  # nothing observed: the mixture itself
         rows = np.flatnonzero(empty)
         if method == "mean":
@@ -249,6 +241,79 @@ def impute(est, X, method="mean", random_state=None):
             m = np.broadcast_to(means, (rows.size, K, D))
             out[rows] = _draw(w, m, covs, 1, rng)[:, 0]
     return out
+
+
+def _impute_rows(models, sub, rows, n_threads, out, rng=None):
+    """out[rows] := sub's rows (float64, each with a missing and an observed entry)
+    with their missing entries imputed: their conditional means, or with ``rng`` a
+    draw from their conditional law (a component from the row's responsibilities, then
+    its conditional Gaussian). Grouped as the fit groups rows: 'diag' and 'spherical'
+    (features independent given the component) all rows at once, from the marginal
+    responsibilities; 'full' and 'tied' a pattern at a time where its rows are many,
+    the others row by row in the compiled pass (one Python call per pattern made
+    imputing wide data with holes at random cost milliseconds a row)."""
+    from . import _missing_rowpath
+
+    K = models.n_components
+    plan = _missing.prepare(models.covariance_type, sub, None, 0, K)
+    filled = sub.copy()
+    mask = np.isnan(sub)
+    if isinstance(plan, _missing.AugmentedRows):
+        resp = np.empty((sub.shape[0], K))
+        with _naming_rows_of(rows):
+            _missing.piece_outputs(models, plan, 0, n_threads, [resp], resp=True)
+        if rng is None:
+            filled[mask] = (resp @ models.means)[mask]
+        else:
+            var = models.covariances
+            if var.ndim == 1:   # 'spherical'
+                var = np.repeat(var[:, None], sub.shape[1], axis=1)
+            cum = np.cumsum(resp, axis=1)
+            u = rng.random_sample((sub.shape[0], 1)) * cum[:, -1:]
+            comp = np.minimum((u > cum).sum(axis=1), K - 1)
+            z = rng.standard_normal(sub.shape)
+            filled[mask] = (models.means[comp] + np.sqrt(var[comp]) * z)[mask]
+        out[rows] = filled.astype(out.dtype, copy=False)
+        return
+    for group in plan.groups:
+        if rng is None:
+            values, lse = _missing_rowpath.rows_conditional_means(models, group, n_threads)
+        else:
+            values, lse = _missing_rowpath.rows_conditional_draws(models, group, rng,
+                                                                  n_threads)
+        bad = ~np.isfinite(lse)
+        if bad.any():
+            raise _estep._zero_density_error(int(rows[group.rows[bad]].min()))
+        r = np.repeat(np.arange(group.nm.size), group.nm)
+        a = np.arange(r.size) - np.repeat(np.cumsum(group.nm) - group.nm, group.nm)
+        filled[group.rows[r], group.Mi[r, a]] = values[r, a]
+    for pat in plan.patterns:
+        if pat.missing.size == 0:
+            continue
+        marg = models.of(pat.observed, pat.missing)
+        with _naming_rows_of(rows[pat.rows]):
+            (resp,) = _estep.per_sample(pat.X, marg.model, n_threads, resp=True)
+        if rng is None:
+            fill = marg.conditional_means(pat.X, resp)
+        else:
+            fill = _draw(resp, marg.conditional_means(pat.X),
+                         marg.conditional_covariances(), 1, rng)[:, 0]
+        filled[np.ix_(pat.rows, pat.missing)] = fill
+    out[rows] = filled.astype(out.dtype, copy=False)
+
+
+@contextlib.contextmanager
+def _naming_rows_of(rows):
+    """Re-raise a kernel's "Row i of X ..." error about row i of a subset as the row
+    ``rows[i]`` of X."""
+    try:
+        yield
+    except ValueError as exc:
+        msg = str(exc)
+        if not msg.startswith("Row "):
+            raise
+        local = int(msg.split()[1])
+        raise ValueError(f"Row {int(rows[local])}" + msg[msg.index(" of "):]) from exc
 
 
 def _full(cov_type, cov, K, D):

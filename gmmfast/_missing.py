@@ -145,16 +145,6 @@ class _PatternIndex:
                        None if w is None else np.ascontiguousarray(w[rows], dtype=np.float64))
 
 
-def group_patterns(X, w=None, first_row=0):
-    """Group the rows of X (NaN = missing) by pattern of missingness.
-
-    Returns a list of Pattern, the complete rows (if any) first, then by decreasing
-    number of observed features; the order is fixed by X alone.
-    """
-    index = _PatternIndex(X, first_row)
-    return [index.pattern(p, X, w) for p in range(index.counts.size)]
-
-
 # ------------------------ a kernel pass per pattern, or the row-by-row path
 
 #: Cost model of the choice between a kernel pass per pattern and the row-by-row
