@@ -311,8 +311,10 @@ cdef inline Py_ssize_t _argmin2(
     b2 = m2
     m = _fmin(a0, a2)
     m2 = _fmin(_fmax(a0, a2), _fmin(b0, b2))
+    # m is one of the g_j unless a g_j is NaN (overflowing data, refused before the
+    # passes): then the last index, never one past the centres
     best = 0
-    while g[best] != m:
+    while best < K - 1 and g[best] != m:
         best = best + 1
     e1[0] = m
     e2[0] = m2

@@ -91,6 +91,7 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, *, max_iter=300,
 
     mean = X.mean(axis=0)
     xx, var_mean = _centred_norms(X, mean)
+    _check_spread(X, mean, xx)
     tol_abs = var_mean * tol if tol != 0 else 0.0
 
     # The Lloyd passes call BLAS (dgemm) from every thread: BLAS must stay on one
@@ -135,6 +136,33 @@ def _centred_norms(X, mean):
     col_mean = col_sum / n
     var_mean = (xx.sum() / n - col_mean @ col_mean) / D
     return xx, max(var_mean, 0.0)
+
+
+def _check_spread(X, mean, xx):
+    """Raise ValueError when k-means' squared distances would overflow X's dtype.
+
+    The assignment compares ||c||^2 - 2 x.c in X's dtype (as scikit-learn does); with
+    every centre inside the data's spread those terms stay within 3 max ||x - m||^2.
+    A row farther out (one entry of 1e155 in float64 data, of 1e20 in float32) made
+    them inf - inf = NaN, and the labels of NaN distances were no component at all.
+    """
+    limit = float(np.finfo(X.dtype).max) / 3
+    if not xx.size or xx.max() <= limit:
+        return
+    # the row farthest out, by its largest deviation (no square to overflow); the rows
+    # may be a subsample of X (chunked fits), so the message gives values, not a row
+    dev = np.abs(X.astype(np.float64) - mean).max(axis=1)
+    far = int(np.argmax(dev))
+    col = int(np.argmax(np.abs(X[far].astype(np.float64) - mean)))
+    name = X.dtype.name
+    raise ValueError(
+        f"X is too spread out for k-means' squared distances: they overflow {name} (an "
+        f"entry of {float(X[far, col]):.3g} lies {float(dev[far]):.3g} from its column's "
+        f"mean, and beyond {np.sqrt(limit):.3g} from the mean of X a square is not "
+        "representable). Scale the features (e.g. with "
+        "sklearn.preprocessing.StandardScaler)"
+        + (", or pass X as float64." if X.dtype != np.float64 else ".")
+    )
 
 
 def _centred_rows(X, mean, rows):

@@ -86,6 +86,14 @@ def _with(value, rows=(3, 7), col=1):
     return make
 
 
+def _far_entry(value):
+    # 300 rows: on these the old k-means wrote out of bounds (heap corruption, or a
+    # segfault), where on 40 it happened to survive
+    X = clean_data(300)
+    X[7, 0] = value
+    return X
+
+
 def _duplicated():
     # 4 distinct points, each 10 times: a 'full' component on them is singular
     base = np.random.default_rng(1).normal(size=(4, D))
@@ -110,6 +118,7 @@ MIN_SAMPLES = r"minimum of \d|lower n_components or fit on more samples"
 PARAM = r"must be|should be|got"
 SINGULAR = r"reg_covar.*n_components"
 ZERO_DENSITY = r"zero probability.*(scale|reg_covar)"
+SPREAD = r"too spread out.*overflow float(32|64).*scale"
 
 FIT_CASES = [
     Case("fit_nan", "fit", _with(np.nan), NON_FINITE),
@@ -152,7 +161,12 @@ FIT_CASES = [
     # scikit-learn's fit converts numeric strings, its scoring methods refuse them
     Case("fit_list_of_strings", "fit", lambda: [["1.5", "2"], ["3", "4"], ["5", "7"]],
          DTYPE),
-    Case("fit_huge_1e300", "fit", lambda: clean_data() * 1e300, ZERO_DENSITY),
+    Case("fit_huge_1e300", "fit", lambda: clean_data() * 1e300, SPREAD),
+    # one entry far out: k-means' squared distances overflow (NaN labels, out of the
+    # centres' range: a crash of the interpreter before they were refused)
+    Case("fit_one_entry_1e155", "fit", lambda: _far_entry(1e155), SPREAD),
+    Case("fit_float32_one_entry_1e20", "fit",
+         lambda: _far_entry(1e20).astype(np.float32), SPREAD),
     Case("fit_huge_1e150", "fit", lambda: clean_data() * 1e150),
     Case("fit_float32_huge_1e30", "fit", lambda: clean_data().astype(np.float32) * 1e30,
          r"overflow float32.*(scale|float64)"),

@@ -257,3 +257,25 @@ def test_initial_parameters_from_labels_are_sklearns(covariance_type, weighted):
     # scikit-learn's raw moments for 'diag' and 'spherical' lose digits to cancellation
     # (entries ~10 about means ~10): 1e-11 covers theirs, ours is the centred sum
     np.testing.assert_allclose(cov, cov_s, rtol=1e-11, atol=1e-12)
+
+
+def test_assignment_of_nan_distances_stays_among_the_centres():
+    # kmeans_labels refuses data whose squared distances overflow (test_hostile's
+    # fit_one_entry cases); the assignment itself must still never label a row with
+    # no centre (its label indexes the sums, and the search for it read past them)
+    from gmmfast import _kmeans
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    K = 3
+    centers = rng.normal(size=(K, 3))
+    centers[1] = np.nan
+    cc = np.einsum("ij,ij->i", centers, centers)
+    n_blocks = (50 + _kmeans.block_rows() - 1) // _kmeans.block_rows()
+    labels = np.full(50, -1, dtype=np.int32)
+    status = _kmeans.lloyd_assign(
+        X, np.zeros(3), np.einsum("ij,ij->i", X, X), centers, cc, np.zeros(K),
+        np.zeros(K), 0, 0.0, 0.0, 1e-10, 0.0, True, labels, np.empty(50), np.empty(50),
+        np.zeros(n_blocks, dtype=np.intp), np.zeros(n_blocks, dtype=np.intp), 1)
+    assert status == 0
+    assert labels.min() >= 0 and labels.max() < K
