@@ -92,10 +92,11 @@ def main():
     # covariances all components at once and one at a time), every row in it, and a
     # component of weight 0 (its inverses are never formed, and the statistics must
     # not read them)
-    from gmmfast import _missing, _missing_rows
+    from gmmfast import _missing, _missing_rows, _missing_rowpath
 
     pays = _missing.kernel_pass_pays
     _missing.kernel_pass_pays = lambda *args, **kwargs: False
+    # (kernel_pass_mask asks kernel_pass_pays of the patterns it does not rule out)
     cd_mode = _missing_rows.conditional_covariances_mode()
     try:
         for cov_type, D, dt, cd in (("full", 9, np.float64, "cost"),
@@ -124,6 +125,15 @@ def main():
                                            resp=True, labels=True)
                     assert np.isfinite(outs[0]).all()
                     checked += 2
+                    # impute's outputs of the same pass: conditional means and draws
+                    for group in plan.groups:
+                        cm, lse = _missing_rowpath.rows_conditional_means(
+                            models, group, n_threads)
+                        dr, lse2 = _missing_rowpath.rows_conditional_draws(
+                            models, group, np.random.RandomState(0), n_threads)
+                        assert np.isfinite(lse).all() and np.isfinite(cm).all()
+                        assert np.isfinite(lse2).all() and np.isfinite(dr).all()
+                        checked += 3
     finally:
         _missing.kernel_pass_pays = pays
         _missing_rows.conditional_covariances_mode(cd_mode)
@@ -134,6 +144,11 @@ def main():
             gm = GaussianMixture(3, covariance_type=cov_type, random_state=0,
                                  n_threads=2).fit(X.astype(dtype))
             gm.predict_proba(X.astype(dtype))
+            Xh = X.astype(dtype)
+            Xh[np.random.default_rng(1).random(Xh.shape) < 0.2] = np.nan
+            Xh[np.isnan(Xh).all(axis=1), 0] = 0.0
+            gm.impute(Xh)
+            gm.impute(Xh, method="sample", random_state=0)
     print(f"memcheck driver: {checked} kernel calls checked, all paths run")
 
 
