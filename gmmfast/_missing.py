@@ -560,6 +560,11 @@ class MarginalModels:
 _LOG_2PI = float(np.log(2 * np.pi))
 
 
+#: AugmentedRows: a column whose observed values' mean is beyond this in absolute
+#: value fills its missing entries with their median instead
+WILD_FILL = 1e100
+
+
 class AugmentedRows:
     """[x, e] of a piece of X: NaN replaced by v (each column's mean of its observed
     values, or 0), e_j = 1 where x_j was missing. C-contiguous, in X's dtype."""
@@ -574,6 +579,13 @@ class AugmentedRows:
         with np.errstate(invalid="ignore", divide="ignore"):
             fill = np.where(counts > 0, np.nansum(X, axis=0, dtype=np.float64)
                             / np.maximum(counts, 1), 0.0)
+        # a mean far out (an entry of 1e300 among values of 1 puts it at ~1e300 / n)
+        # made every row's indicator terms overflow ((v - mu)^2 P, AugmentedDiag),
+        # and every row of zero density, where only the far one is: there the median
+        # of the column's observed values
+        wild = ~(np.abs(fill) <= WILD_FILL)
+        if wild.any():
+            fill[wild] = np.nanmedian(X[:, wild].astype(np.float64), axis=0)
         fill = fill.astype(X.dtype)
         A = np.empty((n, 2 * D), dtype=X.dtype)
         A[:, :D] = X

@@ -905,3 +905,25 @@ def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
     assert np.array_equal(st.S2, np.swapaxes(st.S2, -1, -2))
     assert st.L == pytest.approx(ref[6], rel=1e-13)
     assert st.sum_w == pytest.approx(ref[7], rel=1e-14)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_one_far_entry_is_the_row_named(covariance_type):
+    # 'diag' and 'spherical' fill a missing entry with its column's mean (the
+    # indicator columns): one entry of 1e300 put that mean at ~1e297, every row's
+    # indicator terms overflowed and the error named row 0; the far row alone has
+    # zero density, and the others keep their log-densities
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    gm = GaussianMixture(2, covariance_type=covariance_type, missing="marginalize",
+                         random_state=0).fit(X)
+    Y = X.copy()
+    Y[3, 1] = Y[9, 0] = np.nan
+    expected = gm.predict(Y)
+    Y[7, 0] = 1e300
+    with pytest.raises(ValueError, match="Row 7 of X has zero probability"):
+        gm.score_samples(Y)
+    # predict labels every row (as scikit-learn does): the others' labels are those
+    # without the far entry (they were all component 0, of NaN log-densities)
+    keep = np.arange(300) != 7
+    np.testing.assert_array_equal(gm.predict(Y)[keep], expected[keep])
