@@ -147,14 +147,21 @@ class ConditionalMixture:
                              self.means_[i], self.covariances_, self._dtype)
 
 
+def _components(weights, n_samples, rng):
+    """(n, n_samples) components drawn from each row's weights (n, K): one uniform
+    draw each, against the row's cumulative weights."""
+    K = weights.shape[1]
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random_sample((weights.shape[0], n_samples)) * cum[:, -1:]
+    return np.minimum((u[:, :, None] > cum[:, None, :]).sum(axis=2), K - 1)
+
+
 def _draw(weights, means, covs, n_samples, rng):
     """n_samples draws per row of the mixtures (weights (n, K), means (n, K, r),
     covariances (K, r, r)): a component from the row's weights, then a Gaussian."""
     n, K, r = means.shape
     L = np.linalg.cholesky(covs + 0.0)  # conditional covariances are positive definite
-    cum = np.cumsum(weights, axis=1)
-    u = rng.random_sample((n, n_samples)) * cum[:, -1:]
-    comp = np.minimum((u[:, :, None] > cum[:, None, :]).sum(axis=2), K - 1)
+    comp = _components(weights, n_samples, rng)
     z = rng.standard_normal((n, n_samples, r))
     rows = np.arange(n)[:, None]
     return means[rows, comp] + np.einsum("nsrt,nst->nsr", L[comp], z)
@@ -268,9 +275,7 @@ def _impute_rows(models, sub, rows, n_threads, out, rng=None):
             var = models.covariances
             if var.ndim == 1:   # 'spherical'
                 var = np.repeat(var[:, None], sub.shape[1], axis=1)
-            cum = np.cumsum(resp, axis=1)
-            u = rng.random_sample((sub.shape[0], 1)) * cum[:, -1:]
-            comp = np.minimum((u > cum).sum(axis=1), K - 1)
+            comp = _components(resp, 1, rng)[:, 0]
             z = rng.standard_normal(sub.shape)
             filled[mask] = (models.means[comp] + np.sqrt(var[comp]) * z)[mask]
         out[rows] = filled.astype(out.dtype, copy=False)
@@ -279,8 +284,11 @@ def _impute_rows(models, sub, rows, n_threads, out, rng=None):
         if rng is None:
             values, lse = _missing_rowpath.rows_conditional_means(models, group, n_threads)
         else:
-            values, lse = _missing_rowpath.rows_conditional_draws(models, group, rng,
-                                                                  n_threads)
+            values, lse = _missing_rowpath.rows_conditional_draws(
+                models, group, lambda resp: (
+                    _components(resp, 1, rng)[:, 0],
+                    rng.standard_normal((resp.shape[0], group.Mi.shape[1]))),
+                n_threads)
         bad = ~np.isfinite(lse)
         if bad.any():
             raise _estep._zero_density_error(int(rows[group.rows[bad]].min()))

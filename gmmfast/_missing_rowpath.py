@@ -163,20 +163,20 @@ def rows_conditional_means(models, group, n_threads=1):
     return cmean, lse
 
 
-def rows_conditional_draws(models, group, rng, n_threads=1):
+def rows_conditional_draws(models, group, sample, n_threads=1):
     """A draw of each RowGroup row's missing entries from their conditional law given
-    its observed ones: a component from the row's responsibilities, then that
-    component's conditional Gaussian (laid out as ``rows_conditional_means``'); and
-    the rows' log-densities, -inf for a row of zero density (its draw not defined)."""
+    its observed ones, laid out as ``rows_conditional_means``': ``sample(resp)``, from
+    the rows' responsibilities (n, K), gives a component per row and standard normal
+    draws (n, mmax); the pass turns each row's into a draw of that component's
+    conditional Gaussian. Also the rows' log-densities, -inf for a row of zero density
+    (its draw not defined)."""
     n, K = group.X0.shape[0], models.n_components
     lse = np.empty(n)
     resp = np.empty((n, K))
     _rows_pass(models, group, n_threads, lse, resp)
-    # the component as the other conditional draws choose it (_conditioning._draw)
-    cum = np.cumsum(resp, axis=1)
-    u = rng.random_sample((n, 1)) * cum[:, -1:]
-    choice = np.minimum((u > cum).sum(axis=1), K - 1).astype(np.intp)
-    draw = rng.standard_normal((n, group.Mi.shape[1]))
+    choice, draw = sample(resp)
+    choice = np.ascontiguousarray(choice, dtype=np.intp)
+    draw = np.ascontiguousarray(draw, dtype=np.float64)
     if np.isfinite(lse).all():
         _rows_pass(models, group, n_threads, lse, choice=choice, draw=draw)
     return draw, lse

@@ -130,7 +130,10 @@ def main():
                         cm, lse = _missing_rowpath.rows_conditional_means(
                             models, group, n_threads)
                         dr, lse2 = _missing_rowpath.rows_conditional_draws(
-                            models, group, np.random.RandomState(0), n_threads)
+                            models, group, lambda resp: (
+                                resp.argmax(axis=1),
+                                np.random.RandomState(0).standard_normal(
+                                    (resp.shape[0], group.Mi.shape[1]))), n_threads)
                         assert np.isfinite(lse).all() and np.isfinite(cm).all()
                         assert np.isfinite(lse2).all() and np.isfinite(dr).all()
                         checked += 3
