@@ -470,6 +470,11 @@ def rows_pass(
     cdef Py_ssize_t s_head = K + K * D, s_t2 = Kt * D * D
     if want_stats:
         G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // SB))
+        # rounds of whole multiples of the threads: 11 blocks a round on 2 threads
+        # leave one thread idle for a block's time each round (a round ends at a
+        # barrier); the rounds do not change the sums (_add_slots)
+        if G < n_blocks:
+            G = G - G % n_threads
     # the moment rows take a block in sub-blocks (the unit of their scratch; the
     # block, of their statistics): the largest sub-block's factors and entries
     cdef Py_ssize_t Bs = min(sub_block, B) if moments else B
