@@ -240,13 +240,17 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
             ``init_params`` honours the weights (weighted k-means, weighted
             k-means++ seeding, rows drawn with probability proportional to weight
             for 'random_from_data'). A dask array (or numpy array) with a dask X.
+            Only the weights' ratios matter: numpy weights are scaled by the power
+            of two that brings their mean into [1, 2) first (exact), so weights of
+            1e-300 or 1e300 fit as well as ones, and weights that differ by a power
+            of two give the same model bit for bit.
 
         Returns
         -------
         self : GaussianMixture
             The fitted mixture.
         """
-        self._fit(X, sample_weight, want_labels=False)
+        self._fit(X, _validation.relative_weights(sample_weight), want_labels=False)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -269,7 +273,8 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         labels : ndarray (or lazy dask array for dask X) of shape (n_samples,)
             Component labels.
         """
-        return self._fit(X, sample_weight, want_labels=True)
+        return self._fit(X, _validation.relative_weights(sample_weight),
+                         want_labels=True)
 
     def _source(self, X, sample_weight, *, reset, ensure_min_samples=1,
                 defer_finite=False):
@@ -578,7 +583,10 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
             from . import _dask
 
             return _dask.score(self, X, sample_weight)
-        source = self._source(X, sample_weight, reset=False, defer_finite=True)
+        # a weighted mean: the weights' scale is irrelevant, and scaled as fit scales
+        # them its sums neither overflow (weights of 1e307) nor lose digits (1e-320)
+        source = self._source(X, _validation.relative_weights(sample_weight),
+                              reset=False, defer_finite=True)
         model = _inputs.model_for(self, source)
         with blas_single_thread(self._kernel_type, source.n_features):
             if isinstance(source, _sources.ChunkedSource):

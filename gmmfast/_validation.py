@@ -228,6 +228,43 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+def relative_weights(sample_weight):
+    """``sample_weight`` times the power of two that brings its mean into [1, 2), for
+    a fit whose result depends only on the weights' ratios (GaussianMixture's EM,
+    whose one absolute quantity is scikit-learn's ``10 * eps`` added to each
+    component's weight sum, in units of samples).
+
+    Multiplying by a power of two is exact, so weights that differ only by such a
+    factor give the same weights here, and the same fit bit for bit; a mean already
+    in [1, 2) (all ones) is left as it is. Without it, uniform weights of 1e-10 moved
+    the means by 1e-6 (the guard outweighing the sums), 1e-50 gave a degenerate model,
+    and 1e160 overflowed the weighted sums. None, a dask array and anything
+    check_sample_weight refuses are returned unchanged (refused there)."""
+    if sample_weight is None or hasattr(sample_weight, "__dask_graph__"):
+        return sample_weight
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, bool):
+        c = float(sample_weight)
+        if not (np.isfinite(c) and c > 0.0):
+            return sample_weight
+        shift = int(np.frexp(c)[1]) - 1
+        return sample_weight if shift == 0 else float(np.ldexp(c, -shift))
+    w = np.asarray(sample_weight)
+    if (w.dtype.kind not in "biuf" or w.ndim != 1 or w.size == 0
+            or not np.isfinite(w).all() or (w < 0).any()):
+        return sample_weight
+    w = w.astype(np.float64, copy=False)
+    top = float(w.max())
+    if not top > 0.0:
+        return sample_weight
+    # the mean taken after scaling the largest weight into [0.5, 1): no overflow
+    e_top = int(np.frexp(top)[1])
+    e_mean = int(np.frexp(float(np.ldexp(w, -e_top).mean()))[1])
+    shift = e_top + e_mean - 1
+    if shift == 0:
+        return sample_weight
+    return np.ldexp(w, -shift)
+
+
 def _check_int(name, value, low, high=None, allow_bool=True):
     # scikit-learn's Interval(Integral, ...) accepts bools (True == 1); so do we,
     # except where scikit-learn then fails (n_components)

@@ -142,6 +142,48 @@ def test_weighted_score_equals_score_of_repeated_rows():
     assert gm.score(X, sample_weight=w) != gm.score(X)
 
 
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_weights_times_a_power_of_two_give_the_same_fit_bit_for_bit(covariance_type):
+    # only ratios matter: fit scales the weights by the power of two that brings
+    # their mean into [1, 2), exactly, so these are one fit (integer weights of
+    # mean ~2.5 are scaled too). Before, 2^-1000 gave a degenerate model (the
+    # 10 eps guard outweighing the sums) and 2^1000 overflowed them.
+    X = _X0
+    w = np.random.default_rng(5).integers(1, 5, size=len(X)).astype(float)
+    ref = fit(X, covariance_type, "kmeans", sample_weight=w)
+    for k in (-1000, -60, 1, 60, 1000):
+        other = fit(X, covariance_type, "kmeans", sample_weight=np.ldexp(w, k))
+        for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                     "lower_bounds_"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(ref, name),
+                                          err_msg=f"{name}, weights times 2^{k}")
+
+
+@pytest.mark.parametrize("value", [1e-300, 1e-50, 1e-10, 1e200, 1e300])
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_tiny_and_huge_equal_weights_equal_no_weights(covariance_type, value):
+    # before: 1e-10 moved the means by 1e-6, 1e-50 and 1e-300 gave a degenerate
+    # model, 1e200 'full' raised "not positive definite" and 'diag' fitted garbage
+    X = _X0
+    plain = fit(X, covariance_type, "kmeans")
+    assert_same_model(fit(X, covariance_type, "kmeans",
+                          sample_weight=np.full(len(X), value)), plain)
+    # a scalar weight is a uniform one
+    assert_same_model(fit(X, covariance_type, "kmeans", sample_weight=value), plain)
+
+
+@pytest.mark.parametrize("value", [1e-320, 1e307])
+def test_weighted_score_with_extreme_weights(value):
+    # a weighted mean: before, weights of 1e307 overflowed its sums (NaN) and
+    # subnormal ones (1e-320, 4 significant digits) lost digits (4e-6 relative)
+    X = _X0
+    gm = GaussianMixture(K, random_state=0).fit(X)
+    w = np.random.default_rng(6).integers(1, 4, size=len(X))
+    np.testing.assert_allclose(gm.score(X, sample_weight=w * value),
+                               gm.score(X, sample_weight=w), rtol=1e-13)
+
+
 BAD_WEIGHTS = [
     (lambda n: -np.ones(n), "negative"),
     (lambda n: np.r_[np.ones(n - 1), -1e-300], "negative values \\(first at index 299"),
