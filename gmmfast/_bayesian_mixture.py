@@ -565,7 +565,11 @@ default='dirichlet_process'
         # scikit-learn's nk = N + 10 eps, with the M-step's means and covariances
         nk, xk, sk = _mstep.m_step_moments(stats, self.covariance_type, self.reg_covar,
                                            eps)
-        post = self._posterior(nk, xk, sk, dtype)
+        try:
+            post = self._posterior(nk, xk, sk, dtype)
+        except ValueError:
+            _mstep.check_sums(stats)   # overflowed sums, not a collapse: say so
+            raise
         return post, self._lower_bound(post, entropy), stats
 
     def _initial_posterior(self, X, w, random_state, dtype, total_weight=None):

@@ -465,10 +465,14 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         )
         cov = self._constrain(stats.N + 10 * eps, cov)
         # precision_cholesky uses the threads only for enough work (factor_threads)
-        prec_chol = _mstep.precision_cholesky(
-            cov, self._kernel_type, reg_covar=self.reg_covar, dtype=dtype,
-            n_threads=effective_n_threads(self.n_threads),
-        )
+        try:
+            prec_chol = _mstep.precision_cholesky(
+                cov, self._kernel_type, reg_covar=self.reg_covar, dtype=dtype,
+                n_threads=effective_n_threads(self.n_threads),
+            )
+        except ValueError:
+            _mstep.check_sums(stats)   # overflowed sums, not a collapse: say so
+            raise
         return weights, means, cov, prec_chol
 
     @property

@@ -180,6 +180,7 @@ def data_moments(source, X0, w0, covariance_type):
     sd[~(np.isfinite(sd) & (sd > 0))] = 1.0
     U = np.diag(1.0 / sd)[None] if kind == "full" else (1.0 / sd)[None]
     stats = sibling_source(source, kind, 1).stats(np.ones(1), m0[None], U)
+    _mstep.check_sums(stats)   # d d^T / n below
     n = stats.sum_w
     shift = stats.shift[0] if kind == "full" else stats.shift
     d = stats.S1[0]
@@ -247,6 +248,7 @@ def update_posterior_from_stats(priors, stats, prior_type, *, reg_covar, eps, dt
         c64(stats.S2, dtype=np.float64), c64(stats.shift, dtype=np.float64),
         float(reg_covar), float(eps), _mstep._SQRT_MAX[np.dtype(dtype)], threads)
     if failed >= 0:
+        _mstep.check_sums(stats)   # overflowed sums, not a collapse: say so
         raise ValueError(_mstep._collapse_message(failed, "full", reg_covar, K, dtype))
     return Posterior((a, b) if stick else a, beta, means, nu, covariances, prec_chol, nk,
                      log_weights, weights, tuple(terms))

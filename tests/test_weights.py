@@ -184,6 +184,31 @@ def test_weighted_score_with_extreme_weights(value):
                                gm.score(X, sample_weight=w), rtol=1e-13)
 
 
+
+@pytest.mark.parametrize(
+    "covariance_type, value",
+    [(c, v) for c in COV_TYPES for v in (1e200, 1e300)]
+    + [(c, 1e155) for c in ("full", "diag", "spherical")])
+def test_bayesian_mixture_refuses_weights_whose_sums_overflow(covariance_type, value):
+    # its priors count samples, so the weights' scale is part of its model and is not
+    # rescaled; sums of ~1e157 square beyond float64 ('tied' squares S1 / sqrt(N):
+    # it fits at 1e155). Before: 'full' and 'tied' reported a collapsed component,
+    # 'diag' and 'spherical' at 1e155 returned a model with a lower bound of +5e158
+    # (its variances all reg_covar)
+    from gmmfast import BayesianGaussianMixture
+
+    bgm = BayesianGaussianMixture(n_components=K, covariance_type=covariance_type,
+                                  random_state=0)
+    with pytest.raises(ValueError, match="weighted sums of the data reach .* too large"):
+        bgm.fit(_X0, sample_weight=np.full(len(_X0), value))
+    # below the bound the same weights fit, their lower bound as large as their sum
+    # (whether 100 iterations converge is not the point)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm.fit(_X0, sample_weight=np.full(len(_X0), 1e150))
+    assert np.isfinite(bgm.lower_bound_) and bgm.lower_bound_ < 0
+
+
 BAD_WEIGHTS = [
     (lambda n: -np.ones(n), "negative"),
     (lambda n: np.r_[np.ones(n - 1), -1e-300], "negative values \\(first at index 299"),
