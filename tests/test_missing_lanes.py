@@ -190,9 +190,11 @@ print(" ".join(out))
 """
 
 
-# 70 components: two tiles of 32 and a rest of 6; 3 components of 37 features: the
-# float32 scatter's tiles over tens of rows a block, its rows padded to 64
-@pytest.mark.parametrize("K, D", [(70, 10), (3, 37)])
+# 70 components: two tiles of 32 and a rest of 6 (groups of 8 or 4 at a fixed m, and
+# the rest); 3 components of 37 features: the float32 scatter's tiles over tens of rows
+# a block, its rows padded to 64; 20 components of 16 features: the fixed-m inverse
+# and solve up to their largest m (12), and the tiles beyond it
+@pytest.mark.parametrize("K, D", [(70, 10), (3, 37), (20, 16)])
 def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path, K, D):
     # The lanes' vector builds are compiled without contraction (setup.py): per
     # component they do the baseline's operations in its order, so every build must

@@ -65,6 +65,47 @@
         if (k0 < (K)) BODY((K) - k0)                                                    \
     }
 
+/* GMM_ML_TILES over the components from k0 on (those the fixed-m groups below left) */
+#define GMM_ML_TILES_FROM(start, K, BODY)                                               \
+    {                                                                                   \
+        ptrdiff_t k0 = (start);                                                         \
+        for (; k0 + GMM_ML <= (K); k0 += GMM_ML) BODY(GMM_ML)                           \
+        if (k0 + 16 <= (K)) { BODY(16) k0 += 16; }                                      \
+        if (k0 + 8 <= (K)) { BODY(8) k0 += 8; }                                         \
+        if (k0 < (K)) BODY((K) - k0)                                                    \
+    }
+
+/* The inverse and the solve at a fixed m (1..GMM_FIXED_M_MAX, most rows' m): the
+   whole m x m problem of a group of GMM_G components in local arrays whose every
+   index is a constant once the loops are unrolled, so that the compiler keeps them in
+   vector registers, where the tiles above load and store each entry for every term
+   (their loops' counts are only known at run time). Each entry's operations and
+   their order are the tiles', so the bits are too (the module's tests compare every
+   build against the plain baseline). Measured on the inverse at K = 32, m = 6: 1960
+   -> 490 cycles (bench/results/missing.md). */
+#define GMM_FIXED_M_MAX 12
+#if GMM_TU_ISA == GMM_ISA_AVX512
+#define GMM_G 8                 /* one vector register a group */
+#else
+#define GMM_G 4                 /* AVX2: one; SSE2 and NEON: two (16 and 32 of them) */
+#endif
+#if defined(__clang__)
+#define GMM_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define GMM_UNROLL _Pragma("GCC unroll 128")
+#else
+#define GMM_UNROLL
+#endif
+/* the fixed-m groups in functions of their own: inlined, their unrolled code made the
+   tiles' (the components left over) spill their registers */
+#if defined(_MSC_VER)
+#define GMM_NOINLINE static __declspec(noinline)
+#else
+#define GMM_NOINLINE static __attribute__((noinline))
+#endif
+/* entry (i, j), j <= i, of a packed lower triangle */
+#define GMM_TRI(i, j) ((i) * ((i) + 1) / 2 + (j))
+
 #define GMM_LANES_FACTOR(suffix, linkage)                                               \
 /* Factor P_k[M, M] = L_k L_k^T for every component (P component last, (D, D, K)):    \
    L (m, m, K), idg (m, K) = 1 / L[j, j], hl (K,) = sum_j log L[j, j]. */              \
@@ -133,12 +174,88 @@ linkage void gmm_lanes_factor_##suffix(                                         
    scratch, L^-1; Ap the lower triangle of A^-1 = L^-T L^-1 row by row ((a, c) for     \
    c <= a), component last: entry at of component k at Ap[at fs + k] (fs >= K; one     \
    vector store a tile's entry, where component first took a store a lane). */          \
+GMM_NOINLINE ptrdiff_t gmm_inverse_fixed_##suffix(                                       \
+    const double *L, const double *idg, ptrdiff_t m, ptrdiff_t K, double *Ap,           \
+    ptrdiff_t fs)                                                                       \
+{                                                                                       \
+    ptrdiff_t kf = 0;                                                                   \
+    switch (m) {                                                                        \
+    case 1: GMM_INVERSE_FIXED(1) break;                                                 \
+    case 2: GMM_INVERSE_FIXED(2) break;                                                 \
+    case 3: GMM_INVERSE_FIXED(3) break;                                                 \
+    case 4: GMM_INVERSE_FIXED(4) break;                                                 \
+    case 5: GMM_INVERSE_FIXED(5) break;                                                 \
+    case 6: GMM_INVERSE_FIXED(6) break;                                                 \
+    case 7: GMM_INVERSE_FIXED(7) break;                                                 \
+    case 8: GMM_INVERSE_FIXED(8) break;                                                 \
+    case 9: GMM_INVERSE_FIXED(9) break;                                                 \
+    case 10: GMM_INVERSE_FIXED(10) break;                                               \
+    case 11: GMM_INVERSE_FIXED(11) break;                                               \
+    case 12: GMM_INVERSE_FIXED(12) break;                                               \
+    default: break;                                                                     \
+    }                                                                                   \
+    return kf;                                                                          \
+}                                                                                       \
 linkage void gmm_lanes_inverse_##suffix(                                                \
     const double *L, const double *idg, ptrdiff_t m, ptrdiff_t K, double *Li,           \
     double *Ap, ptrdiff_t fs)                                                           \
 {                                                                                       \
-    GMM_ML_TILES(K, GMM_INVERSE_TILE)                                                   \
+    const ptrdiff_t kf = K >= GMM_G ? gmm_inverse_fixed_##suffix(L, idg, m, K, Ap, fs) : 0; \
+    if (kf < K) GMM_ML_TILES_FROM(kf, K, GMM_INVERSE_TILE)                              \
 }
+
+/* gmm_lanes_inverse's groups of GMM_G components at m = M (kf: the first component
+   after them): L^-1 column by column, then A^-1 entry by entry, as the tile */
+#define GMM_INVERSE_FIXED(M)                                                            \
+    {                                                                                   \
+        enum { mf_ = (M), nt_ = (M) * ((M) + 1) / 2 };                                  \
+        for (; kf + GMM_G <= K; kf += GMM_G) {                                          \
+            double w_[nt_][GMM_G], d_[mf_][GMM_G];                                      \
+            GMM_UNROLL                                                                  \
+            for (int i = 0; i < mf_; i++) {                                             \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) d_[i][l] = idg[i * K + kf + l];         \
+            }                                                                           \
+            GMM_UNROLL                                                                  \
+            for (int j = 0; j < mf_; j++) {                                             \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) w_[GMM_TRI(j, j)][l] = d_[j][l];        \
+                GMM_UNROLL                                                              \
+                for (int i = j + 1; i < mf_; i++) {                                     \
+                    double S_[GMM_G];                                                   \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = 0.0;                        \
+                    GMM_UNROLL                                                          \
+                    for (int c = j; c < i; c++) {                                       \
+                        const double *Lic = L + (i * mf_ + c) * K + kf;                 \
+                        GMM_ML_LANES                                                    \
+                        for (int l = 0; l < GMM_G; l++)                                 \
+                            S_[l] = S_[l] + Lic[l] * w_[GMM_TRI(c, j)][l];              \
+                    }                                                                   \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++)                                     \
+                        w_[GMM_TRI(i, j)][l] = -S_[l] * d_[i][l];                       \
+                }                                                                       \
+            }                                                                           \
+            GMM_UNROLL                                                                  \
+            for (int a = 0; a < mf_; a++)                                               \
+                GMM_UNROLL                                                              \
+                for (int c = 0; c <= a; c++) {                                          \
+                    double S_[GMM_G];                                                   \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = 0.0;                        \
+                    GMM_UNROLL                                                          \
+                    for (int i = a; i < mf_; i++) {                                     \
+                        GMM_ML_LANES                                                    \
+                        for (int l = 0; l < GMM_G; l++)                                 \
+                            S_[l] = S_[l] + w_[GMM_TRI(i, c)][l] * w_[GMM_TRI(i, a)][l]; \
+                    }                                                                   \
+                    double *o_ = Ap + GMM_TRI(a, c) * fs + kf;                          \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) o_[l] = S_[l];                      \
+                }                                                                       \
+        }                                                                               \
+    }
 
 #define GMM_INVERSE_TILE(NL)                                                            \
     {                                                                                   \
@@ -183,12 +300,83 @@ linkage void gmm_lanes_inverse_##suffix(                                        
 #define GMM_LANES_SOLVE(suffix, linkage)                                                \
 /* One row, every component: z = L^-1 b (bt (m, K)), lp (K,) += 0.5 ||z||^2 - hl, and  \
    -t = -L^-T z into tt[k ts + a]. Z (m, K) scratch. */                                 \
+GMM_NOINLINE ptrdiff_t gmm_solve_fixed_##suffix(                                         \
+    const double *L, const double *idg, const double *hl, ptrdiff_t m, ptrdiff_t K,     \
+    const double *bt, double *tt, ptrdiff_t ts, double *lp)                             \
+{                                                                                       \
+    ptrdiff_t kf = 0;                                                                   \
+    switch (m) {                                                                        \
+    case 1: GMM_SOLVE_FIXED(1) break;                                                   \
+    case 2: GMM_SOLVE_FIXED(2) break;                                                   \
+    case 3: GMM_SOLVE_FIXED(3) break;                                                   \
+    case 4: GMM_SOLVE_FIXED(4) break;                                                   \
+    case 5: GMM_SOLVE_FIXED(5) break;                                                   \
+    case 6: GMM_SOLVE_FIXED(6) break;                                                   \
+    case 7: GMM_SOLVE_FIXED(7) break;                                                   \
+    case 8: GMM_SOLVE_FIXED(8) break;                                                   \
+    case 9: GMM_SOLVE_FIXED(9) break;                                                   \
+    case 10: GMM_SOLVE_FIXED(10) break;                                                 \
+    case 11: GMM_SOLVE_FIXED(11) break;                                                 \
+    case 12: GMM_SOLVE_FIXED(12) break;                                                 \
+    default: break;                                                                     \
+    }                                                                                   \
+    return kf;                                                                          \
+}                                                                                       \
 linkage void gmm_lanes_solve_##suffix(                                                  \
     const double *L, const double *idg, const double *hl, ptrdiff_t m, ptrdiff_t K,     \
     const double *bt, double *tt, ptrdiff_t ts, double *lp, double *Z)                  \
 {                                                                                       \
-    GMM_ML_TILES(K, GMM_SOLVE_TILE)                                                     \
+    const ptrdiff_t kf =                                                                \
+        K >= GMM_G ? gmm_solve_fixed_##suffix(L, idg, hl, m, K, bt, tt, ts, lp) : 0;    \
+    if (kf < K) GMM_ML_TILES_FROM(kf, K, GMM_SOLVE_TILE)                                \
 }
+
+/* gmm_lanes_solve's groups of GMM_G components at m = M, z in registers: the tile's
+   general form, whose operations at m = 1 are its one-loop form's */
+#define GMM_SOLVE_FIXED(M)                                                              \
+    {                                                                                   \
+        enum { mf_ = (M) };                                                             \
+        for (; kf + GMM_G <= K; kf += GMM_G) {                                          \
+            double z_[mf_][GMM_G], S_[GMM_G];                                           \
+            GMM_UNROLL                                                                  \
+            for (int a = 0; a < mf_; a++) {                                             \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) S_[l] = bt[a * K + kf + l];             \
+                GMM_UNROLL                                                              \
+                for (int c = 0; c < a; c++) {                                           \
+                    const double *Lac = L + (a * mf_ + c) * K + kf;                     \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = S_[l] - Lac[l] * z_[c][l];  \
+                }                                                                       \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) z_[a][l] = S_[l] * idg[a * K + kf + l]; \
+            }                                                                           \
+            GMM_ML_LANES                                                                \
+            for (int l = 0; l < GMM_G; l++) S_[l] = 0.0;                                \
+            GMM_UNROLL                                                                  \
+            for (int a = 0; a < mf_; a++) {                                             \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) S_[l] = S_[l] + z_[a][l] * z_[a][l];    \
+            }                                                                           \
+            GMM_ML_LANES                                                                \
+            for (int l = 0; l < GMM_G; l++)                                             \
+                lp[kf + l] = lp[kf + l] + 0.5 * S_[l] - hl[kf + l];                     \
+            GMM_UNROLL                                                                  \
+            for (int a = mf_ - 1; a >= 0; a--) {                                        \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) S_[l] = z_[a][l];                       \
+                GMM_UNROLL                                                              \
+                for (int c = a + 1; c < mf_; c++) {                                     \
+                    const double *Lca = L + (c * mf_ + a) * K + kf;                     \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = S_[l] - Lca[l] * z_[c][l];  \
+                }                                                                       \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) z_[a][l] = S_[l] * idg[a * K + kf + l]; \
+                for (int l = 0; l < GMM_G; l++) tt[(kf + l) * ts + a] = -z_[a][l];      \
+            }                                                                           \
+        }                                                                               \
+    }
 
 #define GMM_SOLVE_TILE(NL)                                                              \
     {                                                                                   \
