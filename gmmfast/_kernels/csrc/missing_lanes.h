@@ -434,12 +434,73 @@ linkage void gmm_lanes_solve_##suffix(                                          
 /* For a run of one pattern M (moment rows, _missing_moments.pxi): base (m, K) =        \
    P[M, M] m_M - (P m)_M, the part of b = (P delta)_M that does not depend on the row, \
    and qc (K,) = 0.5 m_M^T P[M, M] m_M; Mt, PMt (D, K) hold m_k and P_k m_k. */        \
+GMM_NOINLINE ptrdiff_t gmm_base_fixed_##suffix(                                          \
+    const double *Pt, const double *Mt, const double *PMt, const ptrdiff_t *Mr,         \
+    ptrdiff_t m, ptrdiff_t D, ptrdiff_t K, double *base, double *qc)                    \
+{                                                                                       \
+    ptrdiff_t kf = 0;                                                                   \
+    switch (m) {                                                                        \
+    case 1: GMM_BASE_FIXED(1) break;                                                    \
+    case 2: GMM_BASE_FIXED(2) break;                                                    \
+    case 3: GMM_BASE_FIXED(3) break;                                                    \
+    case 4: GMM_BASE_FIXED(4) break;                                                    \
+    case 5: GMM_BASE_FIXED(5) break;                                                    \
+    case 6: GMM_BASE_FIXED(6) break;                                                    \
+    case 7: GMM_BASE_FIXED(7) break;                                                    \
+    case 8: GMM_BASE_FIXED(8) break;                                                    \
+    case 9: GMM_BASE_FIXED(9) break;                                                    \
+    case 10: GMM_BASE_FIXED(10) break;                                                  \
+    case 11: GMM_BASE_FIXED(11) break;                                                  \
+    case 12: GMM_BASE_FIXED(12) break;                                                  \
+    default: break;                                                                     \
+    }                                                                                   \
+    return kf;                                                                          \
+}                                                                                       \
 linkage void gmm_lanes_base_##suffix(                                                   \
     const double *Pt, const double *Mt, const double *PMt, const ptrdiff_t *Mr,         \
     ptrdiff_t m, ptrdiff_t D, ptrdiff_t K, double *base, double *qc)                    \
 {                                                                                       \
-    GMM_ML_TILES(K, GMM_BASE_TILE)                                                      \
+    const ptrdiff_t kf =                                                                \
+        K >= GMM_G ? gmm_base_fixed_##suffix(Pt, Mt, PMt, Mr, m, D, K, base, qc) : 0;   \
+    if (kf < K) GMM_ML_TILES_FROM(kf, K, GMM_BASE_TILE)                                 \
 }
+
+/* gmm_lanes_base's groups of GMM_G components at m = M: m_M in registers, read once
+   where the tile reads it for every entry of P[M, M] */
+#define GMM_BASE_FIXED(M)                                                               \
+    {                                                                                   \
+        enum { mf_ = (M) };                                                             \
+        for (; kf + GMM_G <= K; kf += GMM_G) {                                          \
+            double mm_[mf_][GMM_G], q_[GMM_G], S_[GMM_G];                               \
+            GMM_UNROLL                                                                  \
+            for (int a = 0; a < mf_; a++) {                                             \
+                const double *mt = Mt + Mr[a] * K + kf;                                 \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) mm_[a][l] = mt[l];                      \
+            }                                                                           \
+            GMM_ML_LANES                                                                \
+            for (int l = 0; l < GMM_G; l++) q_[l] = 0.0;                                \
+            GMM_UNROLL                                                                  \
+            for (int a = 0; a < mf_; a++) {                                             \
+                const ptrdiff_t i = Mr[a];                                              \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) S_[l] = 0.0;                            \
+                GMM_UNROLL                                                              \
+                for (int a2 = 0; a2 < mf_; a2++) {                                      \
+                    const double *Prow = Pt + (i * D + Mr[a2]) * K + kf;                \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = S_[l] + Prow[l] * mm_[a2][l]; \
+                }                                                                       \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) {                                       \
+                    q_[l] = q_[l] + 0.5 * mm_[a][l] * S_[l];                            \
+                    base[a * K + kf + l] = S_[l] - PMt[i * K + kf + l];                 \
+                }                                                                       \
+            }                                                                           \
+            GMM_ML_LANES                                                                \
+            for (int l = 0; l < GMM_G; l++) qc[kf + l] = q_[l];                         \
+        }                                                                               \
+    }
 
 #define GMM_BASE_TILE(NL)                                                               \
     {                                                                                   \
