@@ -103,6 +103,23 @@
 #else
 #define GMM_NOINLINE static __attribute__((noinline))
 #endif
+/* BODY(M) for the m = M of 1..GMM_FIXED_M_MAX, nothing for the others */
+#define GMM_FIXED_M_SWITCH(m, BODY)                                                     \
+    switch (m) {                                                                        \
+    case 1: BODY(1) break;                                                              \
+    case 2: BODY(2) break;                                                              \
+    case 3: BODY(3) break;                                                              \
+    case 4: BODY(4) break;                                                              \
+    case 5: BODY(5) break;                                                              \
+    case 6: BODY(6) break;                                                              \
+    case 7: BODY(7) break;                                                              \
+    case 8: BODY(8) break;                                                              \
+    case 9: BODY(9) break;                                                              \
+    case 10: BODY(10) break;                                                            \
+    case 11: BODY(11) break;                                                            \
+    case 12: BODY(12) break;                                                            \
+    default: break;                                                                     \
+    }
 /* entry (i, j), j <= i, of a packed lower triangle */
 #define GMM_TRI(i, j) ((i) * ((i) + 1) / 2 + (j))
 
@@ -179,21 +196,7 @@ GMM_NOINLINE ptrdiff_t gmm_inverse_fixed_##suffix(                              
     ptrdiff_t fs)                                                                       \
 {                                                                                       \
     ptrdiff_t kf = 0;                                                                   \
-    switch (m) {                                                                        \
-    case 1: GMM_INVERSE_FIXED(1) break;                                                 \
-    case 2: GMM_INVERSE_FIXED(2) break;                                                 \
-    case 3: GMM_INVERSE_FIXED(3) break;                                                 \
-    case 4: GMM_INVERSE_FIXED(4) break;                                                 \
-    case 5: GMM_INVERSE_FIXED(5) break;                                                 \
-    case 6: GMM_INVERSE_FIXED(6) break;                                                 \
-    case 7: GMM_INVERSE_FIXED(7) break;                                                 \
-    case 8: GMM_INVERSE_FIXED(8) break;                                                 \
-    case 9: GMM_INVERSE_FIXED(9) break;                                                 \
-    case 10: GMM_INVERSE_FIXED(10) break;                                               \
-    case 11: GMM_INVERSE_FIXED(11) break;                                               \
-    case 12: GMM_INVERSE_FIXED(12) break;                                               \
-    default: break;                                                                     \
-    }                                                                                   \
+    GMM_FIXED_M_SWITCH(m, GMM_INVERSE_FIXED)                                           \
     return kf;                                                                          \
 }                                                                                       \
 linkage void gmm_lanes_inverse_##suffix(                                                \
@@ -305,21 +308,7 @@ GMM_NOINLINE ptrdiff_t gmm_solve_fixed_##suffix(                                
     const double *bt, double *tt, ptrdiff_t ts, double *lp)                             \
 {                                                                                       \
     ptrdiff_t kf = 0;                                                                   \
-    switch (m) {                                                                        \
-    case 1: GMM_SOLVE_FIXED(1) break;                                                   \
-    case 2: GMM_SOLVE_FIXED(2) break;                                                   \
-    case 3: GMM_SOLVE_FIXED(3) break;                                                   \
-    case 4: GMM_SOLVE_FIXED(4) break;                                                   \
-    case 5: GMM_SOLVE_FIXED(5) break;                                                   \
-    case 6: GMM_SOLVE_FIXED(6) break;                                                   \
-    case 7: GMM_SOLVE_FIXED(7) break;                                                   \
-    case 8: GMM_SOLVE_FIXED(8) break;                                                   \
-    case 9: GMM_SOLVE_FIXED(9) break;                                                   \
-    case 10: GMM_SOLVE_FIXED(10) break;                                                 \
-    case 11: GMM_SOLVE_FIXED(11) break;                                                 \
-    case 12: GMM_SOLVE_FIXED(12) break;                                                 \
-    default: break;                                                                     \
-    }                                                                                   \
+    GMM_FIXED_M_SWITCH(m, GMM_SOLVE_FIXED)                                             \
     return kf;                                                                          \
 }                                                                                       \
 linkage void gmm_lanes_solve_##suffix(                                                  \
@@ -439,21 +428,7 @@ GMM_NOINLINE ptrdiff_t gmm_base_fixed_##suffix(                                 
     ptrdiff_t m, ptrdiff_t D, ptrdiff_t K, double *base, double *qc)                    \
 {                                                                                       \
     ptrdiff_t kf = 0;                                                                   \
-    switch (m) {                                                                        \
-    case 1: GMM_BASE_FIXED(1) break;                                                    \
-    case 2: GMM_BASE_FIXED(2) break;                                                    \
-    case 3: GMM_BASE_FIXED(3) break;                                                    \
-    case 4: GMM_BASE_FIXED(4) break;                                                    \
-    case 5: GMM_BASE_FIXED(5) break;                                                    \
-    case 6: GMM_BASE_FIXED(6) break;                                                    \
-    case 7: GMM_BASE_FIXED(7) break;                                                    \
-    case 8: GMM_BASE_FIXED(8) break;                                                    \
-    case 9: GMM_BASE_FIXED(9) break;                                                    \
-    case 10: GMM_BASE_FIXED(10) break;                                                  \
-    case 11: GMM_BASE_FIXED(11) break;                                                  \
-    case 12: GMM_BASE_FIXED(12) break;                                                  \
-    default: break;                                                                     \
-    }                                                                                   \
+    GMM_FIXED_M_SWITCH(m, GMM_BASE_FIXED)                                              \
     return kf;                                                                          \
 }                                                                                       \
 linkage void gmm_lanes_base_##suffix(                                                   \
