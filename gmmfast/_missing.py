@@ -358,17 +358,18 @@ class ExpandedStats:
         cov = self.covariance_type
         O, M = marg.observed, marg.missing
         N = st.N
-        d = marg.means_O - st.shift                # (K, |O|): mu_kO - shift
-        s1 = st.S1 - N[:, None] * d                # about mu_kO
         self.N += N
         self.L += st.L
         self.sum_w += st.sum_w
         full_block = M.size == 0
         if cov == "full" and full_block and st.shift is marg.means_O:
-            # statistics about the means already (d = 0): as they are
+            # statistics about the means already (d = 0): as they are (the complete
+            # rows of every 'full' fit, each iteration: no array made for nothing)
             self.T1 += st.S1
             self.T2 += st.S2
             return
+        d = marg.means_O - st.shift                # (K, |O|): mu_kO - shift
+        s1 = st.S1 - N[:, None] * d                # about mu_kO
         if cov == "full":
             # about mu_kO: S2 - S1 d^T - d S1^T + N d d^T (d = 0 when the kernel took
             # them about the means, which leaves S2's bits untouched)
