@@ -99,28 +99,33 @@ def main():
     # (kernel_pass_mask asks kernel_pass_pays of the patterns it does not rule out)
     cd_mode = _missing_rows.conditional_covariances_mode()
     try:
-        for cov_type, D, dt, cd in (("full", 9, np.float64, "cost"),
-                                    ("full", 3, np.float64, "cost"),
-                                    ("tied", 9, np.float64, "cost"),
-                                    ("full", 17, np.float32, "together"),
-                                    ("full", 37, np.float32, "apart")):
+        # K = 10: the m x m lanes' fixed-m groups (8 or 4 components) and their rest
+        for cov_type, D, dt, cd, K in (("full", 9, np.float64, "cost", 3),
+                                       ("full", 3, np.float64, "cost", 3),
+                                       ("tied", 9, np.float64, "cost", 3),
+                                       ("full", 17, np.float32, "together", 3),
+                                       ("full", 37, np.float32, "apart", 3),
+                                       ("full", 6, np.float64, "cost", 10),
+                                       ("full", 17, np.float32, "together", 10)):
             _missing_rows.conditional_covariances_mode(cd)
-            weights, means, cov, _ = model_for(rng, cov_type, 3, D, np.float64)
+            weights, means, cov, _ = model_for(rng, cov_type, K, D, np.float64)
             means *= 0.3 if dt == np.float64 else 30.0
             U = _mstep.precision_cholesky(cov, cov_type)
-            for wts in (weights, np.array([0.6, 0.0, 0.4])):
+            zeroed = weights.copy()
+            zeroed[1] = 0.0
+            for wts in (weights, zeroed / zeroed.sum()):
                 models = _missing.MarginalModels(cov_type, wts, means, U, dt)
                 assert (models.row_factors32() is not None) == (dt == np.float32)
                 assert (models.moment_params() is not None) == (D == 9 and
                                                                  cov_type == "full")
-                Xm = means[rng.integers(0, 3, 300)] + rng.normal(size=(300, D))
+                Xm = means[rng.integers(0, K, 300)] + rng.normal(size=(300, D))
                 Xm[rng.random(Xm.shape) < 0.2] = np.nan
                 Xm[np.isnan(Xm).all(axis=1), 0] = 0.0
-                plan = _missing.PatternPlan(Xm, None, 0, 3)
+                plan = _missing.PatternPlan(Xm, None, 0, K)
                 for n_threads in (1, 2):
                     st = _missing.piece_stats(models, plan, 0, n_threads)
                     assert np.isfinite(st.S2).all() and np.isfinite(st.N).all()
-                    outs = [np.empty(300), np.empty((300, 3)), np.empty(300, np.intp)]
+                    outs = [np.empty(300), np.empty((300, K)), np.empty(300, np.intp)]
                     _missing.piece_outputs(models, plan, 0, n_threads, outs, lse=True,
                                            resp=True, labels=True)
                     assert np.isfinite(outs[0]).all()
