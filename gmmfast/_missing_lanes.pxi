@@ -34,6 +34,18 @@ cdef extern from "missing_lanes.h":
     void gmm_lanes_base(const double* Pt, const double* Mt, const double* PMt,
                         const Py_ssize_t* Mr, Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
                         double* base, double* qc) noexcept nogil
+    # float32 products: a run's conditional covariances, Cd (D (D + 1) / 2, K) +=
+    # S_k A_k at its entries (A: the run's inverses, component last)
+    void gmm_lanes_cond_add(const double* S, const double* Ar, const Py_ssize_t* Mr,
+                            Py_ssize_t m, Py_ssize_t K, double* Cd) noexcept nogil
+    # moment rows: one row's C[Mr[a], Mr[a2]] += (0.5 wr s_a) s_a2, C (D, D, K)
+    void gmm_lanes_fill_outer(const double* wr, const double* Sv, const Py_ssize_t* Mr,
+                              Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
+                              double* C) noexcept nogil
+
+
+# the rows' side (csrc/missing_rows32.h, which missing_lanes.h includes and dispatches)
+cdef extern from "missing_rows32.h":
     # float32 data: one component over a block's rows transposed (Xt, Ot (D, ldx),
     # ldx a multiple of GMM_MY_MAX; Ot 1 observed, 0 missing): q (n,) = ||y||^2 with
     # y = ((x - mu) o) U in float32 products (Up (D4, D4) float32, D4 = D rounded up
@@ -51,10 +63,6 @@ cdef extern from "missing_lanes.h":
     void gmm_rows_transpose(const double* X0, Py_ssize_t nb, Py_ssize_t D,
                             const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
                             Py_ssize_t ldx, double* Xt, double* Ot) noexcept nogil
-    # float32 products: a run's conditional covariances, Cd (D (D + 1) / 2, K) +=
-    # S_k A_k at its entries (A: the run's inverses, component last)
-    void gmm_lanes_cond_add(const double* S, const double* Ar, const Py_ssize_t* Mr,
-                            Py_ssize_t m, Py_ssize_t K, double* Cd) noexcept nogil
     # float32 products: a component's rows Y (n, D): e (D,) = sum wv Y, their weighted
     # mean d (D,), Z (n, ld) float32 = sqrt(wv) (Y - d), zero-padded; returns sum wv
     double gmm_rows32_center(const double* Y, const double* wv, Py_ssize_t n,
@@ -65,10 +73,6 @@ cdef extern from "missing_lanes.h":
     enum: GMM_R32_LD
     void gmm_rank32(const float* Z, Py_ssize_t n, Py_ssize_t D, Py_ssize_t ld,
                     double* T) noexcept nogil
-    # moment rows: one row's C[Mr[a], Mr[a2]] += (0.5 wr s_a) s_a2, C (D, D, K)
-    void gmm_lanes_fill_outer(const double* wr, const double* Sv, const Py_ssize_t* Mr,
-                              Py_ssize_t m, Py_ssize_t D, Py_ssize_t K,
-                              double* C) noexcept nogil
 
 
 #: lp - top below this: the responsibility exp(lp - top) / s is exactly 0 (exp

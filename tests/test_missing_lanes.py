@@ -92,7 +92,7 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
 @pytest.mark.parametrize("cd_mode", ["cost", "together", "apart"])
 def test_float32_products_hold_float32_rounding(D, K, cond, cd_mode, monkeypatch):
     """Float32 data ('full', from 16 features on) take q in float32 products
-    (csrc/missing_lanes.h's gmm_lanes32_q) and their scatter in float32 products
+    (csrc/missing_rows32.h's gmm_lanes32_q) and their scatter in float32 products
     about each block's weighted mean (gmm_rank32), as the complete float32 rows take
     theirs; b (by one GEMM per missing column, about the means' mean), the factors,
     the solves and the conditional covariances stay in double. D = 37: padded to 40,
