@@ -278,49 +278,134 @@ cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* 
     component a block did not write skipped, as it holds 0 or less, having not been
     zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
     same sums whatever the threads and the rounds. The entries in chunks over nt
-    threads."""
+    threads (one chunk, or one thread: no parallel region, whose barriers cost more
+    than a small pass's sums)."""
     cdef Py_ssize_t n_entries = n_plain if n_plain > 0 else (SB if moments else S)
+    cdef Py_ssize_t n_chunks = (n_entries + ADD_CHUNK - 1) // ADD_CHUNK
+    cdef Py_ssize_t ch
+    if nt == 1 or n_chunks == 1:
+        for ch in range(n_chunks):
+            _add_chunk(slots, nr, SB, acc, moments, tied, Kt, D, S, s_head, n_plain,
+                       n_entries, ch)
+        return
+    for ch in prange(n_chunks, num_threads=nt, schedule='static'):
+        _add_chunk(slots, nr, SB, acc, moments, tied, Kt, D, S, s_head, n_plain,
+                   n_entries, ch)
+
+
+cdef void _add_chunk(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* acc,
+                     bint moments, bint tied, Py_ssize_t Kt, Py_ssize_t D, Py_ssize_t S,
+                     Py_ssize_t s_head, Py_ssize_t n_plain, Py_ssize_t n_entries,
+                     Py_ssize_t ch) noexcept nogil:
+    """_add_slots' chunk ch of the entries."""
     cdef Py_ssize_t t2_end = s_head + Kt * D * D
-    cdef Py_ssize_t ch, j0, j1, c, j, e, f, t, a, b, r
+    cdef Py_ssize_t j0, j1, c, j, e, f, t, a, b, r
     cdef const double* slot
-    for ch in prange((n_entries + ADD_CHUNK - 1) // ADD_CHUNK, num_threads=nt,
-                     schedule='static'):
-        j0 = ch * ADD_CHUNK
-        j1 = min(j0 + ADD_CHUNK, n_entries)
-        for c in range(nr):
-            slot = slots + c * SB
-            if n_plain > 0 and slot[-1] == 0.0:
-                continue
-            j = j0
-            while j < j1:
-                if moments or j >= t2_end:
-                    e = j1
-                elif j < s_head:
-                    e = min(j1, s_head)
-                else:   # component f's T2, added only where the block wrote it
-                    f = (j - s_head) // (D * D)
-                    e = min(j1, s_head + (f + 1) * D * D)
-                    if not tied and slot[S + f] == 0.0:
-                        j = e
-                        continue
-                    # its lower triangle (row >= column), row by row: the upper is
-                    # never read (rows_pass mirrors the total's lower triangle at the
-                    # end), nor always written
-                    while j < e:
-                        t = j - s_head - f * D * D
-                        a = t // D
-                        b = t - a * D
-                        if b > a:       # past the row's diagonal: the next row
-                            j = j + D - b
-                            continue
-                        r = min(e, j + a + 1 - b)
-                        while j < r:
-                            acc[j] = acc[j] + slot[j]
-                            j = j + 1
+    j0 = ch * ADD_CHUNK
+    j1 = min(j0 + ADD_CHUNK, n_entries)
+    for c in range(nr):
+        slot = slots + c * SB
+        if n_plain > 0 and slot[-1] == 0.0:
+            continue
+        j = j0
+        while j < j1:
+            if moments or j >= t2_end:
+                e = j1
+            elif j < s_head:
+                e = min(j1, s_head)
+            else:   # component f's T2, added only where the block wrote it
+                f = (j - s_head) // (D * D)
+                e = min(j1, s_head + (f + 1) * D * D)
+                if not tied and slot[S + f] == 0.0:
+                    j = e
                     continue
+                # its lower triangle (row >= column), row by row: the upper is
+                # never read (rows_pass mirrors the total's lower triangle at the
+                # end), nor always written
                 while j < e:
-                    acc[j] = acc[j] + slot[j]
-                    j = j + 1
+                    t = j - s_head - f * D * D
+                    a = t // D
+                    b = t - a * D
+                    if b > a:       # past the row's diagonal: the next row
+                        j = j + D - b
+                        continue
+                    r = min(e, j + a + 1 - b)
+                    while j < r:
+                        acc[j] = acc[j] + slot[j]
+                        j = j + 1
+                continue
+            while j < e:
+                acc[j] = acc[j] + slot[j]
+                j = j + 1
+
+
+cdef struct _Pass:
+    # what every block of a round reads (rows_pass fills it once a call)
+    const double* X
+    const Py_ssize_t* M
+    const Py_ssize_t* nm
+    const double* w
+    const double* means
+    const double* U
+    const float* Uf
+    const double* Pt
+    const double* logc
+    const double* shift
+    const double* W
+    const double* Mt
+    double* lse
+    double* resp
+    Py_ssize_t* labels
+    double* cmean
+    const Py_ssize_t* choice
+    double* draw
+    double* slots
+    int* status
+    Py_ssize_t n, B, Bs, D, m, K, fmax, smax, SB, ncd, s_head, s_t2
+    bint tied, moments, single
+
+
+cdef void _pass_block(const _Pass* p, Py_ssize_t b, Py_ssize_t bb,
+                      double* scratch) noexcept nogil:
+    """Block b of the pass (bb: its slot in the round) with a thread's scratch."""
+    cdef Py_ssize_t start, stop, sstop, m = p.m, K = p.K, D = p.D
+    cdef double* slot = NULL
+    if scratch == NULL:
+        p.status[b] = STATUS_NO_MEMORY
+        return
+    start = b * p.B
+    stop = min(start + p.B, p.n)
+    if p.slots != NULL:
+        slot = p.slots + bb * p.SB
+        if p.moments or p.tied:
+            memset(slot, 0, p.SB * sizeof(double))
+        else:
+            memset(slot, 0, p.s_head * sizeof(double))
+            memset(slot + p.s_head + p.s_t2, 0,
+                   (p.SB - p.ncd - p.s_head - p.s_t2) * sizeof(double))
+    if p.moments:
+        # the block's sub-blocks in order, into its one slot
+        while start < stop:
+            sstop = min(start + p.Bs, stop)
+            _rows_block_moments(
+                p.X + start * D, p.M + start * m if m > 0 else NULL,
+                p.nm + start, p.w + start if p.w != NULL else NULL,
+                sstop - start, p.Bs, D, m, K, p.fmax, p.smax, p.shift,
+                p.W, p.Mt, p.Mt + D * K, p.Pt, p.lse + start,
+                p.resp + start * K if p.resp != NULL else NULL,
+                p.labels + start if p.labels != NULL else NULL, slot, scratch)
+            start = sstop
+        return
+    _rows_block(
+        p.X + start * D, p.M + start * m if m > 0 else NULL,
+        p.nm + start, p.w + start if p.w != NULL else NULL,
+        stop - start, p.B, D, m, K, p.tied, p.fmax, p.smax, p.means, p.U, p.Uf, p.Pt,
+        p.logc, p.Mt + 2 * D * K if p.single else NULL, p.Mt, p.Mt + D * K,
+        p.lse + start, p.resp + start * K if p.resp != NULL else NULL,
+        p.labels + start if p.labels != NULL else NULL,
+        p.cmean + start * m if p.cmean != NULL else NULL,
+        p.choice + start if p.draw != NULL else NULL,
+        p.draw + start * m if p.draw != NULL else NULL, slot, scratch)
 
 
 def rows_pass(
@@ -498,7 +583,9 @@ def rows_pass(
                 smax = f
     nsc = (_moments_scratch_doubles(Bs, D, m, K, fmax, smax, want_stats) if moments
            else _scratch_doubles(B, D, m, K, fmax, smax, want_stats, single))
-    cdef int[::1] status = np.zeros(n_blocks, dtype=np.intc)
+    cdef int* status = <int*> calloc(n_blocks, sizeof(int))
+    if status == NULL:
+        raise MemoryError("rows_pass: no memory for the blocks' status")
     cdef double* slots = NULL
     cdef double* accm = NULL
     if want_stats:
@@ -508,6 +595,7 @@ def rows_pass(
         if slots == NULL or ((moments or single) and accm == NULL):
             free(slots)
             free(accm)
+            free(status)
             raise MemoryError("rows_pass: no memory for the statistics of a round")
     cdef const double* Xp = &X0[0, 0]
     cdef const Py_ssize_t* Mp = &Mi[0, 0] if m > 0 else NULL
@@ -531,6 +619,7 @@ def rows_pass(
         free(Mtb)
         free(slots)
         free(accm)
+        free(status)
         raise MemoryError("rows_pass: no memory for the factors")
     with nogil:
         for c in range(Kp):
@@ -551,67 +640,53 @@ def rows_pass(
                     Mtb[D * K + a * K + c] = W[c, Q1 - D - 1 + a]
         elif single:
             _shift_terms(means, Ptb, D, K, Mtb + 2 * D * K, Mtb, Mtb + D * K)
-    cdef const double* Up = Uzb
-    cdef const float* Ufp = &Uf[0, 0, 0] if single else NULL
-    cdef const double* Pp = Ptb
-    cdef const double* lcp = &logc[0]
-    cdef double* lsep = &out_lse[0]
-    cdef double* rp = &out_resp[0, 0] if want_resp else NULL
-    cdef Py_ssize_t* labp = &out_labels[0] if want_labels else NULL
+    cdef _Pass ps
+    ps.X = &X0[0, 0]
+    ps.M = &Mi[0, 0] if m > 0 else NULL
+    ps.nm = &nm[0]
+    ps.w = &w[0] if weighted else NULL
+    ps.means = &means[0, 0]
+    ps.U = Uzb
+    ps.Uf = &Uf[0, 0, 0] if single else NULL
+    ps.Pt = Ptb
+    ps.logc = &logc[0]
+    ps.shift = &shift[0] if moments else NULL
+    ps.W = &W[0, 0] if moments else NULL
+    ps.Mt = Mtb
+    ps.lse = &out_lse[0]
+    ps.resp = &out_resp[0, 0] if want_resp else NULL
+    ps.labels = &out_labels[0] if want_labels else NULL
+    ps.cmean = &out_cmean[0, 0] if want_cmean else NULL
+    ps.choice = &draw_choice[0] if want_draw else NULL
+    ps.draw = &draw[0, 0] if want_draw else NULL
+    ps.slots = slots
+    ps.status = status
+    ps.n, ps.B, ps.Bs, ps.D, ps.m, ps.K = n, B, Bs, D, m, K
+    ps.fmax, ps.smax, ps.SB, ps.ncd, ps.s_head, ps.s_t2 = fmax, smax, SB, ncd, s_head, s_t2
+    ps.tied, ps.moments, ps.single = tied, moments, single
     cdef double* accp = &out_stats[0] if want_stats else NULL
-    cdef double* cmp = &out_cmean[0, 0] if want_cmean else NULL
-    cdef double* drp = &draw[0, 0] if want_draw else NULL
-    cdef const Py_ssize_t* chp = &draw_choice[0] if want_draw else NULL
     cdef double* scratch
-    cdef double* slot
+    cdef double* pscratch
     try:
         for r0 in range(0, n_blocks, G):
             nr = min(G, n_blocks - r0)
             # no more threads than blocks: a thread with nothing to do still costs a
             # wake-up and a barrier, milliseconds on a loaded machine
             nt = <int> min(<Py_ssize_t> n_threads, nr)
-            with nogil, parallel(num_threads=nt):
-                scratch = <double*> malloc(nsc * sizeof(double))
-                for bb in prange(nr, schedule='dynamic'):
-                    b = r0 + bb
-                    if scratch == NULL:
-                        status[b] = STATUS_NO_MEMORY
-                        continue
-                    start = b * B
-                    stop = min(start + B, n)
-                    slot = NULL
-                    if want_stats:
-                        slot = slots + bb * SB
-                        if moments or tied:
-                            memset(slot, 0, SB * sizeof(double))
-                        else:
-                            memset(slot, 0, s_head * sizeof(double))
-                            memset(slot + s_head + s_t2, 0,
-                                   (SB - ncd - s_head - s_t2) * sizeof(double))
-                    if moments:
-                        # the block's sub-blocks in order, into its one slot
-                        while start < stop:
-                            sstop = min(start + Bs, stop)
-                            _rows_block_moments(
-                                Xp + start * D, Mp + start * m if m > 0 else NULL,
-                                nmp + start, wp + start if weighted else NULL,
-                                sstop - start, Bs, D, m, K, fmax, smax, &shift[0],
-                                &W[0, 0], Mtb, Mtb + D * K, Pp, lsep + start,
-                                rp + start * K if want_resp else NULL,
-                                labp + start if want_labels else NULL, slot, scratch)
-                            start = sstop
-                        continue
-                    _rows_block(
-                        Xp + start * D, Mp + start * m if m > 0 else NULL,
-                        nmp + start, wp + start if weighted else NULL,
-                        stop - start, B, D, m, K, tied, fmax, smax, mp, Up, Ufp, Pp, lcp,
-                        Mtb + 2 * D * K if single else NULL, Mtb, Mtb + D * K,
-                        lsep + start, rp + start * K if want_resp else NULL,
-                        labp + start if want_labels else NULL,
-                        cmp + start * m if want_cmean else NULL,
-                        chp + start if want_draw else NULL,
-                        drp + start * m if want_draw else NULL, slot, scratch)
-                free(scratch)
+            if nt == 1:
+                # no parallel region: even with one thread its barriers cost two
+                # futex calls (~1 us), a tenth of a pass over a few hundred rows
+                with nogil:
+                    scratch = <double*> malloc(nsc * sizeof(double))
+                    for bb in range(nr):
+                        _pass_block(&ps, r0 + bb, bb, scratch)
+                    free(scratch)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    pscratch = <double*> malloc(nsc * sizeof(double))
+                    for bb in prange(nr, schedule='dynamic'):
+                        _pass_block(&ps, r0 + bb, bb, pscratch)
+                    free(pscratch)
             for b in range(r0, r0 + nr):
                 if status[b] != STATUS_OK:
                     raise MemoryError("rows_pass: no memory for a thread's scratch")
@@ -633,6 +708,7 @@ def rows_pass(
                                 accp[K + K * D + (c * D + i) * D + j]
                                 + accm[(i * (i + 1) // 2 + j) * K + c])
     finally:
+        free(status)
         free(slots)
         free(accm)
         free(Uzb)
