@@ -387,7 +387,8 @@ extensions = [
                  "gmmfast/_kernels/csrc/isa.h", "gmmfast/_kernels/csrc/missing_lanes.h",
                  "gmmfast/_kernels/csrc/normalize.h", "gmmfast/_kernels/csrc/vmath.h",
                  "gmmfast/_kernels/csrc/tri_tile.h",
-                 "gmmfast/_kernels/csrc/missing_rows32.h"]
+                 "gmmfast/_kernels/csrc/missing_rows32.h",
+                 "gmmfast/_kernels/csrc/missing_small.h"]
         + sorted(glob.glob("gmmfast/_kernels/csrc/missing_isa_*.c")),
         include_dirs=[np.get_include(), "gmmfast/_kernels/csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],

@@ -10,6 +10,31 @@
 # through moment rows about the mixture mean, is _missing_moments.pxi.
 
 
+cdef extern from "missing_small.h":
+    int GMM_SMALL_MAX_D
+    # the first sweep's loops for one component at a fixed D, 1 <= D <= 7 (0: another
+    # D, nothing done): lp[r K] and b (bt[(moff[r] + a) K]) of the nb rows
+    int gmm_small_first(Py_ssize_t D, const double* X0, Py_ssize_t nb,
+                        const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
+                        const Py_ssize_t* moff, const double* mu, const double* U,
+                        double c0, double log_2pi, Py_ssize_t K, double* lp,
+                        double* bt) noexcept nogil
+    # the second sweep's for one component (-1: another D, nothing done): N_k, T1_k
+    # and T2_k's lower triangle of the rows whose w r_k is not 0 (T2 zeroed first
+    # unless add_T2); returns how many rows added
+    Py_ssize_t gmm_small_stats(Py_ssize_t D, const double* X0, const double* w,
+                               const double* lp, Py_ssize_t nb, Py_ssize_t K,
+                               const double* mu, const Py_ssize_t* Mi, Py_ssize_t mmax,
+                               const Py_ssize_t* nm, const Py_ssize_t* moff,
+                               const double* tk, double* Nk, double* T1, double* T2,
+                               int add_T2) noexcept nogil
+
+# every D below BLAS_MIN_FEATURES takes the fixed-D loops: there is no other path
+if C_BLAS_MIN_FEATURES - 1 > GMM_SMALL_MAX_D:
+    raise ImportError("gmmfast._missing_rows: missing_small.h stops below "
+                      "BLAS_MIN_FEATURES - 1 features")
+
+
 #: up to this many features the scatter of a block's rows goes through dgemm (the
 #: whole square), beyond through dsyrk (one triangle): where each is the faster
 cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
@@ -35,33 +60,6 @@ cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept
         s0 = s0 + a[i] * b[i]
         i = i + 1
     return (s0 + s1) + (s2 + s3)
-
-
-cdef void _times_upper(double* Y, const double* U, Py_ssize_t n, Py_ssize_t D) noexcept nogil:
-    """Y := Y U in place, U (D, D) upper triangular, Y (n, D) row-major: plain loops,
-    for few features."""
-    cdef Py_ssize_t r, i, j
-    cdef double s
-    for r in range(n):
-        # y_j reads delta_i for i <= j only: from the last column down, in place
-        for j in range(D - 1, -1, -1):
-            s = 0.0
-            for i in range(j + 1):
-                s = s + Y[r * D + i] * U[i * D + j]
-            Y[r * D + j] = s
-
-
-cdef void _add_scatter(const double* Y, const double* wv, Py_ssize_t n, Py_ssize_t D,
-                       double* T) noexcept nogil:
-    """T += Y^T diag(wv) Y, the lower triangle (row >= column) of row-major T: plain
-    loops, for few features (with BLAS, the rows are scaled by sqrt(wv) instead)."""
-    cdef Py_ssize_t r, a, c
-    cdef double wa
-    for r in range(n):
-        for a in range(D):
-            wa = wv[r] * Y[r * D + a]
-            for c in range(a + 1):
-                T[a * D + c] = T[a * D + c] + wa * Y[r * D + c]
 
 
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
@@ -453,6 +451,12 @@ cdef void _rows_block(
             for r in range(nb):
                 lp[r * K + k] = logc[k] + 0.5 * nm[r] * LOG_2PI - 0.5 * qd[r]
             continue
+        if D < C_BLAS_MIN_FEATURES:
+            # few features: plain loops at a fixed D (missing_small.h), BLAS's calls
+            # costing more than their arithmetic
+            gmm_small_first(D, X0, nb, Mi, mmax, nm, moff, mu, Uk, logc[k], LOG_2PI, K,
+                            lp + k, Tb + k)
+            continue
         for r in range(nb):
             for j in range(D):
                 Y[r * D + j] = X0[r * D + j] - mu[j]
@@ -460,10 +464,7 @@ cdef void _rows_block(
                 Y[r * D + Mi[r * mmax + a]] = 0.0
         # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
         # (lower): Y^T := U^T Y^T is Y := Y U
-        if D < C_BLAS_MIN_FEATURES:
-            _times_upper(Y, Uk, nb, D)
-            Yy = Y
-        elif D <= GEMM_Y_MAX_D:
+        if D <= GEMM_Y_MAX_D:
             # the whole square, its zeros below the diagonal adding nothing
             dgemm("N", "N", &bD, &bnb, &bD, &one, <double*> Uk, &bD, Y, &bD, &zero, Yo, &bD)
             Yy = Yo
@@ -526,6 +527,19 @@ cdef void _rows_block(
         kp = 0 if tied else k
         mu = means + k * D
         T2k = T2 + kp * D * D
+        if D < C_BLAS_MIN_FEATURES:
+            # few features: each row's delta and its sums in one pass, at a fixed D
+            # (missing_small.h; a row whose w r_k is 0 adds nothing, as below), the
+            # scatter in double whatever the data (float32 products are the caller's
+            # choice from FULL32_MIN_FEATURES features on)
+            if gmm_small_stats(D, X0, w, lp + k, nb, K, mu, Mi, mmax, nm, moff,
+                               Tt + k * smax, Nk + k, T1 + k * D, T2k, tied) > 0 \
+                    and not tied:
+                Lw[2 + k] = 1.0
+                if not use_cd:
+                    _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k,
+                              K, off, T2k)
+            continue
         # a row whose responsibility underflowed to 0 adds nothing: it is left out of
         # the sums (most rows, for a component far from them)
         nz = 0
@@ -551,24 +565,21 @@ cdef void _rows_block(
             if not tied:
                 memset(T2k, 0, D * D * sizeof(double))
             _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
-            if D < C_BLAS_MIN_FEATURES:
-                _add_scatter(Y, wv, nz, D, T2k)
+            for r in range(nz):
+                sq = sqrt(wv[r])
+                for j in range(D):
+                    Y[r * D + j] = sq * Y[r * D + j]
+            # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper
+            # triangle of column-major C, which is the lower triangle (row >=
+            # column) of row-major T2k
+            bnz = <int> nz
+            if D <= GEMM_SCATTER_MAX_D:
+                # the whole square (the upper triangle is overwritten at the end):
+                # BLAS's general product is faster than its symmetric one at these
+                # widths
+                dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
             else:
-                for r in range(nz):
-                    sq = sqrt(wv[r])
-                    for j in range(D):
-                        Y[r * D + j] = sq * Y[r * D + j]
-                # column-major C (D, D) += W^T W with W^T = Y^T (D, nb): the upper
-                # triangle of column-major C, which is the lower triangle (row >=
-                # column) of row-major T2k
-                bnz = <int> nz
-                if D <= GEMM_SCATTER_MAX_D:
-                    # the whole square (the upper triangle is overwritten at the end):
-                    # BLAS's general product is faster than its symmetric one at these
-                    # widths
-                    dgemm("N", "T", &bD, &bD, &bnz, &one, Y, &bD, Y, &bD, &one, T2k, &bD)
-                else:
-                    dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
+                dsyrk("U", "N", &bD, &bnz, &one, Y, &bD, &one, T2k, &bD)
         if tied or use_cd:
             continue
         # the conditional covariances, once per run of rows of one pattern, after

@@ -1,0 +1,207 @@
+/* The row pass's work per row and component for few features (D < 8), at a fixed D.
+ *
+ * Included by gmmfast/_missing_rows.pyx alone (its own translation unit, the baseline
+ * build, -ffp-contract=off). The general loops of _missing_components.pxi take a
+ * row's D values in loops whose bounds are known only at run time; at D = 2 a row
+ * and component cost ~230 instructions there (callgrind), most of them the loops'
+ * own. Here each D of 1..GMM_SMALL_MAX_D has a function of its own, whose loops the
+ * compiler unrolls and whose row lives in registers. The operations and their order
+ * are the general loops' (the same sums, from 0, in the same order; the same
+ * four partial sums of a dot product): the same bits.
+ */
+#ifndef GMMFAST_MISSING_SMALL_H
+#define GMMFAST_MISSING_SMALL_H
+
+#include <stddef.h>
+
+#define GMM_SMALL_MAX_D 7
+
+/* gcc cannot tell that b's dot products (y + M_a, D - M_a entries, 0 <= M_a < D) read
+ * only the entries of y written before them, and warns */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GMM_SMALL_INLINE static inline __attribute__((always_inline))
+#else
+#define GMM_SMALL_INLINE static inline
+#endif
+
+/* _missing_components.pxi's _dot: four partial sums, the tail into the first (inlined:
+ * a call a row and component cost more than its few terms) */
+GMM_SMALL_INLINE double gmm_small_dot(const double *a, const double *b, ptrdiff_t n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 = s0 + a[i] * b[i];
+        s1 = s1 + a[i + 1] * b[i + 1];
+        s2 = s2 + a[i + 2] * b[i + 2];
+        s3 = s3 + a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++)
+        s0 = s0 + a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The first sweep of _rows_block for one component (its general form there): for each
+ * of the nb rows of X0 (D a row; row r's nm[r] missing columns Mi[r mmax ..]),
+ * delta = x - mu with 0 at the missing columns, y = delta U (U upper triangular,
+ * row-major, D x D: y_j = sum_{i <= j} delta_i U_ij), q = ||y||^2,
+ * lp[r K] = (c0 + (0.5 m) log_2pi) - 0.5 q, and b_a = U[M_a, M_a:] . y[M_a:] into
+ * bt[(moff[r] + a) K] (lp and bt already offset to the component). */
+#define GMM_SMALL_FIRST(DD)                                                             \
+static void gmm_small_first_##DD(                                                       \
+    const double *X0, ptrdiff_t nb, const ptrdiff_t *Mi, ptrdiff_t mmax,                \
+    const ptrdiff_t *nm, const ptrdiff_t *moff, const double *mu, const double *U,     \
+    double c0, double log_2pi, ptrdiff_t K, double *lp, double *bt)                     \
+{                                                                                       \
+    enum { D = DD };                                                                    \
+    for (ptrdiff_t r = 0; r < nb; r++) {                                                \
+        double d[D], y[D];                                                              \
+        const ptrdiff_t m = nm[r];                                                      \
+        const ptrdiff_t *Mr = Mi + r * mmax;                                            \
+        for (int j = 0; j < D; j++)                                                     \
+            d[j] = X0[r * D + j] - mu[j];                                               \
+        for (ptrdiff_t a = 0; a < m; a++)                                               \
+            d[Mr[a]] = 0.0;                                                             \
+        for (int j = 0; j < D; j++) {                                                   \
+            double s = 0.0;                                                             \
+            for (int i = 0; i <= j; i++)                                                \
+                s = s + d[i] * U[i * D + j];                                            \
+            y[j] = s;                                                                   \
+        }                                                                               \
+        const double q = gmm_small_dot(y, y, D);                                        \
+        lp[r * K] = (c0 + (0.5 * (double) m) * log_2pi) - 0.5 * q;                      \
+        double *b = bt + moff[r] * K;                                                   \
+        for (ptrdiff_t a = 0; a < m; a++)                                               \
+            b[a * K] = gmm_small_dot(U + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a]);     \
+    }                                                                                   \
+}
+
+GMM_SMALL_FIRST(1)
+GMM_SMALL_FIRST(2)
+GMM_SMALL_FIRST(3)
+GMM_SMALL_FIRST(4)
+GMM_SMALL_FIRST(5)
+GMM_SMALL_FIRST(6)
+GMM_SMALL_FIRST(7)
+
+/* The second sweep of _rows_block for one component (its general form there:
+ * gmm_rows_delta, _add_weighted_rows, _add_scatter): each row whose w r_k (lp[r K]
+ * times w[r], or lp alone with w NULL) is not 0 adds it to *Nk, w r_k delta to T1
+ * (D) and w r_k delta delta^T to the lower triangle (row >= column) of T2 (D x D,
+ * row-major), with delta = x - mu and tk[moff[r] + a] (-t) at the row's missing
+ * columns. Each entry's sum takes the rows in their order, as there. T2 is zeroed
+ * before the first row unless add_T2 (then added to: 'tied', one T2 for all
+ * components), and written only when a row was added. Returns how many were. */
+#define GMM_SMALL_STATS(DD)                                                             \
+static ptrdiff_t gmm_small_stats_##DD(                                                  \
+    const double *X0, const double *w, const double *lp, ptrdiff_t nb, ptrdiff_t K,    \
+    const double *mu, const ptrdiff_t *Mi, ptrdiff_t mmax, const ptrdiff_t *nm,        \
+    const ptrdiff_t *moff, const double *tk, double *Nk, double *T1, double *T2,       \
+    int add_T2)                                                                         \
+{                                                                                       \
+    enum { D = DD };                                                                    \
+    double nk = *Nk, t1[D], t2[D][D], y[D];                                             \
+    ptrdiff_t nz = 0;                                                                   \
+    for (int a = 0; a < D; a++) {                                                       \
+        t1[a] = T1[a];                                                                  \
+        for (int c = 0; c <= a; c++)                                                    \
+            t2[a][c] = add_T2 ? T2[a * D + c] : 0.0;                                    \
+    }                                                                                   \
+    for (ptrdiff_t r = 0; r < nb; r++) {                                                \
+        const double wr = w == NULL ? lp[r * K] : lp[r * K] * w[r];                     \
+        if (wr == 0.0)                                                                  \
+            continue;                                                                   \
+        nk = nk + wr;                                                                   \
+        nz++;                                                                           \
+        const ptrdiff_t *Mr = Mi + r * mmax;                                            \
+        for (int j = 0; j < D; j++)                                                     \
+            y[j] = X0[r * D + j] - mu[j];                                               \
+        for (ptrdiff_t a = 0; a < nm[r]; a++)                                           \
+            y[Mr[a]] = tk[moff[r] + a];                                                 \
+        for (int j = 0; j < D; j++)                                                     \
+            t1[j] = t1[j] + wr * y[j];                                                  \
+        for (int a = 0; a < D; a++) {                                                   \
+            const double wa = wr * y[a];                                                \
+            for (int c = 0; c <= a; c++)                                                \
+                t2[a][c] = t2[a][c] + wa * y[c];                                        \
+        }                                                                               \
+    }                                                                                   \
+    *Nk = nk;                                                                           \
+    if (nz > 0)                                                                         \
+        for (int a = 0; a < D; a++) {                                                   \
+            T1[a] = t1[a];                                                              \
+            for (int c = 0; c <= a; c++)                                                \
+                T2[a * D + c] = t2[a][c];                                               \
+        }                                                                               \
+    return nz;                                                                          \
+}
+
+GMM_SMALL_STATS(1)
+GMM_SMALL_STATS(2)
+GMM_SMALL_STATS(3)
+GMM_SMALL_STATS(4)
+GMM_SMALL_STATS(5)
+GMM_SMALL_STATS(6)
+GMM_SMALL_STATS(7)
+
+/* gmm_small_stats_D for 1 <= D <= GMM_SMALL_MAX_D; -1 (nothing done) for another D */
+static inline ptrdiff_t gmm_small_stats(
+    ptrdiff_t D, const double *X0, const double *w, const double *lp, ptrdiff_t nb,
+    ptrdiff_t K, const double *mu, const ptrdiff_t *Mi, ptrdiff_t mmax,
+    const ptrdiff_t *nm, const ptrdiff_t *moff, const double *tk, double *Nk,
+    double *T1, double *T2, int add_T2)
+{
+    switch (D) {
+#define GMM_SMALL_CASE(DD)                                                              \
+    case DD:                                                                            \
+        return gmm_small_stats_##DD(X0, w, lp, nb, K, mu, Mi, mmax, nm, moff, tk, Nk,   \
+                                    T1, T2, add_T2);
+    GMM_SMALL_CASE(1)
+    GMM_SMALL_CASE(2)
+    GMM_SMALL_CASE(3)
+    GMM_SMALL_CASE(4)
+    GMM_SMALL_CASE(5)
+    GMM_SMALL_CASE(6)
+    GMM_SMALL_CASE(7)
+#undef GMM_SMALL_CASE
+    default:
+        return -1;
+    }
+}
+
+/* gmm_small_first_D for 1 <= D <= GMM_SMALL_MAX_D; returns 0 (nothing done) for
+ * another D */
+static inline int gmm_small_first(
+    ptrdiff_t D, const double *X0, ptrdiff_t nb, const ptrdiff_t *Mi, ptrdiff_t mmax,
+    const ptrdiff_t *nm, const ptrdiff_t *moff, const double *mu, const double *U,
+    double c0, double log_2pi, ptrdiff_t K, double *lp, double *bt)
+{
+    switch (D) {
+#define GMM_SMALL_CASE(DD)                                                              \
+    case DD:                                                                            \
+        gmm_small_first_##DD(X0, nb, Mi, mmax, nm, moff, mu, U, c0, log_2pi, K, lp,    \
+                             bt);                                                      \
+        return 1;
+    GMM_SMALL_CASE(1)
+    GMM_SMALL_CASE(2)
+    GMM_SMALL_CASE(3)
+    GMM_SMALL_CASE(4)
+    GMM_SMALL_CASE(5)
+    GMM_SMALL_CASE(6)
+    GMM_SMALL_CASE(7)
+#undef GMM_SMALL_CASE
+    default:
+        return 0;
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif
