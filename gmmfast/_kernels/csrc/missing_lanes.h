@@ -371,6 +371,7 @@ linkage void gmm_lanes_solve_##suffix(                                          
         double S[GMM_ML];                                                               \
         if (m == 1) {                                                                   \
             /* the same operations in one loop */                                       \
+            GMM_ML_LANES                                                                \
             for (ptrdiff_t l = 0; l < nl; l++) {                                        \
                 const double z = bt[k0 + l] * idg[k0 + l];                              \
                 lp[k0 + l] = lp[k0 + l] + 0.5 * (z * z) - hl[k0 + l];                   \
