@@ -15,6 +15,8 @@
 #include <stddef.h>
 
 #define GMM_SMALL_MAX_D 7
+/* X(d) for each D of 1..GMM_SMALL_MAX_D: the functions' instances and their switches */
+#define GMM_SMALL_EACH_D(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
 /* gcc cannot tell that b's dot products (y + M_a, D - M_a entries, 0 <= M_a < D) read
  * only the entries of y written before them, and warns */
@@ -81,13 +83,7 @@ static void gmm_small_first_##DD(                                               
     }                                                                                   \
 }
 
-GMM_SMALL_FIRST(1)
-GMM_SMALL_FIRST(2)
-GMM_SMALL_FIRST(3)
-GMM_SMALL_FIRST(4)
-GMM_SMALL_FIRST(5)
-GMM_SMALL_FIRST(6)
-GMM_SMALL_FIRST(7)
+GMM_SMALL_EACH_D(GMM_SMALL_FIRST)
 
 /* The second sweep of _rows_block for one component (its general form there:
  * gmm_rows_delta, _add_weighted_rows, _add_scatter): each row whose w r_k (lp[r K]
@@ -141,13 +137,7 @@ static ptrdiff_t gmm_small_stats_##DD(                                          
     return nz;                                                                          \
 }
 
-GMM_SMALL_STATS(1)
-GMM_SMALL_STATS(2)
-GMM_SMALL_STATS(3)
-GMM_SMALL_STATS(4)
-GMM_SMALL_STATS(5)
-GMM_SMALL_STATS(6)
-GMM_SMALL_STATS(7)
+GMM_SMALL_EACH_D(GMM_SMALL_STATS)
 
 /* gmm_small_stats_D for 1 <= D <= GMM_SMALL_MAX_D; -1 (nothing done) for another D */
 static inline ptrdiff_t gmm_small_stats(
@@ -161,13 +151,7 @@ static inline ptrdiff_t gmm_small_stats(
     case DD:                                                                            \
         return gmm_small_stats_##DD(X0, w, lp, nb, K, mu, Mi, mmax, nm, moff, tk, Nk,   \
                                     T1, T2, add_T2);
-    GMM_SMALL_CASE(1)
-    GMM_SMALL_CASE(2)
-    GMM_SMALL_CASE(3)
-    GMM_SMALL_CASE(4)
-    GMM_SMALL_CASE(5)
-    GMM_SMALL_CASE(6)
-    GMM_SMALL_CASE(7)
+    GMM_SMALL_EACH_D(GMM_SMALL_CASE)
 #undef GMM_SMALL_CASE
     default:
         return -1;
@@ -187,13 +171,7 @@ static inline int gmm_small_first(
         gmm_small_first_##DD(X0, nb, Mi, mmax, nm, moff, mu, U, c0, log_2pi, K, lp,    \
                              bt);                                                      \
         return 1;
-    GMM_SMALL_CASE(1)
-    GMM_SMALL_CASE(2)
-    GMM_SMALL_CASE(3)
-    GMM_SMALL_CASE(4)
-    GMM_SMALL_CASE(5)
-    GMM_SMALL_CASE(6)
-    GMM_SMALL_CASE(7)
+    GMM_SMALL_EACH_D(GMM_SMALL_CASE)
 #undef GMM_SMALL_CASE
     default:
         return 0;
