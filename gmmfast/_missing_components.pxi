@@ -10,31 +10,6 @@
 # through moment rows about the mixture mean, is _missing_moments.pxi.
 
 
-cdef extern from "missing_small.h":
-    int GMM_SMALL_MAX_D
-    # the first sweep's loops for one component at a fixed D, 1 <= D <= 7 (0: another
-    # D, nothing done): lp[r K] and b (bt[(moff[r] + a) K]) of the nb rows
-    int gmm_small_first(Py_ssize_t D, const double* X0, Py_ssize_t nb,
-                        const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
-                        const Py_ssize_t* moff, const double* mu, const double* U,
-                        double c0, double log_2pi, Py_ssize_t K, double* lp,
-                        double* bt) noexcept nogil
-    # the second sweep's for one component (-1: another D, nothing done): N_k, T1_k
-    # and T2_k's lower triangle of the rows whose w r_k is not 0 (T2 zeroed first
-    # unless add_T2); returns how many rows added
-    Py_ssize_t gmm_small_stats(Py_ssize_t D, const double* X0, const double* w,
-                               const double* lp, Py_ssize_t nb, Py_ssize_t K,
-                               const double* mu, const Py_ssize_t* Mi, Py_ssize_t mmax,
-                               const Py_ssize_t* nm, const Py_ssize_t* moff,
-                               const double* tk, double* Nk, double* T1, double* T2,
-                               int add_T2) noexcept nogil
-
-# every D below BLAS_MIN_FEATURES takes the fixed-D loops: there is no other path
-if C_BLAS_MIN_FEATURES - 1 > GMM_SMALL_MAX_D:
-    raise ImportError("gmmfast._missing_rows: missing_small.h stops below "
-                      "BLAS_MIN_FEATURES - 1 features")
-
-
 #: up to this many features the scatter of a block's rows goes through dgemm (the
 #: whole square), beyond through dsyrk (one triangle): where each is the faster
 cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
