@@ -86,7 +86,8 @@ def main():
     out = np.empty_like(mats)
     assert _kernels.precision_cholesky(mats, out) == 1
     # missing values: the compiled row pass (_missing_rows) through moment rows (D = 9,
-    # components near the mixture mean) and per component (D = 3, and 'tied'; D = 17
+    # components near the mixture mean) and per component (D = 3 and 6, the loops at a
+    # fixed D, 'full' and 'tied'; D = 9 'tied'; D = 17
     # and 37 float32, far apart: the float32 lanes, 17 padded to 20 and a rest of
     # rows, the float32 scatter's rows padded to 32 and 64, the conditional
     # covariances all components at once and one at a time), every row in it, and a
@@ -102,6 +103,7 @@ def main():
         # K = 10: the m x m lanes' fixed-m groups (8 or 4 components) and their rest
         for cov_type, D, dt, cd, K in (("full", 9, np.float64, "cost", 3),
                                        ("full", 3, np.float64, "cost", 3),
+                                       ("tied", 3, np.float64, "cost", 3),
                                        ("tied", 9, np.float64, "cost", 3),
                                        ("full", 17, np.float32, "together", 3),
                                        ("full", 37, np.float32, "apart", 3),
