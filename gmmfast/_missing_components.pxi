@@ -21,22 +21,6 @@ cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
 cdef Py_ssize_t GEMM_Y_MAX_D = 24
 
 
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
-    """sum_i a_i b_i with four partial sums (one add chain would wait on each add)."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 = s0 + a[i] * b[i]
-        s1 = s1 + a[i + 1] * b[i + 1]
-        s2 = s2 + a[i + 2] * b[i + 2]
-        s3 = s3 + a[i + 3] * b[i + 3]
-        i = i + 4
-    while i < n:
-        s0 = s0 + a[i] * b[i]
-        i = i + 1
-    return (s0 + s1) + (s2 + s3)
-
-
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
                     const Py_ssize_t* nm, const unsigned char* first, const double* lp,
                     const double* w, const Py_ssize_t* Mi, Py_ssize_t mmax, Py_ssize_t D,
@@ -448,14 +432,14 @@ cdef void _rows_block(
             Yy = Y
         for r in range(nb):
             y = Yy + r * D
-            q = _dot(y, y, D)
+            q = gmm_dot4(y, y, D)
             m = nm[r]
             lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
             # b = U[M, :] y (U upper: row M_a starts at column M_a)
             Mr = Mi + r * mmax
             bt = Tb + moff[r] * K + k
             for a in range(m):
-                bt[a * K] = _dot(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
+                bt[a * K] = gmm_dot4(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
     if Uf != NULL:
         _rows_b_columns(X0, Mi, nm, nb, D, mmax, K, shift, Mt, PMt, Pt, moff, first, Y,
                         Zc, Gc, base, qc, cst, cur, ent, erow, Tb)

@@ -76,9 +76,11 @@ cdef extern from "missing_rows32.h":
 
 
 # fewer than 8 features: a row's work at a fixed D (csrc/missing_small.h, compiled here
-# alone, the baseline build)
+# alone, the baseline build); and the pass's dot product
 cdef extern from "missing_small.h":
     int GMM_SMALL_MAX_D
+    # sum_i a_i b_i, four partial sums (the row pass's dot product at every D)
+    double gmm_dot4(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     # the first sweep's loops for one component at a fixed D, 1 <= D <= 7 (0: another
     # D, nothing done): lp[r K] and b (bt[(moff[r] + a) K]) of the nb rows
     int gmm_small_first(Py_ssize_t D, const double* X0, Py_ssize_t nb,

@@ -674,8 +674,8 @@ def rows_pass(
             # wake-up and a barrier, milliseconds on a loaded machine
             nt = <int> min(<Py_ssize_t> n_threads, nr)
             if nt == 1:
-                # no parallel region: even with one thread its barriers cost two
-                # futex calls (~1 us), a tenth of a pass over a few hundred rows
+                # no parallel region: even with one thread its barriers make system
+                # calls (futex), which small passes, run every iteration, would pay
                 with nogil:
                     scratch = <double*> malloc(nsc * sizeof(double))
                     for bb in range(nr):

@@ -1,13 +1,13 @@
 /* The row pass's work per row and component for few features (D < 8), at a fixed D.
  *
  * Included by gmmfast/_missing_rows.pyx alone (its own translation unit, the baseline
- * build, -ffp-contract=off). The general loops of _missing_components.pxi take a
- * row's D values in loops whose bounds are known only at run time; at D = 2 a row
- * and component cost ~230 instructions there (callgrind), most of them the loops'
- * own. Here each D of 1..GMM_SMALL_MAX_D has a function of its own, whose loops the
- * compiler unrolls and whose row lives in registers. The operations and their order
- * are the general loops' (the same sums, from 0, in the same order; the same
- * four partial sums of a dot product): the same bits.
+ * build, -ffp-contract=off). Loops over a row's D values whose bounds are known only
+ * at run time spend most of their work on themselves when D is a handful (the
+ * measurements are in bench/results/missing.md). Here each D of 1..GMM_SMALL_MAX_D
+ * has a function of its own, whose loops the compiler unrolls and whose row lives in
+ * registers. The operations and their order are those of the general loops of
+ * _missing_components.pxi (the same sums, from 0, in the same order; the same dot
+ * product, gmm_dot4): the same bits.
  */
 #ifndef GMMFAST_MISSING_SMALL_H
 #define GMMFAST_MISSING_SMALL_H
@@ -31,9 +31,10 @@
 #define GMM_SMALL_INLINE static inline
 #endif
 
-/* _missing_components.pxi's _dot: four partial sums, the tail into the first (inlined:
- * a call a row and component cost more than its few terms) */
-GMM_SMALL_INLINE double gmm_small_dot(const double *a, const double *b, ptrdiff_t n)
+/* sum_i a_i b_i with four partial sums (one chain of adds would wait on each add),
+ * the tail into the first; the row pass's dot product at every D (inlined: a call a
+ * row and component would cost more than its few terms) */
+GMM_SMALL_INLINE double gmm_dot4(const double *a, const double *b, ptrdiff_t n)
 {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     ptrdiff_t i = 0;
@@ -75,11 +76,11 @@ static void gmm_small_first_##DD(                                               
                 s = s + d[i] * U[i * D + j];                                            \
             y[j] = s;                                                                   \
         }                                                                               \
-        const double q = gmm_small_dot(y, y, D);                                        \
+        const double q = gmm_dot4(y, y, D);                                        \
         lp[r * K] = (c0 + (0.5 * (double) m) * log_2pi) - 0.5 * q;                      \
         double *b = bt + moff[r] * K;                                                   \
         for (ptrdiff_t a = 0; a < m; a++)                                               \
-            b[a * K] = gmm_small_dot(U + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a]);     \
+            b[a * K] = gmm_dot4(U + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a]);     \
     }                                                                                   \
 }
 
