@@ -85,6 +85,59 @@ def test_components_at_once_are_the_direct_computation(covariance_type, K, cond,
     assert (np.linalg.eigvalsh(T2s) > 0).all()
 
 
+# The factor's product of diagonals leaves [1e-100, 1e100] (its log then taken at once)
+# from 3 missing features on at a scale of 1e-45 (the precision's entries ~1e90) or 1e45
+@pytest.mark.parametrize("scale", [1.0, 1e-45, 1e45])
+def test_fixed_m_groups_give_the_tiles_bits(scale, monkeypatch):
+    # Component 8 repeats component 0. At a fixed m the lanes' functions take groups
+    # of 4 or 8 components (csrc/missing_lanes.h, GMM_G) in code of their own and the
+    # rest in the tiles; 0 is in a group and 8 never is, in every build. The two
+    # forms do the same operations in the same order, so component 8's every output
+    # must be component 0's, bit for bit, and at the scales where the factor's product
+    # of diagonals leaves the range of its test (the groups then refactored by the
+    # tile) the log-densities must be the unscaled ones less d_O log(scale).
+    from gmmfast import _missing, _missing_rowpath, _mstep
+
+    D, n, K = 12, 150, 9
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(K, D, D)) / np.sqrt(D)
+    cov = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(D)
+    means = rng.normal(size=(K, D))
+    weights = rng.dirichlet(np.ones(K))
+    cov[8], means[8], weights[8] = cov[0], means[0], weights[0]
+    X = means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
+    m = np.minimum(D - 1, rng.integers(0, D + 4, n))
+    for i in range(n):
+        X[i, rng.choice(D, m[i], replace=False)] = np.nan
+    w = rng.uniform(0.2, 3.0, n)
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 64)
+
+    def run(s):
+        U = _mstep.precision_cholesky(cov * s * s, "full")
+        models = _missing.MarginalModels("full", weights, means * s, U, np.float64)
+        plan = _missing.PatternPlan(X * s, w, 0, K)
+        assert plan.patterns == [] and len(plan.groups) == 1
+        lse, resp = np.empty(n), np.empty((n, K))
+        _missing.piece_outputs(models, plan, 0, 2, [lse, resp, np.empty(n, dtype=np.intp)],
+                               lse=True, resp=True, labels=True)
+        return lse, resp, _missing.piece_stats(models, plan, 0, 2)
+
+    lse, resp, st = run(scale)
+    assert np.isfinite(lse).all()
+    assert np.array_equal(resp[:, 8], resp[:, 0])
+    assert st.N[8] == st.N[0]
+    assert np.array_equal(st.S1[8], st.S1[0]) and np.array_equal(st.S2[8], st.S2[0])
+    if scale != 1.0:
+        lse1 = run(1.0)[0]
+        shift = (D - m) * np.log(scale)
+        # the same sums about rescaled entries (rounded anew) and the log of a
+        # product taken in pieces: measured within 2.4 eps of the larger of the two
+        # terms, 8 eps allowed
+        tol = 8 * np.finfo(float).eps * np.maximum(np.abs(shift), np.abs(lse1)).max()
+        np.testing.assert_allclose(lse + shift, lse1, rtol=0, atol=tol)
+
+
 @pytest.mark.parametrize("D", [16, 37])
 @pytest.mark.parametrize("K", [3, 40])
 @pytest.mark.parametrize("cond", [10.0, 1e4], ids=["condition 10", "condition 1e4"])

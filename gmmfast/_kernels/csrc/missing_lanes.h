@@ -73,14 +73,14 @@
         if (k0 < (K)) BODY((K) - k0)                                                    \
     }
 
-/* The inverse and the solve at a fixed m (1..GMM_FIXED_M_MAX, most rows' m): the
-   whole m x m problem of a group of GMM_G components in local arrays whose every
-   index is a constant once the loops are unrolled, so that the compiler keeps them in
-   vector registers, where the tiles above load and store each entry for every term
-   (their loops' counts are only known at run time). Each entry's operations and
-   their order are the tiles', so the bits are too (the module's tests compare every
-   build against the plain baseline). Measured on the inverse at K = 32, m = 6: 1960
-   -> 490 cycles (bench/results/missing.md). */
+/* The factor, the inverse, the solve and the base at a fixed m (1..GMM_FIXED_M_MAX,
+   most rows' m): the whole m x m problem of a group of GMM_G components in local
+   arrays whose every index is a constant once the loops are unrolled, so that the
+   compiler keeps them in vector registers, where the tiles load and store each entry
+   for every term (their loops' counts are only known at run time; the gain is in
+   bench/results/missing.md). Each entry's operations and their order are the tiles',
+   so the bits are too (the module's tests compare every build against the plain
+   baseline, and a group's component against the same component in a tile). */
 #define GMM_FIXED_M_MAX 12
 #if GMM_TU_ISA == GMM_ISA_AVX512
 #define GMM_G 8                 /* one vector register a group */
@@ -124,12 +124,99 @@
 #define GMM_LANES_FACTOR(suffix, linkage)                                               \
 /* Factor P_k[M, M] = L_k L_k^T for every component (P component last, (D, D, K)):    \
    L (m, m, K), idg (m, K) = 1 / L[j, j], hl (K,) = sum_j log L[j, j]. */              \
+GMM_NOINLINE void gmm_factor_group_##suffix(                                             \
+    const double *Pt, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t D, ptrdiff_t K,       \
+    double *L, double *idg, double *hl, ptrdiff_t k0)                                   \
+{                                                                                       \
+    GMM_FACTOR_TILE(GMM_G)                                                              \
+}                                                                                       \
+GMM_NOINLINE ptrdiff_t gmm_factor_fixed_##suffix(                                        \
+    const double *Pt, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t D, ptrdiff_t K,       \
+    double *L, double *idg, double *hl)                                                 \
+{                                                                                       \
+    /* the tile's form for a group (GMM_FACTOR_FIXED, a macro without the suffix) */    \
+    void (*const group_)(const double *, const ptrdiff_t *, ptrdiff_t, ptrdiff_t,       \
+                         ptrdiff_t, double *, double *, double *, ptrdiff_t) =          \
+        gmm_factor_group_##suffix;                                                      \
+    ptrdiff_t kf = 0;                                                                   \
+    GMM_FIXED_M_SWITCH(m, GMM_FACTOR_FIXED)                                            \
+    return kf;                                                                          \
+}                                                                                       \
 linkage void gmm_lanes_factor_##suffix(                                                 \
     const double *Pt, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t D, ptrdiff_t K,       \
     double *L, double *idg, double *hl)                                                 \
 {                                                                                       \
-    GMM_ML_TILES(K, GMM_FACTOR_TILE)                                                    \
+    const ptrdiff_t kf =                                                                \
+        K >= GMM_G ? gmm_factor_fixed_##suffix(Pt, Mr, m, D, K, L, idg, hl) : 0;        \
+    if (kf < K) GMM_ML_TILES_FROM(kf, K, GMM_FACTOR_TILE)                               \
 }
+
+/* gmm_lanes_factor's groups of GMM_G components at m = M, the factor in registers
+   (w_: its lower triangle, packed; d_: 1 / its diagonal), stored once at the end: the
+   tile's operations in its order, entry by entry. The tile takes a lane's product of
+   diagonals into its log whenever it leaves [1e-100, 1e100]; here a group where any
+   lane does (rare) is factored again by the tile (gmm_factor_group), so that no call
+   to log sits among the columns (a call there made the compiler keep the factor in
+   memory) and the bits stay the tile's (whose sum of logs is 0 + log(product) where
+   no lane left the range). */
+#define GMM_FACTOR_FIXED(M)                                                             \
+    {                                                                                   \
+        enum { mf_ = (M), nt_ = (M) * ((M) + 1) / 2 };                                  \
+        for (; kf + GMM_G <= K; kf += GMM_G) {                                          \
+            double w_[nt_][GMM_G], d_[mf_][GMM_G], S_[GMM_G], prod_[GMM_G];             \
+            int out_ = 0;                                                               \
+            GMM_ML_LANES                                                                \
+            for (int l = 0; l < GMM_G; l++) prod_[l] = 1.0;                             \
+            GMM_UNROLL                                                                  \
+            for (int j = 0; j < mf_; j++) {                                             \
+                GMM_UNROLL                                                              \
+                for (int i = j; i < mf_; i++) {                                         \
+                    const double *si = Pt + (Mr[i] * D + Mr[j]) * K + kf;               \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) S_[l] = si[l];                      \
+                    GMM_UNROLL                                                          \
+                    for (int c = 0; c < j; c++) {                                       \
+                        GMM_ML_LANES                                                    \
+                        for (int l = 0; l < GMM_G; l++)                                 \
+                            S_[l] = S_[l] - w_[GMM_TRI(i, c)][l] * w_[GMM_TRI(j, c)][l]; \
+                    }                                                                   \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) w_[GMM_TRI(i, j)][l] = S_[l];       \
+                }                                                                       \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) {                                       \
+                    w_[GMM_TRI(j, j)][l] = sqrt(w_[GMM_TRI(j, j)][l]);                  \
+                    d_[j][l] = 1.0 / w_[GMM_TRI(j, j)][l];                              \
+                    prod_[l] = prod_[l] * w_[GMM_TRI(j, j)][l];                         \
+                }                                                                       \
+                GMM_ML_ANY_OUT                                                          \
+                for (int l = 0; l < GMM_G; l++)                                         \
+                    out_ |= (prod_[l] > 1e100) | (prod_[l] < 1e-100);                   \
+                GMM_UNROLL                                                              \
+                for (int i = j + 1; i < mf_; i++) {                                     \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++)                                     \
+                        w_[GMM_TRI(i, j)][l] = w_[GMM_TRI(i, j)][l] * d_[j][l];         \
+                }                                                                       \
+            }                                                                           \
+            if (out_) {                                                                 \
+                group_(Pt, Mr, m, D, K, L, idg, hl, kf);                                \
+                continue;                                                               \
+            }                                                                           \
+            GMM_UNROLL                                                                  \
+            for (int i = 0; i < mf_; i++) {                                             \
+                GMM_UNROLL                                                              \
+                for (int j = 0; j <= i; j++) {                                          \
+                    double *o_ = L + (i * mf_ + j) * K + kf;                            \
+                    GMM_ML_LANES                                                        \
+                    for (int l = 0; l < GMM_G; l++) o_[l] = w_[GMM_TRI(i, j)][l];       \
+                }                                                                       \
+                GMM_ML_LANES                                                            \
+                for (int l = 0; l < GMM_G; l++) idg[i * K + kf + l] = d_[i][l];         \
+            }                                                                           \
+            for (int l = 0; l < GMM_G; l++) hl[kf + l] = 0.0 + log(prod_[l]);           \
+        }                                                                               \
+    }
 
 #define GMM_FACTOR_TILE(NL)                                                             \
     {                                                                                   \
