@@ -234,7 +234,7 @@ cdef void _rows_b_columns(
         for a in range(nm[r]):
             Z[r * D + Mi[r * mmax + a]] = 0.0
     _by_column(Mi, mmax, nm, moff, nb, D, cst, cur, ent, erow)
-    _columns_pz(Z, D, K, Pt, cst, ent, erow, Zc, Gc, Tb)
+    _columns_pz(Z, D, K, Pt, cst, ent, erow, Zc, Gc, Tb, False)
     r = 0
     while r < nb:
         r2 = r + 1

@@ -93,12 +93,15 @@ cdef void _by_column(const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm
 cdef void _columns_pz(const double* Z, Py_ssize_t D, Py_ssize_t K, const double* Pt,
                       const Py_ssize_t* cst, const Py_ssize_t* ent,
                       const Py_ssize_t* erow, double* Zc, double* Gc,
-                      double* Tb) noexcept nogil:
+                      double* Tb, bint keep) noexcept nogil:
     """Tb[e, :] = P_k[i, :] z_r for every missing entry e (row r's, column i; _by_column's
     cst, ent, erow) and component k: per column, one GEMM over the rows missing it,
     gathered into Zc (their z, (n_i, D)), whatever their patterns; Gc (n_i, K) its
-    product. Pt (D, D, K) the precisions component last."""
-    cdef Py_ssize_t i, t, r, j, e, k, n_i
+    product. Pt (D, D, K) the precisions component last. keep: every column's rows
+    and products stay in Zc and Gc (at cst[i] D and cst[i] K), for the caller;
+    otherwise each column's take their start (a column's few rows stay in cache,
+    where the whole block's, a row per missing entry, did not)."""
+    cdef Py_ssize_t i, t, r, j, e, k, n_i, c0
     cdef int bK = <int> K, bD = <int> D, bn
     cdef double one = 1.0, zero = 0.0
     # (n_i, K) = Zc (n_i, D) P[i, :] (D, K), column-major (K, n_i) = P[i, :]^T (K, D)
@@ -107,17 +110,18 @@ cdef void _columns_pz(const double* Z, Py_ssize_t D, Py_ssize_t K, const double*
         n_i = cst[i + 1] - cst[i]
         if n_i == 0:
             continue
+        c0 = cst[i] if keep else 0
         for t in range(cst[i], cst[i + 1]):
             r = erow[ent[t]]
             for j in range(D):
-                Zc[t * D + j] = Z[r * D + j]
+                Zc[(t - cst[i] + c0) * D + j] = Z[r * D + j]
         bn = <int> n_i
         dgemm("N", "N", &bK, &bn, &bD, &one, <double*> (Pt + i * D * K), &bK,
-              Zc + cst[i] * D, &bD, &zero, Gc + cst[i] * K, &bK)
+              Zc + c0 * D, &bD, &zero, Gc + c0 * K, &bK)
         for t in range(cst[i], cst[i + 1]):
             e = ent[t]
             for k in range(K):
-                Tb[e * K + k] = Gc[t * K + k]
+                Tb[e * K + k] = Gc[(t - cst[i] + c0) * K + k]
 
 
 cdef void _rows_block_moments(
@@ -190,7 +194,7 @@ cdef void _rows_block_moments(
         _moment_row(Z + r * D, D, F + r * Q1)
     # row-major lp (nb, K) is column-major lp^T (K, nb) = W F^T
     dgemm("T", "N", &bK, &bnb, &bQ1, &one, <double*> W, &bQ1, F, &bQ1, &zero, lp, &bK)
-    _columns_pz(Z, D, K, Pt, cst, ent, erow, Zc, Gc, Tb)
+    _columns_pz(Z, D, K, Pt, cst, ent, erow, Zc, Gc, Tb, True)
 
     r = 0
     while r < nb:
