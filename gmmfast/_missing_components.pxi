@@ -364,8 +364,7 @@ cdef void _rows_block(
     # flagged, and the lanes' outputs and scratch (ldx: B rounded up to their groups)
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     cdef double* Xt = Nw + B * (K + 2)           # (D, ldx)
-    cdef double* Ot = Xt + (D * ldx if Uf != NULL else 0)       # (D, ldx)
-    cdef double* qd = Ot + (D * ldx if Uf != NULL else 0)       # (ldx,)
+    cdef double* qd = Xt + (D * ldx if Uf != NULL else 0)       # (ldx,)
     cdef float* Z32 = <float*> (qd + (ldx if Uf != NULL else 0))   # (D4, GMM_MY_MAX)
     cdef float* Y32 = Z32 + (D4 * GMM_MY_MAX if Uf != NULL else 0)   # (D4, GMM_MY_MAX)
     # the float32 scatter's (_scatter32): its mean, offsets and float32 products
@@ -398,7 +397,7 @@ cdef void _rows_block(
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
     cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
     if Uf != NULL:
-        gmm_rows_transpose(X0, nb, D, Mi, mmax, nm, ldx, Xt, Ot)
+        gmm_rows_transpose(X0, nb, D, Mi, mmax, nm, ldx, Xt)
     for k in range(K):
         kp = 0 if tied else k
         Uk = U + kp * D * D
@@ -406,7 +405,7 @@ cdef void _rows_block(
         if Uf != NULL:
             # q in float32 products, as the complete float32 rows take theirs (b
             # below, for all components at once)
-            gmm_lanes32_q(Xt, Ot, ldx, nb, D, mu, Uf + kp * D4 * D4, qd, Z32, Y32)
+            gmm_lanes32_q(Xt, ldx, nb, D, mu, Uf + kp * D4 * D4, qd, Z32, Y32)
             for r in range(nb):
                 lp[r * K + k] = logc[k] + 0.5 * nm[r] * LOG_2PI - 0.5 * qd[r]
             continue
@@ -559,7 +558,7 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
             + (K * fmax if stats else 0) + 5 * B + K + B * D + B * (K + 2)
-            + (2 * D * ldx + ldx + 2 * D4 * GMM_MY_MAX + _scatter32_doubles(B, D)
+            + (D * ldx + ldx + 2 * D4 * GMM_MY_MAX + _scatter32_doubles(B, D)
                + smax * D + smax * K + m * K + K + 2 * D + 1 + 2 * smax
                if single else 0))
 

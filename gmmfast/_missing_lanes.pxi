@@ -46,12 +46,12 @@ cdef extern from "missing_lanes.h":
 
 # the rows' side (csrc/missing_rows32.h, which missing_lanes.h includes and dispatches)
 cdef extern from "missing_rows32.h":
-    # float32 data: one component over a block's rows transposed (Xt, Ot (D, ldx),
-    # ldx a multiple of GMM_MY_MAX; Ot 1 observed, 0 missing): q (n,) = ||y||^2 with
-    # y = ((x - mu) o) U in float32 products (Up (D4, D4) float32, D4 = D rounded up
+    # float32 data: one component over a block's rows transposed (Xt (D, ldx), ldx a
+    # multiple of GMM_MY_MAX; NaN where missing): q (n,) = ||y||^2 with y = z U in
+    # float32 products, z = x - mu where observed, 0 where missing (Up (D4, D4) float32, D4 = D rounded up
     # to 4); Z, Y (D4, GMM_MY_MAX) float32 scratch
     enum: GMM_MY_MAX
-    void gmm_lanes32_q(const double* Xt, const double* Ot, Py_ssize_t ldx, Py_ssize_t n,
+    void gmm_lanes32_q(const double* Xt, Py_ssize_t ldx, Py_ssize_t n,
                        Py_ssize_t D, const double* mu, const float* Up, double* q,
                        float* Z, float* Y) noexcept nogil
     # Y (nz, D) = X0[rows] - mu, each row's missing entries then tk[moff[r] + a]
@@ -59,10 +59,10 @@ cdef extern from "missing_rows32.h":
                         Py_ssize_t nz, const double* mu, const Py_ssize_t* Mi,
                         Py_ssize_t mmax, const Py_ssize_t* nm, const Py_ssize_t* moff,
                         const double* tk, double* Y) noexcept nogil
-    # a block's rows transposed for gmm_lanes32_q: Xt, Ot (D, ldx)
+    # a block's rows transposed for gmm_lanes32_q: Xt (D, ldx), NaN where missing
     void gmm_rows_transpose(const double* X0, Py_ssize_t nb, Py_ssize_t D,
                             const Py_ssize_t* Mi, Py_ssize_t mmax, const Py_ssize_t* nm,
-                            Py_ssize_t ldx, double* Xt, double* Ot) noexcept nogil
+                            Py_ssize_t ldx, double* Xt) noexcept nogil
     # float32 products: a component's rows Y (n, D): e (D,) = sum wv Y, their weighted
     # mean d (D,), Z (n, ld) float32 = sqrt(wv) (Y - d), zero-padded; returns sum wv
     double gmm_rows32_center(const double* Y, const double* wv, Py_ssize_t n,

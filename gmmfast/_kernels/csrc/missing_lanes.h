@@ -674,9 +674,8 @@ typedef void gmm_lanes_fill_outer_fn(const double *, const double *, const ptrdi
 GMM_DISPATCH(gmm_lanes_solve_fn, gmm_lanes_solve)
 GMM_DISPATCH(gmm_lanes_base_fn, gmm_lanes_base)
 GMM_DISPATCH(gmm_lanes_fill_outer_fn, gmm_lanes_fill_outer)
-typedef void gmm_lanes32_q_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
-                              ptrdiff_t, const double *, const float *, double *, float *,
-                              float *);
+typedef void gmm_lanes32_q_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                              const double *, const float *, double *, float *, float *);
 GMM_DISPATCH(gmm_lanes32_q_fn, gmm_lanes32_q)
 typedef void gmm_lanes_cond_add_fn(const double *, const double *, const ptrdiff_t *,
                                    ptrdiff_t, ptrdiff_t, double *);
@@ -692,8 +691,7 @@ typedef void gmm_rows_delta_fn(const double *, ptrdiff_t, const ptrdiff_t *, ptr
                                double *);
 GMM_DISPATCH(gmm_rows_delta_fn, gmm_rows_delta)
 typedef void gmm_rows_transpose_fn(const double *, ptrdiff_t, ptrdiff_t, const ptrdiff_t *,
-                                   ptrdiff_t, const ptrdiff_t *, ptrdiff_t, double *,
-                                   double *);
+                                   ptrdiff_t, const ptrdiff_t *, ptrdiff_t, double *);
 GMM_DISPATCH(gmm_rows_transpose_fn, gmm_rows_transpose)
 
 /* Choose the instruction set (as the kernels do, isa.h), then point every function at

@@ -135,14 +135,15 @@
 #endif
 
 #define GMM_LANES32_Q(suffix, linkage)                                                 \
-/* One component over a block's rows, transposed (Xt, Ot: D x ldx doubles, ldx a      \
-   multiple of GMM_MY_MAX, columns n..ldx zero; Ot 1 where a row's feature is         \
-   observed, 0 where missing): z = (x - mu) o rounded to float32 (the centring in      \
-   double), y = z U in float32 products (Up: D4 x D4, U's upper triangle, zeros        \
+/* One component over a block's rows, transposed (Xt: D x ldx doubles, ldx a multiple \
+   of GMM_MY_MAX, NaN where a row's feature is missing and in columns n..ldx): z = x - \
+   mu rounded to float32 where x is observed (the centring in double), 0 where it is  \
+   missing (+0; a -0 would give the same sums, which start from +0), y = z U in       \
+   float32 products (Up: D4 x D4, U's upper triangle, zeros        \
    elsewhere; D4 = D rounded up to 4), q[i] = ||y_i||^2 in double (a float's square is \
    exact in double). Z, Y: D4 x GMM_MY_MAX floats of scratch. */                       \
 linkage void gmm_lanes32_q_##suffix(                                                    \
-    const double *Xt, const double *Ot, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t D,        \
+    const double *Xt, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t D,                          \
     const double *mu, const float *Up, double *q, float *Z, float *Y)                   \
 {                                                                                       \
     const ptrdiff_t D4 = (D + 3) / 4 * 4;                                               \
@@ -153,10 +154,11 @@ linkage void gmm_lanes32_q_##suffix(                                            
                 for (int r = 0; r < GMM_MY; r++) z[r] = 0.0f;                           \
                 continue;                                                               \
             }                                                                           \
-            const double *x = Xt + l * ldx + i0, *o = Ot + l * ldx + i0;                \
+            const double *x = Xt + l * ldx + i0;                                        \
             const double ml = mu[l];                                                    \
             GMM_LANE_LOOP                                                               \
-            for (int r = 0; r < GMM_MY; r++) z[r] = (float) ((x[r] - ml) * o[r]);       \
+            for (int r = 0; r < GMM_MY; r++)                                            \
+                z[r] = x[r] == x[r] ? (float) (x[r] - ml) : 0.0f;                       \
         }                                                                               \
         double s[GMM_MY];                                                               \
         GMM_Q32(Z, Up, D, D4, Y, s)                                                     \
@@ -345,34 +347,25 @@ linkage void gmm_rows_delta_##suffix(                                           
 }                                                                                       \
                                                                                         \
 /* A block's rows transposed for gmm_lanes32_q: Xt (D x ldx) the nb rows of X0 (D a    \
-   row), Ot 1 where observed and 0 where missing (Mi, nm); columns nb..ldx 0. */       \
+   row), NaN where missing (Mi, nm) and in columns nb..ldx. */                         \
 linkage void gmm_rows_transpose_##suffix(                                               \
     const double *X0, ptrdiff_t nb, ptrdiff_t D, const ptrdiff_t *Mi, ptrdiff_t mmax,   \
-    const ptrdiff_t *nm, ptrdiff_t ldx, double *Xt, double *Ot)                         \
+    const ptrdiff_t *nm, ptrdiff_t ldx, double *Xt)                                     \
 {                                                                                       \
     /* 8 rows at a time: each feature's 8 entries one store */                        \
     ptrdiff_t r0 = 0;                                                                   \
     for (; r0 + 8 <= nb; r0 += 8)                                                       \
         for (ptrdiff_t j = 0; j < D; j++) {                                             \
-            double *xt = Xt + j * ldx + r0, *ot = Ot + j * ldx + r0;                    \
+            double *xt = Xt + j * ldx + r0;                                             \
             GMM_ML_LANES                                                                \
-            for (int t = 0; t < 8; t++) {                                               \
-                xt[t] = X0[(r0 + t) * D + j];                                           \
-                ot[t] = 1.0;                                                            \
-            }                                                                           \
+            for (int t = 0; t < 8; t++) xt[t] = X0[(r0 + t) * D + j];                   \
         }                                                                               \
     for (ptrdiff_t j = 0; j < D; j++) {                                                 \
-        for (ptrdiff_t r = r0; r < nb; r++) {                                           \
-            Xt[j * ldx + r] = X0[r * D + j];                                            \
-            Ot[j * ldx + r] = 1.0;                                                      \
-        }                                                                               \
-        for (ptrdiff_t r = nb; r < ldx; r++) {                                          \
-            Xt[j * ldx + r] = 0.0;                                                      \
-            Ot[j * ldx + r] = 0.0;                                                      \
-        }                                                                               \
+        for (ptrdiff_t r = r0; r < nb; r++) Xt[j * ldx + r] = X0[r * D + j];            \
+        for (ptrdiff_t r = nb; r < ldx; r++) Xt[j * ldx + r] = NAN;                     \
     }                                                                                   \
     for (ptrdiff_t r = 0; r < nb; r++)                                                  \
-        for (ptrdiff_t a = 0; a < nm[r]; a++) Ot[Mi[r * mmax + a] * ldx + r] = 0.0;     \
+        for (ptrdiff_t a = 0; a < nm[r]; a++) Xt[Mi[r * mmax + a] * ldx + r] = NAN;     \
 }
 
 #endif
