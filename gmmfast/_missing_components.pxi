@@ -387,7 +387,7 @@ cdef void _rows_block(
     cdef const double* Uk
     cdef const double* mu
     cdef const Py_ssize_t* Mr
-    cdef double q, wi, wr, sq
+    cdef double q, wi, wr, sq, nk
     cdef int bD = <int> D, bnb = <int> nb, bnz
     cdef double one = 1.0, zero = 0.0
     cdef double* Yy
@@ -500,15 +500,19 @@ cdef void _rows_block(
             continue
         # a row whose responsibility underflowed to 0 adds nothing: it is left out of
         # the sums (most rows, for a component far from them)
+        # (N_k's sum in a local: through the pointer, every row waited on the last
+        # row's store)
         nz = 0
+        nk = Nk[k]
         for r in range(nb):
             wr = lp[r * K + k] if w == NULL else lp[r * K + k] * w[r]
             if wr == 0.0:
                 continue
-            Nk[k] = Nk[k] + wr
+            nk = nk + wr
             wv[nz] = wr
             sel[nz] = r
             nz = nz + 1
+        Nk[k] = nk
         gmm_rows_delta(X0, D, sel, nz, mu, Mi, mmax, nm, moff, Tt + k * smax, Y)
         if nz == 0:
             # no row of the block is in this component: its statistics are all 0
