@@ -10,7 +10,9 @@ gmmfast twice from the same ``weights_init``/``means_init``/``precisions_init`` 
 set to NaN at random (missing completely at random; a row left with no observed entry
 gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitted with
 ``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
-best-of-repeats times divided by n. ``ratio`` is missing / complete: the issue's target
+best-of-repeats times divided by n. The complete and the missing fits alternate within
+each repeat (the machine's load moves over seconds: on a shared host, timing one fit's
+repeats and then the other's put the load's swings into the ratio). ``ratio`` is missing / complete: the issue's target
 is at most 3. ``patterns`` is the number of distinct patterns of missingness ('full'
 and 'tied': a pattern with enough rows gets a kernel pass of its own, the rows of the
 others one compiled row-by-row pass).
@@ -66,11 +68,19 @@ def timed_fit(X, case, init, max_iter, n_threads, missing):
     return seconds
 
 
-def per_iteration(X, case, init, n_iter, n_threads, missing, repeats):
-    lo = min(timed_fit(X, case, init, 1, n_threads, missing) for _ in range(repeats))
-    hi = min(timed_fit(X, case, init, 1 + n_iter, n_threads, missing)
-             for _ in range(repeats))
-    return (hi - lo) / n_iter
+def per_iteration(fits, case, init, n_iter, n_threads, repeats):
+    """Seconds an iteration of each fit, ``fits`` a list of (X, missing): each the
+    difference of its best-of-repeats fits of 1 + n_iter and 1 iterations over n_iter.
+    The fits' runs alternate within each repeat, so that a shared machine's load,
+    which moves over seconds, weighs on every fit alike rather than on whichever ran
+    while it lasted."""
+    lo = [np.inf] * len(fits)
+    hi = [np.inf] * len(fits)
+    for _ in range(repeats):
+        for f, (X, missing) in enumerate(fits):
+            lo[f] = min(lo[f], timed_fit(X, case, init, 1, n_threads, missing))
+            hi[f] = min(hi[f], timed_fit(X, case, init, 1 + n_iter, n_threads, missing))
+    return [(h - l) / n_iter for h, l in zip(hi, lo)]
 
 
 def best_seconds(func, repeats):
@@ -138,9 +148,8 @@ def main(argv=None):
         Xn, mask = with_holes(X, args.frac, case_seed(case) + 7)
         patterns = np.unique(np.packbits(mask, axis=1), axis=0).shape[0]
         n_iter = max(2, case.size(args.quick)[1])
-        full = per_iteration(X, case, init, n_iter, args.threads, "error", args.repeats)
-        miss = per_iteration(Xn, case, init, n_iter, args.threads, "marginalize",
-                             args.repeats)
+        full, miss = per_iteration([(X, "error"), (Xn, "marginalize")], case, init,
+                                   n_iter, args.threads, args.repeats)
         n, d = X.shape
         print(f"| {case.name} | {n:,} x {d} | {case.n_components} | {case.covariance_type} "
               f"| {patterns:,} | {1e3 * full:.3g} | {1e3 * miss:.3g} | {miss / full:.2f} |",
