@@ -76,10 +76,17 @@ def per_iteration(fits, case, init, n_iter, n_threads, repeats):
     while it lasted."""
     lo = [np.inf] * len(fits)
     hi = [np.inf] * len(fits)
-    for _ in range(repeats):
+    # more repeats while a fit's longer run was not the longer (its iterations' time
+    # lost in the noise: a negative time an iteration), at most three times as many
+    for r in range(3 * repeats):
+        if r >= repeats and all(h > l for h, l in zip(hi, lo)):
+            break
         for f, (X, missing) in enumerate(fits):
             lo[f] = min(lo[f], timed_fit(X, case, init, 1, n_threads, missing))
             hi[f] = min(hi[f], timed_fit(X, case, init, 1 + n_iter, n_threads, missing))
+    if not all(h > l for h, l in zip(hi, lo)):
+        raise RuntimeError(f"{case.name}: the machine's noise exceeds an iteration's time "
+                           f"(best fits of 1 and {1 + n_iter} iterations: {lo}, {hi} s)")
     return [(h - l) / n_iter for h, l in zip(hi, lo)]
 
 
