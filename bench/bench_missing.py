@@ -12,10 +12,10 @@ gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitte
 ``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
 best-of-repeats times divided by n. The complete and the missing fits alternate within
 each repeat (the machine's load moves over seconds: on a shared host, timing one fit's
-repeats and then the other's put the load's swings into the ratio). ``ratio`` is missing / complete: the issue's target
-is at most 3. ``patterns`` is the number of distinct patterns of missingness ('full'
-and 'tied': a pattern with enough rows gets a kernel pass of its own, the rows of the
-others one compiled row-by-row pass).
+repeats and then the other's put the load's swings into the ratio). ``ratio`` is
+missing / complete: the issue's target is at most 3. ``patterns`` is the number of
+distinct patterns of missingness ('full' and 'tied': a pattern with enough rows gets a
+kernel pass of its own, the rows of the others one compiled row-by-row pass).
 
 Speed is reported as that ratio only, both measured in the same run on the same data.
 

@@ -48,8 +48,8 @@ cdef extern from "missing_lanes.h":
 cdef extern from "missing_rows32.h":
     # float32 data: one component over a block's rows transposed (Xt (D, ldx), ldx a
     # multiple of GMM_MY_MAX; NaN where missing): q (n,) = ||y||^2 with y = z U in
-    # float32 products, z = x - mu where observed, 0 where missing (Up (D4, D4) float32, D4 = D rounded up
-    # to 4); Z, Y (D4, GMM_MY_MAX) float32 scratch
+    # float32 products, z = x - mu where observed, 0 where missing (Up (D4, D4)
+    # float32, D4 = D rounded up to 4); Z, Y (D4, GMM_MY_MAX) float32 scratch
     enum: GMM_MY_MAX
     void gmm_lanes32_q(const double* Xt, Py_ssize_t ldx, Py_ssize_t n,
                        Py_ssize_t D, const double* mu, const float* Up, double* q,

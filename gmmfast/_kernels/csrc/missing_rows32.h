@@ -139,9 +139,9 @@
    of GMM_MY_MAX, NaN where a row's feature is missing and in columns n..ldx): z = x - \
    mu rounded to float32 where x is observed (the centring in double), 0 where it is  \
    missing (+0; a -0 would give the same sums, which start from +0), y = z U in       \
-   float32 products (Up: D4 x D4, U's upper triangle, zeros        \
-   elsewhere; D4 = D rounded up to 4), q[i] = ||y_i||^2 in double (a float's square is \
-   exact in double). Z, Y: D4 x GMM_MY_MAX floats of scratch. */                       \
+   float32 products (Up: D4 x D4, U's upper triangle, zeros elsewhere; D4 = D rounded \
+   up to 4), q[i] = ||y_i||^2 in double (a float's square is exact in double). Z, Y:  \
+   D4 x GMM_MY_MAX floats of scratch. */                                               \
 linkage void gmm_lanes32_q_##suffix(                                                    \
     const double *Xt, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t D,                          \
     const double *mu, const float *Up, double *q, float *Z, float *Y)                   \
