@@ -124,20 +124,10 @@
 #define GMM_LANES_FACTOR(suffix, linkage)                                               \
 /* Factor P_k[M, M] = L_k L_k^T for every component (P component last, (D, D, K)):    \
    L (m, m, K), idg (m, K) = 1 / L[j, j], hl (K,) = sum_j log L[j, j]. */              \
-GMM_NOINLINE void gmm_factor_group_##suffix(                                             \
-    const double *Pt, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t D, ptrdiff_t K,       \
-    double *L, double *idg, double *hl, ptrdiff_t k0)                                   \
-{                                                                                       \
-    GMM_FACTOR_TILE(GMM_G)                                                              \
-}                                                                                       \
 GMM_NOINLINE ptrdiff_t gmm_factor_fixed_##suffix(                                        \
     const double *Pt, const ptrdiff_t *Mr, ptrdiff_t m, ptrdiff_t D, ptrdiff_t K,       \
     double *L, double *idg, double *hl)                                                 \
 {                                                                                       \
-    /* the tile's form for a group (GMM_FACTOR_FIXED, a macro without the suffix) */    \
-    void (*const group_)(const double *, const ptrdiff_t *, ptrdiff_t, ptrdiff_t,       \
-                         ptrdiff_t, double *, double *, double *, ptrdiff_t) =          \
-        gmm_factor_group_##suffix;                                                      \
     ptrdiff_t kf = 0;                                                                   \
     GMM_FIXED_M_SWITCH(m, GMM_FACTOR_FIXED)                                            \
     return kf;                                                                          \
@@ -154,11 +144,11 @@ linkage void gmm_lanes_factor_##suffix(                                         
 /* gmm_lanes_factor's groups of GMM_G components at m = M, the factor in registers
    (w_: its lower triangle, packed; d_: 1 / its diagonal), stored once at the end: the
    tile's operations in its order, entry by entry. The tile takes a lane's product of
-   diagonals into its log whenever it leaves [1e-100, 1e100]; here a group where any
-   lane does (rare) is factored again by the tile (gmm_factor_group), so that no call
-   to log sits among the columns (a call there made the compiler keep the factor in
-   memory) and the bits stay the tile's (whose sum of logs is 0 + log(product) where
-   no lane left the range). */
+   diagonals into its log whenever it leaves [1e-100, 1e100]; here the groups stop at
+   the first where any lane does (rare), leaving it and the components after it to the
+   tiles (from kf, returned), so that no call to log sits among the columns (a call
+   there made the compiler keep the factor in memory) and the bits stay the tile's
+   (whose sum of logs is 0 + log(product) where no lane left the range). */
 #define GMM_FACTOR_FIXED(M)                                                             \
     {                                                                                   \
         enum { mf_ = (M), nt_ = (M) * ((M) + 1) / 2 };                                  \
@@ -199,10 +189,8 @@ linkage void gmm_lanes_factor_##suffix(                                         
                         w_[GMM_TRI(i, j)][l] = w_[GMM_TRI(i, j)][l] * d_[j][l];         \
                 }                                                                       \
             }                                                                           \
-            if (out_) {                                                                 \
-                group_(Pt, Mr, m, D, K, L, idg, hl, kf);                                \
-                continue;                                                               \
-            }                                                                           \
+            if (out_)                                                                   \
+                break;  /* this group and the rest to the tiles */                      \
             GMM_UNROLL                                                                  \
             for (int i = 0; i < mf_; i++) {                                             \
                 GMM_UNROLL                                                              \

@@ -76,11 +76,11 @@ static void gmm_small_first_##DD(                                               
                 s = s + d[i] * U[i * D + j];                                            \
             y[j] = s;                                                                   \
         }                                                                               \
-        const double q = gmm_dot4(y, y, D);                                        \
+        const double q = gmm_dot4(y, y, D);                                             \
         lp[r * K] = (c0 + (0.5 * (double) m) * log_2pi) - 0.5 * q;                      \
         double *b = bt + moff[r] * K;                                                   \
         for (ptrdiff_t a = 0; a < m; a++)                                               \
-            b[a * K] = gmm_dot4(U + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a]);     \
+            b[a * K] = gmm_dot4(U + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a]);          \
     }                                                                                   \
 }
 
