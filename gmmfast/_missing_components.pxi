@@ -1,8 +1,8 @@
 # The row pass per component ('full' and 'tied'; included by _missing_rows.pyx, whose
 # module doc describes the pass): a block's rows in two sweeps over the components.
-# The first, per component, y = delta U for the block (BLAS, plain loops for few
-# features, or the float32 lanes for float32 data), q and b (float32 data: b for all
-# components by columns, _rows_b_columns); then per row the m x m factors and solves
+# The first, per component, y = delta U for the block, one row a lane (plain loops
+# for few features; float32 data in float32 products), q and b (float32 data: b for
+# all components by columns, _rows_b_columns); then per row the m x m factors and solves
 # for all components at once (_missing_lanes.pxi). The second, once the
 # responsibilities are known, each component's statistics: the rows' delta rebuilt
 # with -t at the missing columns, their scatter by BLAS (float32 data: _scatter32),
@@ -13,12 +13,6 @@
 #: up to this many features the scatter of a block's rows goes through dgemm (the
 #: whole square), beyond through dsyrk (one triangle): where each is the faster
 cdef Py_ssize_t GEMM_SCATTER_MAX_D = 48
-
-#: up to this many features (from BLAS_MIN_FEATURES) y = delta U goes through dgemm
-#: (the whole square, out of place), beyond through dtrmm (the triangle, in place):
-#: BLAS's general product on small squares is faster than its triangular one despite
-#: twice the arithmetic (bench/results/missing.md)
-cdef Py_ssize_t GEMM_Y_MAX_D = 24
 
 
 cdef void _add_runs(Py_ssize_t nb, Py_ssize_t K, Py_ssize_t k_lo, Py_ssize_t k_hi,
@@ -302,7 +296,9 @@ cdef void _rows_block(
     Py_ssize_t fmax,        # IN at least _run_factor_doubles of this block
     Py_ssize_t smax,        # IN at least the block's sum of nm
     const double* means,    # IN (K, D)
-    const double* U,        # IN (Kp, D, D) precision factors, upper triangular
+    const double* U,        # IN (Kp, D, DU) precision factors, upper triangular,
+                            # zeros below the diagonal and beyond D (DU: D4 from
+                            # C_BLAS_MIN_FEATURES features on, else D)
     const float* Uf,        # IN (Kp, D4, D4) the same in float32, padded (D4 = D
                             # rounded up to 4), for float32 products; NULL for none
     const double* Pt,       # IN (D, D, K) precisions, component last ('tied': repeated)
@@ -358,14 +354,17 @@ cdef void _rows_block(
     cdef Py_ssize_t* kx = moff + B               # (K,) _run_inverses' components
     cdef Py_ssize_t* sel = kx + K                # (B,) the second sweep's rows
     cdef double* wv = <double*> (sel + B)        # (B,) their w r
-    cdef double* Yo = wv + B                     # (B, D) y, for dgemm
-    cdef double* Nw = Yo + B * D                 # (B (K + 2),) the normalisation's
-    # float32 products (Uf): the block transposed, each row's observed entries
-    # flagged, and the lanes' outputs and scratch (ldx: B rounded up to their groups)
+    cdef double* Nw = wv + B                     # (B (K + 2),) the normalisation's
+    # the first sweep one row a lane (lanes: float32 products, Uf, or float64 data
+    # from C_BLAS_MIN_FEATURES features on): the block transposed, NaN where missing,
+    # and the lanes' outputs and scratch (ldx: B rounded up to their groups)
+    cdef bint lanes = Uf != NULL or D >= C_BLAS_MIN_FEATURES
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     cdef double* Xt = Nw + B * (K + 2)           # (D, ldx)
-    cdef double* qd = Xt + (D * ldx if Uf != NULL else 0)       # (ldx,)
-    cdef float* Z32 = <float*> (qd + (ldx if Uf != NULL else 0))   # (D4, GMM_MY_MAX)
+    cdef double* qd = Xt + (D * ldx if lanes else 0)            # (ldx,)
+    cdef double* Sq = qd + (ldx if lanes else 0)                # gmm_lanes_qb's
+    cdef float* Z32 = <float*> (
+        Sq + (gmm_lanes_qb_doubles(D) if lanes and Uf == NULL else 0))  # (D4, GMM_MY_MAX)
     cdef float* Y32 = Z32 + (D4 * GMM_MY_MAX if Uf != NULL else 0)   # (D4, GMM_MY_MAX)
     # the float32 scatter's (_scatter32): its mean, offsets and float32 products
     cdef double* F32 = <double*> (Y32 + (D4 * GMM_MY_MAX if Uf != NULL else 0))
@@ -381,26 +380,23 @@ cdef void _rows_block(
     cdef Py_ssize_t* erow = ent + (smax if Uf != NULL else 0)   # (smax,)
     cdef unsigned char* first = <unsigned char*> (
         erow + (smax if Uf != NULL else 0))                     # (B,) run starts
-    cdef double* y
-    cdef double* bt
     cdef double* T2k
     cdef const double* Uk
     cdef const double* mu
     cdef const Py_ssize_t* Mr
-    cdef double q, wi, wr, sq, nk
-    cdef int bD = <int> D, bnb = <int> nb, bnz
-    cdef double one = 1.0, zero = 0.0
-    cdef double* Yy
+    cdef double wi, wr, sq, nk
+    cdef int bD = <int> D, bnz
+    cdef double one = 1.0
     cdef bint single = Uf != NULL
 
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
     cdef Py_ssize_t ftot = _run_layout(Mi, mmax, nm, nb, moff, first, off)
-    if Uf != NULL:
+    if lanes:
         gmm_rows_transpose(X0, nb, D, Mi, mmax, nm, ldx, Xt)
     for k in range(K):
         kp = 0 if tied else k
-        Uk = U + kp * D * D
+        Uk = U + kp * D * (D4 if D >= C_BLAS_MIN_FEATURES else D)
         mu = means + k * D
         if Uf != NULL:
             # q in float32 products, as the complete float32 rows take theirs (b
@@ -415,30 +411,10 @@ cdef void _rows_block(
             gmm_small_first(D, X0, nb, Mi, mmax, nm, moff, mu, Uk, logc[k], LOG_2PI, K,
                             lp + k, Tb + k)
             continue
+        # y = delta U, q and b = U[M, :] y one row a lane (missing_rowsd.h)
+        gmm_lanes_qb(Xt, ldx, nb, D, mu, Uk, Mi, mmax, nm, moff, K, qd, Tb + k, Sq)
         for r in range(nb):
-            for j in range(D):
-                Y[r * D + j] = X0[r * D + j] - mu[j]
-            for a in range(nm[r]):
-                Y[r * D + Mi[r * mmax + a]] = 0.0
-        # row-major Y (nb, D) is column-major Y^T, row-major U column-major U^T
-        # (lower): Y^T := U^T Y^T is Y := Y U
-        if D <= GEMM_Y_MAX_D:
-            # the whole square, its zeros below the diagonal adding nothing
-            dgemm("N", "N", &bD, &bnb, &bD, &one, <double*> Uk, &bD, Y, &bD, &zero, Yo, &bD)
-            Yy = Yo
-        else:
-            dtrmm("L", "L", "N", "N", &bD, &bnb, &one, <double*> Uk, &bD, Y, &bD)
-            Yy = Y
-        for r in range(nb):
-            y = Yy + r * D
-            q = gmm_dot4(y, y, D)
-            m = nm[r]
-            lp[r * K + k] = logc[k] + 0.5 * m * LOG_2PI - 0.5 * q
-            # b = U[M, :] y (U upper: row M_a starts at column M_a)
-            Mr = Mi + r * mmax
-            bt = Tb + moff[r] * K + k
-            for a in range(m):
-                bt[a * K] = gmm_dot4(Uk + Mr[a] * D + Mr[a], y + Mr[a], D - Mr[a])
+            lp[r * K + k] = logc[k] + 0.5 * nm[r] * LOG_2PI - 0.5 * qd[r]
     if Uf != NULL:
         _rows_b_columns(X0, Mi, nm, nb, D, mmax, K, shift, Mt, PMt, Pt, moff, first, Y,
                         Zc, Gc, base, qc, cst, cur, ent, erow, Tb)
@@ -561,8 +537,10 @@ cdef Py_ssize_t _scratch_doubles(Py_ssize_t B, Py_ssize_t D, Py_ssize_t m, Py_ss
     # B, the run starts (a byte a row); the float32 lanes' (single) counted in doubles
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
     return (B * D + B * K + 2 * smax * K + 4 * m * m * K + 3 * m * K + 2 * K
-            + (K * fmax if stats else 0) + 5 * B + K + B * D + B * (K + 2)
-            + (D * ldx + ldx + 2 * D4 * GMM_MY_MAX + _scatter32_doubles(B, D)
+            + (K * fmax if stats else 0) + 5 * B + K + B * (K + 2)
+            + (D * ldx + ldx if single or D >= C_BLAS_MIN_FEATURES else 0)
+            + (gmm_lanes_qb_doubles(D) if not single and D >= C_BLAS_MIN_FEATURES else 0)
+            + (2 * D4 * GMM_MY_MAX + _scatter32_doubles(B, D)
                + smax * D + smax * K + m * K + K + 2 * D + 1 + 2 * smax
                if single else 0))
 

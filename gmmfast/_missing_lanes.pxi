@@ -77,6 +77,15 @@ cdef extern from "missing_rows32.h":
 
 # fewer than 8 features: a row's work at a fixed D (csrc/missing_small.h, compiled here
 # alone, the baseline build); and the pass's dot product
+cdef extern from "missing_rowsd.h":
+    enum: GMM_QB_MAX
+    Py_ssize_t gmm_lanes_qb_doubles(Py_ssize_t D) noexcept nogil
+    void gmm_lanes_qb(const double* Xt, Py_ssize_t ldx, Py_ssize_t n, Py_ssize_t D,
+                      const double* mu, const double* Up, const Py_ssize_t* Mi,
+                      Py_ssize_t mmax, const Py_ssize_t* nm, const Py_ssize_t* moff,
+                      Py_ssize_t K, double* q, double* bt, double* S) noexcept nogil
+
+
 cdef extern from "missing_small.h":
     int GMM_SMALL_MAX_D
     # sum_i a_i b_i, four partial sums (the row pass's dot product at every D)

@@ -26,9 +26,9 @@ delta with -t in place of its missing entries,
 
 Work split. Rows are cut into blocks of ``block`` rows (fixed by the caller, not by
 the thread count). A block computes its rows with per-thread scratch allocated inside
-the parallel region, in two sweeps. The first, per component: y for the whole block
-by one product (dgemm up to 24 features, dtrmm beyond; plain loops for few
-features), q and b. Then per row, for all components at once (the component the
+the parallel region, in two sweeps. The first, per component: y, q and b for the
+whole block, one row a lane (missing_rowsd.h; float32 data: missing_rows32.h and b
+by columns; plain loops for few features). Then per row, for all components at once (the component the
 innermost loop, so that the loops vectorise and the components' chains of sqrt,
 division and dependent subtractions overlap): the factors of A once per run of rows
 of one pattern, and with them A^-1 for the statistics, kept packed (m (m + 1) / 2
@@ -53,8 +53,8 @@ in _missing_lanes.pxi), and so is the normalisation (the kernels' normalize.h).
 float32 data ('full', from 16 features on, where the complete float32 rows take their
 quadratic forms in float32 products), off the moment rows' route (which _missing.py
 leaves from 32 features on, where this is faster), as the complete float32 rows:
-- q from gmm_lanes32_q instead of BLAS, over the block transposed, one row a lane: z
-  = delta rounded to float32 (the centring in double), y = z U in float32 products, q
+- q from gmm_lanes32_q instead of gmm_lanes_qb, over the same transposed block: z =
+  delta rounded to float32 (the centring in double), y = z U in float32 products, q
   summed in double;
 - b in double, as the moment rows take it (_rows_b_columns): about the means' mean c,
   one GEMM per missing column over the rows missing it, and a run's row-free part;
@@ -76,7 +76,7 @@ from libc.math cimport sqrt, log, isfinite, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 
-from scipy.linalg.cython_blas cimport dgemm, dtrmm, dsyrk
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
 
 from gmmfast._isa_cap import isa_cap
 
@@ -602,12 +602,14 @@ def rows_pass(
     cdef const Py_ssize_t* nmp = &nm[0]
     cdef const double* wp = &w[0] if weighted else NULL
     cdef const double* mp = &means[0, 0]
-    # the factors with exact zeros below the diagonal, for the dgemm of y; the
-    # precisions component last, so that the factors of a row's m x m blocks run over
+    # the factors with exact zeros below the diagonal, from BLAS_MIN_FEATURES
+    # features on their rows padded with zeros to D4 (gmm_lanes_qb's tiles take four
+    # columns at a time); the precisions component last, so that the factors of a row's m x m blocks run over
     # the components in the innermost loops ('tied': the one precision repeated).
     # Copied in loops here: numpy's triu and transpose cost more than the copies on
     # small data, where the pass is run every iteration on a few hundred rows.
-    cdef double* Uzb = <double*> malloc(Kp * D * D * sizeof(double))
+    cdef Py_ssize_t DU = D4 if D >= C_BLAS_MIN_FEATURES else D
+    cdef double* Uzb = <double*> malloc(Kp * D * DU * sizeof(double))
     cdef double* Ptb = <double*> malloc(D * D * K * sizeof(double))
     # the moment rows' m_k = mu_k - c and P_k m_k, component last, and with float32
     # products b's (c their shift: the means' mean)
@@ -624,8 +626,11 @@ def rows_pass(
     with nogil:
         for c in range(Kp):
             for a in range(D):
-                for b in range(D):
-                    Uzb[(c * D + a) * D + b] = U[c, a, b] if b >= a else 0.0
+                for b in range(DU):
+                    if b >= a and b < D:
+                        Uzb[(c * D + a) * DU + b] = U[c, a, b]
+                    else:
+                        Uzb[(c * D + a) * DU + b] = 0.0
         # 16 components at a time: P_c's rows read in 16 streams, where one component
         # a step read each entry from its own cache line (K D^2 of them)
         for f in range(0, K, 16):

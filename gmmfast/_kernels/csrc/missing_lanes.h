@@ -629,6 +629,8 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
 
 /* the rows' side of the pass: float32 quadratic forms and scatters, the rows' deltas */
 #include "missing_rows32.h"
+/* float64 data's quadratic forms and b, one row a lane */
+#include "missing_rowsd.h"
 
 #define GMM_MISSING_LANES(suffix, linkage)                                              \
     GMM_LANES_FACTOR(suffix, linkage)                                                   \
@@ -637,6 +639,7 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
     GMM_LANES_BASE(suffix, linkage)                                                     \
     GMM_LANES_FILL_OUTER(suffix, linkage)                                               \
     GMM_LANES32_Q(suffix, linkage)                                                     \
+    GMM_LANES_QB(suffix, linkage)                                                       \
     GMM_LANES_COND_ADD(suffix, linkage)                                                 \
     GMM_ROWS32_CENTER(suffix, linkage)                                                  \
     GMM_RANK32(suffix, linkage)                                                         \
@@ -665,6 +668,11 @@ GMM_DISPATCH(gmm_lanes_fill_outer_fn, gmm_lanes_fill_outer)
 typedef void gmm_lanes32_q_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                               const double *, const float *, double *, float *, float *);
 GMM_DISPATCH(gmm_lanes32_q_fn, gmm_lanes32_q)
+typedef void gmm_lanes_qb_fn(const double *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                             const double *, const double *, const ptrdiff_t *, ptrdiff_t,
+                             const ptrdiff_t *, const ptrdiff_t *, ptrdiff_t, double *,
+                             double *, double *);
+GMM_DISPATCH(gmm_lanes_qb_fn, gmm_lanes_qb)
 typedef void gmm_lanes_cond_add_fn(const double *, const double *, const ptrdiff_t *,
                                    ptrdiff_t, ptrdiff_t, double *);
 GMM_DISPATCH(gmm_lanes_cond_add_fn, gmm_lanes_cond_add)
@@ -695,6 +703,7 @@ static void gmm_missing_lanes_init(int max_level)
     GMM_SELECT(gmm_lanes_base, gmm_lanes_base);
     GMM_SELECT(gmm_lanes_fill_outer, gmm_lanes_fill_outer);
     GMM_SELECT(gmm_lanes32_q, gmm_lanes32_q);
+    GMM_SELECT(gmm_lanes_qb, gmm_lanes_qb);
     GMM_SELECT(gmm_lanes_cond_add, gmm_lanes_cond_add);
     GMM_SELECT(gmm_rows32_center, gmm_rows32_center);
     GMM_SELECT(gmm_rank32, gmm_rank32);
