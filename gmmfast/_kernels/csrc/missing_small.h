@@ -66,10 +66,13 @@ static void gmm_small_first_##DD(                                               
         double d[D], y[D];                                                              \
         const ptrdiff_t m = nm[r];                                                      \
         const ptrdiff_t *Mr = Mi + r * mmax;                                            \
-        for (int j = 0; j < D; j++)                                                     \
-            d[j] = X0[r * D + j] - mu[j];                                               \
+        /* the missing columns as bits: d at a computed index, stored over d in      \
+           memory, made the next read of d wait for the stores (no forwarding) */     \
+        unsigned miss = 0;                                                              \
         for (ptrdiff_t a = 0; a < m; a++)                                               \
-            d[Mr[a]] = 0.0;                                                             \
+            miss |= 1u << Mr[a];                                                        \
+        for (int j = 0; j < D; j++)                                                     \
+            d[j] = miss >> j & 1u ? 0.0 : X0[r * D + j] - mu[j];                        \
         for (int j = 0; j < D; j++) {                                                   \
             double s = 0.0;                                                             \
             for (int i = 0; i <= j; i++)                                                \
@@ -116,10 +119,13 @@ static ptrdiff_t gmm_small_stats_##DD(                                          
         nk = nk + wr;                                                                   \
         nz++;                                                                           \
         const ptrdiff_t *Mr = Mi + r * mmax;                                            \
-        for (int j = 0; j < D; j++)                                                     \
-            y[j] = X0[r * D + j] - mu[j];                                               \
+        /* as in the first sweep: the missing columns as bits, -t taken in order */    \
+        unsigned miss = 0;                                                              \
         for (ptrdiff_t a = 0; a < nm[r]; a++)                                           \
-            y[Mr[a]] = tk[moff[r] + a];                                                 \
+            miss |= 1u << Mr[a];                                                        \
+        const double *tr = tk + moff[r];                                                \
+        for (int j = 0; j < D; j++)                                                     \
+            y[j] = miss >> j & 1u ? *tr++ : X0[r * D + j] - mu[j];                      \
         for (int j = 0; j < D; j++)                                                     \
             t1[j] = t1[j] + wr * y[j];                                                  \
         for (int a = 0; a < D; a++) {                                                   \
