@@ -75,8 +75,11 @@ cdef extern from "missing_rows32.h":
                     double* T) noexcept nogil
 
 
-# fewer than 8 features: a row's work at a fixed D (csrc/missing_small.h, compiled here
-# alone, the baseline build); and the pass's dot product
+# float64 data from BLAS_MIN_FEATURES features on (csrc/missing_rowsd.h, included and
+# dispatched the same way): one component over a block's rows transposed (Xt (D, ldx),
+# ldx a multiple of GMM_QB_MAX; NaN where missing), y = z U (Up (D, D4): U, zeros below
+# the diagonal and beyond D), q (n,) = ||y||^2 and b = U[M, :] y of each missing entry
+# a of row r at bt[(moff[r] + a) K]; S gmm_lanes_qb_doubles(D) scratch
 cdef extern from "missing_rowsd.h":
     enum: GMM_QB_MAX
     Py_ssize_t gmm_lanes_qb_doubles(Py_ssize_t D) noexcept nogil
@@ -85,11 +88,16 @@ cdef extern from "missing_rowsd.h":
                       Py_ssize_t mmax, const Py_ssize_t* nm, const Py_ssize_t* moff,
                       Py_ssize_t K, double* q, double* bt, double* S) noexcept nogil
 
+# the transposed block's row stride (_lanes32_ldx) serves both kinds of lanes
+if GMM_MY_MAX % GMM_QB_MAX != 0:
+    raise ImportError("gmmfast._missing_rows: the float32 lanes' group is not a "
+                      "multiple of the float64 lanes'")
 
+
+# fewer than 8 features: a row's work at a fixed D (csrc/missing_small.h, compiled here
+# alone, the baseline build)
 cdef extern from "missing_small.h":
     int GMM_SMALL_MAX_D
-    # sum_i a_i b_i, four partial sums (the row pass's dot product at every D)
-    double gmm_dot4(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     # the first sweep's loops for one component at a fixed D, 1 <= D <= 7 (0: another
     # D, nothing done): lp[r K] and b (bt[(moff[r] + a) K]) of the nb rows
     int gmm_small_first(Py_ssize_t D, const double* X0, Py_ssize_t nb,

@@ -5,9 +5,10 @@
  * at run time spend most of their work on themselves when D is a handful (the
  * measurements are in bench/results/missing.md). Here each D of 1..GMM_SMALL_MAX_D
  * has a function of its own, whose loops the compiler unrolls and whose row lives in
- * registers. The operations and their order are those of the general loops of
- * _missing_components.pxi (the same sums, from 0, in the same order; the same dot
- * product, gmm_dot4): the same bits.
+ * registers. The statistics take the general loops' operations in their order
+ * (_missing_components.pxi: the same sums, from 0, in the same order); the first
+ * sweep's q and b are gmm_dot4's four partial sums of unfused products (the general
+ * route's from 8 features on, csrc/missing_rowsd.h, are fused, one row a lane).
  */
 #ifndef GMMFAST_MISSING_SMALL_H
 #define GMMFAST_MISSING_SMALL_H
@@ -32,8 +33,8 @@
 #endif
 
 /* sum_i a_i b_i with four partial sums (one chain of adds would wait on each add),
- * the tail into the first; the row pass's dot product at every D (inlined: a call a
- * row and component would cost more than its few terms) */
+ * the tail into the first; the fixed-D rows' dot product (inlined: a call a row and
+ * component would cost more than its few terms) */
 GMM_SMALL_INLINE double gmm_dot4(const double *a, const double *b, ptrdiff_t n)
 {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
