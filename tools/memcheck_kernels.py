@@ -87,7 +87,8 @@ def main():
     assert _kernels.precision_cholesky(mats, out) == 1
     # missing values: the compiled row pass (_missing_rows) through moment rows (D = 9,
     # components near the mixture mean) and per component (D = 3 and 6, the loops at a
-    # fixed D, 'full' and 'tied'; D = 9 'tied'; D = 17
+    # fixed D, 'full' and 'tied'; D = 9 'tied' and D = 11 'full' far apart: the float64
+    # lanes, 11 padded to 12; D = 17
     # and 37 float32, far apart: the float32 lanes, 17 padded to 20 and a rest of
     # rows, the float32 scatter's rows padded to 32 and 64, the conditional
     # covariances all components at once and one at a time), every row in it, and a
@@ -101,17 +102,19 @@ def main():
     cd_mode = _missing_rows.conditional_covariances_mode()
     try:
         # K = 10: the m x m lanes' fixed-m groups (8 or 4 components) and their rest
-        for cov_type, D, dt, cd, K in (("full", 9, np.float64, "cost", 3),
-                                       ("full", 3, np.float64, "cost", 3),
-                                       ("tied", 3, np.float64, "cost", 3),
-                                       ("tied", 9, np.float64, "cost", 3),
-                                       ("full", 17, np.float32, "together", 3),
-                                       ("full", 37, np.float32, "apart", 3),
-                                       ("full", 6, np.float64, "cost", 10),
-                                       ("full", 17, np.float32, "together", 10)):
+        for cov_type, D, dt, cd, K, far in (("full", 9, np.float64, "cost", 3, False),
+                                            ("full", 3, np.float64, "cost", 3, False),
+                                            ("tied", 3, np.float64, "cost", 3, False),
+                                            ("tied", 9, np.float64, "cost", 3, False),
+                                            ("full", 11, np.float64, "cost", 10, True),
+                                            ("full", 17, np.float32, "together", 3, True),
+                                            ("full", 37, np.float32, "apart", 3, True),
+                                            ("full", 6, np.float64, "cost", 10, False),
+                                            ("full", 17, np.float32, "together", 10,
+                                             True)):
             _missing_rows.conditional_covariances_mode(cd)
             weights, means, cov, _ = model_for(rng, cov_type, K, D, np.float64)
-            means *= 0.3 if dt == np.float64 else 30.0
+            means *= 30.0 if far else 0.3
             U = _mstep.precision_cholesky(cov, cov_type)
             zeroed = weights.copy()
             zeroed[1] = 0.0
