@@ -90,6 +90,20 @@ cdef enum:
 #: rounds whatever the number of rows
 cdef Py_ssize_t SLOT_BUDGET = 1 << 22
 
+
+def slot_budget(doubles=None):
+    """The doubles of a round's statistics slots (a round: at least two blocks per
+    thread, whatever the budget). Returns the budget before; with None, only that.
+    The blocks' slots are added into the total in block order, so the budget, like
+    the threads, changes no bit of the results: for the tests, which check that."""
+    global SLOT_BUDGET
+    before = SLOT_BUDGET
+    if doubles is not None:
+        if int(doubles) < 1:
+            raise ValueError(f"slot budget must be at least 1 double; got {doubles!r}")
+        SLOT_BUDGET = int(doubles)
+    return before
+
 #: below this many features the products are plain loops (BLAS's calls cost more than
 #: their arithmetic), and the caller need not hold BLAS to one thread
 BLAS_MIN_FEATURES = 8

@@ -294,3 +294,48 @@ def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path, K, D):
     assert set(got) <= set(builds)
     first = next(iter(got.values()))
     assert all(d == first for d in got.values()), got
+
+
+@pytest.mark.parametrize("route", ["moment rows", "float64 lanes", "float32 products"])
+def test_rounds_of_any_size_give_the_same_bits(route, monkeypatch):
+    # A pass's blocks run in rounds of slots (at most _missing_rows.slot_budget
+    # doubles, at least two blocks a thread); the slots are added into the total in
+    # block order after each round, so rounds of two blocks and rounds of all of
+    # them must give the same statistics, bit for bit, on one thread and on two.
+    from gmmfast import _missing, _missing_rowpath, _missing_rows
+
+    D, K, n = 12, 5, 600
+    models, _ = _model("full", K, D, 10.0, seed=11)
+    if route != "moment rows":
+        monkeypatch.setattr(_missing, "moments_fit", lambda n_features: False)
+    if route == "float32 products":
+        D = 16
+        m64, _ = _model("full", K, D, 10.0, seed=12)
+        models = _missing.MarginalModels("full", m64.weights, m64.means, m64.U,
+                                         np.float32)
+    rng = np.random.default_rng(13)
+    X = models.means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
+    if route == "float32 products":
+        X = X.astype(np.float32).astype(np.float64)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
+    monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 4096)   # many blocks
+    plan = _missing.PatternPlan(X, None, 0, K)
+    assert plan.patterns == [] and len(plan.groups) == 1
+    assert (models.moment_params() is not None) == (route == "moment rows")
+    assert (models.row_factors32() is not None) == (route == "float32 products")
+    got = []
+    before = _missing_rows.slot_budget()
+    try:
+        for budget in (before, 1):
+            _missing_rows.slot_budget(budget)
+            for n_threads in (1, 2):
+                st = _missing.piece_stats(models, plan, 0, n_threads)
+                got.append(np.concatenate([st.N, st.S1.ravel(), st.S2.ravel(),
+                                           [st.L, st.sum_w]]))
+    finally:
+        _missing_rows.slot_budget(before)
+    assert all(np.array_equal(g, got[0]) for g in got[1:])
+    with pytest.raises(ValueError, match="at least 1 double"):
+        _missing_rows.slot_budget(0)
