@@ -10,8 +10,8 @@ gmmfast twice from the same ``weights_init``/``means_init``/``precisions_init`` 
 set to NaN at random (missing completely at random; a row left with no observed entry
 gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitted with
 ``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
-best-of-repeats times divided by n, each fit's repeats back to back (per_iteration
-says why). ``ratio`` is missing / complete: the issue's target is at most 3.
+best-of-repeats times divided by n, each fit's repeats back to back; n is the case's
+iterations, or more where the set-up would swamp them (per_iteration says why). ``ratio`` is missing / complete: the issue's target is at most 3.
 ``patterns`` is the number of distinct patterns of missingness ('full' and 'tied': a
 pattern with enough rows gets a kernel pass of its own, the rows of the others one
 compiled row-by-row pass).
@@ -68,24 +68,38 @@ def timed_fit(X, case, init, max_iter, n_threads, missing):
 
 
 def per_iteration(X, case, init, n_iter, n_threads, missing, repeats):
-    """Seconds an iteration: the difference of the best-of-repeats fits of 1 + n_iter
-    and 1 iterations over n_iter, each fit's repeats back to back. (Alternating the
-    complete and the missing fits within each repeat was tried: in one whole run
-    diag_big's best 1-iteration missing fit, 1.12 s over nine tries, each right after
-    a complete fit, took longer than its best 5-iteration one, 0.96 s; run alone, its
-    1-iteration fits take ~0.52 s. The cause was not found; the order is back as
-    before.) If the longer fit still was not the longer, its iterations lost in the
-    noise, both are repeated, at most twice more, then it raises."""
-    lo = hi = np.inf
-    for _ in range(3):
-        lo = min(lo, min(timed_fit(X, case, init, 1, n_threads, missing)
-                         for _ in range(repeats)))
-        hi = min(hi, min(timed_fit(X, case, init, 1 + n_iter, n_threads, missing)
-                         for _ in range(repeats)))
+    """Seconds an iteration: the difference of the best-of-repeats fits of 1 + n and 1
+    iterations over n, each fit's repeats back to back. n starts at n_iter and doubles
+    (up to 64 n_iter) while the n iterations take less than the 1-iteration fit: where
+    the set-up dominates (a missing fit of 10^6 rows groups them by pattern, hundreds
+    of ms, where an iteration takes a few), the set-up's noise otherwise swamps the
+    difference (one run read tall2d_f32's missing iteration as 0.05 ms for ~2).
+    (Alternating the complete and the missing fits within each repeat was tried: in
+    one whole run diag_big's best 1-iteration missing fit, 1.12 s over nine tries,
+    each right after a complete fit, took longer than its best 5-iteration one, 0.96
+    s; run alone, its 1-iteration fits take ~0.52 s. The cause was not found; the
+    order is back as before.) If the longer fit still was not the longer, its
+    iterations lost in the noise, both are repeated, at most twice more, then it
+    raises."""
+    def best(max_iter):
+        return min(timed_fit(X, case, init, max_iter, n_threads, missing)
+                   for _ in range(repeats))
+
+    lo = best(1)
+    n = n_iter
+    hi = best(1 + n)
+    while hi - lo < lo and n < 64 * n_iter:
+        n *= 2
+        hi = best(1 + n)
+    for _ in range(2):
         if hi > lo:
-            return (hi - lo) / n_iter
+            break
+        lo = min(lo, best(1))
+        hi = min(hi, best(1 + n))
+    if hi > lo:
+        return (hi - lo) / n
     raise RuntimeError(f"{case.name}: the machine's noise exceeds an iteration's time "
-                       f"(best fits of 1 and {1 + n_iter} iterations: {lo}, {hi} s)")
+                       f"(best fits of 1 and {1 + n} iterations: {lo}, {hi} s)")
 
 
 def best_seconds(func, repeats):
