@@ -32,29 +32,13 @@
    baseline, intrinsics for the vector builds (B: isa.h's _mm<B>_ prefix, V its float
    vector type, W its floats a vector, GMM_MY = 2 W). */
 #define GMM_Y4_BASE(Z, Up, D4, j0, lend, Y)                                             \
-    {                                                                                   \
-        float a_[4][GMM_MY];                                                            \
-        for (int t_ = 0; t_ < 4; t_++)                                                  \
-            for (int r_ = 0; r_ < GMM_MY; r_++) a_[t_][r_] = 0.0f;                      \
-        for (ptrdiff_t l_ = 0; l_ < (lend); l_++)                                       \
-            for (int t_ = 0; t_ < 4; t_++)                                              \
-                for (int r_ = 0; r_ < GMM_MY; r_++)                                     \
-                    a_[t_][r_] = fmaf((Z)[l_ * GMM_MY + r_], (Up)[l_ * (D4) + (j0) + t_], \
-                                      a_[t_][r_]);                                      \
-        for (int t_ = 0; t_ < 4; t_++)                                                  \
-            for (int r_ = 0; r_ < GMM_MY; r_++)                                         \
-                (Y)[((j0) + t_) * GMM_MY + r_] = a_[t_][r_];                            \
-    }
+    GMM_TRI_TILE_BASE(float, fmaf, GMM_MY, Z, (Up) + (j0), D4, lend,                    \
+                      (Y) + (j0) * GMM_MY, GMM_MY)
 #define GMM_Y4_SIMD(V, B, W, Z, Up, D4, j0, lend, Y)                                    \
     {                                                                                   \
         GMM_TRI32_TILE(V, B, W, Z, GMM_MY, (Up) + (j0), D4, lend)                       \
         float *y_ = (Y) + (j0) * GMM_MY;                                                \
-        _mm##B##_storeu_ps(y_, a0); _mm##B##_storeu_ps(y_ + W, b0);                     \
-        _mm##B##_storeu_ps(y_ + GMM_MY, a1); _mm##B##_storeu_ps(y_ + GMM_MY + W, b1);   \
-        _mm##B##_storeu_ps(y_ + 2 * GMM_MY, a2);                                        \
-        _mm##B##_storeu_ps(y_ + 2 * GMM_MY + W, b2);                                    \
-        _mm##B##_storeu_ps(y_ + 3 * GMM_MY, a3);                                        \
-        _mm##B##_storeu_ps(y_ + 3 * GMM_MY + W, b3);                                    \
+        GMM_TRI_TILE_STORE(B, W, ps, y_, GMM_MY)                                        \
     }
 #if GMM_TU_ISA == GMM_ISA_AVX512
 #define GMM_Y4(...) GMM_Y4_SIMD(__m512, 512, 16, __VA_ARGS__)

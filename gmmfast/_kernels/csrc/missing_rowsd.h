@@ -44,27 +44,12 @@ GMM_INLINE ptrdiff_t gmm_lanes_qb_doubles(ptrdiff_t D)
 /* Four columns (t) of a group's product: Y[t GMM_QB + r] = sum over l < lend, in
    order, of Z[l GMM_QB + r] U[l ldu + t]. */
 #define GMM_QB4_BASE(Z, U, ldu, lend, Y)                                                \
-    {                                                                                   \
-        double a_[4][GMM_QB];                                                           \
-        for (int t_ = 0; t_ < 4; t_++)                                                  \
-            for (int r_ = 0; r_ < GMM_QB; r_++) a_[t_][r_] = 0.0;                       \
-        for (ptrdiff_t l_ = 0; l_ < (lend); l_++)                                       \
-            for (int t_ = 0; t_ < 4; t_++)                                              \
-                for (int r_ = 0; r_ < GMM_QB; r_++)                                     \
-                    a_[t_][r_] = fma((Z)[l_ * GMM_QB + r_], (U)[l_ * (ldu) + t_], a_[t_][r_]); \
-        for (int t_ = 0; t_ < 4; t_++)                                                  \
-            for (int r_ = 0; r_ < GMM_QB; r_++) (Y)[t_ * GMM_QB + r_] = a_[t_][r_];     \
-    }
+    GMM_TRI_TILE_BASE(double, fma, GMM_QB, Z, U, ldu, lend, Y, GMM_QB)
 #define GMM_QB4_SIMD(V, B, W, Z, U, ldu, lend, Y)                                       \
     {                                                                                   \
         GMM_TRI_TILE(V, B, W, pd, double, Z, GMM_QB, U, ldu, lend)                      \
         double *y_ = (Y);                                                               \
-        _mm##B##_storeu_pd(y_, a0); _mm##B##_storeu_pd(y_ + W, b0);                     \
-        _mm##B##_storeu_pd(y_ + GMM_QB, a1); _mm##B##_storeu_pd(y_ + GMM_QB + W, b1);   \
-        _mm##B##_storeu_pd(y_ + 2 * GMM_QB, a2);                                        \
-        _mm##B##_storeu_pd(y_ + 2 * GMM_QB + W, b2);                                    \
-        _mm##B##_storeu_pd(y_ + 3 * GMM_QB, a3);                                        \
-        _mm##B##_storeu_pd(y_ + 3 * GMM_QB + W, b3);                                    \
+        GMM_TRI_TILE_STORE(B, W, pd, y_, GMM_QB)                                        \
     }
 #if GMM_TU_ISA == GMM_ISA_AVX512
 #define GMM_QB4(...) GMM_QB4_SIMD(__m512d, 512, 8, __VA_ARGS__)

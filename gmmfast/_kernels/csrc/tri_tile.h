@@ -1,7 +1,7 @@
 /* The triangular product's tile, one row a lane, in float32 (GMM_TRI32_TILE: the
    complete rows' log-densities, triangular.h's gmm_full32_lp, and the missing values'
-   quadratic forms, missing_lanes.h's gmm_lanes32_q) or double (triangular.h's
-   gmm_tri_lanes_d): four columns j0..j0+3 of y = z U for a group of 2W rows held in two
+   quadratic forms, missing_rows32.h's gmm_lanes32_q) or double (triangular.h's
+   gmm_tri_lanes_d, missing_rowsd.h's gmm_lanes_qb): four columns j0..j0+3 of y = z U for a group of 2W rows held in two
    vectors of W elements of type T (isa.h's _mm<B>_<op>_<S> intrinsics, S = ps or pd,
    and their NEON shims; V the vector type). Z: the group's centred features,
    feature-major, ldz elements apart (the two vectors of a feature side by side); U:
@@ -34,5 +34,34 @@
 
 #define GMM_TRI32_TILE(V, B, W, Z, ldz, U, ldu, lend)                                   \
     GMM_TRI_TILE(V, B, W, ps, float, Z, ldz, U, ldu, lend)
+
+/* The tile in plain C (the baseline builds of the missing values' lanes): four columns
+   t of a group of G rows, Y[t ldy + r] = sum over l < lend, in order, of Z[l G + r]
+   U[l ldu + t], each product fused (FMA: fmaf or fma, as the vector builds' are) */
+#define GMM_TRI_TILE_BASE(T, FMA, G, Z, U, ldu, lend, Y, ldy)                           \
+    {                                                                                   \
+        T a_[4][G];                                                                     \
+        for (int t_ = 0; t_ < 4; t_++)                                                  \
+            for (int r_ = 0; r_ < (G); r_++) a_[t_][r_] = (T) 0;                        \
+        for (ptrdiff_t l_ = 0; l_ < (lend); l_++)                                       \
+            for (int t_ = 0; t_ < 4; t_++)                                              \
+                for (int r_ = 0; r_ < (G); r_++)                                        \
+                    a_[t_][r_] = FMA((Z)[l_ * (G) + r_], (U)[l_ * (ldu) + t_],         \
+                                     a_[t_][r_]);                                       \
+        for (int t_ = 0; t_ < 4; t_++)                                                  \
+            for (int r_ = 0; r_ < (G); r_++) (Y)[t_ * (ldy) + r_] = a_[t_][r_];         \
+    }
+
+/* The tile's sums stored feature-major: column j0 + t at Y + t ldy, its first vector's
+   rows then its second's (the missing values' lanes, which read y again) */
+#define GMM_TRI_TILE_STORE(B, W, S, Y, ldy)                                             \
+    {                                                                                   \
+        _mm##B##_storeu_##S((Y), a0); _mm##B##_storeu_##S((Y) + W, b0);                 \
+        _mm##B##_storeu_##S((Y) + (ldy), a1); _mm##B##_storeu_##S((Y) + (ldy) + W, b1); \
+        _mm##B##_storeu_##S((Y) + 2 * (ldy), a2);                                       \
+        _mm##B##_storeu_##S((Y) + 2 * (ldy) + W, b2);                                   \
+        _mm##B##_storeu_##S((Y) + 3 * (ldy), a3);                                       \
+        _mm##B##_storeu_##S((Y) + 3 * (ldy) + W, b3);                                   \
+    }
 
 #endif
