@@ -11,7 +11,8 @@ set to NaN at random (missing completely at random; a row left with no observed 
 gets one back) with ``missing='marginalize'``. As in bench_fit.py, each is fitted with
 ``max_iter=1`` and ``max_iter=1+n``; the time per iteration is the difference of the
 best-of-repeats times divided by n, each fit's repeats back to back; n is the case's
-iterations, or more where the set-up would swamp them (per_iteration says why). ``ratio`` is missing / complete: the issue's target is at most 3.
+iterations, or more where the set-up would swamp them (per_iteration says why).
+``ratio`` is missing / complete: the issue's target is at most 3.
 ``patterns`` is the number of distinct patterns of missingness ('full' and 'tied': a
 pattern with enough rows gets a kernel pass of its own, the rows of the others one
 compiled row-by-row pass).

@@ -331,7 +331,8 @@ cdef void _rows_block(
     # cache, where those did not.
     cdef Py_ssize_t k, kp, r, j, a, c, m, nz, rs = 0
     cdef Py_ssize_t mm = mmax * mmax
-    cdef double* Y = scratch                     # (B, D) delta, then y; sqrt(w r) delta
+    cdef double* Y = scratch                     # (B, D) b's z (float32 products),
+                                                 # then delta, sqrt(w r) delta
     cdef double* lp = Y + B * D                  # (B, K) log-probabilities, then resp
     # b and -t of the block's missing entries, row after row (row r's at moff[r]): b
     # component last, for the factors; -t component first, for the statistics

@@ -25,23 +25,24 @@ delta with -t in place of its missing entries,
     N_k += w r_k,   T1_k += w r_k delta,   T2_k += w r_k (delta delta^T + (0 (+) A^-1)).
 
 Work split. Rows are cut into blocks of ``block`` rows (fixed by the caller, not by
-the thread count). A block computes its rows with per-thread scratch allocated inside
-the parallel region, in two sweeps. The first, per component: y, q and b for the
-whole block, one row a lane (missing_rowsd.h; float32 data: missing_rows32.h and b
-by columns; plain loops for few features). Then per row, for all components at once (the component the
-innermost loop, so that the loops vectorise and the components' chains of sqrt,
-division and dependent subtractions overlap): the factors of A once per run of rows
-of one pattern, and with them A^-1 for the statistics, kept packed (m (m + 1) / 2
-values per run and component); the log-probabilities; -t. The second sweep, per
-component, once the responsibilities are known: each delta rebuilt from the row and
--t, its statistics into a slot of the block's own (the scatter by one BLAS product
-over the rows whose responsibility is not 0, the rest in row order), and the kept
-A^-1 once per run, weighted by the run's sum of w r. Blocks run in rounds of at most
-a slot budget; after each round the slots are added into the total element by
-element, in block order. So every sum is taken in
-the same order whatever the number of threads, and the results are bit-identical on
-any thread count. BLAS must be held to one thread by the caller (a BLAS call that
-splits its work may sum in another order) unless D < BLAS_MIN_FEATURES.
+the thread count). A block computes its rows with per-thread scratch allocated
+inside the parallel region, in two sweeps. The first, per component: y, q and b for
+the whole block, one row a lane (missing_rowsd.h; float32 data: missing_rows32.h and
+b by columns; plain loops for few features). Then per row, for all components at
+once (the component the innermost loop, so that the loops vectorise and the
+components' chains of sqrt, division and dependent subtractions overlap): the
+factors of A once per run of rows of one pattern, and with them A^-1 for the
+statistics, kept packed (m (m + 1) / 2 values per run and component); the
+log-probabilities; -t. The second sweep, per component, once the responsibilities
+are known: each delta rebuilt from the row and -t, its statistics into a slot of the
+block's own (the scatter by one BLAS product over the rows whose responsibility is
+not 0, the rest in row order), and the kept A^-1 once per run, weighted by the run's
+sum of w r. Blocks run in rounds of at most a slot budget; after each round the
+slots are added into the total element by element, in block order. So every sum is
+taken in the same order whatever the number of threads, and the results are
+bit-identical on any thread count. BLAS must be held to one thread by the caller (a
+BLAS call that splits its work may sum in another order) unless D <
+BLAS_MIN_FEATURES.
 
 The route per component is _missing_components.pxi, included below. 'full'
 mixtures near their mixture mean take another route through the same factors and
@@ -103,6 +104,7 @@ def slot_budget(doubles=None):
             raise ValueError(f"slot budget must be at least 1 double; got {doubles!r}")
         SLOT_BUDGET = int(doubles)
     return before
+
 
 #: below this many features the products are plain loops (BLAS's calls cost more than
 #: their arithmetic), and the caller need not hold BLAS to one thread
@@ -618,8 +620,9 @@ def rows_pass(
     cdef const double* mp = &means[0, 0]
     # the factors with exact zeros below the diagonal, from BLAS_MIN_FEATURES
     # features on their rows padded with zeros to D4 (gmm_lanes_qb's tiles take four
-    # columns at a time); the precisions component last, so that the factors of a row's m x m blocks run over
-    # the components in the innermost loops ('tied': the one precision repeated).
+    # columns at a time); the precisions component last, so that the factors of a
+    # row's m x m blocks run over the components in the innermost loops ('tied': the
+    # one precision repeated).
     # Copied in loops here: numpy's triu and transpose cost more than the copies on
     # small data, where the pass is run every iteration on a few hundred rows.
     cdef Py_ssize_t DU = D4 if D >= C_BLAS_MIN_FEATURES else D

@@ -1,15 +1,15 @@
 /* The triangular product's tile, one row a lane, in float32 (GMM_TRI32_TILE: the
    complete rows' log-densities, triangular.h's gmm_full32_lp, and the missing values'
    quadratic forms, missing_rows32.h's gmm_lanes32_q) or double (triangular.h's
-   gmm_tri_lanes_d, missing_rowsd.h's gmm_lanes_qb): four columns j0..j0+3 of y = z U for a group of 2W rows held in two
-   vectors of W elements of type T (isa.h's _mm<B>_<op>_<S> intrinsics, S = ps or pd,
-   and their NEON shims; V the vector type). Z: the group's centred features,
-   feature-major, ldz elements apart (the two vectors of a feature side by side); U:
-   U's row-major entries from column j0, ldu elements a row, zeros below the diagonal.
-   Each sum runs over the features 0..lend-1 in order, one fused multiply-add a
-   product: per lane the same operations in every vector build. Declares the tile's
-   sums a0..a3 (first vector, columns j0..j0+3) and b0..b3 (second vector) in the
-   enclosing block. */
+   gmm_tri_lanes_d, missing_rowsd.h's gmm_lanes_qb): four columns j0..j0+3 of y = z U
+   for a group of 2W rows held in two vectors of W elements of type T (isa.h's
+   _mm<B>_<op>_<S> intrinsics, S = ps or pd, and their NEON shims; V the vector type).
+   Z: the group's centred features, feature-major, ldz elements apart (the two vectors
+   of a feature side by side); U: U's row-major entries from column j0, ldu elements a
+   row, zeros below the diagonal. Each sum runs over the features 0..lend-1 in order,
+   one fused multiply-add a product: per lane the same operations in every vector
+   build. Declares the tile's sums a0..a3 (first vector, columns j0..j0+3) and b0..b3
+   (second vector) in the enclosing block. */
 #ifndef GMMFAST_TRI_TILE_H
 #define GMMFAST_TRI_TILE_H
 
