@@ -298,6 +298,10 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         return self._check_initial_parameters(source.n_features)
 
     def _initial_state(self, source, random_state, inits):
+        if all(p is not None for p in inits):
+            # every parameter given: no rows are read (the source's would be drawn
+            # from disk, or with missing values imputed, for nothing)
+            return self._initial_parameters(None, None, random_state, inits)
         # each start draws its own rows (a subsample of a memmap or dask array)
         X0, w0 = source.init_data(random_state)
         return self._initial_parameters(X0, w0, random_state, inits)
@@ -429,7 +433,8 @@ class GaussianMixture(InformationCriteria, MixtureFitLoop, DensityMixin, BaseEst
         return weights, means, precisions
 
     def _initial_parameters(self, X, w, random_state, inits):
-        """(weights, means, covariances, precisions_cholesky) in float64."""
+        """(weights, means, covariances, precisions_cholesky) in float64; X and w, the
+        rows to start from, are None when every parameter is given."""
         weights_init, means_init, precisions_init = inits
         cov_type = self._kernel_type
         # a new start for the iterative M-steps too: each initialisation, and each

@@ -927,3 +927,38 @@ def test_one_far_entry_is_the_row_named(covariance_type):
     # without the far entry (they were all component 0, of NaN log-densities)
     keep = np.arange(300) != 7
     np.testing.assert_array_equal(gm.predict(Y)[keep], expected[keep])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_given_start_reads_no_rows_to_start_from(covariance_type, monkeypatch):
+    # With weights_init, means_init and precisions_init all given, no start is drawn
+    # from the data: the column means that fill the holes of the k-means start's rows
+    # are not computed, and the fit is the one it was (the same bits).
+    from gmmfast import _missing
+
+    rng = np.random.default_rng(21)
+    X = np.vstack([rng.normal(c, 1.0, (150, 3)) for c in (-3.0, 0.0, 3.0)])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)   # tol=0: max_iter, always
+        given = GaussianMixture(3, covariance_type=covariance_type,
+                                missing="marginalize", random_state=0, max_iter=3,
+                                tol=0).fit(X)
+        kw = dict(covariance_type=covariance_type, missing="marginalize", max_iter=4,
+                  tol=0, weights_init=given.weights_, means_init=given.means_,
+                  precisions_init=given.precisions_)
+        before = GaussianMixture(3, **kw).fit(X)
+
+        def no_start_rows(*args, **kwargs):
+            raise AssertionError("rows imputed for a start that is given")
+
+        monkeypatch.setattr(_missing, "mean_imputed", no_start_rows)
+        after = GaussianMixture(3, **kw).fit(X)
+        # a start left to the data still draws its rows (so the patch is the one read)
+        with pytest.raises(AssertionError, match="rows imputed"):
+            GaussianMixture(3, covariance_type=covariance_type, missing="marginalize",
+                            means_init=given.means_, max_iter=1).fit(X)
+    for a in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.array_equal(getattr(before, a), getattr(after, a))
+    assert before.lower_bound_ == after.lower_bound_
