@@ -361,6 +361,7 @@ cdef void _rows_block(
     # and the lanes' outputs and scratch (ldx: B rounded up to their groups)
     cdef bint lanes = Uf != NULL or D >= C_BLAS_MIN_FEATURES
     cdef Py_ssize_t ldx = _lanes32_ldx(B), D4 = (D + 3) // 4 * 4
+    cdef Py_ssize_t DU = D4 if D >= C_BLAS_MIN_FEATURES else D    # U's row stride
     cdef double* Xt = Nw + B * (K + 2)           # (D, ldx)
     cdef double* qd = Xt + (D * ldx if lanes else 0)            # (ldx,)
     cdef double* Sq = qd + (ldx if lanes else 0)                # gmm_lanes_qb's
@@ -397,7 +398,7 @@ cdef void _rows_block(
         gmm_rows_transpose(X0, nb, D, Mi, mmax, nm, ldx, Xt)
     for k in range(K):
         kp = 0 if tied else k
-        Uk = U + kp * D * (D4 if D >= C_BLAS_MIN_FEATURES else D)
+        Uk = U + kp * D * DU
         mu = means + k * D
         if Uf != NULL:
             # q in float32 products, as the complete float32 rows take theirs (b

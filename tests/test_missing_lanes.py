@@ -304,18 +304,17 @@ def test_rounds_of_any_size_give_the_same_bits(route, monkeypatch):
     # them must give the same statistics, bit for bit, on one thread and on two.
     from gmmfast import _missing, _missing_rowpath, _missing_rows
 
-    D, K, n = 12, 5, 600
+    single = route == "float32 products"
+    D, K, n = 16 if single else 12, 5, 600
     models, _ = _model("full", K, D, 10.0, seed=11)
+    if single:
+        models = _missing.MarginalModels("full", models.weights, models.means,
+                                         models.U, np.float32)
     if route != "moment rows":
         monkeypatch.setattr(_missing, "moments_fit", lambda n_features: False)
-    if route == "float32 products":
-        D = 16
-        m64, _ = _model("full", K, D, 10.0, seed=12)
-        models = _missing.MarginalModels("full", m64.weights, m64.means, m64.U,
-                                         np.float32)
     rng = np.random.default_rng(13)
     X = models.means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
-    if route == "float32 products":
+    if single:
         X = X.astype(np.float32).astype(np.float64)
     X[rng.random(X.shape) < 0.2] = np.nan
     X[np.isnan(X).all(axis=1), 0] = 0.0
@@ -324,7 +323,7 @@ def test_rounds_of_any_size_give_the_same_bits(route, monkeypatch):
     plan = _missing.PatternPlan(X, None, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1
     assert (models.moment_params() is not None) == (route == "moment rows")
-    assert (models.row_factors32() is not None) == (route == "float32 products")
+    assert (models.row_factors32() is not None) == single
     got = []
     before = _missing_rows.slot_budget()
     try:
