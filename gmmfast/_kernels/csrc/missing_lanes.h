@@ -154,9 +154,10 @@ linkage void gmm_lanes_factor_##suffix(                                         
         enum { mf_ = (M), nt_ = (M) * ((M) + 1) / 2 };                                  \
         for (; kf + GMM_G <= K; kf += GMM_G) {                                          \
             double w_[nt_][GMM_G], d_[mf_][GMM_G], S_[GMM_G], prod_[GMM_G];             \
+            double hi_[GMM_G], lo_[GMM_G];                                              \
             int out_ = 0;                                                               \
             GMM_ML_LANES                                                                \
-            for (int l = 0; l < GMM_G; l++) prod_[l] = 1.0;                             \
+            for (int l = 0; l < GMM_G; l++) { prod_[l] = 1.0; hi_[l] = 1.0; lo_[l] = 1.0; } \
             GMM_UNROLL                                                                  \
             for (int j = 0; j < mf_; j++) {                                             \
                 GMM_UNROLL                                                              \
@@ -178,10 +179,11 @@ linkage void gmm_lanes_factor_##suffix(                                         
                     w_[GMM_TRI(j, j)][l] = sqrt(w_[GMM_TRI(j, j)][l]);                  \
                     d_[j][l] = 1.0 / w_[GMM_TRI(j, j)][l];                              \
                     prod_[l] = prod_[l] * w_[GMM_TRI(j, j)][l];                         \
+                    /* the products' extremes so far (a NaN is neither, as it passes    \
+                       neither test below): tested once, after the columns */           \
+                    hi_[l] = prod_[l] > hi_[l] ? prod_[l] : hi_[l];                     \
+                    lo_[l] = prod_[l] < lo_[l] ? prod_[l] : lo_[l];                     \
                 }                                                                       \
-                GMM_ML_ANY_OUT                                                          \
-                for (int l = 0; l < GMM_G; l++)                                         \
-                    out_ |= (prod_[l] > 1e100) | (prod_[l] < 1e-100);                   \
                 GMM_UNROLL                                                              \
                 for (int i = j + 1; i < mf_; i++) {                                     \
                     GMM_ML_LANES                                                        \
@@ -189,6 +191,11 @@ linkage void gmm_lanes_factor_##suffix(                                         
                         w_[GMM_TRI(i, j)][l] = w_[GMM_TRI(i, j)][l] * d_[j][l];         \
                 }                                                                       \
             }                                                                           \
+            /* a test a column, over the lanes, kept the compiler from keeping the      \
+               product in a register: it stored it and read its lanes back one by one */ \
+            GMM_ML_ANY_OUT                                                              \
+            for (int l = 0; l < GMM_G; l++)                                             \
+                out_ |= (hi_[l] > 1e100) | (lo_[l] < 1e-100);                           \
             if (out_)                                                                   \
                 break;  /* this group and the rest to the tiles */                      \
             GMM_UNROLL                                                                  \
