@@ -173,11 +173,11 @@ cdef inline Py_ssize_t _scatter32_doubles(Py_ssize_t B, Py_ssize_t D) noexcept n
 
 
 cdef void _scatter32(const double* Y, const double* wv, Py_ssize_t nz, Py_ssize_t D,
-                     double* T1k, double* T2k, double* F) noexcept nogil:
+                     double* T1k, double* T2k, double* F, bint add) noexcept nogil:
     """T1k += sum_r wv_r Y_r and T2k (the lower triangle, row >= column, of row-major
     (D, D)) := sum_r wv_r Y_r Y_r^T over the nz rows of Y (each x - mu, in double),
-    written, not added: the block's first and only scatter of the component (its upper
-    triangle is never read, nor zeroed); the second in float32 products as the
+    written (its upper triangle is never read, nor zeroed), or with add, added to
+    what it holds (a slot's later block); the second in float32 products as the
     complete float32 rows' rank update takes them: about the rows' own weighted mean
     d (so the products carry no cancellation to lose digits to), Z = sqrt(wv) (Y - d)
     rounded to float32, T = Z^T Z (gmm_rank32: float32 sums over chunks of rows, added
@@ -197,6 +197,12 @@ cdef void _scatter32(const double* Y, const double* wv, Py_ssize_t nz, Py_ssize_
         T1k[a] = T1k[a] + e[a]
         e[a] = e[a] - nb * d[a]
     gmm_rank32(Z, nz, D, ld, T)
+    if add:
+        for a in range(D):
+            ua = nb * d[a] + e[a]
+            for b in range(a + 1):
+                T2k[a * D + b] = T2k[a * D + b] + (T[a * ld + b] + (ua * d[b] + d[a] * e[b]))
+        return
     for a in range(D):
         ua = nb * d[a] + e[a]
         for b in range(a + 1):
@@ -313,12 +319,14 @@ cdef void _rows_block(
     const Py_ssize_t* choice,   # IN (nb,) with draw: a component of each row
     double* draw,           # IN/OUT (nb, mmax) standard normal, then a draw of x_M | x_O
                             # under component choice[r] (_draw_row); or NULL
-    double* slot,           # OUT statistics N (K), T1 (K, D), T2 (Kt, D, D), L, sum_w,
-                            # then K flags: 1 where component k's T2 was written,
-                            # and with Uf one more, 1 where the conditional
-                            # covariances follow (_add_runs_cd, zeroed here).
-                            # Zeroed by the caller but for the T2s ('full': each is
-                            # zeroed here before its first write); NULL for none
+    double* slot,           # IN/OUT statistics N (K), T1 (K, D), T2 (Kt, D, D), L,
+                            # sum_w, then K flags: 1 where component k's T2 was
+                            # written, and with Uf one more, 1 where the conditional
+                            # covariances follow (_add_runs_cd, zeroed here at the
+                            # first write). Added to: zeroed by the caller before the
+                            # slot's first block but for the T2s ('full': each is
+                            # written, not added, where its flag is 0, then the flag
+                            # set) and the conditional covariances; NULL for none
     double* scratch,        # SCRATCH see _scratch_doubles
 ) noexcept nogil:
     # Two sweeps over the components. The first computes, per component, y for the
@@ -389,7 +397,7 @@ cdef void _rows_block(
     cdef double wi, wr, sq, nk
     cdef int bD = <int> D, bnz
     cdef double one = 1.0
-    cdef bint single = Uf != NULL
+    cdef bint single = Uf != NULL, written
 
     # rows of one pattern come together (a run): its factors serve them all; the
     # first sweep keeps each run's inverses (at off[r], for a row that starts a run)
@@ -456,7 +464,7 @@ cdef void _rows_block(
     # (_add_runs_cd, into the slot's array after its flags) where most rows hold most
     # components; else per component (_add_runs)
     cdef bint use_cd = single and not tied and _cd_pays(nb, K, D, nm, lp)
-    if use_cd:
+    if use_cd and Lw[2 + K] == 0.0:
         Lw[2 + K] = 1.0
         memset(Lw + 3 + K, 0, D * (D + 1) // 2 * K * sizeof(double))
     for k in range(K):
@@ -469,8 +477,8 @@ cdef void _rows_block(
             # scatter in double whatever the data (float32 products are the caller's
             # choice from FULL32_MIN_FEATURES features on)
             if gmm_small_stats(D, X0, w, lp + k, nb, K, mu, Mi, mmax, nm, moff,
-                               Tt + k * smax, Nk + k, T1 + k * D, T2k, tied) > 0 \
-                    and not tied:
+                               Tt + k * smax, Nk + k, T1 + k * D, T2k,
+                               tied or Lw[2 + k] != 0.0) > 0 and not tied:
                 Lw[2 + k] = 1.0
                 if not use_cd:
                     _add_runs(nb, K, k, k + 1, nm, first, lp, w, Mi, mmax, D, Ast + k,
@@ -496,13 +504,16 @@ cdef void _rows_block(
             # no row of the block is in this component: its statistics are all 0
             # (its T2 is not even zeroed: the slot's flag tells the caller)
             continue
+        # T2k holds a sum to add to: 'tied' (zeroed with the slot), or the slot's
+        # earlier block wrote it
+        written = tied or Lw[2 + k] != 0.0
         if not tied:
             Lw[2 + k] = 1.0
         if single and nz >= FLOAT32_SCATTER_MIN_ROWS:
-            # writes T2k's lower triangle, the only one read: no zeroing
-            _scatter32(Y, wv, nz, D, T1 + k * D, T2k, F32)
+            # writes (or adds to) T2k's lower triangle, the only one read
+            _scatter32(Y, wv, nz, D, T1 + k * D, T2k, F32, written)
         else:
-            if not tied:
+            if not written:
                 memset(T2k, 0, D * D * sizeof(double))
             _add_weighted_rows(Y, wv, nz, D, T1 + k * D)
             for r in range(nz):

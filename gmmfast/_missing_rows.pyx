@@ -34,11 +34,13 @@ components' chains of sqrt, division and dependent subtractions overlap): the
 factors of A once per run of rows of one pattern, and with them A^-1 for the
 statistics, kept packed (m (m + 1) / 2 values per run and component); the
 log-probabilities; -t. The second sweep, per component, once the responsibilities
-are known: each delta rebuilt from the row and -t, its statistics into a slot of the
-block's own (the scatter by one BLAS product over the rows whose responsibility is
-not 0, the rest in row order), and the kept A^-1 once per run, weighted by the run's
-sum of w r. Blocks run in rounds of at most a slot budget; after each round the
-slots are added into the total element by element, in block order. So every sum is
+are known: each delta rebuilt from the row and -t, its statistics into the slot of
+the block's run (the scatter by one BLAS product over the rows whose responsibility
+is not 0, the rest in row order), and the kept A^-1 once per run of one pattern,
+weighted by its sum of w r. A slot takes a run of consecutive blocks, in order, a
+run's length fixed by the number of blocks alone (SLOTS_PER_PASS); the runs go in
+rounds of at most a slot budget, and after each round the slots are added into the
+total element by element, in run order. So every sum is
 taken in the same order whatever the number of threads, and the results are
 bit-identical on any thread count. BLAS must be held to one thread by the caller (a
 BLAS call that splits its work may sum in another order) unless D <
@@ -90,6 +92,31 @@ cdef enum:
 #: doubles of the statistics slots of one round (32 MiB): bounds the memory of the
 #: rounds whatever the number of rows
 cdef Py_ssize_t SLOT_BUDGET = 1 << 22
+
+
+#: a pass's blocks share slots, a run of consecutive blocks each, so that at most
+#: about this many slots are filled and added into the total: a slot is the whole of
+#: the statistics (K D^2 doubles and more), and filled and added once per block the
+#: slots' traffic grew with the blocks, not with the statistics (on 50,000 x 64 rows,
+#: K = 32, 128 blocks moved 1.6 MB each through memory twice every pass). The run's
+#: length comes from the number of blocks alone, never from the threads, so the sums
+#: are grouped alike on any thread count.
+SLOTS_PER_PASS = 32
+cdef Py_ssize_t SLOT_BLOCKS = 0
+
+
+def slot_blocks(blocks=None):
+    """The blocks a slot takes: 0 (the default) for max(1, blocks // SLOTS_PER_PASS),
+    else that many (a test hook: the slots' runs change how the sums are grouped, so
+    the results' last bits, but not with the threads or the rounds). Returns the
+    setting before; with None, only that."""
+    global SLOT_BLOCKS
+    before = SLOT_BLOCKS
+    if blocks is not None:
+        if int(blocks) < 0:
+            raise ValueError(f"blocks a slot must be 0 or more; got {blocks!r}")
+        SLOT_BLOCKS = int(blocks)
+    return before
 
 
 def slot_budget(doubles=None):
@@ -381,9 +408,10 @@ cdef struct _Pass:
     bint tied, moments, single
 
 
-cdef void _pass_block(const _Pass* p, Py_ssize_t b, Py_ssize_t bb,
+cdef void _pass_block(const _Pass* p, Py_ssize_t b, Py_ssize_t bb, bint fresh,
                       double* scratch) noexcept nogil:
-    """Block b of the pass (bb: its slot in the round) with a thread's scratch."""
+    """Block b of the pass (bb: its slot in the round; fresh: the slot's first block,
+    which zeroes it) with a thread's scratch."""
     cdef Py_ssize_t start, stop, sstop, m = p.m, K = p.K, D = p.D
     cdef double* slot = NULL
     if scratch == NULL:
@@ -393,7 +421,9 @@ cdef void _pass_block(const _Pass* p, Py_ssize_t b, Py_ssize_t bb,
     stop = min(start + p.B, p.n)
     if p.slots != NULL:
         slot = p.slots + bb * p.SB
-        if p.moments or p.tied:
+        if not fresh:
+            pass
+        elif p.moments or p.tied:
             memset(slot, 0, p.SB * sizeof(double))
         else:
             memset(slot, 0, p.s_head * sizeof(double))
@@ -422,6 +452,15 @@ cdef void _pass_block(const _Pass* p, Py_ssize_t b, Py_ssize_t bb,
         p.cmean + start * m if p.cmean != NULL else NULL,
         p.choice + start if p.draw != NULL else NULL,
         p.draw + start * m if p.draw != NULL else NULL, slot, scratch)
+
+
+cdef void _pass_slot(const _Pass* p, Py_ssize_t s, Py_ssize_t bb, Py_ssize_t GS,
+                     Py_ssize_t n_blocks, double* scratch) noexcept nogil:
+    """Slot s's run of blocks (GS of them, fewer at the end) in order, into slot bb of
+    the round."""
+    cdef Py_ssize_t b
+    for b in range(s * GS, min(s * GS + GS, n_blocks)):
+        _pass_block(p, b, bb, b == s * GS, scratch)
 
 
 def rows_pass(
@@ -483,6 +522,7 @@ def rows_pass(
     cdef Py_ssize_t Q1 = D * (D + 1) // 2 + D + 1
     cdef Py_ssize_t S = K + K * D + Kt * D * D + 2
     cdef Py_ssize_t i, a, j, c, b, bb, r0, nr, start, stop, sstop, B, n_blocks, G, nsc, f
+    cdef Py_ssize_t GS, n_slots
     cdef Py_ssize_t fmax, smax
     cdef int nt
     if K < 1 or D < 1:
@@ -558,7 +598,12 @@ def rows_pass(
     n_threads = max(1, n_threads)
     B = min(block, n)
     n_blocks = (n + B - 1) // B
-    G = n_blocks
+    # runs of GS consecutive blocks share a slot (SLOTS_PER_PASS); without
+    # statistics there are no slots, and each block is a task of its own
+    GS = (1 if not want_stats else SLOT_BLOCKS if SLOT_BLOCKS > 0
+          else max(1, n_blocks // SLOTS_PER_PASS))
+    n_slots = (n_blocks + GS - 1) // GS
+    G = n_slots
     # a block's slot: the statistics as they leave, or the moment rows' own
     # (the other route's: the statistics, then K flags of the components whose T2
     # the block wrote; the others' are not zeroed, nor added into the total)
@@ -570,11 +615,11 @@ def rows_pass(
     # the part of the other route's slot before the T2s, and the T2s' length
     cdef Py_ssize_t s_head = K + K * D, s_t2 = Kt * D * D
     if want_stats:
-        G = min(n_blocks, max(2 * n_threads, SLOT_BUDGET // SB))
-        # rounds of whole multiples of the threads: 11 blocks a round on 2 threads
-        # leave one thread idle for a block's time each round (a round ends at a
+        G = min(n_slots, max(2 * n_threads, SLOT_BUDGET // SB))
+        # rounds of whole multiples of the threads: 11 slots a round on 2 threads
+        # leave one thread idle for a slot's time each round (a round ends at a
         # barrier); the rounds do not change the sums (_add_slots)
-        if G < n_blocks:
+        if G < n_slots:
             G = G - G % n_threads
     # the moment rows take a block in sub-blocks (the unit of their scratch; the
     # block, of their statistics): the largest sub-block's factors and entries
@@ -690,9 +735,9 @@ def rows_pass(
     cdef double* scratch
     cdef double* pscratch
     try:
-        for r0 in range(0, n_blocks, G):
-            nr = min(G, n_blocks - r0)
-            # no more threads than blocks: a thread with nothing to do still costs a
+        for r0 in range(0, n_slots, G):
+            nr = min(G, n_slots - r0)
+            # no more threads than slots: a thread with nothing to do still costs a
             # wake-up and a barrier, milliseconds on a loaded machine
             nt = <int> min(<Py_ssize_t> n_threads, nr)
             if nt == 1:
@@ -701,15 +746,15 @@ def rows_pass(
                 with nogil:
                     scratch = <double*> malloc(nsc * sizeof(double))
                     for bb in range(nr):
-                        _pass_block(&ps, r0 + bb, bb, scratch)
+                        _pass_slot(&ps, r0 + bb, bb, GS, n_blocks, scratch)
                     free(scratch)
             else:
                 with nogil, parallel(num_threads=nt):
                     pscratch = <double*> malloc(nsc * sizeof(double))
                     for bb in prange(nr, schedule='dynamic'):
-                        _pass_block(&ps, r0 + bb, bb, pscratch)
+                        _pass_slot(&ps, r0 + bb, bb, GS, n_blocks, pscratch)
                     free(pscratch)
-            for b in range(r0, r0 + nr):
+            for b in range(r0 * GS, min((r0 + nr) * GS, n_blocks)):
                 if status[b] != STATUS_OK:
                     raise MemoryError("rows_pass: no memory for a thread's scratch")
             if want_stats:

@@ -120,6 +120,19 @@ def _fit(X, covariance_type, n_iter, w=None, start=None, **kw):
 # ------------------------------------------------------------ exact EM
 
 
+@pytest.fixture(params=[0, 3], ids=["slots by count", "slots of 3 blocks"])
+def slot_blocks(request):
+    """The row pass's blocks a statistics slot (_missing_rows.slot_blocks): by their
+    count (on these few blocks, one a slot), or runs of 3 consecutive blocks into one
+    slot, whose later blocks add to what the earlier wrote (a component's scatter,
+    its conditional covariances), as the passes over many blocks do."""
+    from gmmfast import _missing_rows
+
+    before = _missing_rows.slot_blocks(request.param)
+    yield request.param
+    _missing_rows.slot_blocks(before)
+
+
 @pytest.fixture(params=["kernel", "rows"])
 def path(request, monkeypatch):
     """'full' and 'tied' run a pattern through its own kernel pass or, when it has
@@ -534,7 +547,8 @@ def _row_path_outputs(X, w, models, S):
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, monkeypatch):
+def test_compiled_rows_are_the_direct_computation(covariance_type, weighted, slot_blocks,
+                                                  monkeypatch):
     from gmmfast import _missing, _missing_rowpath
 
     K, D, n = 3, 9, 402
@@ -866,7 +880,7 @@ def _far_model(covariance_type, K, D, seed):
                                      (50, 60, False)],
                          ids=["few features", "few features, far apart",
                               "far apart", "many features"])
-def test_compiled_rows_every_route(covariance_type, D, n, far, monkeypatch):
+def test_compiled_rows_every_route(covariance_type, D, n, far, slot_blocks, monkeypatch):
     """The row-by-row pass's plain loops (few features), its BLAS products (general
     and symmetric scatter by width), and its skip of rows whose responsibility is 0,
     each against the direct computation."""

@@ -13,7 +13,7 @@ import pytest
 
 import gmmfast
 
-from test_missing import _model_with, _rows_reference
+from test_missing import _model_with, _rows_reference, slot_blocks
 
 
 def _model(covariance_type, K, D, cond, seed):
@@ -143,7 +143,8 @@ def test_fixed_m_groups_give_the_tiles_bits(scale, monkeypatch):
 @pytest.mark.parametrize("cond", [10.0, 1e4], ids=["condition 10", "condition 1e4"])
 # the conditional covariances: chosen per block, all components at once, one at a time
 @pytest.mark.parametrize("cd_mode", ["cost", "together", "apart"])
-def test_float32_products_hold_float32_rounding(D, K, cond, cd_mode, monkeypatch):
+def test_float32_products_hold_float32_rounding(D, K, cond, cd_mode, slot_blocks,
+                                                monkeypatch):
     """Float32 data ('full', from 16 features on) take q in float32 products
     (csrc/missing_rows32.h's gmm_lanes32_q) and their scatter in float32 products
     about each block's weighted mean (gmm_rank32), as the complete float32 rows take
@@ -320,21 +321,36 @@ def test_rounds_of_any_size_give_the_same_bits(route, monkeypatch):
     X[np.isnan(X).all(axis=1), 0] = 0.0
     monkeypatch.setattr(_missing, "kernel_pass_pays", lambda *args, **kwargs: False)
     monkeypatch.setattr(_missing_rowpath, "ROW_BLOCK_DOUBLES", 4096)   # many blocks
+    # moment rows: sub-blocks of 16 rows, blocks of 128
+    monkeypatch.setattr(_missing_rowpath, "MOMENT_BLOCK_DOUBLES", 16)
     plan = _missing.PatternPlan(X, None, 0, K)
     assert plan.patterns == [] and len(plan.groups) == 1
     assert (models.moment_params() is not None) == (route == "moment rows")
     assert (models.row_factors32() is not None) == single
-    got = []
+    # and with slots of one block (on these few blocks, the default) or of runs of 3
+    got = {0: [], 3: []}
     before = _missing_rows.slot_budget()
+    before_blocks = _missing_rows.slot_blocks()
     try:
-        for budget in (before, 1):
-            _missing_rows.slot_budget(budget)
-            for n_threads in (1, 2):
-                st = _missing.piece_stats(models, plan, 0, n_threads)
-                got.append(np.concatenate([st.N, st.S1.ravel(), st.S2.ravel(),
-                                           [st.L, st.sum_w]]))
+        for blocks in got:
+            _missing_rows.slot_blocks(blocks)
+            for budget in (before, 1):
+                _missing_rows.slot_budget(budget)
+                for n_threads in (1, 2):
+                    st = _missing.piece_stats(models, plan, 0, n_threads)
+                    got[blocks].append(np.concatenate([st.N, st.S1.ravel(),
+                                                       st.S2.ravel(), [st.L, st.sum_w]]))
     finally:
         _missing_rows.slot_budget(before)
-    assert all(np.array_equal(g, got[0]) for g in got[1:])
+        _missing_rows.slot_blocks(before_blocks)
+    for runs in got.values():
+        assert all(np.array_equal(g, runs[0]) for g in runs[1:])
+    # the runs group the blocks' sums otherwise: the same statistics to the rounding
+    # of a few additions of sums of ~600 terms (of 1e-16 of the largest)
+    one, three = got[0][0], got[3][0]
+    assert not np.array_equal(one, three)
+    np.testing.assert_allclose(three, one, rtol=0, atol=1e-14 * np.abs(one).max())
     with pytest.raises(ValueError, match="at least 1 double"):
         _missing_rows.slot_budget(0)
+    with pytest.raises(ValueError, match="0 or more"):
+        _missing_rows.slot_blocks(-1)

@@ -7,7 +7,8 @@ none in others, one component and several, weights, any thread count."""
 import numpy as np
 import pytest
 
-from test_missing import _data, _fit, _model_with, _row_path_outputs, _start, reference_em
+from test_missing import (_data, _fit, _model_with, _row_path_outputs, _start, reference_em,
+                          slot_blocks)
 
 
 def _model(K, D, seed, spread=1.0):
@@ -55,7 +56,8 @@ def routes(monkeypatch):
 
 @pytest.mark.parametrize("K", [1, 3, 17])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_moment_rows_are_the_direct_computation(K, weighted, routes, monkeypatch):
+def test_moment_rows_are_the_direct_computation(K, weighted, routes, slot_blocks,
+                                                monkeypatch):
     from gmmfast import _missing, _missing_rowpath
 
     D, n = 10, 700
