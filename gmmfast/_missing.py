@@ -473,8 +473,9 @@ class MarginalModels:
 
     @property
     def precisions(self):
-        """U U^T ('full', 'tied'), for the row-by-row path (a batched BLAS product:
-        einsum's loop is far slower for many components)."""
+        """U U^T ('full', 'tied'), for the moment rows' test of their spread (a
+        batched BLAS product: einsum's loop is far slower for many components; the
+        row-by-row pass takes its own, row_params)."""
         if getattr(self, "_prec", None) is None:
             U = self.U if self.covariance_type == "full" else self.U[None]
             P = np.matmul(U, np.swapaxes(U, 1, 2))
@@ -482,19 +483,19 @@ class MarginalModels:
         return self._prec
 
     def row_params(self):
-        """(U, P, logc) for the compiled row-by-row path: (Kp, D, D) C-contiguous
-        float64 with Kp = 1 for 'tied', and (K,) log pi_k + sum_j log U_k,jj - 0.5 D
-        log 2 pi; checked finite (the means too), made once per model."""
+        """(U, Pt, logc) for the compiled row-by-row path: U (Kp, D, D) C-contiguous
+        float64 with Kp = 1 for 'tied', the precisions U U^T component last, Pt (D,
+        D, K), and logc (K,) log pi_k + sum_j log U_k,jj - 0.5 D log 2 pi
+        (_missing_rows.row_constants); checked finite (the means too), made once per
+        model."""
         if getattr(self, "_row_params", None) is None:
             tied = self.covariance_type == "tied"
             U = np.ascontiguousarray(self.U[None] if tied else self.U, dtype=np.float64)
-            P = np.ascontiguousarray(self.precisions[None] if tied else self.precisions,
-                                     dtype=np.float64)
             if not self.means.flags.c_contiguous:
                 self.means = np.ascontiguousarray(self.means)
-            logc = _missing_rows.row_constants(
-                np.ascontiguousarray(self.weights), self.means, U, P)
-            self._row_params = U, P, logc
+            logc, Pt = _missing_rows.row_constants(
+                np.ascontiguousarray(self.weights), self.means, U)
+            self._row_params = U, Pt, logc
         return self._row_params
 
     def single_products(self):

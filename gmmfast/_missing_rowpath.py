@@ -106,7 +106,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
     if X0.shape[1] != D:
         raise ValueError(f"row-by-row pass: the rows have {X0.shape[1]} features; the "
                          f"mixture {D}")
-    U, P, logc = models.row_params()
+    U, Pt, logc = models.row_params()
     # the conditional means and draws come from the row route's own -t and factors
     # (not the moment rows')
     moments = models.moment_params() if cmean is None and draw is None else None
@@ -120,7 +120,7 @@ def _rows_pass(models, group, n_threads, lse, resp=None, labels=None, stats=None
              else blas_single_thread())
     with limit:
         return _missing_rows.rows_pass(
-            X0, Mi, nm, _NONE if w is None else w, models.means, U, P, logc,
+            X0, Mi, nm, _NONE if w is None else w, models.means, U, Pt, logc,
             _NONE_3D32 if Uf is None else Uf,
             _NONE if moments is None else moments[0],
             _NONE_2D if moments is None else moments[1],

@@ -225,30 +225,78 @@ include "_missing_moments.pxi"
 
 
 def row_constants(const double[::1] weights, const double[:, ::1] means,
-                  const double[:, :, ::1] U, const double[:, :, ::1] P):
-    """logc (K,) = log w_k + sum_j log U_k,jj - 0.5 D log 2 pi (U (Kp, D, D), Kp = 1:
-    'tied') for rows_pass, once the model is checked: means, U and P finite, U's
-    diagonal > 0, the weights in [0, inf) (a weight of 0 gives -inf: that component
-    is never chosen). In one call: small fits make a model every iteration, and the
-    same in numpy is a score of calls."""
+                  const double[:, :, ::1] U):
+    """(logc, Pt) for rows_pass, once the model is checked: logc (K,) = log w_k + sum_j
+    log U_k,jj - 0.5 D log 2 pi, and the precisions P_k = U_k U_k^T component last, Pt
+    (D, D, K) (U (Kp, D, D) upper triangular, its lower part not read; Kp = 1:
+    'tied', its one precision repeated for every component). Checked: means, U and
+    the precisions finite, U's diagonal > 0, the weights in [0, inf) (a weight of 0
+    gives -inf: that component is never chosen). In one call: small fits make a model
+    every iteration, and the same in numpy is a score of calls.
+
+    Each P_k[a, b] is the sum over j >= max(a, b), in order, of U_k[a, j] U_k[b, j],
+    a product and a sum each (this module's code never fuses them): the same bits on
+    every platform, where a BLAS product's depend on the BLAS. Eight components at a
+    time, side by side (one vector's sums), written straight into the pass's layout:
+    numpy's batched product and the pass's own transposition of it cost a small
+    mixture's iteration more than this does."""
     cdef Py_ssize_t K = means.shape[0], D = means.shape[1], Kp = U.shape[0]
-    cdef Py_ssize_t k, a, b
+    cdef Py_ssize_t k, a, b, j, kc, l, nl
     cdef double ld
     cdef bint finite = True
     if weights.shape[0] != K or not (Kp == K or Kp == 1) or U.shape[1] != D \
-            or U.shape[2] != D or P.shape[0] != Kp or P.shape[1] != D \
-            or P.shape[2] != D:
+            or U.shape[2] != D:
         raise ValueError("row_constants: shapes do not match")
     logc_arr = np.empty(K)
     cdef double[::1] logc = logc_arr
+    Pt_arr = np.empty((D, D, K))
+    cdef double[:, :, ::1] Ptv = Pt_arr
+    cdef double* Pt = &Ptv[0, 0, 0]
+    # a chunk's factors, entry (a, j) of its 8 components side by side (a last
+    # chunk's lanes past Kp hold zeros or the chunk before's: summed, never written)
+    cdef double* Ut = <double*> calloc(D * D * 8, sizeof(double))
+    if Ut == NULL:
+        raise MemoryError("row_constants: no memory for the factors")
+    cdef double acc[8]
+    cdef const double* ua
+    cdef const double* ub
+    cdef double* pab
+    cdef double* pba
     with nogil:
         for k in range(K):
             for a in range(D):
                 finite = finite and isfinite(means[k, a])
-        for k in range(Kp):
+        for kc in range(0, Kp, 8):
+            nl = min(8, Kp - kc)
+            for l in range(nl):
+                for a in range(D):
+                    for b in range(a, D):
+                        Ut[(a * D + b) * 8 + l] = U[kc + l, a, b]
             for a in range(D):
-                for b in range(D):
-                    finite = finite and isfinite(U[k, a, b]) and isfinite(P[k, a, b])
+                ua = Ut + a * D * 8
+                for b in range(a + 1):
+                    ub = Ut + b * D * 8
+                    for l in range(8):
+                        acc[l] = 0.0
+                    for j in range(a, D):
+                        for l in range(8):
+                            acc[l] = acc[l] + ua[j * 8 + l] * ub[j * 8 + l]
+                    pab = Pt + (a * D + b) * K
+                    pba = Pt + (b * D + a) * K
+                    # U's entries and their products in one test (a NaN or inf in
+                    # row a of U's triangle reaches P[a, a])
+                    for l in range(nl):
+                        if not isfinite(acc[l]):
+                            finite = False
+                    if Kp == K:
+                        for l in range(nl):
+                            pab[kc + l] = acc[l]
+                            pba[kc + l] = acc[l]
+                    else:       # 'tied': the one precision for every component
+                        for k in range(K):
+                            pab[k] = acc[0]
+                            pba[k] = acc[0]
+    free(Ut)
     if not finite:
         raise ValueError("the mixture's means or precisions are not finite")
     for k in range(Kp):
@@ -263,7 +311,7 @@ def row_constants(const double[::1] weights, const double[:, ::1] means,
             ld = ld + log(U[0 if Kp == 1 else k, a, a])
         logc[k] = ((log(weights[k]) if weights[k] > 0.0 else -INFINITY) + ld
                    - 0.5 * D * LOG_2PI)
-    return logc_arr
+    return logc_arr, Pt_arr
 
 
 def padded_factors32(const double[:, :, ::1] U):
@@ -471,7 +519,8 @@ def rows_pass(
     const double[::1] w,              # IN (n,) weights, or (0,) for none
     const double[:, ::1] means,       # IN (K, D)
     const double[:, :, ::1] U,        # IN (Kp, D, D) upper precision factors (Kp = 1: tied)
-    const double[:, :, ::1] P,        # IN (Kp, D, D) precisions U U^T
+    const double[:, :, ::1] Pt,       # IN (D, D, K) precisions U U^T, component last
+                                      # (row_constants; 'tied': the one repeated)
     const double[::1] logc,           # IN (K,) log pi_k + sum log diag U_k - 0.5 D log 2 pi
     const float[:, :, ::1] Uf,        # IN (Kp, D4, D4) U in float32, zero-padded, or
                                       # (0, 0, 0): see ``padded_factors32``
@@ -537,9 +586,9 @@ def rows_pass(
     if not (Kp == K or Kp == 1) or U.shape[1] != D or U.shape[2] != D:
         raise ValueError(f"rows_pass: U has shape ({U.shape[0]}, {U.shape[1]}, {U.shape[2]}); expected "
                          f"({K} or 1, {D}, {D})")
-    if P.shape[0] != Kp or P.shape[1] != D or P.shape[2] != D:
-        raise ValueError(f"rows_pass: P has shape ({P.shape[0]}, {P.shape[1]}, {P.shape[2]}); expected "
-                         f"({Kp}, {D}, {D})")
+    if Pt.shape[0] != D or Pt.shape[1] != D or Pt.shape[2] != K:
+        raise ValueError(f"rows_pass: Pt has shape ({Pt.shape[0]}, {Pt.shape[1]}, "
+                         f"{Pt.shape[2]}); expected ({D}, {D}, {K})")
     if logc.shape[0] != K:
         raise ValueError(f"rows_pass: logc has {logc.shape[0]} entries; expected {K}")
     if block <= 0 or sub_block <= 0 or sub_block > block:
@@ -665,21 +714,19 @@ def rows_pass(
     cdef const double* mp = &means[0, 0]
     # the factors with exact zeros below the diagonal, from BLAS_MIN_FEATURES
     # features on their rows padded with zeros to D4 (gmm_lanes_qb's tiles take four
-    # columns at a time); the precisions component last, so that the factors of a
-    # row's m x m blocks run over the components in the innermost loops ('tied': the
-    # one precision repeated).
-    # Copied in loops here: numpy's triu and transpose cost more than the copies on
-    # small data, where the pass is run every iteration on a few hundred rows.
+    # columns at a time). (The precisions come component last, so that the factors of
+    # a row's m x m blocks run over the components in the innermost loops.)
+    # Copied in loops here: numpy's triu costs more than the copies on small data,
+    # where the pass is run every iteration on a few hundred rows.
     cdef Py_ssize_t DU = D4 if D >= C_BLAS_MIN_FEATURES else D
     cdef double* Uzb = <double*> malloc(Kp * D * DU * sizeof(double))
-    cdef double* Ptb = <double*> malloc(D * D * K * sizeof(double))
+    cdef const double* Ptb = &Pt[0, 0, 0]
     # the moment rows' m_k = mu_k - c and P_k m_k, component last, and with float32
     # products b's (c their shift: the means' mean)
     cdef double* Mtb = (<double*> malloc((2 * K + 1) * D * sizeof(double))
                         if moments or single else NULL)
-    if Uzb == NULL or Ptb == NULL or ((moments or single) and Mtb == NULL):
+    if Uzb == NULL or ((moments or single) and Mtb == NULL):
         free(Uzb)
-        free(Ptb)
         free(Mtb)
         free(slots)
         free(accm)
@@ -693,13 +740,6 @@ def rows_pass(
                         Uzb[(c * D + a) * DU + b] = U[c, a, b]
                     else:
                         Uzb[(c * D + a) * DU + b] = 0.0
-        # 16 components at a time: P_c's rows read in 16 streams, where one component
-        # a step read each entry from its own cache line (K D^2 of them)
-        for f in range(0, K, 16):
-            for a in range(D):
-                for b in range(D):
-                    for c in range(f, min(f + 16, K)):
-                        Ptb[(a * D + b) * K + c] = P[c if Kp == K else 0, a, b]
         if moments:
             for a in range(D):
                 for c in range(K):
@@ -779,7 +819,6 @@ def rows_pass(
         free(slots)
         free(accm)
         free(Uzb)
-        free(Ptb)
         free(Mtb)
     if want_stats:
         for c in range(Kt):

@@ -592,7 +592,8 @@ def _rows_pass_args(n=5, D=4, K=2, m=2):
     Mi = np.tile(np.arange(m, dtype=np.intp), (n, 1))
     return dict(
         X0=rng.normal(size=(n, D)), Mi=Mi, nm=np.full(n, m, dtype=np.intp),
-        w=np.empty(0), means=np.zeros((K, D)), U=U, P=U.copy(),
+        w=np.empty(0), means=np.zeros((K, D)), U=U,
+        Pt=np.ascontiguousarray(np.transpose(U, (1, 2, 0))),
         logc=np.zeros(K), Uf=np.empty((0, 0, 0), dtype=np.float32), shift=np.empty(0),
         W=np.empty((0, 0)), block=2, sub_block=2,
         n_threads=2,
@@ -621,7 +622,8 @@ def _bad_rows_pass_args():
         "short weights": changed(w=np.ones(3)),
         "means of other width": changed(means=np.zeros((2, 3))),
         "U of 3 components": changed(U=np.zeros((3, 4, 4))),
-        "P not like U": changed(P=np.zeros((1, 4, 4))),
+        "precisions not component last": changed(Pt=np.zeros((2, 4, 4))),
+        "precisions of other width": changed(Pt=np.zeros((3, 3, 2))),
         "short logc": changed(logc=np.zeros(1)),
         "block 0": changed(block=0, sub_block=0),
         "sub-block 0": changed(sub_block=0),
@@ -639,7 +641,7 @@ def _bad_rows_pass_args():
         "float64 factors for float32 products": changed(Uf=np.zeros((2, 4, 4))),
         # float32 products are 'full' only
         "float32 products for 'tied'": changed(
-            U=_rows_pass_args()["U"][:1], P=_rows_pass_args()["P"][:1],
+            U=_rows_pass_args()["U"][:1],
             Uf=np.zeros((1, 4, 4), dtype=np.float32)),
         # conditional means (n, mmax); draws (n, mmax) with a component (n,) each
         "conditional means of other width": changed(out_cmean=np.empty((5, 3))),
@@ -658,7 +660,7 @@ def _bad_rows_pass_args():
         "moment shift of other width": dict(wide, shift=np.zeros(7)),
         "moment weights of other width": dict(wide, W=np.zeros((2, 44))),
         "moment weights of other components": dict(wide, W=np.zeros((3, 45))),
-        "moment rows for 'tied'": dict(wide, U=wide["U"][:1], P=wide["P"][:1]),
+        "moment rows for 'tied'": dict(wide, U=wide["U"][:1]),
         "moment rows with float32 products": dict(wide, Uf=np.zeros((2, 8, 8),
                                                                     dtype=np.float32)),
         "moment rows with conditional means": dict(wide, out_cmean=np.empty((5, 2))),
@@ -741,11 +743,24 @@ def test_row_constants_check_the_model(tied):
     w = np.array([0.5, 0.5, 0.0])
 
     def run(**kw):
-        args = dict(weights=w, means=means, U=U, P=P)
+        args = dict(weights=w, means=means, U=U)
         args.update(kw)
         return _missing_rows.row_constants(**args)
 
-    logc = run()
+    logc, Pt = run()
+    # the precisions component last, each repeated for 'tied': U U^T, each entry a
+    # sum of at most D products, within D ulps of the sum of their magnitudes
+    absU = np.abs(U)
+    bound = D * np.finfo(float).eps * (absU @ absU.transpose(0, 2, 1))
+    for k in range(K):
+        kp = 0 if tied else k
+        assert (np.abs(Pt[:, :, k] - P[kp]) <= bound[kp]).all()
+    assert np.array_equal(Pt, Pt.transpose(1, 0, 2))
+    if tied:
+        assert all(np.array_equal(Pt[:, :, k], Pt[:, :, 0]) for k in range(K))
+    # only the upper triangle of U is read
+    junk_U = U + np.tril(rng.normal(size=U.shape), -1)
+    assert np.array_equal(run(U=junk_U)[1], Pt)
     diag = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
     # libm's log and numpy's may differ in the last place
     np.testing.assert_allclose(logc[:2], np.log(w[:2]) + diag[[0, 0] if tied else [0, 1]]
@@ -759,6 +774,10 @@ def test_row_constants_check_the_model(tied):
         run(means=bad_means)
     with pytest.raises(ValueError, match="not finite"):
         run(U=bad_U)
+    huge_U = U.copy()      # finite, but its precision overflows
+    huge_U[0, 0, 3] = 1e200
+    with pytest.raises(ValueError, match="not finite"):
+        run(U=huge_U)
     flat_U = U.copy()
     flat_U[0, 1, 1] = 0.0
     with pytest.raises(ValueError, match="diagonal entry <= 0"):
@@ -769,7 +788,7 @@ def test_row_constants_check_the_model(tied):
     with pytest.raises(ValueError, match="shapes do not match"):
         run(weights=w[:2])
     with pytest.raises(ValueError, match="shapes do not match"):
-        run(P=P[:, :3, :3].copy())
+        run(U=U[:, :3, :3].copy())
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)

@@ -231,10 +231,10 @@ for shift, W, U32, cd in ((a["shift"], a["W"], none32, "cost"),
     lse, resp = np.empty(n), np.empty((n, K))
     labels, stats = np.empty(n, dtype=np.intp), np.zeros(K + K * D + K * D * D + 2)
     _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
-                            a["P"], a["logc"], U32, shift, W, 37, 37, 2, lse, resp,
+                            a["Pt"], a["logc"], U32, shift, W, 37, 37, 2, lse, resp,
                             labels, np.empty(0))
     _missing_rows.rows_pass(a["X0"], a["Mi"], a["nm"], a["w"], a["means"], a["U"],
-                            a["P"], a["logc"], U32, shift, W, 64, 16, 2, np.empty(n),
+                            a["Pt"], a["logc"], U32, shift, W, 64, 16, 2, np.empty(n),
                             np.empty((0, K)), np.empty(0, dtype=np.intp), stats)
     h = hashlib.sha256()
     for x in (lse, resp, labels, stats):
@@ -267,7 +267,7 @@ def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path, K, D):
                             rng)
     moments = models.moment_params()
     assert moments is not None   # the moment rows' route is exercised too
-    U, P, logc = models.row_params()
+    U, Pt, logc = models.row_params()
     X0 = models.means[rng.integers(0, K, n)] + rng.normal(size=(n, D))
     nm = rng.integers(1, D, n)
     nm[rng.random(n) < 0.3] = 1
@@ -281,7 +281,7 @@ def test_every_build_of_the_lanes_gives_the_same_bits(tmp_path, K, D):
         X0[i, Mi[i, :nm[i]]] = 0.0
     inputs = tmp_path / "inputs.npz"
     np.savez(inputs, X0=X0, Mi=Mi, nm=nm, w=rng.uniform(0.5, 2.0, n),
-             means=models.means, U=U, P=P, logc=logc, shift=moments[0], W=moments[1])
+             means=models.means, U=U, Pt=Pt, logc=logc, shift=moments[0], W=moments[1])
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gmmfast.__file__)))
     got = {}
     for cap in ("baseline", "avx2", "neon", "avx512"):
