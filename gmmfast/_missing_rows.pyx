@@ -247,6 +247,8 @@ def row_constants(const double[::1] weights, const double[:, ::1] means,
     if weights.shape[0] != K or not (Kp == K or Kp == 1) or U.shape[1] != D \
             or U.shape[2] != D:
         raise ValueError("row_constants: shapes do not match")
+    if K < 1 or D < 1:
+        raise ValueError("row_constants needs at least one component and one feature")
     logc_arr = np.empty(K)
     cdef double[::1] logc = logc_arr
     Pt_arr = np.empty((D, D, K))

@@ -789,6 +789,10 @@ def test_row_constants_check_the_model(tied):
         run(weights=w[:2])
     with pytest.raises(ValueError, match="shapes do not match"):
         run(U=U[:, :3, :3].copy())
+    with pytest.raises(ValueError, match="at least one component and one feature"):
+        run(weights=w[:0], means=means[:0], U=U[:0])
+    with pytest.raises(ValueError, match="at least one component and one feature"):
+        run(means=means[:, :0].copy(), U=np.empty((Kp, 0, 0)))
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
