@@ -105,6 +105,13 @@ SLOTS_PER_PASS = 32
 cdef Py_ssize_t SLOT_BLOCKS = 0
 
 
+def _setting(value, least, what):
+    """A test hook's new integer setting, at least ``least``."""
+    if int(value) < least:
+        raise ValueError(f"{what} must be at least {least}; got {value!r}")
+    return int(value)
+
+
 def slot_blocks(blocks=None):
     """The blocks a slot takes: 0 (the default) for max(1, blocks // SLOTS_PER_PASS),
     else that many (a test hook: the slots' runs change how the sums are grouped, so
@@ -113,9 +120,7 @@ def slot_blocks(blocks=None):
     global SLOT_BLOCKS
     before = SLOT_BLOCKS
     if blocks is not None:
-        if int(blocks) < 0:
-            raise ValueError(f"blocks a slot must be 0 or more; got {blocks!r}")
-        SLOT_BLOCKS = int(blocks)
+        SLOT_BLOCKS = _setting(blocks, 0, "the blocks a slot")
     return before
 
 
@@ -127,9 +132,7 @@ def slot_budget(doubles=None):
     global SLOT_BUDGET
     before = SLOT_BUDGET
     if doubles is not None:
-        if int(doubles) < 1:
-            raise ValueError(f"slot budget must be at least 1 double; got {doubles!r}")
-        SLOT_BUDGET = int(doubles)
+        SLOT_BUDGET = _setting(doubles, 1, "the slot budget (doubles)")
     return before
 
 

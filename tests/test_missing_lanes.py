@@ -350,7 +350,7 @@ def test_rounds_of_any_size_give_the_same_bits(route, monkeypatch):
     one, three = got[0][0], got[3][0]
     assert not np.array_equal(one, three)
     np.testing.assert_allclose(three, one, rtol=0, atol=1e-14 * np.abs(one).max())
-    with pytest.raises(ValueError, match="at least 1 double"):
+    with pytest.raises(ValueError, match=r"slot budget \(doubles\) must be at least 1"):
         _missing_rows.slot_budget(0)
-    with pytest.raises(ValueError, match="0 or more"):
+    with pytest.raises(ValueError, match="blocks a slot must be at least 0"):
         _missing_rows.slot_blocks(-1)
