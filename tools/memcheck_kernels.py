@@ -147,6 +147,23 @@ def main():
                         assert np.isfinite(lse).all() and np.isfinite(cm).all()
                         assert np.isfinite(lse2).all() and np.isfinite(dr).all()
                         checked += 3
+                # the statistics again over blocks of ~20-60 rows (moment rows: 16
+                # a sub-block), runs of 3 blocks a slot: a slot's later blocks add
+                # to what its first wrote, or write what it left
+                blocks = (_missing_rowpath.ROW_BLOCK_DOUBLES,
+                          _missing_rowpath.MOMENT_BLOCK_DOUBLES)
+                slot_blocks = _missing_rows.slot_blocks(3)
+                try:
+                    _missing_rowpath.ROW_BLOCK_DOUBLES = 2048
+                    _missing_rowpath.MOMENT_BLOCK_DOUBLES = 16
+                    for n_threads in (1, 2):
+                        st = _missing.piece_stats(models, plan, 0, n_threads)
+                        assert np.isfinite(st.S2).all() and np.isfinite(st.N).all()
+                        checked += 1
+                finally:
+                    (_missing_rowpath.ROW_BLOCK_DOUBLES,
+                     _missing_rowpath.MOMENT_BLOCK_DOUBLES) = blocks
+                    _missing_rows.slot_blocks(slot_blocks)
     finally:
         _missing.kernel_pass_pays = pays
         _missing_rows.conditional_covariances_mode(cd_mode)
