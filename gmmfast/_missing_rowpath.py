@@ -48,24 +48,27 @@ class RowGroup:
     w = property(lambda self: self._w)
 
 
-#: Rows of a row-by-row block: 2 MiB of (D + K + K max m) doubles a row, so that the
-#: block's working set stays in the cache. Not much smaller: BLAS's products on a
-#: block pay a fixed cost per call, which short blocks do not amortise
-#: (bench/results/missing.md). The pass's scratch now holds more per row than this
-#: counts (each pattern's inverses, kept from the first sweep for the second: ~3.6 MB
-#: a thread on the bench's wide case); the count stays as it was because the block
-#: size fixes how the statistics' sums are grouped, hence their bits.
-ROW_BLOCK_DOUBLES = 2**18
+#: Rows of a row-by-row block: 512 KiB of (D + K + K max m) doubles a row. The block's
+#: scratch holds more than this counts (each pattern's inverses, kept from the first
+#: sweep for the second, and b and -t of every missing entry): at 2 MiB by this count,
+#: ~3.6 MB a thread on the bench's wide case, past L2 on every thread and sharing L3
+#: with the rest of the host. Blocks a quarter that size were 5-8% faster on the
+#: bench's wide and digits cases, paired in one process (bench/results/missing.md),
+#: once the statistics' slots no longer came one a block (_missing_rows.slot_blocks).
+#: The size fixes how the sums are grouped, hence the results' last bits.
+ROW_BLOCK_DOUBLES = 2**16
 
 
 #: Rows of a sub-block through moment rows: 1 MiB of their D (D + 1) / 2 + D + 1
 #: products and the row's D + K, which its two GEMMs read (as the complete data's
 #: kernels keep a block's moment rows in a thread's share of the cache).
 MOMENT_BLOCK_DOUBLES = 2**17
-#: Sub-blocks of a block through moment rows: a block's statistics, K (D (D + 1) / 2 +
-#: D + 1) + K D^2 doubles (1.6 MB on the bench's wide case), are zeroed and added into
-#: the total once per block.
-MOMENT_SUB_BLOCKS = 8
+#: Sub-blocks of a block through moment rows. Eight once amortised a block's
+#: statistics, zeroed and added into the total once per block; the slots now take a
+#: run of blocks each (_missing_rows.slot_blocks), and a block of eight sub-blocks
+#: kept eight sub-blocks' inverses (~7 MB a thread on the bench's 200,000 x 16 case):
+#: one is 15-40% faster there.
+MOMENT_SUB_BLOCKS = 1
 
 
 def _row_block(group, n_components, moments=False):
