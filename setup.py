@@ -383,7 +383,8 @@ extensions = [
         ["gmmfast/_missing_rows.pyx"],
         # the lanes' C header and its vector builds (csrc/missing_isa_<name>.c)
         depends=["gmmfast/_missing_lanes.pxi", "gmmfast/_missing_moments.pxi",
-                 "gmmfast/_missing_components.pxi",
+                 "gmmfast/_missing_components.pxi", "gmmfast/_missing_params.pxi",
+                 "gmmfast/_missing_slots.pxi",
                  "gmmfast/_kernels/csrc/isa.h", "gmmfast/_kernels/csrc/missing_lanes.h",
                  "gmmfast/_kernels/csrc/normalize.h", "gmmfast/_kernels/csrc/vmath.h",
                  "gmmfast/_kernels/csrc/tri_tile.h",

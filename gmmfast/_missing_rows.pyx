@@ -46,7 +46,9 @@ bit-identical on any thread count. BLAS must be held to one thread by the caller
 BLAS call that splits its work may sum in another order) unless D <
 BLAS_MIN_FEATURES.
 
-The route per component is _missing_components.pxi, included below. 'full'
+The route per component is _missing_components.pxi, included below; the model's
+constants and precisions as the pass reads them, _missing_params.pxi; the slots and
+their sums into the total, _missing_slots.pxi. 'full'
 mixtures near their mixture mean take another route through the same factors and
 solves: moment rows about that mean, as the complete data's kernels do
 (_missing_moments.pxi, included below). The factors, inverses and solves of both
@@ -88,53 +90,6 @@ import numpy as np
 cdef enum:
     STATUS_OK = 0
     STATUS_NO_MEMORY = 1
-
-#: doubles of the statistics slots of one round (32 MiB): bounds the memory of the
-#: rounds whatever the number of rows
-cdef Py_ssize_t SLOT_BUDGET = 1 << 22
-
-
-#: a pass's blocks share slots, a run of consecutive blocks each, so that at most
-#: about this many slots are filled and added into the total: a slot is the whole of
-#: the statistics (K D^2 doubles and more), and filled and added once per block the
-#: slots' traffic grew with the blocks, not with the statistics (on 50,000 x 64 rows,
-#: K = 32, 128 blocks moved 1.6 MB each through memory twice every pass). The run's
-#: length comes from the number of blocks alone, never from the threads, so the sums
-#: are grouped alike on any thread count.
-SLOTS_PER_PASS = 32
-cdef Py_ssize_t SLOT_BLOCKS = 0
-
-
-def _setting(value, least, what):
-    """A test hook's new integer setting, at least ``least``."""
-    if int(value) < least:
-        raise ValueError(f"{what} must be at least {least}; got {value!r}")
-    return int(value)
-
-
-def slot_blocks(blocks=None):
-    """The blocks a slot takes: 0 (the default) for max(1, blocks // SLOTS_PER_PASS),
-    else that many (a test hook: the slots' runs change how the sums are grouped, so
-    the results' last bits, but not with the threads or the rounds). Returns the
-    setting before; with None, only that."""
-    global SLOT_BLOCKS
-    before = SLOT_BLOCKS
-    if blocks is not None:
-        SLOT_BLOCKS = _setting(blocks, 0, "the blocks a slot")
-    return before
-
-
-def slot_budget(doubles=None):
-    """The doubles of a round's statistics slots (a round: at least two blocks per
-    thread, whatever the budget). Returns the budget before; with None, only that.
-    The blocks' slots are added into the total in block order, so the budget, like
-    the threads, changes no bit of the results: for the tests, which check that."""
-    global SLOT_BUDGET
-    before = SLOT_BUDGET
-    if doubles is not None:
-        SLOT_BUDGET = _setting(doubles, 1, "the slot budget (doubles)")
-    return before
-
 
 #: below this many features the products are plain loops (BLAS's calls cost more than
 #: their arithmetic), and the caller need not hold BLAS to one thread
@@ -227,212 +182,10 @@ include "_missing_components.pxi"
 include "_missing_moments.pxi"
 
 
-def row_constants(const double[::1] weights, const double[:, ::1] means,
-                  const double[:, :, ::1] U):
-    """(logc, Pt) for rows_pass, once the model is checked: logc (K,) = log w_k + sum_j
-    log U_k,jj - 0.5 D log 2 pi, and the precisions P_k = U_k U_k^T component last, Pt
-    (D, D, K) (U (Kp, D, D) upper triangular, its lower part not read; Kp = 1:
-    'tied', its one precision repeated for every component). Checked: means, U and
-    the precisions finite, U's diagonal > 0, the weights in [0, inf) (a weight of 0
-    gives -inf: that component is never chosen). In one call: small fits make a model
-    every iteration, and the same in numpy is a score of calls.
-
-    Each P_k[a, b] is the sum over j >= max(a, b), in order, of U_k[a, j] U_k[b, j],
-    a product and a sum each (this module's code never fuses them): the same bits on
-    every platform, where a BLAS product's depend on the BLAS. Eight components at a
-    time, side by side (one vector's sums), written straight into the pass's layout:
-    numpy's batched product and the pass's own transposition of it cost a small
-    mixture's iteration more than this does."""
-    cdef Py_ssize_t K = means.shape[0], D = means.shape[1], Kp = U.shape[0]
-    cdef Py_ssize_t k, a, b, j, kc, l, nl
-    cdef double ld
-    cdef bint finite = True
-    if weights.shape[0] != K or not (Kp == K or Kp == 1) or U.shape[1] != D \
-            or U.shape[2] != D:
-        raise ValueError("row_constants: shapes do not match")
-    if K < 1 or D < 1:
-        raise ValueError("row_constants needs at least one component and one feature")
-    logc_arr = np.empty(K)
-    cdef double[::1] logc = logc_arr
-    Pt_arr = np.empty((D, D, K))
-    cdef double[:, :, ::1] Ptv = Pt_arr
-    cdef double* Pt = &Ptv[0, 0, 0]
-    # a chunk's factors, entry (a, j) of its 8 components side by side (a last
-    # chunk's lanes past Kp hold zeros or the chunk before's: summed, never written)
-    cdef double* Ut = <double*> calloc(D * D * 8, sizeof(double))
-    if Ut == NULL:
-        raise MemoryError("row_constants: no memory for the factors")
-    cdef double acc[8]
-    cdef const double* ua
-    cdef const double* ub
-    cdef double* pab
-    cdef double* pba
-    with nogil:
-        for k in range(K):
-            for a in range(D):
-                finite = finite and isfinite(means[k, a])
-        for kc in range(0, Kp, 8):
-            nl = min(8, Kp - kc)
-            for l in range(nl):
-                for a in range(D):
-                    for b in range(a, D):
-                        Ut[(a * D + b) * 8 + l] = U[kc + l, a, b]
-            for a in range(D):
-                ua = Ut + a * D * 8
-                for b in range(a + 1):
-                    ub = Ut + b * D * 8
-                    for l in range(8):
-                        acc[l] = 0.0
-                    for j in range(a, D):
-                        for l in range(8):
-                            acc[l] = acc[l] + ua[j * 8 + l] * ub[j * 8 + l]
-                    pab = Pt + (a * D + b) * K
-                    pba = Pt + (b * D + a) * K
-                    # U's entries and their products in one test (a NaN or inf in
-                    # row a of U's triangle reaches P[a, a])
-                    for l in range(nl):
-                        if not isfinite(acc[l]):
-                            finite = False
-                    if Kp == K:
-                        for l in range(nl):
-                            pab[kc + l] = acc[l]
-                            pba[kc + l] = acc[l]
-                    else:       # 'tied': the one precision for every component
-                        for k in range(K):
-                            pab[k] = acc[0]
-                            pba[k] = acc[0]
-    free(Ut)
-    if not finite:
-        raise ValueError("the mixture's means or precisions are not finite")
-    for k in range(Kp):
-        for a in range(D):
-            if not U[k, a, a] > 0.0:
-                raise ValueError("a precision factor has a diagonal entry <= 0")
-    for k in range(K):
-        if not (weights[k] >= 0.0 and isfinite(weights[k])):
-            raise ValueError("row-by-row pass: the mixture weights are not in [0, 1]")
-        ld = 0.0
-        for a in range(D):
-            ld = ld + log(U[0 if Kp == 1 else k, a, a])
-        logc[k] = ((log(weights[k]) if weights[k] > 0.0 else -INFINITY) + ld
-                   - 0.5 * D * LOG_2PI)
-    return logc_arr, Pt_arr
+include "_missing_params.pxi"
 
 
-def padded_factors32(const double[:, :, ::1] U):
-    """The float32 factors ``rows_pass`` reads for float32 products: (Kp, D4, D4),
-    U_k's upper triangle rounded to float32 and zeros elsewhere, D4 = D rounded up to
-    4 (the lanes take four columns, and four rows, at a time)."""
-    cdef Py_ssize_t Kp = U.shape[0], D = U.shape[1], D4 = (D + 3) // 4 * 4
-    cdef Py_ssize_t k, a, b
-    if U.shape[2] != D:
-        raise ValueError("padded_factors32: U is not (Kp, D, D)")
-    out = np.zeros((Kp, D4, D4), dtype=np.float32)
-    cdef float[:, :, ::1] o = out
-    with nogil:
-        for k in range(Kp):
-            for a in range(D):
-                for b in range(a, D):
-                    o[k, a, b] = <float> U[k, a, b]
-    return out
-
-
-cdef void _shift_terms(const double[:, ::1] means, const double* Pt, Py_ssize_t D,
-                       Py_ssize_t K, double* c, double* Mt, double* PMt) noexcept nogil:
-    """The shift of b's products with float32 data (_rows_b_columns): c (D,) the
-    means' mean (any c is exact; near the rows it keeps z = x - c small), Mt (D, K)
-    m_k = mu_k - c and PMt (D, K) P_k m_k, component last (Pt (D, D, K))."""
-    cdef Py_ssize_t a, b, k
-    cdef double s
-    for a in range(D):
-        s = 0.0
-        for k in range(K):
-            s = s + means[k, a]
-        c[a] = s / K
-    for a in range(D):
-        for k in range(K):
-            Mt[a * K + k] = means[k, a] - c[a]
-    for a in range(D):
-        for k in range(K):
-            PMt[a * K + k] = 0.0
-        for b in range(D):
-            for k in range(K):
-                PMt[a * K + k] = PMt[a * K + k] + Pt[(a * D + b) * K + k] * Mt[b * K + k]
-
-
-#: doubles of a round's slots that a thread adds at a time (_add_slots)
-cdef Py_ssize_t ADD_CHUNK = 4096
-
-
-cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* acc,
-                     bint moments, bint tied, Py_ssize_t Kt, Py_ssize_t D, Py_ssize_t S,
-                     Py_ssize_t s_head, int nt, Py_ssize_t n_plain=0) noexcept nogil:
-    """acc[j] += the nr slots' entry j, in block order, for every entry j of a slot
-    (n_plain > 0: its first n_plain, every one, from the slots whose entry before the
-    first, a flag, is not 0; else the moment rows': all SB; the other route's: its S
-    statistics, the T2s' lower triangles only, the T2 of a
-    component a block did not write skipped, as it holds 0 or less, having not been
-    zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
-    same sums whatever the threads and the rounds. The entries in chunks over nt
-    threads (one chunk, or one thread: no parallel region, whose barriers cost more
-    than a small pass's sums)."""
-    cdef Py_ssize_t n_entries = n_plain if n_plain > 0 else (SB if moments else S)
-    cdef Py_ssize_t n_chunks = (n_entries + ADD_CHUNK - 1) // ADD_CHUNK
-    cdef Py_ssize_t ch
-    if nt == 1 or n_chunks == 1:
-        for ch in range(n_chunks):
-            _add_chunk(slots, nr, SB, acc, moments, tied, Kt, D, S, s_head, n_plain,
-                       n_entries, ch)
-        return
-    for ch in prange(n_chunks, num_threads=nt, schedule='static'):
-        _add_chunk(slots, nr, SB, acc, moments, tied, Kt, D, S, s_head, n_plain,
-                   n_entries, ch)
-
-
-cdef void _add_chunk(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* acc,
-                     bint moments, bint tied, Py_ssize_t Kt, Py_ssize_t D, Py_ssize_t S,
-                     Py_ssize_t s_head, Py_ssize_t n_plain, Py_ssize_t n_entries,
-                     Py_ssize_t ch) noexcept nogil:
-    """_add_slots' chunk ch of the entries."""
-    cdef Py_ssize_t t2_end = s_head + Kt * D * D
-    cdef Py_ssize_t j0, j1, c, j, e, f, t, a, b, r
-    cdef const double* slot
-    j0 = ch * ADD_CHUNK
-    j1 = min(j0 + ADD_CHUNK, n_entries)
-    for c in range(nr):
-        slot = slots + c * SB
-        if n_plain > 0 and slot[-1] == 0.0:
-            continue
-        j = j0
-        while j < j1:
-            if moments or j >= t2_end:
-                e = j1
-            elif j < s_head:
-                e = min(j1, s_head)
-            else:   # component f's T2, added only where the block wrote it
-                f = (j - s_head) // (D * D)
-                e = min(j1, s_head + (f + 1) * D * D)
-                if not tied and slot[S + f] == 0.0:
-                    j = e
-                    continue
-                # its lower triangle (row >= column), row by row: the upper is
-                # never read (rows_pass mirrors the total's lower triangle at the
-                # end), nor always written
-                while j < e:
-                    t = j - s_head - f * D * D
-                    a = t // D
-                    b = t - a * D
-                    if b > a:       # past the row's diagonal: the next row
-                        j = j + D - b
-                        continue
-                    r = min(e, j + a + 1 - b)
-                    while j < r:
-                        acc[j] = acc[j] + slot[j]
-                        j = j + 1
-                continue
-            while j < e:
-                acc[j] = acc[j] + slot[j]
-                j = j + 1
+include "_missing_slots.pxi"
 
 
 cdef struct _Pass:
