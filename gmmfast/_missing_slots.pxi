@@ -38,7 +38,7 @@ def slot_blocks(blocks=None):
 
 
 def slot_budget(doubles=None):
-    """The doubles of a round's statistics slots (a round: at least two blocks per
+    """The doubles of a round's statistics slots (a round: at least two slots per
     thread, whatever the budget). Returns the budget before; with None, only that.
     The blocks' slots are added into the total in block order, so the budget, like
     the threads, changes no bit of the results: for the tests, which check that."""
@@ -60,7 +60,7 @@ cdef void _add_slots(const double* slots, Py_ssize_t nr, Py_ssize_t SB, double* 
     (n_plain > 0: its first n_plain, every one, from the slots whose entry before the
     first, a flag, is not 0; else the moment rows': all SB; the other route's: its S
     statistics, the T2s' lower triangles only, the T2 of a
-    component a block did not write skipped, as it holds 0 or less, having not been
+    component no block of the slot wrote skipped, as it holds 0 or less, having not been
     zeroed). Each entry's sum takes the blocks in order whatever thread adds it: the
     same sums whatever the threads and the rounds. The entries in chunks over nt
     threads (one chunk, or one thread: no parallel region, whose barriers cost more
