@@ -181,32 +181,23 @@ cdef void _scatter32(const double* Y, const double* wv, Py_ssize_t nz, Py_ssize_
     complete float32 rows' rank update takes them: about the rows' own weighted mean
     d (so the products carry no cancellation to lose digits to), Z = sqrt(wv) (Y - d)
     rounded to float32, T = Z^T Z (gmm_rank32: float32 sums over chunks of rows, added
-    in double), and
-    the exact shift back to mu in double (Chan, Golub and LeVeque): T + e d^T + d e^T
-    + (sum wv) d d^T, with e = sum wv (Y - d) (0 but for rounding). F:
+    in double), and the exact shift back to mu in double (gmm_shift_back32; Chan,
+    Golub and LeVeque): T + e d^T + d e^T + (sum wv) d d^T, with e = sum wv (Y - d) (0
+    but for rounding). F:
     _scatter32_doubles(B, D), B >= nz."""
     cdef Py_ssize_t ld = _scatter32_ld(D)
     cdef double* d = F
     cdef double* e = F + D
     cdef double* T = F + 2 * D
     cdef float* Z = <float*> (F + 2 * D + ld * ld)
-    cdef Py_ssize_t a, b
-    cdef double nb, ua
+    cdef Py_ssize_t a
+    cdef double nb
     nb = gmm_rows32_center(Y, wv, nz, D, d, e, Z, ld)
     for a in range(D):
         T1k[a] = T1k[a] + e[a]
         e[a] = e[a] - nb * d[a]
     gmm_rank32(Z, nz, D, ld, T)
-    if add:
-        for a in range(D):
-            ua = nb * d[a] + e[a]
-            for b in range(a + 1):
-                T2k[a * D + b] = T2k[a * D + b] + (T[a * ld + b] + (ua * d[b] + d[a] * e[b]))
-        return
-    for a in range(D):
-        ua = nb * d[a] + e[a]
-        for b in range(a + 1):
-            T2k[a * D + b] = T[a * ld + b] + (ua * d[b] + d[a] * e[b])
+    gmm_shift_back32(T, ld, d, e, nb, D, add, T2k)
 
 
 cdef void _rows_b_columns(

@@ -68,6 +68,11 @@ cdef extern from "missing_rows32.h":
     double gmm_rows32_center(const double* Y, const double* wv, Py_ssize_t n,
                              Py_ssize_t D, double* d, double* e, float* Z,
                              Py_ssize_t ld) noexcept nogil
+    # the lower triangle of T2k (D, D) := (or with add, +=) T (row stride ld) shifted
+    # from the rows' mean d back to the mean: T + e d^T + d e^T + nb d d^T
+    void gmm_shift_back32(const double* T, Py_ssize_t ld, const double* d,
+                          const double* e, double nb, Py_ssize_t D, int add,
+                          double* T2k) noexcept nogil
     # T (ld, ld), its lower triangle = Z^T Z over the n rows of Z (n, ld) float32, ld a
     # multiple of GMM_R32_LD: float32 sums over chunks of rows, added in double
     enum: GMM_R32_LD

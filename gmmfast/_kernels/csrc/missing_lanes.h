@@ -649,6 +649,7 @@ linkage void gmm_lanes_cond_add_##suffix(                                       
     GMM_LANES_QB(suffix, linkage)                                                       \
     GMM_LANES_COND_ADD(suffix, linkage)                                                 \
     GMM_ROWS32_CENTER(suffix, linkage)                                                  \
+    GMM_SHIFT_BACK32(suffix, linkage)                                                   \
     GMM_RANK32(suffix, linkage)                                                         \
     GMM_ROWS_DELTA(suffix, linkage)
 
@@ -686,6 +687,9 @@ GMM_DISPATCH(gmm_lanes_cond_add_fn, gmm_lanes_cond_add)
 typedef double gmm_rows32_center_fn(const double *, const double *, ptrdiff_t, ptrdiff_t,
                                     double *, double *, float *, ptrdiff_t);
 GMM_DISPATCH(gmm_rows32_center_fn, gmm_rows32_center)
+typedef void gmm_shift_back32_fn(const double *, ptrdiff_t, const double *, const double *,
+                                 double, ptrdiff_t, int, double *);
+GMM_DISPATCH(gmm_shift_back32_fn, gmm_shift_back32)
 typedef void gmm_rank32_fn(const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, double *);
 GMM_DISPATCH(gmm_rank32_fn, gmm_rank32)
 typedef void gmm_rows_delta_fn(const double *, ptrdiff_t, const ptrdiff_t *, ptrdiff_t,
@@ -713,6 +717,7 @@ static void gmm_missing_lanes_init(int max_level)
     GMM_SELECT(gmm_lanes_qb, gmm_lanes_qb);
     GMM_SELECT(gmm_lanes_cond_add, gmm_lanes_cond_add);
     GMM_SELECT(gmm_rows32_center, gmm_rows32_center);
+    GMM_SELECT(gmm_shift_back32, gmm_shift_back32);
     GMM_SELECT(gmm_rank32, gmm_rank32);
     GMM_SELECT(gmm_rows_delta, gmm_rows_delta);
     GMM_SELECT(gmm_rows_transpose, gmm_rows_transpose);

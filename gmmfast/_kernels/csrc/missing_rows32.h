@@ -266,6 +266,31 @@ linkage double gmm_rows32_center_##suffix(                                      
     return nb;                                                                          \
 }
 
+#define GMM_SHIFT_BACK32(suffix, linkage)                                               \
+/* _scatter32's shift of a component's float32 scatter back to its mean (_missing_     \
+   components.pxi): with ua = nb d_a + e_a, the lower triangle (b <= a) of row-major   \
+   T2k (D, D) := T[a, b] + (ua d_b + d_a e_b) (T's row stride ld), or with add,         \
+   T2k[a, b] + that (a slot's later block). Each entry's operations in the order of    \
+   the Cython loop this replaces (products then sums, never fused: these units are     \
+   compiled without contraction), its rows' entries in vectors. */                     \
+linkage void gmm_shift_back32_##suffix(                                                 \
+    const double *T, ptrdiff_t ld, const double *d, const double *e, double nb,         \
+    ptrdiff_t D, int add, double *T2k)                                                  \
+{                                                                                       \
+    for (ptrdiff_t a = 0; a < D; a++) {                                                 \
+        const double ua = nb * d[a] + e[a], da = d[a];                                  \
+        const double *t = T + a * ld;                                                   \
+        double *s = T2k + a * D;                                                        \
+        if (add) {                                                                      \
+            GMM_ML_LANES                                                                \
+            for (ptrdiff_t b = 0; b <= a; b++) s[b] = s[b] + (t[b] + (ua * d[b] + da * e[b])); \
+        } else {                                                                        \
+            GMM_ML_LANES                                                                \
+            for (ptrdiff_t b = 0; b <= a; b++) s[b] = t[b] + (ua * d[b] + da * e[b]);   \
+        }                                                                               \
+    }                                                                                   \
+}
+
 #define GMM_RANK32(suffix, linkage)                                                     \
 /* T (double) = Z^T Z over the n rows of Z (n x ld floats, ld a multiple of           \
    GMM_R32_LD, columns D..ld zero): row a of T (row stride ld) is written from column  \
