@@ -91,9 +91,9 @@ def iterations_to_time(X, case, init, n_iter, n_threads, missing):
 
 
 def paired_rounds(X, Xn, case, init, n_iter, n_threads, rounds):
-    """Per round, seconds an iteration of the complete fit and of the missing one, and
-    their ratio: (fit of 1 + n iterations - fit of 1) / n for each, the four fits back
-    to back, which of the two goes first alternating between rounds.
+    """Per round, seconds an iteration of the complete fit and of the missing one:
+    (fit of 1 + n iterations - fit of 1) / n for each, the four fits back to back,
+    which of the two goes first alternating between rounds.
 
     The two kinds are measured side by side because this machine is shared: its speed
     moves over seconds to minutes, and a ratio of two best-of-repeats times taken one
@@ -172,6 +172,8 @@ def main(argv=None):
     p.add_argument("--impute", action="store_true",
                    help="time impute (means, draws) against score_samples instead")
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.repeats < 1:
+        p.error("--rounds and --repeats must be at least 1")
     if args.impute:
         impute_table(args)
         return
