@@ -96,6 +96,30 @@ def parameters_from_assignments(X, sample_weight, kind, assign, n_components,
         part = len(rows) if w_rows is None else w_rows.sum()
         eps10 = 10 * np.finfo(X.dtype).eps
         return (nk - eps10) * (total / part) + eps10, means, cov
+    # far-out entries overflow the squares below: refused after them, with a message
+    # that says so, rather than numpy's warnings and a 'collapsed' component later
+    with np.errstate(over="ignore", invalid="ignore"):
+        nk, means, cov = _moments_from_assignments(
+            X, sample_weight, kind, assign, n_components, covariance_type, reg_covar)
+    if not (np.isfinite(means).all() and np.isfinite(cov).all()):
+        _raise_overflow(X)
+    return nk, means, cov
+
+
+def _raise_overflow(X):
+    """The initial moments of finite X overflowed float64: name the entry farthest out."""
+    dev = np.abs(X.astype(np.float64) - np.median(X, axis=0))
+    row, col = np.unravel_index(int(np.argmax(dev)), dev.shape)
+    raise ValueError(
+        f"X is too spread out for the initial covariances: their squared deviations "
+        f"overflow float64 (an entry of {float(X[row, col]):.3g} in feature {col} lies "
+        f"{float(dev[row, col]):.3g} from its column's median, and beyond ~1e154 a "
+        f"square is not representable). Scale the features (e.g. with "
+        f"sklearn.preprocessing.StandardScaler).")
+
+
+def _moments_from_assignments(X, sample_weight, kind, assign, n_components,
+                              covariance_type, reg_covar):
     eps = np.finfo(X.dtype).eps
     K, D = n_components, X.shape[1]
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
