@@ -283,7 +283,8 @@ linkage void gmm_shift_back32_##suffix(                                         
         double *s = T2k + a * D;                                                        \
         if (add) {                                                                      \
             GMM_ML_LANES                                                                \
-            for (ptrdiff_t b = 0; b <= a; b++) s[b] = s[b] + (t[b] + (ua * d[b] + da * e[b])); \
+            for (ptrdiff_t b = 0; b <= a; b++)                                          \
+                s[b] = s[b] + (t[b] + (ua * d[b] + da * e[b]));                         \
         } else {                                                                        \
             GMM_ML_LANES                                                                \
             for (ptrdiff_t b = 0; b <= a; b++) s[b] = t[b] + (ua * d[b] + da * e[b]);   \
